@@ -1,0 +1,280 @@
+#include "shared/policy/json.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+namespace vnet::policy {
+namespace {
+
+using nlohmann::json;
+
+// --- writing ---
+
+json prefix_json(const net::IpPrefix& p) { return p.to_string(); }
+
+json addresses_json(const std::vector<net::Ipv4Address>& list) {
+  json out = json::array();
+  for (const auto& a : list) out.push_back(a.to_string());
+  return out;
+}
+
+// --- reading ---
+
+// Thrown inside this file only; from_json() turns it into a PolicyError.
+struct ReadError {
+  PolicyError error;
+};
+
+// One JSON object being read, with its JSON Pointer for error messages.
+class Reader {
+ public:
+  Reader(const json& object, std::string path) : object_(object), path_(std::move(path)) {
+    if (!object_.is_object()) fail(path_, "must be an object");
+  }
+
+  const json& field(const char* name) const {
+    const auto it = object_.find(name);
+    if (it == object_.end()) fail(at(name), "is required");
+    return *it;
+  }
+  std::string at(std::string_view name) const { return fmt::format("{}/{}", path_, name); }
+
+  std::string string(const char* name) const {
+    const json& v = field(name);
+    if (!v.is_string()) fail(at(name), "must be a string");
+    return v.get<std::string>();
+  }
+  uint64_t unsigned_number(const char* name, uint64_t max) const {
+    const json& v = field(name);
+    // JSON text gives non-negative numbers as unsigned; a json built in code
+    // may hold them signed.
+    if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0)) {
+      fail(at(name), "must be a non-negative integer");
+    }
+    const uint64_t value = v.get<uint64_t>();
+    if (value > max) fail(at(name), fmt::format("must be at most {}", max));
+    return value;
+  }
+  bool boolean(const char* name) const {
+    const json& v = field(name);
+    if (!v.is_boolean()) fail(at(name), "must be true or false");
+    return v.get<bool>();
+  }
+  template <class Parse>
+  auto text(const char* name, Parse parse) const {
+    auto parsed = parse(string(name));
+    if (!parsed) fail(at(name), parsed.error());
+    return *parsed;
+  }
+  net::Ipv4Address ipv4(const char* name) const { return text(name, net::Ipv4Address::parse); }
+  net::MacAddress mac(const char* name) const { return text(name, net::MacAddress::parse); }
+  Uuid uuid(const char* name) const { return text(name, Uuid::parse); }
+  net::IpPrefix ipv4_prefix(const char* name) const {
+    const auto prefix = text(name, net::IpPrefix::parse);
+    if (!prefix.is_v4()) fail(at(name), "must be an IPv4 prefix");
+    return prefix;
+  }
+  net::Vsid vsid(const char* name) const {
+    return net::Vsid::from_24_bits(static_cast<uint32_t>(unsigned_number(name, net::Vsid::kMax)));
+  }
+
+  // An optional array: absent means empty. Calls read(element, path) for each.
+  template <class T, class Read>
+  std::vector<T> array(const char* name, Read read) const {
+    std::vector<T> out;
+    const auto it = object_.find(name);
+    if (it == object_.end()) return out;
+    if (!it->is_array()) fail(at(name), "must be an array");
+    out.reserve(it->size());
+    for (size_t i = 0; i < it->size(); ++i) {
+      out.push_back(read((*it)[i], fmt::format("{}/{}", at(name), i)));
+    }
+    return out;
+  }
+
+  [[noreturn]] static void fail(std::string path, std::string message) {
+    throw ReadError{PolicyError{std::move(path), std::move(message)}};
+  }
+
+ private:
+  const json& object_;
+  std::string path_;
+};
+
+ProviderRoute read_provider_route(const json& j, const std::string& path) {
+  Reader r(j, path);
+  return {r.ipv4_prefix("prefix"), r.ipv4("next_hop")};
+}
+
+Provider read_provider(const json& j, const std::string& path) {
+  Reader r(j, path);
+  Provider p;
+  p.pa = r.ipv4("pa");
+  p.prefix_len = static_cast<uint8_t>(r.unsigned_number("prefix_len", 32));
+  p.routes = r.array<ProviderRoute>("routes", read_provider_route);
+  p.flow_entropy = r.boolean("flow_entropy");
+  return p;
+}
+
+net::Ipv4Address read_address(const json& j, const std::string& path) {
+  if (!j.is_string()) Reader::fail(path, "must be a string");
+  auto a = net::Ipv4Address::parse(j.get<std::string>());
+  if (!a) Reader::fail(path, a.error());
+  return *a;
+}
+
+Port read_port(const json& j, const std::string& path) {
+  Reader r(j, path);
+  Port p;
+  p.nic_id = r.uuid("nic_id");
+  p.interface = r.string("interface");
+  p.mac = r.mac("mac");
+  p.ca = r.ipv4("ca");
+  p.prefix_len = static_cast<uint8_t>(r.unsigned_number("prefix_len", 32));
+  p.gateway = r.ipv4("gateway");
+  p.dns = r.array<net::Ipv4Address>("dns", read_address);
+  p.vsid = r.vsid("vsid");
+  p.rdid = r.uuid("rdid");
+  p.mtu = static_cast<uint16_t>(r.unsigned_number("mtu", 0xffff));
+  return p;
+}
+
+LookupRecord read_lookup_record(const json& j, const std::string& path) {
+  Reader r(j, path);
+  LookupRecord rec;
+  rec.vsid = r.vsid("vsid");
+  rec.ca = r.ipv4("ca");
+  rec.mac = r.mac("mac");
+  rec.pa = r.ipv4("pa");
+  const auto rule = parse_lookup_rule(r.string("rule"));
+  if (!rule) Reader::fail(r.at("rule"), "must be \"encap\" or \"rewrite\"");
+  rec.rule = *rule;
+  return rec;
+}
+
+CustomerRoute read_customer_route(const json& j, const std::string& path) {
+  Reader r(j, path);
+  CustomerRoute route;
+  route.rdid = r.uuid("rdid");
+  route.vsid = r.vsid("vsid");
+  route.prefix = r.ipv4_prefix("prefix");
+  route.next_hop = r.ipv4("next_hop");
+  route.metric = static_cast<uint32_t>(r.unsigned_number("metric", UINT32_MAX));
+  return route;
+}
+
+RewritePa read_rewrite_pa(const json& j, const std::string& path) {
+  Reader r(j, path);
+  return {r.uuid("nic_id"), r.ipv4("ca"), r.ipv4("pa")};
+}
+
+GatewayPolicy read_gateway(const json& j, const std::string& path) {
+  Reader r(j, path);
+  GatewayPolicy g;
+  g.gateway_id = r.uuid("gateway_id");
+  g.rdid = r.uuid("rdid");
+  const auto kind = parse_gateway_kind(r.string("kind"));
+  if (!kind) Reader::fail(r.at("kind"), "must be \"nat\" or \"forwarding\"");
+  g.kind = *kind;
+  g.external_ip = r.ipv4("external_ip");
+  return g;
+}
+
+}  // namespace
+
+json to_json(const HostPolicy& p) {
+  json routes = json::array();
+  for (const auto& r : p.provider.routes) {
+    routes.push_back({{"prefix", prefix_json(r.prefix)}, {"next_hop", r.next_hop.to_string()}});
+  }
+  json ports = json::array();
+  for (const auto& port : p.ports) {
+    ports.push_back({{"nic_id", port.nic_id.to_string()},
+                     {"interface", port.interface},
+                     {"mac", port.mac.to_string()},
+                     {"ca", port.ca.to_string()},
+                     {"prefix_len", port.prefix_len},
+                     {"gateway", port.gateway.to_string()},
+                     {"dns", addresses_json(port.dns)},
+                     {"vsid", port.vsid.value()},
+                     {"rdid", port.rdid.to_string()},
+                     {"mtu", port.mtu}});
+  }
+  json records = json::array();
+  for (const auto& rec : p.lookup_records) {
+    records.push_back({{"vsid", rec.vsid.value()},
+                       {"ca", rec.ca.to_string()},
+                       {"mac", rec.mac.to_string()},
+                       {"pa", rec.pa.to_string()},
+                       {"rule", to_string(rec.rule)}});
+  }
+  json customer_routes = json::array();
+  for (const auto& r : p.customer_routes) {
+    customer_routes.push_back({{"rdid", r.rdid.to_string()},
+                               {"vsid", r.vsid.value()},
+                               {"prefix", prefix_json(r.prefix)},
+                               {"next_hop", r.next_hop.to_string()},
+                               {"metric", r.metric}});
+  }
+  json rewrite_pas = json::array();
+  for (const auto& r : p.rewrite_pas) {
+    rewrite_pas.push_back(
+        {{"nic_id", r.nic_id.to_string()}, {"ca", r.ca.to_string()}, {"pa", r.pa.to_string()}});
+  }
+  json gateways = json::array();
+  for (const auto& g : p.gateways) {
+    gateways.push_back({{"gateway_id", g.gateway_id.to_string()},
+                        {"rdid", g.rdid.to_string()},
+                        {"kind", to_string(g.kind)},
+                        {"external_ip", g.external_ip.to_string()}});
+  }
+  return {{"host_id", p.host_id.to_string()},
+          {"generation", p.generation},
+          {"provider",
+           {{"pa", p.provider.pa.to_string()},
+            {"prefix_len", p.provider.prefix_len},
+            {"routes", std::move(routes)},
+            {"flow_entropy", p.provider.flow_entropy}}},
+          {"ports", std::move(ports)},
+          {"lookup_records", std::move(records)},
+          {"customer_routes", std::move(customer_routes)},
+          {"rewrite_pas", std::move(rewrite_pas)},
+          {"gateways", std::move(gateways)}};
+}
+
+std::string to_json_text(const HostPolicy& policy, int indent) {
+  return to_json(policy).dump(indent);
+}
+
+Expected<HostPolicy, PolicyError> from_json(const json& j) {
+  HostPolicy p;
+  try {
+    Reader r(j, "");
+    p.host_id = r.uuid("host_id");
+    p.generation = r.unsigned_number("generation", UINT64_MAX);
+    p.provider = read_provider(r.field("provider"), r.at("provider"));
+    p.ports = r.array<Port>("ports", read_port);
+    p.lookup_records = r.array<LookupRecord>("lookup_records", read_lookup_record);
+    p.customer_routes = r.array<CustomerRoute>("customer_routes", read_customer_route);
+    p.rewrite_pas = r.array<RewritePa>("rewrite_pas", read_rewrite_pa);
+    p.gateways = r.array<GatewayPolicy>("gateways", read_gateway);
+  } catch (const ReadError& e) {
+    return Unexpected(e.error);
+  }
+  if (auto error = validate(p)) return Unexpected(*error);
+  return p;
+}
+
+Expected<HostPolicy, PolicyError> from_json_text(std::string_view text) {
+  json j;
+  try {
+    j = json::parse(text.begin(), text.end());
+  } catch (const json::parse_error& e) {
+    // e.what() names the byte offset and what was expected there.
+    return Unexpected(PolicyError{"", fmt::format("the policy is not valid JSON: {}", e.what())});
+  }
+  return from_json(j);
+}
+
+}  // namespace vnet::policy

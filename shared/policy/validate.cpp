@@ -1,0 +1,157 @@
+#include <fmt/format.h>
+
+#include <set>
+#include <tuple>
+
+#include "shared/policy/host_policy.h"
+
+namespace vnet::policy {
+namespace {
+
+constexpr uint16_t kMinMtu = 68;  // RFC 791: every IPv4 host must take 68 bytes
+constexpr uint16_t kMaxPortMtu = 0xffff - 42;
+
+std::string at(std::string_view array, size_t i, std::string_view field) {
+  return fmt::format("/{}/{}/{}", array, i, field);
+}
+
+// Linux interface names: 1 to 15 bytes, no '/', no white space, not "." or "..".
+bool valid_interface_name(std::string_view name) {
+  if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
+  for (char c : name) {
+    if (c == '/' || c == ':' || c <= ' ' || c == 0x7f) return false;
+  }
+  return true;
+}
+
+std::optional<PolicyError> vsid_error(net::Vsid vsid, std::string path) {
+  if (!vsid.is_reserved()) return std::nullopt;
+  return PolicyError{
+      std::move(path),
+      fmt::format("VSID {} is reserved (RFC 7637: 0-4095 and 16777215)", vsid.value())};
+}
+
+}  // namespace
+
+std::string_view to_string(LookupRule rule) {
+  return rule == LookupRule::kEncap ? "encap" : "rewrite";
+}
+std::optional<LookupRule> parse_lookup_rule(std::string_view text) {
+  if (text == "encap") return LookupRule::kEncap;
+  if (text == "rewrite") return LookupRule::kRewrite;
+  return std::nullopt;
+}
+std::string_view to_string(GatewayKind kind) {
+  return kind == GatewayKind::kNat ? "nat" : "forwarding";
+}
+std::optional<GatewayKind> parse_gateway_kind(std::string_view text) {
+  if (text == "nat") return GatewayKind::kNat;
+  if (text == "forwarding") return GatewayKind::kForwarding;
+  return std::nullopt;
+}
+
+std::optional<PolicyError> validate(const HostPolicy& p) {
+  if (p.host_id.is_nil()) return PolicyError{"/host_id", "must not be the nil UUID"};
+  if (p.provider.pa.is_unspecified()) return PolicyError{"/provider/pa", "must not be 0.0.0.0"};
+  if (p.provider.prefix_len < 1 || p.provider.prefix_len > 32) {
+    return PolicyError{"/provider/prefix_len", "must be from 1 to 32"};
+  }
+
+  std::set<Uuid> nic_ids;
+  std::set<std::string> interfaces;
+  for (size_t i = 0; i < p.ports.size(); ++i) {
+    const Port& port = p.ports[i];
+    if (!nic_ids.insert(port.nic_id).second) {
+      return PolicyError{at("ports", i, "nic_id"), "appears in another port too"};
+    }
+    if (!valid_interface_name(port.interface)) {
+      return PolicyError{
+          at("ports", i, "interface"),
+          fmt::format("\"{}\" is not a Linux interface name (1-15 bytes, no '/', ':' "
+                      "or white space)",
+                      port.interface)};
+    }
+    if (!interfaces.insert(port.interface).second) {
+      return PolicyError{at("ports", i, "interface"),
+                         fmt::format("\"{}\" is bound to another port too", port.interface)};
+    }
+    if (!port.mac.is_unicast() || port.mac.is_zero()) {
+      return PolicyError{at("ports", i, "mac"), "must be a unicast MAC address"};
+    }
+    if (port.ca.is_unspecified()) return PolicyError{at("ports", i, "ca"), "must not be 0.0.0.0"};
+    if (port.prefix_len < 1 || port.prefix_len > 32) {
+      return PolicyError{at("ports", i, "prefix_len"), "must be from 1 to 32"};
+    }
+    const auto subnet = net::IpPrefix::containing(port.ca, port.prefix_len);
+    if (!port.gateway.is_unspecified() &&
+        (port.gateway == port.ca || !subnet.contains(net::IpAddress(port.gateway)))) {
+      return PolicyError{at("ports", i, "gateway"),
+                         fmt::format("{} is not another address of {}", port.gateway.to_string(),
+                                     subnet.to_string())};
+    }
+    if (auto e = vsid_error(port.vsid, at("ports", i, "vsid"))) return e;
+    if (port.rdid.is_nil()) return PolicyError{at("ports", i, "rdid"), "must not be the nil UUID"};
+    if (port.mtu < kMinMtu || port.mtu > kMaxPortMtu) {
+      return PolicyError{at("ports", i, "mtu"),
+                         fmt::format("must be from {} to {}", kMinMtu, kMaxPortMtu)};
+    }
+  }
+
+  // One record per (VSID, CA) and per (VSID, MAC): the tables look up by both.
+  std::set<std::pair<net::Vsid, net::Ipv4Address>> by_ca;
+  std::set<std::pair<net::Vsid, net::MacAddress>> by_mac;
+  for (size_t i = 0; i < p.lookup_records.size(); ++i) {
+    const LookupRecord& rec = p.lookup_records[i];
+    if (auto e = vsid_error(rec.vsid, at("lookup_records", i, "vsid"))) return e;
+    if (!rec.mac.is_unicast() || rec.mac.is_zero()) {
+      return PolicyError{at("lookup_records", i, "mac"), "must be a unicast MAC address"};
+    }
+    if (rec.pa.is_unspecified()) {
+      return PolicyError{at("lookup_records", i, "pa"), "must not be 0.0.0.0"};
+    }
+    if (!by_ca.emplace(rec.vsid, rec.ca).second) {
+      return PolicyError{
+          at("lookup_records", i, "ca"),
+          fmt::format("VSID {} has another record for {}", rec.vsid.value(), rec.ca.to_string())};
+    }
+    if (!by_mac.emplace(rec.vsid, rec.mac).second) {
+      return PolicyError{
+          at("lookup_records", i, "mac"),
+          fmt::format("VSID {} has another record for {}", rec.vsid.value(), rec.mac.to_string())};
+    }
+  }
+
+  std::set<std::tuple<RoutingDomainId, net::Vsid, net::IpPrefix>> routes;
+  for (size_t i = 0; i < p.customer_routes.size(); ++i) {
+    const CustomerRoute& r = p.customer_routes[i];
+    if (r.rdid.is_nil()) {
+      return PolicyError{at("customer_routes", i, "rdid"), "must not be the nil UUID"};
+    }
+    if (auto e = vsid_error(r.vsid, at("customer_routes", i, "vsid"))) return e;
+    if (!routes.emplace(r.rdid, r.vsid, r.prefix).second) {
+      return PolicyError{
+          at("customer_routes", i, "prefix"),
+          fmt::format("{} appears twice for VSID {}", r.prefix.to_string(), r.vsid.value())};
+    }
+  }
+
+  std::set<net::Ipv4Address> rewrite_pas;
+  for (size_t i = 0; i < p.rewrite_pas.size(); ++i) {
+    const RewritePa& r = p.rewrite_pas[i];
+    if (r.pa.is_unspecified())
+      return PolicyError{at("rewrite_pas", i, "pa"), "must not be 0.0.0.0"};
+    if (!rewrite_pas.insert(r.pa).second) {
+      return PolicyError{at("rewrite_pas", i, "pa"),
+                         fmt::format("{} is the rewrite PA of another NIC too", r.pa.to_string())};
+    }
+  }
+
+  for (size_t i = 0; i < p.gateways.size(); ++i) {
+    if (p.gateways[i].external_ip.is_unspecified()) {
+      return PolicyError{at("gateways", i, "external_ip"), "must not be 0.0.0.0"};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace vnet::policy

@@ -1,0 +1,188 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "shared/policy/json.h"
+#include "shared/testing/fixtures.h"
+
+namespace vnet::policy {
+namespace {
+
+using nlohmann::json;
+using testing::seed_host1_policy;
+
+TEST(HostPolicyJson, SeedPolicyIsValid) { EXPECT_EQ(validate(seed_host1_policy()), std::nullopt); }
+
+TEST(HostPolicyJson, RoundTripsThroughText) {
+  const HostPolicy policy = seed_host1_policy();
+  const std::string text = to_json_text(policy, 2);
+  auto back = from_json_text(text);
+  ASSERT_TRUE(back) << back.error().to_string();
+  EXPECT_EQ(*back, policy);
+  EXPECT_EQ(to_json_text(*back, 2), text);
+}
+
+TEST(HostPolicyJson, FieldsAreTheDesignContract) {
+  const json j = to_json(seed_host1_policy());
+  // DESIGN.md section 3, HostPolicy: the names, nesting and value forms.
+  EXPECT_EQ(j.at("host_id"), "00000000-0000-4000-8000-000000000001");
+  EXPECT_EQ(j.at("generation"), 3);
+  EXPECT_EQ(j.at("provider").at("pa"), "192.168.1.10");
+  EXPECT_EQ(j.at("provider").at("prefix_len"), 24);
+  EXPECT_EQ(j.at("provider").at("routes")[0],
+            (json{{"prefix", "0.0.0.0/0"}, {"next_hop", "192.168.1.1"}}));
+  EXPECT_EQ(j.at("provider").at("flow_entropy"), false);
+  const json& port = j.at("ports")[0];
+  for (const char* key : {"nic_id", "interface", "mac", "ca", "prefix_len", "gateway", "dns",
+                          "vsid", "rdid", "mtu"}) {
+    EXPECT_TRUE(port.contains(key)) << key;
+  }
+  EXPECT_EQ(port.size(), 10u);
+  EXPECT_EQ(port.at("vsid"), 5001);
+  EXPECT_EQ(port.at("mac"), "00:1D:D8:B7:1C:05");
+  EXPECT_EQ(port.at("dns"), json::array({"10.0.0.2"}));
+  EXPECT_EQ(j.at("lookup_records")[1], (json{{"vsid", 5001},
+                                             {"ca", "10.0.0.7"},
+                                             {"mac", "00:1D:D8:B7:1C:07"},
+                                             {"pa", "192.168.2.20"},
+                                             {"rule", "encap"}}));
+  EXPECT_EQ(j.at("customer_routes")[0].at("next_hop"), "0.0.0.0");
+  EXPECT_EQ(j.at("customer_routes")[0].at("metric"), 0);
+  EXPECT_TRUE(j.at("rewrite_pas").is_array());
+  EXPECT_TRUE(j.at("gateways").is_array());
+}
+
+TEST(HostPolicyJson, RewriteAndGatewaysRoundTrip) {
+  HostPolicy policy = seed_host1_policy();
+  policy.lookup_records[1].rule = LookupRule::kRewrite;
+  policy.rewrite_pas = {
+      {testing::uuid(0x105), testing::ipv4("10.0.0.5"), testing::ipv4("192.168.1.105")}};
+  policy.gateways = {{testing::uuid(0x9), testing::uuid(0xb1), GatewayKind::kForwarding,
+                      testing::ipv4("203.0.113.9")}};
+  auto back = from_json(to_json(policy));
+  ASSERT_TRUE(back) << back.error().to_string();
+  EXPECT_EQ(*back, policy);
+  EXPECT_EQ(to_json(policy).at("gateways")[0].at("kind"), "forwarding");
+}
+
+TEST(HostPolicyJson, ArraysMayBeOmittedAndUnknownFieldsAreIgnored) {
+  json j = to_json(seed_host1_policy());
+  j.erase("rewrite_pas");
+  j.erase("gateways");
+  j["ports"][0].erase("dns");
+  j["added_by_a_newer_controller"] = {{"x", 1}};
+  auto back = from_json(j);
+  ASSERT_TRUE(back) << back.error().to_string();
+  EXPECT_TRUE(back->rewrite_pas.empty());
+  EXPECT_TRUE(back->ports[0].dns.empty());
+}
+
+struct BadField {
+  const char* description;
+  std::function<void(json&)> mutate;
+  const char* path;
+  const char* message;
+};
+
+TEST(HostPolicyJson, ReportsThePathOfTheFirstBadField) {
+  const BadField cases[] = {
+      {"not an object", [](json& j) { j = json::array(); }, "", "must be an object"},
+      {"host id missing", [](json& j) { j.erase("host_id"); }, "/host_id", "is required"},
+      {"host id not a uuid", [](json& j) { j["host_id"] = "host1"; }, "/host_id",
+       "\"host1\" is not a UUID"},
+      {"negative generation", [](json& j) { j["generation"] = -1; }, "/generation",
+       "must be a non-negative integer"},
+      {"generation as text", [](json& j) { j["generation"] = "3"; }, "/generation",
+       "must be a non-negative integer"},
+      {"bad PA", [](json& j) { j["provider"]["pa"] = "10.300.0.1"; }, "/provider/pa",
+       "\"10.300.0.1\" is not an IPv4 address"},
+      {"PA as number", [](json& j) { j["provider"]["pa"] = 3232235786; }, "/provider/pa",
+       "must be a string"},
+      {"PA prefix 33", [](json& j) { j["provider"]["prefix_len"] = 33; }, "/provider/prefix_len",
+       "must be at most 32"},
+      {"PA prefix 0", [](json& j) { j["provider"]["prefix_len"] = 0; }, "/provider/prefix_len",
+       "must be from 1 to 32"},
+      {"route with host bits", [](json& j) { j["provider"]["routes"][0]["prefix"] = "10.0.0.1/8"; },
+       "/provider/routes/0/prefix",
+       "\"10.0.0.1/8\" is not a prefix: host bits are set (did you mean 10.0.0.0/8?)"},
+      {"ipv6 route", [](json& j) { j["provider"]["routes"][0]["prefix"] = "::/0"; },
+       "/provider/routes/0/prefix", "must be an IPv4 prefix"},
+      {"flow entropy as text", [](json& j) { j["provider"]["flow_entropy"] = "no"; },
+       "/provider/flow_entropy", "must be true or false"},
+      {"ports not an array", [](json& j) { j["ports"] = json::object(); }, "/ports",
+       "must be an array"},
+      {"bad MAC", [](json& j) { j["ports"][1]["mac"] = "00:1D"; }, "/ports/1/mac",
+       "\"00:1D\" is not a MAC address"},
+      {"multicast MAC", [](json& j) { j["ports"][1]["mac"] = "01:00:5E:00:00:01"; }, "/ports/1/mac",
+       "must be a unicast MAC address"},
+      {"VSID over 24 bits", [](json& j) { j["ports"][0]["vsid"] = 16777216; }, "/ports/0/vsid",
+       "must be at most 16777215"},
+      {"reserved VSID", [](json& j) { j["ports"][0]["vsid"] = 4095; }, "/ports/0/vsid",
+       "VSID 4095 is reserved (RFC 7637: 0-4095 and 16777215)"},
+      {"vendor VSID", [](json& j) { j["lookup_records"][2]["vsid"] = 16777215; },
+       "/lookup_records/2/vsid", "VSID 16777215 is reserved (RFC 7637: 0-4095 and 16777215)"},
+      {"long interface", [](json& j) { j["ports"][0]["interface"] = "a-very-long-ifname"; },
+       "/ports/0/interface",
+       "\"a-very-long-ifname\" is not a Linux interface name (1-15 bytes, no '/', ':' or white "
+       "space)"},
+      {"interface twice", [](json& j) { j["ports"][1]["interface"] = "vnet-blue5"; },
+       "/ports/1/interface", "\"vnet-blue5\" is bound to another port too"},
+      {"NIC twice", [](json& j) { j["ports"][1]["nic_id"] = j["ports"][0]["nic_id"]; },
+       "/ports/1/nic_id", "appears in another port too"},
+      {"gateway outside", [](json& j) { j["ports"][0]["gateway"] = "10.0.1.1"; },
+       "/ports/0/gateway", "10.0.1.1 is not another address of 10.0.0.0/24"},
+      {"gateway is the CA", [](json& j) { j["ports"][0]["gateway"] = "10.0.0.5"; },
+       "/ports/0/gateway", "10.0.0.5 is not another address of 10.0.0.0/24"},
+      {"MTU too small", [](json& j) { j["ports"][0]["mtu"] = 67; }, "/ports/0/mtu",
+       "must be from 68 to 65493"},
+      {"bad DNS", [](json& j) { j["ports"][0]["dns"][0] = "dns.example"; }, "/ports/0/dns/0",
+       "\"dns.example\" is not an IPv4 address"},
+      {"bad rule", [](json& j) { j["lookup_records"][0]["rule"] = "tunnel"; },
+       "/lookup_records/0/rule", "must be \"encap\" or \"rewrite\""},
+      {"duplicate record", [](json& j) { j["lookup_records"][1]["ca"] = "10.0.0.5"; },
+       "/lookup_records/1/ca", "VSID 5001 has another record for 10.0.0.5"},
+      {"duplicate MAC in a VSID",
+       [](json& j) { j["lookup_records"][1]["mac"] = "00:1D:D8:B7:1C:05"; },
+       "/lookup_records/1/mac", "VSID 5001 has another record for 00:1D:D8:B7:1C:05"},
+      {"record PA zero", [](json& j) { j["lookup_records"][0]["pa"] = "0.0.0.0"; },
+       "/lookup_records/0/pa", "must not be 0.0.0.0"},
+      {"route metric negative", [](json& j) { j["customer_routes"][0]["metric"] = -5; },
+       "/customer_routes/0/metric", "must be a non-negative integer"},
+      {"route twice", [](json& j) { j["customer_routes"].push_back(j["customer_routes"][0]); },
+       "/customer_routes/2/prefix", "10.0.0.0/24 appears twice for VSID 5001"},
+      {"gateway kind",
+       [](json& j) {
+         j["gateways"] = json::array({{{"gateway_id", "00000000-0000-4000-8000-000000000009"},
+                                       {"rdid", "00000000-0000-4000-8000-0000000000b1"},
+                                       {"kind", "vpn"},
+                                       {"external_ip", "203.0.113.9"}}});
+       },
+       "/gateways/0/kind", "must be \"nat\" or \"forwarding\""},
+  };
+  for (const auto& c : cases) {
+    json j = to_json(seed_host1_policy());
+    c.mutate(j);
+    auto result = from_json(j);
+    ASSERT_FALSE(result) << c.description << ": accepted";
+    EXPECT_EQ(result.error().path, c.path) << c.description;
+    EXPECT_EQ(result.error().message, c.message) << c.description;
+  }
+}
+
+TEST(HostPolicyJson, MalformedTextSaysWhere) {
+  auto result = from_json_text("{\"host_id\": ");
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().path, "");
+  EXPECT_NE(result.error().message.find("the policy is not valid JSON"), std::string::npos);
+  EXPECT_NE(result.error().message.find("column"), std::string::npos) << result.error().message;
+  EXPECT_FALSE(from_json_text(""));
+  EXPECT_FALSE(from_json_text("null"));
+}
+
+TEST(HostPolicyJson, ErrorTextJoinsPathAndMessage) {
+  EXPECT_EQ((PolicyError{"/ports/1/mac", "bad"}.to_string()), "/ports/1/mac: bad");
+  EXPECT_EQ((PolicyError{"", "bad"}.to_string()), "bad");
+}
+
+}  // namespace
+}  // namespace vnet::policy
