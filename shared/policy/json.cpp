@@ -10,11 +10,12 @@ namespace {
 using nlohmann::json;
 
 // --- writing ---
+// build<J> writes fields in DESIGN.md's order; J = ordered_json keeps that
+// order in text, which people read (GET /hosts/{id}/policy, the agent's file).
 
-json prefix_json(const net::IpPrefix& p) { return p.to_string(); }
-
-json addresses_json(const std::vector<net::Ipv4Address>& list) {
-  json out = json::array();
+template <class J>
+J addresses_json(const std::vector<net::Ipv4Address>& list) {
+  J out = J::array();
   for (const auto& a : list) out.push_back(a.to_string());
   return out;
 }
@@ -183,68 +184,75 @@ GatewayPolicy read_gateway(const json& j, const std::string& path) {
 
 }  // namespace
 
-json to_json(const HostPolicy& p) {
-  json routes = json::array();
+namespace {
+
+template <class J>
+J build(const HostPolicy& p) {
+  J routes = J::array();
   for (const auto& r : p.provider.routes) {
-    routes.push_back({{"prefix", prefix_json(r.prefix)}, {"next_hop", r.next_hop.to_string()}});
+    routes.push_back(J{{"prefix", r.prefix.to_string()}, {"next_hop", r.next_hop.to_string()}});
   }
-  json ports = json::array();
+  J ports = J::array();
   for (const auto& port : p.ports) {
-    ports.push_back({{"nic_id", port.nic_id.to_string()},
-                     {"interface", port.interface},
-                     {"mac", port.mac.to_string()},
-                     {"ca", port.ca.to_string()},
-                     {"prefix_len", port.prefix_len},
-                     {"gateway", port.gateway.to_string()},
-                     {"dns", addresses_json(port.dns)},
-                     {"vsid", port.vsid.value()},
-                     {"rdid", port.rdid.to_string()},
-                     {"mtu", port.mtu}});
+    ports.push_back(J{{"nic_id", port.nic_id.to_string()},
+                      {"interface", port.interface},
+                      {"mac", port.mac.to_string()},
+                      {"ca", port.ca.to_string()},
+                      {"prefix_len", port.prefix_len},
+                      {"gateway", port.gateway.to_string()},
+                      {"dns", addresses_json<J>(port.dns)},
+                      {"vsid", port.vsid.value()},
+                      {"rdid", port.rdid.to_string()},
+                      {"mtu", port.mtu}});
   }
-  json records = json::array();
+  J records = J::array();
   for (const auto& rec : p.lookup_records) {
-    records.push_back({{"vsid", rec.vsid.value()},
-                       {"ca", rec.ca.to_string()},
-                       {"mac", rec.mac.to_string()},
-                       {"pa", rec.pa.to_string()},
-                       {"rule", to_string(rec.rule)}});
+    records.push_back(J{{"vsid", rec.vsid.value()},
+                        {"ca", rec.ca.to_string()},
+                        {"mac", rec.mac.to_string()},
+                        {"pa", rec.pa.to_string()},
+                        {"rule", to_string(rec.rule)}});
   }
-  json customer_routes = json::array();
+  J customer_routes = J::array();
   for (const auto& r : p.customer_routes) {
-    customer_routes.push_back({{"rdid", r.rdid.to_string()},
-                               {"vsid", r.vsid.value()},
-                               {"prefix", prefix_json(r.prefix)},
-                               {"next_hop", r.next_hop.to_string()},
-                               {"metric", r.metric}});
+    customer_routes.push_back(J{{"rdid", r.rdid.to_string()},
+                                {"vsid", r.vsid.value()},
+                                {"prefix", r.prefix.to_string()},
+                                {"next_hop", r.next_hop.to_string()},
+                                {"metric", r.metric}});
   }
-  json rewrite_pas = json::array();
+  J rewrite_pas = J::array();
   for (const auto& r : p.rewrite_pas) {
     rewrite_pas.push_back(
-        {{"nic_id", r.nic_id.to_string()}, {"ca", r.ca.to_string()}, {"pa", r.pa.to_string()}});
+        J{{"nic_id", r.nic_id.to_string()}, {"ca", r.ca.to_string()}, {"pa", r.pa.to_string()}});
   }
-  json gateways = json::array();
+  J gateways = J::array();
   for (const auto& g : p.gateways) {
-    gateways.push_back({{"gateway_id", g.gateway_id.to_string()},
-                        {"rdid", g.rdid.to_string()},
-                        {"kind", to_string(g.kind)},
-                        {"external_ip", g.external_ip.to_string()}});
+    gateways.push_back(J{{"gateway_id", g.gateway_id.to_string()},
+                         {"rdid", g.rdid.to_string()},
+                         {"kind", to_string(g.kind)},
+                         {"external_ip", g.external_ip.to_string()}});
   }
-  return {{"host_id", p.host_id.to_string()},
-          {"generation", p.generation},
-          {"provider",
-           {{"pa", p.provider.pa.to_string()},
-            {"prefix_len", p.provider.prefix_len},
-            {"routes", std::move(routes)},
-            {"flow_entropy", p.provider.flow_entropy}}},
-          {"ports", std::move(ports)},
-          {"lookup_records", std::move(records)},
-          {"customer_routes", std::move(customer_routes)},
-          {"rewrite_pas", std::move(rewrite_pas)},
-          {"gateways", std::move(gateways)}};
+  return J{{"host_id", p.host_id.to_string()},
+           {"generation", p.generation},
+           {"provider",
+            {{"pa", p.provider.pa.to_string()},
+             {"prefix_len", p.provider.prefix_len},
+             {"routes", std::move(routes)},
+             {"flow_entropy", p.provider.flow_entropy}}},
+           {"ports", std::move(ports)},
+           {"lookup_records", std::move(records)},
+           {"customer_routes", std::move(customer_routes)},
+           {"rewrite_pas", std::move(rewrite_pas)},
+           {"gateways", std::move(gateways)}};
 }
 
+}  // namespace
+
+json to_json(const HostPolicy& policy) { return build<json>(policy); }
+
 std::string to_json_text(const HostPolicy& policy, int indent) {
-  return to_json(policy).dump(indent);
+  return build<nlohmann::ordered_json>(policy).dump(indent);
 }
 
 Expected<HostPolicy, PolicyError> from_json(const json& j) {
@@ -270,8 +278,9 @@ Expected<HostPolicy, PolicyError> from_json_text(std::string_view text) {
   json j;
   try {
     j = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
-    // e.what() names the byte offset and what was expected there.
+  } catch (const json::exception& e) {
+    // parse_error names the byte offset and what was expected there;
+    // out_of_range (a number such as 1e999) is also malformed input.
     return Unexpected(PolicyError{"", fmt::format("the policy is not valid JSON: {}", e.what())});
   }
   return from_json(j);

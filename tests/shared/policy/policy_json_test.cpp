@@ -52,6 +52,19 @@ TEST(HostPolicyJson, FieldsAreTheDesignContract) {
   EXPECT_TRUE(j.at("gateways").is_array());
 }
 
+TEST(HostPolicyJson, TextKeepsTheDesignOrderOfFields) {
+  const std::string text = to_json_text(seed_host1_policy());
+  size_t last = 0;
+  for (const char* key :
+       {"\"host_id\"", "\"generation\"", "\"provider\"", "\"ports\"", "\"lookup_records\"",
+        "\"customer_routes\"", "\"rewrite_pas\"", "\"gateways\""}) {
+    const size_t at = text.find(key);
+    ASSERT_NE(at, std::string::npos) << key;
+    EXPECT_GT(at, last) << key << " out of order in " << text;
+    last = at;
+  }
+}
+
 TEST(HostPolicyJson, RewriteAndGatewaysRoundTrip) {
   HostPolicy policy = seed_host1_policy();
   policy.lookup_records[1].rule = LookupRule::kRewrite;
@@ -177,6 +190,11 @@ TEST(HostPolicyJson, MalformedTextSaysWhere) {
   EXPECT_NE(result.error().message.find("column"), std::string::npos) << result.error().message;
   EXPECT_FALSE(from_json_text(""));
   EXPECT_FALSE(from_json_text("null"));
+  // Found by fuzz_host_policy: a number out of double's range threw
+  // out_of_range, which the parser did not catch.
+  auto huge = from_json_text("{\"generation\": 1e999}");
+  ASSERT_FALSE(huge);
+  EXPECT_NE(huge.error().message.find("the policy is not valid JSON"), std::string::npos);
 }
 
 TEST(HostPolicyJson, ErrorTextJoinsPathAndMessage) {
