@@ -4,25 +4,40 @@
 
 namespace vnet::packet {
 
+namespace {
+
+// Walks the options after the magic cookie (RFC 2132 section 2): Pad is one
+// byte, End stops, every other option is code, length, data. Calls
+// visit(code, data) for each until it returns true. Returns false when an
+// option runs past the end; options may also stop at the end without End.
+template <class Visit>
+bool walk_options(std::span<const uint8_t> message, Visit visit) {
+  size_t at = kDhcpOptionsOffset;
+  while (at < message.size()) {
+    const uint8_t code = message[at];
+    if (code == dhcp_option::kEnd) return true;
+    if (code == dhcp_option::kPad) {
+      ++at;
+      continue;
+    }
+    if (at + 1 >= message.size() || at + 2 + message[at + 1] > message.size()) return false;
+    const size_t len = message[at + 1];
+    if (visit(code, message.subspan(at + 2, len))) return true;
+    at += 2 + len;
+  }
+  return true;
+}
+
+}  // namespace
+
 Parsed<DhcpView> DhcpView::parse(std::span<const uint8_t> data) {
   if (data.size() < kDhcpOptionsOffset) return Unexpected(ParseError::kTruncated);
   if (load_be32(data.data() + kDhcpFixedLen) != kDhcpMagicCookie) {
     return Unexpected(ParseError::kBadMagic);
   }
-  // Every option but Pad and End has a length byte and that many data bytes
-  // (RFC 2132 section 2). The options may stop at the end without an End.
-  size_t at = kDhcpOptionsOffset;
-  while (at < data.size()) {
-    const uint8_t code = data[at];
-    if (code == dhcp_option::kEnd) break;
-    if (code == dhcp_option::kPad) {
-      ++at;
-      continue;
-    }
-    if (at + 1 >= data.size() || at + 2 + data[at + 1] > data.size()) {
-      return Unexpected(ParseError::kBadOption);
-    }
-    at += 2 + data[at + 1];
+  // Checked once here, so option() can trust every length byte.
+  if (!walk_options(data, [](uint8_t, std::span<const uint8_t>) { return false; })) {
+    return Unexpected(ParseError::kBadOption);
   }
   return DhcpView(data);
 }
@@ -33,19 +48,12 @@ std::optional<net::MacAddress> DhcpView::client_mac() const {
 }
 
 std::optional<std::span<const uint8_t>> DhcpView::option(uint8_t code) const {
-  size_t at = kDhcpOptionsOffset;
-  while (at < data_.size()) {
-    const uint8_t c = data_[at];
-    if (c == dhcp_option::kEnd) break;
-    if (c == dhcp_option::kPad) {
-      ++at;
-      continue;
-    }
-    const size_t len = data_[at + 1];  // parse() checked it is there
-    if (c == code) return data_.subspan(at + 2, len);
-    at += 2 + len;
-  }
-  return std::nullopt;
+  std::optional<std::span<const uint8_t>> found;
+  walk_options(data_, [&](uint8_t c, std::span<const uint8_t> data) {
+    if (c == code) found = data;
+    return found.has_value();
+  });
+  return found;
 }
 
 std::optional<DhcpMessageType> DhcpView::message_type() const {
