@@ -1,0 +1,189 @@
+// GET /api/v1/openapi.json: OpenAPI 3.0 built from the same kind tables and
+// route list the router uses, so the document cannot drift from the server.
+#include "controller/api/router.h"
+#include "controller/model/kinds.h"
+
+namespace vnet::api {
+namespace {
+
+using model::Access;
+using model::FieldType;
+using nlohmann::json;
+
+json schema_of(const model::Field& f) {
+  json s;
+  switch (f.type) {
+    case FieldType::kString: s = {{"type", "string"}, {"maxLength", 255}}; break;
+    case FieldType::kBool: s = {{"type", "boolean"}}; break;
+    case FieldType::kInteger:
+      s = {{"type", "integer"}, {"minimum", f.min}, {"maximum", f.max}};
+      break;
+    case FieldType::kEnum: s = {{"type", "string"}, {"enum", f.choices}}; break;
+    case FieldType::kUuid: s = {{"type", "string"}, {"format", "uuid"}}; break;
+    case FieldType::kIpv4: s = {{"type", "string"}, {"format", "ipv4"}}; break;
+    case FieldType::kIpv4Prefix: s = {{"type", "string"}, {"example", "10.10.0.0/16"}}; break;
+    case FieldType::kMac: s = {{"type", "string"}, {"example", "00:1D:D8:B7:1C:00"}}; break;
+    case FieldType::kInterface: s = {{"type", "string"}, {"maxLength", 15}}; break;
+    case FieldType::kIpv4List:
+      s = {{"type", "array"}, {"items", {{"type", "string"}, {"format", "ipv4"}}}};
+      break;
+    case FieldType::kSubnets:
+      s = {{"type", "array"},
+           {"items",
+            {{"type", "object"},
+             {"required", {"prefix"}},
+             {"properties",
+              {{"prefix", {{"type", "string"}}},
+               {"vlan", {{"type", "integer"}, {"minimum", 0}, {"maximum", 4094}}}}}}}};
+      break;
+    case FieldType::kRanges:
+      s = {{"type", "array"},
+           {"items",
+            {{"type", "object"},
+             {"required", {"start", "end"}},
+             {"properties",
+              {{"start", {{"type", "string"}, {"format", "ipv4"}}},
+               {"end", {{"type", "string"}, {"format", "ipv4"}}}}}}}};
+      break;
+  }
+  if (f.access == Access::kReadOnly) s["readOnly"] = true;
+  std::string note;
+  if (f.access == Access::kImmutable) note = "Set on creation only.";
+  if (f.access == Access::kAssigned)
+    note = "Assigned by the server when absent; cannot change after creation.";
+  if (f.admin_only)
+    note += std::string(note.empty() ? "" : " ") + "Only an administrator may set it.";
+  if (!f.ref.empty())
+    note += std::string(note.empty() ? "" : " ") + "The id of one of /" + f.ref + ".";
+  if (!note.empty()) s["description"] = note;
+  if (!f.default_json.empty()) s["default"] = json::parse(f.default_json);
+  return s;
+}
+
+}  // namespace
+
+json Router::openapi() {
+  json schemas = {
+      {"Problem",
+       {{"type", "object"},
+        {"description", "RFC 9457 problem details"},
+        {"properties",
+         {{"type", {{"type", "string"}}},
+          {"title", {{"type", "string"}}},
+          {"status", {{"type", "integer"}}},
+          {"detail", {{"type", "string"}}},
+          {"request_id", {{"type", "string"}}},
+          {"errors",
+           {{"type", "array"},
+            {"items",
+             {{"type", "object"},
+              {"properties",
+               {{"field", {{"type", "string"}}}, {"message", {{"type", "string"}}}}}}}}}}}}}};
+  const json problem = {
+      {"application/problem+json", {{"schema", {{"$ref", "#/components/schemas/Problem"}}}}}};
+  const json errors = {
+      {"400", {{"description", "invalid input"}, {"content", problem}}},
+      {"401", {{"description", "no or unknown token"}, {"content", problem}}},
+      {"403", {{"description", "not allowed for this token"}, {"content", problem}}},
+      {"404", {{"description", "no such object (or not yours)"}, {"content", problem}}},
+      {"409",
+       {{"description", "conflict: in use, exhausted pool, duplicate"}, {"content", problem}}},
+      {"412", {{"description", "If-Match does not match the etag"}, {"content", problem}}},
+      {"413", {{"description", "body over 1 MiB"}, {"content", problem}}},
+      {"415", {{"description", "body not application/json"}, {"content", problem}}}};
+  json paths = json::object();
+  for (const auto& [path, methods] : routes()) {
+    json item = json::object();
+    const std::string collection =
+        path.rfind("/api/v1/", 0) == 0 ? path.substr(8, path.find('/', 8) - 8) : "";
+    const auto* kind = model::find_kind(collection);
+    for (const auto& m : methods) {
+      std::string verb = m;
+      std::transform(verb.begin(), verb.end(), verb.begin(), ::tolower);
+      json op = {{"responses", errors}};
+      if (kind == nullptr) {
+        op["responses"] = {{"200", {{"description", "OK"}}}};
+        op["security"] = json::array();
+      } else {
+        const json ref = {{"$ref", "#/components/schemas/" + kind->collection}};
+        const json body = {{"required", true},
+                           {"content", {{"application/json", {{"schema", ref}}}}}};
+        op["tags"] = {kind->collection};
+        if (path.find("{id}") != std::string::npos) {
+          op["parameters"] = {{{"name", "id"},
+                               {"in", "path"},
+                               {"required", true},
+                               {"schema", {{"type", "string"}, {"format", "uuid"}}}}};
+          if (m == "PUT" || m == "PATCH" || m == "DELETE") {
+            op["parameters"].push_back(
+                {{"name", "If-Match"}, {"in", "header"}, {"schema", {{"type", "string"}}}});
+          }
+        }
+        if (m == "GET" && path.find("{id}") == std::string::npos) {
+          op["parameters"] = {
+              {{"name", "limit"},
+               {"in", "query"},
+               {"schema", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}}}},
+              {{"name", "cursor"}, {"in", "query"}, {"schema", {{"type", "string"}}}}};
+          for (const auto& f : kind->fields) {
+            if (f.column)
+              op["parameters"].push_back(
+                  {{"name", f.name}, {"in", "query"}, {"schema", {{"type", "string"}}}});
+          }
+          op["responses"]["200"] = {
+              {"description", "a page"},
+              {"content",
+               {{"application/json",
+                 {{"schema",
+                   {{"type", "object"},
+                    {"properties",
+                     {{"items", {{"type", "array"}, {"items", ref}}},
+                      {"next", {{"type", "string"}, {"nullable", true}}}}}}}}}}}};
+        } else if (m == "POST") {
+          op["requestBody"] = body;
+          op["responses"]["201"] = {{"description", "created"},
+                                    {"content", {{"application/json", {{"schema", ref}}}}}};
+        } else if (m == "PUT") {
+          op["requestBody"] = body;
+          op["responses"]["200"] = {{"description", "replaced (or unchanged)"},
+                                    {"content", {{"application/json", {{"schema", ref}}}}}};
+          op["responses"]["201"] = {{"description", "created at this id"},
+                                    {"content", {{"application/json", {{"schema", ref}}}}}};
+        } else if (m == "PATCH") {
+          op["requestBody"] = {
+              {"required", true},
+              {"content", {{"application/merge-patch+json", {{"schema", {{"type", "object"}}}}}}}};
+          op["responses"]["200"] = {{"description", "patched"},
+                                    {"content", {{"application/json", {{"schema", ref}}}}}};
+        } else if (m == "DELETE") {
+          op["responses"]["204"] = {{"description", "deleted"}};
+        } else {
+          op["responses"]["200"] = {{"description", "the object"},
+                                    {"content", {{"application/json", {{"schema", ref}}}}}};
+        }
+      }
+      item[verb] = std::move(op);
+    }
+    paths[path] = std::move(item);
+  }
+  for (const auto& k : model::kinds()) {
+    json props = {{"id", {{"type", "string"}, {"format", "uuid"}, {"readOnly", true}}},
+                  {"etag", {{"type", "string"}, {"readOnly", true}}}};
+    if (k.tenant_owned) props["tenant_id"] = {{"type", "string"}, {"format", "uuid"}};
+    json required = json::array();
+    for (const auto& f : k.fields) {
+      props[f.name] = schema_of(f);
+      if (f.required) required.push_back(f.name);
+    }
+    schemas[k.collection] = {{"type", "object"}, {"properties", props}, {"required", required}};
+  }
+  return {{"openapi", "3.0.3"},
+          {"info", {{"title", "vnet controller API"}, {"version", "1"}}},
+          {"components",
+           {{"schemas", schemas},
+            {"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
+          {"security", {{{"bearer", json::array()}}}},
+          {"paths", paths}};
+}
+
+}  // namespace vnet::api

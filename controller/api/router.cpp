@@ -1,0 +1,269 @@
+#include "controller/api/router.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "controller/model/kinds.h"
+#include "controller/model/problem.h"
+
+namespace vnet::api {
+namespace {
+
+using model::Problem;
+using nlohmann::json;
+
+constexpr std::string_view kApi = "/api/v1/";
+
+Response json_response(int status, const json& body) {
+  Response r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+Response problem_of(const Problem& p, const std::string& request_id) {
+  json body = {{"type", "about:blank"},
+               {"title", p.title()},
+               {"status", p.status()},
+               {"detail", p.detail()},
+               {"request_id", request_id}};
+  if (!p.errors().empty()) {
+    json errors = json::array();
+    for (const auto& e : p.errors()) errors.push_back({{"field", e.field}, {"message", e.message}});
+    body["errors"] = std::move(errors);
+  }
+  Response r;
+  r.status = p.status();
+  r.content_type = "application/problem+json";
+  r.body = body.dump();
+  return r;
+}
+
+std::string percent_decode(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out += ' ';
+    } else if (in[i] == '%' && i + 2 < in.size() &&
+               std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> parse_query(std::string_view query) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (!pair.empty()) {
+      out[percent_decode(pair.substr(0, eq))] =
+          eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+// The media type without parameters, lower case.
+std::string media_type(const std::string& content_type) {
+  std::string type = content_type.substr(0, content_type.find(';'));
+  type.erase(std::remove_if(type.begin(), type.end(), ::isspace), type.end());
+  std::transform(type.begin(), type.end(), type.begin(), ::tolower);
+  return type;
+}
+
+json parse_body(const Request& request, bool patch) {
+  const std::string type = media_type(request.header("content-type"));
+  const bool ok = type == "application/json" || (patch && type == "application/merge-patch+json");
+  if (!ok) {
+    throw Problem(415, "Unsupported Media Type",
+                  fmt::format("send the body as application/json{} (got \"{}\")",
+                              patch ? " or application/merge-patch+json" : "",
+                              request.header("content-type")));
+  }
+  if (request.body.size() > kMaxBodyBytes) {
+    throw Problem(413, "Content Too Large", "the body is over 1 MiB");
+  }
+  try {
+    return json::parse(request.body);
+  } catch (const json::exception& e) {
+    throw model::bad_request(fmt::format("the body is not valid JSON: {}", e.what()));
+  }
+}
+
+model::Principal authenticate(model::Service& service, const Request& request) {
+  const std::string auth = request.header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth.size() <= kBearer.size() ||
+      !std::equal(kBearer.begin(), kBearer.end(), auth.begin(),
+                  [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    throw Problem(401, "Unauthorized", "send a token: Authorization: Bearer <token>");
+  }
+  auto who = service.authenticate(std::string_view(auth).substr(kBearer.size()));
+  if (!who) throw Problem(401, "Unauthorized", "the token is not valid (revoked, or never issued)");
+  return *who;
+}
+
+std::optional<std::string> if_match(const Request& request) {
+  const auto it = request.headers.find("if-match");
+  if (it == request.headers.end()) return std::nullopt;
+  return it->second;
+}
+
+Response item_response(int status, const json& object) {
+  Response r = json_response(status, object);
+  r.headers.emplace_back("ETag", fmt::format("\"{}\"", object.at("etag").get<std::string>()));
+  return r;
+}
+
+Response method_not_allowed(const std::vector<std::string>& allowed, const std::string& method) {
+  std::string list;
+  for (const auto& m : allowed) list += (list.empty() ? "" : ", ") + m;
+  Problem p(405, "Method Not Allowed",
+            fmt::format("{} is not allowed here; allowed: {}", method, list));
+  Response r = problem_of(p, "");
+  r.headers.emplace_back("Allow", list);
+  return r;
+}
+
+}  // namespace
+
+Response problem_response(int status, const std::string& title, const std::string& detail,
+                          const std::string& request_id) {
+  return problem_of(Problem(status, title, detail), request_id);
+}
+
+std::vector<std::pair<std::string, std::vector<std::string>>> Router::routes() {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out = {
+      {"/healthz", {"GET"}}, {"/metrics", {"GET"}}, {"/api/v1/openapi.json", {"GET"}}};
+  for (const auto& k : model::kinds()) {
+    out.push_back({"/api/v1/" + k.collection, {"GET", "POST"}});
+    out.push_back({"/api/v1/" + k.collection + "/{id}", {"GET", "PUT", "PATCH", "DELETE"}});
+  }
+  return out;
+}
+
+Response Router::handle(const Request& request) {
+  const size_t q = request.target.find('?');
+  const std::string path = request.target.substr(0, q);
+  const std::string query = q == std::string::npos ? "" : request.target.substr(q + 1);
+  Response response;
+  try {
+    response = dispatch(request, path, query);
+  } catch (const Problem& p) {
+    response = problem_of(p, request.request_id);
+    if (p.status() == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
+  } catch (const std::exception& e) {
+    // A bug or a broken disk, never the client's fault: say so, keep serving.
+    response = problem_of(
+        Problem(500, "Internal Server Error", fmt::format("the controller failed: {}", e.what())),
+        request.request_id);
+  }
+  // The route template for metrics: the path with the id replaced.
+  if (path.rfind(kApi, 0) == 0) {
+    const std::string rest = path.substr(kApi.size());
+    const size_t slash = rest.find('/');
+    const auto* kind = model::find_kind(rest.substr(0, slash));
+    response.route = kind == nullptr              ? (rest == "openapi.json" ? path : "unknown")
+                     : slash == std::string::npos ? "/api/v1/" + kind->collection
+                                                  : "/api/v1/" + kind->collection + "/{id}";
+  } else if (path == "/healthz" || path == "/metrics") {
+    response.route = path;
+  }
+  return response;
+}
+
+Response Router::dispatch(const Request& request, const std::string& path,
+                          const std::string& query) {
+  const std::string& method = request.method;
+  if (path == "/healthz") {
+    if (method != "GET" && method != "HEAD") return method_not_allowed({"GET"}, method);
+    return json_response(200, {{"status", "ok"}});
+  }
+  if (path == "/metrics") {
+    if (method != "GET" && method != "HEAD") return method_not_allowed({"GET"}, method);
+    Response r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = metrics_.render(service_.counts());
+    return r;
+  }
+  if (path == "/api/v1/openapi.json") {
+    if (method != "GET" && method != "HEAD") return method_not_allowed({"GET"}, method);
+    return json_response(200, openapi());
+  }
+  if (path.rfind(kApi, 0) != 0) {
+    throw model::not_found(fmt::format("there is nothing at {}; the API is under /api/v1/", path));
+  }
+  const std::string rest = path.substr(kApi.size());
+  const size_t slash = rest.find('/');
+  const model::Kind* kind = model::find_kind(rest.substr(0, slash));
+  const std::string id = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  if (kind == nullptr ||
+      (slash != std::string::npos && (id.empty() || id.find('/') != std::string::npos))) {
+    throw model::not_found(fmt::format("there is no collection or object at {}", path));
+  }
+
+  if (id.empty()) {
+    if (method != "GET" && method != "POST") return method_not_allowed({"GET", "POST"}, method);
+    const model::Principal who = authenticate(service_, request);
+    if (method == "POST") {
+      const json created = service_.create(who, *kind, parse_body(request, false));
+      Response r = item_response(201, created);
+      r.headers.emplace_back(
+          "Location", "/api/v1/" + kind->collection + "/" + created.at("id").get<std::string>());
+      return r;
+    }
+    auto params = parse_query(query);
+    size_t limit = model::Service::kDefaultLimit;
+    if (auto it = params.find("limit"); it != params.end()) {
+      const std::string& v = it->second;
+      const bool digits = !v.empty() && v.size() <= 4 && std::all_of(v.begin(), v.end(), ::isdigit);
+      if (!digits || std::stoul(v) < 1 || std::stoul(v) > model::Service::kMaxLimit) {
+        throw model::invalid(
+            "?limit", fmt::format("must be a number from 1 to {}", model::Service::kMaxLimit));
+      }
+      limit = std::stoul(v);
+      params.erase(it);
+    }
+    std::string cursor;
+    if (auto it = params.find("cursor"); it != params.end()) {
+      cursor = it->second;
+      params.erase(it);
+    }
+    const model::Page page = service_.list(who, *kind, params, limit, cursor);
+    return json_response(200,
+                         {{"items", page.items}, {"next", page.next ? json(*page.next) : json()}});
+  }
+
+  if (method != "GET" && method != "PUT" && method != "PATCH" && method != "DELETE") {
+    return method_not_allowed({"GET", "PUT", "PATCH", "DELETE"}, method);
+  }
+  const model::Principal who = authenticate(service_, request);
+  if (method == "GET") return item_response(200, service_.get(who, *kind, id));
+  if (method == "PUT") {
+    const auto result = service_.put(who, *kind, id, parse_body(request, false), if_match(request));
+    Response r = item_response(result.created ? 201 : 200, result.object);
+    if (result.created)
+      r.headers.emplace_back("Location", "/api/v1/" + kind->collection + "/" + id);
+    return r;
+  }
+  if (method == "PATCH")
+    return item_response(
+        200, service_.patch(who, *kind, id, parse_body(request, true), if_match(request)));
+  service_.remove(who, *kind, id, if_match(request));
+  Response r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
+}
+
+}  // namespace vnet::api

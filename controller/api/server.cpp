@@ -1,0 +1,196 @@
+#include "controller/api/server.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
+#include <vector>
+
+#include "controller/api/router.h"
+#include "shared/log/log.h"
+
+namespace vnet::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+struct Server::Impl {
+  ServerOptions options;
+  Handler handler;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  asio::signal_set signals{io};
+  std::atomic<int> in_flight{0};
+  std::atomic<bool> stopping{false};
+  std::atomic<uint64_t> next_request_id{1};
+
+  Impl(ServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {}
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+      if (ec) {
+        if (!acceptor.is_open()) co_return;  // stop()
+        spdlog::warn("accept_failed error={}", log::quote(ec.message()));
+        continue;
+      }
+      asio::co_spawn(io, session(beast::tcp_stream(std::move(socket))), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> session(beast::tcp_stream stream) {
+    beast::flat_buffer buffer;
+    const std::string peer = [&] {
+      beast::error_code ec;
+      auto ep = stream.socket().remote_endpoint(ec);
+      return ec ? std::string("?") : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+    }();
+    while (!stopping) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(kMaxBodyBytes);
+      parser.header_limit(16 * 1024);
+      stream.expires_after(options.idle_timeout);
+      auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+      if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+          ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+          ec == asio::error::eof) {
+        break;
+      }
+      const std::string request_id = fmt::format("{:x}", next_request_id++);
+      if (ec) {
+        // Unreadable requests get a problem document, then the connection ends.
+        const bool too_big = ec == http::error::body_limit;
+        const Response r = problem_response(
+            too_big ? 413 : 400, too_big ? "Content Too Large" : "Bad Request",
+            too_big ? "the body is over 1 MiB"
+                    : fmt::format("the request could not be read: {}", ec.message()),
+            request_id);
+        co_await write(stream, r, 11, false);
+        spdlog::info("request id={} peer={} status={} error={}", request_id, peer, r.status,
+                     log::quote(ec.message()));
+        break;
+      }
+      ++in_flight;
+      const auto started = std::chrono::steady_clock::now();
+      auto& message = parser.get();
+      Request request;
+      request.method = std::string(message.method_string());
+      request.target = std::string(message.target());
+      for (const auto& field : message) {
+        std::string name(field.name_string());
+        std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+        request.headers[name] = std::string(field.value());
+      }
+      request.body = std::move(message.body());
+      request.request_id = request_id;
+      Response response = handler(request);
+      response.headers.emplace_back("X-Request-Id", request_id);
+      const bool keep_alive = message.keep_alive() && !stopping;
+      co_await write(stream, response, message.version(), keep_alive, request.method == "HEAD");
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      --in_flight;
+      spdlog::info("request id={} method={} path={} status={} duration_ms={:.3f} peer={}",
+                   request_id, request.method,
+                   log::quote(request.target.substr(0, request.target.find('?'))), response.status,
+                   seconds * 1000, peer);
+      if (!keep_alive) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  asio::awaitable<void> write(beast::tcp_stream& stream, const Response& r, unsigned version,
+                              bool keep_alive, bool head = false) {
+    http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+    res.set(http::field::server, "vnet-controller");
+    if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
+    for (const auto& [name, value] : r.headers) res.set(name, value);
+    res.body() = head ? std::string() : r.body;
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    if (head) res.content_length(r.body.size());
+    stream.expires_after(options.idle_timeout);
+    co_await http::async_write(stream, res, kTuple);
+  }
+};
+
+Server::Server(ServerOptions options, Handler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {
+  auto& acceptor = impl_->acceptor;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(impl_->options.address, ec);
+  if (ec)
+    throw std::runtime_error(fmt::format("\"{}\" is not an IP address", impl_->options.address));
+  const tcp::endpoint endpoint(address, impl_->options.port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}", impl_->options.address,
+                                         impl_->options.port, ec.message()));
+  }
+  asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+}
+
+Server::~Server() = default;
+
+uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void Server::run() {
+  std::vector<std::thread> threads;
+  for (int i = 1; i < impl_->options.threads; ++i)
+    threads.emplace_back([this] { impl_->io.run(); });
+  impl_->io.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::stop(std::chrono::milliseconds grace) {
+  asio::post(impl_->io, [this, grace] {
+    if (impl_->stopping.exchange(true)) return;
+    boost::system::error_code ignored;
+    impl_->acceptor.close(ignored);
+    // Let requests in flight finish, then end every session.
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    auto timer = std::make_shared<asio::steady_timer>(impl_->io);
+    auto poll = std::make_shared<std::function<void()>>();
+    *poll = [this, deadline, timer, poll] {
+      if (impl_->in_flight == 0 || std::chrono::steady_clock::now() >= deadline) {
+        if (impl_->in_flight != 0)
+          spdlog::warn("shutdown requests_abandoned={}", impl_->in_flight.load());
+        impl_->io.stop();
+        return;
+      }
+      timer->expires_after(std::chrono::milliseconds(10));
+      timer->async_wait([poll](boost::system::error_code) { (*poll)(); });
+    };
+    (*poll)();
+  });
+}
+
+void Server::stop_on_signals() {
+  impl_->signals.add(SIGTERM);
+  impl_->signals.add(SIGINT);
+  impl_->signals.async_wait([this](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    spdlog::info("shutdown signal={} in_flight={}", signal, impl_->in_flight.load());
+    stop();
+  });
+}
+
+}  // namespace vnet::api

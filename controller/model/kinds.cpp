@@ -1,0 +1,190 @@
+#include "controller/model/kinds.h"
+
+#include <stdexcept>
+
+namespace vnet::model {
+namespace {
+
+using A = Access;
+using T = FieldType;
+
+Field name_field(bool column = false) {
+  return {.name = "name", .type = T::kString, .required = true, .column = column};
+}
+Field ref(std::string name, std::string collection, Access access = A::kImmutable,
+          bool required = true) {
+  return {.name = std::move(name),
+          .type = T::kUuid,
+          .access = access,
+          .required = required,
+          .column = true,
+          .ref = std::move(collection)};
+}
+
+std::vector<Kind> build() {
+  return {
+      {"tenants", "tenants", "tenant", false, true, {name_field(true)}},
+      {"tokens",
+       "tokens",
+       "token",
+       false,
+       true,
+       {name_field(),
+        {.name = "role",
+         .type = T::kEnum,
+         .access = A::kImmutable,
+         .column = true,
+         .choices = {"admin", "tenant"}},
+        ref("tenant_id", "tenants", A::kImmutable, false)}},
+      {"logical-networks",
+       "logical_networks",
+       "logical network",
+       false,
+       true,
+       {name_field(true),
+        {.name = "network_virtualization", .type = T::kBool, .default_json = "true"},
+        {.name = "flow_entropy", .type = T::kBool, .default_json = "false"}}},
+      {"sites",
+       "sites",
+       "site",
+       false,
+       true,
+       {ref("logical_network_id", "logical-networks"),
+        name_field(),
+        {.name = "subnets", .type = T::kSubnets, .required = true},
+        {.name = "host_group", .type = T::kString, .default_json = "\"\""}}},
+      {"ip-pools",
+       "ip_pools",
+       "IP pool",
+       true,
+       false,
+       {{.name = "name", .type = T::kString, .default_json = "\"\""},
+        {.name = "site_id",
+         .type = T::kUuid,
+         .access = A::kImmutable,
+         .admin_only = true,
+         .column = true,
+         .ref = "sites"},
+        {.name = "subnet", .type = T::kIpv4Prefix, .access = A::kImmutable, .admin_only = true},
+        ref("vm_subnet_id", "vm-subnets", A::kImmutable, false),
+        {.name = "ranges", .type = T::kRanges, .required = true},
+        {.name = "reserved", .type = T::kIpv4List, .default_json = "[]"},
+        {.name = "gateway", .type = T::kIpv4},
+        {.name = "dns", .type = T::kIpv4List, .default_json = "[]"}}},
+      {"mac-pools",
+       "mac_pools",
+       "MAC pool",
+       false,
+       true,
+       {{.name = "name", .type = T::kString, .default_json = "\"\""},
+        {.name = "start", .type = T::kMac, .access = A::kImmutable, .required = true},
+        {.name = "end", .type = T::kMac, .access = A::kImmutable, .required = true}}},
+      {"hosts",
+       "hosts",
+       "host",
+       false,
+       true,
+       {name_field(true),
+        ref("site_id", "sites"),
+        {.name = "pa", .type = T::kIpv4, .access = A::kAssigned}}},
+      {"vm-networks",
+       "vm_networks",
+       "VM network",
+       true,
+       false,
+       {name_field(),
+        ref("logical_network_id", "logical-networks"),
+        {.name = "isolation",
+         .type = T::kEnum,
+         .access = A::kImmutable,
+         .choices = {"hnv", "none"},
+         .default_json = "\"hnv\""},
+        {.name = "translation",
+         .type = T::kEnum,
+         .access = A::kImmutable,
+         .choices = {"encap", "rewrite"},
+         .default_json = "\"encap\""},
+        {.name = "rdid", .type = T::kUuid, .access = A::kReadOnly}}},
+      {"vm-subnets",
+       "vm_subnets",
+       "VM subnet",
+       true,
+       false,
+       {ref("vm_network_id", "vm-networks"),
+        name_field(),
+        {.name = "prefix", .type = T::kIpv4Prefix, .access = A::kImmutable, .required = true},
+        {.name = "vsid",
+         .type = T::kInteger,
+         .access = A::kAssigned,
+         .admin_only = true,
+         .min = 4096,
+         .max = 16777214}}},
+      {"vm-nics",
+       "vm_nics",
+       "VM NIC",
+       true,
+       false,
+       {ref("vm_subnet_id", "vm-subnets"),
+        {.name = "vm_name", .type = T::kString, .required = true},
+        {.name = "mac", .type = T::kMac, .access = A::kAssigned},
+        {.name = "ip", .type = T::kIpv4, .access = A::kAssigned},
+        {.name = "host_id", .type = T::kUuid, .admin_only = true, .column = true, .ref = "hosts"},
+        {.name = "interface", .type = T::kInterface, .admin_only = true}}},
+      {"gateways",
+       "gateways",
+       "gateway",
+       true,
+       false,
+       {ref("vm_network_id", "vm-networks"),
+        {.name = "kind",
+         .type = T::kEnum,
+         .access = A::kImmutable,
+         .required = true,
+         .choices = {"nat", "forwarding"}},
+        {.name = "host_id", .type = T::kUuid, .column = true, .ref = "hosts"},
+        {.name = "external_pool_id",
+         .type = T::kUuid,
+         .access = A::kImmutable,
+         .column = true,
+         .ref = "ip-pools"},
+        {.name = "external_ip", .type = T::kIpv4, .access = A::kReadOnly}}},
+      {"routes",
+       "routes",
+       "route",
+       true,
+       false,
+       {ref("vm_network_id", "vm-networks"),
+        {.name = "prefix", .type = T::kIpv4Prefix, .required = true},
+        {.name = "next_hop", .type = T::kIpv4, .required = true},
+        {.name = "metric", .type = T::kInteger, .min = 0, .max = 65535, .default_json = "0"}}},
+  };
+}
+
+}  // namespace
+
+const Field* Kind::field(std::string_view name) const {
+  for (const auto& f : fields) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+const std::vector<Kind>& kinds() {
+  static const std::vector<Kind> all = build();
+  return all;
+}
+
+const Kind* find_kind(std::string_view collection) {
+  for (const auto& k : kinds()) {
+    if (k.collection == collection) return &k;
+  }
+  return nullptr;
+}
+
+const Kind& kind(std::string_view collection) {
+  const Kind* k = find_kind(collection);
+  if (k == nullptr) throw std::logic_error("unknown collection " + std::string(collection));
+  return *k;
+}
+
+}  // namespace vnet::model

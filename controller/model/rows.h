@@ -1,0 +1,50 @@
+// Stored objects as the service handles them, and the SQL that moves them
+// (internal to controller/model).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "controller/model/fields.h"
+#include "controller/model/kinds.h"
+#include "controller/store/sqlite.h"
+
+namespace vnet::model {
+
+struct Row {
+  std::string id;
+  std::string tenant_id;  // "" when the kind has none
+  std::string etag;
+  nlohmann::json fields = nlohmann::json::object();
+  // Columns that are not fields (a token's hash), set by the semantics.
+  std::vector<std::pair<std::string, std::string>> extra_columns;
+  // A new token's secret: in the creation response only, never stored.
+  std::string secret;
+};
+
+std::optional<Row> load_row(store::Database& db, const Kind& kind, const std::string& id);
+void insert_row(store::Database& db, const Kind& kind, const Row& row);
+void update_row(store::Database& db, const Kind& kind, const Row& row);
+void delete_row(store::Database& db, const Kind& kind, const std::string& id);
+
+bool visible_to(const Principal& who, const Kind& kind, const Row& row);
+
+std::string new_uuid();
+std::string new_etag();
+
+// Per-kind meaning (semantics.cpp): checks references and invariants, fills
+// tenant_id, and allocates addresses, MACs, VSIDs and RDIDs, inside the
+// write transaction. `before` is the stored object on replace and patch.
+void before_write(store::Database& db, const Kind& kind, const Principal& who, Row& row,
+                  const Row* before);
+// Frees what the object held (allocations) before it is deleted, after
+// checking nothing uses it (409 naming the users).
+void before_delete(store::Database& db, const Kind& kind, const Row& row);
+// Fields that are computed, not stored (realization state), added to
+// what GET shows.
+void add_computed(const Kind& kind, nlohmann::json& object);
+
+}  // namespace vnet::model

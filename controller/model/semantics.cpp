@@ -1,0 +1,592 @@
+// What each kind means beyond its field types (DESIGN.md section 3,
+// "Allocation invariants"): references that must exist and be the caller's,
+// values that must be unique, and the addresses, MACs, VSIDs and RDIDs that
+// the server hands out. Everything here runs inside the write transaction,
+// so two requests can never be handed the same value.
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <set>
+
+#include "controller/alloc/allocators.h"
+#include "controller/model/rows.h"
+#include "shared/net/ip.h"
+#include "shared/net/mac.h"
+#include "shared/net/vsid.h"
+
+namespace vnet::model {
+namespace {
+
+using nlohmann::json;
+using store::Database;
+
+std::string text(const json& fields, const char* name) {
+  const auto it = fields.find(name);
+  return it != fields.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+net::Ipv4Address ipv4(const std::string& s) { return net::Ipv4Address::parse(s).value(); }
+net::IpPrefix prefix(const std::string& s) { return net::IpPrefix::parse(s).value(); }
+uint64_t mac_value(const std::string& s) { return net::MacAddress::parse(s).value().to_u64(); }
+
+// The object `id` of `collection` named by field `pointer`: it must exist,
+// and a tenant may only name its own tenant-owned objects. Either way the
+// answer is the same, so ids leak nothing.
+Row require_ref(Database& db, const Principal& who, const std::string& collection,
+                const std::string& id, const std::string& pointer) {
+  const Kind& target = kind(collection);
+  auto row = load_row(db, target, id);
+  if (!row || (target.tenant_owned && !visible_to(who, target, *row))) {
+    throw invalid(pointer, fmt::format("there is no {} with id {}", target.singular, id));
+  }
+  return *row;
+}
+
+void require_unique_name(Database& db, const Kind& kind, const Row& row) {
+  auto s = db.prepare(fmt::format("SELECT id FROM {} WHERE name = ? AND id <> ?", kind.table));
+  s.bind(1, text(row.fields, "name")).bind(2, row.id);
+  if (s.step()) {
+    throw conflict(fmt::format("a {} named \"{}\" exists already (id {})", kind.singular,
+                               text(row.fields, "name"), s.column_text(0)),
+                   {{"/name", "is taken"}});
+  }
+}
+
+// --- addresses ---
+
+std::set<uint64_t> taken_addresses(Database& db, const std::string& scope) {
+  std::set<uint64_t> taken;
+  auto s = db.prepare("SELECT address FROM ip_allocations WHERE scope = ?");
+  s.bind(1, scope);
+  while (s.step()) taken.insert(static_cast<uint64_t>(s.column_int(0)));
+  return taken;
+}
+
+std::string owner_of_address(Database& db, const std::string& scope, net::Ipv4Address a) {
+  auto s = db.prepare("SELECT owner_id FROM ip_allocations WHERE scope = ? AND address = ?");
+  s.bind(1, scope).bind(2, int64_t{a.to_u32()});
+  return s.step() ? s.column_text(0) : std::string();
+}
+
+void record_address(Database& db, const std::string& scope, net::Ipv4Address a,
+                    const std::string& pool_id, const std::string& owner,
+                    const std::string& pointer) {
+  const std::string holder = owner_of_address(db, scope, a);
+  if (!holder.empty() && holder != owner) {
+    throw conflict(fmt::format("{} is in use by {}", a.to_string(), holder),
+                   {{pointer, "is in use"}});
+  }
+  if (holder == owner) return;
+  db.prepare("INSERT INTO ip_allocations (scope, address, pool_id, owner_id) VALUES (?, ?, ?, ?)")
+      .bind(1, scope)
+      .bind(2, int64_t{a.to_u32()})
+      .bind(3, pool_id.empty() ? std::optional<std::string>() : std::optional<std::string>(pool_id))
+      .bind(4, owner)
+      .run();
+}
+
+std::vector<alloc::Range> pool_ranges(const json& pool) {
+  std::vector<alloc::Range> out;
+  for (const auto& r : pool.at("ranges")) {
+    out.push_back({ipv4(r.at("start").get<std::string>()).to_u32(),
+                   ipv4(r.at("end").get<std::string>()).to_u32()});
+  }
+  return out;
+}
+
+bool pool_offers(const json& pool, net::Ipv4Address a) {
+  for (const auto& r : pool_ranges(pool)) {
+    if (a.to_u32() >= r.first && a.to_u32() <= r.last) return true;
+  }
+  return false;
+}
+
+std::string pool_label(const Row& pool) {
+  const std::string name = text(pool.fields, "name");
+  return name.empty() ? fmt::format("IP pool {}", pool.id)
+                      : fmt::format("IP pool \"{}\" ({})", name, pool.id);
+}
+
+// The first address of `pool` that is free in `scope`: never its gateway
+// nor a reserved address.
+std::optional<net::Ipv4Address> allocate_from(Database& db, const std::string& scope,
+                                              const Row& pool) {
+  std::set<uint64_t> taken = taken_addresses(db, scope);
+  for (const auto& r : pool.fields.value("reserved", json::array()))
+    taken.insert(ipv4(r.get<std::string>()).to_u32());
+  if (const std::string gw = text(pool.fields, "gateway"); !gw.empty())
+    taken.insert(ipv4(gw).to_u32());
+  const auto a = alloc::first_free(pool_ranges(pool.fields), taken);
+  if (!a) return std::nullopt;
+  return net::Ipv4Address::from_u32(static_cast<uint32_t>(*a));
+}
+
+std::vector<Row> pools_where(Database& db, const std::string& column, const std::string& value) {
+  std::vector<Row> pools;
+  auto s = db.prepare(fmt::format("SELECT id FROM ip_pools WHERE {} = ? ORDER BY rowid", column));
+  s.bind(1, value);
+  std::vector<std::string> ids;
+  while (s.step()) ids.push_back(s.column_text(0));
+  for (const auto& id : ids) pools.push_back(*load_row(db, kind("ip-pools"), id));
+  return pools;
+}
+
+// Provider and external addresses are unique within a logical network.
+std::string site_scope(Database& db, const std::string& site_id) {
+  auto site = load_row(db, kind("sites"), site_id);
+  return "ln:" + text(site->fields, "logical_network_id");
+}
+std::string subnet_scope(const std::string& vm_subnet_id) { return "subnet:" + vm_subnet_id; }
+
+// Allocates (or, when given, records) an address for `owner` from `pools`.
+net::Ipv4Address take_address(Database& db, const std::string& scope, const std::vector<Row>& pools,
+                              const std::string& given, const std::string& owner,
+                              const std::string& pointer, const std::string& no_pool_message) {
+  if (!given.empty()) {
+    const auto a = ipv4(given);
+    std::string pool_id;
+    for (const auto& p : pools) {
+      if (pool_offers(p.fields, a)) pool_id = p.id;
+    }
+    record_address(db, scope, a, pool_id, owner, pointer);
+    return a;
+  }
+  if (pools.empty()) throw conflict(no_pool_message, {{pointer, "no pool to allocate from"}});
+  for (const auto& p : pools) {
+    if (auto a = allocate_from(db, scope, p)) {
+      record_address(db, scope, *a, p.id, owner, pointer);
+      return *a;
+    }
+  }
+  std::string names;
+  for (const auto& p : pools) names += (names.empty() ? "" : ", ") + pool_label(p);
+  throw conflict(fmt::format("{} {} exhausted", names, pools.size() == 1 ? "is" : "are"),
+                 {{pointer, "no free address"}});
+}
+
+void free_allocations(Database& db, const std::string& owner) {
+  db.prepare("DELETE FROM ip_allocations WHERE owner_id = ?").bind(1, owner).run();
+  db.prepare("DELETE FROM mac_allocations WHERE owner_id = ?").bind(1, owner).run();
+}
+
+// --- per kind ---
+
+void tenant_of_new_top_level(Database& db, const Principal& who, Row& row) {
+  if (who.is_admin()) {
+    if (row.tenant_id.empty())
+      throw invalid("/tenant_id", "is required when an administrator creates it");
+    require_ref(db, who, "tenants", row.tenant_id, "/tenant_id");
+  } else {
+    row.tenant_id = who.tenant_id;
+  }
+}
+
+void tokens(Database& db, const Principal& who, Row& row, const Row* before) {
+  if (before != nullptr) return;  // only the name can change
+  const std::string tenant_id = text(row.fields, "tenant_id");
+  std::string role = text(row.fields, "role");
+  if (role.empty()) role = tenant_id.empty() ? "admin" : "tenant";
+  if (role == "tenant" && tenant_id.empty())
+    throw invalid("/tenant_id", "is required for a tenant's token");
+  if (role == "admin" && !tenant_id.empty())
+    throw invalid("/tenant_id", "an admin token has no tenant");
+  if (!tenant_id.empty()) require_ref(db, who, "tenants", tenant_id, "/tenant_id");
+  row.fields["role"] = role;
+  // 32 random bytes; only their SHA-256 is stored.
+  row.secret = "vnet_" + new_etag() + new_etag() + new_etag() + new_etag();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(row.secret.data(), row.secret.size(), digest, &len, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
+  row.extra_columns = {{"secret_sha256", hex}};
+}
+
+void sites(Database& db, const Principal& who, Row& row, const Row* before) {
+  if (before == nullptr)
+    require_ref(db, who, "logical-networks", text(row.fields, "logical_network_id"),
+                "/logical_network_id");
+  const auto& subnets = row.fields.at("subnets");
+  for (size_t i = 0; i < subnets.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (prefix(subnets[i].at("prefix")).overlaps(prefix(subnets[j].at("prefix")))) {
+        throw invalid(fmt::format("/subnets/{}/prefix", i),
+                      fmt::format("overlaps {}", subnets[j].at("prefix").get<std::string>()));
+      }
+    }
+  }
+  if (before != nullptr) {
+    for (const auto& pool : pools_where(db, "site_id", row.id)) {
+      bool kept = false;
+      for (const auto& s : subnets) kept = kept || s.at("prefix") == pool.fields.at("subnet");
+      if (!kept) {
+        throw conflict(
+            fmt::format("{} uses subnet {}", pool_label(pool), text(pool.fields, "subnet")),
+            {{"/subnets", "must keep the subnets that IP pools use"}});
+      }
+    }
+  }
+}
+
+void mac_pools(Database& db, Row& row, const Row* before) {
+  if (before != nullptr) return;
+  const uint64_t start = mac_value(text(row.fields, "start"));
+  const uint64_t end = mac_value(text(row.fields, "end"));
+  if (end < start) throw invalid("/end", "comes before start");
+  auto s = db.prepare("SELECT id, body FROM mac_pools WHERE id <> ?");
+  s.bind(1, row.id);
+  while (s.step()) {
+    const json other = json::parse(s.column_text(1));
+    if (start <= mac_value(text(other, "end")) && mac_value(text(other, "start")) <= end) {
+      throw conflict(fmt::format("the range overlaps MAC pool {}", s.column_text(0)),
+                     {{"/start", "overlaps another pool"}});
+    }
+  }
+}
+
+void ip_pools(Database& db, const Principal& who, Row& row, const Row* before) {
+  json& f = row.fields;
+  const bool on_site = f.contains("site_id");
+  const bool on_vm_subnet = f.contains("vm_subnet_id");
+  if (on_site == on_vm_subnet) {
+    throw bad_request(
+        "an IP pool belongs to a VM subnet (vm_subnet_id) or, for an administrator, "
+        "to a site's subnet (site_id and subnet)",
+        {{on_site ? "/vm_subnet_id" : "/vm_subnet_id",
+          on_site ? "cannot go with site_id" : "is required"}});
+  }
+  std::string scope;
+  if (on_site) {
+    const Row site = require_ref(db, who, "sites", text(f, "site_id"), "/site_id");
+    if (!f.contains("subnet")) throw invalid("/subnet", "is required with site_id");
+    bool found = false;
+    for (const auto& s : site.fields.at("subnets"))
+      found = found || s.at("prefix") == f.at("subnet");
+    if (!found) throw invalid("/subnet", fmt::format("is not a subnet of site {}", site.id));
+    row.tenant_id.clear();
+    scope = site_scope(db, site.id);
+  } else {
+    const Row subnet = require_ref(db, who, "vm-subnets", text(f, "vm_subnet_id"), "/vm_subnet_id");
+    if (f.contains("subnet") && f.at("subnet") != subnet.fields.at("prefix")) {
+      throw invalid("/subnet", "is the VM subnet's prefix; leave it out");
+    }
+    f["subnet"] = subnet.fields.at("prefix");
+    row.tenant_id = subnet.tenant_id;
+    if (!f.contains("gateway")) {
+      // The subnet's first address, as DESIGN.md says and HNV does.
+      f["gateway"] = prefix(text(f, "subnet")).first().v4().offset(1)->to_string();
+    }
+    scope = subnet_scope(subnet.id);
+  }
+  const net::IpPrefix subnet = prefix(text(f, "subnet"));
+  auto inside = [&](const std::string& a) { return subnet.contains(net::IpAddress(ipv4(a))); };
+  for (size_t i = 0; i < f.at("ranges").size(); ++i) {
+    const auto& r = f.at("ranges")[i];
+    for (const char* end : {"start", "end"}) {
+      if (!inside(r.at(end))) {
+        throw invalid(fmt::format("/ranges/{}/{}", i, end),
+                      fmt::format("is outside {}", subnet.to_string()));
+      }
+    }
+  }
+  for (size_t i = 0; i < f.at("reserved").size(); ++i) {
+    if (!inside(f.at("reserved")[i]))
+      throw invalid(fmt::format("/reserved/{}", i),
+                    fmt::format("is outside {}", subnet.to_string()));
+  }
+  if (f.contains("gateway") && !inside(f.at("gateway"))) {
+    throw invalid("/gateway", fmt::format("is outside {}", subnet.to_string()));
+  }
+  // Pools never overlap: within a VM subnet (and so within its VM network,
+  // whose subnets do not overlap), or within a site.
+  const auto ranges = pool_ranges(f);
+  for (const auto& other : pools_where(db, on_site ? "site_id" : "vm_subnet_id",
+                                       text(f, on_site ? "site_id" : "vm_subnet_id"))) {
+    if (other.id == row.id || other.fields.at("subnet") != f.at("subnet")) continue;
+    for (const auto& a : ranges) {
+      for (const auto& b : pool_ranges(other.fields)) {
+        if (a.first <= b.last && b.first <= a.last) {
+          throw conflict(fmt::format("the ranges overlap {}", pool_label(other)),
+                         {{"/ranges", "overlap another pool"}});
+        }
+      }
+    }
+  }
+  if (before != nullptr) {
+    // Addresses already handed out from this pool must stay inside it.
+    auto s = db.prepare("SELECT address, owner_id FROM ip_allocations WHERE pool_id = ?");
+    s.bind(1, row.id);
+    while (s.step()) {
+      const auto a = net::Ipv4Address::from_u32(static_cast<uint32_t>(s.column_int(0)));
+      if (!pool_offers(f, a)) {
+        throw conflict(fmt::format("{} is in use by {} and would fall outside the pool",
+                                   a.to_string(), s.column_text(1)),
+                       {{"/ranges", "must keep the addresses in use"}});
+      }
+    }
+  }
+  (void)scope;
+}
+
+void hosts(Database& db, const Principal& who, Row& row, const Row* before) {
+  require_unique_name(db, kind("hosts"), row);
+  if (before != nullptr) return;
+  const Row site = require_ref(db, who, "sites", text(row.fields, "site_id"), "/site_id");
+  const std::string given = text(row.fields, "pa");
+  if (!given.empty()) {
+    bool inside = false;
+    for (const auto& s : site.fields.at("subnets"))
+      inside = inside || prefix(s.at("prefix")).contains(net::IpAddress(ipv4(given)));
+    if (!inside) throw invalid("/pa", fmt::format("is not in a subnet of site {}", site.id));
+  }
+  const auto pa = take_address(db, site_scope(db, site.id), pools_where(db, "site_id", site.id),
+                               given, row.id, "/pa",
+                               fmt::format("site {} has no IP pool for provider addresses: give "
+                                           "pa, or create an IP pool on the site",
+                                           site.id));
+  row.fields["pa"] = pa.to_string();
+}
+
+void vm_networks(Database& db, const Principal& who, Row& row, const Row* before) {
+  if (before != nullptr) return;
+  tenant_of_new_top_level(db, who, row);
+  const Row ln = require_ref(db, who, "logical-networks", text(row.fields, "logical_network_id"),
+                             "/logical_network_id");
+  if (!ln.fields.value("network_virtualization", false)) {
+    throw invalid("/logical_network_id",
+                  fmt::format("logical network {} does not allow network virtualization", ln.id));
+  }
+  row.fields["rdid"] = new_uuid();
+}
+
+void vm_subnets(Database& db, const Principal& who, Row& row, const Row* before) {
+  if (before != nullptr) return;
+  const Row network =
+      require_ref(db, who, "vm-networks", text(row.fields, "vm_network_id"), "/vm_network_id");
+  row.tenant_id = network.tenant_id;
+  const auto p = prefix(text(row.fields, "prefix"));
+  auto s = db.prepare("SELECT id, body FROM vm_subnets WHERE vm_network_id = ?");
+  s.bind(1, network.id);
+  while (s.step()) {
+    const std::string other = json::parse(s.column_text(1)).at("prefix");
+    if (prefix(other).overlaps(p)) {
+      throw invalid("/prefix", fmt::format("overlaps {} of VM subnet {}", other, s.column_text(0)));
+    }
+  }
+  if (row.fields.contains("vsid")) {
+    auto holder = db.prepare("SELECT id FROM vm_subnets WHERE vsid = ?");
+    holder.bind(1, row.fields.at("vsid").get<int64_t>());
+    if (holder.step()) {
+      throw conflict(fmt::format("VSID {} is in use by VM subnet {}",
+                                 row.fields.at("vsid").get<int64_t>(), holder.column_text(0)),
+                     {{"/vsid", "is in use"}});
+    }
+    return;
+  }
+  std::set<uint64_t> taken;
+  auto all = db.prepare("SELECT vsid FROM vm_subnets");
+  while (all.step()) taken.insert(static_cast<uint64_t>(all.column_int(0)));
+  const auto vsid =
+      alloc::first_free({{net::Vsid::kFirstAllocatable, net::Vsid::kLastAllocatable}}, taken);
+  if (!vsid) throw conflict("every VSID from 4096 to 16777214 is in use");
+  row.fields["vsid"] = *vsid;
+}
+
+void vm_nics(Database& db, const Principal& who, Row& row, const Row* before) {
+  json& f = row.fields;
+  if (f.contains("host_id")) require_ref(db, who, "hosts", text(f, "host_id"), "/host_id");
+  if (f.contains("interface") && !f.contains("host_id"))
+    throw invalid("/interface", "needs host_id");
+  if (before != nullptr) return;
+  const Row subnet = require_ref(db, who, "vm-subnets", text(f, "vm_subnet_id"), "/vm_subnet_id");
+  row.tenant_id = subnet.tenant_id;
+  const auto pools = pools_where(db, "vm_subnet_id", subnet.id);
+
+  // The MAC: given (unique within the pool it falls in), or the first free
+  // one of the MAC pools, the default pool first.
+  std::vector<std::pair<std::string, json>> mac_pools;
+  auto s = db.prepare("SELECT id, body FROM mac_pools ORDER BY id <> ?, rowid");
+  s.bind(1, std::string(kDefaultMacPoolId));
+  while (s.step()) mac_pools.emplace_back(s.column_text(0), json::parse(s.column_text(1)));
+  auto record_mac = [&](const std::string& scope, uint64_t mac) {
+    auto holder = db.prepare("SELECT owner_id FROM mac_allocations WHERE scope = ? AND mac = ?");
+    holder.bind(1, scope).bind(2, static_cast<int64_t>(mac));
+    if (holder.step()) {
+      throw conflict(fmt::format("MAC {} is in use by {}",
+                                 net::MacAddress::from_u64(mac).to_string(), holder.column_text(0)),
+                     {{"/mac", "is in use"}});
+    }
+    db.prepare("INSERT INTO mac_allocations (scope, mac, owner_id) VALUES (?, ?, ?)")
+        .bind(1, scope)
+        .bind(2, static_cast<int64_t>(mac))
+        .bind(3, row.id)
+        .run();
+  };
+  if (f.contains("mac")) {
+    const auto mac = net::MacAddress::parse(text(f, "mac")).value();
+    if (!mac.is_unicast() || mac.is_zero()) throw invalid("/mac", "must be a unicast MAC address");
+    std::string scope = "given";
+    for (const auto& [id, pool] : mac_pools) {
+      if (mac.to_u64() >= mac_value(text(pool, "start")) &&
+          mac.to_u64() <= mac_value(text(pool, "end")))
+        scope = id;
+    }
+    record_mac(scope, mac.to_u64());
+  } else {
+    bool done = false;
+    for (const auto& [id, pool] : mac_pools) {
+      std::set<uint64_t> taken;
+      auto t = db.prepare("SELECT mac FROM mac_allocations WHERE scope = ?");
+      t.bind(1, id);
+      while (t.step()) taken.insert(static_cast<uint64_t>(t.column_int(0)));
+      if (auto mac = alloc::first_free(
+              {{mac_value(text(pool, "start")), mac_value(text(pool, "end"))}}, taken)) {
+        record_mac(id, *mac);
+        f["mac"] = net::MacAddress::from_u64(*mac).to_string();
+        done = true;
+        break;
+      }
+    }
+    if (!done) throw conflict("every MAC pool is exhausted", {{"/mac", "no free MAC address"}});
+  }
+
+  // The IP: given (inside the subnet, not its network, broadcast or gateway
+  // address), or the first free address of the subnet's pools.
+  const auto subnet_prefix = prefix(text(subnet.fields, "prefix"));
+  const std::string given = text(f, "ip");
+  if (!given.empty()) {
+    const auto a = ipv4(given);
+    if (!subnet_prefix.contains(net::IpAddress(a)))
+      throw invalid("/ip", fmt::format("is outside {}", subnet_prefix.to_string()));
+    if (subnet_prefix.length() <= 30 &&
+        (net::IpAddress(a) == subnet_prefix.first() || net::IpAddress(a) == subnet_prefix.last())) {
+      throw invalid("/ip", fmt::format("is the network or broadcast address of {}",
+                                       subnet_prefix.to_string()));
+    }
+    for (const auto& p : pools) {
+      if (text(p.fields, "gateway") == given) throw invalid("/ip", "is the VM subnet's gateway");
+    }
+  }
+  const auto ip = take_address(
+      db, subnet_scope(subnet.id), pools, given, row.id, "/ip",
+      fmt::format("VM subnet {} has no IP pool: give ip, or create an IP pool for the subnet",
+                  subnet.id));
+  f["ip"] = ip.to_string();
+}
+
+void gateways(Database& db, const Principal& who, Row& row, const Row* before) {
+  json& f = row.fields;
+  if (f.contains("host_id")) require_ref(db, who, "hosts", text(f, "host_id"), "/host_id");
+  if (before != nullptr) return;
+  const Row network =
+      require_ref(db, who, "vm-networks", text(f, "vm_network_id"), "/vm_network_id");
+  row.tenant_id = network.tenant_id;
+  if (!f.contains("external_pool_id")) {
+    if (text(f, "kind") == "nat")
+      throw invalid("/external_pool_id", "is required for a NAT gateway");
+    return;
+  }
+  const Row pool =
+      require_ref(db, who, "ip-pools", text(f, "external_pool_id"), "/external_pool_id");
+  if (!pool.fields.contains("site_id"))
+    throw invalid("/external_pool_id", "must be an IP pool of a site, not of a VM subnet");
+  const auto ip = take_address(db, site_scope(db, text(pool.fields, "site_id")), {pool}, "", row.id,
+                               "/external_pool_id", "");
+  f["external_ip"] = ip.to_string();
+}
+
+void routes(Database& db, const Principal& who, Row& row, const Row* before) {
+  if (before == nullptr) {
+    const Row network =
+        require_ref(db, who, "vm-networks", text(row.fields, "vm_network_id"), "/vm_network_id");
+    row.tenant_id = network.tenant_id;
+  }
+  auto s = db.prepare("SELECT id, body FROM routes WHERE vm_network_id = ? AND id <> ?");
+  s.bind(1, text(row.fields, "vm_network_id")).bind(2, row.id);
+  while (s.step()) {
+    if (json::parse(s.column_text(1)).at("prefix") == row.fields.at("prefix")) {
+      throw conflict(fmt::format("route {} has the same prefix", s.column_text(0)),
+                     {{"/prefix", "has a route already"}});
+    }
+  }
+}
+
+}  // namespace
+
+void before_write(Database& db, const Kind& kind, const Principal& who, Row& row,
+                  const Row* before) {
+  const std::string& c = kind.collection;
+  if (c == "tenants" || c == "logical-networks") return require_unique_name(db, kind, row);
+  if (c == "tokens") return tokens(db, who, row, before);
+  if (c == "sites") return sites(db, who, row, before);
+  if (c == "mac-pools") return mac_pools(db, row, before);
+  if (c == "ip-pools") return ip_pools(db, who, row, before);
+  if (c == "hosts") return hosts(db, who, row, before);
+  if (c == "vm-networks") return vm_networks(db, who, row, before);
+  if (c == "vm-subnets") return vm_subnets(db, who, row, before);
+  if (c == "vm-nics") return vm_nics(db, who, row, before);
+  if (c == "gateways") return gateways(db, who, row, before);
+  if (c == "routes") return routes(db, who, row, before);
+}
+
+void before_delete(Database& db, const Kind& kind, const Row& row) {
+  // Whatever refers to the object keeps it alive: name the users.
+  std::vector<std::string> users;
+  for (const Kind& other : kinds()) {
+    std::vector<std::string> columns;
+    for (const auto& f : other.fields) {
+      if (f.column && f.ref == kind.collection) columns.push_back(f.name);
+    }
+    if (kind.collection == "tenants" && other.tenant_owned) columns.push_back("tenant_id");
+    for (const auto& column : columns) {
+      auto s =
+          db.prepare(fmt::format("SELECT id FROM {} WHERE {} = ? LIMIT 5", other.table, column));
+      s.bind(1, row.id);
+      while (s.step()) users.push_back(fmt::format("{} {}", other.collection, s.column_text(0)));
+    }
+  }
+  if (kind.collection == "ip-pools" || kind.collection == "mac-pools") {
+    auto s = db.prepare(kind.collection == "ip-pools"
+                            ? "SELECT owner_id FROM ip_allocations WHERE pool_id = ? LIMIT 5"
+                            : "SELECT owner_id FROM mac_allocations WHERE scope = ? LIMIT 5");
+    s.bind(1, row.id);
+    while (s.step()) users.push_back(fmt::format("the address of {}", s.column_text(0)));
+  }
+  if (!users.empty()) {
+    std::string list;
+    for (const auto& u : users) list += (list.empty() ? "" : ", ") + u;
+    throw conflict(fmt::format("{} {} is in use by {}", kind.singular, row.id, list));
+  }
+  if (kind.collection == "tokens" && text(row.fields, "role") == "admin") {
+    auto s = db.prepare("SELECT COUNT(*) FROM tokens WHERE role = 'admin'");
+    s.step();
+    if (s.column_int(0) <= 1)
+      throw conflict("it is the last admin token: create another one first");
+  }
+  free_allocations(db, row.id);
+}
+
+void add_computed(const Kind& kind, json& object) {
+  // Realization state. No agent can connect before the southbound channel
+  // exists (issue 4), so every host is honestly not connected.
+  const json not_connected = {
+      {"status", "pending"},
+      {"detail", json::array({{{"code", "host_not_connected"},
+                               {"message", "no agent has connected for this host"}}})}};
+  if (kind.collection == "hosts") {
+    object["connected"] = false;
+    object["last_seen"] = nullptr;
+    object["desired_generation"] = 0;
+    object["realized_generation"] = 0;
+    object["configuration_state"] = not_connected;
+  } else if (kind.collection == "vm-nics") {
+    object["configuration_state"] =
+        object.contains("host_id")
+            ? not_connected
+            : json{{"status", "pending"},
+                   {"detail",
+                    json::array({{{"code", "not_placed"},
+                                  {"message", "the NIC has no host_id and interface yet"}}})}};
+  }
+}
+
+}  // namespace vnet::model

@@ -1,0 +1,305 @@
+#include "controller/model/service.h"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include "controller/model/rows.h"
+#include "shared/util/uuid.h"
+
+namespace vnet::model {
+namespace {
+
+using nlohmann::json;
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+void require_collection_access(const Principal& who, const Kind& kind) {
+  if (kind.admin_only && !who.is_admin()) {
+    throw forbidden(fmt::format("only an administrator may use /{}", kind.collection));
+  }
+}
+
+void require_uuid(const std::string& id) {
+  if (!Uuid::parse(id)) throw invalid("/id", fmt::format("\"{}\" is not a UUID", id));
+}
+
+Problem no_such(const Kind& kind, const std::string& id) {
+  return not_found(fmt::format("there is no {} with id {}", kind.singular, id));
+}
+
+// Strong ETags compare by value; "*" matches anything that exists.
+void check_if_match(const Kind& kind, const Row& row, const std::optional<std::string>& if_match) {
+  if (!if_match || *if_match == "*") return;
+  std::string wanted = *if_match;
+  if (wanted.size() >= 2 && wanted.front() == '"' && wanted.back() == '"')
+    wanted = wanted.substr(1, wanted.size() - 2);
+  if (wanted != row.etag) {
+    throw precondition_failed(fmt::format(
+        "the {} changed since you read it (etag is now \"{}\"); read it again and retry",
+        kind.singular, row.etag));
+  }
+}
+
+json present(const Kind& kind, const Row& row) {
+  json out = {{"id", row.id}};
+  if (kind.tenant_owned) out["tenant_id"] = row.tenant_id.empty() ? json() : json(row.tenant_id);
+  for (const auto& [key, value] : row.fields.items()) out[key] = value;
+  out["etag"] = row.etag;
+  add_computed(kind, out);
+  return out;
+}
+
+// id/tenant_id/etag in a body must agree with the request (they are echoed
+// back from a GET); a tenant names only itself.
+void check_envelope(const Kind& kind, const Principal& who, const json& body, const std::string& id,
+                    Row& row) {
+  if (!body.is_object()) throw bad_request("the request body must be a JSON object");
+  if (body.contains("id") && body["id"] != id)
+    throw invalid("/id", "does not match the id of the URL");
+  if (kind.tenant_owned && body.contains("tenant_id")) {
+    if (!body["tenant_id"].is_string()) throw invalid("/tenant_id", "must be a string");
+    const std::string tenant = body["tenant_id"].get<std::string>();
+    if (!who.is_admin() && tenant != who.tenant_id) {
+      throw forbidden("/tenant_id: a tenant creates objects for itself only",
+                      {{"/tenant_id", "is not yours"}});
+    }
+    if (!Uuid::parse(tenant))
+      throw invalid("/tenant_id", fmt::format("\"{}\" is not a UUID", tenant));
+    row.tenant_id = tenant;
+  }
+}
+
+template <class F>
+auto with_conflicts(F&& f) {
+  try {
+    return f();
+  } catch (const store::StoreError& e) {
+    if (e.is_constraint())
+      throw conflict(fmt::format("the change conflicts with existing objects: {}", e.what()));
+    throw;
+  }
+}
+
+}  // namespace
+
+std::optional<Principal> Service::authenticate(std::string_view token) {
+  const std::string hash = sha256_hex(token);
+  return store_.read([&](store::Database& db) -> std::optional<Principal> {
+    auto s = db.prepare("SELECT id, role, tenant_id FROM tokens WHERE secret_sha256 = ?");
+    s.bind(1, hash);
+    if (!s.step()) return std::nullopt;
+    Principal p;
+    p.token_id = s.column_text(0);
+    p.role = s.column_text(1) == "admin" ? Role::kAdmin : Role::kTenant;
+    p.tenant_id = s.column_text(2);
+    return p;
+  });
+}
+
+std::optional<std::string> Service::bootstrap_admin_token() {
+  return store_.write([&](store::Database& db) -> std::optional<std::string> {
+    auto s = db.prepare("SELECT COUNT(*) FROM tokens WHERE role = 'admin'");
+    s.step();
+    if (s.column_int(0) > 0) return std::nullopt;
+    Row row;
+    row.id = new_uuid();
+    row.etag = new_etag();
+    row.fields = {{"name", "first admin token"}, {"role", "admin"}};
+    const Principal system{Role::kAdmin, "", ""};
+    before_write(db, kind("tokens"), system, row, nullptr);
+    insert_row(db, kind("tokens"), row);
+    return row.secret;
+  });
+}
+
+json Service::create(const Principal& who, const Kind& kind, const json& body) {
+  require_collection_access(who, kind);
+  Row row;
+  row.id = new_uuid();
+  check_envelope(kind, who, body, body.is_object() ? body.value("id", row.id) : row.id, row);
+  if (body.contains("id")) {
+    require_uuid(body["id"].is_string() ? body["id"].get<std::string>() : "");
+    row.id = body["id"].get<std::string>();
+  }
+  row.fields = check_fields(kind, who, body, Write::kCreate);
+  row.etag = new_etag();
+  return with_conflicts([&] {
+    return store_.write([&](store::Database& db) {
+      if (load_row(db, kind, row.id))
+        throw conflict(fmt::format("a {} with id {} exists already", kind.singular, row.id));
+      before_write(db, kind, who, row, nullptr);
+      insert_row(db, kind, row);
+      json out = present(kind, row);
+      if (!row.secret.empty()) out["token"] = row.secret;
+      return out;
+    });
+  });
+}
+
+PutResult Service::put(const Principal& who, const Kind& kind, const std::string& id,
+                       const json& body, const std::optional<std::string>& if_match) {
+  require_collection_access(who, kind);
+  require_uuid(id);
+  return with_conflicts([&] {
+    return store_.write([&](store::Database& db) {
+      auto existing = load_row(db, kind, id);
+      if (existing && !visible_to(who, kind, *existing)) throw no_such(kind, id);
+      Row row;
+      row.id = id;
+      check_envelope(kind, who, body, id, row);
+      if (!existing) {
+        if (if_match && *if_match != "*")
+          throw precondition_failed(
+              fmt::format("there is no {} with id {} to match", kind.singular, id));
+        if (if_match)
+          throw precondition_failed(fmt::format("there is no {} with id {}", kind.singular, id));
+        row.fields = check_fields(kind, who, body, Write::kCreate);
+        row.etag = new_etag();
+        before_write(db, kind, who, row, nullptr);
+        insert_row(db, kind, row);
+        json out = present(kind, row);
+        if (!row.secret.empty()) out["token"] = row.secret;
+        return PutResult{out, true};
+      }
+      check_if_match(kind, *existing, if_match);
+      if (!row.tenant_id.empty() && row.tenant_id != existing->tenant_id)
+        throw invalid("/tenant_id", "cannot be changed");
+      row.tenant_id = existing->tenant_id;
+      row.fields = check_fields(kind, who, body, Write::kReplace, existing->fields);
+      if (row.fields == existing->fields)
+        return PutResult{present(kind, *existing), false};  // idempotent
+      row.etag = new_etag();
+      before_write(db, kind, who, row, &*existing);
+      update_row(db, kind, row);
+      return PutResult{present(kind, row), false};
+    });
+  });
+}
+
+json Service::get(const Principal& who, const Kind& kind, const std::string& id) {
+  require_collection_access(who, kind);
+  return store_.read([&](store::Database& db) {
+    auto row = load_row(db, kind, id);
+    if (!row || !visible_to(who, kind, *row)) throw no_such(kind, id);
+    return present(kind, *row);
+  });
+}
+
+Page Service::list(const Principal& who, const Kind& kind,
+                   const std::map<std::string, std::string>& filters, size_t limit,
+                   const std::string& cursor) {
+  require_collection_access(who, kind);
+  std::vector<std::pair<std::string, std::string>> where;
+  for (const auto& [name, value] : filters) {
+    const Field* f = kind.field(name);
+    const bool tenant_filter = name == "tenant_id" && kind.tenant_owned && who.is_admin();
+    if (!tenant_filter && (f == nullptr || !f->column)) {
+      std::string allowed;
+      for (const auto& field : kind.fields) {
+        if (field.column) allowed += (allowed.empty() ? "" : ", ") + field.name;
+      }
+      if (kind.tenant_owned && who.is_admin())
+        allowed += (allowed.empty() ? "" : ", ") + std::string("tenant_id");
+      throw invalid("?" + name, fmt::format("is not a filter of /{}{}", kind.collection,
+                                            allowed.empty() ? "" : " (filters: " + allowed + ")"));
+    }
+    where.emplace_back(name, value);
+  }
+  if (!who.is_admin()) where.emplace_back("tenant_id", who.tenant_id);
+  int64_t after = 0;
+  if (!cursor.empty()) {
+    try {
+      size_t used = 0;
+      after = std::stoll(cursor, &used);
+      if (used != cursor.size() || after < 0) throw std::invalid_argument("cursor");
+    } catch (const std::exception&) {
+      throw invalid("?cursor", "is not a cursor this server gave out");
+    }
+  }
+  std::string sql = fmt::format("SELECT rowid, id, {}, etag, body FROM {} WHERE rowid > ?",
+                                kind.tenant_owned ? "tenant_id" : "''", kind.table);
+  for (const auto& [name, _] : where) sql += " AND " + name + " = ?";
+  sql += " ORDER BY rowid LIMIT ?";
+  return store_.read([&](store::Database& db) {
+    auto s = db.prepare(sql);
+    int i = 1;
+    s.bind(i++, after);
+    for (const auto& [_, value] : where) s.bind(i++, value);
+    s.bind(i, static_cast<int64_t>(limit + 1));
+    Page page;
+    int64_t last = 0;
+    while (s.step()) {
+      if (page.items.size() == limit) {
+        page.next = std::to_string(last);
+        break;
+      }
+      Row row;
+      last = s.column_int(0);
+      row.id = s.column_text(1);
+      row.tenant_id = s.column_text(2);
+      row.etag = s.column_text(3);
+      row.fields = json::parse(s.column_text(4));
+      page.items.push_back(present(kind, row));
+    }
+    return page;
+  });
+}
+
+json Service::patch(const Principal& who, const Kind& kind, const std::string& id,
+                    const json& patch, const std::optional<std::string>& if_match) {
+  require_collection_access(who, kind);
+  return with_conflicts([&] {
+    return store_.write([&](store::Database& db) {
+      auto existing = load_row(db, kind, id);
+      if (!existing || !visible_to(who, kind, *existing)) throw no_such(kind, id);
+      check_if_match(kind, *existing, if_match);
+      Row row = *existing;
+      Row probe;
+      check_envelope(kind, who, patch, id, probe);
+      if (!probe.tenant_id.empty() && probe.tenant_id != existing->tenant_id)
+        throw invalid("/tenant_id", "cannot be changed");
+      row.fields = check_fields(kind, who, patch, Write::kPatch, existing->fields);
+      if (row.fields == existing->fields) return present(kind, *existing);
+      row.etag = new_etag();
+      before_write(db, kind, who, row, &*existing);
+      update_row(db, kind, row);
+      return present(kind, row);
+    });
+  });
+}
+
+void Service::remove(const Principal& who, const Kind& kind, const std::string& id,
+                     const std::optional<std::string>& if_match) {
+  require_collection_access(who, kind);
+  with_conflicts([&] {
+    store_.write([&](store::Database& db) {
+      auto existing = load_row(db, kind, id);
+      if (!existing || !visible_to(who, kind, *existing)) throw no_such(kind, id);
+      check_if_match(kind, *existing, if_match);
+      before_delete(db, kind, *existing);
+      delete_row(db, kind, id);
+    });
+    return 0;
+  });
+}
+
+std::map<std::string, int64_t> Service::counts() {
+  return store_.read([&](store::Database& db) {
+    std::map<std::string, int64_t> out;
+    for (const auto& k : kinds()) {
+      auto s = db.prepare(fmt::format("SELECT COUNT(*) FROM {}", k.table));
+      s.step();
+      out[k.collection] = s.column_int(0);
+    }
+    return out;
+  });
+}
+
+}  // namespace vnet::model

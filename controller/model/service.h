@@ -1,0 +1,60 @@
+// The network model's verbs for any collection of DESIGN.md: create, put,
+// get, list, patch, delete, each checked against who asks. No HTTP here:
+// the API layer maps requests to these calls and Problems to responses.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "controller/model/fields.h"
+#include "controller/model/kinds.h"
+#include "controller/store/store.h"
+
+namespace vnet::model {
+
+struct Page {
+  nlohmann::json items = nlohmann::json::array();
+  std::optional<std::string> next;  // cursor of the next page
+};
+
+struct PutResult {
+  nlohmann::json object;
+  bool created = false;
+};
+
+class Service {
+ public:
+  static constexpr size_t kMaxLimit = 1000;
+  static constexpr size_t kDefaultLimit = 100;
+
+  explicit Service(store::Store& store) : store_(store) {}
+
+  // The principal a bearer token stands for, if the token is known.
+  std::optional<Principal> authenticate(std::string_view token);
+  // Creates an admin token when none exists (first start); returns its secret.
+  std::optional<std::string> bootstrap_admin_token();
+
+  nlohmann::json create(const Principal& who, const Kind& kind, const nlohmann::json& body);
+  PutResult put(const Principal& who, const Kind& kind, const std::string& id,
+                const nlohmann::json& body, const std::optional<std::string>& if_match);
+  nlohmann::json get(const Principal& who, const Kind& kind, const std::string& id);
+  // filters: field name -> value, for the kind's reference fields (and
+  // tenant_id for an admin); anything else is a 400.
+  Page list(const Principal& who, const Kind& kind,
+            const std::map<std::string, std::string>& filters, size_t limit,
+            const std::string& cursor);
+  nlohmann::json patch(const Principal& who, const Kind& kind, const std::string& id,
+                       const nlohmann::json& patch, const std::optional<std::string>& if_match);
+  void remove(const Principal& who, const Kind& kind, const std::string& id,
+              const std::optional<std::string>& if_match);
+
+  // Objects by collection, for /metrics.
+  std::map<std::string, int64_t> counts();
+
+ private:
+  store::Store& store_;
+};
+
+}  // namespace vnet::model

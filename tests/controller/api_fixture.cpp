@@ -1,0 +1,107 @@
+#include "tests/controller/api_fixture.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <random>
+
+namespace vnet::testing {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http_ns = beast::http;
+
+HttpResult http(uint16_t port, const std::string& method, const std::string& target,
+                const std::string& body, const std::string& token,
+                std::map<std::string, std::string> headers) {
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(30));
+  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  http_ns::request<http_ns::string_body> req{http_ns::string_to_verb(method), target, 11};
+  req.method_string(method);
+  req.set(http_ns::field::host, "127.0.0.1");
+  if (!token.empty()) req.set(http_ns::field::authorization, "Bearer " + token);
+  if (!body.empty() && !headers.count("Content-Type"))
+    req.set(http_ns::field::content_type, "application/json");
+  for (const auto& [k, v] : headers) req.set(k, v);
+  req.body() = body;
+  req.prepare_payload();
+  http_ns::write(stream, req);
+  beast::flat_buffer buffer;
+  http_ns::response_parser<http_ns::string_body> parser;
+  parser.body_limit(64 << 20);
+  http_ns::read(stream, buffer, parser);
+  HttpResult out;
+  out.status = parser.get().result_int();
+  for (const auto& f : parser.get()) {
+    std::string name(f.name_string());
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    out.headers[name] = std::string(f.value());
+  }
+  out.body = parser.get().body();
+  beast::error_code ignored;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  return out;
+}
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path_ = std::filesystem::temp_directory_path() /
+          ("vnet-test-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
+  std::filesystem::create_directories(path_);
+}
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+Controller::Controller(std::filesystem::path dir) : dir_(std::move(dir)) {
+  store_ = std::make_unique<store::Store>((dir_ / "vnet.db").string());
+  service_ = std::make_unique<model::Service>(*store_);
+  if (auto secret = service_->bootstrap_admin_token()) {
+    admin_token_ = *secret;
+  } else {
+    // A restart: make a fresh admin token to keep talking.
+    model::Principal admin{model::Role::kAdmin, "", ""};
+    admin_token_ =
+        service_->create(admin, model::kind("tokens"), {{"name", "test restart"}}).at("token");
+  }
+  metrics_ = std::make_unique<api::Metrics>();
+  router_ = std::make_unique<api::Router>(*service_, *metrics_);
+  server_ = std::make_unique<api::Server>(
+      api::ServerOptions{.address = "127.0.0.1", .port = 0, .threads = 2},
+      [this](const api::Request& r) {
+        auto response = router_->handle(r);
+        metrics_->observe(r.method, response.route, response.status, 0.001);
+        return response;
+      });
+  thread_ = std::thread([this] { server_->run(); });
+}
+
+void Controller::stop() {
+  if (thread_.joinable()) {
+    server_->stop(std::chrono::seconds(5));
+    thread_.join();
+  }
+}
+
+Controller::~Controller() { stop(); }
+
+HttpResult Controller::call(const std::string& method, const std::string& target,
+                            const nlohmann::json& body, const std::string& token,
+                            std::map<std::string, std::string> headers) {
+  return http(port(), method, target, body.is_null() ? "" : body.dump(),
+              token.empty() ? admin_token_ : token, std::move(headers));
+}
+
+nlohmann::json Controller::create(const std::string& collection, const nlohmann::json& body,
+                                  const std::string& token) {
+  const auto r = call("POST", "/api/v1/" + collection, body, token);
+  EXPECT_EQ(r.status, 201) << collection << ": " << r.body;
+  return r.json();
+}
+
+}  // namespace vnet::testing

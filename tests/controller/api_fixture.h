@@ -1,0 +1,75 @@
+// A real controller (store, service, router, Beast server) on 127.0.0.1:0
+// with a temporary data directory, and a small HTTP client to talk to it.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "controller/api/router.h"
+#include "controller/api/server.h"
+#include "controller/model/service.h"
+#include "controller/store/store.h"
+
+namespace vnet::testing {
+
+struct HttpResult {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
+};
+
+// One request on a new connection.
+HttpResult http(uint16_t port, const std::string& method, const std::string& target,
+                const std::string& body = "", const std::string& token = "",
+                std::map<std::string, std::string> headers = {});
+
+class Controller {
+ public:
+  explicit Controller(std::filesystem::path dir);
+  ~Controller();
+  void stop();
+
+  uint16_t port() const { return server_->port(); }
+  const std::string& admin_token() const { return admin_token_; }
+  model::Service& service() { return *service_; }
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // Requests as the admin or with a given token; bodies are JSON.
+  HttpResult call(const std::string& method, const std::string& target,
+                  const nlohmann::json& body = nullptr, const std::string& token = "",
+                  std::map<std::string, std::string> headers = {});
+  // POST and expect 201; returns the object.
+  nlohmann::json create(const std::string& collection, const nlohmann::json& body,
+                        const std::string& token = "");
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<model::Service> service_;
+  std::unique_ptr<api::Metrics> metrics_;
+  std::unique_ptr<api::Router> router_;
+  std::unique_ptr<api::Server> server_;
+  std::thread thread_;
+  std::string admin_token_;
+};
+
+// A temporary directory removed at the end of the test.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace vnet::testing

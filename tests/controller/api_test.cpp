@@ -1,0 +1,524 @@
+// The REST API through a real HTTP client against a real controller.
+#include <gtest/gtest.h>
+
+#include "tests/controller/api_fixture.h"
+
+namespace vnet::testing {
+namespace {
+
+using nlohmann::json;
+
+struct Tenant {
+  std::string id;
+  std::string token;
+};
+
+class ApiTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  Controller ctl{dir.path()};
+  std::string logical_network;
+
+  void SetUp() override {
+    logical_network =
+        ctl.create("logical-networks", {{"name", "datacenter"}, {"network_virtualization", true}})
+            .at("id");
+  }
+
+  Tenant tenant(const std::string& name) {
+    const std::string id = ctl.create("tenants", {{"name", name}}).at("id");
+    const json token = ctl.create("tokens", {{"name", name + " self-service"}, {"tenant_id", id}});
+    EXPECT_EQ(token.at("role"), "tenant");
+    return {id, token.at("token")};
+  }
+
+  // A VM network with one subnet and one pool, created by the tenant itself.
+  struct Network {
+    json vm_network, subnet, pool;
+  };
+  Network network(const Tenant& t, const std::string& name,
+                  const std::string& prefix = "10.10.0.0/16") {
+    Network n;
+    n.vm_network = ctl.create("vm-networks",
+                              {{"name", name}, {"logical_network_id", logical_network}}, t.token);
+    n.subnet = ctl.create(
+        "vm-subnets",
+        {{"vm_network_id", n.vm_network.at("id")}, {"name", name + "-subnet"}, {"prefix", prefix}},
+        t.token);
+    n.pool = ctl.create("ip-pools",
+                        {{"vm_subnet_id", n.subnet.at("id")},
+                         {"ranges", {{{"start", "10.10.1.100"}, {"end", "10.10.1.130"}}}},
+                         {"dns", {"10.10.0.2"}}},
+                        t.token);
+    return n;
+  }
+};
+
+TEST_F(ApiTest, SeedWalkthroughAaaAndBbbWithTheSameAddresses) {
+  const Tenant contoso = tenant("contoso");
+  const Tenant fabrikam = tenant("fabrikam");
+  const Network aaa = network(contoso, "AAA");
+  const Network bbb = network(fabrikam, "BBB");
+
+  EXPECT_NE(aaa.vm_network.at("rdid"), bbb.vm_network.at("rdid"));
+  EXPECT_NE(aaa.subnet.at("vsid"), bbb.subnet.at("vsid"));
+  EXPECT_GE(aaa.subnet.at("vsid").get<int>(), 4096);
+  EXPECT_EQ(aaa.pool.at("gateway"), "10.10.0.1");  // the subnet's first address by default
+  EXPECT_EQ(aaa.pool.at("subnet"), "10.10.0.0/16");
+
+  const json nic_a = ctl.create(
+      "vm-nics", {{"vm_subnet_id", aaa.subnet.at("id")}, {"vm_name", "web1"}}, contoso.token);
+  const json nic_b = ctl.create(
+      "vm-nics", {{"vm_subnet_id", bbb.subnet.at("id")}, {"vm_name", "web1"}}, fabrikam.token);
+  EXPECT_EQ(nic_a.at("ip"), "10.10.1.100");
+  EXPECT_EQ(nic_b.at("ip"), "10.10.1.100");  // overlapping tenants coexist
+  EXPECT_NE(nic_a.at("mac"), nic_b.at("mac"));
+  EXPECT_EQ(nic_a.at("mac"), "00:1D:D8:B7:1C:00");  // the default MAC pool's first
+  EXPECT_EQ(nic_a.at("tenant_id"), contoso.id);
+
+  // A second subnet in AAA: its own VSID, the same routing domain.
+  const json second = ctl.create(
+      "vm-subnets",
+      {{"vm_network_id", aaa.vm_network.at("id")}, {"name", "back"}, {"prefix", "172.16.0.0/16"}},
+      contoso.token);
+  EXPECT_NE(second.at("vsid"), aaa.subnet.at("vsid"));
+  EXPECT_EQ(second.at("vm_network_id"), aaa.vm_network.at("id"));
+  const auto listed = ctl.call(
+      "GET", "/api/v1/vm-subnets?vm_network_id=" + aaa.vm_network.at("id").get<std::string>(),
+      nullptr, contoso.token);
+  EXPECT_EQ(listed.json().at("items").size(), 2u);
+
+  // The next NIC in AAA gets the next address.
+  const json nic_a2 = ctl.create(
+      "vm-nics", {{"vm_subnet_id", aaa.subnet.at("id")}, {"vm_name", "web2"}}, contoso.token);
+  EXPECT_EQ(nic_a2.at("ip"), "10.10.1.101");
+}
+
+TEST_F(ApiTest, TenantsNeverSeeOrTouchEachOthersObjects) {
+  const Tenant contoso = tenant("contoso");
+  const Tenant fabrikam = tenant("fabrikam");
+  const Network aaa = network(contoso, "AAA");
+  const json nic = ctl.create("vm-nics", {{"vm_subnet_id", aaa.subnet.at("id")}, {"vm_name", "db"}},
+                              contoso.token);
+  const json gw =
+      ctl.create("gateways", {{"vm_network_id", aaa.vm_network.at("id")}, {"kind", "forwarding"}},
+                 contoso.token);
+  const json route = ctl.create("routes",
+                                {{"vm_network_id", aaa.vm_network.at("id")},
+                                 {"prefix", "0.0.0.0/0"},
+                                 {"next_hop", "10.10.0.1"}},
+                                contoso.token);
+
+  const std::vector<std::pair<std::string, json>> owned = {{"vm-networks", aaa.vm_network},
+                                                           {"vm-subnets", aaa.subnet},
+                                                           {"ip-pools", aaa.pool},
+                                                           {"vm-nics", nic},
+                                                           {"gateways", gw},
+                                                           {"routes", route}};
+  for (const auto& [collection, object] : owned) {
+    const std::string url = "/api/v1/" + collection + "/" + object.at("id").get<std::string>();
+    EXPECT_EQ(ctl.call("GET", url, nullptr, contoso.token).status, 200) << url;
+    EXPECT_EQ(ctl.call("GET", url, nullptr, fabrikam.token).status, 404) << url;
+    EXPECT_EQ(ctl.call("PATCH", url, json::object(), fabrikam.token).status, 404) << url;
+    EXPECT_EQ(ctl.call("PUT", url, json::object(), fabrikam.token).status, 404) << url;
+    EXPECT_EQ(ctl.call("DELETE", url, nullptr, fabrikam.token).status, 404) << url;
+    const auto list = ctl.call("GET", "/api/v1/" + collection, nullptr, fabrikam.token);
+    EXPECT_EQ(list.status, 200);
+    EXPECT_TRUE(list.json().at("items").empty()) << collection << " leaked: " << list.body;
+    // The same 404 text for "not yours" and "no such", so ids leak nothing.
+    const auto theirs =
+        ctl.call("GET", url, nullptr, fabrikam.token).json().at("detail").get<std::string>();
+    const auto none =
+        ctl.call("GET", "/api/v1/" + collection + "/00000000-0000-4000-8000-000000000000", nullptr,
+                 fabrikam.token)
+            .json()
+            .at("detail")
+            .get<std::string>();
+    EXPECT_EQ(theirs.substr(0, 20), none.substr(0, 20));
+  }
+  // Building on another tenant's objects is refused as if they did not exist.
+  const auto r = ctl.call(
+      "POST", "/api/v1/vm-subnets",
+      {{"vm_network_id", aaa.vm_network.at("id")}, {"name", "x"}, {"prefix", "10.20.0.0/16"}},
+      fabrikam.token);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json().at("errors")[0].at("field"), "/vm_network_id");
+  // Admin collections are the admin's.
+  for (const char* c : {"tenants", "tokens", "logical-networks", "sites", "mac-pools", "hosts"}) {
+    EXPECT_EQ(ctl.call("GET", std::string("/api/v1/") + c, nullptr, fabrikam.token).status, 403)
+        << c;
+    EXPECT_EQ(ctl.call("POST", std::string("/api/v1/") + c, {{"name", "x"}}, fabrikam.token).status,
+              403)
+        << c;
+  }
+  // The admin sees everything, and filters by tenant.
+  EXPECT_EQ(ctl.call("GET", "/api/v1/vm-nics?tenant_id=" + contoso.id).json().at("items").size(),
+            1u);
+  EXPECT_EQ(ctl.call("GET", "/api/v1/vm-nics?tenant_id=" + fabrikam.id).json().at("items").size(),
+            0u);
+}
+
+TEST_F(ApiTest, PlacementAndVsidAreTheAdministratorsToSet) {
+  const Tenant contoso = tenant("contoso");
+  const Network aaa = network(contoso, "AAA");
+  const json site =
+      ctl.create("sites", {{"logical_network_id", logical_network},
+                           {"name", "rack1"},
+                           {"subnets", {{{"prefix", "192.168.1.0/24"}, {"vlan", 0}}}}});
+  const json host =
+      ctl.create("hosts", {{"name", "host1"}, {"site_id", site.at("id")}, {"pa", "192.168.1.10"}});
+  const json nic = ctl.create(
+      "vm-nics", {{"vm_subnet_id", aaa.subnet.at("id")}, {"vm_name", "web"}}, contoso.token);
+  EXPECT_EQ(nic.at("configuration_state").at("detail")[0].at("code"), "not_placed");
+  const std::string url = "/api/v1/vm-nics/" + nic.at("id").get<std::string>();
+
+  auto r = ctl.call("PATCH", url, {{"host_id", host.at("id")}, {"interface", "vnet-web"}},
+                    contoso.token);
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(r.json().at("errors")[0].at("field"), "/host_id");
+  r = ctl.call("PATCH", url, {{"host_id", host.at("id")}, {"interface", "vnet-web"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("host_id"), host.at("id"));
+  EXPECT_EQ(r.json().at("configuration_state").at("detail")[0].at("code"), "host_not_connected");
+  // Live migration is a PATCH of host_id and interface by the admin.
+  const json host2 =
+      ctl.create("hosts", {{"name", "host2"}, {"site_id", site.at("id")}, {"pa", "192.168.1.20"}});
+  r = ctl.call("PATCH", url, {{"host_id", host2.at("id")}, {"interface", "vnet-web"}});
+  EXPECT_EQ(r.json().at("host_id"), host2.at("id"));
+
+  r = ctl.call("POST", "/api/v1/vm-subnets",
+               {{"vm_network_id", aaa.vm_network.at("id")},
+                {"name", "s"},
+                {"prefix", "10.30.0.0/16"},
+                {"vsid", 7000}},
+               contoso.token);
+  EXPECT_EQ(r.status, 403);
+  r = ctl.call("POST", "/api/v1/vm-subnets",
+               {{"vm_network_id", aaa.vm_network.at("id")},
+                {"name", "s"},
+                {"prefix", "10.30.0.0/16"},
+                {"vsid", 7000}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.json().at("vsid"), 7000);
+  EXPECT_EQ(r.json().at("tenant_id"),
+            contoso.id);  // from the VM network, even when the admin creates it
+  r = ctl.call("POST", "/api/v1/vm-subnets",
+               {{"vm_network_id", aaa.vm_network.at("id")},
+                {"name", "t"},
+                {"prefix", "10.40.0.0/16"},
+                {"vsid", 7000}});
+  EXPECT_EQ(r.status, 409);
+  r = ctl.call("POST", "/api/v1/vm-subnets",
+               {{"vm_network_id", aaa.vm_network.at("id")},
+                {"name", "t"},
+                {"prefix", "10.40.0.0/16"},
+                {"vsid", 4095}});
+  EXPECT_EQ(r.status, 400);  // RFC 7637 reserves 0-4095
+}
+
+TEST_F(ApiTest, StatusCodesForBadRequests) {
+  // 400: malformed JSON, unknown field, wrong type, bad value; each names the field.
+  auto r = http(ctl.port(), "POST", "/api/v1/tenants", "{\"name\": ", ctl.admin_token());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.headers["content-type"], "application/problem+json");
+  EXPECT_NE(r.json().at("detail").get<std::string>().find("not valid JSON"), std::string::npos);
+  r = ctl.call("POST", "/api/v1/tenants", {{"name", "x"}, {"colour", "blue"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json().at("errors")[0].at("field"), "/colour");
+  r = ctl.call("POST", "/api/v1/logical-networks",
+               {{"name", 7}, {"network_virtualization", "yes"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json().at("errors").size(), 2u);
+  r = ctl.call("POST", "/api/v1/sites",
+               {{"logical_network_id", logical_network},
+                {"name", "s"},
+                {"subnets", {{{"prefix", "10.300.0.0/16"}}}}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("10.300.0.0"), std::string::npos);
+  r = ctl.call("POST", "/api/v1/tenants", json::array());
+  EXPECT_EQ(r.status, 400);
+  // 401 without or with a wrong token.
+  EXPECT_EQ(http(ctl.port(), "GET", "/api/v1/tenants").status, 401);
+  r = http(ctl.port(), "GET", "/api/v1/tenants", "", "vnet_not_a_token");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.headers["www-authenticate"], "Bearer");
+  // 404 unknown route and object; 405 wrong method with Allow.
+  EXPECT_EQ(ctl.call("GET", "/api/v1/routers").status, 404);
+  EXPECT_EQ(ctl.call("GET", "/nothing/here").status, 404);
+  EXPECT_EQ(ctl.call("GET", "/api/v1/tenants/00000000-0000-4000-8000-000000000000").status, 404);
+  r = ctl.call("DELETE", "/api/v1/tenants");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.headers["allow"], "GET, POST");
+  EXPECT_EQ(
+      ctl.call("POST", "/api/v1/tenants/00000000-0000-4000-8000-000000000000", {{"name", "x"}})
+          .status,
+      405);
+  // 413 over 1 MiB; 415 not JSON.
+  r = http(ctl.port(), "POST", "/api/v1/tenants",
+           "{\"name\":\"" + std::string(1 << 20, 'x') + "\"}", ctl.admin_token());
+  EXPECT_EQ(r.status, 413);
+  r = http(ctl.port(), "POST", "/api/v1/tenants", "name=x", ctl.admin_token(),
+           {{"Content-Type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(r.status, 415);
+  // Every error is a problem document.
+  EXPECT_EQ(r.json().at("status"), 415);
+  EXPECT_TRUE(r.json().contains("title"));
+}
+
+TEST_F(ApiTest, CreateReadPatchPutDeleteWithEtags) {
+  auto r = ctl.call("POST", "/api/v1/tenants", {{"name", "contoso"}});
+  ASSERT_EQ(r.status, 201);
+  const std::string id = r.json().at("id");
+  EXPECT_EQ(r.headers["location"], "/api/v1/tenants/" + id);
+  const std::string etag = r.json().at("etag");
+  EXPECT_EQ(r.headers["etag"], "\"" + etag + "\"");
+  const std::string url = "/api/v1/tenants/" + id;
+
+  EXPECT_EQ(ctl.call("GET", url).json().at("name"), "contoso");
+  r = ctl.call("PATCH", url, {{"name", "contoso-ltd"}}, "", {{"If-Match", "\"stale\""}});
+  EXPECT_EQ(r.status, 412);
+  r = ctl.call("PATCH", url, {{"name", "contoso-ltd"}}, "", {{"If-Match", "\"" + etag + "\""}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.json().at("etag"), etag);
+  EXPECT_EQ(r.json().at("name"), "contoso-ltd");
+
+  // PUT at a client id: created once, then the same PUT changes nothing.
+  const std::string put_url = "/api/v1/tenants/11111111-2222-4333-8444-555555555555";
+  r = ctl.call("PUT", put_url, {{"name", "fabrikam"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string put_etag = r.json().at("etag");
+  r = ctl.call("PUT", put_url, {{"name", "fabrikam"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.json().at("etag"), put_etag);
+  r = ctl.call("PUT", put_url, r.json());  // what a GET returned is a valid PUT body
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("etag"), put_etag);
+  EXPECT_EQ(ctl.call("PUT", "/api/v1/tenants/not-a-uuid", {{"name", "x"}}).status, 400);
+  // Names are unique.
+  EXPECT_EQ(ctl.call("POST", "/api/v1/tenants", {{"name", "fabrikam"}}).status, 409);
+
+  EXPECT_EQ(ctl.call("DELETE", put_url, nullptr, "", {{"If-Match", "\"stale\""}}).status, 412);
+  EXPECT_EQ(ctl.call("DELETE", put_url).status, 204);
+  EXPECT_EQ(ctl.call("GET", put_url).status, 404);
+  EXPECT_EQ(ctl.call("DELETE", put_url).status, 404);
+}
+
+TEST_F(ApiTest, DeletingSomethingInUseNamesTheUsers) {
+  const Tenant contoso = tenant("contoso");
+  const Network aaa = network(contoso, "AAA");
+  const json nic = ctl.create("vm-nics", {{"vm_subnet_id", aaa.subnet.at("id")}, {"vm_name", "db"}},
+                              contoso.token);
+  auto r = ctl.call("DELETE", "/api/v1/vm-subnets/" + aaa.subnet.at("id").get<std::string>(),
+                    nullptr, contoso.token);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.json().at("detail").get<std::string>().find(nic.at("id").get<std::string>()),
+            std::string::npos)
+      << r.body;
+  r = ctl.call("DELETE", "/api/v1/tenants/" + contoso.id);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.json().at("detail").get<std::string>().find("vm-networks"), std::string::npos)
+      << r.body;
+  // Deleting the NIC frees its address for the next one.
+  EXPECT_EQ(ctl.call("DELETE", "/api/v1/vm-nics/" + nic.at("id").get<std::string>(), nullptr,
+                     contoso.token)
+                .status,
+            204);
+  EXPECT_EQ(ctl.create("vm-nics", {{"vm_subnet_id", aaa.subnet.at("id")}, {"vm_name", "db2"}},
+                       contoso.token)
+                .at("ip"),
+            "10.10.1.100");
+}
+
+TEST_F(ApiTest, AnExhaustedPoolAnswers409NamingIt) {
+  const Tenant contoso = tenant("contoso");
+  const json net = ctl.create(
+      "vm-networks", {{"name", "small"}, {"logical_network_id", logical_network}}, contoso.token);
+  const json subnet = ctl.create(
+      "vm-subnets", {{"vm_network_id", net.at("id")}, {"name", "s"}, {"prefix", "10.0.0.0/29"}},
+      contoso.token);
+  const json pool = ctl.create("ip-pools",
+                               {{"vm_subnet_id", subnet.at("id")},
+                                {"name", "tiny"},
+                                {"ranges", {{{"start", "10.0.0.1"}, {"end", "10.0.0.4"}}}},
+                                {"reserved", {"10.0.0.3"}}},
+                               contoso.token);
+  // 10.0.0.1 is the gateway and 10.0.0.3 reserved: 10.0.0.2 and 10.0.0.4 remain.
+  std::vector<std::string> ips;
+  for (int i = 0; i < 2; ++i)
+    ips.push_back(
+        ctl.create("vm-nics", {{"vm_subnet_id", subnet.at("id")}, {"vm_name", "v"}}, contoso.token)
+            .at("ip"));
+  EXPECT_EQ(ips, (std::vector<std::string>{"10.0.0.2", "10.0.0.4"}));
+  const auto r = ctl.call("POST", "/api/v1/vm-nics",
+                          {{"vm_subnet_id", subnet.at("id")}, {"vm_name", "v"}}, contoso.token);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.json().at("detail").get<std::string>().find("\"tiny\""), std::string::npos) << r.body;
+  EXPECT_NE(r.json().at("detail").get<std::string>().find(pool.at("id").get<std::string>()),
+            std::string::npos)
+      << r.body;
+  // A given address is checked too.
+  auto given = ctl.call("POST", "/api/v1/vm-nics",
+                        {{"vm_subnet_id", subnet.at("id")}, {"vm_name", "v"}, {"ip", "10.0.0.2"}},
+                        contoso.token);
+  EXPECT_EQ(given.status, 409);
+  given = ctl.call("POST", "/api/v1/vm-nics",
+                   {{"vm_subnet_id", subnet.at("id")}, {"vm_name", "v"}, {"ip", "10.0.0.1"}},
+                   contoso.token);
+  EXPECT_EQ(given.status, 400);  // the gateway
+  given = ctl.call("POST", "/api/v1/vm-nics",
+                   {{"vm_subnet_id", subnet.at("id")}, {"vm_name", "v"}, {"ip", "10.0.1.1"}},
+                   contoso.token);
+  EXPECT_EQ(given.status, 400);  // outside the subnet
+  given = ctl.call("POST", "/api/v1/vm-nics",
+                   {{"vm_subnet_id", subnet.at("id")}, {"vm_name", "v"}, {"ip", "10.0.0.6"}},
+                   contoso.token);
+  EXPECT_EQ(given.status, 201);  // inside the subnet, outside the pool
+}
+
+TEST_F(ApiTest, PoolsStayInsideTheirSubnetAndApart) {
+  const Tenant contoso = tenant("contoso");
+  const Network aaa = network(contoso, "AAA");
+  auto r = ctl.call("POST", "/api/v1/ip-pools",
+                    {{"vm_subnet_id", aaa.subnet.at("id")},
+                     {"ranges", {{{"start", "10.10.1.120"}, {"end", "10.10.1.140"}}}}},
+                    contoso.token);
+  EXPECT_EQ(r.status, 409);  // overlaps the first pool
+  r = ctl.call("POST", "/api/v1/ip-pools",
+               {{"vm_subnet_id", aaa.subnet.at("id")},
+                {"ranges", {{{"start", "10.11.0.1"}, {"end", "10.11.0.9"}}}}},
+               contoso.token);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json().at("errors")[0].at("field"), "/ranges/0/start");
+  r = ctl.call("POST", "/api/v1/ip-pools",
+               {{"vm_subnet_id", aaa.subnet.at("id")},
+                {"ranges", {{{"start", "10.10.2.9"}, {"end", "10.10.2.1"}}}}},
+               contoso.token);
+  EXPECT_EQ(r.status, 400);
+  r = ctl.call(
+      "POST", "/api/v1/vm-subnets",
+      {{"vm_network_id", aaa.vm_network.at("id")}, {"name", "x"}, {"prefix", "10.10.128.0/17"}},
+      contoso.token);
+  EXPECT_EQ(r.status, 400);  // overlaps 10.10.0.0/16 in the same VM network
+  EXPECT_EQ(r.json().at("errors")[0].at("field"), "/prefix");
+  r = ctl.call("POST", "/api/v1/ip-pools",
+               {{"site_id", aaa.subnet.at("id")},
+                {"subnet", "10.0.0.0/8"},
+                {"ranges", {{{"start", "10.0.0.1"}, {"end", "10.0.0.9"}}}}},
+               contoso.token);
+  EXPECT_EQ(r.status, 403);  // site pools are the admin's
+}
+
+TEST_F(ApiTest, HostsGetProviderAddressesFromTheSitePool) {
+  const json site = ctl.create("sites", {{"logical_network_id", logical_network},
+                                         {"name", "rack1"},
+                                         {"subnets", {{{"prefix", "192.168.1.0/24"}}}}});
+  auto r = ctl.call("POST", "/api/v1/hosts", {{"name", "h0"}, {"site_id", site.at("id")}});
+  EXPECT_EQ(r.status, 409);  // no pool, no pa
+  ctl.create("ip-pools", {{"site_id", site.at("id")},
+                          {"subnet", "192.168.1.0/24"},
+                          {"name", "pa"},
+                          {"ranges", {{{"start", "192.168.1.10"}, {"end", "192.168.1.11"}}}},
+                          {"gateway", "192.168.1.1"}});
+  EXPECT_EQ(ctl.create("hosts", {{"name", "h1"}, {"site_id", site.at("id")}}).at("pa"),
+            "192.168.1.10");
+  const json h2 = ctl.create("hosts", {{"name", "h2"}, {"site_id", site.at("id")}});
+  EXPECT_EQ(h2.at("pa"), "192.168.1.11");
+  EXPECT_EQ(h2.at("connected"), false);
+  EXPECT_EQ(h2.at("desired_generation"), 0);
+  r = ctl.call("POST", "/api/v1/hosts", {{"name", "h3"}, {"site_id", site.at("id")}});
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.body.find("\\\"pa\\\""), std::string::npos) << r.body;  // names the pool
+  r = ctl.call("POST", "/api/v1/hosts",
+               {{"name", "h4"}, {"site_id", site.at("id")}, {"pa", "192.168.1.10"}});
+  EXPECT_EQ(r.status, 409);  // a PA is unique
+  r = ctl.call("POST", "/api/v1/hosts",
+               {{"name", "h5"}, {"site_id", site.at("id")}, {"pa", "10.0.0.1"}});
+  EXPECT_EQ(r.status, 400);  // outside the site's subnets
+}
+
+TEST_F(ApiTest, PagesAndFilters) {
+  for (int i = 0; i < 5; ++i) ctl.create("tenants", {{"name", "t" + std::to_string(i)}});
+  std::vector<std::string> names;
+  std::string next;
+  int pages = 0;
+  do {
+    const auto r =
+        ctl.call("GET", "/api/v1/tenants?limit=2" + (next.empty() ? "" : "&cursor=" + next));
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json page = r.json();  // a named value: the loop must not iterate a temporary
+    for (const auto& item : page.at("items")) names.push_back(item.at("name"));
+    next = page.at("next").is_null() ? "" : page.at("next").get<std::string>();
+    ++pages;
+  } while (!next.empty());
+  EXPECT_EQ(names, (std::vector<std::string>{"t0", "t1", "t2", "t3", "t4"}));
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(ctl.call("GET", "/api/v1/tenants?limit=0").status, 400);
+  EXPECT_EQ(ctl.call("GET", "/api/v1/tenants?limit=1001").status, 400);
+  EXPECT_EQ(ctl.call("GET", "/api/v1/tenants?limit=1000").status, 200);
+  EXPECT_EQ(ctl.call("GET", "/api/v1/tenants?cursor=abc").status, 400);
+  const auto r = ctl.call("GET", "/api/v1/tenants?colour=blue");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json().at("errors")[0].at("field"), "?colour");
+}
+
+TEST_F(ApiTest, HealthMetricsAndOpenApiMatchTheRoutes) {
+  EXPECT_EQ(http(ctl.port(), "GET", "/healthz").json().at("status"), "ok");
+  ctl.call("GET", "/api/v1/tenants");
+  const auto metrics = http(ctl.port(), "GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(
+      metrics.body.find(
+          "vnet_http_requests_total{method=\"GET\",route=\"/api/v1/tenants\",status=\"200\"}"),
+      std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("vnet_http_request_duration_seconds_bucket{le=\"+Inf\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.body.find("vnet_objects{kind=\"mac-pools\"} 1"), std::string::npos);
+
+  const json doc = http(ctl.port(), "GET", "/api/v1/openapi.json").json();
+  EXPECT_EQ(doc.at("openapi"), "3.0.3");
+  std::set<std::string> documented;
+  for (const auto& [path, item] : doc.at("paths").items()) {
+    for (const auto& [verb, _] : item.items()) documented.insert(verb + " " + path);
+  }
+  std::set<std::string> served;
+  for (const auto& [path, methods] : api::Router::routes()) {
+    for (auto m : methods) {
+      std::transform(m.begin(), m.end(), m.begin(), ::tolower);
+      served.insert(m + " " + path);
+      // And the server really answers it: anything but 404/405.
+      std::string url = path;
+      const size_t at = url.find("{id}");
+      const bool item = at != std::string::npos;
+      if (item) url.replace(at, 4, "00000000-0000-4000-8000-000000000000");
+      std::string verb = m;
+      std::transform(verb.begin(), verb.end(), verb.begin(), ::toupper);
+      const auto r =
+          ctl.call(verb, url, verb == "GET" || verb == "DELETE" ? json() : json::object());
+      EXPECT_NE(r.status, 405) << verb << " " << url;
+      if (!item) {  // an unknown id is a 404, an unknown route must never be
+        EXPECT_NE(r.status, 404) << verb << " " << url;
+      }
+    }
+  }
+  EXPECT_EQ(documented, served);
+  EXPECT_EQ(doc.at("paths").size(), 3u + 2u * 12u);
+}
+
+TEST_F(ApiTest, TokensAreSecretAndTheLastAdminTokenStays) {
+  auto r = ctl.call("GET", "/api/v1/tokens");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(r.json().at("items").size(), 1u);
+  EXPECT_FALSE(r.json().at("items")[0].contains("token"));  // the secret is shown once
+  const std::string only = r.json().at("items")[0].at("id");
+  EXPECT_EQ(ctl.call("DELETE", "/api/v1/tokens/" + only).status, 409);
+  const json second = ctl.create("tokens", {{"name", "ops"}});
+  EXPECT_EQ(second.at("role"), "admin");
+  EXPECT_EQ(ctl.call("GET", "/api/v1/tenants", nullptr, second.at("token")).status, 200);
+  EXPECT_EQ(ctl.call("DELETE", "/api/v1/tokens/" + second.at("id").get<std::string>()).status, 204);
+  EXPECT_EQ(ctl.call("GET", "/api/v1/tenants", nullptr, second.at("token")).status,
+            401);  // revoked at once
+}
+
+}  // namespace
+}  // namespace vnet::testing
