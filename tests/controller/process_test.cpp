@@ -1,0 +1,265 @@
+// vnet-controller as a process: what an operator sees at start, at SIGTERM,
+// and after kill -9 in the middle of a burst of writes.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tests/controller/api_fixture.h"
+
+extern char** environ;
+
+namespace vnet::testing {
+namespace {
+
+using nlohmann::json;
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The controller binary with its stderr in a file.
+class Process {
+ public:
+  Process(std::vector<std::string> args, std::filesystem::path log) : log_(std::move(log)) {
+    args.insert(args.begin(), VNET_CONTROLLER_BINARY);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 2, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~Process() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      wait();
+    }
+  }
+  // The exit status, or -signal.
+  int wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  }
+  void signal(int s) { kill(pid_, s); }
+  std::string log() const { return read_file(log_); }
+  // Waits for the "listening" line and returns the API port.
+  uint16_t port() {
+    const std::regex listening("msg=listening api=127\\.0\\.0\\.1:([0-9]+)");
+    for (int i = 0; i < 500; ++i) {
+      std::smatch m;
+      const std::string text = log();
+      if (std::regex_search(text, m, listening)) return static_cast<uint16_t>(std::stoi(m[1]));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "the controller did not start: " << log();
+    return 0;
+  }
+
+ private:
+  std::filesystem::path log_;
+  pid_t pid_ = -1;
+};
+
+TEST(Process, RefusesAnUnusableDataDirectoryInOneLine) {
+  TempDir dir;
+  std::ofstream(dir.path() / "file") << "x";
+  Process p({"--data-dir", (dir.path() / "file" / "data").string(), "--listen", "127.0.0.1:0"},
+            dir.path() / "log");
+  EXPECT_EQ(p.wait(), 1);
+  const std::string log = p.log();
+  EXPECT_NE(log.find("vnet-controller: --data-dir"), std::string::npos) << log;
+  EXPECT_NE(log.find("choose a writable directory"), std::string::npos) << log;
+}
+
+TEST(Process, RefusesAPortInUse) {
+  TempDir dir;
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(s, 1), 0);
+  socklen_t len = sizeof a;
+  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string taken = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  Process p({"--data-dir", (dir.path() / "data").string(), "--listen", taken}, dir.path() / "log");
+  EXPECT_EQ(p.wait(), 1);
+  EXPECT_NE(p.log().find("vnet-controller: cannot listen on " + taken + ": Address already in use"),
+            std::string::npos)
+      << p.log();
+  close(s);
+}
+
+TEST(Process, RefusesABadListenAddress) {
+  TempDir dir;
+  Process p({"--data-dir", (dir.path() / "data").string(), "--listen", "localhost"},
+            dir.path() / "log");
+  EXPECT_EQ(p.wait(), 1);
+  EXPECT_NE(p.log().find("--listen \"localhost\" is not ADDR:PORT"), std::string::npos) << p.log();
+}
+
+TEST(Process, FirstStartWritesTheAdminTokenAndSigtermExitsCleanly) {
+  TempDir dir;
+  const auto data = dir.path() / "data";
+  Process p({"--data-dir", data.string(), "--listen", "127.0.0.1:0"}, dir.path() / "log");
+  const uint16_t port = p.port();
+  ASSERT_NE(port, 0);
+  const auto token_file = data / "admin.token";
+  ASSERT_TRUE(std::filesystem::exists(token_file));
+  EXPECT_EQ(std::filesystem::status(token_file).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::string token = read_file(token_file);
+  token.erase(token.find_last_not_of('\n') + 1);
+  EXPECT_EQ(http(port, "POST", "/api/v1/tenants", "{\"name\":\"contoso\"}", token).status, 201);
+  EXPECT_NE(p.log().find("msg=first_start admin_token_file="), std::string::npos);
+  EXPECT_NE(p.log().find("msg=request id="), std::string::npos);
+  EXPECT_NE(p.log().find("method=POST path=/api/v1/tenants status=201 duration_ms="),
+            std::string::npos)
+      << p.log();
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(), 0);
+  EXPECT_NE(p.log().find("msg=stopped"), std::string::npos);
+
+  // A second start finds its database and writes no new token.
+  Process again({"--data-dir", data.string(), "--listen", "127.0.0.1:0"}, dir.path() / "log2");
+  const uint16_t port2 = again.port();
+  EXPECT_EQ(http(port2, "GET", "/api/v1/tenants", "", token).json().at("items").size(), 1u);
+  EXPECT_EQ(again.log().find("first_start"), std::string::npos);
+}
+
+// kill -9 while clients write: every write the controller acknowledged is
+// there after a restart, and no address was handed out twice.
+TEST(Process, KillDashNineDuringABurstLosesNoAcknowledgedWrite) {
+  TempDir dir;
+  const auto data = dir.path() / "data";
+  std::string subnet;
+  std::string token;
+  std::set<std::pair<std::string, std::string>> acknowledged;  // (nic id, ip)
+  {
+    Process p({"--data-dir", data.string(), "--listen", "127.0.0.1:0"}, dir.path() / "log");
+    const uint16_t port = p.port();
+    token = read_file(data / "admin.token");
+    token.erase(token.find_last_not_of('\n') + 1);
+    auto post = [&](const std::string& c, const json& body) {
+      return http(port, "POST", "/api/v1/" + c, body.dump(), token).json();
+    };
+    const std::string tenant = post("tenants", {{"name", "contoso"}}).at("id");
+    const std::string ln = post("logical-networks", {{"name", "dc"}}).at("id");
+    const std::string net =
+        post("vm-networks", {{"name", "AAA"}, {"tenant_id", tenant}, {"logical_network_id", ln}})
+            .at("id");
+    subnet = post("vm-subnets", {{"vm_network_id", net}, {"name", "s"}, {"prefix", "10.0.0.0/16"}})
+                 .at("id");
+    post("ip-pools",
+         {{"vm_subnet_id", subnet}, {"ranges", {{{"start", "10.0.0.10"}, {"end", "10.0.200.0"}}}}});
+
+    std::mutex mutex;
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 4; ++t) {
+      writers.emplace_back([&] {
+        while (!stop) {
+          try {
+            const auto r = http(port, "POST", "/api/v1/vm-nics",
+                                json{{"vm_subnet_id", subnet}, {"vm_name", "v"}}.dump(), token);
+            if (r.status == 201) {
+              std::lock_guard lock(mutex);
+              acknowledged.emplace(r.json().at("id"), r.json().at("ip"));
+            }
+          } catch (const std::exception&) {
+            return;  // the controller is gone
+          }
+        }
+      });
+    }
+    while (true) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::lock_guard lock(mutex);
+      if (acknowledged.size() >= 200) break;
+    }
+    p.signal(SIGKILL);
+    EXPECT_EQ(p.wait(), -SIGKILL);
+    stop = true;
+    for (auto& w : writers) w.join();
+  }
+  ASSERT_GE(acknowledged.size(), 200u);
+  Controller again(data);
+  std::set<std::string> ips;
+  std::map<std::string, std::string> stored;
+  std::string next;
+  do {
+    const auto r =
+        again.call("GET", "/api/v1/vm-nics?limit=1000" + (next.empty() ? "" : "&cursor=" + next));
+    const json page = r.json();
+    for (const auto& nic : page.at("items")) {
+      stored[nic.at("id")] = nic.at("ip");
+      EXPECT_TRUE(ips.insert(nic.at("ip")).second) << "address handed out twice: " << nic.at("ip");
+    }
+    next = page.at("next").is_null() ? "" : page.at("next").get<std::string>();
+  } while (!next.empty());
+  for (const auto& [id, ip] : acknowledged) {
+    ASSERT_TRUE(stored.count(id)) << "acknowledged NIC " << id << " lost";
+    EXPECT_EQ(stored[id], ip);
+  }
+  // The allocation table matches the NICs exactly.
+  const int64_t allocations = again.service().counts().at("vm-nics");
+  EXPECT_EQ(allocations, static_cast<int64_t>(stored.size()));
+}
+
+TEST(Server, IdleAndSlowClientsAreDisconnected) {
+  api::Server server(
+      {.address = "127.0.0.1", .port = 0, .threads = 1, .idle_timeout = std::chrono::seconds(1)},
+      [](const api::Request&) { return api::Response{}; });
+  std::thread t([&] { server.run(); });
+  auto connect_to = [&] {
+    const int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(server.port());
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    timeval tv{5, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return s;
+  };
+  for (const char* partial : {"", "GET /healthz HTTP/1.1\r\nHost: x\r\n"}) {
+    const int s = connect_to();
+    if (*partial != '\0') {
+      ASSERT_GT(send(s, partial, strlen(partial), 0), 0);
+    }
+    const auto started = std::chrono::steady_clock::now();
+    char buffer[64];
+    const ssize_t n = recv(s, buffer, sizeof buffer, 0);  // 0: closed by the server
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    EXPECT_EQ(n, 0) << "partial=\"" << partial << "\"";
+    EXPECT_LT(waited, 3.0);
+    close(s);
+  }
+  server.stop(std::chrono::milliseconds(100));
+  t.join();
+}
+
+}  // namespace
+}  // namespace vnet::testing

@@ -1,0 +1,260 @@
+// The store and the service without HTTP: migrations, invariants in the
+// database itself, and allocation under concurrency.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "controller/alloc/allocators.h"
+#include "controller/model/service.h"
+#include "controller/store/migrations.h"
+#include "controller/store/store.h"
+#include "tests/controller/api_fixture.h"
+
+namespace vnet::testing {
+namespace {
+
+using model::Principal;
+using model::Role;
+using nlohmann::json;
+
+const Principal kAdmin{Role::kAdmin, "", ""};
+
+TEST(Migrations, FromEmptyToTheLatestAndRecorded) {
+  TempDir dir;
+  store::Database db((dir.path() / "vnet.db").string());
+  EXPECT_EQ(store::schema_version(db), 0);
+  const int applied = store::migrate(db);
+  EXPECT_EQ(applied, static_cast<int>(store::builtin_migrations().size()));
+  EXPECT_EQ(store::schema_version(db), store::builtin_migrations().back().version);
+  auto s = db.prepare("SELECT version, name FROM schema_migrations ORDER BY version");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.column_int(0), 1);
+  EXPECT_EQ(s.column_text(1), "initial");
+  EXPECT_EQ(store::migrate(db), 0);  // idempotent
+  // The default MAC pool exists from the start.
+  auto pool = db.prepare("SELECT body FROM mac_pools");
+  ASSERT_TRUE(pool.step());
+  EXPECT_EQ(json::parse(pool.column_text(0)).at("start"), "00:1D:D8:B7:1C:00");
+}
+
+TEST(Migrations, FromAnEarlierVersionAppliesOnlyTheNewOnes) {
+  TempDir dir;
+  store::Database db((dir.path() / "vnet.db").string());
+  std::vector<store::Migration> v1 = {{1, "one", "CREATE TABLE a (x INTEGER);"}};
+  std::vector<store::Migration> v2 = v1;
+  v2.push_back({2, "two", "ALTER TABLE a ADD COLUMN y TEXT; INSERT INTO a VALUES (1, 'b');"});
+  EXPECT_EQ(store::migrate(db, v1), 1);
+  EXPECT_EQ(store::migrate(db, v2), 1);
+  EXPECT_EQ(store::schema_version(db), 2);
+  auto s = db.prepare("SELECT y FROM a");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.column_text(0), "b");
+}
+
+TEST(Migrations, AFailingMigrationChangesNothing) {
+  TempDir dir;
+  store::Database db((dir.path() / "vnet.db").string());
+  std::vector<store::Migration> bad = {
+      {1, "one", "CREATE TABLE a (x INTEGER);"},
+      {2, "broken", "CREATE TABLE b (y INTEGER); SELECT * FROM nowhere;"}};
+  try {
+    store::migrate(db, bad);
+    FAIL() << "a broken migration applied";
+  } catch (const store::StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("migration 0002_broken failed"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(store::schema_version(db), 1);
+  EXPECT_THROW(db.exec("SELECT * FROM b"), store::StoreError);  // rolled back whole
+}
+
+TEST(Migrations, ADatabaseNewerThanTheBinaryIsRefused) {
+  TempDir dir;
+  store::Database db((dir.path() / "vnet.db").string());
+  std::vector<store::Migration> newer = {{1, "one", "SELECT 1;"}, {2, "two", "SELECT 1;"}};
+  store::migrate(db, newer);
+  try {
+    store::migrate(db, {{1, "one", "SELECT 1;"}});
+    FAIL() << "a newer database was accepted";
+  } catch (const store::StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("schema version 2, written by a newer vnet-controller"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(StoreInvariants, TheDatabaseItselfRefusesDuplicates) {
+  TempDir dir;
+  store::Store store((dir.path() / "vnet.db").string());
+  store.write([](store::Database& db) {
+    db.exec("INSERT INTO ip_allocations (scope, address, owner_id) VALUES ('subnet:x', 1, 'a')");
+  });
+  EXPECT_THROW(store.write([](store::Database& db) {
+    db.exec("INSERT INTO ip_allocations (scope, address, owner_id) VALUES ('subnet:x', 1, 'b')");
+  }),
+               store::StoreError);
+  // A VSID out of the allocatable range, and a dangling reference.
+  EXPECT_THROW(store.write([](store::Database& db) {
+    db.exec(
+        "INSERT INTO tenants VALUES ('t', 't', 'e', '{}');"
+        "INSERT INTO logical_networks VALUES ('l', 'l', 'e', '{}');"
+        "INSERT INTO vm_networks VALUES ('n', 't', 'l', 'r', 'e', '{}');"
+        "INSERT INTO vm_subnets VALUES ('s', 't', 'n', 4095, 'e', '{}')");
+  }),
+               store::StoreError);
+  EXPECT_THROW(store.write([](store::Database& db) {
+    db.exec("INSERT INTO vm_nics VALUES ('x', 't', 'missing', NULL, 'e', '{}')");
+  }),
+               store::StoreError);
+}
+
+TEST(Allocators, FirstFreeSkipsTakenAndStopsAtTheEnd) {
+  using alloc::first_free;
+  EXPECT_EQ(first_free({{10, 12}}, {}), 10u);
+  EXPECT_EQ(first_free({{10, 12}}, {10, 11}), 12u);
+  EXPECT_EQ(first_free({{10, 12}}, {10, 11, 12}), std::nullopt);
+  EXPECT_EQ(first_free({{10, 12}, {20, 20}}, {10, 11, 12}), 20u);
+  EXPECT_EQ(first_free({{10, 12}}, {11}), 10u);
+  EXPECT_EQ(first_free({{10, 12}}, {9, 10, 13}), 11u);
+  EXPECT_EQ(first_free({{5, 4}}, {}), std::nullopt);
+  EXPECT_EQ(alloc::capacity({{10, 12}, {20, 20}}), 4u);
+}
+
+// Several threads create NICs in one pool at once: every address handed out
+// is different, the pool's size is exactly how many succeed, the rest 409.
+TEST(Concurrency, ParallelNicCreatesNeverShareAnAddressOrMac) {
+  TempDir dir;
+  store::Store store((dir.path() / "vnet.db").string());
+  model::Service service(store);
+  const auto& k = [](const char* c) -> const model::Kind& { return model::kind(c); };
+  const std::string tenant = service.create(kAdmin, k("tenants"), {{"name", "contoso"}}).at("id");
+  const std::string ln = service.create(kAdmin, k("logical-networks"), {{"name", "dc"}}).at("id");
+  const std::string net =
+      service
+          .create(kAdmin, k("vm-networks"),
+                  {{"name", "AAA"}, {"tenant_id", tenant}, {"logical_network_id", ln}})
+          .at("id");
+  const std::string subnet =
+      service
+          .create(kAdmin, k("vm-subnets"),
+                  {{"vm_network_id", net}, {"name", "s"}, {"prefix", "10.0.0.0/24"}})
+          .at("id");
+  service.create(
+      kAdmin, k("ip-pools"),
+      {{"vm_subnet_id", subnet}, {"ranges", {{{"start", "10.0.0.10"}, {"end", "10.0.0.59"}}}}});
+
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 20;  // 80 tries for 50 addresses
+  std::mutex mutex;
+  std::vector<std::string> ips, macs;
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        try {
+          const json nic =
+              service.create(kAdmin, k("vm-nics"), {{"vm_subnet_id", subnet}, {"vm_name", "v"}});
+          std::lock_guard lock(mutex);
+          ips.push_back(nic.at("ip"));
+          macs.push_back(nic.at("mac"));
+        } catch (const model::Problem& p) {
+          EXPECT_EQ(p.status(), 409) << p.what();
+          ++conflicts;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ips.size(), 50u);
+  EXPECT_EQ(conflicts.load(), kThreads * kPerThread - 50);
+  EXPECT_EQ(std::set<std::string>(ips.begin(), ips.end()).size(), ips.size());
+  EXPECT_EQ(std::set<std::string>(macs.begin(), macs.end()).size(), macs.size());
+  // And the database agrees.
+  const auto rows = store.read([](store::Database& db) {
+    auto s = db.prepare(
+        "SELECT COUNT(*), COUNT(DISTINCT address) FROM ip_allocations WHERE scope LIKE 'subnet:%'");
+    s.step();
+    return std::pair(s.column_int(0), s.column_int(1));
+  });
+  EXPECT_EQ(rows.first, 50);
+  EXPECT_EQ(rows.second, 50);
+}
+
+TEST(Concurrency, ParallelSubnetsGetDistinctVsids) {
+  TempDir dir;
+  store::Store store((dir.path() / "vnet.db").string());
+  model::Service service(store);
+  const std::string tenant =
+      service.create(kAdmin, model::kind("tenants"), {{"name", "t"}}).at("id");
+  const std::string ln =
+      service.create(kAdmin, model::kind("logical-networks"), {{"name", "dc"}}).at("id");
+  std::mutex mutex;
+  std::vector<int> vsids;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        const std::string net =
+            service
+                .create(kAdmin, model::kind("vm-networks"),
+                        {{"name", "n"}, {"tenant_id", tenant}, {"logical_network_id", ln}})
+                .at("id");
+        const int vsid = service
+                             .create(kAdmin, model::kind("vm-subnets"),
+                                     {{"vm_network_id", net},
+                                      {"name", "s"},
+                                      {"prefix", fmt::format("10.{}.{}.0/24", t, i)}})
+                             .at("vsid");
+        std::lock_guard lock(mutex);
+        vsids.push_back(vsid);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<int> distinct(vsids.begin(), vsids.end());
+  EXPECT_EQ(distinct.size(), 40u);
+  EXPECT_EQ(*distinct.begin(), 4096);
+  EXPECT_EQ(*distinct.rbegin(), 4096 + 39);  // the lowest free, densely
+}
+
+TEST(Restart, EveryObjectSurvivesARestart) {
+  TempDir dir;
+  std::string nic_id, ip;
+  {
+    Controller ctl(dir.path());
+    const std::string tenant = ctl.create("tenants", {{"name", "contoso"}}).at("id");
+    const std::string ln = ctl.create("logical-networks", {{"name", "dc"}}).at("id");
+    const std::string net =
+        ctl.create("vm-networks",
+                   {{"name", "AAA"}, {"tenant_id", tenant}, {"logical_network_id", ln}})
+            .at("id");
+    const std::string subnet =
+        ctl.create("vm-subnets",
+                   {{"vm_network_id", net}, {"name", "s"}, {"prefix", "10.10.0.0/16"}})
+            .at("id");
+    ctl.create("ip-pools", {{"vm_subnet_id", subnet},
+                            {"ranges", {{{"start", "10.10.1.100"}, {"end", "10.10.1.130"}}}}});
+    const json nic = ctl.create("vm-nics", {{"vm_subnet_id", subnet}, {"vm_name", "web"}});
+    nic_id = nic.at("id");
+    ip = nic.at("ip");
+  }
+  Controller again(dir.path());
+  const auto r = again.call("GET", "/api/v1/vm-nics/" + nic_id);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("ip"), ip);
+  const auto counts = again.service().counts();
+  for (const char* c :
+       {"tenants", "logical-networks", "vm-networks", "vm-subnets", "ip-pools", "vm-nics"}) {
+    EXPECT_EQ(counts.at(c), 1) << c;
+  }
+  // And allocation continues where it was: no address handed out twice.
+  const std::string subnet = r.json().at("vm_subnet_id");
+  EXPECT_EQ(again.create("vm-nics", {{"vm_subnet_id", subnet}, {"vm_name", "web2"}}).at("ip"),
+            "10.10.1.101");
+}
+
+}  // namespace
+}  // namespace vnet::testing
