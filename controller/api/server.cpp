@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -44,7 +45,7 @@ struct Server::Impl {
     for (;;) {
       auto [ec, socket] = co_await acceptor.async_accept(kTuple);
       if (ec) {
-        if (!acceptor.is_open()) co_return;  // stop()
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;  // stop()
         spdlog::warn("accept_failed error={}", log::quote(ec.message()));
         continue;
       }
@@ -114,6 +115,38 @@ struct Server::Impl {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
+  // Closing a socket with unread input makes the kernel send RST, which can
+  // destroy the answer (a 413) before the client reads it. So: stop sending,
+  // then read and drop what the client still sends, for a second at most.
+  asio::awaitable<void> lingering_close(beast::tcp_stream& stream) {
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.expires_after(std::chrono::seconds(1));
+    std::array<char, 16384> sink;
+    size_t dropped = 0;
+    while (!ec && dropped < 4 * kMaxBodyBytes) {
+      auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+      ec = read_ec;
+      dropped += n;
+    }
+  }
+
+  // Stops accepting, waits for requests in flight (up to `grace`), then ends
+  // every session by stopping the io_context.
+  asio::awaitable<void> drain(std::chrono::milliseconds grace) {
+    if (stopping.exchange(true)) co_return;
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    asio::steady_timer timer(io);
+    while (in_flight != 0 && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_after(std::chrono::milliseconds(10));
+      co_await timer.async_wait(kTuple);
+    }
+    if (in_flight != 0) spdlog::warn("shutdown requests_abandoned={}", in_flight.load());
+    io.stop();
+  }
+
   asio::awaitable<void> write(beast::tcp_stream& stream, const Response& r, unsigned version,
                               bool keep_alive, bool head = false) {
     http::response<http::string_body> res{static_cast<http::status>(r.status), version};
@@ -161,26 +194,7 @@ void Server::run() {
 }
 
 void Server::stop(std::chrono::milliseconds grace) {
-  asio::post(impl_->io, [this, grace] {
-    if (impl_->stopping.exchange(true)) return;
-    boost::system::error_code ignored;
-    impl_->acceptor.close(ignored);
-    // Let requests in flight finish, then end every session.
-    auto deadline = std::chrono::steady_clock::now() + grace;
-    auto timer = std::make_shared<asio::steady_timer>(impl_->io);
-    auto poll = std::make_shared<std::function<void()>>();
-    *poll = [this, deadline, timer, poll] {
-      if (impl_->in_flight == 0 || std::chrono::steady_clock::now() >= deadline) {
-        if (impl_->in_flight != 0)
-          spdlog::warn("shutdown requests_abandoned={}", impl_->in_flight.load());
-        impl_->io.stop();
-        return;
-      }
-      timer->expires_after(std::chrono::milliseconds(10));
-      timer->async_wait([poll](boost::system::error_code) { (*poll)(); });
-    };
-    (*poll)();
-  });
+  asio::co_spawn(impl_->io, impl_->drain(grace), asio::detached);
 }
 
 void Server::stop_on_signals() {

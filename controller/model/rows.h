@@ -43,6 +43,9 @@ void before_write(store::Database& db, const Kind& kind, const Principal& who, R
 // Frees what the object held (allocations) before it is deleted, after
 // checking nothing uses it (409 naming the users).
 void before_delete(store::Database& db, const Kind& kind, const Row& row);
+// Called when a write transaction rolls back: allocations it made are undone,
+// so the allocators' lower bounds may be too high.
+void forget_allocation_hints();
 // Fields that are computed, not stored (realization state), added to
 // what GET shows.
 void add_computed(const Kind& kind, nlohmann::json& object);

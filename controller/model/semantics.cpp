@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "controller/alloc/allocators.h"
@@ -51,15 +53,55 @@ void require_unique_name(Database& db, const Kind& kind, const Row& row) {
   }
 }
 
-// --- addresses ---
-
-std::set<uint64_t> taken_addresses(Database& db, const std::string& scope) {
-  std::set<uint64_t> taken;
-  auto s = db.prepare("SELECT address FROM ip_allocations WHERE scope = ?");
-  s.bind(1, scope);
-  while (s.step()) taken.insert(static_cast<uint64_t>(s.column_int(0)));
-  return taken;
+// --- allocation ---
+//
+// Per pool, a lower bound below which every value is taken, so that a create
+// does not rescan what earlier creates filled (it made NIC creates O(n) in
+// the pool's size). The bound is only a place to start looking: the
+// database decides what is free. It lives under the writer lock (every
+// caller runs inside Store::write), and is forgotten when a write rolls back
+// or something is freed, so it can never skip a free value.
+std::map<std::string, uint64_t>& hints() {
+  static std::map<std::string, uint64_t> h;
+  return h;
 }
+
+// The lowest value of `ranges` (ascending) not in `excluded` and not
+// returned by `taken_sql` (ordered values of `scope` in [?2, ?3]).
+std::optional<uint64_t> first_free_in(Database& db, const std::string& taken_sql,
+                                      const std::string& scope, std::vector<alloc::Range> ranges,
+                                      const std::set<uint64_t>& excluded,
+                                      const std::string& hint_key) {
+  std::sort(ranges.begin(), ranges.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  const uint64_t hint = hints().count(hint_key) ? hints()[hint_key] : 0;
+  auto s = db.prepare(taken_sql);
+  for (const auto& r : ranges) {
+    uint64_t c = std::max(r.first, hint);
+    auto skip_excluded = [&] {
+      while (c <= r.last && excluded.count(c)) ++c;
+    };
+    skip_excluded();
+    if (c > r.last) continue;
+    s.reset();
+    s.bind(1, scope).bind(2, static_cast<int64_t>(c)).bind(3, static_cast<int64_t>(r.last));
+    while (c <= r.last && s.step()) {
+      const auto t = static_cast<uint64_t>(s.column_int(0));
+      if (t > c) break;  // c is free
+      if (t == c) {
+        ++c;
+        skip_excluded();
+      }
+    }
+    if (c <= r.last) {
+      hints()[hint_key] = c + 1;
+      return c;
+    }
+  }
+  return std::nullopt;
+}
+
+// --- addresses ---
 
 std::string owner_of_address(Database& db, const std::string& scope, net::Ipv4Address a) {
   auto s = db.prepare("SELECT owner_id FROM ip_allocations WHERE scope = ? AND address = ?");
@@ -110,12 +152,17 @@ std::string pool_label(const Row& pool) {
 // nor a reserved address.
 std::optional<net::Ipv4Address> allocate_from(Database& db, const std::string& scope,
                                               const Row& pool) {
-  std::set<uint64_t> taken = taken_addresses(db, scope);
-  for (const auto& r : pool.fields.value("reserved", json::array()))
-    taken.insert(ipv4(r.get<std::string>()).to_u32());
+  std::set<uint64_t> excluded;
+  for (const auto& r : pool.fields.value("reserved", json::array())) {
+    excluded.insert(ipv4(r.get<std::string>()).to_u32());
+  }
   if (const std::string gw = text(pool.fields, "gateway"); !gw.empty())
-    taken.insert(ipv4(gw).to_u32());
-  const auto a = alloc::first_free(pool_ranges(pool.fields), taken);
+    excluded.insert(ipv4(gw).to_u32());
+  const auto a = first_free_in(
+      db,
+      "SELECT address FROM ip_allocations WHERE scope = ?1 AND address BETWEEN ?2 AND ?3 "
+      "ORDER BY address",
+      scope, pool_ranges(pool.fields), excluded, scope + "|" + pool.id);
   if (!a) return std::nullopt;
   return net::Ipv4Address::from_u32(static_cast<uint32_t>(*a));
 }
@@ -164,6 +211,7 @@ net::Ipv4Address take_address(Database& db, const std::string& scope, const std:
 }
 
 void free_allocations(Database& db, const std::string& owner) {
+  hints().clear();  // something below a bound may become free
   db.prepare("DELETE FROM ip_allocations WHERE owner_id = ?").bind(1, owner).run();
   db.prepare("DELETE FROM mac_allocations WHERE owner_id = ?").bind(1, owner).run();
 }
@@ -382,11 +430,10 @@ void vm_subnets(Database& db, const Principal& who, Row& row, const Row* before)
     }
     return;
   }
-  std::set<uint64_t> taken;
-  auto all = db.prepare("SELECT vsid FROM vm_subnets");
-  while (all.step()) taken.insert(static_cast<uint64_t>(all.column_int(0)));
-  const auto vsid =
-      alloc::first_free({{net::Vsid::kFirstAllocatable, net::Vsid::kLastAllocatable}}, taken);
+  // ?1 = ?1 keeps the scope parameter of first_free_in: VSIDs are global.
+  const auto vsid = first_free_in(
+      db, "SELECT vsid FROM vm_subnets WHERE ?1 = ?1 AND vsid BETWEEN ?2 AND ?3 ORDER BY vsid", "",
+      {{net::Vsid::kFirstAllocatable, net::Vsid::kLastAllocatable}}, {}, "vsid");
   if (!vsid) throw conflict("every VSID from 4096 to 16777214 is in use");
   row.fields["vsid"] = *vsid;
 }
@@ -434,12 +481,12 @@ void vm_nics(Database& db, const Principal& who, Row& row, const Row* before) {
   } else {
     bool done = false;
     for (const auto& [id, pool] : mac_pools) {
-      std::set<uint64_t> taken;
-      auto t = db.prepare("SELECT mac FROM mac_allocations WHERE scope = ?");
-      t.bind(1, id);
-      while (t.step()) taken.insert(static_cast<uint64_t>(t.column_int(0)));
-      if (auto mac = alloc::first_free(
-              {{mac_value(text(pool, "start")), mac_value(text(pool, "end"))}}, taken)) {
+      if (auto mac =
+              first_free_in(db,
+                            "SELECT mac FROM mac_allocations WHERE scope = ?1 AND mac BETWEEN ?2 "
+                            "AND ?3 ORDER BY mac",
+                            id, {{mac_value(text(pool, "start")), mac_value(text(pool, "end"))}},
+                            {}, "mac|" + id)) {
         record_mac(id, *mac);
         f["mac"] = net::MacAddress::from_u64(*mac).to_string();
         done = true;
@@ -511,6 +558,8 @@ void routes(Database& db, const Principal& who, Row& row, const Row* before) {
 }
 
 }  // namespace
+
+void forget_allocation_hints() { hints().clear(); }
 
 void before_write(Database& db, const Kind& kind, const Principal& who, Row& row,
                   const Row* before) {

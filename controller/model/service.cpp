@@ -89,6 +89,10 @@ auto with_conflicts(F&& f) {
 
 }  // namespace
 
+Service::Service(store::Store& store) : store_(store) {
+  store_.set_on_rollback(forget_allocation_hints);
+}
+
 std::optional<Principal> Service::authenticate(std::string_view token) {
   const std::string hash = sha256_hex(token);
   return store_.read([&](store::Database& db) -> std::optional<Principal> {

@@ -29,7 +29,7 @@ class Service {
   static constexpr size_t kMaxLimit = 1000;
   static constexpr size_t kDefaultLimit = 100;
 
-  explicit Service(store::Store& store) : store_(store) {}
+  explicit Service(store::Store& store);
 
   // The principal a bearer token stands for, if the token is known.
   std::optional<Principal> authenticate(std::string_view token);

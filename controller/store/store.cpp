@@ -6,6 +6,33 @@ namespace vnet::store {
 
 Store::Store(const std::string& path) : path_(path), writer_(std::make_unique<Database>(path)) {
   migrate(*writer_);
+  writer_->exec("PRAGMA wal_autocheckpoint=0");
+  checkpointer_ = std::thread([this] {
+    Database db(path_);
+    std::unique_lock lock(checkpoint_mutex_);
+    while (!checkpoint_wake_.wait_for(lock, std::chrono::milliseconds(200),
+                                      [this] { return stopping_; })) {
+      try {
+        // PASSIVE: copies what it can without waiting for readers or the writer.
+        db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+      } catch (const StoreError&) {
+        // Busy now: the next round catches up.
+      }
+    }
+    try {
+      db.exec("PRAGMA wal_checkpoint(TRUNCATE)");  // leave a small WAL behind on a clean stop
+    } catch (const StoreError&) {
+    }
+  });
+}
+
+Store::~Store() {
+  {
+    std::lock_guard lock(checkpoint_mutex_);
+    stopping_ = true;
+  }
+  checkpoint_wake_.notify_all();
+  checkpointer_.join();
 }
 
 Store::Lease::Lease(Store& s) : store(s) {

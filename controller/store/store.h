@@ -3,9 +3,13 @@
 // pool of reader connections that run beside it.
 #pragma once
 
+#include <condition_variable>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "controller/store/sqlite.h"
@@ -16,6 +20,7 @@ class Store {
  public:
   // Opens or creates the database at `path` and applies pending migrations.
   explicit Store(const std::string& path);
+  ~Store();
 
   // Runs f(Database&) inside BEGIN IMMEDIATE ... COMMIT on the writer
   // connection; rolls back if f throws.
@@ -23,6 +28,7 @@ class Store {
   auto write(F&& f) {
     std::lock_guard lock(write_mutex_);
     Transaction tx(*writer_);
+    RollbackHook hook{on_rollback_};
     if constexpr (std::is_void_v<decltype(f(*writer_))>) {
       f(*writer_);
       tx.commit();
@@ -42,8 +48,21 @@ class Store {
   }
 
   const std::string& path() const { return path_; }
+  // Runs, under the write lock, after any write transaction that did not
+  // commit (caches of what the database holds must forget).
+  void set_on_rollback(std::function<void()> f) { on_rollback_ = std::move(f); }
 
  private:
+  // Calls on_rollback when unwinding from a failed write.
+  struct RollbackHook {
+    std::function<void()>& f;
+    int exceptions = std::uncaught_exceptions();
+    ~RollbackHook() {
+      if (std::uncaught_exceptions() > exceptions && f) f();
+    }
+  };
+  std::function<void()> on_rollback_;
+
   struct Lease {
     explicit Lease(Store& s);
     ~Lease();
@@ -56,6 +75,13 @@ class Store {
   std::unique_ptr<Database> writer_;
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<Database>> readers_;
+  // Checkpoints the WAL in the background, so no request's commit pays for
+  // copying pages into the database file (SQLite's automatic checkpoint
+  // runs inside whichever commit crosses the threshold).
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_wake_;
+  bool stopping_ = false;
+  std::thread checkpointer_;
 };
 
 }  // namespace vnet::store

@@ -29,7 +29,8 @@ HttpResult http(uint16_t port, const std::string& method, const std::string& tar
   for (const auto& [k, v] : headers) req.set(k, v);
   req.body() = body;
   req.prepare_payload();
-  http_ns::write(stream, req);
+  beast::error_code write_error;
+  http_ns::write(stream, req, write_error);  // a server may answer (413) before reading it all
   beast::flat_buffer buffer;
   http_ns::response_parser<http_ns::string_body> parser;
   parser.body_limit(64 << 20);

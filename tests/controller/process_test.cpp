@@ -12,7 +12,6 @@
 
 #include <atomic>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -65,11 +64,12 @@ class Process {
   std::string log() const { return read_file(log_); }
   // Waits for the "listening" line and returns the API port.
   uint16_t port() {
-    const std::regex listening("msg=listening api=127\\.0\\.0\\.1:([0-9]+)");
+    const std::string listening = "msg=listening api=127.0.0.1:";
     for (int i = 0; i < 500; ++i) {
-      std::smatch m;
       const std::string text = log();
-      if (std::regex_search(text, m, listening)) return static_cast<uint16_t>(std::stoi(m[1]));
+      if (const size_t at = text.find(listening); at != std::string::npos) {
+        return static_cast<uint16_t>(std::stoi(text.substr(at + listening.size())));
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ADD_FAILURE() << "the controller did not start: " << log();
