@@ -1,0 +1,101 @@
+// The router as a pure function: Request values in, Response values out,
+// no sockets (Beast's handle_request pattern).
+#include <gtest/gtest.h>
+
+#include "controller/api/router.h"
+#include "tests/controller/api_fixture.h"
+
+namespace vnet::testing {
+namespace {
+
+using nlohmann::json;
+
+class RouterTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  store::Store store{(dir.path() / "vnet.db").string()};
+  model::Service service{store};
+  api::Metrics metrics;
+  api::Router router{service, metrics};
+  std::string admin = service.bootstrap_admin_token().value();
+
+  api::Response call(std::string method, std::string target, std::string body = "",
+                     std::map<std::string, std::string> headers = {}) {
+    api::Request r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.body = std::move(body);
+    r.headers = std::move(headers);
+    if (!r.headers.count("authorization")) r.headers["authorization"] = "Bearer " + admin;
+    if (!r.body.empty() && !r.headers.count("content-type"))
+      r.headers["content-type"] = "application/json";
+    r.request_id = "t1";
+    return router.handle(r);
+  }
+};
+
+TEST_F(RouterTest, CreatesAndReadsWithoutASocket) {
+  const auto created = call("POST", "/api/v1/tenants", R"({"name":"contoso"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.route, "/api/v1/tenants");
+  const std::string id = json::parse(created.body).at("id");
+  const auto read = call("GET", "/api/v1/tenants/" + id);
+  EXPECT_EQ(read.status, 200);
+  EXPECT_EQ(read.route, "/api/v1/tenants/{id}");
+  EXPECT_EQ(json::parse(read.body).at("name"), "contoso");
+}
+
+TEST_F(RouterTest, MediaTypesWithParametersAndMergePatch) {
+  auto r = call("POST", "/api/v1/tenants", R"({"name":"a"})",
+                {{"content-type", "Application/JSON; charset=utf-8"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id = json::parse(r.body).at("id");
+  r = call("PATCH", "/api/v1/tenants/" + id, R"({"name":"b"})",
+           {{"content-type", "application/merge-patch+json"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = call("POST", "/api/v1/tenants", R"({"name":"c"})",
+           {{"content-type", "application/merge-patch+json"}});
+  EXPECT_EQ(r.status, 415);  // merge patch is for PATCH only
+  r = call("POST", "/api/v1/tenants", R"({"name":"c"})", {{"content-type", "text/plain"}});
+  EXPECT_EQ(r.status, 415);
+  EXPECT_EQ(r.content_type, "application/problem+json");
+}
+
+TEST_F(RouterTest, BodiesOverOneMebibyteAre413EvenWithoutTheServer) {
+  const auto r = call("POST", "/api/v1/tenants", std::string(api::kMaxBodyBytes + 1, ' '));
+  EXPECT_EQ(r.status, 413);
+}
+
+TEST_F(RouterTest, QueryStringsAreDecoded) {
+  call("POST", "/api/v1/tenants", R"({"name":"a b"})");
+  auto r = call("GET", "/api/v1/tenants?limit=%31");  // "1"
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("items").size(), 1u);
+  r = call("GET", "/api/v1/tenants?limit=1&limit=2&cursor=");
+  EXPECT_EQ(r.status, 200);
+  r = call("GET", "/api/v1/vm-networks?logical_network_id=x%2Fy");
+  EXPECT_EQ(r.status, 200);  // a filter on a reference column, nothing matches
+  EXPECT_TRUE(json::parse(r.body).at("items").empty());
+}
+
+TEST_F(RouterTest, PathsThatAreAlmostRoutesAre404) {
+  for (const char* target : {"/api/v1/", "/api/v1/tenants/", "/api/v1/tenants/a/b",
+                             "/api/v2/tenants", "/api/v1/Tenants", "/"}) {
+    const auto r = call("GET", target);
+    EXPECT_EQ(r.status, 404) << target;
+    EXPECT_EQ(r.content_type, "application/problem+json") << target;
+  }
+}
+
+TEST_F(RouterTest, AnInternalFailureIsA500ProblemNotACrash) {
+  // A broken database underneath: the router answers 500 and keeps going.
+  store.write([](store::Database& db) { db.exec("DROP TABLE routes"); });
+  const auto r = call("GET", "/api/v1/routes");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(json::parse(r.body).at("detail").get<std::string>().find("no such table"),
+            std::string::npos);
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+}
+
+}  // namespace
+}  // namespace vnet::testing
