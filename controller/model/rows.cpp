@@ -1,6 +1,7 @@
 #include "controller/model/rows.h"
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "shared/util/uuid.h"
@@ -94,6 +95,15 @@ std::string new_uuid() {
     throw std::runtime_error("OpenSSL's RAND_bytes failed");
   }
   return Uuid::v4_from_random(random).to_string();
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
 }
 
 std::string new_etag() {

@@ -34,6 +34,8 @@ bool visible_to(const Principal& who, const Kind& kind, const Row& row);
 
 std::string new_uuid();
 std::string new_etag();
+// Lower-case hex SHA-256, how token secrets are stored and looked up.
+std::string sha256_hex(std::string_view data);
 
 // Per-kind meaning (semantics.cpp): checks references and invariants, fills
 // tenant_id, and allocates addresses, MACs, VSIDs and RDIDs, inside the

@@ -4,7 +4,6 @@
 // the server hands out. Everything here runs inside the write transaction,
 // so two requests can never be handed the same value.
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <map>
@@ -241,12 +240,7 @@ void tokens(Database& db, const Principal& who, Row& row, const Row* before) {
   row.fields["role"] = role;
   // 32 random bytes; only their SHA-256 is stored.
   row.secret = "vnet_" + new_etag() + new_etag() + new_etag() + new_etag();
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(row.secret.data(), row.secret.size(), digest, &len, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
-  row.extra_columns = {{"secret_sha256", hex}};
+  row.extra_columns = {{"secret_sha256", sha256_hex(row.secret)}};
 }
 
 void sites(Database& db, const Principal& who, Row& row, const Row* before) {

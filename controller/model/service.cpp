@@ -1,7 +1,6 @@
 #include "controller/model/service.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include "controller/model/rows.h"
 #include "shared/util/uuid.h"
@@ -10,15 +9,6 @@ namespace vnet::model {
 namespace {
 
 using nlohmann::json;
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
-}
 
 void require_collection_access(const Principal& who, const Kind& kind) {
   if (kind.admin_only && !who.is_admin()) {
