@@ -65,39 +65,24 @@ std::map<std::string, uint64_t>& hints() {
   return h;
 }
 
-// The lowest value of `ranges` (ascending) not in `excluded` and not
-// returned by `taken_sql` (ordered values of `scope` in [?2, ?3]).
+// The lowest free value of `ranges` per alloc::first_free, streaming the
+// taken ones from `taken_sql` (ordered values of `scope` in [?2, ?3]) and
+// starting at the pool's lower bound.
 std::optional<uint64_t> first_free_in(Database& db, const std::string& taken_sql,
                                       const std::string& scope, std::vector<alloc::Range> ranges,
                                       const std::set<uint64_t>& excluded,
                                       const std::string& hint_key) {
-  std::sort(ranges.begin(), ranges.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  const uint64_t hint = hints().count(hint_key) ? hints()[hint_key] : 0;
+  const uint64_t from = hints().count(hint_key) ? hints()[hint_key] : 0;
   auto s = db.prepare(taken_sql);
-  for (const auto& r : ranges) {
-    uint64_t c = std::max(r.first, hint);
-    auto skip_excluded = [&] {
-      while (c <= r.last && excluded.count(c)) ++c;
-    };
-    skip_excluded();
-    if (c > r.last) continue;
-    s.reset();
-    s.bind(1, scope).bind(2, static_cast<int64_t>(c)).bind(3, static_cast<int64_t>(r.last));
-    while (c <= r.last && s.step()) {
-      const auto t = static_cast<uint64_t>(s.column_int(0));
-      if (t > c) break;  // c is free
-      if (t == c) {
-        ++c;
-        skip_excluded();
-      }
-    }
-    if (c <= r.last) {
-      hints()[hint_key] = c + 1;
-      return c;
-    }
-  }
-  return std::nullopt;
+  const auto found = alloc::first_free(
+      std::move(ranges), excluded, from, [&](uint64_t first, uint64_t last, auto&& visit) {
+        s.reset();
+        s.bind(1, scope).bind(2, static_cast<int64_t>(first)).bind(3, static_cast<int64_t>(last));
+        while (s.step() && visit(static_cast<uint64_t>(s.column_int(0)))) {
+        }
+      });
+  if (found) hints()[hint_key] = *found + 1;
+  return found;
 }
 
 // --- addresses ---
@@ -296,7 +281,6 @@ void ip_pools(Database& db, const Principal& who, Row& row, const Row* before) {
         {{on_site ? "/vm_subnet_id" : "/vm_subnet_id",
           on_site ? "cannot go with site_id" : "is required"}});
   }
-  std::string scope;
   if (on_site) {
     const Row site = require_ref(db, who, "sites", text(f, "site_id"), "/site_id");
     if (!f.contains("subnet")) throw invalid("/subnet", "is required with site_id");
@@ -305,7 +289,6 @@ void ip_pools(Database& db, const Principal& who, Row& row, const Row* before) {
       found = found || s.at("prefix") == f.at("subnet");
     if (!found) throw invalid("/subnet", fmt::format("is not a subnet of site {}", site.id));
     row.tenant_id.clear();
-    scope = site_scope(db, site.id);
   } else {
     const Row subnet = require_ref(db, who, "vm-subnets", text(f, "vm_subnet_id"), "/vm_subnet_id");
     if (f.contains("subnet") && f.at("subnet") != subnet.fields.at("prefix")) {
@@ -317,7 +300,6 @@ void ip_pools(Database& db, const Principal& who, Row& row, const Row* before) {
       // The subnet's first address, as DESIGN.md says and HNV does.
       f["gateway"] = prefix(text(f, "subnet")).first().v4().offset(1)->to_string();
     }
-    scope = subnet_scope(subnet.id);
   }
   const net::IpPrefix subnet = prefix(text(f, "subnet"));
   auto inside = [&](const std::string& a) { return subnet.contains(net::IpAddress(ipv4(a))); };
@@ -366,7 +348,6 @@ void ip_pools(Database& db, const Principal& who, Row& row, const Row* before) {
       }
     }
   }
-  (void)scope;
 }
 
 void hosts(Database& db, const Principal& who, Row& row, const Row* before) {

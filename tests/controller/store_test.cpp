@@ -119,7 +119,24 @@ TEST(Allocators, FirstFreeSkipsTakenAndStopsAtTheEnd) {
   EXPECT_EQ(first_free({{10, 12}}, {11}), 10u);
   EXPECT_EQ(first_free({{10, 12}}, {9, 10, 13}), 11u);
   EXPECT_EQ(first_free({{5, 4}}, {}), std::nullopt);
-  EXPECT_EQ(alloc::capacity({{10, 12}, {20, 20}}), 4u);
+  EXPECT_EQ(first_free({{20, 20}, {10, 12}}, {}), 10u);  // ranges in any order: lowest first
+}
+
+TEST(Allocators, ExcludedValuesAndALowerBoundAndStoppingAtTheFirstGap) {
+  const std::set<uint64_t> taken = {10, 11, 13, 14, 15};
+  int visited = 0;
+  auto stream = [&](uint64_t first, uint64_t last, auto&& visit) {
+    for (auto it = taken.lower_bound(first); it != taken.end() && *it <= last; ++it) {
+      ++visited;
+      if (!visit(*it)) return;
+    }
+  };
+  EXPECT_EQ(alloc::first_free({{10, 20}}, {}, 0, stream), 12u);
+  EXPECT_EQ(visited, 3);  // 10, 11, then 13 shows the gap: 14 and 15 are never read
+  EXPECT_EQ(alloc::first_free({{10, 20}}, {12}, 0, stream), 16u);  // 12 excluded (a gateway)
+  EXPECT_EQ(alloc::first_free({{10, 20}}, {}, 13, stream), 16u);   // from a lower bound
+  EXPECT_EQ(alloc::first_free({{10, 20}}, {}, 21, stream), std::nullopt);
+  EXPECT_EQ(alloc::first_free({{10, 11}, {13, 16}}, {16}, 0, stream), std::nullopt);
 }
 
 // Several threads create NICs in one pool at once: every address handed out
