@@ -2,7 +2,10 @@
 // so handlers are tested without a server (Beast's handle_request pattern).
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,12 +27,26 @@ struct Request {
   }
 };
 
+struct Response;
+
+// A response that waits before it is sent (?wait=realized): the server
+// subscribes, waits until called back or `timeout`, then sends finish(done).
+struct Deferred {
+  std::chrono::milliseconds timeout{0};
+  // Registers `wake` (which may run at once, on any thread); returns a
+  // handle for cancel.
+  std::function<uint64_t(std::function<void()> wake)> subscribe;
+  std::function<void(uint64_t)> cancel;
+  std::function<Response(bool done)> finish;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string route = "unknown";  // the route template, for metrics and logs
+  std::shared_ptr<Deferred> deferred{};
 };
 
 }  // namespace vnet::api

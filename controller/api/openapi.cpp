@@ -101,7 +101,18 @@ json Router::openapi() {
       std::string verb = m;
       std::transform(verb.begin(), verb.end(), verb.begin(), ::tolower);
       json op = {{"responses", errors}};
-      if (kind == nullptr) {
+      if (path.find("}/") != std::string::npos) {
+        // Host actions: the compiled policy, enrollment tokens (docs/southbound.md).
+        op["tags"] = {"hosts"};
+        op["parameters"] = {{{"name", "id"},
+                             {"in", "path"},
+                             {"required", true},
+                             {"schema", {{"type", "string"}, {"format", "uuid"}}}}};
+        const char* what = m == "GET"    ? "the host's compiled HostPolicy"
+                           : m == "POST" ? "a one-time enrollment token and the agent command"
+                                         : "the host's certificate is revoked";
+        op["responses"][m == "GET" ? "200" : m == "POST" ? "201" : "204"] = {{"description", what}};
+      } else if (kind == nullptr) {
         op["responses"] = {{"200", {{"description", "OK"}}}};
         op["security"] = json::array();
       } else {

@@ -100,6 +100,27 @@ json parse_body(const Request& request, bool patch) {
   }
 }
 
+// ?wait=realized[&timeout=SECONDS]: how long a write may wait for its
+// change to reach the hosts (default 30 s, at most 300 s).
+std::optional<std::chrono::milliseconds> wait_of(const std::string& query) {
+  auto params = parse_query(query);
+  const auto wait = params.find("wait");
+  if (wait == params.end()) {
+    if (params.contains("timeout")) throw model::invalid("?timeout", "goes with ?wait=realized");
+    return std::nullopt;
+  }
+  if (wait->second != "realized") throw model::invalid("?wait", "the only value is \"realized\"");
+  std::chrono::milliseconds timeout = std::chrono::seconds(30);
+  if (auto t = params.find("timeout"); t != params.end()) {
+    const std::string& v = t->second;
+    const bool digits = !v.empty() && v.size() <= 3 && std::all_of(v.begin(), v.end(), ::isdigit);
+    if (!digits || std::stoul(v) < 1 || std::stoul(v) > 300)
+      throw model::invalid("?timeout", "must be a number of seconds from 1 to 300");
+    timeout = std::chrono::seconds(std::stoul(v));
+  }
+  return timeout;
+}
+
 model::Principal authenticate(model::Service& service, const Request& request) {
   const std::string auth = request.header("authorization");
   constexpr std::string_view kBearer = "Bearer ";
@@ -149,6 +170,8 @@ std::vector<std::pair<std::string, std::vector<std::string>>> Router::routes() {
     out.push_back({"/api/v1/" + k.collection, {"GET", "POST"}});
     out.push_back({"/api/v1/" + k.collection + "/{id}", {"GET", "PUT", "PATCH", "DELETE"}});
   }
+  out.push_back({"/api/v1/hosts/{id}/policy", {"GET"}});
+  out.push_back({"/api/v1/hosts/{id}/enrollment", {"POST", "DELETE"}});
   return out;
 }
 
@@ -173,9 +196,12 @@ Response Router::handle(const Request& request) {
     const std::string rest = path.substr(kApi.size());
     const size_t slash = rest.find('/');
     const auto* kind = model::find_kind(rest.substr(0, slash));
+    const size_t action = slash == std::string::npos ? slash : rest.find('/', slash + 1);
     response.route = kind == nullptr              ? (rest == "openapi.json" ? path : "unknown")
                      : slash == std::string::npos ? "/api/v1/" + kind->collection
-                                                  : "/api/v1/" + kind->collection + "/{id}";
+                     : action != std::string::npos
+                         ? "/api/v1/" + kind->collection + "/{id}" + rest.substr(action)
+                         : "/api/v1/" + kind->collection + "/{id}";
   } else if (path == "/healthz" || path == "/metrics") {
     response.route = path;
   }
@@ -194,6 +220,7 @@ Response Router::dispatch(const Request& request, const std::string& path,
     Response r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = metrics_.render(service_.counts());
+    if (agents_ != nullptr) r.body += agents_->metrics();
     return r;
   }
   if (path == "/api/v1/openapi.json") {
@@ -204,6 +231,11 @@ Response Router::dispatch(const Request& request, const std::string& path,
     throw model::not_found(fmt::format("there is nothing at {}; the API is under /api/v1/", path));
   }
   const std::string rest = path.substr(kApi.size());
+  if (rest.rfind("hosts/", 0) == 0) {
+    const size_t second = rest.find('/', 6);
+    if (second != std::string::npos && second > 6)
+      return host_action(request, rest.substr(6, second - 6), rest.substr(second + 1));
+  }
   const size_t slash = rest.find('/');
   const model::Kind* kind = model::find_kind(rest.substr(0, slash));
   const std::string id = slash == std::string::npos ? "" : rest.substr(slash + 1);
@@ -216,10 +248,12 @@ Response Router::dispatch(const Request& request, const std::string& path,
     if (method != "GET" && method != "POST") return method_not_allowed({"GET", "POST"}, method);
     const model::Principal who = authenticate(service_, request);
     if (method == "POST") {
+      const auto wait = wait_of(query);
       const json created = service_.create(who, *kind, parse_body(request, false));
       Response r = item_response(201, created);
       r.headers.emplace_back(
           "Location", "/api/v1/" + kind->collection + "/" + created.at("id").get<std::string>());
+      if (wait) defer_until_realized(r, *wait, who, *kind, created.at("id"), false);
       return r;
     }
     auto params = parse_query(query);
@@ -249,21 +283,84 @@ Response Router::dispatch(const Request& request, const std::string& path,
   }
   const model::Principal who = authenticate(service_, request);
   if (method == "GET") return item_response(200, service_.get(who, *kind, id));
+  const auto wait = wait_of(query);
+  Response r;
   if (method == "PUT") {
     const auto result = service_.put(who, *kind, id, parse_body(request, false), if_match(request));
-    Response r = item_response(result.created ? 201 : 200, result.object);
+    r = item_response(result.created ? 201 : 200, result.object);
     if (result.created)
       r.headers.emplace_back("Location", "/api/v1/" + kind->collection + "/" + id);
+  } else if (method == "PATCH") {
+    r = item_response(200,
+                      service_.patch(who, *kind, id, parse_body(request, true), if_match(request)));
+  } else {
+    service_.remove(who, *kind, id, if_match(request));
+    r.status = 204;
+    r.content_type.clear();
+  }
+  if (wait) defer_until_realized(r, *wait, who, *kind, id, method == "DELETE");
+  return r;
+}
+
+Response Router::host_action(const Request& request, const std::string& host_id,
+                             const std::string& action) {
+  const std::string& method = request.method;
+  const std::vector<std::string> allowed =
+      action == "policy" ? std::vector<std::string>{"GET"}
+      : action == "enrollment" ? std::vector<std::string>{"POST", "DELETE"}
+                               : std::vector<std::string>{};
+  if (allowed.empty())
+    throw model::not_found(fmt::format("there is nothing at /api/v1/hosts/{}/{}", host_id, action));
+  if (std::find(allowed.begin(), allowed.end(), method) == allowed.end())
+    return method_not_allowed(allowed, method);
+  const model::Principal who = authenticate(service_, request);
+  service_.get(who, model::kind("hosts"), host_id);  // 404 (or 403 for tenants) first
+  if (agents_ == nullptr)
+    throw Problem(503, "Service Unavailable", "the southbound side is not running");
+  if (action == "policy") {
+    auto text = agents_->policy(host_id);
+    if (!text) throw model::not_found(fmt::format("host {} has no compiled policy yet", host_id));
+    Response r;
+    r.body = std::move(*text);
     return r;
   }
-  if (method == "PATCH")
-    return item_response(
-        200, service_.patch(who, *kind, id, parse_body(request, true), if_match(request)));
-  service_.remove(who, *kind, id, if_match(request));
+  if (method == "POST") return json_response(201, agents_->enroll(host_id, request.header("host")));
+  if (!agents_->revoke(host_id)) {
+    throw model::not_found(fmt::format("host {} has no certificate to revoke", host_id));
+  }
   Response r;
   r.status = 204;
   r.content_type.clear();
   return r;
+}
+
+void Router::defer_until_realized(Response& response, std::chrono::milliseconds timeout,
+                                  const model::Principal& who, const model::Kind& kind,
+                                  const std::string& id, bool deleted) {
+  if (agents_ == nullptr)
+    throw Problem(503, "Service Unavailable", "the southbound side is not running");
+  const uint64_t sequence = model::Service::last_change_sequence();
+  auto d = std::make_shared<Deferred>();
+  d->timeout = timeout;
+  Agents* agents = agents_;
+  d->subscribe = [agents, sequence](std::function<void()> wake) {
+    return agents->when_realized(sequence, std::move(wake));
+  };
+  d->cancel = [agents](uint64_t handle) { agents->cancel_wait(handle); };
+  // The answer is the write's, with realization shown as it is now.
+  d->finish = [this, first = response, who, &kind, id, deleted](bool done) {
+    Response r = first;
+    r.deferred.reset();
+    if (!deleted) {
+      try {
+        r.body = service_.get(who, kind, id).dump();
+      } catch (const Problem&) {  // deleted meanwhile: the write's own answer stands
+      }
+    }
+    r.headers.emplace_back("Vnet-Realization", done ? "realized" : "pending");
+    return r;
+  };
+  response.deferred = std::move(d);
 }
 
 }  // namespace vnet::api

@@ -3,7 +3,10 @@
 // model Problems to RFC 9457 problem documents.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "controller/api/http.h"
 #include "controller/api/metrics.h"
@@ -11,9 +14,32 @@
 
 namespace vnet::api {
 
+// What the router asks of the policy and southbound side (implemented by
+// the application; absent in tests of the router alone, where those routes
+// answer 503).
+class Agents {
+ public:
+  virtual ~Agents() = default;
+  // The host's compiled policy as JSON text; nullopt for an unknown host.
+  virtual std::optional<std::string> policy(const std::string& host_id) = 0;
+  // A one-time enrollment token: {token, ca_sha256, expires_at, command}.
+  // `request_host` is the Host header, for the agent's --controller.
+  virtual nlohmann::json enroll(const std::string& host_id, const std::string& request_host) = 0;
+  // Revokes the host's certificate and closes its session; false if it had none.
+  virtual bool revoke(const std::string& host_id) = 0;
+  // Prometheus text appended to /metrics.
+  virtual std::string metrics() = 0;
+  // Change `sequence` realized on every affected connected host: calls
+  // `done` then (maybe at once, on any thread); returns a handle.
+  virtual uint64_t when_realized(uint64_t sequence, std::function<void()> done) = 0;
+  virtual void cancel_wait(uint64_t handle) = 0;
+  virtual bool realized(uint64_t sequence) = 0;
+};
+
 class Router {
  public:
-  Router(model::Service& service, Metrics& metrics) : service_(service), metrics_(metrics) {}
+  Router(model::Service& service, Metrics& metrics, Agents* agents = nullptr)
+      : service_(service), metrics_(metrics), agents_(agents) {}
 
   Response handle(const Request& request);
 
@@ -24,9 +50,16 @@ class Router {
 
  private:
   Response dispatch(const Request& request, const std::string& path, const std::string& query);
+  Response host_action(const Request& request, const std::string& host_id,
+                       const std::string& action);
+  // Makes a write's response wait for realization (?wait=realized).
+  void defer_until_realized(Response& response, std::chrono::milliseconds timeout,
+                            const model::Principal& who, const model::Kind& kind,
+                            const std::string& id, bool deleted);
 
   model::Service& service_;
   Metrics& metrics_;
+  Agents* agents_;
 };
 
 // A problem document response (used by the server for errors it meets

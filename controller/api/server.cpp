@@ -11,6 +11,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -43,13 +45,16 @@ struct Server::Impl {
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+      // Each connection on its own strand, so a deferred response's wake-up
+      // (posted from another thread) is ordered with the session's steps.
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;  // stop()
         spdlog::warn("accept_failed error={}", log::quote(ec.message()));
         continue;
       }
-      asio::co_spawn(io, session(beast::tcp_stream(std::move(socket))), asio::detached);
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket))), asio::detached);
     }
   }
 
@@ -99,6 +104,7 @@ struct Server::Impl {
       request.body = std::move(message.body());
       request.request_id = request_id;
       Response response = handler(request);
+      if (response.deferred) response = co_await wait(std::move(response.deferred));
       response.headers.emplace_back("X-Request-Id", request_id);
       const bool keep_alive = message.keep_alive() && !stopping;
       co_await write(stream, response, message.version(), keep_alive, request.method == "HEAD");
@@ -113,6 +119,23 @@ struct Server::Impl {
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  // Waits until the deferred response's subscription wakes us or its
+  // timeout passes, without holding a thread.
+  asio::awaitable<Response> wait(std::shared_ptr<Deferred> d) {
+    auto executor = co_await asio::this_coro::executor;
+    auto timer = std::make_shared<asio::steady_timer>(executor, d->timeout);
+    auto woken = std::make_shared<bool>(false);
+    const uint64_t handle = d->subscribe([executor, timer, woken] {
+      asio::post(executor, [timer, woken] {
+        *woken = true;
+        timer->cancel();
+      });
+    });
+    co_await timer->async_wait(kTuple);
+    d->cancel(handle);
+    co_return d->finish(*woken);
   }
 
   // Closing a socket with unread input makes the kernel send RST, which can

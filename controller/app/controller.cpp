@@ -10,11 +10,22 @@
 #include <cstring>
 #include <filesystem>
 
+#include <chrono>
+#include <nlohmann/json.hpp>
+
 #include "controller/api/router.h"
 #include "controller/api/server.h"
 #include "controller/model/service.h"
+#include "controller/policy/compiler.h"
+#include "controller/policy/engine.h"
+#include "controller/policy/realization.h"
+#include "controller/southbound/ca.h"
+#include "controller/southbound/enrollment.h"
+#include "controller/southbound/server.h"
 #include "controller/store/store.h"
 #include "shared/log/log.h"
+#include "shared/policy/json.h"
+#include "shared/util/time.h"
 
 namespace vnet::app {
 namespace {
@@ -50,6 +61,97 @@ void require_writable_dir(const std::filesystem::path& dir) {
   }
 }
 
+// The router's view of the agents' side.
+class AgentsBridge : public api::Agents {
+ public:
+  AgentsBridge(compiler::Engine& engine, compiler::Realization& realization,
+               southbound::Enrollment& enrollment, southbound::Server& server,
+               const southbound::CertificateAuthority& ca, HostPort southbound)
+      : engine_(engine),
+        realization_(realization),
+        enrollment_(enrollment),
+        server_(server),
+        ca_(ca),
+        southbound_(std::move(southbound)) {}
+
+  std::optional<std::string> policy(const std::string& host_id) override {
+    const auto c = engine_.policy(host_id);
+    if (!c) return std::nullopt;
+    return vnet::policy::to_json_text(c->policy, 2);
+  }
+
+  nlohmann::json enroll(const std::string& host_id, const std::string& request_host) override {
+    const auto token = enrollment_.create(host_id, kEnrollmentLifetime);
+    // The address agents use: the listener's own unless it is a wildcard,
+    // else the name the admin used to reach this API.
+    std::string address = southbound_.host;
+    if (address == "0.0.0.0" || address == "::") {
+      address = request_host;
+      if (!address.empty() && address.front() == '[') {
+        address = address.substr(0, address.find(']') + 1);
+      } else if (address.find(':') != std::string::npos) {
+        address = address.substr(0, address.find(':'));
+      }
+      if (address.empty()) address = "CONTROLLER";
+    } else if (address.find(':') != std::string::npos) {
+      address = "[" + address + "]";
+    }
+    const std::string command = fmt::format(
+        "vnet-agent --controller {}:{} --host-id {} --enrollment-token {} --ca-sha256 {} "
+        "--state-dir /var/lib/vnet-agent",
+        address, server_.port(), host_id, token.token, ca_.ca_sha256());
+    spdlog::info("enrollment_token_created host={} expires_at={}", host_id,
+                 rfc3339_from_unix(token.expires_at));
+    return {{"token", token.token},
+            {"ca_sha256", ca_.ca_sha256()},
+            {"expires_at", rfc3339_from_unix(token.expires_at)},
+            {"command", command}};
+  }
+
+  bool revoke(const std::string& host_id) override {
+    const bool had = enrollment_.revoke(host_id);
+    server_.close_host(host_id, "revoked", "the host's certificate was revoked");
+    spdlog::info("host_revoked host={} had_certificate={}", host_id, had);
+    return had;
+  }
+
+  std::string metrics() override {
+    const auto s = engine_.stats();
+    std::string out = server_.metrics();
+    out += "# HELP vnet_hosts_connected Hosts whose agent is connected.\n";
+    out += "# TYPE vnet_hosts_connected gauge\n";
+    out += fmt::format("vnet_hosts_connected {}\n", realization_.connected_count());
+    out += "# HELP vnet_policy_full_compile_seconds The last full compile of every host.\n";
+    out += "# TYPE vnet_policy_full_compile_seconds gauge\n";
+    out += fmt::format("vnet_policy_full_compile_seconds {:.6f}\n", s.full_compile_seconds);
+    out += "# HELP vnet_policy_hosts_recompiled_total Host compiles after changes.\n";
+    out += "# TYPE vnet_policy_hosts_recompiled_total counter\n";
+    out += fmt::format("vnet_policy_hosts_recompiled_total {}\n", s.hosts_recompiled);
+    out += "# HELP vnet_policy_generations_total Generations bumped after changes.\n";
+    out += "# TYPE vnet_policy_generations_total counter\n";
+    out += fmt::format("vnet_policy_generations_total {}\n", s.generations_bumped);
+    out += "# HELP vnet_policy_full_recompiles_total Fallbacks to a full recompile.\n";
+    out += "# TYPE vnet_policy_full_recompiles_total counter\n";
+    out += fmt::format("vnet_policy_full_recompiles_total {}\n", s.full_recompiles);
+    return out;
+  }
+
+  uint64_t when_realized(uint64_t sequence, std::function<void()> done) override {
+    return realization_.when_realized(sequence, std::move(done));
+  }
+  void cancel_wait(uint64_t handle) override { realization_.cancel(handle); }
+  bool realized(uint64_t sequence) override { return realization_.realized(sequence); }
+
+ private:
+  static constexpr std::chrono::hours kEnrollmentLifetime{24};
+  compiler::Engine& engine_;
+  compiler::Realization& realization_;
+  southbound::Enrollment& enrollment_;
+  southbound::Server& server_;
+  const southbound::CertificateAuthority& ca_;
+  HostPort southbound_;
+};
+
 }  // namespace
 
 HostPort parse_host_port(const std::string& text, const std::string& option) {
@@ -67,28 +169,42 @@ HostPort parse_host_port(const std::string& text, const std::string& option) {
   return {host, static_cast<uint16_t>(std::stoul(port))};
 }
 
-int run(const Options& options) {
-  if (auto error = log::init("controller", options.log_level)) {
-    fmt::print(stderr, "vnet-controller: {}\n", *error);
-    return 1;
-  }
-  try {
-    const HostPort listen = parse_host_port(options.listen, "--listen");
-    const HostPort southbound = parse_host_port(options.southbound, "--southbound");
-    const std::filesystem::path dir = options.data_dir;
-    require_writable_dir(dir);
-
-    store::Store store((dir / "vnet.db").string());
-    model::Service service(store);
+struct Controller::Impl {
+  explicit Impl(const Options& o)
+      : options(o),
+        listen(parse_host_port(o.listen, "--listen")),
+        southbound_at(parse_host_port(o.southbound, "--southbound")),
+        dir((require_writable_dir(o.data_dir), std::filesystem::path(o.data_dir))),
+        store((dir / "vnet.db").string()),
+        service(store),
+        engine(store, realization),
+        ca(dir),
+        enrollment(store, ca),
+        southbound({.address = southbound_at.host, .port = southbound_at.port}, engine, realization,
+                   ca, enrollment),
+        agents(engine, realization, enrollment, southbound, ca, southbound_at),
+        router(service, metrics, &agents) {
     if (auto secret = service.bootstrap_admin_token()) {
       write_secret_file(dir / "admin.token", *secret);
+      first_admin_token = secret;
       spdlog::info("first_start admin_token_file={} database={}",
                    log::quote((dir / "admin.token").string()), log::quote(store.path()));
     }
-    api::Metrics metrics;
-    api::Router router(service, metrics);
-    api::Server server(
-        {.address = listen.host, .port = listen.port}, [&](const api::Request& request) {
+    engine.set_listener([this](const std::string& host, auto compiled) {
+      if (compiled) {
+        southbound.policy_changed(host);
+      } else {
+        southbound.close_host(host, "host_deleted", "the host was deleted");
+      }
+    });
+    engine.start();
+    service.set_change_sink([this](std::vector<model::Change> changes) {
+      return engine.submit(std::move(changes));
+    });
+    service.set_realization(&realization);
+    api = std::make_unique<api::Server>(
+        api::ServerOptions{.address = listen.host, .port = listen.port, .threads = o.api_threads},
+        [this](const api::Request& request) {
           const auto started = std::chrono::steady_clock::now();
           api::Response response = router.handle(request);
           metrics.observe(
@@ -96,16 +212,105 @@ int run(const Options& options) {
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
           return response;
         });
-    server.stop_on_signals();
-    spdlog::info("listening api={}:{} data_dir={}", listen.host, server.port(),
-                 log::quote(dir.string()));
-    spdlog::info("southbound_not_started addr={}:{} reason={}", southbound.host, southbound.port,
-                 log::quote("the agent channel comes with the southbound issue"));
-    server.run();
+    southbound.start();
+  }
+
+  Options options;
+  HostPort listen;
+  HostPort southbound_at;
+  std::filesystem::path dir;
+  store::Store store;
+  model::Service service;
+  compiler::Realization realization;
+  compiler::Engine engine;
+  southbound::CertificateAuthority ca;
+  southbound::Enrollment enrollment;
+  southbound::Server southbound;
+  AgentsBridge agents;
+  api::Metrics metrics;
+  api::Router router;
+  std::unique_ptr<api::Server> api;
+  std::optional<std::string> first_admin_token;
+};
+
+Controller::Controller(const Options& options) : impl_(std::make_unique<Impl>(options)) {}
+
+Controller::~Controller() {
+  // Nothing may call into the service once the engine is gone.
+  impl_->service.set_change_sink(nullptr);
+  impl_->service.set_realization(nullptr);
+  impl_->southbound.stop();
+}
+
+uint16_t Controller::api_port() const { return impl_->api->port(); }
+uint16_t Controller::southbound_port() const { return impl_->southbound.port(); }
+const std::optional<std::string>& Controller::first_admin_token() const {
+  return impl_->first_admin_token;
+}
+model::Service& Controller::service() { return impl_->service; }
+compiler::Engine& Controller::engine() { return impl_->engine; }
+compiler::Realization& Controller::realization() { return impl_->realization; }
+void Controller::run() { impl_->api->run(); }
+void Controller::stop() { impl_->api->stop(std::chrono::seconds(5)); }
+void Controller::stop_on_signals() { impl_->api->stop_on_signals(); }
+
+int run(const Options& options) {
+  if (auto error = log::init("controller", options.log_level)) {
+    fmt::print(stderr, "vnet-controller: {}\n", *error);
+    return 1;
+  }
+  try {
+    Controller controller(options);
+    controller.stop_on_signals();
+    spdlog::info("listening api={}:{} southbound={}:{} data_dir={}",
+                 parse_host_port(options.listen, "--listen").host, controller.api_port(),
+                 parse_host_port(options.southbound, "--southbound").host,
+                 controller.southbound_port(), log::quote(options.data_dir));
+    controller.run();
     spdlog::info("stopped");
     return 0;
   } catch (const std::exception& e) {
     spdlog::error("startup_failed error={}", log::quote(e.what()));
+    fmt::print(stderr, "vnet-controller: {}\n", e.what());
+    return 1;
+  }
+}
+
+int print_policy(const std::string& data_dir, const std::string& host) {
+  const std::filesystem::path db = std::filesystem::path(data_dir) / "vnet.db";
+  if (!std::filesystem::exists(db)) {
+    fmt::print(stderr, "vnet-controller: {} does not exist (is --data-dir right?)\n", db.string());
+    return 1;
+  }
+  try {
+    store::Store store(db.string());
+    std::string id;
+    std::optional<std::pair<uint64_t, std::string>> stored;
+    store.read([&](store::Database& d) {
+      auto s = d.prepare("SELECT id FROM hosts WHERE id = ? OR name = ?");
+      s.bind(1, host).bind(2, host);
+      if (s.step()) id = s.column_text(0);
+      auto g = d.prepare("SELECT generation, sha256 FROM host_policies WHERE host_id = ?");
+      g.bind(1, id);
+      if (g.step()) stored = {static_cast<uint64_t>(g.column_int(0)), g.column_text(1)};
+    });
+    if (id.empty()) {
+      fmt::print(stderr, "vnet-controller: no host with id or name \"{}\" in {}\n", host,
+                 db.string());
+      return 1;
+    }
+    const auto model = store.read([](store::Database& d) { return compiler::Model::load(d); });
+    auto p = compiler::compile(model, id);
+    // The generation the running controller gives this content.
+    if (stored) {
+      p.generation =
+          stored->second == compiler::content_hash(p) ? stored->first : stored->first + 1;
+    } else {
+      p.generation = 1;
+    }
+    fmt::print("{}\n", vnet::policy::to_json_text(p, 2));
+    return 0;
+  } catch (const std::exception& e) {
     fmt::print(stderr, "vnet-controller: {}\n", e.what());
     return 1;
   }

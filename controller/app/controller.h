@@ -1,8 +1,22 @@
-// vnet-controller's wiring: options in, a running controller out. main.cpp
-// parses the command line into Options and calls run().
+// vnet-controller's wiring: options in, a running controller out. The store,
+// the model service, the policy engine, the southbound server (CA,
+// enrollment, agent sessions) and the REST API, built in that order and
+// stopped in reverse. main.cpp parses the command line; tests build a
+// Controller in-process on free ports.
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+
+namespace vnet::model {
+class Service;
+}
+namespace vnet::compiler {
+class Engine;
+class Realization;
+}  // namespace vnet::compiler
 
 namespace vnet::app {
 
@@ -11,11 +25,40 @@ struct Options {
   std::string listen = "127.0.0.1:8080";
   std::string southbound = "0.0.0.0:6641";
   std::string log_level = "info";
+  int api_threads = 2;
 };
 
-// Runs until SIGTERM/SIGINT; returns the process exit code. Startup errors
-// are one line on stderr naming the option and the fix, and exit code 1.
+class Controller {
+ public:
+  // Opens the data directory, binds both listeners; throws
+  // std::runtime_error / std::invalid_argument with one clear sentence.
+  explicit Controller(const Options& options);
+  ~Controller();
+
+  uint16_t api_port() const;
+  uint16_t southbound_port() const;
+  // The first admin token, on the very first start only.
+  const std::optional<std::string>& first_admin_token() const;
+  model::Service& service();
+  compiler::Engine& engine();
+  compiler::Realization& realization();
+
+  // Serves until stop() (or a signal after stop_on_signals()).
+  void run();
+  void stop();
+  void stop_on_signals();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// main's entry points; return the process exit code. Startup errors are one
+// line on stderr naming the option and the fix, and exit code 1.
 int run(const Options& options);
+// `vnet-controller policy --data-dir DIR HOST`: the host's compiled policy
+// (HOST is an id or a name), from the database alone, with the same compiler.
+int print_policy(const std::string& data_dir, const std::string& host);
 
 struct HostPort {
   std::string host;

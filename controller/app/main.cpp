@@ -1,12 +1,12 @@
-// vnet-controller: the network model, its REST API and (to come) the
-// southbound channel to the agents. All the wiring is in controller.cpp.
+// vnet-controller: the network model, its REST API, the policy compiler and
+// the southbound channel to the agents. All the wiring is in controller.cpp.
 #include <CLI/CLI.hpp>
 
 #include "controller/app/controller.h"
 
 int main(int argc, char** argv) {
   vnet::app::Options options;
-  CLI::App cli{"vnet-controller: keeps the network model, serves the REST API"};
+  CLI::App cli{"vnet-controller: keeps the network model, serves the REST API, feeds the agents"};
   cli.add_option("--data-dir", options.data_dir, "Database, CA and first admin token")
       ->capture_default_str();
   cli.add_option("--listen", options.listen, "REST API address, ADDR:PORT")->capture_default_str();
@@ -14,6 +14,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
+
+  std::string host;
+  CLI::App* policy = cli.add_subcommand(
+      "policy", "Print a host's compiled policy from the database (offline, same compiler)");
+  policy->add_option("--data-dir", options.data_dir, "The controller's data directory")
+      ->capture_default_str();
+  policy->add_option("HOST", host, "Host id or name")->required();
+
   CLI11_PARSE(cli, argc, argv);
+  if (policy->parsed()) return vnet::app::print_policy(options.data_dir, host);
   return vnet::app::run(options);
 }

@@ -10,6 +10,7 @@
 
 #include "controller/model/fields.h"
 #include "controller/model/kinds.h"
+#include "controller/model/change.h"
 #include "controller/store/sqlite.h"
 
 namespace vnet::model {
@@ -50,6 +51,6 @@ void before_delete(store::Database& db, const Kind& kind, const Row& row);
 void forget_allocation_hints();
 // Fields that are computed, not stored (realization state), added to
 // what GET shows.
-void add_computed(const Kind& kind, nlohmann::json& object);
+void add_computed(const Kind& kind, nlohmann::json& object, const RealizationView* view);
 
 }  // namespace vnet::model

@@ -589,9 +589,18 @@ void before_delete(Database& db, const Kind& kind, const Row& row) {
   free_allocations(db, row.id);
 }
 
-void add_computed(const Kind& kind, json& object) {
-  // Realization state. No agent can connect before the southbound channel
-  // exists (issue 4), so every host is honestly not connected.
+void add_computed(const Kind& kind, json& object, const RealizationView* view) {
+  // Realization state, from the southbound side when there is one (an
+  // offline tool has none: nothing is connected).
+  if (view != nullptr && kind.collection == "hosts") {
+    const json state = view->host_state(object.at("id"));
+    for (const auto& [key, value] : state.items()) object[key] = value;
+    return;
+  }
+  if (view != nullptr && kind.collection == "vm-nics") {
+    object["configuration_state"] = view->nic_state(object.at("id"), object);
+    return;
+  }
   const json not_connected = {
       {"status", "pending"},
       {"detail", json::array({{{"code", "host_not_connected"},

@@ -37,12 +37,12 @@ void check_if_match(const Kind& kind, const Row& row, const std::optional<std::s
   }
 }
 
-json present(const Kind& kind, const Row& row) {
+json present(const RealizationView* view, const Kind& kind, const Row& row) {
   json out = {{"id", row.id}};
   if (kind.tenant_owned) out["tenant_id"] = row.tenant_id.empty() ? json() : json(row.tenant_id);
   for (const auto& [key, value] : row.fields.items()) out[key] = value;
   out["etag"] = row.etag;
-  add_computed(kind, out);
+  add_computed(kind, out, view);
   return out;
 }
 
@@ -79,8 +79,31 @@ auto with_conflicts(F&& f) {
 
 }  // namespace
 
+namespace {
+thread_local uint64_t last_sequence = 0;
+}
+
 Service::Service(store::Store& store) : store_(store) {
-  store_.set_on_rollback(forget_allocation_hints);
+  store_.set_on_rollback([this] {
+    pending_.clear();
+    forget_allocation_hints();
+  });
+  store_.set_on_commit([this] {
+    last_sequence = 0;
+    if (pending_.empty()) return;
+    if (sink_) last_sequence = sink_(std::move(pending_));
+    pending_.clear();
+  });
+}
+
+uint64_t Service::last_change_sequence() { return last_sequence; }
+
+void Service::changed(const Kind& kind, const Row& row) {
+  pending_.push_back({kind.collection, row.id, row.fields});
+}
+
+void Service::deleted(const Kind& kind, const std::string& id) {
+  pending_.push_back({kind.collection, id, std::nullopt});
 }
 
 std::optional<Principal> Service::authenticate(std::string_view token) {
@@ -130,7 +153,8 @@ json Service::create(const Principal& who, const Kind& kind, const json& body) {
         throw conflict(fmt::format("a {} with id {} exists already", kind.singular, row.id));
       before_write(db, kind, who, row, nullptr);
       insert_row(db, kind, row);
-      json out = present(kind, row);
+      changed(kind, row);
+      json out = present(realization_, kind, row);
       if (!row.secret.empty()) out["token"] = row.secret;
       return out;
     });
@@ -158,7 +182,8 @@ PutResult Service::put(const Principal& who, const Kind& kind, const std::string
         row.etag = new_etag();
         before_write(db, kind, who, row, nullptr);
         insert_row(db, kind, row);
-        json out = present(kind, row);
+        changed(kind, row);
+        json out = present(realization_, kind, row);
         if (!row.secret.empty()) out["token"] = row.secret;
         return PutResult{out, true};
       }
@@ -168,11 +193,12 @@ PutResult Service::put(const Principal& who, const Kind& kind, const std::string
       row.tenant_id = existing->tenant_id;
       row.fields = check_fields(kind, who, body, Write::kReplace, existing->fields);
       if (row.fields == existing->fields)
-        return PutResult{present(kind, *existing), false};  // idempotent
+        return PutResult{present(realization_, kind, *existing), false};  // idempotent
       row.etag = new_etag();
       before_write(db, kind, who, row, &*existing);
       update_row(db, kind, row);
-      return PutResult{present(kind, row), false};
+      changed(kind, row);
+      return PutResult{present(realization_, kind, row), false};
     });
   });
 }
@@ -182,7 +208,7 @@ json Service::get(const Principal& who, const Kind& kind, const std::string& id)
   return store_.read([&](store::Database& db) {
     auto row = load_row(db, kind, id);
     if (!row || !visible_to(who, kind, *row)) throw no_such(kind, id);
-    return present(kind, *row);
+    return present(realization_, kind, *row);
   });
 }
 
@@ -240,7 +266,7 @@ Page Service::list(const Principal& who, const Kind& kind,
       row.tenant_id = s.column_text(2);
       row.etag = s.column_text(3);
       row.fields = json::parse(s.column_text(4));
-      page.items.push_back(present(kind, row));
+      page.items.push_back(present(realization_, kind, row));
     }
     return page;
   });
@@ -260,11 +286,12 @@ json Service::patch(const Principal& who, const Kind& kind, const std::string& i
       if (!probe.tenant_id.empty() && probe.tenant_id != existing->tenant_id)
         throw invalid("/tenant_id", "cannot be changed");
       row.fields = check_fields(kind, who, patch, Write::kPatch, existing->fields);
-      if (row.fields == existing->fields) return present(kind, *existing);
+      if (row.fields == existing->fields) return present(realization_, kind, *existing);
       row.etag = new_etag();
       before_write(db, kind, who, row, &*existing);
       update_row(db, kind, row);
-      return present(kind, row);
+      changed(kind, row);
+      return present(realization_, kind, row);
     });
   });
 }
@@ -279,6 +306,7 @@ void Service::remove(const Principal& who, const Kind& kind, const std::string& 
       check_if_match(kind, *existing, if_match);
       before_delete(db, kind, *existing);
       delete_row(db, kind, id);
+      deleted(kind, id);
     });
     return 0;
   });

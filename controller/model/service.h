@@ -3,16 +3,21 @@
 // the API layer maps requests to these calls and Problems to responses.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "controller/model/change.h"
 #include "controller/model/fields.h"
 #include "controller/model/kinds.h"
 #include "controller/store/store.h"
 
 namespace vnet::model {
+
+struct Row;
 
 struct Page {
   nlohmann::json items = nlohmann::json::array();
@@ -53,8 +58,24 @@ class Service {
   // Objects by collection, for /metrics.
   std::map<std::string, int64_t> counts();
 
+  // Receives each committed write's changes, in commit order, under the
+  // store's write lock (so it must be quick), and returns the sequence
+  // number it gave them.
+  using ChangeSink = std::function<uint64_t(std::vector<Change>)>;
+  void set_change_sink(ChangeSink sink) { sink_ = std::move(sink); }
+  // The sequence number of the last write this thread committed, 0 when it
+  // changed nothing (an idempotent PUT): what ?wait=realized waits for.
+  static uint64_t last_change_sequence();
+  void set_realization(const RealizationView* view) { realization_ = view; }
+
  private:
+  void changed(const Kind& kind, const Row& row);
+  void deleted(const Kind& kind, const std::string& id);
+
   store::Store& store_;
+  ChangeSink sink_;
+  std::vector<Change> pending_;  // guarded by the store's write lock
+  const RealizationView* realization_ = nullptr;
 };
 
 }  // namespace vnet::model

@@ -32,9 +32,11 @@ class Store {
     if constexpr (std::is_void_v<decltype(f(*writer_))>) {
       f(*writer_);
       tx.commit();
+      if (on_commit_) on_commit_();
     } else {
       auto result = f(*writer_);
       tx.commit();
+      if (on_commit_) on_commit_();
       return result;
     }
   }
@@ -51,6 +53,9 @@ class Store {
   // Runs, under the write lock, after any write transaction that did not
   // commit (caches of what the database holds must forget).
   void set_on_rollback(std::function<void()> f) { on_rollback_ = std::move(f); }
+  // Runs, under the write lock, after every committed write transaction, so
+  // whoever follows the changes sees them in commit order. Must not throw.
+  void set_on_commit(std::function<void()> f) { on_commit_ = std::move(f); }
 
  private:
   // Calls on_rollback when unwinding from a failed write.
@@ -62,6 +67,7 @@ class Store {
     }
   };
   std::function<void()> on_rollback_;
+  std::function<void()> on_commit_;
 
   struct Lease {
     explicit Lease(Store& s);

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "shared/policy/delta.h"
+
 namespace vnet::policy {
 namespace {
 
@@ -187,64 +189,89 @@ GatewayPolicy read_gateway(const json& j, const std::string& path) {
 namespace {
 
 template <class J>
+J element(const ProviderRoute& r) {
+  return J{{"prefix", r.prefix.to_string()}, {"next_hop", r.next_hop.to_string()}};
+}
+template <class J>
+J element(const Port& port) {
+  return J{{"nic_id", port.nic_id.to_string()},
+           {"interface", port.interface},
+           {"mac", port.mac.to_string()},
+           {"ca", port.ca.to_string()},
+           {"prefix_len", port.prefix_len},
+           {"gateway", port.gateway.to_string()},
+           {"dns", addresses_json<J>(port.dns)},
+           {"vsid", port.vsid.value()},
+           {"rdid", port.rdid.to_string()},
+           {"mtu", port.mtu}};
+}
+template <class J>
+J element(const LookupRecord& rec) {
+  return J{{"vsid", rec.vsid.value()},
+           {"ca", rec.ca.to_string()},
+           {"mac", rec.mac.to_string()},
+           {"pa", rec.pa.to_string()},
+           {"rule", to_string(rec.rule)}};
+}
+template <class J>
+J element(const CustomerRoute& r) {
+  return J{{"rdid", r.rdid.to_string()},
+           {"vsid", r.vsid.value()},
+           {"prefix", r.prefix.to_string()},
+           {"next_hop", r.next_hop.to_string()},
+           {"metric", r.metric}};
+}
+template <class J>
+J element(const RewritePa& r) {
+  return J{{"nic_id", r.nic_id.to_string()}, {"ca", r.ca.to_string()}, {"pa", r.pa.to_string()}};
+}
+template <class J>
+J element(const GatewayPolicy& g) {
+  return J{{"gateway_id", g.gateway_id.to_string()},
+           {"rdid", g.rdid.to_string()},
+           {"kind", to_string(g.kind)},
+           {"external_ip", g.external_ip.to_string()}};
+}
+template <class J, class T>
+J elements(const std::vector<T>& items) {
+  J out = J::array();
+  for (const auto& item : items) out.push_back(element<J>(item));
+  return out;
+}
+template <class J>
+J provider_json(const Provider& p) {
+  return J{{"pa", p.pa.to_string()},
+           {"prefix_len", p.prefix_len},
+           {"routes", elements<J>(p.routes)},
+           {"flow_entropy", p.flow_entropy}};
+}
+
+template <class J>
 J build(const HostPolicy& p) {
-  J routes = J::array();
-  for (const auto& r : p.provider.routes) {
-    routes.push_back(J{{"prefix", r.prefix.to_string()}, {"next_hop", r.next_hop.to_string()}});
-  }
-  J ports = J::array();
-  for (const auto& port : p.ports) {
-    ports.push_back(J{{"nic_id", port.nic_id.to_string()},
-                      {"interface", port.interface},
-                      {"mac", port.mac.to_string()},
-                      {"ca", port.ca.to_string()},
-                      {"prefix_len", port.prefix_len},
-                      {"gateway", port.gateway.to_string()},
-                      {"dns", addresses_json<J>(port.dns)},
-                      {"vsid", port.vsid.value()},
-                      {"rdid", port.rdid.to_string()},
-                      {"mtu", port.mtu}});
-  }
-  J records = J::array();
-  for (const auto& rec : p.lookup_records) {
-    records.push_back(J{{"vsid", rec.vsid.value()},
-                        {"ca", rec.ca.to_string()},
-                        {"mac", rec.mac.to_string()},
-                        {"pa", rec.pa.to_string()},
-                        {"rule", to_string(rec.rule)}});
-  }
-  J customer_routes = J::array();
-  for (const auto& r : p.customer_routes) {
-    customer_routes.push_back(J{{"rdid", r.rdid.to_string()},
-                                {"vsid", r.vsid.value()},
-                                {"prefix", r.prefix.to_string()},
-                                {"next_hop", r.next_hop.to_string()},
-                                {"metric", r.metric}});
-  }
-  J rewrite_pas = J::array();
-  for (const auto& r : p.rewrite_pas) {
-    rewrite_pas.push_back(
-        J{{"nic_id", r.nic_id.to_string()}, {"ca", r.ca.to_string()}, {"pa", r.pa.to_string()}});
-  }
-  J gateways = J::array();
-  for (const auto& g : p.gateways) {
-    gateways.push_back(J{{"gateway_id", g.gateway_id.to_string()},
-                         {"rdid", g.rdid.to_string()},
-                         {"kind", to_string(g.kind)},
-                         {"external_ip", g.external_ip.to_string()}});
-  }
   return J{{"host_id", p.host_id.to_string()},
            {"generation", p.generation},
-           {"provider",
-            {{"pa", p.provider.pa.to_string()},
-             {"prefix_len", p.provider.prefix_len},
-             {"routes", std::move(routes)},
-             {"flow_entropy", p.provider.flow_entropy}}},
-           {"ports", std::move(ports)},
-           {"lookup_records", std::move(records)},
-           {"customer_routes", std::move(customer_routes)},
-           {"rewrite_pas", std::move(rewrite_pas)},
-           {"gateways", std::move(gateways)}};
+           {"provider", provider_json<J>(p.provider)},
+           {"ports", elements<J>(p.ports)},
+           {"lookup_records", elements<J>(p.lookup_records)},
+           {"customer_routes", elements<J>(p.customer_routes)},
+           {"rewrite_pas", elements<J>(p.rewrite_pas)},
+           {"gateways", elements<J>(p.gateways)}};
+}
+
+template <class T>
+json section_json(const DeltaSection<T>& s) {
+  return json{{"set", elements<json>(s.set)}, {"remove", elements<json>(s.remove)}};
+}
+
+template <class T, class Read>
+DeltaSection<T> read_section(const Reader& parent, const json& j, const char* name, Read read) {
+  DeltaSection<T> s;
+  const auto it = j.find(name);
+  if (it == j.end()) return s;
+  Reader r(*it, parent.at(name));
+  s.set = r.array<T>("set", read);
+  s.remove = r.array<T>("remove", read);
+  return s;
 }
 
 }  // namespace
@@ -284,6 +311,37 @@ Expected<HostPolicy, PolicyError> from_json_text(std::string_view text) {
     return Unexpected(PolicyError{"", fmt::format("the policy is not valid JSON: {}", e.what())});
   }
   return from_json(j);
+}
+
+json to_json(const PolicyDelta& d) {
+  json out{{"host_id", d.host_id.to_string()}, {"from", d.from}, {"generation", d.generation}};
+  if (d.provider) out["provider"] = provider_json<json>(*d.provider);
+  out["ports"] = section_json(d.ports);
+  out["lookup_records"] = section_json(d.lookup_records);
+  out["customer_routes"] = section_json(d.customer_routes);
+  out["rewrite_pas"] = section_json(d.rewrite_pas);
+  out["gateways"] = section_json(d.gateways);
+  return out;
+}
+
+Expected<PolicyDelta, PolicyError> delta_from_json(const json& j) {
+  PolicyDelta d;
+  try {
+    Reader r(j, "");
+    d.host_id = r.uuid("host_id");
+    d.from = r.unsigned_number("from", UINT64_MAX);
+    d.generation = r.unsigned_number("generation", UINT64_MAX);
+    if (d.generation <= d.from) Reader::fail("/generation", "must be greater than from");
+    if (j.contains("provider")) d.provider = read_provider(j.at("provider"), "/provider");
+    d.ports = read_section<Port>(r, j, "ports", read_port);
+    d.lookup_records = read_section<LookupRecord>(r, j, "lookup_records", read_lookup_record);
+    d.customer_routes = read_section<CustomerRoute>(r, j, "customer_routes", read_customer_route);
+    d.rewrite_pas = read_section<RewritePa>(r, j, "rewrite_pas", read_rewrite_pa);
+    d.gateways = read_section<GatewayPolicy>(r, j, "gateways", read_gateway);
+  } catch (const ReadError& e) {
+    return Unexpected(e.error);
+  }
+  return d;
 }
 
 }  // namespace vnet::policy

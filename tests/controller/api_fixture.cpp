@@ -60,31 +60,25 @@ TempDir::~TempDir() {
 }
 
 Controller::Controller(std::filesystem::path dir) : dir_(std::move(dir)) {
-  store_ = std::make_unique<store::Store>((dir_ / "vnet.db").string());
-  service_ = std::make_unique<model::Service>(*store_);
-  if (auto secret = service_->bootstrap_admin_token()) {
-    admin_token_ = *secret;
+  app_ = std::make_unique<app::Controller>(app::Options{.data_dir = dir_.string(),
+                                                        .listen = "127.0.0.1:0",
+                                                        .southbound = "127.0.0.1:0",
+                                                        .log_level = "warn",
+                                                        .api_threads = 2});
+  if (app_->first_admin_token()) {
+    admin_token_ = *app_->first_admin_token();
   } else {
     // A restart: make a fresh admin token to keep talking.
     model::Principal admin{model::Role::kAdmin, "", ""};
     admin_token_ =
-        service_->create(admin, model::kind("tokens"), {{"name", "test restart"}}).at("token");
+        service().create(admin, model::kind("tokens"), {{"name", "test restart"}}).at("token");
   }
-  metrics_ = std::make_unique<api::Metrics>();
-  router_ = std::make_unique<api::Router>(*service_, *metrics_);
-  server_ = std::make_unique<api::Server>(
-      api::ServerOptions{.address = "127.0.0.1", .port = 0, .threads = 2},
-      [this](const api::Request& r) {
-        auto response = router_->handle(r);
-        metrics_->observe(r.method, response.route, response.status, 0.001);
-        return response;
-      });
-  thread_ = std::thread([this] { server_->run(); });
+  thread_ = std::thread([this] { app_->run(); });
 }
 
 void Controller::stop() {
   if (thread_.joinable()) {
-    server_->stop(std::chrono::seconds(5));
+    app_->stop();
     thread_.join();
   }
 }

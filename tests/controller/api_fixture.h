@@ -14,8 +14,8 @@
 
 #include "controller/api/router.h"
 #include "controller/api/server.h"
+#include "controller/app/controller.h"
 #include "controller/model/service.h"
-#include "controller/store/store.h"
 
 namespace vnet::testing {
 
@@ -37,9 +37,11 @@ class Controller {
   ~Controller();
   void stop();
 
-  uint16_t port() const { return server_->port(); }
+  uint16_t port() const { return app_->api_port(); }
+  uint16_t southbound_port() const { return app_->southbound_port(); }
   const std::string& admin_token() const { return admin_token_; }
-  model::Service& service() { return *service_; }
+  model::Service& service() { return app_->service(); }
+  app::Controller& app() { return *app_; }
   const std::filesystem::path& dir() const { return dir_; }
 
   // Requests as the admin or with a given token; bodies are JSON.
@@ -52,11 +54,7 @@ class Controller {
 
  private:
   std::filesystem::path dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<model::Service> service_;
-  std::unique_ptr<api::Metrics> metrics_;
-  std::unique_ptr<api::Router> router_;
-  std::unique_ptr<api::Server> server_;
+  std::unique_ptr<app::Controller> app_;
   std::thread thread_;
   std::string admin_token_;
 };

@@ -1,0 +1,32 @@
+// What the model tells the policy side (committed changes) and what it
+// shows from it (realization state), without depending on it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace vnet::model {
+
+// One committed change to one object, as the policy engine follows them:
+// the collection ("vm-nics"), the id, and the stored fields after the change
+// (absent when the object was deleted).
+struct Change {
+  std::string collection;
+  std::string id;
+  std::optional<nlohmann::json> fields;
+};
+
+// Realization state that GET adds to hosts and VM NICs (the southbound side
+// knows it; the model only shows it).
+class RealizationView {
+ public:
+  virtual ~RealizationView() = default;
+  // connected, last_seen, desired_generation, realized_generation,
+  // configuration_state of a host.
+  virtual nlohmann::json host_state(const std::string& host_id) const = 0;
+  // configuration_state of a VM NIC, given its stored fields.
+  virtual nlohmann::json nic_state(const std::string& nic_id, const nlohmann::json& nic) const = 0;
+};
+
+}  // namespace vnet::model

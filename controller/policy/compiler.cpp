@@ -1,0 +1,162 @@
+#include "controller/policy/compiler.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "shared/policy/delta.h"
+
+namespace vnet::compiler {
+namespace {
+
+using policy::HostPolicy;
+
+bool in_ranges(const IpPool& pool, net::Ipv4Address a) {
+  for (const auto& [start, end] : pool.ranges)
+    if (a.to_u32() >= start && a.to_u32() <= end) return true;
+  return false;
+}
+
+// The CA pool that handed out (or holds) the address, else the subnet's
+// first pool: its gateway and DNS servers are what DHCP tells the VM.
+const IpPool* pool_for(const Model& m, const Id& subnet_id, net::Ipv4Address ca) {
+  const auto it = m.pools_by_subnet.find(subnet_id);
+  if (it == m.pools_by_subnet.end()) return nullptr;
+  const IpPool* first = nullptr;
+  for (const Id& id : it->second) {
+    const IpPool& pool = m.ip_pools.at(id);
+    if (in_ranges(pool, ca)) return &pool;
+    if (first == nullptr) first = &pool;
+  }
+  return first;
+}
+
+policy::Provider provider_of(const Model& m, const Host& host) {
+  policy::Provider p;
+  p.pa = host.pa.value_or(net::Ipv4Address());
+  p.prefix_len = 32;
+  const auto site = m.sites.find(host.site_id);
+  if (site == m.sites.end()) return p;
+  for (const auto& subnet : site->second.subnets) {
+    if (subnet.contains(net::IpAddress(p.pa))) p.prefix_len = subnet.length();
+  }
+  if (auto pools = m.pools_by_site.find(host.site_id); pools != m.pools_by_site.end()) {
+    for (const Id& id : pools->second) {
+      const IpPool& pool = m.ip_pools.at(id);
+      if (pool.gateway && pool.subnet.contains(net::IpAddress(p.pa))) {
+        p.routes.push_back({*net::IpPrefix::parse("0.0.0.0/0"), *pool.gateway});
+        break;  // one default route: the pool the PA lives in
+      }
+    }
+  }
+  if (auto ln = m.logical_networks.find(site->second.logical_network_id);
+      ln != m.logical_networks.end())
+    p.flow_entropy = ln->second.flow_entropy;
+  return p;
+}
+
+// Lookup records and customer routes of one routing domain.
+void add_network(const Model& m, const Id& network_id, const VmNetwork& network,
+                 HostPolicy& out) {
+  if (auto nics = m.nics_by_network.find(network_id); nics != m.nics_by_network.end()) {
+    for (const Id& nic_id : nics->second) {
+      const VmNic& nic = m.vm_nics.at(nic_id);
+      if (nic.host_id.empty()) continue;  // not placed: nowhere to send to
+      const auto host = m.hosts.find(nic.host_id);
+      const auto subnet = m.vm_subnets.find(nic.vm_subnet_id);
+      if (host == m.hosts.end() || !host->second.pa || subnet == m.vm_subnets.end()) continue;
+      out.lookup_records.push_back(
+          {subnet->second.vsid, nic.ip, nic.mac, *host->second.pa,
+           network.rewrite ? policy::LookupRule::kRewrite : policy::LookupRule::kEncap});
+    }
+  }
+  std::vector<const VmSubnet*> subnets;
+  if (auto it = m.subnets_by_network.find(network_id); it != m.subnets_by_network.end()) {
+    for (const Id& id : it->second) {
+      const VmSubnet& s = m.vm_subnets.at(id);
+      subnets.push_back(&s);
+      out.customer_routes.push_back({network.rdid, s.vsid, s.prefix, net::Ipv4Address(), 0});
+    }
+  }
+  // Tenant routes: the next hop is a CA in one of the domain's subnets, and
+  // the route carries that subnet's VSID. One route per (RDID, VSID, prefix):
+  // an on-link subnet route wins, then the lowest metric.
+  if (auto it = m.routes_by_network.find(network_id); it != m.routes_by_network.end()) {
+    std::map<std::tuple<net::Vsid, net::IpPrefix>, policy::CustomerRoute> best;
+    for (const Id& id : it->second) {
+      const Route& r = m.routes.at(id);
+      for (const VmSubnet* s : subnets) {
+        if (!s->prefix.contains(net::IpAddress(r.next_hop))) continue;
+        policy::CustomerRoute route{network.rdid, s->vsid, r.prefix, r.next_hop, r.metric};
+        auto [slot, inserted] = best.try_emplace({s->vsid, r.prefix}, route);
+        if (!inserted && route.metric < slot->second.metric) slot->second = route;
+      }
+    }
+    for (const auto& [key, route] : best) {
+      const bool on_link = std::any_of(out.customer_routes.begin(), out.customer_routes.end(),
+                                       [&](const policy::CustomerRoute& c) {
+                                         return c.rdid == route.rdid && c.vsid == route.vsid &&
+                                                c.prefix == route.prefix;
+                                       });
+      if (!on_link) out.customer_routes.push_back(route);
+    }
+  }
+}
+
+}  // namespace
+
+HostPolicy compile(const Model& m, const Id& host_id) {
+  const Host& host = m.hosts.at(host_id);
+  HostPolicy out;
+  out.host_id = *Uuid::parse(host_id);
+  out.generation = 0;
+  out.provider = provider_of(m, host);
+
+  if (auto nics = m.nics_by_host.find(host_id); nics != m.nics_by_host.end()) {
+    for (const Id& nic_id : nics->second) {
+      const VmNic& nic = m.vm_nics.at(nic_id);
+      const auto subnet = m.vm_subnets.find(nic.vm_subnet_id);
+      const auto network = m.vm_networks.find(nic.vm_network_id);
+      // A port needs its interface (the orchestrator's binding) and an HNV
+      // network; isolation "none" is the physical network's business.
+      if (nic.interface.empty() || subnet == m.vm_subnets.end() ||
+          network == m.vm_networks.end() || !network->second.hnv)
+        continue;
+      policy::Port port;
+      port.nic_id = *Uuid::parse(nic_id);
+      port.interface = nic.interface;
+      port.mac = nic.mac;
+      port.ca = nic.ip;
+      port.prefix_len = subnet->second.prefix.length();
+      const IpPool* pool = pool_for(m, nic.vm_subnet_id, nic.ip);
+      port.gateway = pool != nullptr && pool->gateway
+                         ? *pool->gateway
+                         : *subnet->second.prefix.first().v4().offset(1);
+      if (pool != nullptr) port.dns = pool->dns;
+      port.vsid = subnet->second.vsid;
+      port.rdid = network->second.rdid;
+      port.mtu = kUplinkMtu - kNvgreOverhead;
+      out.ports.push_back(std::move(port));
+    }
+  }
+  for (const Id& network_id : m.networks_on_host(host_id)) {
+    const auto network = m.vm_networks.find(network_id);
+    if (network == m.vm_networks.end() || !network->second.hnv) continue;
+    add_network(m, network_id, network->second, out);
+  }
+  if (auto gws = m.gateways_by_host.find(host_id); gws != m.gateways_by_host.end()) {
+    for (const Id& gw_id : gws->second) {
+      const Gateway& gw = m.gateways.at(gw_id);
+      const auto network = m.vm_networks.find(gw.vm_network_id);
+      if (network == m.vm_networks.end()) continue;
+      out.gateways.push_back({*Uuid::parse(gw_id), network->second.rdid,
+                              gw.kind == "forwarding" ? policy::GatewayKind::kForwarding
+                                                      : policy::GatewayKind::kNat,
+                              gw.external_ip.value_or(net::Ipv4Address())});
+    }
+  }
+  policy::canonicalize(out);
+  return out;
+}
+
+}  // namespace vnet::compiler

@@ -1,0 +1,200 @@
+#include "controller/policy/engine.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "controller/model/rows.h"
+#include "controller/policy/compiler.h"
+#include "controller/store/store.h"
+#include "shared/log/log.h"
+#include "shared/policy/json.h"
+
+namespace vnet::compiler {
+std::string content_hash(const policy::HostPolicy& p) {
+  policy::HostPolicy copy = p;
+  copy.generation = 0;
+  return model::sha256_hex(policy::to_json(copy).dump());
+}
+
+Engine::Engine(store::Store& store, Realization& realization)
+    : store_(store), realization_(realization) {}
+
+Engine::~Engine() {
+  {
+    std::lock_guard lock(queue_mutex_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+void Engine::set_listener(Listener listener) { listener_ = std::move(listener); }
+
+void Engine::start() {
+  const auto started = std::chrono::steady_clock::now();
+  model_ = store_.read([](store::Database& db) { return Model::load(db); });
+  std::map<std::string, std::pair<uint64_t, std::string>> stored;
+  store_.read([&](store::Database& db) {
+    auto s = db.prepare("SELECT host_id, generation, sha256 FROM host_policies");
+    while (s.step())
+      stored[s.column_text(0)] = {static_cast<uint64_t>(s.column_int(1)), s.column_text(2)};
+  });
+  std::map<std::string, std::string> hashes;
+  std::map<std::string, uint64_t> generations;
+  for (const auto& [host, _] : model_.hosts) {
+    auto compiled = std::make_shared<Compiled>();
+    compiled->policy = compile(model_, host);
+    const std::string hash = content_hash(compiled->policy);
+    const auto it = stored.find(host);
+    if (it != stored.end() && it->second.second == hash) {
+      compiled->policy.generation = it->second.first;
+    } else {
+      compiled->policy.generation = it == stored.end() ? 1 : it->second.first + 1;
+      hashes[host] = hash;
+      generations[host] = compiled->policy.generation;
+    }
+    realization_.set_desired(host, compiled->policy.generation);
+    std::lock_guard lock(policies_mutex_);
+    policies_[host] = std::move(compiled);
+  }
+  persist(hashes, generations);
+  stats_.full_compile_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  spdlog::info("policy_compiled hosts={} nics={} changed={} seconds={:.3f}", model_.hosts.size(),
+               model_.vm_nics.size(), generations.size(), stats_.full_compile_seconds);
+  worker_ = std::thread([this] { run(); });
+}
+
+uint64_t Engine::submit(std::vector<model::Change> changes) {
+  uint64_t sequence;
+  {
+    std::lock_guard lock(queue_mutex_);
+    for (auto& c : changes) queue_.push_back(std::move(c));
+    sequence = ++submitted_;
+  }
+  queue_cv_.notify_one();
+  return sequence;
+}
+
+std::shared_ptr<const Compiled> Engine::policy(const std::string& host) const {
+  std::lock_guard lock(policies_mutex_);
+  const auto it = policies_.find(host);
+  return it == policies_.end() ? nullptr : it->second;
+}
+
+void Engine::flush() {
+  std::unique_lock lock(queue_mutex_);
+  idle_cv_.wait(lock, [&] { return done_ >= submitted_ || stopping_; });
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard lock(queue_mutex_);
+  return stats_;
+}
+
+void Engine::run() {
+  for (;;) {
+    std::vector<model::Change> batch;
+    uint64_t last = 0;
+    {
+      std::unique_lock lock(queue_mutex_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      batch.swap(queue_);
+      last = submitted_;
+    }
+    try {
+      process(std::move(batch), last);
+    } catch (const std::exception& e) {
+      // The model and the database disagree: recompile everything from the
+      // store rather than serve a policy that may be wrong.
+      spdlog::error("policy_batch_failed error={} action=full_recompile", log::quote(e.what()));
+      model_ = store_.read([](store::Database& db) { return Model::load(db); });
+      IdSet all;
+      for (const auto& [host, _] : model_.hosts) all.insert(host);
+      realization_.batch_done(last, recompile(all));
+      std::lock_guard lock(queue_mutex_);
+      stats_.full_recompiles++;
+    }
+    {
+      std::lock_guard lock(queue_mutex_);
+      done_ = last;
+      stats_.batches++;
+    }
+    idle_cv_.notify_all();
+  }
+}
+
+void Engine::process(std::vector<model::Change> changes, uint64_t last_sequence) {
+  IdSet touched;
+  std::vector<std::string> removed_hosts;
+  for (const auto& change : changes) {
+    for (const auto& h : model_.hosts_touched_by(change.collection, change.id)) touched.insert(h);
+    model_.apply(change);
+    for (const auto& h : model_.hosts_touched_by(change.collection, change.id)) touched.insert(h);
+    if (change.collection == "hosts" && !change.fields) removed_hosts.push_back(change.id);
+  }
+  for (const auto& host : removed_hosts) {
+    touched.erase(host);
+    {
+      std::lock_guard lock(policies_mutex_);
+      policies_.erase(host);
+    }
+    realization_.host_removed(host);
+    if (listener_) listener_(host, nullptr);
+  }
+  realization_.batch_done(last_sequence, recompile(touched));
+}
+
+std::map<std::string, uint64_t> Engine::recompile(const IdSet& hosts) {
+  std::map<std::string, std::string> hashes;
+  std::map<std::string, uint64_t> generations;
+  std::vector<std::pair<std::string, std::shared_ptr<const Compiled>>> published;
+  for (const auto& host : hosts) {
+    if (!model_.hosts.contains(host)) continue;
+    auto compiled = std::make_shared<Compiled>();
+    compiled->policy = compile(model_, host);
+    const auto previous = policy(host);
+    if (previous && policy::same_content(previous->policy, compiled->policy)) continue;
+    compiled->policy.generation = previous ? previous->policy.generation + 1 : 1;
+    if (previous) compiled->delta = policy::diff(previous->policy, compiled->policy);
+    hashes[host] = content_hash(compiled->policy);
+    generations[host] = compiled->policy.generation;
+    published.emplace_back(host, std::move(compiled));
+  }
+  // Stored before anyone is told, so a restart never reuses a generation
+  // number for different content.
+  persist(hashes, generations);
+  for (auto& [host, compiled] : published) {
+    {
+      std::lock_guard lock(policies_mutex_);
+      policies_[host] = compiled;
+    }
+    if (listener_) listener_(host, compiled);
+  }
+  std::lock_guard lock(queue_mutex_);
+  stats_.hosts_recompiled += hosts.size();
+  stats_.generations_bumped += generations.size();
+  return generations;
+}
+
+void Engine::persist(const std::map<std::string, std::string>& hashes,
+                     const std::map<std::string, uint64_t>& generations) {
+  if (hashes.empty()) return;
+  store_.write([&](store::Database& db) {
+    // A host deleted meanwhile has no row to refer to: skipped by the WHERE.
+    auto s = db.prepare(
+        "INSERT INTO host_policies (host_id, generation, sha256) "
+        "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM hosts WHERE id = ?1) "
+        "ON CONFLICT (host_id) DO UPDATE SET generation = excluded.generation, "
+        "sha256 = excluded.sha256");
+    for (const auto& [host, hash] : hashes) {
+      s.reset();
+      s.bind(1, host).bind(2, static_cast<int64_t>(generations.at(host))).bind(3, hash).run();
+    }
+  });
+}
+
+}  // namespace vnet::compiler

@@ -1,0 +1,101 @@
+// Keeps every host's compiled policy current. At start it loads the model,
+// compiles every host and reconciles generations with the database (a
+// generation changes only when the content did, also across restarts). Then
+// a worker thread takes committed changes in order, in batches, recompiles
+// only the hosts whose policy can differ, bumps their generation when the
+// content changed, keeps the delta from the previous generation, records
+// the new generations in the store and tells the listener (the southbound
+// server) and the realization tracker.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "controller/model/change.h"
+#include "controller/policy/model.h"
+#include "controller/policy/realization.h"
+#include "shared/policy/delta.h"
+#include "shared/policy/host_policy.h"
+
+namespace vnet::store {
+class Store;
+}
+
+namespace vnet::compiler {
+
+// SHA-256 of the policy's content (everything but the generation): equal
+// hashes, equal content.
+std::string content_hash(const policy::HostPolicy& policy);
+
+// One host's current policy, immutable once published.
+struct Compiled {
+  policy::HostPolicy policy;                 // with its generation
+  std::optional<policy::PolicyDelta> delta;  // from generation - 1, when known
+};
+
+struct EngineStats {
+  double full_compile_seconds = 0;  // the last full compile (at start)
+  uint64_t hosts_recompiled = 0;    // since start, incremental
+  uint64_t generations_bumped = 0;
+  uint64_t batches = 0;
+  uint64_t full_recompiles = 0;
+};
+
+class Engine {
+ public:
+  // Called on the worker thread for each host whose policy changed, and
+  // with nullptr when the host was deleted.
+  using Listener = std::function<void(const std::string& host, std::shared_ptr<const Compiled>)>;
+
+  Engine(store::Store& store, Realization& realization);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void set_listener(Listener listener);
+  // Loads, compiles everything, reconciles generations, starts the worker.
+  void start();
+
+  // The Service's change sink: queues the changes, returns their sequence.
+  uint64_t submit(std::vector<model::Change> changes);
+
+  // The host's current policy; nullptr for an unknown host.
+  std::shared_ptr<const Compiled> policy(const std::string& host) const;
+  // Blocks until every change submitted so far is compiled (tests, shutdown).
+  void flush();
+  EngineStats stats() const;
+
+ private:
+  void run();
+  void process(std::vector<model::Change> changes, uint64_t last_sequence);
+  // Compiles `hosts`, bumps and stores what changed; returns new generations.
+  std::map<std::string, uint64_t> recompile(const IdSet& hosts);
+  void persist(const std::map<std::string, std::string>& hashes,
+               const std::map<std::string, uint64_t>& generations);
+
+  store::Store& store_;
+  Realization& realization_;
+  Listener listener_;
+  Model model_;  // the worker's alone after start()
+
+  mutable std::mutex policies_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const Compiled>> policies_;
+
+  mutable std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::condition_variable idle_cv_;
+  std::vector<model::Change> queue_;
+  uint64_t submitted_ = 0;  // sequence of the last change queued
+  uint64_t done_ = 0;       // sequence of the last change compiled
+  bool stopping_ = false;
+  EngineStats stats_;
+  std::thread worker_;
+};
+
+}  // namespace vnet::compiler

@@ -1,0 +1,128 @@
+// The part of the network model the policy compiler reads, held in memory
+// with the indexes that answer "which hosts does this object concern?".
+// Loaded once from the store, then kept current by applying each committed
+// change (Service's change feed) in commit order. Not thread-safe: the
+// policy engine's thread owns it.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "controller/model/change.h"
+#include "shared/net/ip.h"
+#include "shared/net/ipv4.h"
+#include "shared/net/mac.h"
+#include "shared/net/vsid.h"
+#include "shared/util/uuid.h"
+
+namespace vnet::store {
+class Database;
+}
+
+namespace vnet::compiler {
+
+using Id = std::string;  // the model's UUID text
+using IdSet = std::set<Id>;
+
+struct LogicalNetwork {
+  bool flow_entropy = false;
+};
+struct Site {
+  Id logical_network_id;
+  std::vector<net::IpPrefix> subnets;
+};
+struct IpPool {
+  Id site_id;       // "" for a CA pool
+  Id vm_subnet_id;  // "" for a site pool
+  net::IpPrefix subnet;
+  std::vector<std::pair<uint32_t, uint32_t>> ranges;
+  std::optional<net::Ipv4Address> gateway;
+  std::vector<net::Ipv4Address> dns;
+};
+struct Host {
+  Id site_id;
+  std::optional<net::Ipv4Address> pa;
+};
+struct VmNetwork {
+  Id logical_network_id;
+  Uuid rdid;
+  bool hnv = true;       // isolation "hnv"; "none" is not virtualized
+  bool rewrite = false;  // translation "rewrite"
+};
+struct VmSubnet {
+  Id vm_network_id;
+  net::IpPrefix prefix;
+  net::Vsid vsid;
+};
+struct VmNic {
+  Id vm_subnet_id;
+  Id vm_network_id;  // the subnet's, kept for the indexes
+  net::MacAddress mac;
+  net::Ipv4Address ip;
+  Id host_id;  // "" when not placed
+  std::string interface;
+};
+struct Gateway {
+  Id vm_network_id;
+  Id host_id;
+  std::string kind;
+  std::optional<net::Ipv4Address> external_ip;
+};
+struct Route {
+  Id vm_network_id;
+  net::IpPrefix prefix;
+  net::Ipv4Address next_hop;
+  uint32_t metric = 0;
+};
+
+using Change = model::Change;
+
+class Model {
+ public:
+  // Reads every object the compiler needs (one read transaction).
+  static Model load(store::Database& db);
+
+  // Applies one change. Collections the compiler does not read are ignored.
+  void apply(const Change& change);
+
+  // The hosts whose policy may depend on the object, in the current state.
+  // The engine asks before and after applying a change and recompiles the
+  // union. `all` is set when the object concerns every host.
+  IdSet hosts_touched_by(const std::string& collection, const Id& id) const;
+  // The hosts with a NIC or a gateway of the VM network.
+  IdSet hosts_of_network(const Id& vm_network_id) const;
+  // The VM networks with a NIC or gateway on the host.
+  IdSet networks_on_host(const Id& host_id) const;
+
+  std::unordered_map<Id, LogicalNetwork> logical_networks;
+  std::unordered_map<Id, Site> sites;
+  std::unordered_map<Id, IpPool> ip_pools;
+  std::unordered_map<Id, Host> hosts;
+  std::unordered_map<Id, VmNetwork> vm_networks;
+  std::unordered_map<Id, VmSubnet> vm_subnets;
+  std::unordered_map<Id, VmNic> vm_nics;
+  std::unordered_map<Id, Gateway> gateways;
+  std::unordered_map<Id, Route> routes;
+
+  // Indexes, maintained by apply().
+  std::unordered_map<Id, IdSet> subnets_by_network;
+  std::unordered_map<Id, IdSet> nics_by_network;
+  std::unordered_map<Id, IdSet> nics_by_host;
+  std::unordered_map<Id, IdSet> gateways_by_network;
+  std::unordered_map<Id, IdSet> gateways_by_host;
+  std::unordered_map<Id, IdSet> routes_by_network;
+  std::unordered_map<Id, IdSet> pools_by_subnet;
+  std::unordered_map<Id, IdSet> pools_by_site;
+  std::unordered_map<Id, IdSet> hosts_by_site;
+  std::unordered_map<Id, IdSet> sites_by_logical_network;
+
+ private:
+  void index(const std::string& collection, const Id& id, bool add);
+};
+
+}  // namespace vnet::compiler

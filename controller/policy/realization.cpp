@@ -1,0 +1,203 @@
+#include "controller/policy/realization.h"
+
+#include <fmt/format.h>
+
+#include "shared/util/time.h"
+
+namespace vnet::compiler {
+namespace {
+
+using nlohmann::json;
+constexpr size_t kBatchHistory = 4096;
+
+json problem(std::string_view code, std::string_view message) {
+  return json{{"code", code}, {"message", message}};
+}
+
+}  // namespace
+
+void Realization::batch_done(uint64_t sequence, const std::map<std::string, uint64_t>& desired) {
+  std::vector<Callback> ready;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [host, generation] : desired) hosts_[host].desired = generation;
+    batches_.push_back({sequence, desired});
+    if (batches_.size() > kBatchHistory) batches_.pop_front();
+    processed_ = std::max(processed_, sequence);
+    ready = take_ready_locked();
+  }
+  run(std::move(ready));
+}
+
+void Realization::set_desired(const std::string& host, uint64_t generation) {
+  std::lock_guard lock(mutex_);
+  hosts_[host].desired = generation;
+}
+
+void Realization::host_removed(const std::string& host) {
+  std::vector<Callback> ready;
+  {
+    std::lock_guard lock(mutex_);
+    hosts_.erase(host);
+    ready = take_ready_locked();
+  }
+  run(std::move(ready));
+}
+
+void Realization::connected(const std::string& host) {
+  std::lock_guard lock(mutex_);
+  HostStatus& s = hosts_[host];
+  s.connected = true;
+  s.last_seen = std::chrono::system_clock::now();
+}
+
+void Realization::disconnected(const std::string& host) {
+  std::vector<Callback> ready;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = hosts_.find(host); it != hosts_.end()) it->second.connected = false;
+    ready = take_ready_locked();
+  }
+  run(std::move(ready));
+}
+
+void Realization::seen(const std::string& host) {
+  std::lock_guard lock(mutex_);
+  hosts_[host].last_seen = std::chrono::system_clock::now();
+}
+
+void Realization::acked(const std::string& host, uint64_t generation,
+                        std::vector<AgentProblem> problems) {
+  std::vector<Callback> ready;
+  {
+    std::lock_guard lock(mutex_);
+    HostStatus& s = hosts_[host];
+    s.realized = generation;
+    s.problems = std::move(problems);
+    s.last_seen = std::chrono::system_clock::now();
+    ready = take_ready_locked();
+  }
+  run(std::move(ready));
+}
+
+HostStatus Realization::status(const std::string& host) const {
+  std::lock_guard lock(mutex_);
+  const auto it = hosts_.find(host);
+  return it == hosts_.end() ? HostStatus{} : it->second;
+}
+
+uint64_t Realization::connected_count() const {
+  std::lock_guard lock(mutex_);
+  uint64_t n = 0;
+  for (const auto& [_, s] : hosts_) n += s.connected ? 1 : 0;
+  return n;
+}
+
+std::optional<bool> Realization::realized_locked(uint64_t sequence) const {
+  if (sequence == 0) return true;
+  if (sequence > processed_) return std::nullopt;
+  // The batch that carried the change; older than the history means long
+  // ago, and counts as realized as far as any waiter is concerned.
+  for (auto it = batches_.rbegin(); it != batches_.rend(); ++it) {
+    const bool carried = it->sequence >= sequence &&
+                         (std::next(it) == batches_.rend() || std::next(it)->sequence < sequence);
+    if (!carried) continue;
+    for (const auto& [host, generation] : it->desired) {
+      const auto h = hosts_.find(host);
+      if (h == hosts_.end() || !h->second.connected) continue;
+      if (h->second.realized < generation) return false;
+    }
+    return true;
+  }
+  return true;
+}
+
+bool Realization::realized(uint64_t sequence) const {
+  std::lock_guard lock(mutex_);
+  return realized_locked(sequence).value_or(false);
+}
+
+uint64_t Realization::when_realized(uint64_t sequence, Callback done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!realized_locked(sequence).value_or(false)) {
+      const uint64_t id = next_waiter_++;
+      waiters_.emplace(id, Waiter{sequence, std::move(done)});
+      return id;
+    }
+  }
+  done();
+  return 0;
+}
+
+void Realization::cancel(uint64_t waiter) {
+  std::lock_guard lock(mutex_);
+  waiters_.erase(waiter);
+}
+
+std::vector<Realization::Callback> Realization::take_ready_locked() {
+  std::vector<Callback> ready;
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (realized_locked(it->second.sequence).value_or(false)) {
+      ready.push_back(std::move(it->second.done));
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return ready;
+}
+
+void Realization::run(std::vector<Callback> ready) {
+  for (auto& f : ready) f();
+}
+
+json Realization::host_state(const std::string& host_id) const {
+  const HostStatus s = status(host_id);
+  json detail = json::array();
+  if (!s.connected) {
+    detail.push_back(problem("host_not_connected", "no agent is connected for this host"));
+  } else if (s.realized < s.desired) {
+    detail.push_back(problem(
+        "policy_pending",
+        fmt::format("the agent has generation {} of {}", s.realized, s.desired)));
+  }
+  for (const auto& p : s.problems) {
+    if (p.nic_id.empty()) detail.push_back(problem(p.code, p.message));
+  }
+  const bool failed = std::any_of(s.problems.begin(), s.problems.end(),
+                                  [](const AgentProblem& p) { return p.nic_id.empty(); });
+  const char* status = failed ? "failure" : detail.empty() ? "success" : "pending";
+  return json{{"connected", s.connected},
+              {"last_seen", s.last_seen ? json(rfc3339(*s.last_seen)) : json()},
+              {"desired_generation", s.desired},
+              {"realized_generation", s.realized},
+              {"configuration_state", {{"status", status}, {"detail", std::move(detail)}}}};
+}
+
+json Realization::nic_state(const std::string& nic_id, const json& nic) const {
+  auto state = [](const char* status, json detail) {
+    return json{{"status", status}, {"detail", std::move(detail)}};
+  };
+  if (!nic.contains("host_id") || !nic.contains("interface")) {
+    return state("pending", json::array({problem(
+                                "not_placed", "the NIC has no host_id and interface yet")}));
+  }
+  const HostStatus s = status(nic.at("host_id").get<std::string>());
+  for (const auto& p : s.problems) {
+    if (p.nic_id == nic_id) return state("failure", json::array({problem(p.code, p.message)}));
+  }
+  if (!s.connected) {
+    return state("pending", json::array({problem("host_not_connected",
+                                                 "no agent is connected for the NIC's host")}));
+  }
+  if (s.realized < s.desired) {
+    return state("pending", json::array({problem(
+                                "policy_pending",
+                                fmt::format("the host's agent has generation {} of {}",
+                                            s.realized, s.desired))}));
+  }
+  return state("success", json::array());
+}
+
+}  // namespace vnet::compiler

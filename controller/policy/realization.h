@@ -1,0 +1,94 @@
+// Whether the model has reached the hosts: per host the generation the
+// controller wants (desired) and the one the agent acked (realized), whether
+// its agent is connected, when it was last heard from, and the problems it
+// reported. The policy engine writes desired generations, southbound
+// sessions write the rest, and the API reads it (GET /hosts, ?wait=realized).
+// Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/model/change.h"
+
+namespace vnet::compiler {
+
+// A problem an agent reports with its ack, e.g. {interface_missing, nic id}.
+struct AgentProblem {
+  std::string code;
+  std::string message;
+  std::string nic_id;  // "" when it concerns the host
+};
+
+struct HostStatus {
+  bool connected = false;
+  std::optional<std::chrono::system_clock::time_point> last_seen;
+  uint64_t desired = 0;
+  uint64_t realized = 0;
+  std::vector<AgentProblem> problems;
+};
+
+class Realization : public model::RealizationView {
+ public:
+  using Callback = std::function<void()>;
+
+  // The policy engine: after a batch of changes up to sequence `sequence`,
+  // the hosts whose policy changed and their new generations.
+  void batch_done(uint64_t sequence, const std::map<std::string, uint64_t>& desired);
+  // The desired generations at start, before any session.
+  void set_desired(const std::string& host, uint64_t generation);
+  void host_removed(const std::string& host);
+
+  // Southbound sessions.
+  void connected(const std::string& host);
+  void disconnected(const std::string& host);
+  void seen(const std::string& host);
+  void acked(const std::string& host, uint64_t generation, std::vector<AgentProblem> problems);
+
+  HostStatus status(const std::string& host) const;
+  uint64_t connected_count() const;
+
+  // Calls `done` once change `sequence` is realized: every affected host
+  // that is connected has acked the generation the change produced (a host
+  // that disconnects stops counting). Returns an id for cancel().
+  uint64_t when_realized(uint64_t sequence, Callback done);
+  void cancel(uint64_t waiter);
+  // Whether change `sequence` is realized now.
+  bool realized(uint64_t sequence) const;
+
+  // model::RealizationView
+  nlohmann::json host_state(const std::string& host_id) const override;
+  nlohmann::json nic_state(const std::string& nic_id, const nlohmann::json& nic) const override;
+
+ private:
+  struct Batch {
+    uint64_t sequence;  // the last change of the batch
+    std::map<std::string, uint64_t> desired;
+  };
+  struct Waiter {
+    uint64_t sequence;
+    Callback done;
+  };
+  // nullopt: the engine has not processed the change yet.
+  std::optional<bool> realized_locked(uint64_t sequence) const;
+  // Takes the waiters that are now satisfied; the caller calls them unlocked.
+  std::vector<Callback> take_ready_locked();
+  void run(std::vector<Callback> ready);
+
+  mutable std::mutex mutex_;
+  std::map<std::string, HostStatus> hosts_;
+  std::deque<Batch> batches_;  // recent batches, oldest first
+  uint64_t processed_ = 0;     // changes up to here are compiled
+  std::map<uint64_t, Waiter> waiters_;
+  uint64_t next_waiter_ = 1;
+};
+
+}  // namespace vnet::compiler

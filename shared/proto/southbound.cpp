@@ -1,0 +1,54 @@
+#include "shared/proto/southbound.h"
+
+#include <stdexcept>
+
+#include "shared/policy/json.h"
+
+namespace vnet::proto {
+
+using nlohmann::json;
+
+json hello(std::string_view host_id, uint64_t generation) {
+  return {{"type", "hello"}, {"host_id", host_id}, {"generation", generation}};
+}
+
+json ack(uint64_t generation, const std::vector<Problem>& problems) {
+  json list = json::array();
+  for (const auto& p : problems) {
+    json item{{"code", p.code}, {"message", p.message}};
+    if (!p.nic_id.empty()) item["nic_id"] = p.nic_id;
+    list.push_back(std::move(item));
+  }
+  return {{"type", "ack"}, {"generation", generation}, {"problems", std::move(list)}};
+}
+
+json stats(const json& counters) { return {{"type", "stats"}, {"counters", counters}}; }
+
+json snapshot(const policy::HostPolicy& p) {
+  return {{"type", "snapshot"}, {"policy", policy::to_json(p)}};
+}
+
+json delta(const policy::PolicyDelta& d) {
+  json out = policy::to_json(d);
+  out["type"] = "delta";
+  return out;
+}
+
+json ping() { return {{"type", "ping"}}; }
+json pong() { return {{"type", "pong"}}; }
+
+std::vector<Problem> problems_of(const json& ack) {
+  std::vector<Problem> out;
+  const auto it = ack.find("problems");
+  if (it == ack.end()) return out;
+  if (!it->is_array()) throw std::invalid_argument("/problems must be an array");
+  for (const auto& p : *it) {
+    if (!p.is_object() || !p.contains("code") || !p["code"].is_string())
+      throw std::invalid_argument("/problems/*/code must be a string");
+    out.push_back({p["code"].get<std::string>(), p.value("message", std::string()),
+                   p.value("nic_id", std::string())});
+  }
+  return out;
+}
+
+}  // namespace vnet::proto

@@ -1,0 +1,48 @@
+// The southbound channel's messages (DESIGN.md section 3, docs/southbound.md):
+// JSON text frames over a WebSocket on TLS 1.3. Every message is an object
+// with a "type"; the builders here are the one place their fields are named,
+// for the controller and the agent alike.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/policy/delta.h"
+#include "shared/policy/host_policy.h"
+
+namespace vnet::proto {
+
+// The WebSocket path of the agent channel, and the enrollment request's.
+inline constexpr std::string_view kAgentPath = "/agent";
+inline constexpr std::string_view kEnrollPath = "/enroll";
+// The controller's certificate names itself so; agents check that name.
+inline constexpr std::string_view kControllerName = "vnet-controller";
+// What the controller reads from an agent (acks, stats), and what an agent
+// reads from the controller (a whole policy of a large host).
+inline constexpr size_t kMaxAgentMessage = 1 << 20;
+inline constexpr size_t kMaxControllerMessage = 256 << 20;
+
+struct Problem {
+  std::string code;
+  std::string message;
+  std::string nic_id;  // "" for the host as a whole
+};
+
+// agent -> controller
+nlohmann::json hello(std::string_view host_id, uint64_t generation);
+nlohmann::json ack(uint64_t generation, const std::vector<Problem>& problems);
+nlohmann::json stats(const nlohmann::json& counters);
+// controller -> agent
+nlohmann::json snapshot(const policy::HostPolicy& policy);
+nlohmann::json delta(const policy::PolicyDelta& delta);
+// either way
+nlohmann::json ping();
+nlohmann::json pong();
+
+// Reads an ack's problems; throws std::invalid_argument naming the field.
+std::vector<Problem> problems_of(const nlohmann::json& ack);
+
+}  // namespace vnet::proto

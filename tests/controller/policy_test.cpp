@@ -1,0 +1,235 @@
+// The policy compiler on small models built in memory (no database): the
+// exact records each host gets. The engine's tests (generations, deltas,
+// persistence) are in engine_test.cpp.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "controller/policy/compiler.h"
+#include "controller/policy/model.h"
+#include "shared/policy/delta.h"
+#include "shared/policy/json.h"
+#include "shared/testing/fixtures.h"
+
+namespace vnet::compiler {
+namespace {
+
+using nlohmann::json;
+using vnet::testing::uuid;
+
+std::string id(uint64_t n) { return uuid(n).to_string(); }
+
+// Seed scenario 2 of DESIGN.md with the ids of shared/testing/fixtures.cpp:
+// host 1 (192.168.1.10) and host 2 (192.168.2.20), Blue (VSID 5001) and Red
+// (VSID 6001), each with 10.0.0.5 on host 1 and 10.0.0.7 on host 2.
+std::vector<Change> seed_changes() {
+  return {
+      {"logical-networks", id(0x10), json{{"name", "dc"}, {"flow_entropy", false}}},
+      {"sites", id(0x20),
+       json{{"logical_network_id", id(0x10)},
+            {"subnets", {{{"prefix", "192.168.1.0/24"}}, {{"prefix", "192.168.2.0/24"}}}}}},
+      {"ip-pools", id(0x21),
+       json{{"site_id", id(0x20)},
+            {"subnet", "192.168.1.0/24"},
+            {"ranges", {{{"start", "192.168.1.10"}, {"end", "192.168.1.99"}}}},
+            {"gateway", "192.168.1.1"}}},
+      {"ip-pools", id(0x22),
+       json{{"site_id", id(0x20)},
+            {"subnet", "192.168.2.0/24"},
+            {"ranges", {{{"start", "192.168.2.20"}, {"end", "192.168.2.99"}}}},
+            {"gateway", "192.168.2.1"}}},
+      {"hosts", id(1), json{{"name", "host1"}, {"site_id", id(0x20)}, {"pa", "192.168.1.10"}}},
+      {"hosts", id(2), json{{"name", "host2"}, {"site_id", id(0x20)}, {"pa", "192.168.2.20"}}},
+      {"vm-networks", id(0xb0),
+       json{{"logical_network_id", id(0x10)}, {"rdid", id(0xb1)}, {"isolation", "hnv"},
+            {"translation", "encap"}}},
+      {"vm-networks", id(0xd0),
+       json{{"logical_network_id", id(0x10)}, {"rdid", id(0xd1)}, {"isolation", "hnv"},
+            {"translation", "encap"}}},
+      {"vm-subnets", id(0xb2),
+       json{{"vm_network_id", id(0xb0)}, {"prefix", "10.0.0.0/24"}, {"vsid", 5001}}},
+      {"vm-subnets", id(0xd2),
+       json{{"vm_network_id", id(0xd0)}, {"prefix", "10.0.0.0/24"}, {"vsid", 6001}}},
+      {"ip-pools", id(0xb3),
+       json{{"vm_subnet_id", id(0xb2)},
+            {"subnet", "10.0.0.0/24"},
+            {"ranges", {{{"start", "10.0.0.5"}, {"end", "10.0.0.99"}}}},
+            {"gateway", "10.0.0.1"},
+            {"dns", {"10.0.0.2"}}}},
+      {"ip-pools", id(0xd3),
+       json{{"vm_subnet_id", id(0xd2)},
+            {"subnet", "10.0.0.0/24"},
+            {"ranges", {{{"start", "10.0.0.5"}, {"end", "10.0.0.99"}}}},
+            {"gateway", "10.0.0.1"}}},
+      {"vm-nics", id(0x105),
+       json{{"vm_subnet_id", id(0xb2)}, {"mac", "00:1D:D8:B7:1C:05"}, {"ip", "10.0.0.5"},
+            {"host_id", id(1)}, {"interface", "vnet-blue5"}}},
+      {"vm-nics", id(0x107),
+       json{{"vm_subnet_id", id(0xb2)}, {"mac", "00:1D:D8:B7:1C:07"}, {"ip", "10.0.0.7"},
+            {"host_id", id(2)}, {"interface", "vnet-blue7"}}},
+      {"vm-nics", id(0x115),
+       json{{"vm_subnet_id", id(0xd2)}, {"mac", "00:1D:D8:B7:1C:15"}, {"ip", "10.0.0.5"},
+            {"host_id", id(1)}, {"interface", "vnet-red5"}}},
+      {"vm-nics", id(0x117),
+       json{{"vm_subnet_id", id(0xd2)}, {"mac", "00:1D:D8:B7:1C:17"}, {"ip", "10.0.0.7"},
+            {"host_id", id(2)}, {"interface", "vnet-red7"}}},
+  };
+}
+
+Model seed_model() {
+  Model m;
+  for (const auto& c : seed_changes()) m.apply(c);
+  return m;
+}
+
+TEST(PolicyCompiler, SeedHost1IsExactlyTheDocumentedPolicy) {
+  policy::HostPolicy expected = vnet::testing::seed_host1_policy();
+  expected.generation = 0;
+  policy::canonicalize(expected);
+  const policy::HostPolicy got = compile(seed_model(), id(1));
+  EXPECT_EQ(policy::to_json_text(got, 2), policy::to_json_text(expected, 2));
+  EXPECT_EQ(policy::validate(got), std::nullopt);
+}
+
+TEST(PolicyCompiler, Host2GetsItsOwnPortsAndProvider) {
+  const policy::HostPolicy p = compile(seed_model(), id(2));
+  ASSERT_EQ(p.ports.size(), 2u);
+  EXPECT_EQ(p.ports[0].interface, "vnet-blue7");
+  EXPECT_EQ(p.ports[1].interface, "vnet-red7");
+  EXPECT_EQ(p.provider.pa.to_string(), "192.168.2.20");
+  ASSERT_EQ(p.provider.routes.size(), 1u);
+  EXPECT_EQ(p.provider.routes[0].next_hop.to_string(), "192.168.2.1");
+  EXPECT_EQ(p.lookup_records.size(), 4u);
+}
+
+TEST(PolicyCompiler, AHostGetsOnlyTheRoutingDomainsItHasSomethingTo) {
+  Model m = seed_model();
+  m.apply({"hosts", id(3), json{{"name", "host3"}, {"site_id", id(0x20)}, {"pa", "192.168.1.30"}}});
+  // Nothing on host 3: provider only.
+  policy::HostPolicy p = compile(m, id(3));
+  EXPECT_TRUE(p.ports.empty());
+  EXPECT_TRUE(p.lookup_records.empty());
+  EXPECT_TRUE(p.customer_routes.empty());
+  // A Blue NIC on host 3: Blue's records, never Red's.
+  m.apply({"vm-nics", id(0x109),
+           json{{"vm_subnet_id", id(0xb2)}, {"mac", "00:1D:D8:B7:1C:09"}, {"ip", "10.0.0.9"},
+                {"host_id", id(3)}, {"interface", "vnet-blue9"}}});
+  p = compile(m, id(3));
+  ASSERT_EQ(p.lookup_records.size(), 3u);
+  for (const auto& r : p.lookup_records) EXPECT_EQ(r.vsid.value(), 5001u);
+  ASSERT_EQ(p.customer_routes.size(), 1u);
+  EXPECT_EQ(p.customer_routes[0].rdid, uuid(0xb1));
+  // And the hosts concerned by that NIC are Blue's hosts, not host 3 alone.
+  EXPECT_EQ(m.hosts_touched_by("vm-nics", id(0x109)), (IdSet{id(1), id(2), id(3)}));
+  EXPECT_EQ(m.hosts_touched_by("vm-nics", id(0x115)), (IdSet{id(1), id(2)}));
+}
+
+TEST(PolicyCompiler, UnplacedAndUnboundNicsAreNoPorts) {
+  Model m = seed_model();
+  m.apply({"vm-nics", id(0x10a),
+           json{{"vm_subnet_id", id(0xb2)}, {"mac", "00:1D:D8:B7:1C:0A"}, {"ip", "10.0.0.10"}}});
+  m.apply({"vm-nics", id(0x10b),
+           json{{"vm_subnet_id", id(0xb2)}, {"mac", "00:1D:D8:B7:1C:0B"}, {"ip", "10.0.0.11"},
+                {"host_id", id(1)}}});
+  const policy::HostPolicy p = compile(m, id(1));
+  EXPECT_EQ(p.ports.size(), 2u);  // neither new NIC is a port
+  // The placed one has a record (traffic can reach its host); the other not.
+  size_t blue = 0;
+  for (const auto& r : p.lookup_records) blue += r.vsid.value() == 5001 ? 1 : 0;
+  EXPECT_EQ(blue, 3u);
+}
+
+// Seed scenario 3: AAA's two subnets route to each other; BBB, with the
+// same 10.10.0.0/16, is another routing domain.
+TEST(PolicyCompiler, SubnetsOfOneVmNetworkRouteAndTenantRoutesTakeTheNextHopsVsid) {
+  Model m = seed_model();
+  m.apply({"vm-networks", id(0xaa0),
+           json{{"logical_network_id", id(0x10)}, {"rdid", id(0xaa1)}, {"translation", "encap"}}});
+  m.apply({"vm-subnets", id(0xaa2),
+           json{{"vm_network_id", id(0xaa0)}, {"prefix", "10.10.0.0/16"}, {"vsid", 7001}}});
+  m.apply({"vm-subnets", id(0xaa3),
+           json{{"vm_network_id", id(0xaa0)}, {"prefix", "172.16.0.0/16"}, {"vsid", 7002}}});
+  m.apply({"routes", id(0xaa4),
+           json{{"vm_network_id", id(0xaa0)}, {"prefix", "0.0.0.0/0"}, {"next_hop", "172.16.0.254"},
+                {"metric", 10}}});
+  m.apply({"vm-nics", id(0xaa5),
+           json{{"vm_subnet_id", id(0xaa2)}, {"mac", "00:1D:D8:B7:1C:AA"}, {"ip", "10.10.1.100"},
+                {"host_id", id(1)}, {"interface", "vnet-aaa"}}});
+  const policy::HostPolicy p = compile(m, id(1));
+  std::vector<std::string> aaa;
+  for (const auto& r : p.customer_routes) {
+    if (r.rdid == uuid(0xaa1))
+      aaa.push_back(fmt::format("{} {} {} {}", r.vsid.value(), r.prefix.to_string(),
+                                r.next_hop.to_string(), r.metric));
+  }
+  EXPECT_EQ(aaa, (std::vector<std::string>{"7001 10.10.0.0/16 0.0.0.0 0",
+                                           "7002 0.0.0.0/0 172.16.0.254 10",
+                                           "7002 172.16.0.0/16 0.0.0.0 0"}));
+  // The default gateway of a subnet without a pool is its first address.
+  const auto port = std::find_if(p.ports.begin(), p.ports.end(),
+                                 [](const policy::Port& x) { return x.interface == "vnet-aaa"; });
+  ASSERT_NE(port, p.ports.end());
+  EXPECT_EQ(port->gateway.to_string(), "10.10.0.1");
+  EXPECT_EQ(port->prefix_len, 16);
+  EXPECT_EQ(port->mtu, 1458);
+}
+
+TEST(PolicyCompiler, ANicMovingBetweenHostsChangesExactlyItsRecordAndPorts) {
+  Model m = seed_model();
+  m.apply({"hosts", id(3), json{{"name", "host3"}, {"site_id", id(0x20)}, {"pa", "192.168.1.30"}}});
+  const auto before1 = compile(m, id(1));
+  const auto before2 = compile(m, id(2));
+  const auto before3 = compile(m, id(3));
+  const IdSet touched_before = m.hosts_touched_by("vm-nics", id(0x107));
+  m.apply({"vm-nics", id(0x107),
+           json{{"vm_subnet_id", id(0xb2)}, {"mac", "00:1D:D8:B7:1C:07"}, {"ip", "10.0.0.7"},
+                {"host_id", id(3)}, {"interface", "vnet-blue7"}}});
+  IdSet touched = m.hosts_touched_by("vm-nics", id(0x107));
+  touched.insert(touched_before.begin(), touched_before.end());
+  EXPECT_EQ(touched, (IdSet{id(1), id(2), id(3)}));
+
+  // Host 1: Blue 10.0.0.7 now points at host 3's PA; nothing else.
+  auto d1 = policy::diff(before1, compile(m, id(1)));
+  ASSERT_EQ(d1.size(), 1u);
+  EXPECT_EQ(d1.lookup_records.set.at(0).pa.to_string(), "192.168.1.30");
+  // Host 2: loses the Blue port, and with it Blue's records and route (no
+  // Blue NIC is left there); Red stays.
+  auto d2 = policy::diff(before2, compile(m, id(2)));
+  EXPECT_EQ(d2.ports.remove.size(), 1u);
+  EXPECT_EQ(d2.lookup_records.remove.size(), 2u);
+  EXPECT_EQ(d2.customer_routes.remove.size(), 1u);
+  EXPECT_TRUE(d2.lookup_records.set.empty());
+  // Host 3: gains the port, Blue's two records and its route.
+  auto d3 = policy::diff(before3, compile(m, id(3)));
+  EXPECT_EQ(d3.ports.set.size(), 1u);
+  EXPECT_EQ(d3.lookup_records.set.size(), 2u);
+  EXPECT_EQ(d3.customer_routes.set.size(), 1u);
+  EXPECT_EQ(d3.size(), 4u);
+}
+
+TEST(PolicyCompiler, IsolationNoneAndGatewaysOnTheHost) {
+  Model m = seed_model();
+  m.apply({"vm-networks", id(0xc0),
+           json{{"logical_network_id", id(0x10)}, {"rdid", id(0xc1)}, {"isolation", "none"}}});
+  m.apply({"vm-subnets", id(0xc2),
+           json{{"vm_network_id", id(0xc0)}, {"prefix", "10.50.0.0/24"}, {"vsid", 8001}}});
+  m.apply({"vm-nics", id(0xc3),
+           json{{"vm_subnet_id", id(0xc2)}, {"mac", "00:1D:D8:B7:1C:C3"}, {"ip", "10.50.0.5"},
+                {"host_id", id(1)}, {"interface", "vnet-plain"}}});
+  m.apply({"gateways", id(0xb9),
+           json{{"vm_network_id", id(0xb0)}, {"kind", "nat"}, {"host_id", id(2)},
+                {"external_ip", "203.0.113.7"}}});
+  const auto p1 = compile(m, id(1));
+  EXPECT_EQ(p1.ports.size(), 2u);  // the "none" NIC is the physical network's
+  for (const auto& r : p1.lookup_records) EXPECT_NE(r.vsid.value(), 8001u);
+  const auto p2 = compile(m, id(2));
+  ASSERT_EQ(p2.gateways.size(), 1u);
+  EXPECT_EQ(p2.gateways[0].rdid, uuid(0xb1));
+  EXPECT_EQ(p2.gateways[0].external_ip.to_string(), "203.0.113.7");
+  EXPECT_EQ(p2.gateways[0].kind, policy::GatewayKind::kNat);
+}
+
+}  // namespace
+}  // namespace vnet::compiler
