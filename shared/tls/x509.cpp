@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -212,6 +213,40 @@ Identity identity(const x509_st* cert) {
 std::string common_name(std::string_view pem) { return identity(load_cert(pem).get()).common_name; }
 
 std::string serial(std::string_view pem) { return identity(load_cert(pem).get()).serial; }
+
+std::optional<std::string> check_pinned_peer(ssl_st* ssl, std::string_view ca_sha256,
+                                             std::string_view name) {
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+  X509* leaf = SSL_get0_peer_certificate(ssl);
+  if (chain == nullptr || leaf == nullptr) return "the controller sent no certificate";
+  X509* pinned = nullptr;
+  for (int i = 0; i < sk_X509_num(chain); ++i) {
+    X509* c = sk_X509_value(chain, i);
+    unsigned char digest[32];
+    unsigned int n = sizeof digest;
+    if (X509_digest(c, EVP_sha256(), digest, &n) != 1) continue;
+    std::string hex;
+    for (unsigned j = 0; j < n; ++j) hex += fmt::format("{:02x}", digest[j]);
+    if (hex == ca_sha256) pinned = c;
+  }
+  if (pinned == nullptr)
+    return fmt::format("no certificate of the controller's chain has SHA-256 {} (wrong --ca-sha256, "
+                       "or not this controller)",
+                       ca_sha256);
+  std::unique_ptr<X509_STORE, Deleter<X509_STORE, X509_STORE_free>> store(X509_STORE_new());
+  std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX, X509_STORE_CTX_free>> ctx(
+      X509_STORE_CTX_new());
+  if (!store || !ctx || X509_STORE_add_cert(store.get(), pinned) != 1 ||
+      X509_STORE_CTX_init(ctx.get(), store.get(), leaf, chain) != 1)
+    return "cannot set up certificate verification";
+  if (X509_verify_cert(ctx.get()) != 1) {
+    return fmt::format("the controller's certificate does not verify against the pinned CA: {}",
+                       X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())));
+  }
+  if (X509_check_host(leaf, name.data(), name.size(), 0, nullptr) != 1)
+    return fmt::format("the controller's certificate is not for {}", name);
+  return std::nullopt;
+}
 
 std::vector<std::string> split_pem(std::string_view bundle) {
   std::vector<std::string> out;

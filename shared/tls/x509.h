@@ -5,11 +5,13 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 struct x509_st;
+struct ssl_st;
 
 namespace vnet::tls {
 
@@ -48,6 +50,12 @@ struct Identity {
   std::string serial;
 };
 Identity identity(const x509_st* cert);
+// Enrollment's trust-on-pin (kubeadm's discovery hash): the TLS peer's chain
+// must hold a certificate whose SHA-256 is `ca_sha256`, the peer's own
+// certificate must verify against it and carry the DNS name `name`. Returns
+// the reason when not; nullopt when the peer is the controller.
+std::optional<std::string> check_pinned_peer(ssl_st* ssl, std::string_view ca_sha256,
+                                             std::string_view name);
 // Every certificate in a PEM bundle, in order.
 std::vector<std::string> split_pem(std::string_view bundle);
 

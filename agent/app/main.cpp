@@ -1,0 +1,67 @@
+// vnet-agent: the compute host's side of vnet. `vnet-agent --controller ...`
+// runs it; `vnet-agent show ...` asks a running one. The control side is in
+// agent/control, the packet engines behind agent/control/dataplane.h.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+
+#include "agent/control/agent.h"
+#include "agent/control/show.h"
+#include "shared/log/log.h"
+
+int main(int argc, char** argv) {
+  vnet::agent::AgentOptions options;
+  std::string state_dir = options.state_dir.string();
+  std::string dataplane = "none";
+  std::string log_level = "info";
+  CLI::App cli{"vnet-agent: carries tenant traffic on this host as the controller says"};
+  cli.add_option("--controller", options.controller, "Southbound address, ADDR:PORT");
+  cli.add_option("--host-id", options.host_id, "This host's id in the controller");
+  cli.add_option("--enrollment-token", options.enrollment_token,
+                 "One-time token (first start; from POST /hosts/{id}/enrollment)");
+  cli.add_option("--ca-sha256", options.ca_sha256,
+                 "SHA-256 of the controller's CA certificate (first start)");
+  cli.add_option("--state-dir", state_dir, "Key, certificates, last policy, admin socket")
+      ->capture_default_str();
+  cli.add_option("--dataplane", dataplane, "Packet engine: none")->capture_default_str();
+  cli.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+
+  std::string what;
+  std::string output = "table";
+  CLI::App* show = cli.add_subcommand("show", "Ask the running agent (admin socket)");
+  show->add_option("WHAT", what, "status, policy, lookup-records, customer-routes, ports, counters")
+      ->required();
+  show->add_option("--state-dir", state_dir, "The agent's state directory")->capture_default_str();
+  show->add_option("-o,--output", output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+
+  CLI11_PARSE(cli, argc, argv);
+  if (show->parsed()) return vnet::agent::show(state_dir, what, output);
+
+  if (auto error = vnet::log::init("agent", log_level)) {
+    fmt::print(stderr, "vnet-agent: {}\n", *error);
+    return 1;
+  }
+  if (options.controller.empty() || options.host_id.empty()) {
+    fmt::print(stderr, "vnet-agent: --controller and --host-id are required\n");
+    return 1;
+  }
+  if (dataplane != "none") {
+    fmt::print(stderr,
+               "vnet-agent: --dataplane {}: this build has only \"none\" (the AF_XDP engine "
+               "comes with the packet engine issue)\n",
+               dataplane);
+    return 1;
+  }
+  options.state_dir = state_dir;
+  try {
+    vnet::agent::Agent agent(options, std::make_unique<vnet::agent::NoDataplane>());
+    agent.stop_on_signals();
+    return agent.run();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "vnet-agent: {}\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,48 @@
+// vnet-agent's control side (DESIGN.md section 3): enrolls with the
+// controller once, then keeps a mutual-TLS WebSocket to it, applies
+// snapshots and deltas, hands each policy to the data plane, writes it to
+// disk and acks its generation; reconnects with capped exponential backoff
+// and jitter; serves the local admin socket. One thread; Beast stays in
+// agent.cpp.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "agent/control/dataplane.h"
+
+namespace vnet::agent {
+
+struct AgentOptions {
+  std::string controller;  // ADDR:PORT of the southbound listener
+  std::string host_id;
+  std::string enrollment_token;  // first start only
+  std::string ca_sha256;         // first start only
+  std::filesystem::path state_dir = "/var/lib/vnet-agent";
+  std::chrono::milliseconds backoff_initial{500};
+  std::chrono::milliseconds backoff_max{30000};
+  std::chrono::seconds stats_interval{30};
+};
+
+class Agent {
+ public:
+  // Checks the options and the state directory, and starts the data plane
+  // from the last policy on disk. Throws std::runtime_error with a sentence.
+  Agent(AgentOptions options, std::unique_ptr<Dataplane> dataplane);
+  ~Agent();
+
+  // Runs until stop() or a signal (after stop_on_signals()); returns the exit
+  // code: 0, or 1 when the controller refused the enrollment.
+  int run();
+  void stop();
+  void stop_on_signals();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vnet::agent

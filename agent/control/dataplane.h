@@ -1,0 +1,34 @@
+// What the control side needs from a packet engine: take a policy (build
+// tables, publish them atomically) and say what could not be realized, and
+// show its counters. `--dataplane none` is the engine that forwards nothing:
+// the agent still enrolls, follows and acks policies, and keeps them on disk.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "shared/policy/host_policy.h"
+#include "shared/proto/southbound.h"
+
+namespace vnet::agent {
+
+class Dataplane {
+ public:
+  virtual ~Dataplane() = default;
+  virtual std::string name() const = 0;
+  // Publishes tables built from `policy`; returns when packets are forwarded
+  // by them. Problems: what is not realized (e.g. interface_missing).
+  virtual std::vector<proto::Problem> publish(const policy::HostPolicy& policy) = 0;
+  // Counters by port and reason, for `vnet-agent show counters` and stats.
+  virtual nlohmann::json counters() const = 0;
+};
+
+class NoDataplane : public Dataplane {
+ public:
+  std::string name() const override { return "none"; }
+  std::vector<proto::Problem> publish(const policy::HostPolicy&) override { return {}; }
+  nlohmann::json counters() const override { return nlohmann::json::object(); }
+};
+
+}  // namespace vnet::agent

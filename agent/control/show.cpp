@@ -1,0 +1,136 @@
+#include "agent/control/show.h"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "agent/control/state.h"
+#include "shared/util/table.h"
+
+namespace vnet::agent {
+namespace {
+
+using nlohmann::json;
+
+std::string text(const json& j) {
+  if (j.is_null()) return "-";
+  if (j.is_string()) return j.get<std::string>();
+  return j.dump();
+}
+
+// One request, one line back.
+std::string ask(const std::filesystem::path& socket_path, const std::string& what) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::strerror(errno));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = socket_path.string();
+  if (path.size() >= sizeof addr.sun_path) {
+    ::close(fd);
+    throw std::runtime_error(fmt::format("{}: path too long for a socket", path));
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const int e = errno;
+    ::close(fd);
+    throw std::runtime_error(fmt::format(
+        "cannot reach the agent at {}: {} (is vnet-agent running with this --state-dir?)", path,
+        std::strerror(e)));
+  }
+  const std::string request = json{{"show", what}}.dump() + "\n";
+  if (::write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    ::close(fd);
+    throw std::runtime_error("cannot send to the agent");
+  }
+  std::string reply;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return reply;
+}
+
+std::string table_of(const std::string& what, const json& j) {
+  std::vector<std::vector<std::string>> rows;
+  if (what == "status") {
+    for (const auto& [k, v] : j.items()) rows.push_back({k, text(v)});
+    return format_table({"Field", "Value"}, rows);
+  }
+  if (what == "lookup-records") {
+    for (const auto& r : j)
+      rows.push_back({text(r["vsid"]), text(r["ca"]), text(r["pa"]), text(r["mac"]),
+                      text(r["rule"])});
+    return format_table({"VirtualSubnetID", "CustomerAddress", "ProviderAddress", "MACAddress",
+                         "Rule"},
+                        rows);
+  }
+  if (what == "customer-routes") {
+    for (const auto& r : j)
+      rows.push_back({text(r["rdid"]), text(r["vsid"]), text(r["prefix"]), text(r["next_hop"]),
+                      text(r["metric"])});
+    return format_table({"RoutingDomainID", "VirtualSubnetID", "DestinationPrefix", "NextHop",
+                         "Metric"},
+                        rows);
+  }
+  if (what == "ports") {
+    for (const auto& p : j) {
+      std::string dns;
+      for (const auto& d : p["dns"]) dns += (dns.empty() ? "" : ",") + text(d);
+      rows.push_back({text(p["interface"]), text(p["nic_id"]), text(p["mac"]),
+                      fmt::format("{}/{}", text(p["ca"]), text(p["prefix_len"])),
+                      text(p["gateway"]), dns.empty() ? "-" : dns, text(p["vsid"]),
+                      text(p["mtu"])});
+    }
+    return format_table(
+        {"Interface", "NIC", "MACAddress", "CustomerAddress", "Gateway", "DNS", "VSID", "MTU"},
+        rows);
+  }
+  if (what == "counters") {
+    // {port: {reason: n}} from the engine; empty without one.
+    for (const auto& [port, reasons] : j.items()) {
+      if (reasons.is_object()) {
+        for (const auto& [reason, n] : reasons.items()) rows.push_back({port, reason, text(n)});
+      } else {
+        rows.push_back({port, "", text(reasons)});
+      }
+    }
+    return format_table({"Port", "Counter", "Value"}, rows);
+  }
+  return j.dump(2) + "\n";  // policy: JSON is its table
+}
+
+}  // namespace
+
+int show(const std::filesystem::path& state_dir, const std::string& what,
+         const std::string& output) {
+  static const std::vector<std::string> known = {"status", "policy", "lookup-records",
+                                                 "customer-routes", "ports", "counters"};
+  if (std::find(known.begin(), known.end(), what) == known.end()) {
+    fmt::print(stderr, "vnet-agent show: \"{}\" is not one of status, policy, lookup-records, "
+                       "customer-routes, ports, counters\n", what);
+    return 2;
+  }
+  try {
+    const json reply = json::parse(ask(StateDir(state_dir).socket(), what), nullptr, false);
+    if (reply.is_discarded()) throw std::runtime_error("the agent's answer is not JSON");
+    if (reply.is_object() && reply.contains("error")) {
+      fmt::print(stderr, "vnet-agent show {}: {}\n", what, text(reply["error"]));
+      return 1;
+    }
+    fmt::print("{}", output == "json" ? reply.dump(2) + "\n" : table_of(what, reply));
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "vnet-agent show {}: {}\n", what, e.what());
+    return 1;
+  }
+}
+
+}  // namespace vnet::agent

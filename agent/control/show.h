@@ -1,0 +1,15 @@
+// `vnet-agent show status|policy|lookup-records|customer-routes|ports|counters`:
+// asks the running agent over its admin socket and prints a table (the
+// Get-NetVirtualization* cmdlets' columns) or, with -o json, the JSON.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace vnet::agent {
+
+// Returns the exit code; errors go to stderr.
+int show(const std::filesystem::path& state_dir, const std::string& what,
+         const std::string& output);
+
+}  // namespace vnet::agent
