@@ -87,6 +87,7 @@ struct Agent::Impl {
 
   // What `show status` reports.
   std::shared_ptr<const policy::HostPolicy> current;
+  std::vector<proto::Problem> last_problems;
   bool connected = false;
   bool established = false;  // the current attempt reached the controller
   std::string last_error;
@@ -170,6 +171,7 @@ struct Agent::Impl {
   std::vector<proto::Problem> install(policy::HostPolicy next) {
     policy::canonicalize(next);
     auto problems = dataplane->publish(next);
+    last_problems = problems;
     state.save_policy(next);
     current = std::make_shared<const policy::HostPolicy>(std::move(next));
     last_applied = rfc3339(std::chrono::system_clock::now());
@@ -256,6 +258,9 @@ struct Agent::Impl {
     asio::co_spawn(io, stats(), asio::detached);
 
     send(proto::hello(options.host_id, current ? current->generation : 0));
+    // What we hold is realized as far as we know: say so with its problems,
+    // so a restarted controller sees the host realized without resending.
+    if (current) send(proto::ack(current->generation, last_problems));
     connected = true;
     established = true;
     connected_since = rfc3339(std::chrono::system_clock::now());

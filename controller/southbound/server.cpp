@@ -58,6 +58,7 @@ struct Session {
   uint64_t sent = 0;  // the generation the agent has or is being sent
   asio::steady_timer wake;
   std::deque<std::string> control;  // pongs to send
+  bool registered = false;  // hello accepted: policies may flow
   bool closing = false;
   bool ended = false;
   std::string close_code = "disconnected";
@@ -251,6 +252,10 @@ struct Server::Impl {
         text = std::move(s->control.front());
         s->control.pop_front();
         type = "pong";
+      } else if (!s->registered) {
+        s->wake.expires_at(asio::steady_timer::time_point::max());
+        co_await s->wake.async_wait(kTuple);
+        continue;
       } else if (const auto c = engine.policy(s->host); !c) {
         s->close("host_deleted", "the host was deleted");
         continue;
@@ -274,23 +279,30 @@ struct Server::Impl {
 
   asio::awaitable<void> serve(std::shared_ptr<Session> s, http::request<http::string_body> req,
                               const std::string& peer) {
-    s->ws.read_message_max(proto::kMaxAgentMessage);
+    // The size limit is the read buffer's: Beast's own message limit would
+    // fail the connection with a close handshake whose error hides the cause.
+    s->ws.read_message_max(0);
     websocket::stream_base::timeout timeouts{options.handshake_timeout, options.idle_timeout,
                                              true};
     s->ws.set_option(timeouts);
     if (auto [ec] = co_await s->ws.async_accept(req, kTuple); ec) co_return;
 
-    beast::flat_buffer buffer;
+    // The writer runs from the start: it sends close frames for sessions
+    // refused before their hello, and policies once registered.
+    asio::co_spawn(io, writer(s), asio::detached);
+    beast::flat_buffer buffer(proto::kMaxAgentMessage);
     std::string code = "disconnected";
     std::string message;
-    bool registered = false;
+    bool& registered = s->registered;
     for (;;) {
       buffer.clear();
       auto [ec, n] = co_await s->ws.async_read(buffer, kTuple);
       if (ec) {
-        if (ec == websocket::error::message_too_big) {
+        if (ec == websocket::error::buffer_overflow || ec == websocket::error::message_too_big) {
           code = "oversized";
           message = fmt::format("a message over {} bytes", proto::kMaxAgentMessage);
+          beast::error_code ignored;
+          beast::get_lowest_layer(s->ws).socket().close(ignored);
         } else if (s->closing) {
           code = s->close_code;
           message = s->close_message;
@@ -329,7 +341,7 @@ struct Server::Impl {
         s->sent = m["generation"];
         realization.connected(s->host);
         spdlog::info("agent_connected host={} peer={} generation={}", s->host, peer, s->sent);
-        asio::co_spawn(io, writer(s), asio::detached);
+        s->wake.cancel();
         continue;
       }
       realization.seen(s->host);

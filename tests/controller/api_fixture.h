@@ -33,7 +33,9 @@ HttpResult http(uint16_t port, const std::string& method, const std::string& tar
 
 class Controller {
  public:
-  explicit Controller(std::filesystem::path dir);
+  // southbound_port 0: any free port (a restart passes the old one, so
+  // agents find it again).
+  explicit Controller(std::filesystem::path dir, uint16_t southbound_port = 0);
   ~Controller();
   void stop();
 

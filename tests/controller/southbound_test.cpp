@@ -1,0 +1,453 @@
+// The southbound channel end to end, in one process: a real controller (REST
+// API, policy engine, TLS WebSocket server) on free ports, real agents
+// (agent/control) on threads, and a raw TLS/WebSocket client for what a
+// well-behaved agent never sends.
+#include <gtest/gtest.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <chrono>
+#include <thread>
+
+#include "agent/control/agent.h"
+#include "controller/store/sqlite.h"
+#include "shared/policy/json.h"
+#include "shared/proto/southbound.h"
+#include "shared/tls/x509.h"
+#include "shared/util/file.h"
+#include "tests/controller/api_fixture.h"
+
+namespace vnet::testing {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace ssl = asio::ssl;
+using asio::ip::tcp;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// Polls `f` until it holds or `limit` passes.
+template <class F>
+bool eventually(F f, std::chrono::milliseconds limit = 10s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (f()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return f();
+}
+
+// An agent on a thread, stopped and joined at the end.
+class AgentThread {
+ public:
+  AgentThread(agent::AgentOptions o) {
+    o.backoff_initial = 50ms;
+    o.backoff_max = 200ms;
+    agent_ = std::make_unique<agent::Agent>(std::move(o), std::make_unique<agent::NoDataplane>());
+    thread_ = std::thread([this] { exit_code_ = agent_->run(); });
+  }
+  ~AgentThread() { stop(); }
+  void stop() {
+    if (!thread_.joinable()) return;
+    agent_->stop();
+    thread_.join();
+  }
+  // Waits for run() to return by itself (a refused enrollment).
+  std::optional<int> exit_code(std::chrono::milliseconds limit = 10s) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!finished() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(10ms);
+    if (!finished()) return std::nullopt;
+    thread_.join();
+    return exit_code_.load();
+  }
+
+ private:
+  bool finished() const { return exit_code_.load() >= 0; }
+  std::unique_ptr<agent::Agent> agent_;
+  std::thread thread_;
+  std::atomic<int> exit_code_{-1};
+};
+
+class SouthboundTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  std::unique_ptr<Controller> ctl = std::make_unique<Controller>(dir.path() / "controller");
+  std::string site;
+
+  void SetUp() override {
+    const json ln = ctl->create("logical-networks", {{"name", "dc"}});
+    site = ctl->create("sites", {{"logical_network_id", ln["id"]},
+                                 {"name", "s1"},
+                                 {"subnets", {{{"prefix", "192.168.1.0/24"}}}}})["id"];
+  }
+
+  std::string host(const std::string& name, const std::string& pa) {
+    return ctl->create("hosts", {{"name", name}, {"site_id", site}, {"pa", pa}})["id"];
+  }
+  json enrollment(const std::string& host_id) {
+    auto r = ctl->call("POST", "/api/v1/hosts/" + host_id + "/enrollment");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.json();
+  }
+  json host_state(const std::string& host_id) {
+    return ctl->call("GET", "/api/v1/hosts/" + host_id).json();
+  }
+  bool realized(const std::string& host_id) {
+    const json h = host_state(host_id);
+    return h["connected"] == true && h["realized_generation"] == h["desired_generation"] &&
+           h["desired_generation"].get<uint64_t>() > 0;
+  }
+  agent::AgentOptions agent_options(const std::string& host_id, const json& e,
+                                    const std::string& state) {
+    agent::AgentOptions o;
+    o.controller = fmt::format("127.0.0.1:{}", ctl->southbound_port());
+    o.host_id = host_id;
+    o.enrollment_token = e.value("token", "");
+    o.ca_sha256 = e.value("ca_sha256", "");
+    o.state_dir = dir.path() / state;
+    return o;
+  }
+  std::string metrics() { return ctl->call("GET", "/metrics").body; }
+};
+
+// --- a raw client, for what agents never do ---------------------------------
+
+struct RawClient {
+  asio::io_context io;
+  ssl::context ctx{ssl::context::tls_client};
+  std::unique_ptr<websocket::stream<beast::ssl_stream<tcp::socket>>> ws;
+
+  // Optionally with a client certificate.
+  explicit RawClient(const std::string& key = "", const std::string& cert = "") {
+    ctx.set_verify_mode(ssl::verify_none);
+    if (!cert.empty()) {
+      ctx.use_certificate_chain(asio::buffer(cert));
+      ctx.use_private_key(asio::buffer(key), ssl::context::pem);
+    }
+  }
+  beast::ssl_stream<tcp::socket> connect(uint16_t port) {
+    beast::ssl_stream<tcp::socket> s(io, ctx);
+    s.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+    s.handshake(ssl::stream_base::client);
+    return s;
+  }
+  // POST /enroll; returns (status, body).
+  std::pair<int, json> enroll(uint16_t port, const json& body) {
+    auto s = connect(port);
+    http::request<http::string_body> req{http::verb::post, "/enroll", 11};
+    req.set(http::field::host, "vnet-controller");
+    req.body() = body.dump();
+    req.prepare_payload();
+    http::write(s, req);
+    beast::flat_buffer b;
+    http::response<http::string_body> res;
+    http::read(s, b, res);
+    return {res.result_int(), json::parse(res.body(), nullptr, false)};
+  }
+  // Opens the agent WebSocket; returns the HTTP status of the upgrade (101
+  // when it worked), or 0 when TLS itself failed.
+  int open(uint16_t port) {
+    try {
+      ws = std::make_unique<websocket::stream<beast::ssl_stream<tcp::socket>>>(connect(port));
+      websocket::response_type res;
+      beast::error_code ec;
+      ws->handshake(res, "vnet-controller", "/agent", ec);
+      // No HTTP answer at all (TLS failed after the client's handshake): 0.
+      return ec && res.find(http::field::content_type) == res.end() ? 0 : res.result_int();
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  void send(const std::string& text) { ws->write(asio::buffer(text)); }
+  // The next message, or "" when the controller closed the session.
+  std::string receive() {
+    beast::flat_buffer b;
+    beast::error_code ec;
+    ws->read(b, ec);
+    return ec ? "" : beast::buffers_to_string(b.data());
+  }
+};
+
+// A key and certificate for `host_id` through the real enrollment.
+std::pair<std::string, std::string> enrolled_identity(uint16_t port, const std::string& host_id,
+                                                      const std::string& token) {
+  RawClient c;
+  const std::string key = tls::generate_key();
+  auto [status, body] =
+      c.enroll(port, {{"host_id", host_id}, {"token", token}, {"csr", tls::make_csr(key, "x")}});
+  EXPECT_EQ(status, 200) << body.dump();
+  return {key, body.value("certificate", "")};
+}
+
+// --- tests -----------------------------------------------------------------
+
+TEST_F(SouthboundTest, AnAgentEnrollsConnectsAndRealizesItsPolicy) {
+  const std::string h = host("h1", "192.168.1.10");
+  const json e = enrollment(h);
+  // The command is the exact agent command line for this host.
+  const std::string command = e["command"];
+  EXPECT_NE(command.find(fmt::format("--controller 127.0.0.1:{}", ctl->southbound_port())),
+            std::string::npos)
+      << command;
+  EXPECT_NE(command.find("--host-id " + h), std::string::npos);
+  EXPECT_NE(command.find("--enrollment-token " + e["token"].get<std::string>()), std::string::npos);
+  EXPECT_EQ(e["ca_sha256"], tls::certificate_sha256(read_file(dir.path() / "controller/ca.crt")));
+  EXPECT_EQ(e["expires_at"].get<std::string>().size(), 20u);
+  EXPECT_EQ(host_state(h)["connected"], false);
+
+  AgentThread agent(agent_options(h, e, "a1"));
+  ASSERT_TRUE(eventually([&] { return realized(h); })) << host_state(h).dump();
+  const json state = host_state(h);
+  EXPECT_EQ(state["configuration_state"]["status"], "success");
+  EXPECT_TRUE(state["last_seen"].is_string());
+
+  // The key stays private; the policy on disk is the controller's.
+  struct stat st {};
+  ASSERT_EQ(::stat((dir.path() / "a1/agent.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(tls::common_name(read_file(dir.path() / "a1/agent.crt")), h);
+  const auto on_disk = policy::from_json_text(read_file(dir.path() / "a1/policy.json"));
+  ASSERT_TRUE(on_disk);
+  EXPECT_EQ(json::parse(ctl->call("GET", "/api/v1/hosts/" + h + "/policy").body),
+            policy::to_json(*on_disk));
+}
+
+TEST_F(SouthboundTest, ChangesArriveAsDeltasAndWaitRealizedReturnsOnceAcked) {
+  const std::string h = host("h1", "192.168.1.10");
+  AgentThread agent(agent_options(h, enrollment(h), "a1"));
+  ASSERT_TRUE(eventually([&] { return realized(h); }));
+  const uint64_t before = host_state(h)["realized_generation"];
+
+  const json tenant = ctl->create("tenants", {{"name", "t"}});
+  const json ln = ctl->call("GET", "/api/v1/logical-networks").json()["items"][0];
+  const json net = ctl->create("vm-networks", {{"tenant_id", tenant["id"]},
+                                               {"name", "blue"},
+                                               {"logical_network_id", ln["id"]}});
+  const json subnet = ctl->create("vm-subnets", {{"vm_network_id", net["id"]},
+                                                 {"name", "s"},
+                                                 {"prefix", "10.0.0.0/24"}});
+  EXPECT_EQ(host_state(h)["desired_generation"], before);  // nothing on the host yet
+  const auto r = ctl->call("POST", "/api/v1/vm-nics?wait=realized&timeout=10",
+                           {{"vm_subnet_id", subnet["id"]},
+                            {"vm_name", "vm1"},
+                            {"ip", "10.0.0.5"},
+                            {"host_id", h},
+                            {"interface", "vnet-vm1"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.headers.at("vnet-realization"), "realized");
+  EXPECT_EQ(r.json()["configuration_state"]["status"], "success") << r.body;
+  const json state = host_state(h);
+  EXPECT_EQ(state["realized_generation"], before + 1);
+  EXPECT_EQ(state["desired_generation"], before + 1);
+  const auto on_disk = policy::from_json_text(read_file(dir.path() / "a1/policy.json"));
+  ASSERT_TRUE(on_disk);
+  ASSERT_EQ(on_disk->ports.size(), 1u);
+  EXPECT_EQ(on_disk->ports[0].interface, "vnet-vm1");
+  EXPECT_NE(metrics().find("vnet_southbound_messages_total{direction=\"out\",type=\"delta\"} 1"),
+            std::string::npos)
+      << metrics();
+
+  // An idempotent PUT changes nothing and waits for nothing.
+  const json nic = r.json();
+  const auto again = ctl->call("PATCH", "/api/v1/vm-nics/" + nic["id"].get<std::string>() +
+                                            "?wait=realized",
+                               {{"vm_name", "vm1"}}, "", {{"content-type", "application/merge-patch+json"}});
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.headers.at("vnet-realization"), "realized");
+  EXPECT_EQ(host_state(h)["desired_generation"], before + 1);
+
+  // A bad wait is refused before anything is written.
+  EXPECT_EQ(ctl->call("DELETE", "/api/v1/vm-nics/" + nic["id"].get<std::string>() + "?wait=maybe")
+                .status,
+            400);
+}
+
+TEST_F(SouthboundTest, AWaitForADisconnectedHostDoesNotBlock) {
+  const std::string h = host("h1", "192.168.1.10");
+  const auto r = ctl->call("PATCH", "/api/v1/hosts/" + h + "?wait=realized&timeout=5",
+                           {{"name", "renamed"}}, "", {{"content-type", "application/merge-patch+json"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers.at("vnet-realization"), "realized");  // no connected host is affected
+}
+
+TEST_F(SouthboundTest, ATokenWorksOnceAndExpires) {
+  const std::string h = host("h1", "192.168.1.10");
+  const json e = enrollment(h);
+  {
+    AgentThread first(agent_options(h, e, "a1"));
+    ASSERT_TRUE(eventually([&] { return realized(h); }));
+  }
+  // Reused: refused, and the agent says so and exits 1.
+  AgentThread reuse(agent_options(h, e, "a2"));
+  EXPECT_EQ(reuse.exit_code(), 1);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "a2/agent.crt"));
+
+  // Expired.
+  const json e2 = enrollment(h);
+  {
+    store::Database db((dir.path() / "controller/vnet.db").string());
+    db.exec("UPDATE enrollment_tokens SET expires_at = 1 WHERE used_at IS NULL");
+  }
+  RawClient c;
+  auto [status, body] = c.enroll(ctl->southbound_port(),
+                                 {{"host_id", h},
+                                  {"token", e2["token"]},
+                                  {"csr", tls::make_csr(tls::generate_key(), "x")}});
+  EXPECT_EQ(status, 401);
+  EXPECT_NE(body["detail"].get<std::string>().find("expired"), std::string::npos) << body;
+  // A token of another host, and a malformed request.
+  const std::string other = host("h2", "192.168.1.20");
+  const json e3 = enrollment(other);
+  std::tie(status, body) = c.enroll(ctl->southbound_port(),
+                                    {{"host_id", h},
+                                     {"token", e3["token"]},
+                                     {"csr", tls::make_csr(tls::generate_key(), "x")}});
+  EXPECT_EQ(status, 401);
+  std::tie(status, body) = c.enroll(ctl->southbound_port(), {{"host_id", h}});
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(metrics().find("vnet_southbound_enrollments_total{result=\"refused\"}"),
+            std::string::npos);
+}
+
+TEST_F(SouthboundTest, AWrongCaHashStopsTheAgentBeforeItSendsTheToken) {
+  const std::string h = host("h1", "192.168.1.10");
+  json e = enrollment(h);
+  json wrong = e;
+  wrong["ca_sha256"] = std::string(64, 'a');
+  AgentThread bad(agent_options(h, wrong, "a1"));
+  EXPECT_EQ(bad.exit_code(), 1);
+  // The token was never presented, so it still works.
+  AgentThread good(agent_options(h, e, "a2"));
+  EXPECT_TRUE(eventually([&] { return realized(h); }));
+}
+
+TEST_F(SouthboundTest, MutualTlsRefusesNoCertificateAnotherCaAndRevokedHosts) {
+  const std::string h = host("h1", "192.168.1.10");
+  const uint16_t port = ctl->southbound_port();
+  // No client certificate.
+  EXPECT_EQ(RawClient().open(port), 401);
+  // A certificate for the right CN from another CA: the handshake or the
+  // upgrade fails, never a session.
+  const std::string other_ca_key = tls::generate_key();
+  const std::string other_ca = tls::self_signed_ca(other_ca_key, "evil", 24h).certificate_pem;
+  const std::string key = tls::generate_key();
+  const std::string forged =
+      tls::issue(other_ca_key, other_ca, key, h, tls::Usage::kClient, 24h).certificate_pem;
+  EXPECT_EQ(RawClient(key, forged).open(port), 0);
+  EXPECT_NE(metrics().find("vnet_southbound_refused_total{reason=\"tls_handshake\"} 1"),
+            std::string::npos);
+  // Host A's certificate cannot speak for host B.
+  const std::string b = host("h2", "192.168.1.20");
+  auto [akey, acert] = enrolled_identity(port, h, enrollment(h)["token"]);
+  RawClient a(akey, acert);
+  ASSERT_EQ(a.open(port), 101);
+  a.send(proto::hello(b, 0).dump());
+  EXPECT_EQ(a.receive(), "");  // closed: wrong_host
+  EXPECT_TRUE(eventually([&] {
+    return metrics().find("vnet_southbound_sessions_closed_total{reason=\"wrong_host\"} 1") !=
+           std::string::npos;
+  }));
+
+  // Revoked: the live session ends at once, and the certificate is refused.
+  AgentThread agent(agent_options(h, enrollment(h), "a1"));
+  ASSERT_TRUE(eventually([&] { return realized(h); }));
+  // The agent re-enrolled with a new certificate: the raw client's is superseded.
+  EXPECT_EQ(RawClient(akey, acert).open(port), 403);
+  ASSERT_EQ(ctl->call("DELETE", "/api/v1/hosts/" + h + "/enrollment").status, 204);
+  EXPECT_TRUE(eventually([&] { return host_state(h)["connected"] == false; }));
+  EXPECT_NE(metrics().find("vnet_southbound_sessions_closed_total{reason=\"revoked\"} 1"),
+            std::string::npos);
+  // And stays out, retrying with its old certificate.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(host_state(h)["connected"], false);
+  EXPECT_NE(metrics().find("vnet_southbound_refused_total{reason=\"certificate\"}"),
+            std::string::npos);
+  EXPECT_EQ(ctl->call("DELETE", "/api/v1/hosts/" + h + "/enrollment").status, 404);
+}
+
+TEST_F(SouthboundTest, BadFramesCloseOnlyTheirSessionWithAReason) {
+  const std::string h = host("h1", "192.168.1.10");
+  const std::string good = host("h2", "192.168.1.20");
+  AgentThread agent(agent_options(good, enrollment(good), "a2"));
+  ASSERT_TRUE(eventually([&] { return realized(good); }));
+  const uint16_t port = ctl->southbound_port();
+
+  struct Case {
+    std::string reason;
+    std::vector<std::string> messages;
+  };
+  std::vector<Case> cases = {
+      {"wrong_order", {proto::ack(1, {}).dump()}},
+      {"bad_frame", {"this is not JSON"}},
+      {"bad_frame", {proto::hello(h, 0).dump(), "[1,2,3]"}},
+      {"unknown_type", {proto::hello(h, 0).dump(), R"({"type":"reboot"})"}},
+      {"bad_ack", {proto::hello(h, 0).dump(), proto::ack(999, {}).dump()}},
+      {"oversized", {proto::hello(h, 0).dump(), std::string(2 << 20, 'x')}},
+  };
+  for (const auto& c : cases) {
+    auto [key, cert] = enrolled_identity(port, h, enrollment(h)["token"]);
+    RawClient raw(key, cert);
+    ASSERT_EQ(raw.open(port), 101) << c.reason;
+    for (const auto& m : c.messages) {
+      try {
+        raw.send(m);
+      } catch (const std::exception&) {  // the controller may close mid-write
+      }
+    }
+    // Everything until the close; then nothing.
+    for (int i = 0; i < 4 && !raw.receive().empty(); ++i) {
+    }
+  }
+  EXPECT_TRUE(eventually([&] {
+    const std::string m = metrics();
+    return m.find("reason=\"wrong_order\"} 1") != std::string::npos &&
+           m.find("reason=\"bad_frame\"} 2") != std::string::npos &&
+           m.find("reason=\"unknown_type\"} 1") != std::string::npos &&
+           m.find("reason=\"bad_ack\"} 1") != std::string::npos &&
+           m.find("reason=\"oversized\"} 1") != std::string::npos;
+  })) << metrics();
+  // The well-behaved agent never noticed.
+  EXPECT_TRUE(realized(good));
+  EXPECT_EQ(host_state(good)["connected"], true);
+}
+
+TEST_F(SouthboundTest, ADeletedHostsSessionEnds) {
+  const std::string h = host("h1", "192.168.1.10");
+  AgentThread agent(agent_options(h, enrollment(h), "a1"));
+  ASSERT_TRUE(eventually([&] { return realized(h); }));
+  ASSERT_EQ(ctl->call("DELETE", "/api/v1/hosts/" + h).status, 204);
+  EXPECT_TRUE(eventually([&] {
+    return metrics().find("vnet_southbound_sessions_closed_total{reason=\"host_deleted\"} 1") !=
+           std::string::npos;
+  })) << metrics();
+}
+
+TEST_F(SouthboundTest, AgentsResyncAfterAControllerRestartWithoutANewGeneration) {
+  const std::string h = host("h1", "192.168.1.10");
+  AgentThread agent(agent_options(h, enrollment(h), "a1"));
+  ASSERT_TRUE(eventually([&] { return realized(h); }));
+  const uint64_t generation = host_state(h)["desired_generation"];
+  const uint16_t port = ctl->southbound_port();
+  ctl.reset();  // the controller goes away; the agent keeps its policy
+  ctl = std::make_unique<Controller>(dir.path() / "controller", port);
+  // Same generation (the content did not change), connected again, and the
+  // agent was not sent the policy again.
+  EXPECT_TRUE(eventually([&] { return realized(h); }, 15s)) << host_state(h).dump();
+  EXPECT_EQ(host_state(h)["desired_generation"], generation);
+  EXPECT_EQ(metrics().find("type=\"snapshot\""), std::string::npos) << metrics();
+}
+
+}  // namespace
+}  // namespace vnet::testing
