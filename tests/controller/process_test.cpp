@@ -2,6 +2,7 @@
 // and after kill -9 in the middle of a burst of writes.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -35,8 +36,10 @@ std::string read_file(const std::filesystem::path& p) {
 // The controller binary with its stderr in a file.
 class Process {
  public:
-  Process(std::vector<std::string> args, std::filesystem::path log) : log_(std::move(log)) {
-    args.insert(args.begin(), VNET_CONTROLLER_BINARY);
+  Process(std::vector<std::string> args, std::filesystem::path log,
+          std::string binary = VNET_CONTROLLER_BINARY)
+      : log_(std::move(log)) {
+    args.insert(args.begin(), binary);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -71,13 +74,16 @@ class Process {
     }
     return false;
   }
-  // Waits for the "listening" line and returns the API port.
-  uint16_t port() {
+  // Waits for the "listening" line and returns the API port (or, with
+  // `what` = "southbound", the southbound port).
+  uint16_t port(const std::string& what = "api") {
     const std::string listening = "msg=listening api=127.0.0.1:";
+    const std::string key = what + "=127.0.0.1:";
     for (int i = 0; i < 500; ++i) {
       const std::string text = log();
       if (const size_t at = text.find(listening); at != std::string::npos) {
-        return static_cast<uint16_t>(std::stoi(text.substr(at + listening.size())));
+        const size_t k = text.find(key, at);
+        return static_cast<uint16_t>(std::stoi(text.substr(k + key.size())));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -266,6 +272,142 @@ TEST(Server, IdleAndSlowClientsAreDisconnected) {
   }
   server.stop(std::chrono::milliseconds(100));
   t.join();
+}
+
+
+// stdout of a command (vnet-agent show ..., vnet-controller policy ...).
+std::string output_of(const std::string& command) {
+  std::string out;
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+template <class F>
+bool eventually(F f, int tenths = 100) {
+  for (int i = 0; i < tenths * 10; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return f();
+}
+
+// DESIGN.md: "a host keeps forwarding with its last policy while the
+// controller is away" -- the agent restarts from policy.json with no
+// controller, then catches up when the controller is back.
+TEST(Process, AnAgentRestartsFromItsPolicyFileWhileTheControllerIsDown) {
+  TempDir dir;
+  const std::string data = (dir.path() / "c").string();
+  auto controller = std::make_unique<Process>(
+      std::vector<std::string>{"--data-dir", data, "--listen", "127.0.0.1:0", "--southbound",
+                               "127.0.0.1:0"},
+      dir.path() / "c1.log");
+  const uint16_t api = controller->port();
+  const uint16_t sb = controller->port("southbound");
+  const std::string token = [&] {
+    std::string t = read_file(dir.path() / "c/admin.token");
+    return t.substr(0, t.find('\n'));
+  }();
+  auto call = [&](const std::string& method, const std::string& path, const json& body = nullptr) {
+    return http(api, method, "/api/v1/" + path, body.is_null() ? "" : body.dump(), token);
+  };
+  const json ln = call("POST", "logical-networks", {{"name", "dc"}}).json();
+  const json site = call("POST", "sites", {{"logical_network_id", ln["id"]},
+                                           {"name", "s"},
+                                           {"subnets", {{{"prefix", "192.168.1.0/24"}}}}})
+                        .json();
+  const std::string h =
+      call("POST", "hosts", {{"name", "h1"}, {"site_id", site["id"]}, {"pa", "192.168.1.10"}})
+          .json()["id"];
+  const json tenant = call("POST", "tenants", {{"name", "t"}}).json();
+  const json net = call("POST", "vm-networks", {{"tenant_id", tenant["id"]},
+                                                {"name", "blue"},
+                                                {"logical_network_id", ln["id"]}})
+                       .json();
+  const json subnet = call("POST", "vm-subnets",
+                           {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}})
+                          .json();
+  ASSERT_EQ(call("POST", "vm-nics",
+                 {{"vm_subnet_id", subnet["id"]},
+                  {"vm_name", "vm1"},
+                  {"ip", "10.0.0.5"},
+                  {"mac", "00:1D:D8:B7:1C:05"},
+                  {"host_id", h},
+                  {"interface", "vnet-vm1"}})
+                .status,
+            201);
+  const json e = call("POST", "hosts/" + h + "/enrollment").json();
+  const std::string state = (dir.path() / "a").string();
+  const std::vector<std::string> first = {"--controller",       fmt::format("127.0.0.1:{}", sb),
+                                          "--host-id",          h,
+                                          "--enrollment-token", e["token"],
+                                          "--ca-sha256",        e["ca_sha256"],
+                                          "--state-dir",        state};
+  auto agent = std::make_unique<Process>(first, dir.path() / "a1.log", VNET_AGENT_BINARY);
+  auto realized = [&] {
+    const json s = call("GET", "hosts/" + h).json();
+    return s["connected"] == true && s["realized_generation"] == s["desired_generation"];
+  };
+  ASSERT_TRUE(eventually(realized)) << agent->log();
+
+  const std::string show = fmt::format("{} show lookup-records --state-dir {}", VNET_AGENT_BINARY,
+                                       state);
+  const std::string records = output_of(show);
+  EXPECT_NE(records.find("VirtualSubnetID  CustomerAddress  ProviderAddress  MACAddress"),
+            std::string::npos)
+      << records;
+  EXPECT_NE(records.find("10.0.0.5         192.168.1.10     00:1D:D8:B7:1C:05  encap"),
+            std::string::npos)
+      << records;
+  const json routes = json::parse(output_of(fmt::format(
+      "{} show customer-routes -o json --state-dir {}", VNET_AGENT_BINARY, state)));
+  ASSERT_EQ(routes.size(), 1u);
+  EXPECT_EQ(routes[0]["prefix"], "10.0.0.0/24");
+
+  // The offline compiler prints what the API shows.
+  const std::string offline =
+      output_of(fmt::format("{} policy --data-dir {} h1", VNET_CONTROLLER_BINARY, data));
+  EXPECT_EQ(json::parse(offline), call("GET", "hosts/" + h + "/policy").json()) << offline;
+
+  // Controller down, agent restarted: it starts from policy.json.
+  controller->signal(SIGTERM);
+  EXPECT_EQ(controller->wait(), 0);
+  agent->signal(SIGTERM);
+  EXPECT_EQ(agent->wait(), 0);
+  agent = std::make_unique<Process>(
+      std::vector<std::string>{"--controller", fmt::format("127.0.0.1:{}", sb), "--host-id", h,
+                               "--state-dir", state},
+      dir.path() / "a2.log", VNET_AGENT_BINARY);
+  EXPECT_TRUE(agent->logged("msg=started_from_disk generation=")) << agent->log();
+  EXPECT_TRUE(eventually([&] { return output_of(show).find("10.0.0.5") != std::string::npos; }));
+  EXPECT_TRUE(agent->logged("msg=disconnected")) << agent->log();
+  const json status = json::parse(
+      output_of(fmt::format("{} show status -o json --state-dir {}", VNET_AGENT_BINARY, state)));
+  EXPECT_EQ(status["connected"], false);
+  EXPECT_NE(status["last_error"].get<std::string>().find("Connection refused"), std::string::npos)
+      << status;
+
+  // The controller comes back on its port: the agent reconnects by itself.
+  controller = std::make_unique<Process>(
+      std::vector<std::string>{"--data-dir", data, "--listen", fmt::format("127.0.0.1:{}", api),
+                               "--southbound", fmt::format("127.0.0.1:{}", sb)},
+      dir.path() / "c2.log");
+  controller->port();
+  EXPECT_TRUE(eventually(realized, 400)) << agent->log();
+  agent->signal(SIGTERM);
+  EXPECT_EQ(agent->wait(), 0);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "a/agent.sock"));
+  // Without a certificate and without a token, the agent says what to do.
+  const std::string refused = output_of(fmt::format(
+      "{} --controller 127.0.0.1:{} --host-id {} --state-dir {}", VNET_AGENT_BINARY, sb, h,
+      (dir.path() / "empty").string()));
+  EXPECT_NE(refused.find("holds no certificate yet: enroll with --enrollment-token"),
+            std::string::npos)
+      << refused;
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "agent/control/agent.h"
+#include "controller/policy/engine.h"
 #include "controller/store/sqlite.h"
 #include "shared/policy/json.h"
 #include "shared/proto/southbound.h"
@@ -447,6 +448,68 @@ TEST_F(SouthboundTest, AgentsResyncAfterAControllerRestartWithoutANewGeneration)
   EXPECT_TRUE(eventually([&] { return realized(h); }, 15s)) << host_state(h).dump();
   EXPECT_EQ(host_state(h)["desired_generation"], generation);
   EXPECT_EQ(metrics().find("type=\"snapshot\""), std::string::npos) << metrics();
+}
+
+
+// The engine recompiles only the hosts a change concerns and bumps a
+// generation only when the content changed.
+TEST_F(SouthboundTest, OnlyTheConcernedHostsGetANewGeneration) {
+  const std::string h1 = host("h1", "192.168.1.10");
+  const std::string h2 = host("h2", "192.168.1.20");
+  const std::string h3 = host("h3", "192.168.1.30");
+  const json tenant = ctl->create("tenants", {{"name", "t"}});
+  const json ln = ctl->call("GET", "/api/v1/logical-networks").json()["items"][0];
+  auto network = [&](const std::string& name, const std::string& prefix) {
+    const json n = ctl->create("vm-networks", {{"tenant_id", tenant["id"]},
+                                               {"name", name},
+                                               {"logical_network_id", ln["id"]}});
+    return ctl->create("vm-subnets",
+                       {{"vm_network_id", n["id"]}, {"name", name}, {"prefix", prefix}});
+  };
+  const json blue = network("blue", "10.0.0.0/24");
+  const json red = network("red", "10.0.0.0/24");
+  int n = 10;
+  auto nic = [&](const json& subnet, const std::string& host_id, const std::string& ifname) {
+    return ctl->create("vm-nics", {{"vm_subnet_id", subnet["id"]},
+                                   {"vm_name", ifname},
+                                   {"ip", fmt::format("10.0.0.{}", n++)},
+                                   {"host_id", host_id},
+                                   {"interface", ifname}});
+  };
+  nic(blue, h1, "b1");
+  const json b2 = nic(blue, h2, "b2");
+  nic(red, h3, "r3");
+  auto generations = [&] {
+    ctl->app().engine().flush();
+    std::vector<uint64_t> g;
+    for (const auto& h : {h1, h2, h3}) g.push_back(host_state(h)["desired_generation"]);
+    return g;
+  };
+  const auto before = generations();
+  // A Blue NIC moves from h2 to h1: Blue's hosts change, Red's h3 does not.
+  ASSERT_EQ(ctl->call("PATCH", "/api/v1/vm-nics/" + b2["id"].get<std::string>(),
+                      {{"host_id", h1}, {"interface", "b2"}}, "",
+                      {{"content-type", "application/merge-patch+json"}})
+                .status,
+            200);
+  auto after = generations();
+  EXPECT_EQ(after[0], before[0] + 1);
+  EXPECT_EQ(after[1], before[1] + 1);
+  EXPECT_EQ(after[2], before[2]);
+  // Renaming the VM network changes nothing any host holds.
+  ASSERT_EQ(ctl->call("PATCH", "/api/v1/vm-networks/" + blue["vm_network_id"].get<std::string>(),
+                      {{"name", "blue2"}}, "", {{"content-type", "application/merge-patch+json"}})
+                .status,
+            200);
+  EXPECT_EQ(generations(), after);
+  // The last change recompiled h1 and h2 (Blue's hosts), not h3.
+  const auto stats = ctl->app().engine().stats();
+  EXPECT_EQ(stats.full_recompiles, 0u);
+  EXPECT_LE(stats.hosts_recompiled, 12u) << stats.hosts_recompiled;
+  // The generations survive a restart unchanged.
+  ctl.reset();
+  ctl = std::make_unique<Controller>(dir.path() / "controller");
+  EXPECT_EQ(generations(), after);
 }
 
 }  // namespace
