@@ -163,6 +163,8 @@ struct Agent::Impl {
     if (cec)
       throw std::runtime_error(
           fmt::format("cannot connect to {}: {}", options.controller, cec.message()));
+    beast::error_code ignored;
+    stream.socket().set_option(tcp::no_delay(true), ignored);  // acks go out at once
   }
 
   // --- policy ------------------------------------------------------------

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <unordered_map>
 
 #include "shared/policy/delta.h"
 
@@ -56,8 +57,7 @@ policy::Provider provider_of(const Model& m, const Host& host) {
 }
 
 // Lookup records and customer routes of one routing domain.
-void add_network(const Model& m, const Id& network_id, const VmNetwork& network,
-                 HostPolicy& out) {
+void add_network(const Model& m, const Id& network_id, const VmNetwork& network, Fragment& out) {
   if (auto nics = m.nics_by_network.find(network_id); nics != m.nics_by_network.end()) {
     for (const Id& nic_id : nics->second) {
       const VmNic& nic = m.vm_nics.at(nic_id);
@@ -105,7 +105,27 @@ void add_network(const Model& m, const Id& network_id, const VmNetwork& network,
 
 }  // namespace
 
+Fragment compile_network(const Model& m, const Id& network_id) {
+  Fragment f;
+  const auto network = m.vm_networks.find(network_id);
+  if (network == m.vm_networks.end() || !network->second.hnv) return f;
+  add_network(m, network_id, network->second, f);
+  auto by_key = [](const auto& a, const auto& b) { return policy::key(a) < policy::key(b); };
+  std::sort(f.lookup_records.begin(), f.lookup_records.end(), by_key);
+  std::sort(f.customer_routes.begin(), f.customer_routes.end(), by_key);
+  return f;
+}
+
 HostPolicy compile(const Model& m, const Id& host_id) {
+  std::unordered_map<Id, Fragment> computed;  // nodes: references stay valid
+  return compile(m, host_id, [&](const Id& network) -> const Fragment& {
+    auto it = computed.find(network);
+    if (it == computed.end()) it = computed.emplace(network, compile_network(m, network)).first;
+    return it->second;
+  });
+}
+
+HostPolicy compile(const Model& m, const Id& host_id, const Fragments& fragments) {
   const Host& host = m.hosts.at(host_id);
   HostPolicy out;
   out.host_id = *Uuid::parse(host_id);
@@ -139,11 +159,29 @@ HostPolicy compile(const Model& m, const Id& host_id) {
       out.ports.push_back(std::move(port));
     }
   }
-  for (const Id& network_id : m.networks_on_host(host_id)) {
-    const auto network = m.vm_networks.find(network_id);
-    if (network == m.vm_networks.end() || !network->second.hnv) continue;
-    add_network(m, network_id, network->second, out);
-  }
+  // Fragments are sorted; appended in order of their first keys they are
+  // usually sorted as a whole (VSIDs of different networks rarely
+  // interleave), and canonicalize() only sorts what is not.
+  std::vector<const Fragment*> parts;
+  for (const Id& network_id : m.networks_on_host(host_id)) parts.push_back(&fragments(network_id));
+  auto append = [&](auto member, auto& into) {
+    using T = typename std::decay_t<decltype(into)>::value_type;
+    std::vector<const std::vector<T>*> lists;
+    size_t total = 0;
+    for (const Fragment* f : parts) {
+      const auto& list = f->*member;
+      if (list.empty()) continue;
+      lists.push_back(&list);
+      total += list.size();
+    }
+    std::sort(lists.begin(), lists.end(), [](const auto* a, const auto* b) {
+      return policy::key(a->front()) < policy::key(b->front());
+    });
+    into.reserve(into.size() + total);
+    for (const auto* list : lists) into.insert(into.end(), list->begin(), list->end());
+  };
+  append(&Fragment::lookup_records, out.lookup_records);
+  append(&Fragment::customer_routes, out.customer_routes);
   if (auto gws = m.gateways_by_host.find(host_id); gws != m.gateways_by_host.end()) {
     for (const Id& gw_id : gws->second) {
       const Gateway& gw = m.gateways.at(gw_id);

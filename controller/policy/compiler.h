@@ -3,6 +3,9 @@
 // policy, which is how the controller knows when a generation must change.
 #pragma once
 
+#include <functional>
+#include <vector>
+
 #include "controller/policy/model.h"
 #include "shared/policy/host_policy.h"
 
@@ -12,8 +15,23 @@ namespace vnet::compiler {
 inline constexpr uint16_t kUplinkMtu = 1500;
 inline constexpr uint16_t kNvgreOverhead = 42;
 
+// What one VM network (routing domain) contributes to every host it is on:
+// its lookup records and customer routes, each sorted by key. Every host of
+// the network gets the same fragment, so the engine computes it once per
+// change of the network and not once per host.
+struct Fragment {
+  std::vector<policy::LookupRecord> lookup_records;
+  std::vector<policy::CustomerRoute> customer_routes;
+};
+Fragment compile_network(const Model& model, const Id& vm_network_id);
+
+// Where compile() gets fragments from: compile_network, or a cache of it.
+// The references it returns must stay valid during one compile().
+using Fragments = std::function<const Fragment&(const Id& vm_network_id)>;
+
 // The host's policy with generation 0 and every array in canonical order.
 // The host must exist in the model.
 policy::HostPolicy compile(const Model& model, const Id& host_id);
+policy::HostPolicy compile(const Model& model, const Id& host_id, const Fragments& fragments);
 
 }  // namespace vnet::compiler

@@ -12,10 +12,96 @@
 #include "shared/policy/json.h"
 
 namespace vnet::compiler {
+namespace {
+
+// The policy's content as bytes for hashing: every field, fixed order,
+// strings length-prefixed. Much cheaper than JSON for hosts with thousands
+// of records (this runs for every recompiled host).
+class Bytes {
+ public:
+  template <class T>
+  void raw(const T& v) {
+    out_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void text(const std::string& s) {
+    raw(static_cast<uint32_t>(s.size()));
+    out_ += s;
+  }
+  void uuid(const Uuid& u) { out_.append(reinterpret_cast<const char*>(u.bytes().data()), 16); }
+  void mac(const net::MacAddress& m) {
+    out_.append(reinterpret_cast<const char*>(m.bytes().data()), m.bytes().size());
+  }
+  void ip(net::Ipv4Address a) { raw(a.to_u32()); }
+  void prefix(const net::IpPrefix& p) {
+    raw(p.first().v4().to_u32());
+    raw(p.length());
+  }
+  void reserve(size_t n) { out_.reserve(n); }
+  const std::string& str() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
+}  // namespace
+
 std::string content_hash(const policy::HostPolicy& p) {
-  policy::HostPolicy copy = p;
-  copy.generation = 0;
-  return model::sha256_hex(policy::to_json(copy).dump());
+  Bytes b;
+  b.reserve(64 + p.lookup_records.size() * 24 + p.customer_routes.size() * 32 +
+            p.ports.size() * 96);
+  b.uuid(p.host_id);
+  b.ip(p.provider.pa);
+  b.raw(p.provider.prefix_len);
+  b.raw(p.provider.flow_entropy);
+  b.raw(static_cast<uint32_t>(p.provider.routes.size()));
+  for (const auto& r : p.provider.routes) {
+    b.prefix(r.prefix);
+    b.ip(r.next_hop);
+  }
+  b.raw(static_cast<uint32_t>(p.ports.size()));
+  for (const auto& port : p.ports) {
+    b.uuid(port.nic_id);
+    b.text(port.interface);
+    b.mac(port.mac);
+    b.ip(port.ca);
+    b.raw(port.prefix_len);
+    b.ip(port.gateway);
+    b.raw(static_cast<uint32_t>(port.dns.size()));
+    for (const auto& d : port.dns) b.ip(d);
+    b.raw(port.vsid.value());
+    b.uuid(port.rdid);
+    b.raw(port.mtu);
+  }
+  b.raw(static_cast<uint32_t>(p.lookup_records.size()));
+  for (const auto& r : p.lookup_records) {
+    b.raw(r.vsid.value());
+    b.ip(r.ca);
+    b.mac(r.mac);
+    b.ip(r.pa);
+    b.raw(static_cast<uint8_t>(r.rule));
+  }
+  b.raw(static_cast<uint32_t>(p.customer_routes.size()));
+  for (const auto& r : p.customer_routes) {
+    b.uuid(r.rdid);
+    b.raw(r.vsid.value());
+    b.prefix(r.prefix);
+    b.ip(r.next_hop);
+    b.raw(r.metric);
+  }
+  b.raw(static_cast<uint32_t>(p.rewrite_pas.size()));
+  for (const auto& r : p.rewrite_pas) {
+    b.uuid(r.nic_id);
+    b.ip(r.ca);
+    b.ip(r.pa);
+  }
+  b.raw(static_cast<uint32_t>(p.gateways.size()));
+  for (const auto& g : p.gateways) {
+    b.uuid(g.gateway_id);
+    b.uuid(g.rdid);
+    b.raw(static_cast<uint8_t>(g.kind));
+    b.ip(g.external_ip);
+  }
+  return model::sha256_hex(b.str());
 }
 
 Engine::Engine(store::Store& store, Realization& realization)
@@ -28,6 +114,12 @@ Engine::~Engine() {
   }
   queue_cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+}
+
+const Fragment& Engine::fragment(const std::string& network) {
+  auto it = fragments_.find(network);
+  if (it == fragments_.end()) it = fragments_.emplace(network, compile_network(model_, network)).first;
+  return it->second;
 }
 
 void Engine::set_listener(Listener listener) { listener_ = std::move(listener); }
@@ -45,7 +137,9 @@ void Engine::start() {
   std::map<std::string, uint64_t> generations;
   for (const auto& [host, _] : model_.hosts) {
     auto compiled = std::make_shared<Compiled>();
-    compiled->policy = compile(model_, host);
+    compiled->policy = compile(model_, host, [this](const Id& n) -> const Fragment& {
+      return fragment(n);
+    });
     const std::string hash = content_hash(compiled->policy);
     const auto it = stored.find(host);
     if (it != stored.end() && it->second.second == hash) {
@@ -112,6 +206,7 @@ void Engine::run() {
       // store rather than serve a policy that may be wrong.
       spdlog::error("policy_batch_failed error={} action=full_recompile", log::quote(e.what()));
       model_ = store_.read([](store::Database& db) { return Model::load(db); });
+      fragments_.clear();
       IdSet all;
       for (const auto& [host, _] : model_.hosts) all.insert(host);
       realization_.batch_done(last, recompile(all));
@@ -132,8 +227,12 @@ void Engine::process(std::vector<model::Change> changes, uint64_t last_sequence)
   std::vector<std::string> removed_hosts;
   for (const auto& change : changes) {
     for (const auto& h : model_.hosts_touched_by(change.collection, change.id)) touched.insert(h);
+    for (const auto& n : model_.networks_touched_by(change.collection, change.id))
+      fragments_.erase(n);
     model_.apply(change);
     for (const auto& h : model_.hosts_touched_by(change.collection, change.id)) touched.insert(h);
+    for (const auto& n : model_.networks_touched_by(change.collection, change.id))
+      fragments_.erase(n);
     if (change.collection == "hosts" && !change.fields) removed_hosts.push_back(change.id);
   }
   for (const auto& host : removed_hosts) {
@@ -155,7 +254,9 @@ std::map<std::string, uint64_t> Engine::recompile(const IdSet& hosts) {
   for (const auto& host : hosts) {
     if (!model_.hosts.contains(host)) continue;
     auto compiled = std::make_shared<Compiled>();
-    compiled->policy = compile(model_, host);
+    compiled->policy = compile(model_, host, [this](const Id& n) -> const Fragment& {
+      return fragment(n);
+    });
     const auto previous = policy(host);
     if (previous && policy::same_content(previous->policy, compiled->policy)) continue;
     compiled->policy.generation = previous ? previous->policy.generation + 1 : 1;

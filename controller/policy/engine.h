@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "controller/model/change.h"
+#include "controller/policy/compiler.h"
 #include "controller/policy/model.h"
 #include "controller/policy/realization.h"
 #include "shared/policy/delta.h"
@@ -83,6 +84,9 @@ class Engine {
   Realization& realization_;
   Listener listener_;
   Model model_;  // the worker's alone after start()
+  // compile_network() per VM network, dropped when a change touches it.
+  std::unordered_map<std::string, Fragment> fragments_;
+  const Fragment& fragment(const std::string& network);
 
   mutable std::mutex policies_mutex_;
   std::unordered_map<std::string, std::shared_ptr<const Compiled>> policies_;

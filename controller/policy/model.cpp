@@ -212,6 +212,26 @@ IdSet Model::networks_on_host(const Id& host) const {
   return out;
 }
 
+IdSet Model::networks_touched_by(const std::string& c, const Id& id) const {
+  if (c == "vm-nics") {
+    if (auto it = vm_nics.find(id); it != vm_nics.end()) return {it->second.vm_network_id};
+  } else if (c == "vm-subnets") {
+    if (auto it = vm_subnets.find(id); it != vm_subnets.end()) return {it->second.vm_network_id};
+  } else if (c == "vm-networks") {
+    return {id};
+  } else if (c == "routes") {
+    if (auto it = routes.find(id); it != routes.end()) return {it->second.vm_network_id};
+  } else if (c == "hosts") {
+    // The host's PA is in the records of every network with a NIC on it.
+    if (auto it = nics_by_host.find(id); it != nics_by_host.end()) {
+      IdSet out;
+      for (const Id& nic : it->second) out.insert(vm_nics.at(nic).vm_network_id);
+      return out;
+    }
+  }
+  return {};
+}
+
 IdSet Model::hosts_touched_by(const std::string& c, const Id& id) const {
   IdSet out;
   auto add_all = [&](const IdSet& s) { out.insert(s.begin(), s.end()); };

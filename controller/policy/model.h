@@ -94,6 +94,9 @@ class Model {
   // The engine asks before and after applying a change and recompiles the
   // union. `all` is set when the object concerns every host.
   IdSet hosts_touched_by(const std::string& collection, const Id& id) const;
+  // The VM networks whose fragment (records and routes) may depend on the
+  // object, in the current state; asked before and after a change too.
+  IdSet networks_touched_by(const std::string& collection, const Id& id) const;
   // The hosts with a NIC or a gateway of the VM network.
   IdSet hosts_of_network(const Id& vm_network_id) const;
   // The VM networks with a NIC or gateway on the host.

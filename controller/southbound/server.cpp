@@ -171,6 +171,8 @@ struct Server::Impl {
 
   asio::awaitable<void> connection(tcp::socket socket) {
     beast::error_code ignored;
+    // Small messages (deltas, acks) must not wait for Nagle and delayed ACKs.
+    socket.set_option(tcp::no_delay(true), ignored);
     const auto ep = socket.remote_endpoint(ignored);
     const std::string peer = fmt::format("{}:{}", ep.address().to_string(), ep.port());
     TlsStream stream(beast::tcp_stream(std::move(socket)), tls);

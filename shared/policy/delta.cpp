@@ -9,7 +9,8 @@ namespace {
 
 template <class T>
 void sort_by_key(std::vector<T>& v) {
-  std::sort(v.begin(), v.end(), [](const T& a, const T& b) { return key(a) < key(b); });
+  auto less = [](const T& a, const T& b) { return key(a) < key(b); };
+  if (!std::is_sorted(v.begin(), v.end(), less)) std::sort(v.begin(), v.end(), less);
 }
 
 // Merge walk over two key-sorted arrays.
