@@ -21,6 +21,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -83,8 +84,25 @@ struct Identity {
 };
 
 // One simulated agent: enrolled key and certificate, a session that acks
-// every snapshot and delta it receives.
-asio::awaitable<void> agent(Identity id, uint16_t port, std::atomic<int>& connected) {
+// every snapshot and delta it receives. Like a real agent it retries a
+// connection that fails (1,000 agents connecting at once can outrun the
+// controller's 10 s handshake timeout); `retries` counts those.
+asio::awaitable<bool> session(const Identity& id, uint16_t port, std::atomic<int>& connected);
+
+asio::awaitable<void> agent(Identity id, uint16_t port, std::atomic<int>& connected,
+                            std::atomic<int>& retries) {
+  auto ex = co_await asio::this_coro::executor;
+  std::mt19937 rng(std::hash<std::string>{}(id.host_id));
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    if (co_await session(id, port, connected)) co_return;
+    ++retries;
+    asio::steady_timer t(ex, std::chrono::milliseconds(250 + rng() % 750));
+    co_await t.async_wait(kTuple);
+  }
+}
+
+// false: the session could not be established; true: it ended after.
+asio::awaitable<bool> session(const Identity& id, uint16_t port, std::atomic<int>& connected) {
   auto ex = co_await asio::this_coro::executor;
   ssl::context ctx{ssl::context::tls_client};
   ctx.set_verify_mode(ssl::verify_none);
@@ -93,12 +111,13 @@ asio::awaitable<void> agent(Identity id, uint16_t port, std::atomic<int>& connec
   websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(ex, ctx);
   auto [cec] = co_await beast::get_lowest_layer(ws).async_connect(
       tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), kTuple);
-  if (cec) co_return;
+  if (cec) co_return false;
   beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true));
   if (auto [ec] = co_await ws.next_layer().async_handshake(ssl::stream_base::client, kTuple); ec)
-    co_return;
+    co_return false;
   ws.read_message_max(vnet::proto::kMaxControllerMessage);
-  if (auto [ec] = co_await ws.async_handshake("vnet-controller", "/agent", kTuple); ec) co_return;
+  if (auto [ec] = co_await ws.async_handshake("vnet-controller", "/agent", kTuple); ec)
+    co_return false;
   std::string hello = vnet::proto::hello(id.host_id, 0).dump();
   co_await ws.async_write(asio::buffer(hello), kTuple);
   ++connected;
@@ -106,7 +125,10 @@ asio::awaitable<void> agent(Identity id, uint16_t port, std::atomic<int>& connec
   for (;;) {
     buffer.clear();
     auto [ec, n] = co_await ws.async_read(buffer, kTuple);
-    if (ec) co_return;
+    if (ec) {
+      --connected;
+      co_return true;
+    }
     // The generation is all an ack needs; a real agent also applies.
     const json m = json::parse(beast::buffers_to_string(buffer.data()));
     const uint64_t generation =
@@ -245,8 +267,10 @@ int main(int argc, char** argv) {
   const double enroll_s = std::chrono::duration<double>(Clock::now() - t).count();
   asio::io_context agents_io;
   std::atomic<int> connected{0};
+  std::atomic<int> retries{0};
   for (auto& id : ids)
-    asio::co_spawn(agents_io, agent(id, ctl.southbound_port(), connected), asio::detached);
+    asio::co_spawn(agents_io, agent(id, ctl.southbound_port(), connected, retries),
+                   asio::detached);
   std::thread agents([&] { agents_io.run(); });
   t = Clock::now();
   auto all_realized = [&] {
@@ -312,8 +336,8 @@ int main(int argc, char** argv) {
   fmt::print("southbound_bench: {} hosts, {} NICs in {} VM networks, {} agents connected\n", hosts,
              nics, networks, connected.load());
   fmt::print("  model built through the service in {:.1f} s; enrollment of {} agents {:.1f} s; "
-             "connect + snapshot + ack of all {:.2f} s\n",
-             build_s, hosts, enroll_s, connect_s);
+             "connect + snapshot + ack of all {:.2f} s ({} connection retries)\n",
+             build_s, hosts, enroll_s, connect_s, retries.load());
   fmt::print("  full compile of every host   {:8.1f} ms   ({:.2f}x loading the model from SQLite: "
              "{:.1f} ms)\n",
              compile_s * 1000, compile_s * 1000 / load_ms, load_ms);
