@@ -15,14 +15,20 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-"$controller" --data-dir "$work/data" --listen 127.0.0.1:0 --log-level warn 2>"$work/log" &
+"$controller" --data-dir "$work/data" --listen 127.0.0.1:0 --southbound 127.0.0.1:0 \
+  --log-level warn 2>"$work/log" &
 pid=$!
 # --log-level warn: one log line per request would measure stderr, not vnet.
 for _ in $(seq 200); do
   [ -f "$work/data/admin.token" ] && ss -ltnp 2>/dev/null | grep -q "pid=$pid," && break
   sleep 0.05
 done
-port=$(ss -ltnp | grep "pid=$pid," | sed -E 's/.*127\.0\.0\.1:([0-9]+).*/\1/' | head -n1)
+# Two listeners (REST and southbound): the REST one answers /healthz.
+port=""
+for p in $(ss -ltnp | grep "pid=$pid," | sed -E 's/.*127\.0\.0\.1:([0-9]+).*/\1/'); do
+  curl -sf "http://127.0.0.1:$p/healthz" >/dev/null 2>&1 && { port=$p; break; }
+done
+[ -n "$port" ] || { echo "api_bench: the controller did not start: $(cat "$work/log")" >&2; exit 1; }
 token=$(cat "$work/data/admin.token")
 url="http://127.0.0.1:$port"
 api() { curl -sf -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$2" "$url/api/v1/$1"; }
