@@ -66,9 +66,8 @@ std::pair<std::string, std::string> split_address(const std::string& text) {
 }
 
 std::string error_text(const beast::error_code& ec) {
-  return ec.category() == asio::error::get_ssl_category()
-             ? fmt::format("TLS: {}", ec.message())
-             : ec.message();
+  return ec.category() == asio::error::get_ssl_category() ? fmt::format("TLS: {}", ec.message())
+                                                          : ec.message();
 }
 
 }  // namespace
@@ -141,8 +140,8 @@ struct Agent::Impl {
     const json body = json::parse(res.body(), nullptr, false);
     if (res.result_int() != 200) {
       const std::string detail = body.is_object() ? body.value("detail", res.body()) : res.body();
-      throw Refused(fmt::format("the controller refused the enrollment ({}): {}",
-                                res.result_int(), detail));
+      throw Refused(
+          fmt::format("the controller refused the enrollment ({}): {}", res.result_int(), detail));
     }
     if (!body.is_object() || !body.contains("certificate") || !body.contains("ca_certificate"))
       throw std::runtime_error("the enrollment answer has no certificate");
@@ -177,10 +176,11 @@ struct Agent::Impl {
     state.save_policy(next);
     current = std::make_shared<const policy::HostPolicy>(std::move(next));
     last_applied = rfc3339(std::chrono::system_clock::now());
-    spdlog::info("policy_applied generation={} ports={} lookup_records={} customer_routes={} "
-                 "problems={}",
-                 current->generation, current->ports.size(), current->lookup_records.size(),
-                 current->customer_routes.size(), problems.size());
+    spdlog::info(
+        "policy_applied generation={} ports={} lookup_records={} customer_routes={} "
+        "problems={}",
+        current->generation, current->ports.size(), current->lookup_records.size(),
+        current->customer_routes.size(), problems.size());
     return problems;
   }
 
@@ -201,14 +201,14 @@ struct Agent::Impl {
     co_await connect(beast::get_lowest_layer(ws));
     beast::get_lowest_layer(ws).expires_after(kConnectTimeout);
     if (auto [ec] = co_await ws.next_layer().async_handshake(ssl::stream_base::client, kTuple); ec)
-      throw std::runtime_error(fmt::format("handshake with {}: {}", options.controller,
-                                           error_text(ec)));
+      throw std::runtime_error(
+          fmt::format("handshake with {}: {}", options.controller, error_text(ec)));
     beast::get_lowest_layer(ws).expires_never();
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
     ws.read_message_max(proto::kMaxControllerMessage);
     websocket::response_type upgrade;
-    if (auto [ec] = co_await ws.async_handshake(upgrade, host, std::string(proto::kAgentPath),
-                                                kTuple);
+    if (auto [ec] =
+            co_await ws.async_handshake(upgrade, host, std::string(proto::kAgentPath), kTuple);
         ec) {
       if (upgrade.result_int() >= 400 && upgrade.result_int() < 500) {
         const json body = json::parse(upgrade.body(), nullptr, false);
@@ -282,9 +282,9 @@ struct Agent::Impl {
         break;
       }
       const json m = json::parse(beast::buffers_to_string(buffer.data()), nullptr, false);
-      const std::string type =
-          m.is_object() && m.contains("type") && m["type"].is_string() ? m["type"].get<std::string>()
-                                                                       : "";
+      const std::string type = m.is_object() && m.contains("type") && m["type"].is_string()
+                                   ? m["type"].get<std::string>()
+                                   : "";
       if (type == "snapshot" || type == "delta") {
         Expected<policy::HostPolicy, policy::PolicyError> next =
             Unexpected(policy::PolicyError{"", "no policy"});
@@ -417,10 +417,9 @@ struct Agent::Impl {
       std::string request(asio::buffers_begin(line.data()),
                           asio::buffers_begin(line.data()) + static_cast<long>(n));
       const json r = json::parse(request, nullptr, false);
-      const json reply =
-          r.is_object() && r.contains("show") && r["show"].is_string()
-              ? answer(r["show"])
-              : json{{"error", "send one line: {\"show\": \"status\"}"}};
+      const json reply = r.is_object() && r.contains("show") && r["show"].is_string()
+                             ? answer(r["show"])
+                             : json{{"error", "send one line: {\"show\": \"status\"}"}};
       const std::string text = reply.dump() + "\n";
       co_await asio::async_write(socket, asio::buffer(text), kTuple);
     }

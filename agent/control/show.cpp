@@ -66,19 +66,17 @@ std::string table_of(const std::string& what, const json& j) {
   }
   if (what == "lookup-records") {
     for (const auto& r : j)
-      rows.push_back({text(r["vsid"]), text(r["ca"]), text(r["pa"]), text(r["mac"]),
-                      text(r["rule"])});
-    return format_table({"VirtualSubnetID", "CustomerAddress", "ProviderAddress", "MACAddress",
-                         "Rule"},
-                        rows);
+      rows.push_back(
+          {text(r["vsid"]), text(r["ca"]), text(r["pa"]), text(r["mac"]), text(r["rule"])});
+    return format_table(
+        {"VirtualSubnetID", "CustomerAddress", "ProviderAddress", "MACAddress", "Rule"}, rows);
   }
   if (what == "customer-routes") {
     for (const auto& r : j)
       rows.push_back({text(r["rdid"]), text(r["vsid"]), text(r["prefix"]), text(r["next_hop"]),
                       text(r["metric"])});
-    return format_table({"RoutingDomainID", "VirtualSubnetID", "DestinationPrefix", "NextHop",
-                         "Metric"},
-                        rows);
+    return format_table(
+        {"RoutingDomainID", "VirtualSubnetID", "DestinationPrefix", "NextHop", "Metric"}, rows);
   }
   if (what == "ports") {
     for (const auto& p : j) {
@@ -111,11 +109,13 @@ std::string table_of(const std::string& what, const json& j) {
 
 int show(const std::filesystem::path& state_dir, const std::string& what,
          const std::string& output) {
-  static const std::vector<std::string> known = {"status", "policy", "lookup-records",
-                                                 "customer-routes", "ports", "counters"};
+  static const std::vector<std::string> known = {"status",          "policy", "lookup-records",
+                                                 "customer-routes", "ports",  "counters"};
   if (std::find(known.begin(), known.end(), what) == known.end()) {
-    fmt::print(stderr, "vnet-agent show: \"{}\" is not one of status, policy, lookup-records, "
-                       "customer-routes, ports, counters\n", what);
+    fmt::print(stderr,
+               "vnet-agent show: \"{}\" is not one of status, policy, lookup-records, "
+               "customer-routes, ports, counters\n",
+               what);
     return 2;
   }
   try {

@@ -305,10 +305,10 @@ Response Router::dispatch(const Request& request, const std::string& path,
 Response Router::host_action(const Request& request, const std::string& host_id,
                              const std::string& action) {
   const std::string& method = request.method;
-  const std::vector<std::string> allowed =
-      action == "policy" ? std::vector<std::string>{"GET"}
-      : action == "enrollment" ? std::vector<std::string>{"POST", "DELETE"}
-                               : std::vector<std::string>{};
+  const std::vector<std::string> allowed = action == "policy" ? std::vector<std::string>{"GET"}
+                                           : action == "enrollment"
+                                               ? std::vector<std::string>{"POST", "DELETE"}
+                                               : std::vector<std::string>{};
   if (allowed.empty())
     throw model::not_found(fmt::format("there is nothing at /api/v1/hosts/{}/{}", host_id, action));
   if (std::find(allowed.begin(), allowed.end(), method) == allowed.end())

@@ -198,9 +198,8 @@ struct Controller::Impl {
       }
     });
     engine.start();
-    service.set_change_sink([this](std::vector<model::Change> changes) {
-      return engine.submit(std::move(changes));
-    });
+    service.set_change_sink(
+        [this](std::vector<model::Change> changes) { return engine.submit(std::move(changes)); });
     service.set_realization(&realization);
     api = std::make_unique<api::Server>(
         api::ServerOptions{.address = listen.host, .port = listen.port, .threads = o.api_threads},

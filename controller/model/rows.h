@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "controller/model/change.h"
 #include "controller/model/fields.h"
 #include "controller/model/kinds.h"
-#include "controller/model/change.h"
 #include "controller/store/sqlite.h"
 
 namespace vnet::model {

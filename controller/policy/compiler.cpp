@@ -139,8 +139,8 @@ HostPolicy compile(const Model& m, const Id& host_id, const Fragments& fragments
       const auto network = m.vm_networks.find(nic.vm_network_id);
       // A port needs its interface (the orchestrator's binding) and an HNV
       // network; isolation "none" is the physical network's business.
-      if (nic.interface.empty() || subnet == m.vm_subnets.end() ||
-          network == m.vm_networks.end() || !network->second.hnv)
+      if (nic.interface.empty() || subnet == m.vm_subnets.end() || network == m.vm_networks.end() ||
+          !network->second.hnv)
         continue;
       policy::Port port;
       port.nic_id = *Uuid::parse(nic_id);
@@ -187,10 +187,10 @@ HostPolicy compile(const Model& m, const Id& host_id, const Fragments& fragments
       const Gateway& gw = m.gateways.at(gw_id);
       const auto network = m.vm_networks.find(gw.vm_network_id);
       if (network == m.vm_networks.end()) continue;
-      out.gateways.push_back({*Uuid::parse(gw_id), network->second.rdid,
-                              gw.kind == "forwarding" ? policy::GatewayKind::kForwarding
-                                                      : policy::GatewayKind::kNat,
-                              gw.external_ip.value_or(net::Ipv4Address())});
+      out.gateways.push_back(
+          {*Uuid::parse(gw_id), network->second.rdid,
+           gw.kind == "forwarding" ? policy::GatewayKind::kForwarding : policy::GatewayKind::kNat,
+           gw.external_ip.value_or(net::Ipv4Address())});
     }
   }
   policy::canonicalize(out);

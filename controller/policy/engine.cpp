@@ -118,7 +118,8 @@ Engine::~Engine() {
 
 const Fragment& Engine::fragment(const std::string& network) {
   auto it = fragments_.find(network);
-  if (it == fragments_.end()) it = fragments_.emplace(network, compile_network(model_, network)).first;
+  if (it == fragments_.end())
+    it = fragments_.emplace(network, compile_network(model_, network)).first;
   return it->second;
 }
 
@@ -137,9 +138,8 @@ void Engine::start() {
   std::map<std::string, uint64_t> generations;
   for (const auto& [host, _] : model_.hosts) {
     auto compiled = std::make_shared<Compiled>();
-    compiled->policy = compile(model_, host, [this](const Id& n) -> const Fragment& {
-      return fragment(n);
-    });
+    compiled->policy =
+        compile(model_, host, [this](const Id& n) -> const Fragment& { return fragment(n); });
     const std::string hash = content_hash(compiled->policy);
     const auto it = stored.find(host);
     if (it != stored.end() && it->second.second == hash) {
@@ -254,9 +254,8 @@ std::map<std::string, uint64_t> Engine::recompile(const IdSet& hosts) {
   for (const auto& host : hosts) {
     if (!model_.hosts.contains(host)) continue;
     auto compiled = std::make_shared<Compiled>();
-    compiled->policy = compile(model_, host, [this](const Id& n) -> const Fragment& {
-      return fragment(n);
-    });
+    compiled->policy =
+        compile(model_, host, [this](const Id& n) -> const Fragment& { return fragment(n); });
     const auto previous = policy(host);
     if (previous && policy::same_content(previous->policy, compiled->policy)) continue;
     compiled->policy.generation = previous ? previous->policy.generation + 1 : 1;

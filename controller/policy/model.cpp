@@ -58,9 +58,9 @@ void link(std::unordered_map<Id, IdSet>& index, const Id& key, const Id& id, boo
   }
 }
 
-constexpr const char* kCollections[] = {"logical-networks", "sites",    "ip-pools",
-                                        "hosts",            "vm-networks", "vm-subnets",
-                                        "vm-nics",          "gateways", "routes"};
+constexpr const char* kCollections[] = {
+    "logical-networks", "sites",   "ip-pools", "hosts", "vm-networks",
+    "vm-subnets",       "vm-nics", "gateways", "routes"};
 
 std::string table_of(std::string_view collection) {
   std::string t(collection);
@@ -166,7 +166,8 @@ void Model::index(const std::string& c, const Id& id, bool add) {
       link(pools_by_site, it->second.site_id, id, add);
     }
   } else if (c == "hosts") {
-    if (auto it = hosts.find(id); it != hosts.end()) link(hosts_by_site, it->second.site_id, id, add);
+    if (auto it = hosts.find(id); it != hosts.end())
+      link(hosts_by_site, it->second.site_id, id, add);
   } else if (c == "vm-subnets") {
     if (auto it = vm_subnets.find(id); it != vm_subnets.end())
       link(subnets_by_network, it->second.vm_network_id, id, add);

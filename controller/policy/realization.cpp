@@ -159,8 +159,7 @@ json Realization::host_state(const std::string& host_id) const {
     detail.push_back(problem("host_not_connected", "no agent is connected for this host"));
   } else if (s.realized < s.desired) {
     detail.push_back(problem(
-        "policy_pending",
-        fmt::format("the agent has generation {} of {}", s.realized, s.desired)));
+        "policy_pending", fmt::format("the agent has generation {} of {}", s.realized, s.desired)));
   }
   for (const auto& p : s.problems) {
     if (p.nic_id.empty()) detail.push_back(problem(p.code, p.message));
@@ -180,22 +179,23 @@ json Realization::nic_state(const std::string& nic_id, const json& nic) const {
     return json{{"status", status}, {"detail", std::move(detail)}};
   };
   if (!nic.contains("host_id") || !nic.contains("interface")) {
-    return state("pending", json::array({problem(
-                                "not_placed", "the NIC has no host_id and interface yet")}));
+    return state("pending",
+                 json::array({problem("not_placed", "the NIC has no host_id and interface yet")}));
   }
   const HostStatus s = status(nic.at("host_id").get<std::string>());
   for (const auto& p : s.problems) {
     if (p.nic_id == nic_id) return state("failure", json::array({problem(p.code, p.message)}));
   }
   if (!s.connected) {
-    return state("pending", json::array({problem("host_not_connected",
-                                                 "no agent is connected for the NIC's host")}));
+    return state(
+        "pending",
+        json::array({problem("host_not_connected", "no agent is connected for the NIC's host")}));
   }
   if (s.realized < s.desired) {
-    return state("pending", json::array({problem(
-                                "policy_pending",
-                                fmt::format("the host's agent has generation {} of {}",
-                                            s.realized, s.desired))}));
+    return state("pending",
+                 json::array({problem("policy_pending",
+                                      fmt::format("the host's agent has generation {} of {}",
+                                                  s.realized, s.desired))}));
   }
   return state("success", json::array());
 }

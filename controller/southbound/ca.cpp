@@ -3,11 +3,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-
 #include "shared/log/log.h"
-#include "shared/util/file.h"
 #include "shared/proto/southbound.h"
 #include "shared/tls/x509.h"
+#include "shared/util/file.h"
 
 namespace vnet::southbound {
 namespace {
@@ -33,10 +32,10 @@ CertificateAuthority::CertificateAuthority(const std::filesystem::path& dir) {
   }
   ca_sha256_ = tls::certificate_sha256(ca_pem_);
   server_key_pem_ = tls::generate_key();
-  server_cert_pem_ = tls::issue(ca_key_pem_, ca_pem_, server_key_pem_,
-                                std::string(proto::kControllerName), tls::Usage::kServer,
-                                kServerLifetime)
-                         .certificate_pem;
+  server_cert_pem_ =
+      tls::issue(ca_key_pem_, ca_pem_, server_key_pem_, std::string(proto::kControllerName),
+                 tls::Usage::kServer, kServerLifetime)
+          .certificate_pem;
   write_file_atomically(dir / "southbound.key", server_key_pem_, 0600);
   write_file_atomically(dir / "southbound.crt", server_cert_pem_ + ca_pem_, 0644);
 }

@@ -21,8 +21,7 @@ Enrollment::Token Enrollment::create(const std::string& host_id, std::chrono::se
   for (unsigned char b : random) t.token += fmt::format("{:02x}", b);
   t.expires_at = now_seconds() + ttl.count();
   store_.write([&](store::Database& db) {
-    db.prepare(
-          "INSERT INTO enrollment_tokens (token_sha256, host_id, expires_at) VALUES (?, ?, ?)")
+    db.prepare("INSERT INTO enrollment_tokens (token_sha256, host_id, expires_at) VALUES (?, ?, ?)")
         .bind(1, model::sha256_hex(t.token))
         .bind(2, host_id)
         .bind(3, t.expires_at)

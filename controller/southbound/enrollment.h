@@ -33,8 +33,8 @@ class Enrollment {
   // A new one-time token for an existing host.
   Token create(const std::string& host_id, std::chrono::seconds ttl);
   // Spends the token and signs the CSR; throws EnrollError.
-  CertificateAuthority::HostCertificate redeem(const std::string& host_id,
-                                               const std::string& token, const std::string& csr);
+  CertificateAuthority::HostCertificate redeem(const std::string& host_id, const std::string& token,
+                                               const std::string& csr);
   // Forgets the host's certificate and unused tokens; true if it had a
   // certificate.
   bool revoke(const std::string& host_id);

@@ -58,7 +58,7 @@ struct Session {
   uint64_t sent = 0;  // the generation the agent has or is being sent
   asio::steady_timer wake;
   std::deque<std::string> control;  // pongs to send
-  bool registered = false;  // hello accepted: policies may flow
+  bool registered = false;          // hello accepted: policies may flow
   bool closing = false;
   bool ended = false;
   std::string close_code = "disconnected";
@@ -88,9 +88,9 @@ struct Server::Impl {
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions;  // io thread only
 
   mutable std::mutex counters_mutex;
-  std::map<std::string, uint64_t> closed;  // by reason code
+  std::map<std::string, uint64_t> closed;                            // by reason code
   std::map<std::pair<std::string, std::string>, uint64_t> messages;  // (direction, type)
-  std::map<std::string, uint64_t> refused;  // connections refused, by reason code
+  std::map<std::string, uint64_t> refused;      // connections refused, by reason code
   std::map<std::string, uint64_t> enrollments;  // by result
   std::atomic<uint64_t> open_sessions{0};
 
@@ -133,11 +133,12 @@ struct Server::Impl {
   static http::response<http::string_body> problem(int status, const std::string& detail) {
     http::response<http::string_body> r{static_cast<http::status>(status), 11};
     r.set(http::field::content_type, "application/problem+json");
-    r.body() = json{{"type", "about:blank"},
-                    {"title", std::string(http::obsolete_reason(static_cast<http::status>(status)))},
-                    {"status", status},
-                    {"detail", detail}}
-                   .dump();
+    r.body() = json{
+        {"type", "about:blank"},
+        {"title", std::string(http::obsolete_reason(static_cast<http::status>(status)))},
+        {"status", status},
+        {"detail",
+         detail}}.dump();
     r.prepare_payload();
     return r;
   }
@@ -266,8 +267,8 @@ struct Server::Impl {
         type = as_delta ? "delta" : "snapshot";
         text = (as_delta ? proto::delta(*c->delta) : proto::snapshot(c->policy)).dump();
         s->sent = c->policy.generation;
-        spdlog::debug("policy_sent host={} type={} generation={} bytes={}", s->host, type,
-                      s->sent, text.size());
+        spdlog::debug("policy_sent host={} type={} generation={} bytes={}", s->host, type, s->sent,
+                      text.size());
       } else {
         s->wake.expires_at(asio::steady_timer::time_point::max());
         co_await s->wake.async_wait(kTuple);
@@ -284,8 +285,7 @@ struct Server::Impl {
     // The size limit is the read buffer's: Beast's own message limit would
     // fail the connection with a close handshake whose error hides the cause.
     s->ws.read_message_max(0);
-    websocket::stream_base::timeout timeouts{options.handshake_timeout, options.idle_timeout,
-                                             true};
+    websocket::stream_base::timeout timeouts{options.handshake_timeout, options.idle_timeout, true};
     s->ws.set_option(timeouts);
     if (auto [ec] = co_await s->ws.async_accept(req, kTuple); ec) co_return;
 
@@ -355,7 +355,8 @@ struct Server::Impl {
         }
         std::vector<compiler::AgentProblem> problems;
         try {
-          for (const auto& p : proto::problems_of(m)) problems.push_back({p.code, p.message, p.nic_id});
+          for (const auto& p : proto::problems_of(m))
+            problems.push_back({p.code, p.message, p.nic_id});
         } catch (const std::invalid_argument& e) {
           s->close("bad_frame", e.what());
           continue;
@@ -389,9 +390,8 @@ struct Server::Impl {
   }
 };
 
-Server::Server(ServerOptions options, compiler::Engine& engine,
-               compiler::Realization& realization, const CertificateAuthority& ca,
-               Enrollment& enrollment)
+Server::Server(ServerOptions options, compiler::Engine& engine, compiler::Realization& realization,
+               const CertificateAuthority& ca, Enrollment& enrollment)
     : impl_(std::make_unique<Impl>(std::move(options), engine, realization, ca, enrollment)) {
   impl_->configure_tls();
   boost::system::error_code ec;
@@ -428,8 +428,7 @@ void Server::stop() {
 
 void Server::policy_changed(const std::string& host) {
   asio::post(impl_->io, [impl = impl_.get(), host] {
-    if (auto it = impl->sessions.find(host); it != impl->sessions.end())
-      it->second->wake.cancel();
+    if (auto it = impl->sessions.find(host); it != impl->sessions.end()) it->second->wake.cancel();
   });
 }
 

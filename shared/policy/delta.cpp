@@ -61,8 +61,8 @@ std::optional<PolicyError> apply_section(std::vector<T>& items, const DeltaSecti
 
 size_t PolicyDelta::size() const {
   auto n = [](const auto& s) { return s.set.size() + s.remove.size(); };
-  return (provider ? 1 : 0) + n(ports) + n(lookup_records) + n(customer_routes) +
-         n(rewrite_pas) + n(gateways);
+  return (provider ? 1 : 0) + n(ports) + n(lookup_records) + n(customer_routes) + n(rewrite_pas) +
+         n(gateways);
 }
 
 void canonicalize(HostPolicy& policy) {
@@ -112,7 +112,8 @@ Expected<HostPolicy, PolicyError> apply(const HostPolicy& before, const PolicyDe
   std::optional<PolicyError> error;
   if (!error) error = apply_section(after.ports, delta.ports, "ports");
   if (!error) error = apply_section(after.lookup_records, delta.lookup_records, "lookup_records");
-  if (!error) error = apply_section(after.customer_routes, delta.customer_routes, "customer_routes");
+  if (!error)
+    error = apply_section(after.customer_routes, delta.customer_routes, "customer_routes");
   if (!error) error = apply_section(after.rewrite_pas, delta.rewrite_pas, "rewrite_pas");
   if (!error) error = apply_section(after.gateways, delta.gateways, "gateways");
   if (!error) error = validate(after);

@@ -194,16 +194,11 @@ J element(const ProviderRoute& r) {
 }
 template <class J>
 J element(const Port& port) {
-  return J{{"nic_id", port.nic_id.to_string()},
-           {"interface", port.interface},
-           {"mac", port.mac.to_string()},
-           {"ca", port.ca.to_string()},
-           {"prefix_len", port.prefix_len},
-           {"gateway", port.gateway.to_string()},
-           {"dns", addresses_json<J>(port.dns)},
-           {"vsid", port.vsid.value()},
-           {"rdid", port.rdid.to_string()},
-           {"mtu", port.mtu}};
+  return J{{"nic_id", port.nic_id.to_string()},  {"interface", port.interface},
+           {"mac", port.mac.to_string()},        {"ca", port.ca.to_string()},
+           {"prefix_len", port.prefix_len},      {"gateway", port.gateway.to_string()},
+           {"dns", addresses_json<J>(port.dns)}, {"vsid", port.vsid.value()},
+           {"rdid", port.rdid.to_string()},      {"mtu", port.mtu}};
 }
 template <class J>
 J element(const LookupRecord& rec) {

@@ -127,8 +127,7 @@ Issued build(EVP_PKEY* subject_key, std::string_view cn, X509* issuer, EVP_PKEY*
       add_extension(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
       add_extension(cert.get(), signer, NID_key_usage, "critical,digitalSignature");
       add_extension(cert.get(), signer, NID_ext_key_usage, "serverAuth");
-      add_extension(cert.get(), signer, NID_subject_alt_name,
-                    fmt::format("DNS:{}", cn).c_str());
+      add_extension(cert.get(), signer, NID_subject_alt_name, fmt::format("DNS:{}", cn).c_str());
       break;
     case Usage::kClient:
       add_extension(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
@@ -146,8 +145,8 @@ std::string generate_key() {
   Key key(EVP_EC_gen("P-256"));
   if (!key) fail("cannot generate an EC key");
   Bio out(BIO_new(BIO_s_mem()));
-  if (!out || PEM_write_bio_PrivateKey(out.get(), key.get(), nullptr, nullptr, 0, nullptr,
-                                       nullptr) != 1)
+  if (!out ||
+      PEM_write_bio_PrivateKey(out.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
     fail("cannot write the key");
   return drain(out.get());
 }
@@ -230,9 +229,10 @@ std::optional<std::string> check_pinned_peer(ssl_st* ssl, std::string_view ca_sh
     if (hex == ca_sha256) pinned = c;
   }
   if (pinned == nullptr)
-    return fmt::format("no certificate of the controller's chain has SHA-256 {} (wrong --ca-sha256, "
-                       "or not this controller)",
-                       ca_sha256);
+    return fmt::format(
+        "no certificate of the controller's chain has SHA-256 {} (wrong --ca-sha256, "
+        "or not this controller)",
+        ca_sha256);
   std::unique_ptr<X509_STORE, Deleter<X509_STORE, X509_STORE_free>> store(X509_STORE_new());
   std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX, X509_STORE_CTX_free>> ctx(
       X509_STORE_CTX_new());

@@ -18,7 +18,8 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
   const std::filesystem::path tmp = path.string() + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0)
-    throw std::runtime_error(fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));
+    throw std::runtime_error(
+        fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));
   bool ok = ::fchmod(fd, mode) == 0;
   size_t done = 0;
   while (ok && done < content.size()) {
@@ -31,8 +32,8 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     ::unlink(tmp.c_str());
-    throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(),
-                                         std::strerror(ok ? errno : saved)));
+    throw std::runtime_error(
+        fmt::format("cannot write {}: {}", path.string(), std::strerror(ok ? errno : saved)));
   }
   // The rename itself is durable once the directory is.
   const int dir = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(),

@@ -10,7 +10,7 @@
 namespace vnet {
 
 inline std::string format_table(const std::vector<std::string>& header,
-                                 const std::vector<std::vector<std::string>>& rows) {
+                                const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width(header.size());
   for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
   for (const auto& row : rows)

@@ -131,8 +131,8 @@ asio::awaitable<bool> session(const Identity& id, uint16_t port, std::atomic<int
     }
     // The generation is all an ack needs; a real agent also applies.
     const json m = json::parse(beast::buffers_to_string(buffer.data()));
-    const uint64_t generation =
-        m["type"] == "snapshot" ? m["policy"]["generation"].get<uint64_t>() : m.value("generation", 0);
+    const uint64_t generation = m["type"] == "snapshot" ? m["policy"]["generation"].get<uint64_t>()
+                                                        : m.value("generation", 0);
     std::string ack = vnet::proto::ack(generation, {}).dump();
     co_await ws.async_write(asio::buffer(ack), kTuple);
   }
@@ -140,9 +140,9 @@ asio::awaitable<bool> session(const Identity& id, uint16_t port, std::atomic<int
 
 Identity enroll(uint16_t api, uint16_t southbound, const std::string& admin,
                 const std::string& host_id) {
-  const auto e = vnet::testing::http(api, "POST", "/api/v1/hosts/" + host_id + "/enrollment", "",
-                                     admin)
-                     .json();
+  const auto e =
+      vnet::testing::http(api, "POST", "/api/v1/hosts/" + host_id + "/enrollment", "", admin)
+          .json();
   asio::io_context io;
   ssl::context ctx{ssl::context::tls_client};
   ctx.set_verify_mode(ssl::verify_none);
@@ -203,7 +203,8 @@ int main(int argc, char** argv) {
     };
     const std::string ln = create("logical-networks", {{"name", "dc"}});
     const std::string site = create(
-        "sites", {{"logical_network_id", ln}, {"name", "s"}, {"subnets", {{{"prefix", "10.128.0.0/16"}}}}});
+        "sites",
+        {{"logical_network_id", ln}, {"name", "s"}, {"subnets", {{{"prefix", "10.128.0.0/16"}}}}});
     create("ip-pools", {{"site_id", site},
                         {"subnet", "10.128.0.0/16"},
                         {"ranges", {{{"start", "10.128.0.10"}, {"end", "10.128.255.250"}}}},
@@ -213,11 +214,11 @@ int main(int argc, char** argv) {
     const std::string tenant = create("tenants", {{"name", "t"}});
     std::vector<std::string> subnets;
     for (int n = 0; n < networks; ++n) {
-      const std::string net = create("vm-networks", {{"tenant_id", tenant},
-                                                     {"name", fmt::format("net{}", n)},
-                                                     {"logical_network_id", ln}});
-      const std::string sub = create(
-          "vm-subnets", {{"vm_network_id", net}, {"name", "s"}, {"prefix", "10.0.0.0/16"}});
+      const std::string net = create(
+          "vm-networks",
+          {{"tenant_id", tenant}, {"name", fmt::format("net{}", n)}, {"logical_network_id", ln}});
+      const std::string sub =
+          create("vm-subnets", {{"vm_network_id", net}, {"name", "s"}, {"prefix", "10.0.0.0/16"}});
       create("ip-pools", {{"vm_subnet_id", sub},
                           {"ranges", {{{"start", "10.0.1.1"}, {"end", "10.0.250.250"}}}}});
       subnets.push_back(sub);
@@ -238,7 +239,8 @@ int main(int argc, char** argv) {
   t = Clock::now();
   {
     vnet::store::Store store((dir.path() / "vnet.db").string());
-    const auto m = store.read([](vnet::store::Database& d) { return vnet::compiler::Model::load(d); });
+    const auto m =
+        store.read([](vnet::store::Database& d) { return vnet::compiler::Model::load(d); });
     if (m.vm_nics.size() != static_cast<size_t>(nics)) std::abort();
   }
   const double load_ms = ms(Clock::now() - t);
@@ -263,14 +265,14 @@ int main(int argc, char** argv) {
   // 4. Enroll and connect every agent.
   t = Clock::now();
   std::vector<Identity> ids;
-  for (const auto& h : host_ids) ids.push_back(enroll(ctl.api_port(), ctl.southbound_port(), admin, h));
+  for (const auto& h : host_ids)
+    ids.push_back(enroll(ctl.api_port(), ctl.southbound_port(), admin, h));
   const double enroll_s = std::chrono::duration<double>(Clock::now() - t).count();
   asio::io_context agents_io;
   std::atomic<int> connected{0};
   std::atomic<int> retries{0};
   for (auto& id : ids)
-    asio::co_spawn(agents_io, agent(id, ctl.southbound_port(), connected, retries),
-                   asio::detached);
+    asio::co_spawn(agents_io, agent(id, ctl.southbound_port(), connected, retries), asio::detached);
   std::thread agents([&] { agents_io.run(); });
   t = Clock::now();
   auto all_realized = [&] {
@@ -324,7 +326,8 @@ int main(int argc, char** argv) {
     }
     if (wait) {
       waited.push_back(elapsed);
-      if (r.headers.count("vnet-realization") == 0 || r.headers.at("vnet-realization") != "realized")
+      if (r.headers.count("vnet-realization") == 0 ||
+          r.headers.at("vnet-realization") != "realized")
         ++not_realized;
     } else {
       plain.push_back(elapsed);
@@ -335,23 +338,27 @@ int main(int argc, char** argv) {
 
   fmt::print("southbound_bench: {} hosts, {} NICs in {} VM networks, {} agents connected\n", hosts,
              nics, networks, connected.load());
-  fmt::print("  model built through the service in {:.1f} s; enrollment of {} agents {:.1f} s; "
-             "connect + snapshot + ack of all {:.2f} s ({} connection retries)\n",
-             build_s, hosts, enroll_s, connect_s, retries.load());
-  fmt::print("  full compile of every host   {:8.1f} ms   ({:.2f}x loading the model from SQLite: "
-             "{:.1f} ms)\n",
-             compile_s * 1000, compile_s * 1000 / load_ms, load_ms);
-  fmt::print("  controller memory            {:8.1f} MiB  (RSS growth at start; process before "
-             "any controller: {:.1f} MiB)\n",
-             static_cast<double>(rss_after - rss_before) / 1024, static_cast<double>(rss_empty) / 1024);
-  fmt::print("  NIC move to all acks (n={})  p50 {:6.2f} ms  p99 {:6.2f} ms  max {:6.2f} ms  "
-             "({:.2f}x the write alone: p50 {:.2f} ms)\n",
-             waited.size(), percentile(waited, 0.5), percentile(waited, 0.99),
-             percentile(waited, 1.0), percentile(waited, 0.5) / percentile(plain, 0.5),
-             percentile(plain, 0.5));
-  fmt::print("  hosts recompiled per change  {:.1f} (of {}); moves not realized in time: {}\n",
-             static_cast<double>(stats.hosts_recompiled) / std::max(1.0, static_cast<double>(moves)),
-             hosts, not_realized);
+  fmt::print(
+      "  model built through the service in {:.1f} s; enrollment of {} agents {:.1f} s; "
+      "connect + snapshot + ack of all {:.2f} s ({} connection retries)\n",
+      build_s, hosts, enroll_s, connect_s, retries.load());
+  fmt::print(
+      "  full compile of every host   {:8.1f} ms   ({:.2f}x loading the model from SQLite: "
+      "{:.1f} ms)\n",
+      compile_s * 1000, compile_s * 1000 / load_ms, load_ms);
+  fmt::print(
+      "  controller memory            {:8.1f} MiB  (RSS growth at start; process before "
+      "any controller: {:.1f} MiB)\n",
+      static_cast<double>(rss_after - rss_before) / 1024, static_cast<double>(rss_empty) / 1024);
+  fmt::print(
+      "  NIC move to all acks (n={})  p50 {:6.2f} ms  p99 {:6.2f} ms  max {:6.2f} ms  "
+      "({:.2f}x the write alone: p50 {:.2f} ms)\n",
+      waited.size(), percentile(waited, 0.5), percentile(waited, 0.99), percentile(waited, 1.0),
+      percentile(waited, 0.5) / percentile(plain, 0.5), percentile(plain, 0.5));
+  fmt::print(
+      "  hosts recompiled per change  {:.1f} (of {}); moves not realized in time: {}\n",
+      static_cast<double>(stats.hosts_recompiled) / std::max(1.0, static_cast<double>(moves)),
+      hosts, not_realized);
   ctl.stop();
   api.join();
   agents_io.stop();

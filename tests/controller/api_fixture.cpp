@@ -59,13 +59,13 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
-Controller::Controller(std::filesystem::path dir, uint16_t southbound_port)
-    : dir_(std::move(dir)) {
-  app_ = std::make_unique<app::Controller>(app::Options{.data_dir = dir_.string(),
-                                                        .listen = "127.0.0.1:0",
-                                                        .southbound = "127.0.0.1:" + std::to_string(southbound_port),
-                                                        .log_level = "warn",
-                                                        .api_threads = 2});
+Controller::Controller(std::filesystem::path dir, uint16_t southbound_port) : dir_(std::move(dir)) {
+  app_ = std::make_unique<app::Controller>(
+      app::Options{.data_dir = dir_.string(),
+                   .listen = "127.0.0.1:0",
+                   .southbound = "127.0.0.1:" + std::to_string(southbound_port),
+                   .log_level = "warn",
+                   .api_threads = 2});
   if (app_->first_admin_token()) {
     admin_token_ = *app_->first_admin_token();
   } else {

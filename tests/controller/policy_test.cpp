@@ -43,10 +43,14 @@ std::vector<Change> seed_changes() {
       {"hosts", id(1), json{{"name", "host1"}, {"site_id", id(0x20)}, {"pa", "192.168.1.10"}}},
       {"hosts", id(2), json{{"name", "host2"}, {"site_id", id(0x20)}, {"pa", "192.168.2.20"}}},
       {"vm-networks", id(0xb0),
-       json{{"logical_network_id", id(0x10)}, {"rdid", id(0xb1)}, {"isolation", "hnv"},
+       json{{"logical_network_id", id(0x10)},
+            {"rdid", id(0xb1)},
+            {"isolation", "hnv"},
             {"translation", "encap"}}},
       {"vm-networks", id(0xd0),
-       json{{"logical_network_id", id(0x10)}, {"rdid", id(0xd1)}, {"isolation", "hnv"},
+       json{{"logical_network_id", id(0x10)},
+            {"rdid", id(0xd1)},
+            {"isolation", "hnv"},
             {"translation", "encap"}}},
       {"vm-subnets", id(0xb2),
        json{{"vm_network_id", id(0xb0)}, {"prefix", "10.0.0.0/24"}, {"vsid", 5001}}},
@@ -64,17 +68,29 @@ std::vector<Change> seed_changes() {
             {"ranges", {{{"start", "10.0.0.5"}, {"end", "10.0.0.99"}}}},
             {"gateway", "10.0.0.1"}}},
       {"vm-nics", id(0x105),
-       json{{"vm_subnet_id", id(0xb2)}, {"mac", "00:1D:D8:B7:1C:05"}, {"ip", "10.0.0.5"},
-            {"host_id", id(1)}, {"interface", "vnet-blue5"}}},
+       json{{"vm_subnet_id", id(0xb2)},
+            {"mac", "00:1D:D8:B7:1C:05"},
+            {"ip", "10.0.0.5"},
+            {"host_id", id(1)},
+            {"interface", "vnet-blue5"}}},
       {"vm-nics", id(0x107),
-       json{{"vm_subnet_id", id(0xb2)}, {"mac", "00:1D:D8:B7:1C:07"}, {"ip", "10.0.0.7"},
-            {"host_id", id(2)}, {"interface", "vnet-blue7"}}},
+       json{{"vm_subnet_id", id(0xb2)},
+            {"mac", "00:1D:D8:B7:1C:07"},
+            {"ip", "10.0.0.7"},
+            {"host_id", id(2)},
+            {"interface", "vnet-blue7"}}},
       {"vm-nics", id(0x115),
-       json{{"vm_subnet_id", id(0xd2)}, {"mac", "00:1D:D8:B7:1C:15"}, {"ip", "10.0.0.5"},
-            {"host_id", id(1)}, {"interface", "vnet-red5"}}},
+       json{{"vm_subnet_id", id(0xd2)},
+            {"mac", "00:1D:D8:B7:1C:15"},
+            {"ip", "10.0.0.5"},
+            {"host_id", id(1)},
+            {"interface", "vnet-red5"}}},
       {"vm-nics", id(0x117),
-       json{{"vm_subnet_id", id(0xd2)}, {"mac", "00:1D:D8:B7:1C:17"}, {"ip", "10.0.0.7"},
-            {"host_id", id(2)}, {"interface", "vnet-red7"}}},
+       json{{"vm_subnet_id", id(0xd2)},
+            {"mac", "00:1D:D8:B7:1C:17"},
+            {"ip", "10.0.0.7"},
+            {"host_id", id(2)},
+            {"interface", "vnet-red7"}}},
   };
 }
 
@@ -114,8 +130,11 @@ TEST(PolicyCompiler, AHostGetsOnlyTheRoutingDomainsItHasSomethingTo) {
   EXPECT_TRUE(p.customer_routes.empty());
   // A Blue NIC on host 3: Blue's records, never Red's.
   m.apply({"vm-nics", id(0x109),
-           json{{"vm_subnet_id", id(0xb2)}, {"mac", "00:1D:D8:B7:1C:09"}, {"ip", "10.0.0.9"},
-                {"host_id", id(3)}, {"interface", "vnet-blue9"}}});
+           json{{"vm_subnet_id", id(0xb2)},
+                {"mac", "00:1D:D8:B7:1C:09"},
+                {"ip", "10.0.0.9"},
+                {"host_id", id(3)},
+                {"interface", "vnet-blue9"}}});
   p = compile(m, id(3));
   ASSERT_EQ(p.lookup_records.size(), 3u);
   for (const auto& r : p.lookup_records) EXPECT_EQ(r.vsid.value(), 5001u);
@@ -131,7 +150,9 @@ TEST(PolicyCompiler, UnplacedAndUnboundNicsAreNoPorts) {
   m.apply({"vm-nics", id(0x10a),
            json{{"vm_subnet_id", id(0xb2)}, {"mac", "00:1D:D8:B7:1C:0A"}, {"ip", "10.0.0.10"}}});
   m.apply({"vm-nics", id(0x10b),
-           json{{"vm_subnet_id", id(0xb2)}, {"mac", "00:1D:D8:B7:1C:0B"}, {"ip", "10.0.0.11"},
+           json{{"vm_subnet_id", id(0xb2)},
+                {"mac", "00:1D:D8:B7:1C:0B"},
+                {"ip", "10.0.0.11"},
                 {"host_id", id(1)}}});
   const policy::HostPolicy p = compile(m, id(1));
   EXPECT_EQ(p.ports.size(), 2u);  // neither new NIC is a port
@@ -152,11 +173,16 @@ TEST(PolicyCompiler, SubnetsOfOneVmNetworkRouteAndTenantRoutesTakeTheNextHopsVsi
   m.apply({"vm-subnets", id(0xaa3),
            json{{"vm_network_id", id(0xaa0)}, {"prefix", "172.16.0.0/16"}, {"vsid", 7002}}});
   m.apply({"routes", id(0xaa4),
-           json{{"vm_network_id", id(0xaa0)}, {"prefix", "0.0.0.0/0"}, {"next_hop", "172.16.0.254"},
+           json{{"vm_network_id", id(0xaa0)},
+                {"prefix", "0.0.0.0/0"},
+                {"next_hop", "172.16.0.254"},
                 {"metric", 10}}});
   m.apply({"vm-nics", id(0xaa5),
-           json{{"vm_subnet_id", id(0xaa2)}, {"mac", "00:1D:D8:B7:1C:AA"}, {"ip", "10.10.1.100"},
-                {"host_id", id(1)}, {"interface", "vnet-aaa"}}});
+           json{{"vm_subnet_id", id(0xaa2)},
+                {"mac", "00:1D:D8:B7:1C:AA"},
+                {"ip", "10.10.1.100"},
+                {"host_id", id(1)},
+                {"interface", "vnet-aaa"}}});
   const policy::HostPolicy p = compile(m, id(1));
   std::vector<std::string> aaa;
   for (const auto& r : p.customer_routes) {
@@ -184,8 +210,11 @@ TEST(PolicyCompiler, ANicMovingBetweenHostsChangesExactlyItsRecordAndPorts) {
   const auto before3 = compile(m, id(3));
   const IdSet touched_before = m.hosts_touched_by("vm-nics", id(0x107));
   m.apply({"vm-nics", id(0x107),
-           json{{"vm_subnet_id", id(0xb2)}, {"mac", "00:1D:D8:B7:1C:07"}, {"ip", "10.0.0.7"},
-                {"host_id", id(3)}, {"interface", "vnet-blue7"}}});
+           json{{"vm_subnet_id", id(0xb2)},
+                {"mac", "00:1D:D8:B7:1C:07"},
+                {"ip", "10.0.0.7"},
+                {"host_id", id(3)},
+                {"interface", "vnet-blue7"}}});
   IdSet touched = m.hosts_touched_by("vm-nics", id(0x107));
   touched.insert(touched_before.begin(), touched_before.end());
   EXPECT_EQ(touched, (IdSet{id(1), id(2), id(3)}));
@@ -216,10 +245,15 @@ TEST(PolicyCompiler, IsolationNoneAndGatewaysOnTheHost) {
   m.apply({"vm-subnets", id(0xc2),
            json{{"vm_network_id", id(0xc0)}, {"prefix", "10.50.0.0/24"}, {"vsid", 8001}}});
   m.apply({"vm-nics", id(0xc3),
-           json{{"vm_subnet_id", id(0xc2)}, {"mac", "00:1D:D8:B7:1C:C3"}, {"ip", "10.50.0.5"},
-                {"host_id", id(1)}, {"interface", "vnet-plain"}}});
+           json{{"vm_subnet_id", id(0xc2)},
+                {"mac", "00:1D:D8:B7:1C:C3"},
+                {"ip", "10.50.0.5"},
+                {"host_id", id(1)},
+                {"interface", "vnet-plain"}}});
   m.apply({"gateways", id(0xb9),
-           json{{"vm_network_id", id(0xb0)}, {"kind", "nat"}, {"host_id", id(2)},
+           json{{"vm_network_id", id(0xb0)},
+                {"kind", "nat"},
+                {"host_id", id(2)},
                 {"external_ip", "203.0.113.7"}}});
   const auto p1 = compile(m, id(1));
   EXPECT_EQ(p1.ports.size(), 2u);  // the "none" NIC is the physical network's

@@ -274,7 +274,6 @@ TEST(Server, IdleAndSlowClientsAreDisconnected) {
   t.join();
 }
 
-
 // stdout of a command (vnet-agent show ..., vnet-controller policy ...).
 std::string output_of(const std::string& command) {
   std::string out;
@@ -316,18 +315,19 @@ TEST(Process, AnAgentRestartsFromItsPolicyFileWhileTheControllerIsDown) {
     return http(api, method, "/api/v1/" + path, body.is_null() ? "" : body.dump(), token);
   };
   const json ln = call("POST", "logical-networks", {{"name", "dc"}}).json();
-  const json site = call("POST", "sites", {{"logical_network_id", ln["id"]},
-                                           {"name", "s"},
-                                           {"subnets", {{{"prefix", "192.168.1.0/24"}}}}})
+  const json site = call("POST", "sites",
+                         {{"logical_network_id", ln["id"]},
+                          {"name", "s"},
+                          {"subnets", {{{"prefix", "192.168.1.0/24"}}}}})
                         .json();
   const std::string h =
       call("POST", "hosts", {{"name", "h1"}, {"site_id", site["id"]}, {"pa", "192.168.1.10"}})
           .json()["id"];
   const json tenant = call("POST", "tenants", {{"name", "t"}}).json();
-  const json net = call("POST", "vm-networks", {{"tenant_id", tenant["id"]},
-                                                {"name", "blue"},
-                                                {"logical_network_id", ln["id"]}})
-                       .json();
+  const json net =
+      call("POST", "vm-networks",
+           {{"tenant_id", tenant["id"]}, {"name", "blue"}, {"logical_network_id", ln["id"]}})
+          .json();
   const json subnet = call("POST", "vm-subnets",
                            {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}})
                           .json();
@@ -354,8 +354,8 @@ TEST(Process, AnAgentRestartsFromItsPolicyFileWhileTheControllerIsDown) {
   };
   ASSERT_TRUE(eventually(realized)) << agent->log();
 
-  const std::string show = fmt::format("{} show lookup-records --state-dir {}", VNET_AGENT_BINARY,
-                                       state);
+  const std::string show =
+      fmt::format("{} show lookup-records --state-dir {}", VNET_AGENT_BINARY, state);
   const std::string records = output_of(show);
   EXPECT_NE(records.find("VirtualSubnetID  CustomerAddress  ProviderAddress  MACAddress"),
             std::string::npos)
@@ -363,8 +363,8 @@ TEST(Process, AnAgentRestartsFromItsPolicyFileWhileTheControllerIsDown) {
   EXPECT_NE(records.find("10.0.0.5         192.168.1.10     00:1D:D8:B7:1C:05  encap"),
             std::string::npos)
       << records;
-  const json routes = json::parse(output_of(fmt::format(
-      "{} show customer-routes -o json --state-dir {}", VNET_AGENT_BINARY, state)));
+  const json routes = json::parse(output_of(
+      fmt::format("{} show customer-routes -o json --state-dir {}", VNET_AGENT_BINARY, state)));
   ASSERT_EQ(routes.size(), 1u);
   EXPECT_EQ(routes[0]["prefix"], "10.0.0.0/24");
 
@@ -402,9 +402,9 @@ TEST(Process, AnAgentRestartsFromItsPolicyFileWhileTheControllerIsDown) {
   EXPECT_EQ(agent->wait(), 0);
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "a/agent.sock"));
   // Without a certificate and without a token, the agent says what to do.
-  const std::string refused = output_of(fmt::format(
-      "{} --controller 127.0.0.1:{} --host-id {} --state-dir {}", VNET_AGENT_BINARY, sb, h,
-      (dir.path() / "empty").string()));
+  const std::string refused =
+      output_of(fmt::format("{} --controller 127.0.0.1:{} --host-id {} --state-dir {}",
+                            VNET_AGENT_BINARY, sb, h, (dir.path() / "empty").string()));
   EXPECT_NE(refused.find("holds no certificate yet: enroll with --enrollment-token"),
             std::string::npos)
       << refused;

@@ -2,8 +2,8 @@
 // API, policy engine, TLS WebSocket server) on free ports, real agents
 // (agent/control) on threads, and a raw TLS/WebSocket client for what a
 // well-behaved agent never sends.
-#include <gtest/gtest.h>
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <boost/asio/connect.hpp>
@@ -233,12 +233,11 @@ TEST_F(SouthboundTest, ChangesArriveAsDeltasAndWaitRealizedReturnsOnceAcked) {
 
   const json tenant = ctl->create("tenants", {{"name", "t"}});
   const json ln = ctl->call("GET", "/api/v1/logical-networks").json()["items"][0];
-  const json net = ctl->create("vm-networks", {{"tenant_id", tenant["id"]},
-                                               {"name", "blue"},
-                                               {"logical_network_id", ln["id"]}});
-  const json subnet = ctl->create("vm-subnets", {{"vm_network_id", net["id"]},
-                                                 {"name", "s"},
-                                                 {"prefix", "10.0.0.0/24"}});
+  const json net = ctl->create(
+      "vm-networks",
+      {{"tenant_id", tenant["id"]}, {"name", "blue"}, {"logical_network_id", ln["id"]}});
+  const json subnet = ctl->create(
+      "vm-subnets", {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}});
   EXPECT_EQ(host_state(h)["desired_generation"], before);  // nothing on the host yet
   const auto r = ctl->call("POST", "/api/v1/vm-nics?wait=realized&timeout=10",
                            {{"vm_subnet_id", subnet["id"]},
@@ -262,23 +261,24 @@ TEST_F(SouthboundTest, ChangesArriveAsDeltasAndWaitRealizedReturnsOnceAcked) {
 
   // An idempotent PUT changes nothing and waits for nothing.
   const json nic = r.json();
-  const auto again = ctl->call("PATCH", "/api/v1/vm-nics/" + nic["id"].get<std::string>() +
-                                            "?wait=realized",
-                               {{"vm_name", "vm1"}}, "", {{"content-type", "application/merge-patch+json"}});
+  const auto again =
+      ctl->call("PATCH", "/api/v1/vm-nics/" + nic["id"].get<std::string>() + "?wait=realized",
+                {{"vm_name", "vm1"}}, "", {{"content-type", "application/merge-patch+json"}});
   EXPECT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(again.headers.at("vnet-realization"), "realized");
   EXPECT_EQ(host_state(h)["desired_generation"], before + 1);
 
   // A bad wait is refused before anything is written.
-  EXPECT_EQ(ctl->call("DELETE", "/api/v1/vm-nics/" + nic["id"].get<std::string>() + "?wait=maybe")
-                .status,
-            400);
+  EXPECT_EQ(
+      ctl->call("DELETE", "/api/v1/vm-nics/" + nic["id"].get<std::string>() + "?wait=maybe").status,
+      400);
 }
 
 TEST_F(SouthboundTest, AWaitForADisconnectedHostDoesNotBlock) {
   const std::string h = host("h1", "192.168.1.10");
-  const auto r = ctl->call("PATCH", "/api/v1/hosts/" + h + "?wait=realized&timeout=5",
-                           {{"name", "renamed"}}, "", {{"content-type", "application/merge-patch+json"}});
+  const auto r =
+      ctl->call("PATCH", "/api/v1/hosts/" + h + "?wait=realized&timeout=5", {{"name", "renamed"}},
+                "", {{"content-type", "application/merge-patch+json"}});
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.headers.at("vnet-realization"), "realized");  // no connected host is affected
 }
@@ -302,19 +302,17 @@ TEST_F(SouthboundTest, ATokenWorksOnceAndExpires) {
     db.exec("UPDATE enrollment_tokens SET expires_at = 1 WHERE used_at IS NULL");
   }
   RawClient c;
-  auto [status, body] = c.enroll(ctl->southbound_port(),
-                                 {{"host_id", h},
-                                  {"token", e2["token"]},
-                                  {"csr", tls::make_csr(tls::generate_key(), "x")}});
+  auto [status, body] = c.enroll(
+      ctl->southbound_port(),
+      {{"host_id", h}, {"token", e2["token"]}, {"csr", tls::make_csr(tls::generate_key(), "x")}});
   EXPECT_EQ(status, 401);
   EXPECT_NE(body["detail"].get<std::string>().find("expired"), std::string::npos) << body;
   // A token of another host, and a malformed request.
   const std::string other = host("h2", "192.168.1.20");
   const json e3 = enrollment(other);
-  std::tie(status, body) = c.enroll(ctl->southbound_port(),
-                                    {{"host_id", h},
-                                     {"token", e3["token"]},
-                                     {"csr", tls::make_csr(tls::generate_key(), "x")}});
+  std::tie(status, body) = c.enroll(
+      ctl->southbound_port(),
+      {{"host_id", h}, {"token", e3["token"]}, {"csr", tls::make_csr(tls::generate_key(), "x")}});
   EXPECT_EQ(status, 401);
   std::tie(status, body) = c.enroll(ctl->southbound_port(), {{"host_id", h}});
   EXPECT_EQ(status, 400);
@@ -450,7 +448,6 @@ TEST_F(SouthboundTest, AgentsResyncAfterAControllerRestartWithoutANewGeneration)
   EXPECT_EQ(metrics().find("type=\"snapshot\""), std::string::npos) << metrics();
 }
 
-
 // The engine recompiles only the hosts a change concerns and bumps a
 // generation only when the content changed.
 TEST_F(SouthboundTest, OnlyTheConcernedHostsGetANewGeneration) {
@@ -460,9 +457,9 @@ TEST_F(SouthboundTest, OnlyTheConcernedHostsGetANewGeneration) {
   const json tenant = ctl->create("tenants", {{"name", "t"}});
   const json ln = ctl->call("GET", "/api/v1/logical-networks").json()["items"][0];
   auto network = [&](const std::string& name, const std::string& prefix) {
-    const json n = ctl->create("vm-networks", {{"tenant_id", tenant["id"]},
-                                               {"name", name},
-                                               {"logical_network_id", ln["id"]}});
+    const json n = ctl->create(
+        "vm-networks",
+        {{"tenant_id", tenant["id"]}, {"name", name}, {"logical_network_id", ln["id"]}});
     return ctl->create("vm-subnets",
                        {{"vm_network_id", n["id"]}, {"name", name}, {"prefix", prefix}});
   };

@@ -114,9 +114,8 @@ TEST(PolicyDelta, RefusesAResultThatDoesNotValidate) {
   d.from = a.generation;
   d.generation = a.generation + 1;
   // A second record with a MAC already used in the VSID.
-  d.lookup_records.set.push_back({testing::vsid(5001), ipv4("10.0.0.99"),
-                                  a.lookup_records[0].mac, ipv4("192.168.1.10"),
-                                  LookupRule::kEncap});
+  d.lookup_records.set.push_back({testing::vsid(5001), ipv4("10.0.0.99"), a.lookup_records[0].mac,
+                                  ipv4("192.168.1.10"), LookupRule::kEncap});
   auto r = apply(a, d);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().path.find("/lookup_records"), std::string::npos) << r.error().to_string();
