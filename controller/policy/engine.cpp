@@ -205,11 +205,16 @@ void Engine::run() {
       // The model and the database disagree: recompile everything from the
       // store rather than serve a policy that may be wrong.
       spdlog::error("policy_batch_failed error={} action=full_recompile", log::quote(e.what()));
-      model_ = store_.read([](store::Database& db) { return Model::load(db); });
-      fragments_.clear();
-      IdSet all;
-      for (const auto& [host, _] : model_.hosts) all.insert(host);
-      realization_.batch_done(last, recompile(all));
+      try {
+        model_ = store_.read([](store::Database& db) { return Model::load(db); });
+        fragments_.clear();
+        IdSet all;
+        for (const auto& [host, _] : model_.hosts) all.insert(host);
+        realization_.batch_done(last, recompile(all));
+      } catch (const std::exception& again) {
+        // Keep the last good policies; the next change tries again.
+        spdlog::error("policy_full_recompile_failed error={}", log::quote(again.what()));
+      }
       std::lock_guard lock(queue_mutex_);
       stats_.full_recompiles++;
     }

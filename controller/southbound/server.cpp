@@ -22,6 +22,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -103,8 +104,11 @@ struct Server::Impl {
     ++m[key];
   }
   void count_message(const char* direction, const std::string& type) {
+    // Types come from agents: only known names become keys (and labels).
+    static const std::set<std::string> known = {"hello", "ack",      "stats", "ping",
+                                                "pong",  "snapshot", "delta"};
     std::lock_guard lock(counters_mutex);
-    ++messages[{direction, type}];
+    ++messages[{direction, known.contains(type) ? type : "other"}];
   }
 
   void configure_tls() {
@@ -457,12 +461,8 @@ std::string Server::metrics() const {
   out += "# HELP vnet_southbound_messages_total Messages by direction and type.\n";
   out += "# TYPE vnet_southbound_messages_total counter\n";
   for (const auto& [key, n] : impl_->messages) {
-    // Types come from agents: only known names become label values.
-    static const std::set<std::string> known = {"hello", "ack",      "stats", "ping",
-                                                "pong",  "snapshot", "delta"};
-    const std::string type = known.contains(key.second) ? key.second : "other";
     out += fmt::format("vnet_southbound_messages_total{{direction=\"{}\",type=\"{}\"}} {}\n",
-                       key.first, type, n);
+                       key.first, key.second, n);
   }
   out += "# HELP vnet_southbound_enrollments_total Enrollment requests, by result.\n";
   out += "# TYPE vnet_southbound_enrollments_total counter\n";

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <atomic>
 #include <fstream>
@@ -39,6 +41,12 @@ class Process {
   Process(std::vector<std::string> args, std::filesystem::path log,
           std::string binary = VNET_CONTROLLER_BINARY)
       : log_(std::move(log)) {
+    // Tests run in parallel: a controller gets a free southbound port unless
+    // the test names one.
+    if (binary == VNET_CONTROLLER_BINARY &&
+        std::find(args.begin(), args.end(), "--southbound") == args.end()) {
+      args.insert(args.end(), {"--southbound", "127.0.0.1:0"});
+    }
     args.insert(args.begin(), binary);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
