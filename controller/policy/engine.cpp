@@ -123,6 +123,10 @@ const Fragment& Engine::fragment(const std::string& network) {
   return it->second;
 }
 
+policy::HostPolicy Engine::compile_host(const std::string& host) {
+  return compile(model_, host, [this](const Id& n) -> const Fragment& { return fragment(n); });
+}
+
 void Engine::set_listener(Listener listener) { listener_ = std::move(listener); }
 
 void Engine::start() {
@@ -138,8 +142,7 @@ void Engine::start() {
   std::map<std::string, uint64_t> generations;
   for (const auto& [host, _] : model_.hosts) {
     auto compiled = std::make_shared<Compiled>();
-    compiled->policy =
-        compile(model_, host, [this](const Id& n) -> const Fragment& { return fragment(n); });
+    compiled->policy = compile_host(host);
     const std::string hash = content_hash(compiled->policy);
     const auto it = stored.find(host);
     if (it != stored.end() && it->second.second == hash) {
@@ -259,8 +262,7 @@ std::map<std::string, uint64_t> Engine::recompile(const IdSet& hosts) {
   for (const auto& host : hosts) {
     if (!model_.hosts.contains(host)) continue;
     auto compiled = std::make_shared<Compiled>();
-    compiled->policy =
-        compile(model_, host, [this](const Id& n) -> const Fragment& { return fragment(n); });
+    compiled->policy = compile_host(host);
     const auto previous = policy(host);
     if (previous && policy::same_content(previous->policy, compiled->policy)) continue;
     compiled->policy.generation = previous ? previous->policy.generation + 1 : 1;

@@ -87,6 +87,8 @@ class Engine {
   // compile_network() per VM network, dropped when a change touches it.
   std::unordered_map<std::string, Fragment> fragments_;
   const Fragment& fragment(const std::string& network);
+  // compile() with the cached fragments.
+  policy::HostPolicy compile_host(const std::string& host);
 
   mutable std::mutex policies_mutex_;
   std::unordered_map<std::string, std::shared_ptr<const Compiled>> policies_;
