@@ -1,0 +1,43 @@
+// The packet pipeline: frame bytes and tables in, a verdict out. Pure: no
+// syscalls, no allocation, no locks, no exceptions; the engine (agent/xsk)
+// and the tests drive the same functions (DESIGN.md section 4).
+//
+// A frame lives in a buffer with headroom in front of it (a UMEM frame), so
+// encapsulation writes the 42 outer bytes before the packet and moves
+// `offset` back, and decapsulation moves it forward: the payload never moves.
+// Answers (ARP, DHCP, ICMP) are written over the request in the same buffer.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "agent/dataplane/reason.h"
+#include "agent/dataplane/tables.h"
+
+namespace vnet::agent::dataplane {
+
+inline constexpr uint16_t kUplink = 0xfffe;
+
+struct Frame {
+  std::span<uint8_t> buffer;  // the whole buffer, headroom included
+  uint32_t offset = 0;        // where the frame starts in it
+  uint32_t length = 0;
+  std::span<uint8_t> bytes() const { return buffer.subspan(offset, length); }
+};
+
+struct Verdict {
+  Reason reason;
+  uint16_t out = kNoPort;  // a port index, kUplink, or kNoPort when dropped
+  bool dropped() const { return out == kNoPort; }
+};
+
+// A frame a VM sent into `port` (an index into tables.ports).
+Verdict from_port(const Tables& tables, uint16_t port, Frame& frame);
+// A frame the XDP program redirected from the uplink.
+Verdict from_uplink(const Tables& tables, Frame& frame);
+
+// The NVGRE FlowID for an inner IPv4 packet when flow entropy is on: a hash
+// of addresses, protocol and ports, so one flow keeps one underlay path.
+uint8_t flow_id_of(std::span<const uint8_t> inner_ipv4);
+
+}  // namespace vnet::agent::dataplane

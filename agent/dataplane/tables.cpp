@@ -1,0 +1,160 @@
+#include "agent/dataplane/tables.h"
+
+#include <algorithm>
+#include <map>
+
+namespace vnet::agent::dataplane {
+namespace {
+
+uint32_t netmask_of(uint8_t length) { return length == 0 ? 0 : ~uint32_t{0} << (32 - length); }
+
+}  // namespace
+
+std::shared_ptr<const Tables> Tables::build(const policy::HostPolicy& policy,
+                                            const HostFacts& facts) {
+  auto t = std::make_shared<Tables>();
+  t->generation = policy.generation;
+  t->pa = policy.provider.pa;
+  t->uplink_mac = facts.uplink_mac;
+  t->uplink_mtu = facts.uplink_mtu;
+  t->flow_entropy = policy.provider.flow_entropy;
+
+  // Routing domains, in the order the routes name them.
+  std::map<policy::RoutingDomainId, uint32_t> domain_index;
+  auto domain = [&](const policy::RoutingDomainId& rdid) {
+    auto [it, added] = domain_index.emplace(rdid, static_cast<uint32_t>(t->domains.size()));
+    if (added) t->domains.push_back(RoutingDomain{.rdid = rdid, .routes = {}});
+    return it->second;
+  };
+  t->domain_of_vsid_.reserve(policy.customer_routes.size() + policy.ports.size());
+  for (const policy::CustomerRoute& route : policy.customer_routes) {
+    if (!route.prefix.is_v4()) continue;
+    const uint32_t d = domain(route.rdid);
+    const uint32_t mask = netmask_of(route.prefix.length());
+    t->domains[d].routes.push_back(
+        RouteEntry{.network = route.prefix.address().v4().to_u32() & mask,
+                   .netmask = mask,
+                   .length = route.prefix.length(),
+                   .vsid = route.vsid,
+                   .next_hop = route.next_hop,
+                   .metric = route.metric});
+    t->domain_of_vsid_.insert(route.vsid.value(), d);
+  }
+  for (RoutingDomain& d : t->domains) {
+    std::stable_sort(d.routes.begin(), d.routes.end(),
+                     [](const RouteEntry& a, const RouteEntry& b) {
+                       return a.length != b.length ? a.length > b.length : a.metric < b.metric;
+                     });
+  }
+
+  // Ports.
+  std::unordered_map<Uuid, net::Ipv4Address> rewrite_pa_of_nic;
+  for (const policy::RewritePa& r : policy.rewrite_pas) rewrite_pa_of_nic[r.nic_id] = r.pa;
+  t->port_by_mac_.reserve(policy.ports.size());
+  t->local_vsids_.reserve(policy.ports.size());
+  t->port_by_rewrite_pa_.reserve(policy.rewrite_pas.size());
+  for (const policy::Port& p : policy.ports) {
+    if (t->ports.size() >= kNoPort) {
+      t->warnings.push_back("more than 65534 ports: the rest are left out");
+      break;
+    }
+    PortEntry port;
+    port.interface = p.interface;
+    port.nic_id = p.nic_id;
+    port.mac = p.mac;
+    port.mac_key = p.mac.to_u64();
+    port.ca = p.ca;
+    port.netmask = netmask_of(p.prefix_len);
+    port.network = p.ca.to_u32() & port.netmask;
+    port.gateway = p.gateway;
+    port.dhcp_server =
+        p.gateway.is_unspecified() ? net::Ipv4Address::from_u32(port.network + 1) : p.gateway;
+    for (const net::Ipv4Address& dns : p.dns) {
+      if (port.dns_count == port.dns.size()) break;
+      port.dns[port.dns_count++] = dns;
+    }
+    port.vsid = p.vsid;
+    port.rdid = domain(p.rdid);
+    port.mtu = p.mtu;
+    if (auto it = rewrite_pa_of_nic.find(p.nic_id); it != rewrite_pa_of_nic.end()) {
+      port.rewrite_pa = it->second;
+    }
+    const auto index = static_cast<uint32_t>(t->ports.size());
+    if (t->port_by_mac_.find(port.mac_key)) {
+      t->warnings.push_back("port " + p.interface + ": MAC " + p.mac.to_string() +
+                            " is another port's too; left out");
+      continue;
+    }
+    t->port_by_mac_.insert(port.mac_key, index);
+    t->local_vsids_.insert(port.vsid.value(), index);
+    if (!t->domain_of_vsid_.find(port.vsid.value()))
+      t->domain_of_vsid_.insert(port.vsid.value(), port.rdid);
+    if (!port.rewrite_pa.is_unspecified())
+      t->port_by_rewrite_pa_.insert(port.rewrite_pa.to_u32(), index);
+    t->ports.push_back(std::move(port));
+  }
+
+  // Lookup records, with the local port or the tunnel to their PA.
+  std::unordered_map<net::Ipv4Address, uint32_t> tunnel_of_pa;
+  t->records.reserve(policy.lookup_records.size());
+  t->by_vsid_ca_.reserve(policy.lookup_records.size());
+  t->by_vsid_mac_.reserve(policy.lookup_records.size());
+  for (const policy::LookupRecord& r : policy.lookup_records) {
+    RecordEntry record{.vsid = r.vsid, .ca = r.ca, .mac = r.mac, .pa = r.pa, .rule = r.rule};
+    const uint16_t port = t->port_by_mac(r.mac.to_u64());
+    if (port != kNoPort && t->ports[port].vsid == r.vsid && t->ports[port].ca == r.ca) {
+      record.local_port = port;
+    } else if (r.pa != t->pa || r.rule == policy::LookupRule::kRewrite) {
+      auto [it, added] = tunnel_of_pa.emplace(r.pa, static_cast<uint32_t>(t->tunnels.size()));
+      if (added) {
+        Tunnel tunnel;
+        tunnel.pa = r.pa;
+        if (auto mac = facts.next_hop_macs.find(r.pa); mac != facts.next_hop_macs.end()) {
+          tunnel.next_hop_mac = mac->second;
+          tunnel.resolved = true;
+        } else {
+          t->unresolved_pas.push_back(r.pa);
+        }
+        tunnel.encapsulator = packet::NvgreEncapsulator(packet::NvgreTunnel{
+            .src_mac = facts.uplink_mac,
+            .dst_mac = tunnel.next_hop_mac,
+            .src_pa = t->pa,
+            .dst_pa = r.pa,
+            .vsid = r.vsid,
+            .flow_id = 0,
+            .ttl = 64,
+        });
+        t->tunnels.push_back(tunnel);
+      }
+      record.tunnel = it->second;
+    } else {
+      // Our own PA but no port: the NIC is placed here and its interface
+      // has not appeared yet. Nothing to forward to.
+    }
+    const auto index = static_cast<uint32_t>(t->records.size());
+    t->by_vsid_ca_.insert(uint64_t{r.vsid.value()} << 32 | r.ca.to_u32(), index);
+    t->by_vsid_mac_.insert(uint64_t{r.vsid.value()} << 48 | r.mac.to_u64(), index);
+    if (r.rule == policy::LookupRule::kRewrite && record.local_port == kNoPort) {
+      t->rewrite_by_pa_.insert(r.pa.to_u32(), index);
+    }
+    t->records.push_back(record);
+  }
+  return t;
+}
+
+uint16_t Tables::port_by_interface(std::string_view interface) const {
+  for (size_t i = 0; i < ports.size(); ++i) {
+    if (ports[i].interface == interface) return static_cast<uint16_t>(i);
+  }
+  return kNoPort;
+}
+
+std::vector<net::Ipv4Address> Tables::rewrite_pas() const {
+  std::vector<net::Ipv4Address> pas;
+  for (const PortEntry& port : ports) {
+    if (!port.rewrite_pa.is_unspecified()) pas.push_back(port.rewrite_pa);
+  }
+  return pas;
+}
+
+}  // namespace vnet::agent::dataplane

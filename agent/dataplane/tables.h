@@ -1,0 +1,163 @@
+// The forwarding tables of one host, compiled from its HostPolicy and what
+// the host layer knows about the underlay (uplink MAC and MTU, next-hop MACs).
+// Immutable once built: the engine reads them without locks and the control
+// thread replaces the whole set between batches (DESIGN.md section 4).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/dataplane/flat_map.h"
+#include "shared/net/ipv4.h"
+#include "shared/net/mac.h"
+#include "shared/net/vsid.h"
+#include "shared/packet/nvgre.h"
+#include "shared/policy/host_policy.h"
+
+namespace vnet::agent::dataplane {
+
+// The MAC the virtual router answers with for every subnet's gateway address
+// and uses as the source of routed frames (in the vendor range of vnet's
+// default MAC pool, outside the pool itself).
+inline constexpr net::MacAddress kRouterMac = net::MacAddress::from_u64(0x001dd8000001ull);
+inline constexpr uint32_t kDhcpLeaseSeconds = 86400;
+inline constexpr uint16_t kNoPort = 0xffff;
+inline constexpr uint32_t kNone = 0xffffffff;
+
+// A VM NIC on this host, as the pipeline needs it.
+struct PortEntry {
+  std::string interface;
+  Uuid nic_id;
+  net::MacAddress mac;
+  uint64_t mac_key = 0;  // mac.to_u64(), compared per packet
+  net::Ipv4Address ca;
+  uint32_t netmask = 0;          // host order
+  uint32_t network = 0;          // ca & netmask
+  net::Ipv4Address gateway;      // 0.0.0.0: none
+  net::Ipv4Address dhcp_server;  // the gateway, or the subnet's first address
+  std::array<net::Ipv4Address, 4> dns{};
+  uint8_t dns_count = 0;
+  net::Vsid vsid;
+  uint32_t rdid = 0;            // index into Tables::domains
+  uint16_t mtu = 1458;          // what DHCP tells the VM: uplink MTU - 42
+  net::Ipv4Address rewrite_pa;  // its own PA in a rewrite VM network, else 0.0.0.0
+};
+
+// A lookup record with what the pipeline derives from it.
+struct RecordEntry {
+  net::Vsid vsid;
+  net::Ipv4Address ca;
+  net::MacAddress mac;
+  net::Ipv4Address pa;
+  policy::LookupRule rule = policy::LookupRule::kEncap;
+  uint16_t local_port = kNoPort;  // the port when the record is on this host
+  uint32_t tunnel = kNone;        // index into Tables::tunnels when remote
+};
+
+// Outer headers towards one PA, prepared once; the VSID and FlowID are
+// stored per packet.
+struct Tunnel {
+  net::Ipv4Address pa;
+  net::MacAddress next_hop_mac;
+  bool resolved = false;  // false: the underlay neighbour is not known yet
+  packet::NvgreEncapsulator encapsulator{packet::NvgreTunnel{}};
+};
+
+struct RouteEntry {
+  uint32_t network = 0;  // host order
+  uint32_t netmask = 0;
+  uint8_t length = 0;
+  net::Vsid vsid;
+  net::Ipv4Address next_hop;  // 0.0.0.0: on-link in vsid
+  uint32_t metric = 0;
+};
+
+// One RDID's customer routes, longest prefix first, then lowest metric: the
+// first that contains the destination wins.
+struct RoutingDomain {
+  policy::RoutingDomainId rdid;
+  std::vector<RouteEntry> routes;
+};
+
+// What the host layer knows that the policy does not.
+struct HostFacts {
+  net::MacAddress uplink_mac;
+  uint16_t uplink_mtu = 1500;
+  // The underlay next hop's MAC for each PA that has one already.
+  std::unordered_map<net::Ipv4Address, net::MacAddress> next_hop_macs;
+};
+
+class Tables {
+ public:
+  // Compiles `policy`; never fails on a policy that validate() accepts
+  // (anything inconsistent is left out and named in `warnings`).
+  static std::shared_ptr<const Tables> build(const policy::HostPolicy& policy,
+                                             const HostFacts& facts);
+
+  uint64_t generation = 0;
+  net::Ipv4Address pa;
+  net::MacAddress uplink_mac;
+  uint16_t uplink_mtu = 1500;
+  bool flow_entropy = false;
+  std::vector<PortEntry> ports;
+  std::vector<RecordEntry> records;
+  std::vector<Tunnel> tunnels;
+  std::vector<RoutingDomain> domains;
+  // PAs whose next-hop MAC was missing: the host layer resolves them and
+  // builds the tables again.
+  std::vector<net::Ipv4Address> unresolved_pas;
+  std::vector<std::string> warnings;
+
+  // Look-ups, all O(1) but the routes.
+  const RecordEntry* record_by_ca(net::Vsid vsid, net::Ipv4Address ca) const {
+    return at(by_vsid_ca_.find(uint64_t{vsid.value()} << 32 | ca.to_u32()));
+  }
+  const RecordEntry* record_by_mac(net::Vsid vsid, uint64_t mac) const {
+    return at(by_vsid_mac_.find(uint64_t{vsid.value()} << 48 | mac));
+  }
+  // A remote NIC of a rewrite VM network by its PA.
+  const RecordEntry* rewrite_record_by_pa(net::Ipv4Address peer_pa) const {
+    return at(rewrite_by_pa_.find(peer_pa.to_u32()));
+  }
+  // The local port that owns a rewrite PA.
+  uint16_t port_by_rewrite_pa(net::Ipv4Address rewrite_pa) const {
+    const auto found = port_by_rewrite_pa_.find(rewrite_pa.to_u32());
+    return found ? static_cast<uint16_t>(*found) : kNoPort;
+  }
+  uint16_t port_by_mac(uint64_t mac) const {
+    const auto found = port_by_mac_.find(mac);
+    return found ? static_cast<uint16_t>(*found) : kNoPort;
+  }
+  bool has_local_vsid(net::Vsid vsid) const { return local_vsids_.find(vsid.value()).has_value(); }
+  // The RDID index a VSID belongs to, or kNone.
+  uint32_t domain_of(net::Vsid vsid) const {
+    return domain_of_vsid_.find(vsid.value()).value_or(kNone);
+  }
+  uint16_t port_by_interface(std::string_view interface) const;
+  const RouteEntry* route(uint32_t domain, net::Ipv4Address dst) const {
+    for (const RouteEntry& r : domains[domain].routes) {
+      if ((dst.to_u32() & r.netmask) == r.network) return &r;
+    }
+    return nullptr;
+  }
+  bool has_rewrite_pas() const { return port_by_rewrite_pa_.size() != 0; }
+  std::vector<net::Ipv4Address> rewrite_pas() const;
+
+ private:
+  const RecordEntry* at(std::optional<uint32_t> index) const {
+    return index ? &records[*index] : nullptr;
+  }
+  FlatMap by_vsid_ca_;
+  FlatMap by_vsid_mac_;
+  FlatMap rewrite_by_pa_;
+  FlatMap port_by_rewrite_pa_;
+  FlatMap port_by_mac_;
+  FlatMap local_vsids_;
+  FlatMap domain_of_vsid_;
+};
+
+}  // namespace vnet::agent::dataplane

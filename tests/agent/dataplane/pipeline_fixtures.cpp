@@ -1,0 +1,508 @@
+#include "tests/agent/dataplane/pipeline_fixtures.h"
+
+#include "shared/packet/icmp.h"
+#include "shared/testing/fixtures.h"
+
+namespace vnet::testing::dataplane {
+namespace {
+
+using agent::dataplane::Reason;
+using namespace vnet::testing::seed;
+
+constexpr uint32_t kBlue2Vsid = 5002;
+constexpr uint32_t kGreenVsid = 7001;
+const char* const kBlue5 = "vnet-blue5";
+const char* const kRed5 = "vnet-red5";
+const char* const kBlue15 = "vnet-blue15";
+const char* const kGreen5 = "vnet-green5";
+const std::string kUp(kUplink);
+const std::string kDropped;
+
+net::MacAddress blue5() { return mac(kBlue5Mac); }
+net::MacAddress blue7() { return mac(kBlue7Mac); }
+net::MacAddress red5() { return mac(kRed5Mac); }
+net::MacAddress red7() { return mac(kRed7Mac); }
+net::MacAddress blue15() { return mac("00:1D:D8:B7:1C:25"); }
+net::MacAddress blue17() { return mac("00:1D:D8:B7:1C:27"); }
+net::MacAddress green5() { return mac("00:1D:D8:B7:1C:35"); }
+net::MacAddress green7() { return mac("00:1D:D8:B7:1C:37"); }
+net::MacAddress router() { return mac(kRouterMac); }
+net::Ipv4Address host1() { return ipv4(kHost1Pa); }
+net::Ipv4Address host2() { return ipv4(kHost2Pa); }
+
+packet::NvgreTunnel tunnel_to_host2(uint32_t v) {
+  return {.src_mac = uplink_mac(),
+          .dst_mac = underlay_router_mac(),
+          .src_pa = host1(),
+          .dst_pa = host2(),
+          .vsid = vsid(v),
+          .flow_id = 0,
+          .ttl = 64};
+}
+packet::NvgreTunnel tunnel_from_host2(uint32_t v) {
+  return {.src_mac = underlay_router_mac(),
+          .dst_mac = uplink_mac(),
+          .src_pa = host2(),
+          .dst_pa = host1(),
+          .vsid = vsid(v),
+          .flow_id = 0,
+          .ttl = 64};
+}
+
+Bytes udp_frame(net::MacAddress src_mac, net::MacAddress dst_mac, std::string_view src,
+                std::string_view dst, Ipv4Fields fields = {}) {
+  return PacketBuilder()
+      .eth(src_mac, dst_mac)
+      .ipv4(ipv4(src), ipv4(dst), fields)
+      .udp(40000, 7)
+      .payload("hello")
+      .build();
+}
+
+Bytes arp_request(net::MacAddress src_mac, std::string_view sender, std::string_view target,
+                  uint16_t operation = packet::arp_op::kRequest) {
+  return PacketBuilder()
+      .eth(src_mac, net::MacAddress::broadcast())
+      .arp({.operation = operation,
+            .sender_mac = src_mac,
+            .sender_ip = ipv4(sender),
+            .target_mac = {},
+            .target_ip = ipv4(target)})
+      .build();
+}
+
+Bytes arp_reply(net::MacAddress answer, std::string_view answer_ip, net::MacAddress asker,
+                std::string_view asker_ip) {
+  return PacketBuilder()
+      .eth(answer, asker)
+      .arp({.operation = packet::arp_op::kReply,
+            .sender_mac = answer,
+            .sender_ip = ipv4(answer_ip),
+            .target_mac = asker,
+            .target_ip = ipv4(asker_ip)})
+      .build();
+}
+
+Bytes nvgre_in(uint32_t v, const Bytes& inner, packet::NvgreTunnel tunnel = {}) {
+  if (tunnel.dst_pa.is_unspecified()) tunnel = tunnel_from_host2(v);
+  return PacketBuilder().nvgre(tunnel).payload(inner).build();
+}
+
+Bytes big_frame(net::MacAddress src_mac, bool dont_fragment) {
+  // 1459 bytes of IPv4: one more than uplink MTU 1500 - 42 allows.
+  return PacketBuilder()
+      .eth(src_mac, blue7())
+      .ipv4(ipv4(kCa5), ipv4(kCa7), {.dont_fragment = dont_fragment})
+      .udp(40000, 7)
+      .payload(Bytes(1459 - 28, 0xab))
+      .build();
+}
+
+}  // namespace
+
+net::MacAddress uplink_mac() { return mac(kHost1UplinkMac); }
+net::MacAddress underlay_router_mac() { return mac(kUnderlayRouterMac); }
+
+policy::HostPolicy pipeline_policy() {
+  policy::HostPolicy p = seed_host1_policy();
+  const Uuid blue_rdid = p.ports[0].rdid;
+  const Uuid green_rdid = uuid(0x91);
+  p.ports.push_back({.nic_id = uuid(0x125),
+                     .interface = kBlue15,
+                     .mac = blue15(),
+                     .ca = ipv4("10.0.1.5"),
+                     .prefix_len = 24,
+                     .gateway = ipv4("10.0.1.1"),
+                     .dns = {},
+                     .vsid = vsid(kBlue2Vsid),
+                     .rdid = blue_rdid,
+                     .mtu = 1458});
+  p.ports.push_back({.nic_id = uuid(0x135),
+                     .interface = kGreen5,
+                     .mac = green5(),
+                     .ca = ipv4("10.1.0.5"),
+                     .prefix_len = 24,
+                     .gateway = ipv4("10.1.0.1"),
+                     .dns = {},
+                     .vsid = vsid(kGreenVsid),
+                     .rdid = green_rdid,
+                     .mtu = 1458});
+  p.lookup_records.push_back(
+      {vsid(kBlue2Vsid), ipv4("10.0.1.5"), blue15(), host1(), policy::LookupRule::kEncap});
+  p.lookup_records.push_back(
+      {vsid(kBlue2Vsid), ipv4("10.0.1.7"), blue17(), host2(), policy::LookupRule::kEncap});
+  p.lookup_records.push_back({vsid(kGreenVsid), ipv4("10.1.0.5"), green5(), ipv4("192.168.1.50"),
+                              policy::LookupRule::kRewrite});
+  p.lookup_records.push_back({vsid(kGreenVsid), ipv4("10.1.0.7"), green7(), ipv4("192.168.2.70"),
+                              policy::LookupRule::kRewrite});
+  p.customer_routes.push_back(
+      {blue_rdid, vsid(kBlue2Vsid), prefix("10.0.1.0/24"), ipv4("0.0.0.0"), 0});
+  p.customer_routes.push_back(
+      {green_rdid, vsid(kGreenVsid), prefix("10.1.0.0/24"), ipv4("0.0.0.0"), 0});
+  p.rewrite_pas.push_back({uuid(0x135), ipv4("10.1.0.5"), ipv4("192.168.1.50")});
+  return p;
+}
+
+std::vector<Fixture> pipeline_fixtures() {
+  const Bytes blue_to_7 = udp_frame(blue5(), blue7(), kCa5, kCa7);
+  const Bytes red_to_7 = udp_frame(red5(), red7(), kCa5, kCa7);
+  const Bytes blue7_to_5 = udp_frame(blue7(), blue5(), kCa7, kCa5);
+  const Bytes red7_to_5 = udp_frame(red7(), red5(), kCa7, kCa5);
+  const Bytes ping_gateway = PacketBuilder()
+                                 .eth(blue5(), router())
+                                 .ipv4(ipv4(kCa5), ipv4("10.0.0.1"))
+                                 .icmp_echo_request(7, 1)
+                                 .payload("ping")
+                                 .build();
+  Bytes bad_checksum = blue_to_7;
+  bad_checksum[14 + 10] ^= 0xff;
+
+  std::vector<Fixture> f;
+  // Same VSID, across hosts: NVGRE with key VSID << 8, FlowID 0.
+  f.push_back({"Blue 10.0.0.5 to Blue 10.0.0.7 on host 2: NVGRE in VSID 5001", kBlue5, blue_to_7,
+               Reason::kEncapsulated, kUp,
+               PacketBuilder().nvgre(tunnel_to_host2(kBlueVsid)).payload(blue_to_7).build()});
+  f.push_back({"Red 10.0.0.5 to Red 10.0.0.7, the same addresses: VSID 6001", kRed5, red_to_7,
+               Reason::kEncapsulated, kUp,
+               PacketBuilder().nvgre(tunnel_to_host2(kRedVsid)).payload(red_to_7).build()});
+  // ARP is answered from the lookup records of the port's VSID, never flooded.
+  f.push_back({"Blue asks for 10.0.0.7: Blue 7's MAC", kBlue5, arp_request(blue5(), kCa5, kCa7),
+               Reason::kArpReply, kBlue5, arp_reply(blue7(), kCa7, blue5(), kCa5)});
+  f.push_back({"Red asks for the same 10.0.0.7: Red 7's MAC", kRed5,
+               arp_request(red5(), kCa5, kCa7), Reason::kArpReply, kRed5,
+               arp_reply(red7(), kCa7, red5(), kCa5)});
+  f.push_back({"ARP for the gateway 10.0.0.1: the virtual router's MAC", kBlue5,
+               arp_request(blue5(), kCa5, "10.0.0.1"), Reason::kArpReply, kBlue5,
+               arp_reply(router(), "10.0.0.1", blue5(), kCa5)});
+  f.push_back({"ARP probe (sender 0.0.0.0) for a taken address is answered", kBlue5,
+               arp_request(blue5(), "0.0.0.0", kCa7), Reason::kArpReply, kBlue5,
+               arp_reply(blue7(), kCa7, blue5(), "0.0.0.0")});
+  f.push_back({"ARP for an address nobody has: no answer",
+               kBlue5,
+               arp_request(blue5(), kCa5, "10.0.0.99"),
+               Reason::kArpUnknown,
+               kDropped,
+               {}});
+  f.push_back({"ARP for the VM's own address: no answer",
+               kBlue5,
+               arp_request(blue5(), kCa5, kCa5),
+               Reason::kArpOwnAddress,
+               kDropped,
+               {}});
+  f.push_back({"ARP reply from a VM",
+               kBlue5,
+               arp_request(blue5(), kCa5, kCa7, packet::arp_op::kReply),
+               Reason::kArpNotRequest,
+               kDropped,
+               {}});
+  f.push_back({"ARP with a sender address that is not the port's",
+               kBlue5,
+               arp_request(blue5(), "10.0.0.6", kCa7),
+               Reason::kSpoofedIp,
+               kDropped,
+               {}});
+  // Anti-spoofing.
+  f.push_back({"Source MAC of another port",
+               kBlue5,
+               udp_frame(red5(), blue7(), kCa5, kCa7),
+               Reason::kSpoofedMac,
+               kDropped,
+               {}});
+  f.push_back({"Source IP not the port's",
+               kBlue5,
+               udp_frame(blue5(), blue7(), "10.0.0.6", kCa7),
+               Reason::kSpoofedIp,
+               kDropped,
+               {}});
+  // Routing inside one routing domain.
+  f.push_back({"Blue 5001 to Blue 5002 on this host: routed, TTL - 1, router MAC", kBlue5,
+               udp_frame(blue5(), router(), kCa5, "10.0.1.5"), Reason::kRoutedLocal, kBlue15,
+               udp_frame(router(), blue15(), kCa5, "10.0.1.5", {.ttl = 63})});
+  f.push_back({"Blue 5001 to Blue 5002 on host 2: routed, then NVGRE in VSID 5002", kBlue5,
+               udp_frame(blue5(), router(), kCa5, "10.0.1.7"), Reason::kRoutedEncapsulated, kUp,
+               PacketBuilder()
+                   .nvgre(tunnel_to_host2(kBlue2Vsid))
+                   .payload(udp_frame(router(), blue17(), kCa5, "10.0.1.7", {.ttl = 63}))
+                   .build()});
+  f.push_back({"Red to Blue's 10.0.1.5: another routing domain, no route",
+               kRed5,
+               udp_frame(red5(), router(), kCa5, "10.0.1.5"),
+               Reason::kNoRoute,
+               kDropped,
+               {}});
+  f.push_back({"Routed with TTL 1",
+               kBlue5,
+               udp_frame(blue5(), router(), kCa5, "10.0.1.5", {.ttl = 1}),
+               Reason::kTtlExpired,
+               kDropped,
+               {}});
+  f.push_back({"A CA in the subnet that nobody has",
+               kBlue5,
+               udp_frame(blue5(), blue7(), kCa5, "10.0.0.9"),
+               Reason::kNoLookupRecord,
+               kDropped,
+               {}});
+  f.push_back({"Broadcast other than ARP and DHCP",
+               kBlue5,
+               udp_frame(blue5(), net::MacAddress::broadcast(), kCa5, "255.255.255.255"),
+               Reason::kBroadcast,
+               kDropped,
+               {}});
+  f.push_back({"Ping of the gateway address: answered by the virtual router", kBlue5, ping_gateway,
+               Reason::kIcmpEchoReply, kBlue5,
+               PacketBuilder()
+                   .eth(router(), blue5())
+                   .ipv4(ipv4("10.0.0.1"), ipv4(kCa5))
+                   .icmp(packet::icmp_type::kEchoReply, 0, 7u << 16 | 1)
+                   .payload("ping")
+                   .build()});
+  // Malformed and unsupported from a VM.
+  f.push_back({"IPv6",
+               kBlue5,
+               PacketBuilder()
+                   .eth(blue5(), blue7())
+                   .ipv6(ipv6("fe80::1"), ipv6("fe80::2"))
+                   .udp(1, 2)
+                   .build(),
+               Reason::kNotIpv4,
+               kDropped,
+               {}});
+  f.push_back({"802.1Q tag from a VM",
+               kBlue5,
+               PacketBuilder()
+                   .eth(blue5(), blue7())
+                   .vlan(10)
+                   .ipv4(ipv4(kCa5), ipv4(kCa7))
+                   .udp(1, 2)
+                   .build(),
+               Reason::kVlanTagged,
+               kDropped,
+               {}});
+  f.push_back({"IPv4 options",
+               kBlue5,
+               udp_frame(blue5(), blue7(), kCa5, kCa7, {.options = {1, 1, 1, 0}}),
+               Reason::kIpOptions,
+               kDropped,
+               {}});
+  f.push_back(
+      {"A fragment",
+       kBlue5,
+       udp_frame(blue5(), blue7(), kCa5, kCa7, {.dont_fragment = false, .more_fragments = true}),
+       Reason::kIpFragment,
+       kDropped,
+       {}});
+  f.push_back(
+      {"Bad IPv4 header checksum", kBlue5, bad_checksum, Reason::kBadIpHeader, kDropped, {}});
+  f.push_back({"Truncated Ethernet header",
+               kBlue5,
+               Bytes(blue_to_7.begin(), blue_to_7.begin() + 10),
+               Reason::kTruncated,
+               kDropped,
+               {}});
+  f.push_back({"Truncated IPv4 header",
+               kBlue5,
+               Bytes(blue_to_7.begin(), blue_to_7.begin() + 30),
+               Reason::kTruncated,
+               kDropped,
+               {}});
+  f.push_back({"IPv4 total length beyond the frame",
+               kBlue5,
+               udp_frame(blue5(), blue7(), kCa5, kCa7, {.total_length = 400}),
+               Reason::kTruncated,
+               kDropped,
+               {}});
+  // Too big for the uplink: never fragmented.
+  {
+    const Bytes big = big_frame(blue5(), true);
+    f.push_back({"1459 bytes with DF: ICMP fragmentation needed, MTU 1458", kBlue5, big,
+                 Reason::kIcmpFragNeeded, kBlue5,
+                 PacketBuilder()
+                     .eth(router(), blue5())
+                     .ipv4(ipv4("10.0.0.1"), ipv4(kCa5), {.dont_fragment = false})
+                     .icmp(packet::icmp_type::kDestinationUnreachable,
+                           packet::kIcmpCodeFragmentationNeeded, 1458)
+                     .payload(Bytes(big.begin() + 14, big.begin() + 14 + 28))
+                     .build()});
+  }
+  f.push_back({"1459 bytes without DF: dropped",
+               kBlue5,
+               big_frame(blue5(), false),
+               Reason::kTooBig,
+               kDropped,
+               {}});
+
+  // From the uplink: NVGRE to our PA, delivered by (VSID, inner MAC).
+  f.push_back({"NVGRE VSID 5001 to Blue 10.0.0.5: decapsulated to its port", kUp,
+               nvgre_in(kBlueVsid, blue7_to_5), Reason::kDecapsulated, kBlue5, blue7_to_5});
+  f.push_back({"NVGRE VSID 6001 to Red 10.0.0.5", kUp, nvgre_in(kRedVsid, red7_to_5),
+               Reason::kDecapsulated, kRed5, red7_to_5});
+  f.push_back({"NVGRE VSID 6001 carrying a frame for Blue's port: the port ACL drops it",
+               kUp,
+               nvgre_in(kRedVsid, blue7_to_5),
+               Reason::kVsidMismatch,
+               kDropped,
+               {}});
+  f.push_back({"NVGRE of a VSID with no port here",
+               kUp,
+               nvgre_in(9999, blue7_to_5),
+               Reason::kUnknownVsid,
+               kDropped,
+               {}});
+  f.push_back({"NVGRE to a MAC that is no port",
+               kUp,
+               nvgre_in(kBlueVsid, udp_frame(blue7(), mac("02:00:00:00:00:99"), kCa7, kCa5)),
+               Reason::kUnknownDestination,
+               kDropped,
+               {}});
+  f.push_back({"NVGRE with an 802.1Q tag inside",
+               kUp,
+               nvgre_in(kBlueVsid, PacketBuilder()
+                                       .eth(blue7(), blue5())
+                                       .vlan(5)
+                                       .ipv4(ipv4(kCa7), ipv4(kCa5))
+                                       .udp(1, 2)
+                                       .build()),
+               Reason::kInnerVlan,
+               kDropped,
+               {}});
+  f.push_back({"NVGRE with a broadcast inside",
+               kUp,
+               nvgre_in(kBlueVsid, arp_request(blue7(), kCa7, kCa5)),
+               Reason::kInnerNotUnicast,
+               kDropped,
+               {}});
+  f.push_back({"GRE with the C bit",
+               kUp,
+               PacketBuilder()
+                   .eth(underlay_router_mac(), uplink_mac())
+                   .ipv4(host2(), host1())
+                   .gre(kBlueVsid << 8, packet::ether_type::kTransparentEthernetBridging, 0xa000)
+                   .payload(blue7_to_5)
+                   .build(),
+               Reason::kGreBadHeader,
+               kDropped,
+               {}});
+  f.push_back({"GRE with the S bit",
+               kUp,
+               PacketBuilder()
+                   .eth(underlay_router_mac(), uplink_mac())
+                   .ipv4(host2(), host1())
+                   .gre(kBlueVsid << 8, packet::ether_type::kTransparentEthernetBridging, 0x3000)
+                   .payload(blue7_to_5)
+                   .build(),
+               Reason::kGreBadHeader,
+               kDropped,
+               {}});
+  f.push_back({"GRE version 1",
+               kUp,
+               PacketBuilder()
+                   .eth(underlay_router_mac(), uplink_mac())
+                   .ipv4(host2(), host1())
+                   .gre(kBlueVsid << 8, packet::ether_type::kTransparentEthernetBridging, 0x2001)
+                   .payload(blue7_to_5)
+                   .build(),
+               Reason::kGreBadHeader,
+               kDropped,
+               {}});
+  f.push_back({"GRE carrying IPv4 rather than Ethernet",
+               kUp,
+               PacketBuilder()
+                   .eth(underlay_router_mac(), uplink_mac())
+                   .ipv4(host2(), host1())
+                   .gre(kBlueVsid << 8, packet::ether_type::kIpv4)
+                   .payload(blue7_to_5)
+                   .build(),
+               Reason::kGreBadHeader,
+               kDropped,
+               {}});
+  f.push_back({"GRE cut after 2 bytes",
+               kUp,
+               PacketBuilder()
+                   .eth(underlay_router_mac(), uplink_mac())
+                   .ipv4(host2(), host1(), {.protocol = packet::ip_protocol::kGre})
+                   .payload(Bytes{0x20, 0x00})
+                   .build(),
+               Reason::kTruncated,
+               kDropped,
+               {}});
+  {
+    packet::NvgreTunnel other = tunnel_from_host2(kBlueVsid);
+    other.dst_pa = ipv4("192.168.1.11");
+    f.push_back({"NVGRE to another PA",
+                 kUp,
+                 nvgre_in(kBlueVsid, blue7_to_5, other),
+                 Reason::kNotOurPa,
+                 kDropped,
+                 {}});
+  }
+  f.push_back({"NVGRE in an outer fragment",
+               kUp,
+               PacketBuilder()
+                   .eth(underlay_router_mac(), uplink_mac())
+                   .ipv4(host2(), host1(), {.dont_fragment = false, .more_fragments = true})
+                   .gre(kBlueVsid << 8)
+                   .payload(blue7_to_5)
+                   .build(),
+               Reason::kIpFragment,
+               kDropped,
+               {}});
+  f.push_back({"Plain UDP to our PA is the kernel's",
+               kUp,
+               udp_frame(underlay_router_mac(), uplink_mac(), kHost2Pa, kHost1Pa),
+               Reason::kNotForUs,
+               kDropped,
+               {}});
+
+  // IP rewrite: the Green VM network.
+  {
+    const auto tcp = [](net::MacAddress s, net::MacAddress d, std::string_view src,
+                        std::string_view dst) {
+      return PacketBuilder()
+          .eth(s, d)
+          .ipv4(ipv4(src), ipv4(dst))
+          .tcp(40000, 80,
+               {.sequence = 7, .acknowledgement = 9, .flags = 0x18, .window = 512, .options = {}})
+          .payload("GET / HTTP/1.0\r\n\r\n")
+          .build();
+    };
+    f.push_back({"Green 10.1.0.5 to 10.1.0.7: addresses rewritten to the NICs' PAs", kGreen5,
+                 tcp(green5(), green7(), "10.1.0.5", "10.1.0.7"), Reason::kRewritten, kUp,
+                 tcp(uplink_mac(), underlay_router_mac(), "192.168.1.50", "192.168.2.70")});
+    f.push_back({"Rewrite traffic from 192.168.2.70 to our 192.168.1.50: restored", kUp,
+                 tcp(underlay_router_mac(), uplink_mac(), "192.168.2.70", "192.168.1.50"),
+                 Reason::kRestored, kGreen5, tcp(green7(), green5(), "10.1.0.7", "10.1.0.5")});
+    f.push_back({"Rewrite traffic from a PA that is no peer",
+                 kUp,
+                 tcp(underlay_router_mac(), uplink_mac(), "192.168.2.99", "192.168.1.50"),
+                 Reason::kRewriteUnknownPeer,
+                 kDropped,
+                 {}});
+    f.push_back({"UDP without checksum keeps none after rewrite", kGreen5,
+                 PacketBuilder()
+                     .eth(green5(), green7())
+                     .ipv4(ipv4("10.1.0.5"), ipv4("10.1.0.7"))
+                     .udp(5, 6, true)
+                     .payload("x")
+                     .build(),
+                 Reason::kRewritten, kUp,
+                 PacketBuilder()
+                     .eth(uplink_mac(), underlay_router_mac())
+                     .ipv4(ipv4("192.168.1.50"), ipv4("192.168.2.70"))
+                     .udp(5, 6, true)
+                     .payload("x")
+                     .build()});
+  }
+  f.push_back({"ARP on the uplink for our rewrite PA: our uplink MAC", kUp,
+               arp_request(underlay_router_mac(), "192.168.1.1", "192.168.1.50"),
+               Reason::kArpReplyUplink, kUp,
+               arp_reply(uplink_mac(), "192.168.1.50", underlay_router_mac(), "192.168.1.1")});
+  f.push_back({"ARP on the uplink for the host's PA is the kernel's",
+               kUp,
+               arp_request(underlay_router_mac(), "192.168.1.1", kHost1Pa),
+               Reason::kNotForUs,
+               kDropped,
+               {}});
+  return f;
+}
+
+}  // namespace vnet::testing::dataplane

@@ -1,0 +1,251 @@
+// The pure pipeline against its fixture table, and the rules whose answers
+// are easier to read parsed than as bytes (DHCP, FlowID).
+#include "agent/dataplane/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <set>
+
+#include "shared/packet/dhcp.h"
+#include "shared/packet/ethernet.h"
+#include "shared/packet/ipv4.h"
+#include "shared/packet/udp.h"
+#include "shared/testing/fixtures.h"
+#include "tests/agent/dataplane/pipeline_fixtures.h"
+
+namespace vnet::agent::dataplane {
+namespace {
+
+using testing::Bytes;
+using testing::ipv4;
+using testing::mac;
+namespace fx = testing::dataplane;
+
+constexpr uint32_t kHeadroom = 256;  // what AF_XDP leaves in front of a frame
+
+struct Outcome {
+  Verdict verdict;
+  std::string out;
+  Bytes frame;
+};
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { build(fx::pipeline_policy()); }
+
+  void build(const policy::HostPolicy& policy) {
+    HostFacts facts;
+    facts.uplink_mac = fx::uplink_mac();
+    facts.uplink_mtu = 1500;
+    for (const auto& r : policy.lookup_records)
+      facts.next_hop_macs[r.pa] = fx::underlay_router_mac();
+    tables_ = Tables::build(policy, facts);
+  }
+
+  Outcome run(const std::string& in, const Bytes& input) {
+    buffer_.assign(4096, 0);
+    std::memcpy(buffer_.data() + kHeadroom, input.data(), input.size());
+    Frame frame{buffer_, kHeadroom, static_cast<uint32_t>(input.size())};
+    Verdict verdict{Reason::kNoPort, kNoPort};
+    if (in == fx::kUplink) {
+      verdict = from_uplink(*tables_, frame);
+    } else {
+      const uint16_t port = tables_->port_by_interface(in);
+      EXPECT_NE(port, kNoPort) << in;
+      verdict = from_port(*tables_, port, frame);
+    }
+    Outcome result{verdict, "", {}};
+    if (verdict.out == kUplink) result.out = fx::kUplink;
+    if (verdict.out < tables_->ports.size()) result.out = tables_->ports[verdict.out].interface;
+    const auto bytes = frame.bytes();
+    result.frame.assign(bytes.begin(), bytes.end());
+    return result;
+  }
+
+  std::shared_ptr<const Tables> tables_;
+  Bytes buffer_;
+};
+
+std::string hex(const Bytes& bytes) {
+  std::string s;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    s += fmt::format("{:02x}{}", bytes[i], (i % 16 == 15) ? "\n" : " ");
+  }
+  return s;
+}
+
+TEST_F(PipelineTest, FixtureTable) {
+  const auto fixtures = fx::pipeline_fixtures();
+  ASSERT_GE(fixtures.size(), 40u);
+  for (const fx::Fixture& f : fixtures) {
+    SCOPED_TRACE(f.description);
+    const Outcome r = run(f.in, f.frame);
+    EXPECT_EQ(to_string(r.verdict.reason), to_string(f.reason));
+    EXPECT_EQ(r.out, f.out);
+    EXPECT_EQ(r.verdict.dropped(), f.out.empty());
+    EXPECT_EQ(is_drop(r.verdict.reason), f.out.empty());
+    if (f.expected) {
+      EXPECT_EQ(r.frame, *f.expected) << "got\n"
+                                      << hex(r.frame) << "\nwanted\n"
+                                      << hex(*f.expected);
+    }
+  }
+}
+
+// Encapsulation moves the start of the frame 42 bytes back and decapsulation
+// 42 forward: the inner frame itself stays where it is.
+TEST_F(PipelineTest, EncapsulationAndDecapsulationMoveOnlyTheOffset) {
+  const auto fixtures = fx::pipeline_fixtures();
+  const fx::Fixture& encap = fixtures[0];
+  buffer_.assign(4096, 0);
+  std::memcpy(buffer_.data() + kHeadroom, encap.frame.data(), encap.frame.size());
+  Frame frame{buffer_, kHeadroom, static_cast<uint32_t>(encap.frame.size())};
+  ASSERT_EQ(from_port(*tables_, 0, frame).reason, Reason::kEncapsulated);
+  EXPECT_EQ(frame.offset, kHeadroom - 42);
+  EXPECT_EQ(frame.length, encap.frame.size() + 42);
+  EXPECT_EQ(0, std::memcmp(buffer_.data() + kHeadroom, encap.frame.data(), encap.frame.size()));
+}
+
+TEST_F(PipelineTest, HeadroomUnder42BytesIsNotWrittenOutsideTheBuffer) {
+  const auto fixtures = fx::pipeline_fixtures();
+  Bytes buffer = fixtures[0].frame;  // no headroom at all
+  Frame frame{buffer, 0, static_cast<uint32_t>(buffer.size())};
+  EXPECT_EQ(from_port(*tables_, 0, frame).reason, Reason::kNoFrame);
+}
+
+TEST_F(PipelineTest, UnresolvedUnderlayNeighbourDropsAndIsReported) {
+  HostFacts facts;
+  facts.uplink_mac = fx::uplink_mac();
+  tables_ = Tables::build(fx::pipeline_policy(), facts);
+  EXPECT_EQ(tables_->unresolved_pas.size(), 2u);  // host 2's PA and Green 7's
+  const Outcome r = run("vnet-blue5", fx::pipeline_fixtures()[0].frame);
+  EXPECT_EQ(r.verdict.reason, Reason::kNoUnderlayNeighbor);
+}
+
+TEST_F(PipelineTest, FlowEntropyGivesOneFlowOneFlowId) {
+  auto policy = fx::pipeline_policy();
+  policy.provider.flow_entropy = true;
+  build(policy);
+  std::set<uint8_t> ids;
+  for (uint16_t port = 1000; port < 1064; ++port) {
+    const Bytes frame = testing::PacketBuilder()
+                            .eth(mac(testing::seed::kBlue5Mac), mac(testing::seed::kBlue7Mac))
+                            .ipv4(ipv4("10.0.0.5"), ipv4("10.0.0.7"))
+                            .udp(port, 53)
+                            .build();
+    const Outcome a = run("vnet-blue5", frame);
+    const Outcome b = run("vnet-blue5", frame);
+    ASSERT_EQ(a.verdict.reason, Reason::kEncapsulated);
+    const uint32_t key = packet::load_be32(a.frame.data() + 38);
+    EXPECT_EQ(key >> 8, testing::seed::kBlueVsid);
+    EXPECT_EQ(a.frame, b.frame);  // the same flow, the same FlowID
+    ids.insert(static_cast<uint8_t>(key));
+  }
+  EXPECT_GT(ids.size(), 32u);  // 64 flows spread over the 256 FlowIDs
+}
+
+class DhcpTest : public PipelineTest {
+ protected:
+  // The answer to `request` from port vnet-blue5, parsed down to DHCP.
+  struct Answer {
+    Reason reason;
+    Bytes frame;
+    net::Ipv4Address ip_src, ip_dst;
+    net::MacAddress eth_dst;
+  };
+  Answer ask(const Bytes& request) {
+    const Outcome r = run("vnet-blue5", request);
+    Answer a{r.verdict.reason, r.frame, {}, {}, {}};
+    if (r.verdict.dropped()) return a;
+    EXPECT_EQ(r.out, "vnet-blue5");
+    const auto eth = packet::EthernetView::parse(a.frame);
+    const auto ip = packet::Ipv4View::parse(eth->payload());
+    EXPECT_TRUE(ip->checksum_ok());
+    const auto udp = packet::UdpView::parse(ip->payload());
+    EXPECT_EQ(udp->src_port(), 67);
+    EXPECT_EQ(udp->dst_port(), 68);
+    EXPECT_TRUE(udp->checksum_ok(ip->src(), ip->dst()));
+    EXPECT_EQ(eth->src(), kRouterMac);
+    a.ip_src = ip->src();
+    a.ip_dst = ip->dst();
+    a.eth_dst = eth->dst();
+    return a;
+  }
+  static packet::DhcpView dhcp_of(const Bytes& frame) {
+    return *packet::DhcpView::parse(
+        packet::UdpView::parse(packet::Ipv4View::parse(std::span(frame).subspan(14))->payload())
+            ->payload());
+  }
+};
+
+TEST_F(DhcpTest, DiscoverGetsAnOfferOfThePortsAddressWithEverythingAVmNeeds) {
+  const auto a = ask(testing::dhcp_client_frame(mac(testing::seed::kBlue5Mac),
+                                                packet::DhcpMessageType::kDiscover, 0x1234));
+  ASSERT_EQ(a.reason, Reason::kDhcpOffer);
+  const auto offer = dhcp_of(a.frame);
+  EXPECT_EQ(offer.message_type(), packet::DhcpMessageType::kOffer);
+  EXPECT_EQ(offer.xid(), 0x1234u);
+  EXPECT_EQ(offer.yiaddr(), ipv4("10.0.0.5"));
+  EXPECT_EQ(offer.subnet_mask(), ipv4("255.255.255.0"));
+  EXPECT_EQ(offer.router(), ipv4("10.0.0.1"));
+  EXPECT_EQ(offer.server_id(), ipv4("10.0.0.1"));
+  ASSERT_TRUE(offer.dns_servers());
+  EXPECT_EQ(net::Ipv4Address::from_bytes(offer.dns_servers()->data()), ipv4("10.0.0.2"));
+  EXPECT_EQ(offer.interface_mtu(), 1458);  // uplink 1500 - 42
+  EXPECT_EQ(offer.lease_time(), kDhcpLeaseSeconds);
+  EXPECT_EQ(offer.client_mac(), mac(testing::seed::kBlue5Mac));
+  // The client asked for a broadcast answer (flags 0x8000).
+  EXPECT_EQ(a.ip_dst, ipv4("255.255.255.255"));
+  EXPECT_EQ(a.eth_dst, net::MacAddress::broadcast());
+  EXPECT_EQ(a.ip_src, ipv4("10.0.0.1"));
+}
+
+TEST_F(DhcpTest, RequestOfThePortsAddressIsAckedAnyOtherNaked) {
+  const auto blue5 = mac(testing::seed::kBlue5Mac);
+  const auto ack = ask(
+      testing::dhcp_client_frame(blue5, packet::DhcpMessageType::kRequest, 7, ipv4("10.0.0.5")));
+  ASSERT_EQ(ack.reason, Reason::kDhcpAck);
+  EXPECT_EQ(dhcp_of(ack.frame).message_type(), packet::DhcpMessageType::kAck);
+  EXPECT_EQ(dhcp_of(ack.frame).yiaddr(), ipv4("10.0.0.5"));
+
+  const auto nak = ask(
+      testing::dhcp_client_frame(blue5, packet::DhcpMessageType::kRequest, 8, ipv4("10.0.0.9")));
+  ASSERT_EQ(nak.reason, Reason::kDhcpNak);
+  EXPECT_EQ(dhcp_of(nak.frame).message_type(), packet::DhcpMessageType::kNak);
+  EXPECT_EQ(dhcp_of(nak.frame).yiaddr(), net::Ipv4Address());
+}
+
+TEST_F(DhcpTest, ReleaseAndOtherClientsAreNotAnswered) {
+  const auto blue5 = mac(testing::seed::kBlue5Mac);
+  EXPECT_EQ(ask(testing::dhcp_client_frame(blue5, packet::DhcpMessageType::kRelease, 1)).reason,
+            Reason::kDhcpIgnored);
+  // chaddr of another VM inside a frame from this port.
+  Bytes other = testing::dhcp_client_frame(mac(testing::seed::kRed5Mac),
+                                           packet::DhcpMessageType::kDiscover, 2);
+  blue5.to_bytes(other.data() + 6);
+  EXPECT_EQ(ask(other).reason, Reason::kSpoofedMac);
+  // Not DHCP at all: garbage after the UDP header to port 67.
+  const Bytes garbage = testing::PacketBuilder()
+                            .eth(blue5, net::MacAddress::broadcast())
+                            .ipv4(net::Ipv4Address(), ipv4("255.255.255.255"))
+                            .udp(68, 67)
+                            .payload("nonsense")
+                            .build();
+  EXPECT_EQ(ask(garbage).reason, Reason::kDhcpMalformed);
+}
+
+TEST(ReasonTest, NamesAreUniqueSnakeCase) {
+  std::set<std::string_view> names;
+  for (size_t i = 0; i < kReasonCount; ++i) {
+    const auto name = to_string(static_cast<Reason>(i));
+    EXPECT_TRUE(names.insert(name).second) << name;
+    EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_0123456789"),
+              std::string_view::npos);
+  }
+}
+
+}  // namespace
+}  // namespace vnet::agent::dataplane
