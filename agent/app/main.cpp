@@ -7,12 +7,14 @@
 
 #include "agent/control/agent.h"
 #include "agent/control/show.h"
+#include "agent/xsk/afxdp_dataplane.h"
 #include "shared/log/log.h"
 
 int main(int argc, char** argv) {
   vnet::agent::AgentOptions options;
   std::string state_dir = options.state_dir.string();
-  std::string dataplane = "none";
+  std::string dataplane = "afxdp";
+  std::string uplink;
   std::string log_level = "info";
   CLI::App cli{"vnet-agent: carries tenant traffic on this host as the controller says"};
   cli.add_option("--controller", options.controller, "Southbound address, ADDR:PORT");
@@ -23,7 +25,13 @@ int main(int argc, char** argv) {
                  "SHA-256 of the controller's CA certificate (first start)");
   cli.add_option("--state-dir", state_dir, "Key, certificates, last policy, admin socket")
       ->capture_default_str();
-  cli.add_option("--dataplane", dataplane, "Packet engine: none")->capture_default_str();
+  cli.add_option("--dataplane", dataplane,
+                 "Packet engine: afxdp (AF_XDP, needs --uplink and root) or none (forwards "
+                 "nothing; for trying the control side)")
+      ->check(CLI::IsMember({"afxdp", "none"}))
+      ->capture_default_str();
+  cli.add_option("--uplink", uplink,
+                 "The interface on the physical network that carries the PA (afxdp)");
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
 
@@ -48,16 +56,21 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "vnet-agent: --controller and --host-id are required\n");
     return 1;
   }
-  if (dataplane != "none") {
+  if (dataplane == "afxdp" && uplink.empty()) {
     fmt::print(stderr,
-               "vnet-agent: --dataplane {}: this build has only \"none\" (the AF_XDP engine "
-               "comes with the packet engine issue)\n",
-               dataplane);
+               "vnet-agent: --dataplane afxdp needs --uplink IFNAME (the NIC on the physical "
+               "network), or use --dataplane none\n");
     return 1;
   }
   options.state_dir = state_dir;
   try {
-    vnet::agent::Agent agent(options, std::make_unique<vnet::agent::NoDataplane>());
+    std::unique_ptr<vnet::agent::Dataplane> engine;
+    if (dataplane == "afxdp") {
+      engine = std::make_unique<vnet::agent::xsk::AfXdpDataplane>(uplink);
+    } else {
+      engine = std::make_unique<vnet::agent::NoDataplane>();
+    }
+    vnet::agent::Agent agent(options, std::move(engine));
     agent.stop_on_signals();
     return agent.run();
   } catch (const std::exception& e) {

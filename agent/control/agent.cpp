@@ -99,6 +99,8 @@ struct Agent::Impl {
 
   // The live session, if any (for stop()).
   std::function<void()> close_session;
+  // Queues a message on the live session, if any (io thread only).
+  std::function<void(const json&)> send_now;
 
   Impl(AgentOptions o, std::unique_ptr<Dataplane> d)
       : options(std::move(o)), dataplane(std::move(d)), state(options.state_dir) {}
@@ -227,6 +229,7 @@ struct Agent::Impl {
       out.push_back(m.dump());
       wake.cancel();
     };
+    send_now = send;
     close_session = [&] {
       done = true;
       beast::get_lowest_layer(ws).close();
@@ -328,6 +331,7 @@ struct Agent::Impl {
     }
     done = true;
     close_session = nullptr;
+    send_now = nullptr;
     wake.cancel();
     stats_timer.cancel();
     connected = false;
@@ -445,6 +449,17 @@ struct Agent::Impl {
 Agent::Agent(AgentOptions options, std::unique_ptr<Dataplane> dataplane)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(dataplane))) {
   auto& o = impl_->options;
+  // Problems that change without a policy (an interface appears or goes
+  // away) reach the controller as a fresh ack of the generation held.
+  impl_->dataplane->on_problems([impl = impl_.get()](std::vector<proto::Problem> problems) {
+    asio::post(impl->io, [impl, problems = std::move(problems)]() mutable {
+      impl->last_problems = std::move(problems);
+      if (impl->current && impl->send_now) {
+        impl->send_now(proto::ack(impl->current->generation, impl->last_problems));
+      }
+      spdlog::info("problems_changed count={}", impl->last_problems.size());
+    });
+  });
   if (!Uuid::parse(o.host_id))
     throw std::runtime_error(fmt::format("--host-id \"{}\" is not a UUID", o.host_id));
   std::tie(impl_->host, impl_->port) = split_address(o.controller);
@@ -468,7 +483,10 @@ Agent::Agent(AgentOptions options, std::unique_ptr<Dataplane> dataplane)
   }
 }
 
-Agent::~Agent() { ::unlink(impl_->state.socket().c_str()); }
+Agent::~Agent() {
+  impl_->dataplane->on_problems(nullptr);  // its thread may outlive io otherwise
+  ::unlink(impl_->state.socket().c_str());
+}
 
 int Agent::run() {
   impl_->start_admin();

@@ -1,9 +1,11 @@
 // What the control side needs from a packet engine: take a policy (build
 // tables, publish them atomically) and say what could not be realized, and
-// show its counters. `--dataplane none` is the engine that forwards nothing:
+// show its counters. `--dataplane none` is the engine that forwards nothing
+// (agent/xsk/afxdp_dataplane.h is the real one):
 // the agent still enrolls, follows and acks policies, and keeps them on disk.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -22,6 +24,9 @@ class Dataplane {
   virtual std::vector<proto::Problem> publish(const policy::HostPolicy& policy) = 0;
   // Counters by port and reason, for `vnet-agent show counters` and stats.
   virtual nlohmann::json counters() const = 0;
+  // Problems can change without a new policy (a VM port's interface appears
+  // or goes away); the engine calls this, from its own thread, when they do.
+  virtual void on_problems(std::function<void(std::vector<proto::Problem>)>) {}
 };
 
 class NoDataplane : public Dataplane {

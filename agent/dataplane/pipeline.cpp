@@ -350,7 +350,7 @@ Verdict rewrite_from_uplink(const Tables& t, const packet::MutableEthernetView& 
 }  // namespace
 
 Verdict from_port(const Tables& t, uint16_t index, Frame& frame) {
-  if (index >= t.ports.size()) return drop(Reason::kNoPort);
+  if (index >= t.ports.size()) return drop(Reason::kPortUnbound);
   const PortEntry& port = t.ports[index];
   const auto eth = packet::MutableEthernetView::parse(frame.bytes());
   if (!eth) return drop(Reason::kTruncated);

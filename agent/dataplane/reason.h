@@ -59,9 +59,9 @@ namespace vnet::agent::dataplane {
   X(kInnerVlan, "inner_vlan", true) /* 802.1Q inside NVGRE (RFC 7637 section 4) */                 \
   X(kInnerNotUnicast, "inner_not_unicast", true)                                                   \
   X(kRewriteUnknownPeer, "rewrite_unknown_peer",                                                   \
-    true)                       /* rewrite traffic from a PA that is no peer of the port */        \
-  X(kNoPort, "no_port", true)   /* the interface is not a port of the current policy */            \
-  X(kNoFrame, "no_frame", true) /* no UMEM frame or TX slot (engine, not pipeline) */
+    true) /* rewrite traffic from a PA that is no peer of the port */                              \
+  X(kPortUnbound, "port_unbound", true) /* the interface is not a port of the current policy */    \
+  X(kNoFrame, "no_frame", true)         /* no UMEM frame or TX slot (engine, not pipeline) */
 
 enum class Reason : uint8_t {
 #define VNET_REASON_ENUM(id, name, drop) id,

@@ -354,7 +354,8 @@ TEST(Process, AnAgentRestartsFromItsPolicyFileWhileTheControllerIsDown) {
                                           "--host-id",          h,
                                           "--enrollment-token", e["token"],
                                           "--ca-sha256",        e["ca_sha256"],
-                                          "--state-dir",        state};
+                                          "--state-dir",        state,
+                                          "--dataplane",        "none"};
   auto agent = std::make_unique<Process>(first, dir.path() / "a1.log", VNET_AGENT_BINARY);
   auto realized = [&] {
     const json s = call("GET", "hosts/" + h).json();
@@ -388,7 +389,7 @@ TEST(Process, AnAgentRestartsFromItsPolicyFileWhileTheControllerIsDown) {
   EXPECT_EQ(agent->wait(), 0);
   agent = std::make_unique<Process>(
       std::vector<std::string>{"--controller", fmt::format("127.0.0.1:{}", sb), "--host-id", h,
-                               "--state-dir", state},
+                               "--state-dir", state, "--dataplane", "none"},
       dir.path() / "a2.log", VNET_AGENT_BINARY);
   EXPECT_TRUE(agent->logged("msg=started_from_disk generation=")) << agent->log();
   EXPECT_TRUE(eventually([&] { return output_of(show).find("10.0.0.5") != std::string::npos; }));
@@ -410,9 +411,9 @@ TEST(Process, AnAgentRestartsFromItsPolicyFileWhileTheControllerIsDown) {
   EXPECT_EQ(agent->wait(), 0);
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "a/agent.sock"));
   // Without a certificate and without a token, the agent says what to do.
-  const std::string refused =
-      output_of(fmt::format("{} --controller 127.0.0.1:{} --host-id {} --state-dir {}",
-                            VNET_AGENT_BINARY, sb, h, (dir.path() / "empty").string()));
+  const std::string refused = output_of(
+      fmt::format("{} --controller 127.0.0.1:{} --host-id {} --dataplane none --state-dir {}",
+                  VNET_AGENT_BINARY, sb, h, (dir.path() / "empty").string()));
   EXPECT_NE(refused.find("holds no certificate yet: enroll with --enrollment-token"),
             std::string::npos)
       << refused;

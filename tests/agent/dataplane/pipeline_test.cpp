@@ -49,7 +49,7 @@ class PipelineTest : public ::testing::Test {
     buffer_.assign(4096, 0);
     std::memcpy(buffer_.data() + kHeadroom, input.data(), input.size());
     Frame frame{buffer_, kHeadroom, static_cast<uint32_t>(input.size())};
-    Verdict verdict{Reason::kNoPort, kNoPort};
+    Verdict verdict{Reason::kPortUnbound, kNoPort};
     if (in == fx::kUplink) {
       verdict = from_uplink(*tables_, frame);
     } else {

@@ -1,0 +1,39 @@
+// `--dataplane afxdp`: the AF_XDP engine (engine.h) behind the control
+// side's Dataplane interface. A control thread owned here reconciles what the
+// policy asks with what the host has: the PA on the uplink and the provider
+// routes (added through netlink, and only what it added is removed again),
+// the next-hop MACs of remote PAs (from the kernel's neighbour table, asking
+// it to resolve missing ones), the VM ports' sockets as their interfaces come
+// and go, and the tables built from all of it.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/control/dataplane.h"
+
+namespace vnet::agent::xsk {
+
+class AfXdpDataplane : public Dataplane {
+ public:
+  // Throws std::runtime_error when the uplink is missing or XDP/AF_XDP
+  // cannot start on it.
+  explicit AfXdpDataplane(const std::string& uplink);
+  ~AfXdpDataplane() override;
+
+  std::string name() const override { return "afxdp"; }
+  std::vector<proto::Problem> publish(const policy::HostPolicy& policy) override;
+  nlohmann::json counters() const override;
+  void on_problems(std::function<void(std::vector<proto::Problem>)> listener) override;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace vnet::agent::xsk

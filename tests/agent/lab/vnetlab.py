@@ -1,0 +1,259 @@
+"""A lab of vnet hosts on one machine (DESIGN.md section 5), for tests.
+
+Network namespaces made here and always removed: an underlay that routes
+between the PA subnets and runs the controller (its management network is
+the underlay's), one namespace per host running a real vnet-agent on its
+uplink veth, one per VM with an eth0 whose host side is the NIC's
+interface. Names carry a per-run prefix, so parallel runs never collide, and
+nothing is created outside these namespaces.
+"""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+import time
+
+PYTHON = "/usr/bin/python3"  # Debian's, with scapy
+
+
+class LabError(Exception):
+    pass
+
+
+def sh(*args, check=True, capture=True, timeout=60):
+    """Runs a command; returns its stdout. Raises LabError with stderr."""
+    result = subprocess.run(list(args), capture_output=capture, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise LabError(f"{shlex.join(args)}: exit {result.returncode}: "
+                       f"{(result.stderr or '').strip()}")
+    return result.stdout if capture else ""
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise LabError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Namespace:
+    def __init__(self, name):
+        self.name = name
+
+    def run(self, *args, check=True, timeout=60):
+        return sh("ip", "netns", "exec", self.name, *args, check=check, timeout=timeout)
+
+    def popen(self, args, log_path, env=None):
+        with open(log_path, "ab") as log:
+            return subprocess.Popen(["ip", "netns", "exec", self.name, *args], stdout=log,
+                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    def python(self, code, *args, timeout=60, check=True):
+        return self.run(PYTHON, "-c", code, *args, timeout=timeout, check=check)
+
+    def counter(self, interface, name):
+        path = f"/sys/class/net/{interface}/statistics/{name}"
+        return int(self.run("cat", path).strip())
+
+
+class Controller:
+    """vnet-controller in the underlay namespace; REST through curl in it."""
+
+    def __init__(self, lab, binary):
+        self.lab = lab
+        self.data = os.path.join(lab.dir, "controller")
+        os.makedirs(self.data)
+        self.process = lab.underlay.popen(
+            [binary, "--data-dir", self.data, "--listen", "127.0.0.1:8080", "--southbound",
+             "0.0.0.0:6641", "--log-level", "debug"], os.path.join(lab.dir, "controller.log"))
+        lab.processes.append(self.process)
+        wait_until(lambda: os.path.exists(os.path.join(self.data, "admin.token")) and
+                   self.healthy(), what="the controller to answer")
+        with open(os.path.join(self.data, "admin.token")) as f:
+            self.token = f.read().strip()
+
+    def healthy(self):
+        out = self.lab.underlay.run("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                    "http://127.0.0.1:8080/healthz", check=False)
+        return out.strip() == "200"
+
+    def call(self, method, path, body=None, expect=None):
+        args = ["curl", "-s", "-w", "\n%{http_code}", "-X", method, "-H",
+                f"Authorization: Bearer {self.token}"]
+        if body is not None:
+            args += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+        out = self.lab.underlay.run(*args, "http://127.0.0.1:8080/api/v1" + path)
+        text, _, status = out.rpartition("\n")
+        status = int(status)
+        if (expect is not None and status != expect) or (expect is None and status >= 400):
+            raise LabError(f"{method} {path}: HTTP {status}: {text}")
+        return json.loads(text) if text else None
+
+
+class Lab:
+    """Context manager: everything made inside is removed on exit."""
+
+    def __init__(self, controller_binary, agent_binary, keep_logs_in=None):
+        self.prefix = f"vl{os.getpid() % 100000}"
+        self.controller_binary = controller_binary
+        self.agent_binary = agent_binary
+        self.dir = tempfile.mkdtemp(prefix=f"{self.prefix}-", dir=keep_logs_in)
+        self.namespaces = []
+        self.processes = []
+        self.hosts = {}
+        self.vms = {}
+        self.controller = None
+
+    # --- building -------------------------------------------------------
+
+    def __enter__(self):
+        self._old_sigterm = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(
+            KeyboardInterrupt()))
+        try:
+            self.underlay = self.namespace("ul")
+            self.underlay.run("sysctl", "-qw", "net.ipv4.ip_forward=1")
+            self.underlay.run("ip", "link", "set", "lo", "up")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def namespace(self, suffix):
+        ns = Namespace(f"{self.prefix}-{suffix}")
+        sh("ip", "netns", "add", ns.name)
+        self.namespaces.append(ns)
+        ns.run("ip", "link", "set", "lo", "up")
+        return ns
+
+    def start_controller(self):
+        self.controller = Controller(self, self.controller_binary)
+        return self.controller
+
+    def add_host(self, name, pa_gateway, mgmt_gateway, mgmt_address):
+        """A host namespace whose uplink `up` is a veth into the underlay.
+        The underlay side holds the PA subnet's gateway and the management
+        gateway; the host side only its management address: the PA is the
+        agent's to add."""
+        ns = self.namespace(name)
+        ul_side = f"{name}-ul"
+        sh("ip", "link", "add", "name", "uplink", "netns", ns.name, "type", "veth", "peer", "name", ul_side,
+           "netns", self.underlay.name)
+        self.underlay.run("ip", "addr", "add", pa_gateway, "dev", ul_side)
+        self.underlay.run("ip", "addr", "add", mgmt_gateway, "dev", ul_side)
+        self.underlay.run("ip", "link", "set", ul_side, "up")
+        ns.run("ip", "addr", "add", mgmt_address, "dev", "uplink")
+        ns.run("ip", "link", "set", "uplink", "up")
+        host = Host(self, name, ns)
+        self.hosts[name] = host
+        return host
+
+    def add_vm(self, name, host, interface, mac, address, gateway=None):
+        """A VM namespace with eth0 (MAC, CA) whose peer `interface` is in the host."""
+        ns = self.namespace(name)
+        sh("ip", "link", "add", "eth0", "netns", ns.name, "address", mac, "type", "veth", "peer",
+           "name", interface, "netns", host.ns.name)
+        # TX checksum offload would hand the engine partial checksums (DESIGN.md section 5).
+        ns.run("ethtool", "-K", "eth0", "tx", "off")
+        ns.run("sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1")
+        if address:
+            ns.run("ip", "addr", "add", address, "dev", "eth0")
+        ns.run("ip", "link", "set", "eth0", "up")
+        if gateway:
+            ns.run("ip", "route", "add", "default", "via", gateway)
+        host.ns.run("ip", "link", "set", interface, "up")
+        vm = Vm(name, ns, host, interface, mac)
+        self.vms[name] = vm
+        return vm
+
+    # --- tearing down ---------------------------------------------------
+
+    def close(self):
+        for p in reversed(self.processes):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                    p.wait(timeout=10)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    try:
+                        os.killpg(p.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+        self.processes.clear()
+        for ns in reversed(self.namespaces):
+            sh("ip", "netns", "del", ns.name, check=False)
+        self.namespaces.clear()
+        if hasattr(self, "_old_sigterm"):
+            signal.signal(signal.SIGTERM, self._old_sigterm)
+
+    def log(self, name):
+        path = os.path.join(self.dir, name)
+        if not os.path.exists(path):
+            return ""
+        with open(path) as f:
+            return f.read()
+
+
+class Host:
+    def __init__(self, lab, name, ns):
+        self.lab = lab
+        self.name = name
+        self.ns = ns
+        self.id = None
+        self.agent = None
+        self.state = os.path.join(lab.dir, f"agent-{name}")
+
+    def start_agent(self, controller_address, enrollment=None, extra=()):
+        args = [self.lab.agent_binary, "--controller", controller_address, "--host-id", self.id,
+                "--state-dir", self.state, "--uplink", "uplink", "--log-level", "debug", *extra]
+        if enrollment:
+            args += ["--enrollment-token", enrollment["token"], "--ca-sha256",
+                     enrollment["ca_sha256"]]
+        self.agent = self.ns.popen(args, os.path.join(self.lab.dir, f"agent-{self.name}.log"))
+        self.lab.processes.append(self.agent)
+        return self.agent
+
+    def stop_agent(self):
+        if self.agent and self.agent.poll() is None:
+            os.killpg(self.agent.pid, signal.SIGTERM)
+            self.agent.wait(timeout=10)
+        return self.agent.returncode
+
+    def show(self, what):
+        out = self.ns.run(self.lab.agent_binary, "show", what, "-o", "json", "--state-dir",
+                          self.state)
+        return json.loads(out)
+
+    def counters(self):
+        return self.show("counters")
+
+
+class Vm:
+    def __init__(self, name, ns, host, interface, mac):
+        self.name = name
+        self.ns = ns
+        self.host = host
+        self.interface = interface
+        self.mac = mac
+
+    def ping(self, address, count=3, interval=0.2, timeout=1, check=False):
+        """Returns the number of replies received."""
+        out = self.ns.run("ping", "-n", "-q", "-c", str(count), "-i", str(interval), "-W",
+                          str(timeout), address, check=False, timeout=count * interval + 30)
+        for line in out.splitlines():
+            if "received" in line:
+                return int(line.split(",")[1].split()[0])
+        return 0
+
+    def rx_packets(self):
+        return self.ns.counter("eth0", "rx_packets")
