@@ -15,6 +15,7 @@
 #include "shared/policy/json.h"
 #include "shared/testing/fixtures.h"
 #include "shared/testing/packet_builder.h"
+#include "tests/agent/dataplane/pipeline_fixtures.h"
 
 namespace {
 
@@ -112,5 +113,19 @@ int main(int argc, char** argv) {
           Bytes(text, text + std::char_traits<char>::length(text)));
   }
   std::printf("fuzz_seeds: wrote seeds to %s\n", root.c_str());
+  // The pipeline: every fixture frame, behind the byte that says where it enters.
+  {
+    const auto fixture_policy = testing::dataplane::pipeline_policy();
+    int count = 0;
+    for (const auto& f : testing::dataplane::pipeline_fixtures()) {
+      uint8_t ingress = 0xff;
+      for (size_t port = 0; port < fixture_policy.ports.size(); ++port) {
+        if (fixture_policy.ports[port].interface == f.in) ingress = static_cast<uint8_t>(port);
+      }
+      Bytes seed{ingress};
+      seed.insert(seed.end(), f.frame.begin(), f.frame.end());
+      write(root / "pipeline", "fixture-" + std::to_string(count++), seed);
+    }
+  }
   return 0;
 }
