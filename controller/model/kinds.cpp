@@ -129,7 +129,10 @@ std::vector<Kind> build() {
         {.name = "mac", .type = T::kMac, .access = A::kAssigned},
         {.name = "ip", .type = T::kIpv4, .access = A::kAssigned},
         {.name = "host_id", .type = T::kUuid, .admin_only = true, .column = true, .ref = "hosts"},
-        {.name = "interface", .type = T::kInterface, .admin_only = true}}},
+        {.name = "interface", .type = T::kInterface, .admin_only = true},
+        // The NIC's own provider address while it is placed, in a VM network
+        // with translation "rewrite" (DESIGN.md section 4, IP rewrite).
+        {.name = "pa", .type = T::kIpv4, .access = A::kReadOnly}}},
       {"gateways",
        "gateways",
        "gateway",

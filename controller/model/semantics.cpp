@@ -413,12 +413,59 @@ void vm_subnets(Database& db, const Principal& who, Row& row, const Row* before)
   row.fields["vsid"] = *vsid;
 }
 
+// A NIC of a VM network that uses IP rewrite owns a PA while it is placed:
+// from the site pool whose subnet holds its host's PA, so the underlay
+// delivers it to that host. It keeps its PA while it stays in that pool's
+// subnet, and gets a new one when it moves elsewhere or loses its placement.
+void assign_rewrite_pa(Database& db, Row& row) {
+  json& f = row.fields;
+  const std::string old = text(f, "pa");
+  const auto subnet = load_row(db, kind("vm-subnets"), text(f, "vm_subnet_id"));
+  const auto network =
+      subnet ? load_row(db, kind("vm-networks"), text(subnet->fields, "vm_network_id"))
+             : std::nullopt;
+  const bool wants =
+      network && text(network->fields, "translation") == "rewrite" && !text(f, "host_id").empty();
+  std::optional<Row> pool;
+  std::string scope;
+  if (wants) {
+    const auto host = load_row(db, kind("hosts"), text(f, "host_id"));
+    const auto host_pa = ipv4(text(host->fields, "pa"));
+    scope = site_scope(db, text(host->fields, "site_id"));
+    for (auto& p : pools_where(db, "site_id", text(host->fields, "site_id"))) {
+      if (p.fields.contains("subnet") &&
+          prefix(text(p.fields, "subnet")).contains(net::IpAddress(host_pa))) {
+        pool = std::move(p);
+        break;
+      }
+    }
+    if (!pool) {
+      throw conflict(fmt::format("host {} has no site IP pool on the subnet of its PA {}: a NIC "
+                                 "of a rewrite VM network needs a PA from it",
+                                 host->id, host_pa.to_string()),
+                     {{"/host_id", "no IP pool for rewrite PAs on the host's subnet"}});
+    }
+    if (!old.empty() && pool_offers(pool->fields, ipv4(old)) &&
+        owner_of_address(db, scope, ipv4(old)) == row.id) {
+      return;  // placed in the same subnet: the PA stays
+    }
+  }
+  if (!old.empty()) {
+    hints().clear();
+    db.prepare("DELETE FROM ip_allocations WHERE owner_id = ? AND scope LIKE 'ln:%'")
+        .bind(1, row.id)
+        .run();
+    f.erase("pa");
+  }
+  if (wants) f["pa"] = take_address(db, scope, {*pool}, "", row.id, "/host_id", "").to_string();
+}
+
 void vm_nics(Database& db, const Principal& who, Row& row, const Row* before) {
   json& f = row.fields;
   if (f.contains("host_id")) require_ref(db, who, "hosts", text(f, "host_id"), "/host_id");
   if (f.contains("interface") && !f.contains("host_id"))
     throw invalid("/interface", "needs host_id");
-  if (before != nullptr) return;
+  if (before != nullptr) return assign_rewrite_pa(db, row);
   const Row subnet = require_ref(db, who, "vm-subnets", text(f, "vm_subnet_id"), "/vm_subnet_id");
   row.tenant_id = subnet.tenant_id;
   const auto pools = pools_where(db, "vm_subnet_id", subnet.id);
@@ -493,6 +540,7 @@ void vm_nics(Database& db, const Principal& who, Row& row, const Row* before) {
       fmt::format("VM subnet {} has no IP pool: give ip, or create an IP pool for the subnet",
                   subnet.id));
   f["ip"] = ip.to_string();
+  assign_rewrite_pa(db, row);
 }
 
 void gateways(Database& db, const Principal& who, Row& row, const Row* before) {

@@ -65,8 +65,10 @@ void add_network(const Model& m, const Id& network_id, const VmNetwork& network,
       const auto host = m.hosts.find(nic.host_id);
       const auto subnet = m.vm_subnets.find(nic.vm_subnet_id);
       if (host == m.hosts.end() || !host->second.pa || subnet == m.vm_subnets.end()) continue;
+      // IP rewrite: the NIC's own PA (none yet: nowhere to send to).
+      if (network.rewrite && !nic.pa) continue;
       out.lookup_records.push_back(
-          {subnet->second.vsid, nic.ip, nic.mac, *host->second.pa,
+          {subnet->second.vsid, nic.ip, nic.mac, network.rewrite ? *nic.pa : *host->second.pa,
            network.rewrite ? policy::LookupRule::kRewrite : policy::LookupRule::kEncap});
     }
   }
@@ -156,6 +158,9 @@ HostPolicy compile(const Model& m, const Id& host_id, const Fragments& fragments
       port.vsid = subnet->second.vsid;
       port.rdid = network->second.rdid;
       port.mtu = kUplinkMtu - kNvgreOverhead;
+      if (network->second.rewrite && nic.pa) {
+        out.rewrite_pas.push_back({port.nic_id, port.ca, *nic.pa});
+      }
       out.ports.push_back(std::move(port));
     }
   }

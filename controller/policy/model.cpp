@@ -145,7 +145,8 @@ void Model::apply(const Change& change) {
                    *mac,
                    ipv4(f.at("ip")),
                    text(f, "host_id"),
-                   text(f, "interface")};
+                   text(f, "interface"),
+                   optional_ipv4(f, "pa")};
   } else if (c == "gateways") {
     gateways[id] = {text(f, "vm_network_id"), text(f, "host_id"), text(f, "kind"),
                     optional_ipv4(f, "external_ip")};

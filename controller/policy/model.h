@@ -66,6 +66,7 @@ struct VmNic {
   net::Ipv4Address ip;
   Id host_id;  // "" when not placed
   std::string interface;
+  std::optional<net::Ipv4Address> pa;  // its own PA in a rewrite VM network
 };
 struct Gateway {
   Id vm_network_id;

@@ -1,6 +1,8 @@
 // The REST API through a real HTTP client against a real controller.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include "tests/controller/api_fixture.h"
 
 namespace vnet::testing {
@@ -435,6 +437,81 @@ TEST_F(ApiTest, HostsGetProviderAddressesFromTheSitePool) {
   r = ctl.call("POST", "/api/v1/hosts",
                {{"name", "h5"}, {"site_id", site.at("id")}, {"pa", "10.0.0.1"}});
   EXPECT_EQ(r.status, 400);  // outside the site's subnets
+}
+
+// IP rewrite: each placed NIC of a rewrite VM network owns a PA from the
+// site pool of its host's subnet; it keeps it within that subnet, gets a new
+// one in another, and gives it back when unplaced or deleted.
+TEST_F(ApiTest, RewriteNicsGetTheirOwnPaWhilePlaced) {
+  const json site = ctl.create(
+      "sites", {{"logical_network_id", logical_network},
+                {"name", "dc"},
+                {"subnets", {{{"prefix", "192.168.1.0/24"}}, {{"prefix", "192.168.2.0/24"}}}}});
+  for (int n : {1, 2}) {
+    ctl.create(
+        "ip-pools",
+        {{"site_id", site.at("id")},
+         {"subnet", fmt::format("192.168.{}.0/24", n)},
+         {"ranges",
+          {{{"start", fmt::format("192.168.{}.10", n)}, {"end", fmt::format("192.168.{}.12", n)}}}},
+         {"gateway", fmt::format("192.168.{}.1", n)}});
+  }
+  const std::string h1 =
+      ctl.create("hosts", {{"name", "h1"}, {"site_id", site.at("id")}}).at("id");  // .10
+  const std::string h1b =
+      ctl.create("hosts", {{"name", "h1b"}, {"site_id", site.at("id")}}).at("id");  // .11
+  const std::string h2 =
+      ctl.create("hosts", {{"name", "h2"}, {"site_id", site.at("id")}, {"pa", "192.168.2.10"}})
+          .at("id");
+  const Tenant t = tenant("green");
+  const json net = ctl.create(
+      "vm-networks",
+      {{"name", "green"}, {"logical_network_id", logical_network}, {"translation", "rewrite"}},
+      t.token);
+  const json subnet = ctl.create(
+      "vm-subnets", {{"vm_network_id", net.at("id")}, {"name", "s"}, {"prefix", "10.1.0.0/24"}},
+      t.token);
+  const json nic = ctl.create(
+      "vm-nics", {{"vm_subnet_id", subnet.at("id")}, {"vm_name", "g1"}, {"ip", "10.1.0.5"}},
+      t.token);
+  EXPECT_FALSE(nic.contains("pa"));  // not placed: no PA
+  const std::string path = "/api/v1/vm-nics/" + nic.at("id").get<std::string>();
+  auto r = ctl.call("PATCH", path, {{"host_id", h1}, {"interface", "g1"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("pa"), "192.168.1.12");  // .10 and .11 are the hosts'
+  r = ctl.call("PATCH", path, {{"host_id", h1b}});
+  EXPECT_EQ(r.json().at("pa"), "192.168.1.12");  // the same subnet: it stays
+  r = ctl.call("PATCH", path, {{"host_id", h2}});
+  EXPECT_EQ(r.json().at("pa"), "192.168.2.11");  // moved: one of host 2's subnet
+  // A second NIC placed on host 1 gets the PA the first gave back.
+  const json other = ctl.create(
+      "vm-nics", {{"vm_subnet_id", subnet.at("id")}, {"vm_name", "g2"}, {"ip", "10.1.0.6"}},
+      t.token);
+  r = ctl.call("PATCH", "/api/v1/vm-nics/" + other.at("id").get<std::string>(),
+               {{"host_id", h1}, {"interface", "g2"}});
+  EXPECT_EQ(r.json().at("pa"), "192.168.1.12");
+  // Host 1's subnet has no PA left: a third placement there is refused.
+  const json third = ctl.create(
+      "vm-nics", {{"vm_subnet_id", subnet.at("id")}, {"vm_name", "g3"}, {"ip", "10.1.0.7"}},
+      t.token);
+  r = ctl.call("PATCH", "/api/v1/vm-nics/" + third.at("id").get<std::string>(),
+               {{"host_id", h1b}, {"interface", "g3"}});
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("exhausted"), std::string::npos) << r.body;
+  // Unplaced: the PA is gone from the NIC and free again.
+  r = ctl.call("PATCH", path, {{"host_id", nullptr}, {"interface", nullptr}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(r.json().contains("pa")) << r.body;
+  r = ctl.call("PATCH", "/api/v1/vm-nics/" + third.at("id").get<std::string>(),
+               {{"host_id", h2}, {"interface", "g3"}});
+  EXPECT_EQ(r.json().at("pa"), "192.168.2.11");
+  // The policy of host 1 answers for g2's PA.
+  const json policy = ctl.call("GET", "/api/v1/hosts/" + h1 + "/policy").json();
+  ASSERT_EQ(policy.at("rewrite_pas").size(), 1u) << policy.dump();
+  EXPECT_EQ(policy.at("rewrite_pas")[0].at("pa"), "192.168.1.12");
+  // A tenant cannot set it.
+  r = ctl.call("PATCH", path, {{"pa", "192.168.1.12"}}, t.token);
+  EXPECT_EQ(r.status / 100, 4);
 }
 
 TEST_F(ApiTest, PagesAndFilters) {

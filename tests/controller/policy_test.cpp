@@ -238,6 +238,48 @@ TEST(PolicyCompiler, ANicMovingBetweenHostsChangesExactlyItsRecordAndPorts) {
   EXPECT_EQ(d3.size(), 4u);
 }
 
+// IP rewrite (DESIGN.md section 4): a rewrite VM network's records carry each
+// NIC's own PA, and a host answers for the PAs of its own ports.
+TEST(PolicyCompiler, RewriteRecordsCarryTheNicsOwnPa) {
+  Model m = seed_model();
+  m.apply({"vm-networks", id(0x90),
+           json{{"logical_network_id", id(0x10)},
+                {"rdid", id(0x91)},
+                {"isolation", "hnv"},
+                {"translation", "rewrite"}}});
+  m.apply({"vm-subnets", id(0x92),
+           json{{"vm_network_id", id(0x90)}, {"prefix", "10.1.0.0/24"}, {"vsid", 7001}}});
+  m.apply({"vm-nics", id(0x135),
+           json{{"vm_subnet_id", id(0x92)},
+                {"mac", "00:1D:D8:B7:1C:35"},
+                {"ip", "10.1.0.5"},
+                {"host_id", id(1)},
+                {"interface", "vnet-green5"},
+                {"pa", "192.168.1.50"}}});
+  m.apply({"vm-nics", id(0x137),
+           json{{"vm_subnet_id", id(0x92)},
+                {"mac", "00:1D:D8:B7:1C:37"},
+                {"ip", "10.1.0.7"},
+                {"host_id", id(2)},
+                {"interface", "vnet-green7"},
+                {"pa", "192.168.2.70"}}});
+  const auto p1 = compile(m, id(1));
+  std::vector<std::string> green;
+  for (const auto& r : p1.lookup_records) {
+    if (r.vsid.value() == 7001) {
+      green.push_back(r.ca.to_string() + ">" + r.pa.to_string() + ":" +
+                      std::string(to_string(r.rule)));
+    }
+  }
+  EXPECT_EQ(green, (std::vector<std::string>{"10.1.0.5>192.168.1.50:rewrite",
+                                             "10.1.0.7>192.168.2.70:rewrite"}));
+  ASSERT_EQ(p1.rewrite_pas.size(), 1u);
+  EXPECT_EQ(p1.rewrite_pas[0].pa.to_string(), "192.168.1.50");
+  EXPECT_EQ(p1.rewrite_pas[0].ca.to_string(), "10.1.0.5");
+  EXPECT_EQ(compile(m, id(2)).rewrite_pas.at(0).pa.to_string(), "192.168.2.70");
+  EXPECT_FALSE(policy::validate(p1).has_value());
+}
+
 TEST(PolicyCompiler, IsolationNoneAndGatewaysOnTheHost) {
   Model m = seed_model();
   m.apply({"vm-networks", id(0xc0),

@@ -83,9 +83,10 @@ class EngineLab(unittest.TestCase):
         c.call("PUT", f"/hosts/{h1.id}", {"name": "h1", "site_id": SITE, "pa": "192.168.1.10"})
         c.call("PUT", f"/hosts/{h2.id}", {"name": "h2", "site_id": SITE, "pa": "192.168.2.20"})
 
-        def network(n, tenant, name):
+        def network(n, tenant, name, translation="encap"):
             c.call("PUT", f"/vm-networks/{uuid(n)}", {"tenant_id": tenant, "name": name,
-                                                      "logical_network_id": LN})
+                                                      "logical_network_id": LN,
+                                                      "translation": translation})
 
         def subnet(n, network_n, prefix, vsid, pool):
             c.call("PUT", f"/vm-subnets/{uuid(n)}", {"vm_network_id": uuid(network_n),
@@ -100,6 +101,9 @@ class EngineLab(unittest.TestCase):
         subnet(0xb10, 0xb1, "10.0.0.0/24", 5001, ("10.0.0.5", "10.0.0.50"))
         subnet(0xb20, 0xb1, "10.0.1.0/24", 5002, ("10.0.1.5", "10.0.1.50"))
         subnet(0xd10, 0xd1, "10.0.0.0/24", 6001, ("10.0.0.5", "10.0.0.50"))
+        # Green uses IP rewrite instead of NVGRE, beside Blue and Red.
+        network(0x91, BLUE_TENANT, "Green", "rewrite")
+        subnet(0x910, 0x91, "10.1.0.0/24", 7001, ("10.1.0.5", "10.1.0.50"))
 
         cls.nics = {}
 
@@ -108,8 +112,9 @@ class EngineLab(unittest.TestCase):
             if ip:
                 body["ip"] = ip
             got = c.call("PUT", f"/vm-nics/{uuid(n)}", body)
-            c.call("PATCH", f"/vm-nics/{uuid(n)}", {"host_id": host.id, "interface": interface})
-            gateway = "10.0.1.1" if subnet_n == 0xb20 else "10.0.0.1"
+            got = c.call("PATCH", f"/vm-nics/{uuid(n)}", {"host_id": host.id,
+                                                          "interface": interface})
+            gateway = {0xb20: "10.0.1.1", 0x910: "10.1.0.1"}.get(subnet_n, "10.0.0.1")
             vm = lab.add_vm(name, host, interface, mac, f"{got['ip']}/24" if ip else None,
                             gateway if ip else None)
             vm.nic = got
@@ -121,6 +126,8 @@ class EngineLab(unittest.TestCase):
         cls.blue7 = nic("blue7", 0x1b7, 0xb10, "10.0.0.7", "00:1d:d8:b7:1c:07", h2, "b7")
         cls.red7 = nic("red7", 0x1d7, 0xd10, "10.0.0.7", "00:1d:d8:b7:1c:17", h2, "r7")
         cls.blue9 = nic("blue9", 0x1b9, 0xb20, "10.0.1.9", "00:1d:d8:b7:1c:29", h2, "c9")
+        cls.green5 = nic("green5", 0x195, 0x910, "10.1.0.5", "00:1d:d8:b7:1c:35", h1, "g5")
+        cls.green7 = nic("green7", 0x197, 0x910, "10.1.0.7", "00:1d:d8:b7:1c:37", h2, "g7")
         # A VM without an address: it asks DHCP for the one the pool gave its NIC.
         cls.dhcp = nic("dhcp6", 0x1b6, 0xb10, None, "00:1d:d8:b7:1c:06", h1, "d6")
         cls.h1, cls.h2 = h1, h2
@@ -234,6 +241,36 @@ class EngineLab(unittest.TestCase):
         for i in range(4):
             c.call("DELETE", f"/vm-nics/{uuid(0x300 + i)}")
 
+    def test_ip_rewrite_beside_nvgre(self):
+        # Each Green NIC owns a PA in its host's subnet; no GRE on the wire.
+        self.assertEqual(self.green5.nic["pa"], "192.168.1.11")
+        self.assertEqual(self.green7.nic["pa"], "192.168.2.10")
+        sniffer = self.lab.underlay.popen(
+            [vnetlab.PYTHON, "-c", SNIFF, "h1-ul", "ip and (host 192.168.1.11 or proto gre)", "6"],
+            os.path.join(self.lab.dir, "sniff.log"))
+        time.sleep(1.0)  # the sniffer is listening
+        self.assertEqual(self.green5.ping("10.1.0.7"), 3)
+        self.assertEqual(self.blue5.ping("10.0.0.7"), 3)  # NVGRE at the same time
+        sniffer.wait(timeout=20)
+        seen = self.lab.log("sniff.log").split()
+        self.assertIn("192.168.1.11>192.168.2.10:icmp", seen)  # rewritten, not encapsulated
+        self.assertIn("192.168.2.10>192.168.1.11:icmp", seen)
+        self.assertIn("192.168.1.10>192.168.2.20:gre", seen)  # Blue's, from the host PA
+        self.assertGreater(self.counter(self.h1, "g5", "rewritten"), 0)
+        self.assertGreater(self.counter(self.h1, "uplink", "restored"), 0)
+        # The engine answered the underlay's ARP for its rewrite PA.
+        self.assertGreater(self.counter(self.h1, "uplink", "arp_reply_uplink") +
+                           self.counter(self.h2, "uplink", "arp_reply_uplink"), 0)
+        # TCP through rewrite: checksums fixed incrementally, content intact.
+        server = self.green7.ns.popen([vnetlab.PYTHON, "-c", TCP_SERVER],
+                                      os.path.join(self.lab.dir, "tcp-green.log"))
+        try:
+            out = self.green5.ns.python(TCP_CLIENT, "10.1.0.7", timeout=60)
+        finally:
+            server.kill()
+        sent, received = out.split()
+        self.assertEqual(sent, received)
+
     def test_hostile_frames_are_dropped_and_counted(self):
         port = self.counter
         before = {k: port(self.h1, "b5", k) for k in
@@ -274,6 +311,17 @@ data = os.urandom(4 << 20)
 c = socket.create_connection((sys.argv[1], 5001), timeout=20)
 c.sendall(data)
 print(hashlib.sha256(data).hexdigest(), c.recv(64).decode())
+"""
+
+SNIFF = r"""
+import sys
+from scapy.all import IP, sniff
+def show(p):
+    if IP not in p:
+        return
+    kind = {1: "icmp", 6: "tcp", 47: "gre"}.get(p[IP].proto, str(p[IP].proto))
+    print(f"{p[IP].src}>{p[IP].dst}:{kind}", flush=True)
+sniff(iface=sys.argv[1], filter=sys.argv[2], timeout=float(sys.argv[3]), prn=show, store=False)
 """
 
 UDP_SEND = r"""
