@@ -298,6 +298,46 @@ Verdict ipv4_from_port(const Tables& t, const PortEntry& port, uint16_t index, F
                      routed ? Reason::kRoutedEncapsulated : Reason::kEncapsulated);
 }
 
+// A plain GRE endpoint (Open vSwitch's gre port, a Linux gretap) floods a
+// VM's ARP request into the tunnel; vnet never floods, so the host that has
+// the target answers it, back through the tunnel it came from: the inner
+// reply in place of the request, the outer addresses swapped.
+Verdict arp_from_tunnel(const Tables& t, Frame& frame, const packet::MutableIpv4View& outer,
+                        const packet::BasicGreView<uint8_t>& gre, net::Vsid vsid) {
+  const std::span<uint8_t> inner = gre.payload();
+  const auto arp = packet::ArpView::parse(inner.subspan(packet::kEthernetHeaderLen));
+  if (!arp) return parse_drop(arp.error());
+  if (!arp->is_request()) return drop(Reason::kInnerNotUnicast);
+  const RecordEntry* record = t.record_by_ca(vsid, arp->target_ip());
+  if (record == nullptr || record->local_port == kNoPort) return drop(Reason::kArpUnknown);
+  if (outer.header_length() != packet::kIpv4MinHeaderLen ||
+      gre.header_length() != packet::kNvgreHeaderLen) {
+    return drop(Reason::kIpOptions);
+  }
+  const packet::ArpMessage reply{.operation = packet::arp_op::kReply,
+                                 .sender_mac = record->mac,
+                                 .sender_ip = arp->target_ip(),
+                                 .target_mac = arp->sender_mac(),
+                                 .target_ip = arp->sender_ip()};
+  packet::EthernetHeader{arp->sender_mac(), record->mac, packet::ether_type::kArp}.write(inner);
+  reply.write(inner.subspan(packet::kEthernetHeaderLen));
+  const size_t outer_eth = static_cast<size_t>(outer.packet().data() - frame.bytes().data());
+  const size_t inner_len = packet::kEthernetHeaderLen + packet::kArpIpv4Len;
+  const auto eth = packet::MutableEthernetView::parse(frame.bytes());
+  const net::MacAddress back = eth->src();
+  eth->set_src(t.uplink_mac);
+  eth->set_dst(back);
+  packet::Ipv4Header{.src = t.pa,
+                     .dst = outer.src(),
+                     .protocol = packet::ip_protocol::kGre,
+                     .ttl = 64,
+                     .dont_fragment = true}
+      .write(outer.packet(), packet::kNvgreHeaderLen + inner_len);
+  frame.length = static_cast<uint32_t>(outer_eth + packet::kIpv4MinHeaderLen +
+                                       packet::kNvgreHeaderLen + inner_len);
+  return send(kUplink, Reason::kArpReplyTunnel);
+}
+
 Verdict nvgre_from_uplink(const Tables& t, Frame& frame, const packet::MutableIpv4View& outer) {
   if (outer.is_fragment()) return drop(Reason::kIpFragment);
   const auto gre = packet::BasicGreView<uint8_t>::parse(outer.payload());
@@ -318,8 +358,11 @@ Verdict nvgre_from_uplink(const Tables& t, Frame& frame, const packet::MutableIp
     return drop(Reason::kInnerVlan);
   }
   const net::MacAddress dst = net::MacAddress::from_bytes(inner.data());
-  if (dst.is_multicast()) return drop(Reason::kInnerNotUnicast);
   if (!t.has_local_vsid(vsid)) return drop(Reason::kUnknownVsid);
+  if (dst.is_multicast()) {
+    if (inner_type == packet::ether_type::kArp) return arp_from_tunnel(t, frame, outer, *gre, vsid);
+    return drop(Reason::kInnerNotUnicast);
+  }
   // The port ACL of HNV: the destination must be a local port of this VSID.
   const RecordEntry* record = t.record_by_mac(vsid, dst.to_u64());
   if (record == nullptr || record->local_port == kNoPort) {

@@ -20,6 +20,7 @@ namespace vnet::agent::dataplane {
   X(kDecapsulated, "decapsulated", false)       /* NVGRE from the uplink to a local port */        \
   X(kRestored, "restored", false)               /* IP rewrite from the uplink to a local port */   \
   X(kArpReply, "arp_reply", false)              /* answered from the lookup records */             \
+  X(kArpReplyTunnel, "arp_reply_tunnel", false) /* a GRE peer's flooded ARP, answered */           \
   X(kArpReplyUplink, "arp_reply_uplink", false) /* answered on the uplink for a rewrite PA */      \
   X(kDhcpOffer, "dhcp_offer", false)                                                               \
   X(kDhcpAck, "dhcp_ack", false)                                                                   \

@@ -367,8 +367,23 @@ std::vector<Fixture> pipeline_fixtures() {
                {}});
   f.push_back({"NVGRE with a broadcast inside",
                kUp,
-               nvgre_in(kBlueVsid, arp_request(blue7(), kCa7, kCa5)),
+               nvgre_in(kBlueVsid,
+                        udp_frame(blue7(), net::MacAddress::broadcast(), kCa7, "255.255.255.255")),
                Reason::kInnerNotUnicast,
+               kDropped,
+               {}});
+  // A plain GRE peer floods its VM's ARP into the tunnel: answered back
+  // through it, for a local port of that VSID only.
+  f.push_back({"ARP from a GRE peer for Blue 10.0.0.5: answered through the tunnel", kUp,
+               nvgre_in(kBlueVsid, arp_request(blue7(), kCa7, kCa5)), Reason::kArpReplyTunnel, kUp,
+               PacketBuilder()
+                   .nvgre(tunnel_to_host2(kBlueVsid))
+                   .payload(arp_reply(blue5(), kCa5, blue7(), kCa7))
+                   .build()});
+  f.push_back({"ARP from a GRE peer for an address not on this host",
+               kUp,
+               nvgre_in(kBlueVsid, arp_request(blue7(), kCa7, "10.0.0.9")),
+               Reason::kArpUnknown,
                kDropped,
                {}});
   f.push_back({"GRE with the C bit",

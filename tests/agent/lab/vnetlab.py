@@ -257,3 +257,55 @@ class Vm:
 
     def rx_packets(self):
         return self.ns.counter("eth0", "rx_packets")
+
+
+class OvsSwitch:
+    """Open vSwitch with the userspace (netdev) datapath in a host namespace:
+    ovsdb-server and ovs-vswitchd in the foreground as lab processes, their
+    database, sockets and logs in the lab's directory. The physical port
+    (the uplink veth) is on br-phy, which holds the tunnel endpoint address,
+    as OVS's userspace-tunneling guide has it; VMs and tunnels are on br-int."""
+
+    def __init__(self, lab, host, endpoint, gateway):
+        self.lab = lab
+        self.ns = host.ns
+        self.dir = os.path.join(lab.dir, f"ovs-{host.name}")
+        os.makedirs(self.dir)
+        self.env = dict(os.environ, OVS_RUNDIR=self.dir, OVS_LOGDIR=self.dir, OVS_DBDIR=self.dir,
+                        OVS_SYSCONFDIR=self.dir, OVS_PKGDATADIR="/usr/share/openvswitch")
+        db = os.path.join(self.dir, "conf.db")
+        sh("ovsdb-tool", "create", db, "/usr/share/openvswitch/vswitch.ovsschema")
+        self.socket = os.path.join(self.dir, "db.sock")
+        lab.processes.append(self.ns.popen(
+            ["ovsdb-server", db, f"--remote=punix:{self.socket}", "--no-chdir",
+             f"--unixctl={self.dir}/ovsdb-server.ctl", f"--log-file={self.dir}/ovsdb-server.log"],
+            os.path.join(self.dir, "ovsdb-server.out"), env=self.env))
+        wait_until(lambda: os.path.exists(self.socket), what="ovsdb-server")
+        self.vsctl("--no-wait", "init")
+        lab.processes.append(self.ns.popen(
+            ["ovs-vswitchd", f"unix:{self.socket}", "--no-chdir",
+             f"--unixctl={self.dir}/vswitchd.ctl", f"--log-file={self.dir}/ovs-vswitchd.log"],
+            os.path.join(self.dir, "ovs-vswitchd.out"), env=self.env))
+        wait_until(lambda: os.path.exists(f"{self.dir}/vswitchd.ctl"), what="ovs-vswitchd")
+        uplink_mac = self.ns.run("cat", "/sys/class/net/uplink/address").strip()
+        self.vsctl("add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev",
+                   f"other_config:hwaddr={uplink_mac}")
+        self.vsctl("add-port", "br-phy", "uplink")
+        self.ns.run("ip", "addr", "flush", "dev", "uplink")
+        self.ns.run("ip", "addr", "add", endpoint, "dev", "br-phy")
+        self.ns.run("ip", "link", "set", "br-phy", "up")
+        self.ns.run("ip", "route", "add", "192.168.0.0/16", "via", gateway)
+        self.vsctl("add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev")
+
+    def vsctl(self, *args):
+        return self.ns.run("ovs-vsctl", f"--db=unix:{self.socket}", "--timeout=10", *args)
+
+    def appctl(self, *args):
+        return self.ns.run("ovs-appctl", "-t", f"{self.dir}/vswitchd.ctl", *args)
+
+    def add_gre_port(self, name, remote_ip, key):
+        self.vsctl("add-port", "br-int", name, "--", "set", "interface", name, "type=gre",
+                   f"options:remote_ip={remote_ip}", f"options:key={key}")
+
+    def add_vm_port(self, interface):
+        self.vsctl("add-port", "br-int", interface)
