@@ -18,10 +18,12 @@
 
 #include "shared/log/log.h"
 
-namespace vnet::agent::bpf {
+namespace vnet::bpf_objects {
+extern const uint8_t kVnetXdp[];
+extern const size_t kVnetXdpSize;
+}  // namespace vnet::bpf_objects
 
-extern const uint8_t kXdpObject[];
-extern const size_t kXdpObjectSize;
+namespace vnet::agent::bpf {
 
 namespace {
 
@@ -77,7 +79,7 @@ std::unique_ptr<XdpProgram> XdpProgram::attach(const std::string& ifname, XdpMod
   }
 
   LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = kProgramName);
-  p->object_ = bpf_object__open_mem(kXdpObject, kXdpObjectSize, &open_opts);
+  p->object_ = bpf_object__open_mem(bpf_objects::kVnetXdp, bpf_objects::kVnetXdpSize, &open_opts);
   if (p->object_ == nullptr) fail(ifname, "cannot open the embedded XDP object", errno);
   if (const int err = bpf_object__load(p->object_); err != 0) {
     fail(ifname, "cannot load the XDP program (needs root or CAP_BPF+CAP_NET_ADMIN)", -err);

@@ -266,7 +266,7 @@ class OvsSwitch:
     (the uplink veth) is on br-phy, which holds the tunnel endpoint address,
     as OVS's userspace-tunneling guide has it; VMs and tunnels are on br-int."""
 
-    def __init__(self, lab, host, endpoint, gateway):
+    def __init__(self, lab, host, endpoint, gateway, uplink_type=None, cpu=None):
         self.lab = lab
         self.ns = host.ns
         self.dir = os.path.join(lab.dir, f"ovs-{host.name}")
@@ -282,19 +282,24 @@ class OvsSwitch:
             os.path.join(self.dir, "ovsdb-server.out"), env=self.env))
         wait_until(lambda: os.path.exists(self.socket), what="ovsdb-server")
         self.vsctl("--no-wait", "init")
+        pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
         lab.processes.append(self.ns.popen(
-            ["ovs-vswitchd", f"unix:{self.socket}", "--no-chdir",
+            [*pin, "ovs-vswitchd", f"unix:{self.socket}", "--no-chdir",
              f"--unixctl={self.dir}/vswitchd.ctl", f"--log-file={self.dir}/ovs-vswitchd.log"],
             os.path.join(self.dir, "ovs-vswitchd.out"), env=self.env))
         wait_until(lambda: os.path.exists(f"{self.dir}/vswitchd.ctl"), what="ovs-vswitchd")
         uplink_mac = self.ns.run("cat", "/sys/class/net/uplink/address").strip()
         self.vsctl("add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev",
                    f"other_config:hwaddr={uplink_mac}")
-        self.vsctl("add-port", "br-phy", "uplink")
+        if uplink_type:
+            self.vsctl("add-port", "br-phy", "uplink", "--", "set", "interface", "uplink",
+                       f"type={uplink_type}")
+        else:
+            self.vsctl("add-port", "br-phy", "uplink")
         self.ns.run("ip", "addr", "flush", "dev", "uplink")
         self.ns.run("ip", "addr", "add", endpoint, "dev", "br-phy")
         self.ns.run("ip", "link", "set", "br-phy", "up")
-        self.ns.run("ip", "route", "add", "192.168.0.0/16", "via", gateway)
+        self.ns.run("ip", "route", "replace", "192.168.0.0/16", "via", gateway)
         self.vsctl("add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev")
 
     def vsctl(self, *args):

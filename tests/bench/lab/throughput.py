@@ -1,0 +1,216 @@
+"""Lab throughput: one UDP flow of 64- and 1400-byte frames from a VM port
+through one host out of its uplink, delivered to an XDP sink that counts and
+drops (issue 5). The same generator and sink measure, in the same run:
+
+  bare    a bare AF_XDP forwarder with the engine's settings and no
+          processing (the ceiling of this lab)
+  vnet    the vnet engine (real agent and controller), NVGRE to a remote PA
+  ovs     Open vSwitch's userspace datapath with AF_XDP ports, a gre port
+          with key VSID << 8 (what an operator would pick instead)
+  vxlan   the kernel's overlay path: VXLAN on a bridge (this kernel has no GRE)
+
+Usage (root): throughput.py --traffic BIN --controller BIN --agent BIN
+              [--seconds 5] [--sizes 64,1400] [--variants bare,vnet,ovs,vxlan]
+The generator runs on CPU 0, the forwarding side on CPU 1.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "agent", "lab"))
+import vnetlab  # noqa: E402
+
+LN = "00000000-0000-4000-8000-00000000d000"
+TENANT = "00000000-0000-4000-8000-00000000b000"
+SITE = "00000000-0000-4000-8000-00000000a000"
+VM_MAC, PEER_MAC = "00:1d:d8:b7:1c:05", "00:1d:d8:b7:1c:07"
+
+
+def uuid(n):
+    return f"00000000-0000-4000-8000-{n:012x}"
+
+
+def stat(ns, iface, name):
+    try:
+        return ns.counter(iface, name)
+    except vnetlab.LabError:
+        return 0
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.lab = vnetlab.Lab(args.controller, args.agent)
+
+    def build(self):
+        lab = self.lab
+        c = lab.start_controller()
+        self.h1 = lab.add_host("h1", "192.168.1.1/24", "10.98.1.1/24", "10.98.1.10/24")
+        c.call("PUT", f"/logical-networks/{LN}", {"name": "dc", "network_virtualization": True})
+        c.call("PUT", f"/tenants/{TENANT}", {"name": "t"})
+        c.call("PUT", f"/sites/{SITE}", {"logical_network_id": LN, "name": "lab", "subnets": [
+            {"prefix": "192.168.1.0/24"}, {"prefix": "192.168.2.0/24"}]})
+        c.call("PUT", f"/ip-pools/{uuid(0xa01)}", {
+            "site_id": SITE, "subnet": "192.168.1.0/24",
+            "ranges": [{"start": "192.168.1.10", "end": "192.168.1.99"}], "gateway": "192.168.1.1"})
+        self.h1.id = uuid(0x101)
+        c.call("PUT", f"/hosts/{self.h1.id}", {"name": "h1", "site_id": SITE, "pa": "192.168.1.10"})
+        c.call("PUT", f"/hosts/{uuid(0x102)}", {"name": "h2", "site_id": SITE, "pa": "192.168.2.20"})
+        c.call("PUT", f"/vm-networks/{uuid(0xb1)}", {"tenant_id": TENANT, "name": "Blue",
+                                                     "logical_network_id": LN})
+        c.call("PUT", f"/vm-subnets/{uuid(0xb10)}", {"vm_network_id": uuid(0xb1), "name": "s",
+                                                     "prefix": "10.0.0.0/24", "vsid": 5001})
+        for n, ip, mac, host in ((0x1b5, "10.0.0.5", VM_MAC, self.h1.id),
+                                 (0x1b7, "10.0.0.7", PEER_MAC, uuid(0x102))):
+            c.call("PUT", f"/vm-nics/{uuid(n)}", {"vm_subnet_id": uuid(0xb10), "vm_name": ip,
+                                                  "ip": ip, "mac": mac})
+            c.call("PATCH", f"/vm-nics/{uuid(n)}", {"host_id": host, "interface": "b5"})
+        self.vm = lab.add_vm("gen", self.h1, "b5", VM_MAC, "10.0.0.5/24", None)
+        self.enrollment = c.call("POST", f"/hosts/{self.h1.id}/enrollment")
+        self.ul_mac = lab.underlay.run("cat", "/sys/class/net/h1-ul/address").strip()
+
+    # --- one measurement --------------------------------------------------
+
+    def measure(self, size, seconds=None):
+        seconds = seconds or self.args.seconds
+        lab, ns = self.lab, self.h1.ns
+        before = {k: stat(ns, "b5", k) for k in ("rx_packets", "rx_dropped")}
+        before["uplink_tx"] = stat(ns, "uplink", "tx_packets")
+        sink = subprocess.Popen(["ip", "netns", "exec", lab.underlay.name, self.args.traffic,
+                                 "sink", "h1-ul", str(seconds + 1.5)],
+                                stdout=subprocess.PIPE, text=True)
+        assert sink.stdout.readline().strip() == "ready"
+        gen = self.vm.ns.run("taskset", "-c", "0", self.args.traffic, "send", "eth0", str(size),
+                             str(seconds), VM_MAC, PEER_MAC, "10.0.0.5", "10.0.0.7",
+                             timeout=seconds + 30)
+        received = int(sink.communicate(timeout=seconds + 30)[0].split()[1])
+        sent = int(gen.split()[1])
+        after = {k: stat(ns, "b5", k) for k in ("rx_packets", "rx_dropped")}
+        after["uplink_tx"] = stat(ns, "uplink", "tx_packets")
+        return {
+            "offered": sent / seconds,
+            "delivered": received / seconds,
+            "port_rx": (after["rx_packets"] - before["rx_packets"]) / seconds,
+            "port_rx_dropped": (after["rx_dropped"] - before["rx_dropped"]) / seconds,
+            "uplink_tx": (after["uplink_tx"] - before["uplink_tx"]) / seconds,
+        }
+
+    # --- the variants -----------------------------------------------------
+
+    def bare(self, size):
+        fwd = self.h1.ns.popen(["taskset", "-c", "1", self.args.traffic, "forward", "b5", "uplink",
+                                str(self.args.seconds + 3)],
+                               os.path.join(self.lab.dir, "forward.log"))
+        time.sleep(1.0)
+        try:
+            return self.measure(size)
+        finally:
+            fwd.wait(timeout=30)
+
+    def vnet(self, size):
+        h1 = self.h1
+        first = h1.agent is None
+        h1.agent = None
+        args = ["taskset", "-c", "1", self.lab.agent_binary, "--controller", "10.98.1.1:6641",
+                "--host-id", h1.id, "--state-dir", h1.state, "--uplink", "uplink",
+                "--log-level", "warn"]
+        if first:
+            args += ["--enrollment-token", self.enrollment["token"], "--ca-sha256",
+                     self.enrollment["ca_sha256"]]
+        h1.agent = h1.ns.popen(args, os.path.join(self.lab.dir, "agent-h1.log"))
+        self.lab.processes.append(h1.agent)
+        vnetlab.wait_until(lambda: self.lab.controller.call(
+            "GET", f"/hosts/{h1.id}")["realized_generation"] > 0, timeout=20, what="realized")
+        # The first frames make the agent resolve the underlay next hop.
+        self.measure(size, seconds=0.3)
+        time.sleep(1.5)
+        try:
+            result = self.measure(size)
+            counters = h1.counters()
+            result["engine"] = {k: v for k, v in counters.get("b5", {}).items()
+                                if k not in ("rx_bytes", "tx_bytes")}
+            return result
+        finally:
+            h1.stop_agent()
+
+    def vxlan(self, size):
+        ns = self.h1.ns
+        ns.run("ip", "addr", "add", "192.168.1.10/24", "dev", "uplink")
+        ns.run("ip", "route", "replace", "192.168.2.0/24", "via", "192.168.1.1")
+        ns.run("ip", "link", "add", "vx0", "type", "vxlan", "id", "5001", "local", "192.168.1.10",
+               "remote", "192.168.2.20", "dstport", "4789", "dev", "uplink")
+        ns.run("ip", "link", "add", "br0", "type", "bridge")
+        for dev in ("vx0", "b5"):
+            ns.run("ip", "link", "set", dev, "master", "br0")
+        for dev in ("vx0", "br0"):
+            ns.run("ip", "link", "set", dev, "up")
+        try:
+            self.measure(size, seconds=0.3)  # ARP for the next hop
+            time.sleep(0.5)
+            return self.measure(size)
+        finally:
+            ns.run("ip", "link", "del", "br0")
+            ns.run("ip", "link", "del", "vx0")
+            ns.run("ip", "route", "del", "192.168.2.0/24", check=False)
+            ns.run("ip", "addr", "del", "192.168.1.10/24", "dev", "uplink")
+
+    def ovs(self, size):
+        if not hasattr(self, "switch"):
+            sw = vnetlab.OvsSwitch(self.lab, self.h1, "192.168.1.10/24", "192.168.1.1",
+                                   uplink_type="afxdp", cpu=1)
+            sw.vsctl("set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0x2")
+            sw.vsctl("add-port", "br-int", "b5", "--", "set", "interface", "b5", "type=afxdp",
+                     "options:xdp-mode=native")
+            sw.add_gre_port("gre0", "192.168.2.20", 5001 << 8)
+            sw.appctl("tnl/arp/set", "br-phy", "192.168.1.1", self.ul_mac)
+            self.switch = sw
+            time.sleep(2.0)
+        self.measure(size, seconds=0.3)
+        time.sleep(0.5)
+        return self.measure(size)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--traffic", required=True)
+    p.add_argument("--controller", required=True)
+    p.add_argument("--agent", required=True)
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--sizes", default="64,1400")
+    p.add_argument("--variants", default="bare,vnet,vxlan,ovs")
+    args = p.parse_args()
+    if os.geteuid() != 0:
+        print("SKIP: the lab throughput benchmark needs root")
+        sys.exit(1 if os.environ.get("VNET_REQUIRE_PRIVILEGED") == "1" else 77)
+    bench = Bench(args)
+    results = {}
+    with bench.lab:
+        bench.build()
+        # OVS last: it takes the uplink over.
+        for variant in args.variants.split(","):
+            for size in (int(s) for s in args.sizes.split(",")):
+                results[(variant, size)] = getattr(bench, variant)(size)
+                r = results[(variant, size)]
+                print(f"{variant:6} {size:5} B  offered {r['offered'] / 1e6:6.3f} Mpps  "
+                      f"delivered {r['delivered'] / 1e6:6.3f} Mpps  port rx "
+                      f"{r['port_rx'] / 1e6:6.3f}  port rx_dropped "
+                      f"{r['port_rx_dropped'] / 1e6:6.3f}  uplink tx {r['uplink_tx'] / 1e6:6.3f}"
+                      + (f"  engine {r['engine']}" if "engine" in r else ""), flush=True)
+    print("\nfigures in Mpps delivered to the sink; ratio against the bare forwarder and OVS")
+    print(f"{'size':>6} {'bare':>8} {'vnet':>8} {'ovs':>8} {'vxlan':>8} {'vnet/bare':>10} "
+          f"{'vnet/ovs':>9}")
+    for size in (int(s) for s in args.sizes.split(",")):
+        row = {v: results.get((v, size), {}).get("delivered") for v in ("bare", "vnet", "ovs",
+                                                                          "vxlan")}
+        fmt = lambda x: f"{x / 1e6:8.3f}" if x else f"{'-':>8}"  # noqa: E731
+        ratio = lambda a, b: f"{a / b:.2f}" if a and b else "-"  # noqa: E731
+        print(f"{size:>6} {fmt(row['bare'])} {fmt(row['vnet'])} {fmt(row['ovs'])} "
+              f"{fmt(row['vxlan'])} {ratio(row['vnet'], row['bare']):>10} "
+              f"{ratio(row['vnet'], row['ovs']):>9}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+// The lab throughput benchmark's tools (tests/bench/lab/throughput.py):
+//
+//   traffic send IFACE SIZE SECONDS SRC_MAC DST_MAC SRC_IP DST_IP
+//       one UDP flow of SIZE-byte frames, as fast as AF_PACKET with
+//       sendmmsg and qdisc bypass goes; prints "sent PACKETS".
+//   traffic sink IFACE SECONDS
+//       attaches an XDP program that counts IPv4 frames and drops them;
+//       prints "received PACKETS BYTES" after SECONDS.
+//   traffic forward FROM TO SECONDS
+//       the bare AF_XDP forwarder: every frame from FROM out of TO, with the
+//       engine's settings (agent/xsk/engine.h: one UMEM, 4096-byte frames,
+//       rings of 2048, batches of 64, need_wakeup, copy mode, the vnet XDP
+//       program on FROM) and no processing; prints "forwarded PACKETS".
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <linux/if_packet.h>
+#include <linux/if_xdp.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <xdp/xsk.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/bpf/xdp_program.h"
+#include "shared/testing/fixtures.h"
+#include "shared/testing/packet_builder.h"
+
+namespace vnet::bpf_objects {
+extern const uint8_t kSink[];
+extern const size_t kSinkSize;
+}  // namespace vnet::bpf_objects
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "traffic: %s: %s\n", what.c_str(), std::strerror(errno));
+  std::exit(1);
+}
+
+int send(const std::string& iface, size_t size, double seconds, const std::string& src_mac,
+         const std::string& dst_mac, const std::string& src_ip, const std::string& dst_ip) {
+  using namespace vnet::testing;
+  const size_t headers = 14 + 20 + 8;
+  const Bytes frame = PacketBuilder()
+                          .eth(mac(src_mac), mac(dst_mac))
+                          .ipv4(ipv4(src_ip), ipv4(dst_ip))
+                          .udp(40000, 9)
+                          .payload(Bytes(size > headers ? size - headers : 0, 0x5a))
+                          .build();
+  const int fd = socket(AF_PACKET, SOCK_RAW, 0);
+  if (fd < 0) die("socket");
+  sockaddr_ll addr{};
+  addr.sll_family = AF_PACKET;
+  addr.sll_ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+  if (addr.sll_ifindex == 0) die(iface);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("bind");
+  const int one = 1;
+  setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+  constexpr size_t kBatch = 64;
+  std::vector<iovec> iov(kBatch, iovec{const_cast<uint8_t*>(frame.data()), frame.size()});
+  std::vector<mmsghdr> msgs(kBatch);
+  for (size_t i = 0; i < kBatch; ++i) {
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  uint64_t sent = 0;
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < end) {
+    const int n = sendmmsg(fd, msgs.data(), kBatch, 0);
+    if (n > 0) sent += static_cast<uint64_t>(n);
+  }
+  std::printf("sent %llu\n", static_cast<unsigned long long>(sent));
+  return 0;
+}
+
+int sink(const std::string& iface, double seconds) {
+  bpf_object* object =
+      bpf_object__open_mem(vnet::bpf_objects::kSink, vnet::bpf_objects::kSinkSize, nullptr);
+  if (object == nullptr || bpf_object__load(object) != 0) die("load the sink program");
+  const int prog = bpf_program__fd(bpf_object__find_program_by_name(object, "sink"));
+  const int counts = bpf_object__find_map_fd_by_name(object, "counts");
+  const int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+  if (bpf_xdp_attach(ifindex, prog, XDP_FLAGS_DRV_MODE, nullptr) != 0) die("attach to " + iface);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  const int cpus = libbpf_num_possible_cpus();
+  std::vector<uint64_t> values(2 * static_cast<size_t>(cpus));
+  const uint32_t key = 0;
+  bpf_map_lookup_elem(counts, &key, values.data());
+  uint64_t packets = 0, bytes = 0;
+  for (int c = 0; c < cpus; ++c) {
+    packets += values[2 * static_cast<size_t>(c)];
+    bytes += values[2 * static_cast<size_t>(c) + 1];
+  }
+  LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = prog);
+  bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE | XDP_FLAGS_REPLACE, &opts);
+  bpf_object__close(object);
+  std::printf("received %llu %llu\n", static_cast<unsigned long long>(packets),
+              static_cast<unsigned long long>(bytes));
+  return 0;
+}
+
+int forward(const std::string& from, const std::string& to, double seconds) {
+  constexpr uint32_t kFrames = 8192, kFrameSize = 4096, kRing = 2048, kBatch = 64;
+  auto program = vnet::agent::bpf::XdpProgram::attach(from, vnet::agent::bpf::XdpMode::kPort);
+  void* area = mmap(nullptr, size_t{kFrames} * kFrameSize, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (area == MAP_FAILED) die("mmap");
+  xsk_umem* umem = nullptr;
+  xsk_ring_prod fill_out{}, fill_in{};
+  xsk_ring_cons comp_out{}, comp_in{};
+  const xsk_umem_config ucfg{kRing, kRing, kFrameSize, 0, 0};
+  if (xsk_umem__create(&umem, area, size_t{kFrames} * kFrameSize, &fill_out, &comp_out, &ucfg))
+    die("umem");
+  xsk_socket_config cfg{};
+  cfg.rx_size = kRing;
+  cfg.tx_size = kRing;
+  cfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
+  cfg.bind_flags = XDP_USE_NEED_WAKEUP;
+  xsk_socket *out = nullptr, *in = nullptr;
+  xsk_ring_cons rx_out{}, rx_in{};
+  xsk_ring_prod tx_out{}, tx_in{};
+  if (xsk_socket__create(&out, to.c_str(), 0, umem, &rx_out, &tx_out, &cfg)) die("socket " + to);
+  if (xsk_socket__create_shared(&in, from.c_str(), 0, umem, &rx_in, &tx_in, &fill_in, &comp_in,
+                                &cfg))
+    die("socket " + from);
+  if (xsk_socket__update_xskmap(in, program->xsks_map_fd())) die("xskmap");
+  std::vector<uint64_t> free_frames;
+  for (uint32_t i = 0; i < kFrames; ++i) free_frames.push_back(uint64_t{i} * kFrameSize);
+  uint32_t in_fill = 0, in_tx = 0;
+  uint64_t forwarded = 0;
+  std::printf("ready\n");
+  std::fflush(stdout);
+  const int in_fd = xsk_socket__fd(in), out_fd = xsk_socket__fd(out);
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  int idle = 0;
+  while (Clock::now() < end) {
+    // Fill, as the engine does: up to half the ring.
+    if (in_fill < kRing / 2 && !free_frames.empty()) {
+      uint32_t idx;
+      const uint32_t want = std::min<uint32_t>(kRing / 2 - in_fill, free_frames.size());
+      const uint32_t got = xsk_ring_prod__reserve(&fill_in, want, &idx);
+      for (uint32_t i = 0; i < got; ++i) {
+        *xsk_ring_prod__fill_addr(&fill_in, idx + i) = free_frames.back();
+        free_frames.pop_back();
+      }
+      xsk_ring_prod__submit(&fill_in, got);
+      in_fill += got;
+    }
+    uint32_t rx_idx;
+    const uint32_t n = xsk_ring_cons__peek(&rx_in, kBatch, &rx_idx);
+    if (n > 0) {
+      uint32_t tx_idx;
+      const uint32_t got = xsk_ring_prod__reserve(&tx_out, n, &tx_idx);
+      for (uint32_t i = 0; i < n; ++i) {
+        const xdp_desc* d = xsk_ring_cons__rx_desc(&rx_in, rx_idx + i);
+        if (i < got) {
+          *xsk_ring_prod__tx_desc(&tx_out, tx_idx + i) = *d;
+        } else {
+          free_frames.push_back(d->addr & ~uint64_t{kFrameSize - 1});
+        }
+      }
+      xsk_ring_prod__submit(&tx_out, got);
+      xsk_ring_cons__release(&rx_in, n);
+      in_fill -= n;
+      in_tx += got;
+      forwarded += got;
+    }
+    if (in_tx > 0 && xsk_ring_prod__needs_wakeup(&tx_out)) {
+      sendto(out_fd, nullptr, 0, MSG_DONTWAIT, nullptr, 0);
+    }
+    uint32_t c_idx;
+    const uint32_t done = xsk_ring_cons__peek(&comp_out, kRing, &c_idx);
+    for (uint32_t i = 0; i < done; ++i) {
+      free_frames.push_back(*xsk_ring_cons__comp_addr(&comp_out, c_idx + i) &
+                            ~uint64_t{kFrameSize - 1});
+    }
+    xsk_ring_cons__release(&comp_out, done);
+    in_tx -= done;
+    if (n == 0 && done == 0 && in_tx == 0 && ++idle > 16) {
+      pollfd fd{in_fd, POLLIN, 0};
+      poll(&fd, 1, 10);
+      idle = 0;
+    }
+  }
+  std::printf("forwarded %llu\n", static_cast<unsigned long long>(forwarded));
+  xsk_socket__delete(in);
+  xsk_socket__delete(out);
+  xsk_umem__delete(umem);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> a(argv + 1, argv + argc);
+  if (a.size() == 8 && a[0] == "send") {
+    return send(a[1], std::stoul(a[2]), std::stod(a[3]), a[4], a[5], a[6], a[7]);
+  }
+  if (a.size() == 3 && a[0] == "sink") return sink(a[1], std::stod(a[2]));
+  if (a.size() == 4 && a[0] == "forward") return forward(a[1], a[2], std::stod(a[3]));
+  std::fprintf(stderr,
+               "usage: traffic send IFACE SIZE SECONDS SRC_MAC DST_MAC SRC_IP DST_IP\n"
+               "       traffic sink IFACE SECONDS\n"
+               "       traffic forward FROM TO SECONDS\n");
+  return 2;
+}
