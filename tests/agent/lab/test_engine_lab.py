@@ -271,6 +271,31 @@ class EngineLab(unittest.TestCase):
         sent, received = out.split()
         self.assertEqual(sent, received)
 
+    def test_vm_port_that_goes_away_and_comes_back(self):
+        c = self.lab.controller
+        nic = self.nics["red7"]
+
+        def state():
+            return c.call("GET", f"/vm-nics/{nic['id']}")["configuration_state"]
+
+        self.assertEqual(state()["status"], "success")
+        self.h2.ns.run("ip", "link", "del", "r7")  # the VM's interface is gone (and its peer)
+        st = vnetlab.wait_until(lambda: state() if state()["status"] == "failure" else None,
+                                timeout=10, what="interface_missing on the NIC")
+        self.assertEqual([d["code"] for d in st["detail"]], ["interface_missing"], st)
+        self.assertNotIn("r7", self.h2.counters())  # its socket is released
+        # The orchestrator creates it again: bound, realized, forwarding.
+        sh = vnetlab.sh
+        sh("ip", "link", "add", "eth0", "netns", self.red7.ns.name, "address", self.red7.mac,
+           "type", "veth", "peer", "name", "r7", "netns", self.h2.ns.name)
+        self.red7.ns.run("ethtool", "-K", "eth0", "tx", "off")
+        self.red7.ns.run("ip", "addr", "add", "10.0.0.7/24", "dev", "eth0")
+        self.red7.ns.run("ip", "link", "set", "eth0", "up")
+        self.h2.ns.run("ip", "link", "set", "r7", "up")
+        vnetlab.wait_until(lambda: state()["status"] == "success", timeout=10,
+                           what="the NIC realized again")
+        self.assertEqual(self.red5.ping("10.0.0.7", count=3, interval=0.2), 3)
+
     def test_hostile_frames_are_dropped_and_counted(self):
         port = self.counter
         before = {k: port(self.h1, "b5", k) for k in
@@ -389,6 +414,56 @@ frames = [
 ]
 sendp(frames, iface=iface)
 """
+
+
+class CleanShutdown(unittest.TestCase):
+    """An agent that stops detaches the XDP programs it attached, removes the
+    PA and routes it added, and touches nothing else."""
+
+    def test_stop_leaves_the_host_as_it_was(self):
+        with vnetlab.Lab(os.environ["VNET_CONTROLLER_BINARY"], os.environ["VNET_AGENT_BINARY"],
+                         keep_logs_in=os.environ.get("VNET_LAB_LOGS")) as lab:
+            c = lab.start_controller()
+            h1 = lab.add_host("h1", "192.168.1.1/24", "10.98.1.1/24", "10.98.1.10/24")
+            c.call("PUT", f"/logical-networks/{LN}", {"name": "dc",
+                                                      "network_virtualization": True})
+            c.call("PUT", f"/tenants/{BLUE_TENANT}", {"name": "blue"})
+            c.call("PUT", f"/sites/{SITE}", {"logical_network_id": LN, "name": "lab",
+                                             "subnets": [{"prefix": "192.168.1.0/24"}]})
+            c.call("PUT", f"/ip-pools/{uuid(0xa01)}", {
+                "site_id": SITE, "subnet": "192.168.1.0/24", "gateway": "192.168.1.1",
+                "ranges": [{"start": "192.168.1.10", "end": "192.168.1.99"}]})
+            h1.id = uuid(0x101)
+            c.call("PUT", f"/hosts/{h1.id}", {"name": "h1", "site_id": SITE,
+                                              "pa": "192.168.1.10"})
+            c.call("PUT", f"/vm-networks/{uuid(0xb1)}", {"tenant_id": BLUE_TENANT, "name": "B",
+                                                         "logical_network_id": LN})
+            c.call("PUT", f"/vm-subnets/{uuid(0xb10)}", {"vm_network_id": uuid(0xb1),
+                                                         "name": "s", "prefix": "10.0.0.0/24"})
+            c.call("PUT", f"/vm-nics/{uuid(0x1b5)}", {"vm_subnet_id": uuid(0xb10),
+                                                      "vm_name": "b5", "ip": "10.0.0.5"})
+            c.call("PATCH", f"/vm-nics/{uuid(0x1b5)}", {"host_id": h1.id, "interface": "b5"})
+            vm = lab.add_vm("b5", h1, "b5", "00:1d:d8:b7:1c:05", "10.0.0.5/24", None)
+            # Someone else's XDP program on another interface of the host.
+            h1.ns.run("ip", "link", "add", "other", "type", "veth", "peer", "name", "other1")
+            h1.ns.run("ip", "link", "set", "other", "xdpgeneric", "object",
+                      os.environ["VNET_SINK_OBJECT"], "section", "xdp")
+            before_routes = h1.ns.run("ip", "route", "show")
+            h1.start_agent("10.98.1.1:6641", c.call("POST", f"/hosts/{h1.id}/enrollment"))
+            wait_until(lambda: c.call("GET", f"/hosts/{h1.id}")["realized_generation"] > 0,
+                       timeout=20, what="realized")
+            self.assertIn("xdp", h1.ns.run("ip", "link", "show", "uplink"))
+            self.assertIn("xdp", h1.ns.run("ip", "link", "show", "b5"))
+            self.assertIn("192.168.1.10/24", h1.ns.run("ip", "addr", "show", "uplink"))
+            self.assertIn("default via 192.168.1.1", h1.ns.run("ip", "route", "show"))
+            self.assertEqual(h1.stop_agent(), 0)
+            self.assertNotIn("xdp", h1.ns.run("ip", "link", "show", "uplink"))
+            self.assertNotIn("xdp", h1.ns.run("ip", "link", "show", "b5"))
+            self.assertIn("xdpgeneric", h1.ns.run("ip", "link", "show", "other"))  # not ours
+            self.assertNotIn("192.168.1.10", h1.ns.run("ip", "addr", "show", "uplink"))
+            self.assertIn("10.98.1.10/24", h1.ns.run("ip", "addr", "show", "uplink"))
+            self.assertEqual(h1.ns.run("ip", "route", "show"), before_routes)
+            del vm
 
 
 def main():
