@@ -12,7 +12,7 @@
 #include <span>
 
 #include "agent/dataplane/reason.h"
-#include "agent/dataplane/tables.h"
+#include "agent/tables/tables.h"
 
 namespace vnet::agent::dataplane {
 

@@ -9,7 +9,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "agent/dataplane/tables.h"
+#include "agent/tables/tables.h"
 #include "agent/host/netlink.h"
 #include "agent/xsk/engine.h"
 #include "shared/log/log.h"

@@ -21,7 +21,7 @@
 
 #include "agent/bpf/xdp_program.h"
 #include "agent/dataplane/reason.h"
-#include "agent/dataplane/tables.h"
+#include "agent/tables/tables.h"
 
 namespace vnet::agent::xsk {
 

@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agent/dataplane/flat_map.h"
+#include "agent/tables/flat_map.h"
 #include "shared/net/ipv4.h"
 #include "shared/net/mac.h"
 #include "shared/net/vsid.h"

@@ -1,4 +1,4 @@
-#include "agent/dataplane/tables.h"
+#include "agent/tables/tables.h"
 
 #include <algorithm>
 #include <map>
