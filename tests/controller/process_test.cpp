@@ -417,6 +417,16 @@ TEST(Process, AnAgentRestartsFromItsPolicyFileWhileTheControllerIsDown) {
   EXPECT_NE(refused.find("holds no certificate yet: enroll with --enrollment-token"),
             std::string::npos)
       << refused;
+  // The AF_XDP engine (the default) names a missing uplink, or a missing --uplink.
+  const std::string no_uplink =
+      output_of(fmt::format("{} --controller 127.0.0.1:{} --host-id {} --uplink nosuch0 "
+                            "--state-dir {}",
+                            VNET_AGENT_BINARY, sb, h, (dir.path() / "empty").string()));
+  EXPECT_NE(no_uplink.find("--uplink nosuch0: no such interface"), std::string::npos) << no_uplink;
+  const std::string no_flag =
+      output_of(fmt::format("{} --controller 127.0.0.1:{} --host-id {} --state-dir {}",
+                            VNET_AGENT_BINARY, sb, h, (dir.path() / "empty").string()));
+  EXPECT_NE(no_flag.find("--dataplane afxdp needs --uplink"), std::string::npos) << no_flag;
 }
 
 }  // namespace

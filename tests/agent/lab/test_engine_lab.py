@@ -123,6 +123,7 @@ class EngineLab(unittest.TestCase):
 
         cls.blue5 = nic("blue5", 0x1b5, 0xb10, "10.0.0.5", "00:1d:d8:b7:1c:05", h1, "b5")
         cls.red5 = nic("red5", 0x1d5, 0xd10, "10.0.0.5", "00:1d:d8:b7:1c:15", h1, "r5")
+        cls.blue8 = nic("blue8", 0x1b8, 0xb10, "10.0.0.8", "00:1d:d8:b7:1c:08", h1, "b8")
         cls.blue7 = nic("blue7", 0x1b7, 0xb10, "10.0.0.7", "00:1d:d8:b7:1c:07", h2, "b7")
         cls.red7 = nic("red7", 0x1d7, 0xd10, "10.0.0.7", "00:1d:d8:b7:1c:17", h2, "r7")
         cls.blue9 = nic("blue9", 0x1b9, 0xb20, "10.0.1.9", "00:1d:d8:b7:1c:29", h2, "c9")
@@ -200,6 +201,22 @@ class EngineLab(unittest.TestCase):
             server.kill()
         sent, received = out.split()
         self.assertEqual(sent, received)  # sha256 of 4 MiB, both ways
+
+    def test_same_vsid_on_one_host_never_leaves_it(self):
+        uplink_before = self.counter(self.h1, "uplink", "tx_packets")
+        delivered_before = self.counter(self.h1, "b5", "delivered_local")
+        self.assertEqual(self.blue5.ping("10.0.0.8", count=5, interval=0.05), 5)
+        server = self.blue8.ns.popen([vnetlab.PYTHON, "-c", TCP_SERVER],
+                                     os.path.join(self.lab.dir, "tcp-local.log"))
+        try:
+            out = self.blue5.ns.python(TCP_CLIENT, "10.0.0.8", timeout=60)
+        finally:
+            server.kill()
+        sent, received = out.split()
+        self.assertEqual(sent, received)
+        self.assertGreater(self.counter(self.h1, "b5", "delivered_local") - delivered_before, 5)
+        # Nothing of it went out of the uplink (a few ARP refreshes at most).
+        self.assertLess(self.counter(self.h1, "uplink", "tx_packets") - uplink_before, 5)
 
     def test_udp_to_another_vm_on_the_same_host_stays_local(self):
         before = self.counter(self.h2, "c9", "delivered_local") + self.counter(
