@@ -430,6 +430,20 @@ Verdict from_uplink(const Tables& t, Frame& frame) {
   return rewrite_from_uplink(t, *eth, *ip, port);
 }
 
+void prefetch_from_port(const Tables& t, uint16_t index, const Frame& frame, int stage) {
+  if (index >= t.ports.size() || frame.length < packet::kEthernetHeaderLen + 20) return;
+  const uint8_t* p = frame.buffer.data() + frame.offset;
+  if (packet::load_be16(p + 12) != packet::ether_type::kIpv4) return;
+  const PortEntry& port = t.ports[index];
+  const auto dst = Ipv4Address::from_bytes(p + packet::kEthernetHeaderLen + 16);
+  if ((dst.to_u32() & port.netmask) != port.network) return;
+  if (stage == 0) {
+    t.prefetch_slot(port.vsid, dst);
+  } else {
+    t.prefetch_record(port.vsid, dst);
+  }
+}
+
 uint8_t flow_id_of(std::span<const uint8_t> ip) {
   if (ip.size() < packet::kIpv4MinHeaderLen) return 0;
   uint64_t h = packet::load_be32(ip.data() + 12);

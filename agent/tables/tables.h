@@ -116,6 +116,16 @@ class Tables {
   const RecordEntry* record_by_ca(net::Vsid vsid, net::Ipv4Address ca) const {
     return at(by_vsid_ca_.find(uint64_t{vsid.value()} << 32 | ca.to_u32()));
   }
+  // Cache hints for record_by_ca(), for a batch: first the slot, then (once
+  // the slot has arrived) the record itself.
+  void prefetch_slot(net::Vsid vsid, net::Ipv4Address ca) const {
+    by_vsid_ca_.prefetch(uint64_t{vsid.value()} << 32 | ca.to_u32());
+  }
+  void prefetch_record(net::Vsid vsid, net::Ipv4Address ca) const {
+    if (const auto index = by_vsid_ca_.find(uint64_t{vsid.value()} << 32 | ca.to_u32())) {
+      __builtin_prefetch(&records[*index]);
+    }
+  }
   const RecordEntry* record_by_mac(net::Vsid vsid, uint64_t mac) const {
     return at(by_vsid_mac_.find(uint64_t{vsid.value()} << 48 | mac));
   }

@@ -24,6 +24,7 @@ constexpr uint16_t kInEngine = 0xfffe;
 constexpr size_t kMaxSockets = 4096;
 constexpr int kIdleLoopsBeforePoll = 16;
 constexpr int kPollMilliseconds = 10;
+constexpr uint32_t kMaxBatch = 256;
 
 void count(std::atomic<uint64_t>& counter, uint64_t n = 1) {
   // One writer (the engine thread): a plain add, visible to readers.
@@ -72,6 +73,7 @@ struct Engine::Socket {
 };
 
 Engine::Engine(const std::string& uplink, EngineOptions options) : options_(options) {
+  options_.batch = std::min(options_.batch, kMaxBatch);
   // Frames are pinned memory; root's limit may still be 8 MiB on old kernels.
   rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
   setrlimit(RLIMIT_MEMLOCK, &unlimited);
@@ -325,16 +327,26 @@ bool Engine::receive(Socket& s) {
   }
   const uint64_t chunk_mask = ~uint64_t{options_.frame_size - 1};
   const dataplane::Tables* tables = tables_.get();
+  std::array<dataplane::Frame, kMaxBatch> frames;
   for (uint32_t i = 0; i < n; ++i) {
     const xdp_desc* desc = xsk_ring_cons__rx_desc(&s.rx, index + i);
     const uint64_t chunk = desc->addr & chunk_mask;
     owner_[chunk / options_.frame_size] = kInEngine;
-    --s.in_fill;
-    count(s.counters.rx_packets);
+    frames[i] = dataplane::Frame{std::span(umem_->area + chunk, options_.frame_size),
+                                 static_cast<uint32_t>(desc->addr - chunk), desc->len};
     count(s.counters.rx_bytes, desc->len);
-
-    dataplane::Frame frame{std::span(umem_->area + chunk, options_.frame_size),
-                           static_cast<uint32_t>(desc->addr - chunk), desc->len};
+  }
+  s.in_fill -= n;
+  count(s.counters.rx_packets, n);
+  xsk_ring_cons__release(&s.rx, n);
+  // The look-ups of the whole batch wait for memory together (pipeline.h).
+  if (tables != nullptr && !s.uplink) {
+    for (uint32_t i = 0; i < n; ++i) dataplane::prefetch_from_port(*tables, s.port, frames[i], 0);
+    for (uint32_t i = 0; i < n; ++i) dataplane::prefetch_from_port(*tables, s.port, frames[i], 1);
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    dataplane::Frame& frame = frames[i];
+    const uint64_t chunk = static_cast<uint64_t>(frame.buffer.data() - umem_->area);
     dataplane::Verdict verdict{dataplane::Reason::kPortUnbound, dataplane::kNoPort};
     if (tables != nullptr) {
       verdict = s.uplink ? dataplane::from_uplink(*tables, frame)
@@ -360,7 +372,6 @@ bool Engine::receive(Socket& s) {
     }
     out->pending.push_back(xdp_desc{chunk + frame.offset, frame.length, 0});
   }
-  xsk_ring_cons__release(&s.rx, n);
   return true;
 }
 
