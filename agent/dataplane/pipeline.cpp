@@ -288,7 +288,7 @@ Verdict ipv4_from_port(const Tables& t, const PortEntry& port, uint16_t index, F
   // What the uplink can carry: NVGRE adds 42 bytes, IP rewrite nothing.
   const bool rewrite = record->rule == policy::LookupRule::kRewrite;
   const uint16_t mtu =
-      rewrite ? t.uplink_mtu : static_cast<uint16_t>(t.uplink_mtu - packet::kNvgreOverhead);
+      rewrite ? t.uplink_mtu : port.mtu;  // port.mtu <= uplink MTU - 42 (tables.cpp)
   if (ip->total_length() > mtu) {
     if (!ip->dont_fragment()) return drop(Reason::kTooBig);
     return fragmentation_needed(port, index, frame, *ip, mtu);

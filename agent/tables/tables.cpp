@@ -75,7 +75,9 @@ std::shared_ptr<const Tables> Tables::build(const policy::HostPolicy& policy,
     }
     port.vsid = p.vsid;
     port.rdid = domain(p.rdid);
-    port.mtu = p.mtu;
+    // What the VM is told (DHCP option 26) and held to: the controller's MTU,
+    // or less when this host's uplink cannot carry it with the 42 NVGRE bytes.
+    port.mtu = static_cast<uint16_t>(std::min<int>(p.mtu, facts.uplink_mtu - 42));
     if (auto it = rewrite_pa_of_nic.find(p.nic_id); it != rewrite_pa_of_nic.end()) {
       port.rewrite_pa = it->second;
     }

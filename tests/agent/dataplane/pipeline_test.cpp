@@ -237,6 +237,32 @@ TEST_F(DhcpTest, ReleaseAndOtherClientsAreNotAnswered) {
   EXPECT_EQ(ask(garbage).reason, Reason::kDhcpMalformed);
 }
 
+// DHCP tells the VM the controller's MTU, or less when this host's uplink
+// cannot carry it with NVGRE's 42 bytes; the engine holds it to the same.
+TEST_F(DhcpTest, MtuIsTheSmallerOfThePolicysAndTheUplinksLess42) {
+  HostFacts facts;
+  facts.uplink_mac = fx::uplink_mac();
+  facts.uplink_mtu = 1400;
+  for (const auto& r : fx::pipeline_policy().lookup_records) {
+    facts.next_hop_macs[r.pa] = fx::underlay_router_mac();
+  }
+  tables_ = Tables::build(fx::pipeline_policy(), facts);
+  const auto a = ask(testing::dhcp_client_frame(mac(testing::seed::kBlue5Mac),
+                                                packet::DhcpMessageType::kDiscover, 9));
+  ASSERT_EQ(a.reason, Reason::kDhcpOffer);
+  EXPECT_EQ(dhcp_of(a.frame).interface_mtu(), 1358);
+  // A 1359-byte DF packet gets "fragmentation needed" with 1358.
+  const Bytes big = testing::PacketBuilder()
+                        .eth(mac(testing::seed::kBlue5Mac), mac(testing::seed::kBlue7Mac))
+                        .ipv4(ipv4("10.0.0.5"), ipv4("10.0.0.7"))
+                        .udp(1, 2)
+                        .payload(Bytes(1359 - 28, 0))
+                        .build();
+  const Outcome r = run("vnet-blue5", big);
+  ASSERT_EQ(r.verdict.reason, Reason::kIcmpFragNeeded);
+  EXPECT_EQ(packet::load_be16(r.frame.data() + 14 + 20 + 6), 1358);
+}
+
 TEST(ReasonTest, NamesAreUniqueSnakeCase) {
   std::set<std::string_view> names;
   for (size_t i = 0; i < kReasonCount; ++i) {
