@@ -399,6 +399,7 @@ struct Agent::Impl {
               {"deltas", deltas},
               {"rejected", rejected},
               {"dataplane", dataplane->name()},
+              {"problems", problems_text()},
               {"state_dir", state.path().string()}};
     }
     if (what == "counters") return dataplane->counters();
@@ -409,6 +410,16 @@ struct Agent::Impl {
     if (what == "customer-routes") return p.at("customer_routes");
     if (what == "ports") return p.at("ports");
     return json{{"error", fmt::format("unknown request \"{}\"", what)}};
+  }
+
+  // What is not realized, for `show status`: "code (nic): message; ...".
+  std::string problems_text() const {
+    std::string out;
+    for (const auto& p : last_problems) {
+      if (!out.empty()) out += "; ";
+      out += p.code + (p.nic_id.empty() ? "" : " (" + p.nic_id + ")") + ": " + p.message;
+    }
+    return out.empty() ? "-" : out;
   }
 
   asio::awaitable<void> admin_loop() {
