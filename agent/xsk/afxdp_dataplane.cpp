@@ -9,8 +9,8 @@
 #include <set>
 #include <stdexcept>
 
-#include "agent/tables/tables.h"
 #include "agent/host/netlink.h"
+#include "agent/tables/tables.h"
 #include "agent/xsk/engine.h"
 #include "shared/log/log.h"
 

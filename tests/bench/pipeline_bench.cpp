@@ -104,6 +104,23 @@ testing::Bytes vm_frame(size_t size, net::Ipv4Address dst, net::MacAddress dst_m
       .build();
 }
 
+// kFrames frames of `size` bytes to random records, each behind its headroom,
+// `stride_of(size)` bytes apart: 4 to 110 MiB, far more than the caches.
+constexpr size_t kFrames = 65536;
+size_t stride_of(size_t size) { return kHeadroom + ((size + 63) & ~size_t{63}); }
+testing::Bytes random_frames(size_t size) {
+  const size_t stride = stride_of(size);
+  testing::Bytes buffers(kFrames * stride);
+  std::mt19937 random(7);
+  std::uniform_int_distribution<size_t> pick(0, g_records - 1);
+  for (size_t i = 0; i < kFrames; ++i) {
+    const size_t r = pick(random);
+    const auto frame = vm_frame(size, ca_of(r), mac_of(r));
+    std::memcpy(buffers.data() + i * stride + kHeadroom, frame.data(), frame.size());
+  }
+  return buffers;
+}
+
 void BM_Memcpy(benchmark::State& state) {
   const auto frame = vm_frame(static_cast<size_t>(state.range(0)), ca_of(7), mac_of(7));
   testing::Bytes out(frame.size());
@@ -131,17 +148,9 @@ void BM_EncapOneFlow(benchmark::State& state) {
 
 void BM_EncapMany(benchmark::State& state) {
   const Tables& t = *setup().tables;
-  constexpr size_t kFrames = 65536;
   const size_t size = static_cast<size_t>(state.range(0));
-  const size_t stride = kHeadroom + ((size + 63) & ~size_t{63});
-  testing::Bytes buffers(kFrames * stride);
-  std::mt19937 random(7);
-  std::uniform_int_distribution<size_t> pick(0, g_records - 1);
-  for (size_t i = 0; i < kFrames; ++i) {
-    const size_t r = pick(random);
-    const auto frame = vm_frame(size, ca_of(r), mac_of(r));
-    std::memcpy(buffers.data() + i * stride + kHeadroom, frame.data(), frame.size());
-  }
+  const size_t stride = stride_of(size);
+  testing::Bytes buffers = random_frames(size);
   size_t i = 0;
   for (auto _ : state) {
     Frame f{std::span(buffers).subspan(i * stride, stride), kHeadroom, static_cast<uint32_t>(size)};
@@ -180,18 +189,10 @@ void BM_Decap(benchmark::State& state) {
 // as the engine runs it.
 void BM_EncapManyBatched(benchmark::State& state) {
   const Tables& t = *setup().tables;
-  constexpr size_t kFrames = 65536;
   constexpr size_t kBatch = 64;
   const size_t size = static_cast<size_t>(state.range(0));
-  const size_t stride = kHeadroom + ((size + 63) & ~size_t{63});
-  testing::Bytes buffers(kFrames * stride);
-  std::mt19937 random(7);
-  std::uniform_int_distribution<size_t> pick(0, g_records - 1);
-  for (size_t i = 0; i < kFrames; ++i) {
-    const size_t r = pick(random);
-    const auto frame = vm_frame(size, ca_of(r), mac_of(r));
-    std::memcpy(buffers.data() + i * stride + kHeadroom, frame.data(), frame.size());
-  }
+  const size_t stride = stride_of(size);
+  testing::Bytes buffers = random_frames(size);
   size_t at = 0;
   std::array<Frame, kBatch> frames;
   for (auto _ : state) {

@@ -17,103 +17,37 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vnetlab  # noqa: E402
-from vnetlab import LabError, wait_until  # noqa: E402
+from vnetlab import LabError, tcp_transfer, uuid, wait_until  # noqa: E402
 
-LN = "00000000-0000-4000-8000-00000000d000"
-BLUE_TENANT = "00000000-0000-4000-8000-00000000b000"
-RED_TENANT = "00000000-0000-4000-8000-00000000e000"
-SITE = "00000000-0000-4000-8000-00000000a000"
+RED_TENANT = uuid(0xe000)
 
 
-def uuid(n):
-    return f"00000000-0000-4000-8000-{n:012x}"
-
-
-class EngineLab(unittest.TestCase):
-    lab = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.lab = vnetlab.Lab(os.environ["VNET_CONTROLLER_BINARY"],
-                              os.environ["VNET_AGENT_BINARY"],
-                              keep_logs_in=os.environ.get("VNET_LAB_LOGS"))
-        cls.lab.__enter__()
-        try:
-            cls.build()
-        except BaseException:
-            cls.dump_logs()
-            cls.lab.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.lab:
-            cls.lab.close()
-
-    @classmethod
-    def dump_logs(cls):
-        for name in ("controller.log", "agent-h1.log", "agent-h2.log"):
-            text = cls.lab.log(name)
-            sys.stderr.write(f"--- {name} (last 40 lines)\n" + "\n".join(text.splitlines()[-40:])
-                             + "\n")
-        for host in cls.lab.hosts.values():
-            try:
-                sys.stderr.write(f"--- {host.name} counters\n{host.counters()}\n")
-            except LabError as e:
-                sys.stderr.write(f"--- {host.name} counters: {e}\n")
-
+class EngineLab(vnetlab.LabTestCase):
     @classmethod
     def build(cls):
         lab = cls.lab
         c = lab.start_controller()
         h1 = lab.add_host("h1", "192.168.1.1/24", "10.98.1.1/24", "10.98.1.10/24")
         h2 = lab.add_host("h2", "192.168.2.1/24", "10.98.2.1/24", "10.98.2.20/24")
-
-        c.call("PUT", f"/logical-networks/{LN}", {"name": "dc", "network_virtualization": True})
-        c.call("PUT", f"/tenants/{BLUE_TENANT}", {"name": "blue"})
+        c.underlay(["192.168.1.0/24", "192.168.2.0/24"])
         c.call("PUT", f"/tenants/{RED_TENANT}", {"name": "red"})
-        c.call("PUT", f"/sites/{SITE}", {"logical_network_id": LN, "name": "lab", "subnets": [
-            {"prefix": "192.168.1.0/24"}, {"prefix": "192.168.2.0/24"}]})
-        for i, n in ((1, 1), (2, 2)):
-            c.call("PUT", f"/ip-pools/{uuid(0xa00 + i)}", {
-                "site_id": SITE, "subnet": f"192.168.{n}.0/24",
-                "ranges": [{"start": f"192.168.{n}.10", "end": f"192.168.{n}.99"}],
-                "gateway": f"192.168.{n}.1"})
-        h1.id, h2.id = uuid(0x101), uuid(0x102)
-        c.call("PUT", f"/hosts/{h1.id}", {"name": "h1", "site_id": SITE, "pa": "192.168.1.10"})
-        c.call("PUT", f"/hosts/{h2.id}", {"name": "h2", "site_id": SITE, "pa": "192.168.2.20"})
+        c.place_host(h1, 0x101, "192.168.1.10")
+        c.place_host(h2, 0x102, "192.168.2.20")
 
-        def network(n, tenant, name, translation="encap"):
-            c.call("PUT", f"/vm-networks/{uuid(n)}", {"tenant_id": tenant, "name": name,
-                                                      "logical_network_id": LN,
-                                                      "translation": translation})
-
-        def subnet(n, network_n, prefix, vsid, pool):
-            c.call("PUT", f"/vm-subnets/{uuid(n)}", {"vm_network_id": uuid(network_n),
-                                                     "name": f"s{vsid}", "prefix": prefix,
-                                                     "vsid": vsid})
-            c.call("PUT", f"/ip-pools/{uuid(n + 1)}", {
-                "vm_subnet_id": uuid(n), "ranges": [{"start": pool[0], "end": pool[1]}],
-                "dns": ["10.0.0.2"]})
-
-        network(0xb1, BLUE_TENANT, "Blue")
-        network(0xd1, RED_TENANT, "Red")
-        subnet(0xb10, 0xb1, "10.0.0.0/24", 5001, ("10.0.0.5", "10.0.0.50"))
-        subnet(0xb20, 0xb1, "10.0.1.0/24", 5002, ("10.0.1.5", "10.0.1.50"))
-        subnet(0xd10, 0xd1, "10.0.0.0/24", 6001, ("10.0.0.5", "10.0.0.50"))
+        c.vm_network(0xb1, "Blue")
+        c.vm_network(0xd1, "Red", tenant=RED_TENANT)
+        dns = ["10.0.0.2"]
+        c.vm_subnet(0xb10, 0xb1, "10.0.0.0/24", 5001, ("10.0.0.5", "10.0.0.50"), dns)
+        c.vm_subnet(0xb20, 0xb1, "10.0.1.0/24", 5002, ("10.0.1.5", "10.0.1.50"), dns)
+        c.vm_subnet(0xd10, 0xd1, "10.0.0.0/24", 6001, ("10.0.0.5", "10.0.0.50"), dns)
         # Green uses IP rewrite instead of NVGRE, beside Blue and Red.
-        network(0x91, BLUE_TENANT, "Green", "rewrite")
-        subnet(0x910, 0x91, "10.1.0.0/24", 7001, ("10.1.0.5", "10.1.0.50"))
+        c.vm_network(0x91, "Green", "rewrite")
+        c.vm_subnet(0x910, 0x91, "10.1.0.0/24", 7001, ("10.1.0.5", "10.1.0.50"), dns)
 
         cls.nics = {}
 
         def nic(name, n, subnet_n, ip, mac, host, interface):
-            body = {"vm_subnet_id": uuid(subnet_n), "vm_name": name, "mac": mac}
-            if ip:
-                body["ip"] = ip
-            got = c.call("PUT", f"/vm-nics/{uuid(n)}", body)
-            got = c.call("PATCH", f"/vm-nics/{uuid(n)}", {"host_id": host.id,
-                                                          "interface": interface})
+            got = c.vm_nic(n, subnet_n, name, mac, ip, host.id, interface)
             gateway = {0xb20: "10.0.1.1", 0x910: "10.1.0.1"}.get(subnet_n, "10.0.0.1")
             vm = lab.add_vm(name, host, interface, mac, f"{got['ip']}/24" if ip else None,
                             gateway if ip else None)
@@ -150,10 +84,6 @@ class EngineLab(unittest.TestCase):
         except LabError:
             h = cls.lab.controller.call("GET", f"/hosts/{host.id}")
             raise LabError(f"{host.name} not realized: {h}")
-
-    def setUp(self):
-        for host in self.lab.hosts.values():
-            self.assertIsNone(host.agent.poll(), f"the agent of {host.name} exited")
 
     # --- helpers --------------------------------------------------------
 
@@ -192,27 +122,14 @@ class EngineLab(unittest.TestCase):
         self.assertIn("ttl=63", out)
 
     def test_tcp_transfer_across_hosts_arrives_intact(self):
-        server = self.blue7.ns.popen([vnetlab.PYTHON, "-c", TCP_SERVER],
-                                     os.path.join(self.lab.dir, "tcp-server.log"))
-        self.lab.processes.append(server)
-        try:
-            out = self.blue5.ns.python(TCP_CLIENT, "10.0.0.7", timeout=60)
-        finally:
-            server.kill()
-        sent, received = out.split()
+        sent, received = tcp_transfer(self.blue5, self.blue7, "10.0.0.7")
         self.assertEqual(sent, received)  # sha256 of 4 MiB, both ways
 
     def test_same_vsid_on_one_host_never_leaves_it(self):
         uplink_before = self.counter(self.h1, "uplink", "tx_packets")
         delivered_before = self.counter(self.h1, "b5", "delivered_local")
         self.assertEqual(self.blue5.ping("10.0.0.8", count=5, interval=0.05), 5)
-        server = self.blue8.ns.popen([vnetlab.PYTHON, "-c", TCP_SERVER],
-                                     os.path.join(self.lab.dir, "tcp-local.log"))
-        try:
-            out = self.blue5.ns.python(TCP_CLIENT, "10.0.0.8", timeout=60)
-        finally:
-            server.kill()
-        sent, received = out.split()
+        sent, received = tcp_transfer(self.blue5, self.blue8, "10.0.0.8")
         self.assertEqual(sent, received)
         self.assertGreater(self.counter(self.h1, "b5", "delivered_local") - delivered_before, 5)
         # Nothing of it went out of the uplink (a few ARP refreshes at most).
@@ -279,13 +196,7 @@ class EngineLab(unittest.TestCase):
         self.assertGreater(self.counter(self.h1, "uplink", "arp_reply_uplink") +
                            self.counter(self.h2, "uplink", "arp_reply_uplink"), 0)
         # TCP through rewrite: checksums fixed incrementally, content intact.
-        server = self.green7.ns.popen([vnetlab.PYTHON, "-c", TCP_SERVER],
-                                      os.path.join(self.lab.dir, "tcp-green.log"))
-        try:
-            out = self.green5.ns.python(TCP_CLIENT, "10.1.0.7", timeout=60)
-        finally:
-            server.kill()
-        sent, received = out.split()
+        sent, received = tcp_transfer(self.green5, self.green7, "10.1.0.7")
         self.assertEqual(sent, received)
 
     def test_vm_port_that_goes_away_and_comes_back(self):
@@ -334,26 +245,6 @@ class EngineLab(unittest.TestCase):
         # The engine is alive and still forwards.
         self.assertEqual(self.blue5.ping("10.0.0.7"), 3)
 
-
-TCP_SERVER = r"""
-import hashlib, socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 5001)); s.listen(1)
-c, _ = s.accept(); h = hashlib.sha256(); n = 0
-while n < 4 << 20:
-    b = c.recv(65536)
-    if not b: break
-    h.update(b); n += len(b)
-c.sendall(h.hexdigest().encode()); c.close()
-"""
-
-TCP_CLIENT = r"""
-import hashlib, os, socket, sys
-data = os.urandom(4 << 20)
-c = socket.create_connection((sys.argv[1], 5001), timeout=20)
-c.sendall(data)
-print(hashlib.sha256(data).hexdigest(), c.recv(64).decode())
-"""
 
 SNIFF = r"""
 import sys
@@ -438,28 +329,14 @@ class CleanShutdown(unittest.TestCase):
     PA and routes it added, and touches nothing else."""
 
     def test_stop_leaves_the_host_as_it_was(self):
-        with vnetlab.Lab(os.environ["VNET_CONTROLLER_BINARY"], os.environ["VNET_AGENT_BINARY"],
-                         keep_logs_in=os.environ.get("VNET_LAB_LOGS")) as lab:
+        with vnetlab.Lab.from_environment() as lab:
             c = lab.start_controller()
             h1 = lab.add_host("h1", "192.168.1.1/24", "10.98.1.1/24", "10.98.1.10/24")
-            c.call("PUT", f"/logical-networks/{LN}", {"name": "dc",
-                                                      "network_virtualization": True})
-            c.call("PUT", f"/tenants/{BLUE_TENANT}", {"name": "blue"})
-            c.call("PUT", f"/sites/{SITE}", {"logical_network_id": LN, "name": "lab",
-                                             "subnets": [{"prefix": "192.168.1.0/24"}]})
-            c.call("PUT", f"/ip-pools/{uuid(0xa01)}", {
-                "site_id": SITE, "subnet": "192.168.1.0/24", "gateway": "192.168.1.1",
-                "ranges": [{"start": "192.168.1.10", "end": "192.168.1.99"}]})
-            h1.id = uuid(0x101)
-            c.call("PUT", f"/hosts/{h1.id}", {"name": "h1", "site_id": SITE,
-                                              "pa": "192.168.1.10"})
-            c.call("PUT", f"/vm-networks/{uuid(0xb1)}", {"tenant_id": BLUE_TENANT, "name": "B",
-                                                         "logical_network_id": LN})
-            c.call("PUT", f"/vm-subnets/{uuid(0xb10)}", {"vm_network_id": uuid(0xb1),
-                                                         "name": "s", "prefix": "10.0.0.0/24"})
-            c.call("PUT", f"/vm-nics/{uuid(0x1b5)}", {"vm_subnet_id": uuid(0xb10),
-                                                      "vm_name": "b5", "ip": "10.0.0.5"})
-            c.call("PATCH", f"/vm-nics/{uuid(0x1b5)}", {"host_id": h1.id, "interface": "b5"})
+            c.underlay(["192.168.1.0/24"])
+            c.place_host(h1, 0x101, "192.168.1.10")
+            c.vm_network(0xb1, "Blue")
+            c.vm_subnet(0xb10, 0xb1, "10.0.0.0/24")
+            c.vm_nic(0x1b5, 0xb10, "b5", "00:1d:d8:b7:1c:05", "10.0.0.5", h1.id, "b5")
             vm = lab.add_vm("b5", h1, "b5", "00:1d:d8:b7:1c:05", "10.0.0.5/24", None)
             # Someone else's XDP program on another interface of the host.
             h1.ns.run("ip", "link", "add", "other", "type", "veth", "peer", "name", "other1")
@@ -484,10 +361,7 @@ class CleanShutdown(unittest.TestCase):
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: the engine lab needs root (network namespaces, XDP, AF_XDP)")
-        # CI runs as root: there a skip would hide a missing test (.ci/run).
-        sys.exit(1 if os.environ.get("VNET_REQUIRE_PRIVILEGED") == "1" else 77)
+    vnetlab.skip_unless_root("the engine lab")
     unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[1:])
 
 

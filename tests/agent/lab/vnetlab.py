@@ -13,10 +13,22 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import tempfile
 import time
+import unittest
 
 PYTHON = "/usr/bin/python3"  # Debian's, with scapy
+
+# Fixed ids of what every lab's model has: PUT is idempotent with them.
+LN = "00000000-0000-4000-8000-00000000d000"
+SITE = "00000000-0000-4000-8000-00000000a000"
+TENANT = "00000000-0000-4000-8000-00000000b000"
+
+
+def uuid(n):
+    """A deterministic id for lab objects: uuid(0x101) = ...-000000000101."""
+    return f"00000000-0000-4000-8000-{n:012x}"
 
 
 class LabError(Exception):
@@ -84,6 +96,52 @@ class Controller:
                                     "http://127.0.0.1:8080/healthz", check=False)
         return out.strip() == "200"
 
+    def underlay(self, subnets):
+        """The administrator's part of a lab: a logical network, one site with
+        the PA subnets ("192.168.N.0/24"), each with a pool of .10-.99 whose
+        gateway is .1 (the underlay namespace), and a tenant (TENANT)."""
+        self.call("PUT", f"/logical-networks/{LN}", {"name": "dc",
+                                                     "network_virtualization": True})
+        self.call("PUT", f"/tenants/{TENANT}", {"name": "lab"})
+        self.call("PUT", f"/sites/{SITE}", {"logical_network_id": LN, "name": "lab",
+                                            "subnets": [{"prefix": p} for p in subnets]})
+        for i, prefix in enumerate(subnets):
+            base = prefix.rsplit(".", 1)[0]
+            self.call("PUT", f"/ip-pools/{uuid(0xa01 + i)}", {
+                "site_id": SITE, "subnet": prefix, "gateway": f"{base}.1",
+                "ranges": [{"start": f"{base}.10", "end": f"{base}.99"}]})
+
+    def place_host(self, host, n, pa):
+        """The host in the model, with id uuid(n) and its PA."""
+        host.id = uuid(n)
+        self.call("PUT", f"/hosts/{host.id}", {"name": host.name, "site_id": SITE, "pa": pa})
+
+    def vm_network(self, n, name, translation="encap", tenant=TENANT):
+        self.call("PUT", f"/vm-networks/{uuid(n)}", {"tenant_id": tenant, "name": name,
+                                                     "logical_network_id": LN,
+                                                     "translation": translation})
+
+    def vm_subnet(self, n, network_n, prefix, vsid=None, pool=None, dns=()):
+        body = {"vm_network_id": uuid(network_n), "name": prefix, "prefix": prefix}
+        if vsid:
+            body["vsid"] = vsid
+        self.call("PUT", f"/vm-subnets/{uuid(n)}", body)
+        if pool:
+            self.call("PUT", f"/ip-pools/{uuid(n + 1)}", {
+                "vm_subnet_id": uuid(n), "ranges": [{"start": pool[0], "end": pool[1]}],
+                "dns": list(dns)})
+
+    def vm_nic(self, n, subnet_n, name, mac, ip=None, host_id=None, interface=None):
+        """Creates (PUT) the NIC and places it; returns it as the API shows it."""
+        body = {"vm_subnet_id": uuid(subnet_n), "vm_name": name, "mac": mac}
+        if ip:
+            body["ip"] = ip
+        nic = self.call("PUT", f"/vm-nics/{uuid(n)}", body)
+        if host_id:
+            nic = self.call("PATCH", f"/vm-nics/{uuid(n)}", {"host_id": host_id,
+                                                             "interface": interface})
+        return nic
+
     def call(self, method, path, body=None, expect=None):
         args = ["curl", "-s", "-w", "\n%{http_code}", "-X", method, "-H",
                 f"Authorization: Bearer {self.token}"]
@@ -99,6 +157,12 @@ class Controller:
 
 class Lab:
     """Context manager: everything made inside is removed on exit."""
+
+    @classmethod
+    def from_environment(cls):
+        """VNET_CONTROLLER_BINARY, VNET_AGENT_BINARY; VNET_LAB_LOGS keeps logs there."""
+        return cls(os.environ["VNET_CONTROLLER_BINARY"], os.environ["VNET_AGENT_BINARY"],
+                   keep_logs_in=os.environ.get("VNET_LAB_LOGS"))
 
     def __init__(self, controller_binary, agent_binary, keep_logs_in=None):
         self.prefix = f"vl{os.getpid() % 100000}"
@@ -236,6 +300,97 @@ class Host:
 
     def counters(self):
         return self.show("counters")
+
+
+class LabTestCase(unittest.TestCase):
+    """A test class sharing one lab: build() makes it once for the class; it
+    is removed after the last test, or at once when build() fails (after
+    printing the logs)."""
+
+    lab = None
+    logs = ("controller.log",)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lab = Lab.from_environment()
+        cls.lab.__enter__()
+        try:
+            cls.build()
+        except BaseException:
+            cls.dump_logs()
+            cls.lab.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.lab:
+            cls.lab.close()
+
+    @classmethod
+    def build(cls):
+        raise NotImplementedError
+
+    @classmethod
+    def dump_logs(cls):
+        names = list(cls.logs) + [f"agent-{h}.log" for h in cls.lab.hosts]
+        for name in names:
+            text = cls.lab.log(name)
+            sys.stderr.write(f"--- {name} (last 40 lines)\n" +
+                             "\n".join(text.splitlines()[-40:]) + "\n")
+        for host in cls.lab.hosts.values():
+            if host.agent is None:
+                continue
+            try:
+                sys.stderr.write(f"--- {host.name} counters\n{host.counters()}\n")
+            except LabError as e:
+                sys.stderr.write(f"--- {host.name} counters: {e}\n")
+
+    def setUp(self):
+        for host in self.lab.hosts.values():
+            if host.agent is not None:
+                self.assertIsNone(host.agent.poll(), f"the agent of {host.name} exited")
+
+
+def skip_unless_root(what):
+    """Exits 77 (ctest's skip) without root, or 1 where skips are failures."""
+    if os.geteuid() != 0:
+        print(f"SKIP: {what} needs root (network namespaces, XDP, AF_XDP)")
+        sys.exit(1 if os.environ.get("VNET_REQUIRE_PRIVILEGED") == "1" else 77)
+
+
+TCP_SERVER = r"""
+import hashlib, socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 5001)); s.listen(1)
+c, _ = s.accept(); h = hashlib.sha256(); n = 0
+while n < 4 << 20:
+    b = c.recv(65536)
+    if not b: break
+    h.update(b); n += len(b)
+c.sendall(h.hexdigest().encode()); c.close()
+"""
+
+TCP_CLIENT = r"""
+import hashlib, os, socket, sys
+data = os.urandom(4 << 20)
+c = socket.create_connection((sys.argv[1], 5001), timeout=20)
+c.sendall(data)
+print(hashlib.sha256(data).hexdigest(), c.recv(64).decode())
+"""
+
+
+def tcp_transfer(client, server, address, timeout=60):
+    """4 MiB of random bytes from client to server (VMs) over TCP; returns the
+    SHA-256 the client sent and the one the server computed."""
+    listener = server.ns.popen([PYTHON, "-c", TCP_SERVER],
+                               os.path.join(client.host.lab.dir, f"tcp-{server.name}.log"))
+    try:
+        time.sleep(0.2)  # listening
+        sent, received = client.ns.python(TCP_CLIENT, address, timeout=timeout).split()
+    finally:
+        listener.kill()
+        listener.wait()
+    return sent, received
 
 
 class Vm:

@@ -26,20 +26,11 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "agent", "lab"))
 import vnetlab  # noqa: E402
 
-LN = "00000000-0000-4000-8000-00000000d000"
-TENANT = "00000000-0000-4000-8000-00000000b000"
-SITE = "00000000-0000-4000-8000-00000000a000"
 VM_MAC, PEER_MAC = "00:1d:d8:b7:1c:05", "00:1d:d8:b7:1c:07"
-
-
 # The generator's CPU and the forwarding CPU (one CPU does both on a
 # one-CPU machine, where the figures mean little but the benchmark runs).
 GEN_CPU = "0"
 FWD_CPU = "1" if (os.cpu_count() or 1) > 1 else "0"
-
-
-def uuid(n):
-    return f"00000000-0000-4000-8000-{n:012x}"
 
 
 def stat(ns, iface, name):
@@ -58,25 +49,14 @@ class Bench:
         lab = self.lab
         c = lab.start_controller()
         self.h1 = lab.add_host("h1", "192.168.1.1/24", "10.98.1.1/24", "10.98.1.10/24")
-        c.call("PUT", f"/logical-networks/{LN}", {"name": "dc", "network_virtualization": True})
-        c.call("PUT", f"/tenants/{TENANT}", {"name": "t"})
-        c.call("PUT", f"/sites/{SITE}", {"logical_network_id": LN, "name": "lab", "subnets": [
-            {"prefix": "192.168.1.0/24"}, {"prefix": "192.168.2.0/24"}]})
-        c.call("PUT", f"/ip-pools/{uuid(0xa01)}", {
-            "site_id": SITE, "subnet": "192.168.1.0/24",
-            "ranges": [{"start": "192.168.1.10", "end": "192.168.1.99"}], "gateway": "192.168.1.1"})
-        self.h1.id = uuid(0x101)
-        c.call("PUT", f"/hosts/{self.h1.id}", {"name": "h1", "site_id": SITE, "pa": "192.168.1.10"})
-        c.call("PUT", f"/hosts/{uuid(0x102)}", {"name": "h2", "site_id": SITE, "pa": "192.168.2.20"})
-        c.call("PUT", f"/vm-networks/{uuid(0xb1)}", {"tenant_id": TENANT, "name": "Blue",
-                                                     "logical_network_id": LN})
-        c.call("PUT", f"/vm-subnets/{uuid(0xb10)}", {"vm_network_id": uuid(0xb1), "name": "s",
-                                                     "prefix": "10.0.0.0/24", "vsid": 5001})
-        for n, ip, mac, host in ((0x1b5, "10.0.0.5", VM_MAC, self.h1.id),
-                                 (0x1b7, "10.0.0.7", PEER_MAC, uuid(0x102))):
-            c.call("PUT", f"/vm-nics/{uuid(n)}", {"vm_subnet_id": uuid(0xb10), "vm_name": ip,
-                                                  "ip": ip, "mac": mac})
-            c.call("PATCH", f"/vm-nics/{uuid(n)}", {"host_id": host, "interface": "b5"})
+        c.underlay(["192.168.1.0/24", "192.168.2.0/24"])
+        c.place_host(self.h1, 0x101, "192.168.1.10")
+        h2 = vnetlab.Host(lab, "h2", None)  # only in the model: the remote PA
+        c.place_host(h2, 0x102, "192.168.2.20")
+        c.vm_network(0xb1, "Blue")
+        c.vm_subnet(0xb10, 0xb1, "10.0.0.0/24", 5001)
+        c.vm_nic(0x1b5, 0xb10, "gen", VM_MAC, "10.0.0.5", self.h1.id, "b5")
+        c.vm_nic(0x1b7, 0xb10, "peer", PEER_MAC, "10.0.0.7", h2.id, "b7")
         self.vm = lab.add_vm("gen", self.h1, "b5", VM_MAC, "10.0.0.5/24", None)
         self.enrollment = c.call("POST", f"/hosts/{self.h1.id}/enrollment")
         self.ul_mac = lab.underlay.run("cat", "/sys/class/net/h1-ul/address").strip()
