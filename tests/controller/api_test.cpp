@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "controller/policy/engine.h"
 #include "tests/controller/api_fixture.h"
 
 namespace vnet::testing {
@@ -505,7 +506,8 @@ TEST_F(ApiTest, RewriteNicsGetTheirOwnPaWhilePlaced) {
   r = ctl.call("PATCH", "/api/v1/vm-nics/" + third.at("id").get<std::string>(),
                {{"host_id", h2}, {"interface", "g3"}});
   EXPECT_EQ(r.json().at("pa"), "192.168.2.11");
-  // The policy of host 1 answers for g2's PA.
+  // The policy of host 1 answers for g2's PA (once the compiler has caught up).
+  ctl.app().engine().flush();
   const json policy = ctl.call("GET", "/api/v1/hosts/" + h1 + "/policy").json();
   ASSERT_EQ(policy.at("rewrite_pas").size(), 1u) << policy.dump();
   EXPECT_EQ(policy.at("rewrite_pas")[0].at("pa"), "192.168.1.12");
