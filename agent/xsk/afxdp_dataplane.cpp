@@ -18,6 +18,7 @@ namespace vnet::agent::xsk {
 namespace {
 
 constexpr auto kReconcileInterval = std::chrono::seconds(1);
+constexpr auto kResolveInterval = std::chrono::milliseconds(10);
 
 bool same(const std::vector<proto::Problem>& a, const std::vector<proto::Problem>& b) {
   if (a.size() != b.size()) return false;
@@ -52,6 +53,8 @@ struct AfXdpDataplane::State {
   std::unordered_map<net::Ipv4Address, net::MacAddress> built_macs;
   std::set<std::string> built_ports;
   std::shared_ptr<const dataplane::Tables> tables;
+  std::set<net::Ipv4Address> missing_hops;           // next hops without a MAC, last time
+  std::chrono::steady_clock::time_point fast_until;  // look often until then
 
   std::condition_variable wake;
   bool stopping = false;
@@ -112,6 +115,13 @@ struct AfXdpDataplane::State {
         out.push_back({"policy_apply_failed", e.what(), ""});
       }
     }
+    // The underlay gateways carry every remote PA: have their MACs before
+    // the first record needs them (a NIC moving here would wait otherwise).
+    for (const policy::ProviderRoute& route : p.provider.routes) {
+      if (!netlink.neighbour(uplink_info.ifindex, route.next_hop)) {
+        netlink.resolve(uplink_info.ifindex, route.next_hop);
+      }
+    }
     for (auto it = added_routes.begin(); it != added_routes.end();) {
       if (std::find(p.provider.routes.begin(), p.provider.routes.end(), *it) !=
           p.provider.routes.end()) {
@@ -169,18 +179,27 @@ struct AfXdpDataplane::State {
     for (const policy::LookupRecord& r : p.lookup_records) {
       if (r.pa != pa || r.rule == policy::LookupRule::kRewrite) pas.insert(r.pa);
     }
+    std::set<net::Ipv4Address> missing;
     for (const net::Ipv4Address& remote : pas) {
       const auto hop = netlink.route_to(remote);
       if (!hop) continue;
       auto known = by_next_hop.find(hop->address);
       if (known == by_next_hop.end()) {
         auto mac = netlink.neighbour(hop->ifindex, hop->address);
-        if (!mac) netlink.resolve(hop->ifindex, hop->address);
+        if (!mac) {
+          netlink.resolve(hop->ifindex, hop->address);
+          missing.insert(hop->address);
+        }
         known = by_next_hop.emplace(hop->address, mac).first;
       }
       if (known->second) macs[remote] = *known->second;
     }
-
+    // A next hop newly missing: look again every 10 ms for a while (ARP takes
+    // a round trip), not forever (a neighbour that never answers).
+    if (!missing.empty() && missing != missing_hops) {
+      fast_until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    }
+    missing_hops = std::move(missing);
     // Tables, when anything they are made of changed.
     std::set<std::string> ports;
     for (const auto& [name, ifindex] : bound_ifindex) ports.insert(name);
@@ -208,9 +227,14 @@ struct AfXdpDataplane::State {
   void monitor() {
     std::unique_lock lock(mutex);
     while (!stopping) {
+      // While a next hop is being resolved, look again soon: its packets
+      // are being dropped (no_underlay_neighbor) until the tables have it.
+      const auto wait = !missing_hops.empty() && std::chrono::steady_clock::now() < fast_until
+                            ? std::chrono::milliseconds(kResolveInterval)
+                            : std::chrono::milliseconds(kReconcileInterval);
       lock.unlock();
       pollfd fd{events.fd(), POLLIN, 0};
-      poll(&fd, 1, static_cast<int>(std::chrono::milliseconds(kReconcileInterval).count()));
+      poll(&fd, 1, static_cast<int>(wait.count()));
       events.drain();
       lock.lock();
       if (stopping) break;

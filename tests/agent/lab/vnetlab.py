@@ -80,16 +80,26 @@ class Controller:
 
     def __init__(self, lab, binary):
         self.lab = lab
+        self.binary = binary
         self.data = os.path.join(lab.dir, "controller")
         os.makedirs(self.data)
-        self.process = lab.underlay.popen(
-            [binary, "--data-dir", self.data, "--listen", "127.0.0.1:8080", "--southbound",
-             "0.0.0.0:6641", "--log-level", "debug"], os.path.join(lab.dir, "controller.log"))
-        lab.processes.append(self.process)
-        wait_until(lambda: os.path.exists(os.path.join(self.data, "admin.token")) and
-                   self.healthy(), what="the controller to answer")
+        self.start()
         with open(os.path.join(self.data, "admin.token")) as f:
             self.token = f.read().strip()
+
+    def start(self):
+        """Starts (or starts again) the controller on its data directory."""
+        self.process = self.lab.underlay.popen(
+            [self.binary, "--data-dir", self.data, "--listen", "127.0.0.1:8080", "--southbound",
+             "0.0.0.0:6641", "--log-level", "debug"], os.path.join(self.lab.dir, "controller.log"))
+        self.lab.processes.append(self.process)
+        wait_until(lambda: os.path.exists(os.path.join(self.data, "admin.token")) and
+                   self.healthy(), what="the controller to answer")
+
+    def stop(self):
+        """SIGTERM, and waits for the exit; returns the exit code."""
+        os.killpg(self.process.pid, signal.SIGTERM)
+        return self.process.wait(timeout=20)
 
     def healthy(self):
         out = self.lab.underlay.run("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
@@ -293,6 +303,23 @@ class Host:
             self.agent.wait(timeout=10)
         return self.agent.returncode
 
+    def wait_realized(self, timeout=20):
+        """Until the controller shows the host connected with its newest
+        generation realized and nothing failing; returns the host object."""
+        c = self.lab.controller
+
+        def realized():
+            h = c.call("GET", f"/hosts/{self.id}")
+            ok = (h["connected"] and h["desired_generation"] > 0 and
+                  h["realized_generation"] == h["desired_generation"] and
+                  h["configuration_state"]["status"] == "success")
+            return h if ok else None
+        try:
+            return wait_until(realized, timeout=timeout, interval=0.1,
+                              what=f"{self.name} realized")
+        except LabError:
+            raise LabError(f"{self.name} not realized: {c.call('GET', f'/hosts/{self.id}')}")
+
     def show(self, what):
         out = self.ns.run(self.lab.agent_binary, "show", what, "-o", "json", "--state-dir",
                           self.state)
@@ -391,6 +418,27 @@ def tcp_transfer(client, server, address, timeout=60):
         listener.kill()
         listener.wait()
     return sent, received
+
+
+COUNT_ECHO_REQUESTS = r"""
+import sys
+from scapy.all import sniff
+got = sniff(iface="eth0", filter="icmp[icmptype] == icmp-echo", timeout=float(sys.argv[1]))
+print(len(got))
+"""
+
+
+def echo_requests_at(vm, action):
+    """How many ICMP echo requests reach `vm`'s eth0 while action() runs: a
+    capture on the VM's own interface, so isolation is asserted on what
+    arrives, not only on a failed ping."""
+    log = f"capture-{vm.name}-{time.monotonic_ns()}.log"
+    capture = vm.ns.popen([PYTHON, "-c", COUNT_ECHO_REQUESTS, "3"],
+                          os.path.join(vm.host.lab.dir, log))
+    time.sleep(1.0)  # capturing
+    action()
+    capture.wait(timeout=30)
+    return int(vm.host.lab.log(log).split()[-1])
 
 
 class Vm:
