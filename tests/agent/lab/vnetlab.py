@@ -174,16 +174,23 @@ class Lab:
         return cls(os.environ["VNET_CONTROLLER_BINARY"], os.environ["VNET_AGENT_BINARY"],
                    keep_logs_in=os.environ.get("VNET_LAB_LOGS"))
 
-    def __init__(self, controller_binary, agent_binary, keep_logs_in=None):
-        self.prefix = f"vl{os.getpid() % 100000}"
+    def __init__(self, controller_binary, agent_binary, keep_logs_in=None, prefix=None,
+                 directory=None):
+        self.prefix = prefix or f"vl{os.getpid() % 100000}"
         self.controller_binary = controller_binary
         self.agent_binary = agent_binary
-        self.dir = tempfile.mkdtemp(prefix=f"{self.prefix}-", dir=keep_logs_in)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+            self.dir = directory
+        else:
+            self.dir = tempfile.mkdtemp(prefix=f"{self.prefix}-", dir=keep_logs_in)
+        self.root_interfaces = []  # made in the machine's own namespace (management)
         self.namespaces = []
         self.processes = []
         self.hosts = {}
         self.vms = {}
         self.controller = None
+        self.management = None  # the prefix the machine reaches the lab by, if any
 
     # --- building -------------------------------------------------------
 
@@ -210,24 +217,55 @@ class Lab:
         ns.run("ip", "link", "set", "lo", "up")
         return ns
 
+    def connect_management(self, address):
+        """One veth from the machine's own namespace into the underlay, with
+        `address` (e.g. 198.18.0.1/16, the benchmarking range of RFC 2544) on
+        the machine's side: a controller there reaches the hosts'
+        management addresses inside that prefix (the underlay answers ARP
+        for them, proxy ARP), and nothing else of the lab is routed to the
+        machine. Call before add_host()."""
+        root_side = f"{self.prefix}-mgmt"[:15]
+        sh("ip", "link", "add", root_side, "type", "veth", "peer", "name", "mgmt", "netns",
+           self.underlay.name)
+        self.root_interfaces.append(root_side)
+        sh("ip", "addr", "add", address, "dev", root_side)
+        sh("ip", "link", "set", root_side, "up")
+        network = address.split("/")
+        base = network[0].rsplit(".", 2)[0]
+        self.underlay.run("ip", "addr", "add", f"{base}.0.2/24", "dev", "mgmt")
+        self.underlay.run("ip", "link", "set", "mgmt", "up")
+        self.underlay.run("sysctl", "-qw", "net.ipv4.conf.mgmt.proxy_arp=1")
+        self.management = f"{base}.0.0/{network[1]}"
+
     def start_controller(self):
         self.controller = Controller(self, self.controller_binary)
         return self.controller
 
-    def add_host(self, name, pa_gateway, mgmt_gateway, mgmt_address):
-        """A host namespace whose uplink `up` is a veth into the underlay.
-        The underlay side holds the PA subnet's gateway and the management
-        gateway; the host side only its management address: the PA is the
-        agent's to add."""
+    def add_host(self, name, pa_gateway, mgmt_gateway, mgmt_address, shared=False):
+        """A host namespace whose uplink is a veth into the underlay. Routed
+        (the default): the underlay side holds the PA subnet's gateway and
+        the management gateway. Shared: the underlay side joins one bridge
+        that holds them, so every host is on one PA subnet. The host side has
+        only its management address: the PA is the agent's to add."""
         ns = self.namespace(name)
         ul_side = f"{name}-ul"
-        sh("ip", "link", "add", "name", "uplink", "netns", ns.name, "type", "veth", "peer", "name", ul_side,
-           "netns", self.underlay.name)
-        self.underlay.run("ip", "addr", "add", pa_gateway, "dev", ul_side)
-        self.underlay.run("ip", "addr", "add", mgmt_gateway, "dev", ul_side)
+        sh("ip", "link", "add", "name", "uplink", "netns", ns.name, "type", "veth", "peer", "name",
+           ul_side, "netns", self.underlay.name)
+        if shared:
+            if not self.underlay.run("ip", "-o", "link", "show", "shared0", check=False):
+                self.underlay.run("ip", "link", "add", "shared0", "type", "bridge")
+                self.underlay.run("ip", "addr", "add", pa_gateway, "dev", "shared0")
+                self.underlay.run("ip", "addr", "add", mgmt_gateway, "dev", "shared0")
+                self.underlay.run("ip", "link", "set", "shared0", "up")
+            self.underlay.run("ip", "link", "set", ul_side, "master", "shared0")
+        else:
+            self.underlay.run("ip", "addr", "add", pa_gateway, "dev", ul_side)
+            self.underlay.run("ip", "addr", "add", mgmt_gateway, "dev", ul_side)
         self.underlay.run("ip", "link", "set", ul_side, "up")
         ns.run("ip", "addr", "add", mgmt_address, "dev", "uplink")
         ns.run("ip", "link", "set", "uplink", "up")
+        if self.management:
+            ns.run("ip", "route", "add", self.management, "via", mgmt_gateway.split("/")[0])
         host = Host(self, name, ns)
         self.hosts[name] = host
         return host
@@ -267,6 +305,9 @@ class Lab:
         for ns in reversed(self.namespaces):
             sh("ip", "netns", "del", ns.name, check=False)
         self.namespaces.clear()
+        for interface in self.root_interfaces:
+            sh("ip", "link", "del", interface, check=False)
+        self.root_interfaces.clear()
         if hasattr(self, "_old_sigterm"):
             signal.signal(signal.SIGTERM, self._old_sigterm)
 
