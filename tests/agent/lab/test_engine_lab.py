@@ -17,7 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vnetlab  # noqa: E402
-from vnetlab import LabError, echo_requests_at, tcp_transfer, uuid, wait_until  # noqa: E402
+from vnetlab import echo_requests_at, tcp_transfer, uuid, wait_until  # noqa: E402
 
 RED_TENANT = uuid(0xe000)
 
@@ -67,23 +67,7 @@ class EngineLab(vnetlab.LabTestCase):
         cls.dhcp = nic("dhcp6", 0x1b6, 0xb10, None, "00:1d:d8:b7:1c:06", h1, "d6")
         cls.h1, cls.h2 = h1, h2
 
-        for host, address in ((h1, "10.98.1.1:6641"), (h2, "10.98.2.1:6641")):
-            host.start_agent(address, c.call("POST", f"/hosts/{host.id}/enrollment"))
-        for host in (h1, h2):
-            cls.wait_realized(host)
-
-    @classmethod
-    def wait_realized(cls, host, timeout=20):
-        def realized():
-            h = cls.lab.controller.call("GET", f"/hosts/{host.id}")
-            return (h["connected"] and h["desired_generation"] > 0 and
-                    h["realized_generation"] == h["desired_generation"] and
-                    h["configuration_state"]["status"] == "success")
-        try:
-            wait_until(realized, timeout=timeout, interval=0.1, what=f"{host.name} realized")
-        except LabError:
-            h = cls.lab.controller.call("GET", f"/hosts/{host.id}")
-            raise LabError(f"{host.name} not realized: {h}")
+        lab.start_agents([h1, h2])
 
     # --- helpers --------------------------------------------------------
 

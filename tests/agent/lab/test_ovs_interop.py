@@ -50,9 +50,7 @@ class OvsInterop(vnetlab.LabTestCase):
         cls.ovs.add_vm_port("o8")
         cls.ovs.add_gre_port("gre0", "192.168.1.10", VSID << 8)
 
-        h1.start_agent("10.98.1.1:6641", c.call("POST", f"/hosts/{h1.id}/enrollment"))
-        vnetlab.wait_until(lambda: c.call("GET", f"/hosts/{h1.id}")["realized_generation"] > 0,
-                           timeout=20, what="host 1 realized")
+        lab.start_agents([h1])
         cls.h1 = h1
 
     def counter(self, port, name):

@@ -267,8 +267,19 @@ class Lab:
         if self.management:
             ns.run("ip", "route", "add", self.management, "via", mgmt_gateway.split("/")[0])
         host = Host(self, name, ns)
+        host.mgmt_gateway = mgmt_gateway.split("/")[0]
         self.hosts[name] = host
         return host
+
+    def start_agents(self, hosts):
+        """Enrolls each host with a fresh token, starts its agent (towards the
+        controller in the underlay, by the host's management gateway), and
+        waits until the controller shows every one of them realized."""
+        for host in hosts:
+            enrollment = self.controller.call("POST", f"/hosts/{host.id}/enrollment")
+            host.start_agent(f"{host.mgmt_gateway}:6641", enrollment)
+        for host in hosts:
+            host.wait_realized()
 
     def add_vm(self, name, host, interface, mac, address, gateway=None):
         """A VM namespace with eth0 (MAC, CA) whose peer `interface` is in the host."""
@@ -326,6 +337,7 @@ class Host:
         self.ns = ns
         self.id = None
         self.agent = None
+        self.mgmt_gateway = None
         self.state = os.path.join(lab.dir, f"agent-{name}")
 
     def start_agent(self, controller_address, enrollment=None, extra=()):
