@@ -154,10 +154,16 @@ std::unique_ptr<Engine::Socket> Engine::open_socket(const std::string& interface
     throw std::runtime_error("AF_XDP socket on " + interface + ": " + std::strerror(-err));
   }
   s->fd = xsk_socket__fd(s->xsk);
+  // Frames to receive into before the XDP program can redirect to it: a
+  // frame redirected to an empty fill ring is dropped (the engine thread is
+  // paused or not started here, so its pool is ours to take from).
+  ids_in_use_[id] = true;
+  refill(*s);
   if (const int e = xsk_socket__update_xskmap(s->xsk, s->program->xsks_map_fd()); e != 0) {
+    s.reset();  // closes it: the kernel lets go of its fill ring
+    reclaim(static_cast<uint16_t>(id));
     throw std::runtime_error("AF_XDP socket on " + interface + ": XSKMAP: " + std::strerror(-e));
   }
-  ids_in_use_[id] = true;
   spdlog::info("socket_bound interface={} role={} xdp={} copy_mode=true", interface,
                uplink ? "uplink" : "port", s->program->native() ? "native" : "generic");
   return s;
@@ -216,14 +222,7 @@ void Engine::release_port(const std::string& interface) {
     if (sockets_[i]->interface != interface) continue;
     const uint16_t id = sockets_[i]->id;
     sockets_.erase(sockets_.begin() + static_cast<ptrdiff_t>(i));  // closes it: the kernel lets go
-    // Every frame that socket held (in its fill, RX or TX ring) is ours again.
-    for (size_t f = 0; f < owner_.size(); ++f) {
-      if (owner_[f] == id) {
-        owner_[f] = kFree;
-        free_frames_.push_back(uint64_t{f} * options_.frame_size);
-      }
-    }
-    ids_in_use_[id] = false;
+    reclaim(id);
     spdlog::info("socket_released interface={}", interface);
     break;
   }
@@ -264,6 +263,17 @@ std::vector<SocketSnapshot> Engine::counters() const {
     out.push_back(std::move(snap));
   }
   return out;
+}
+
+void Engine::reclaim(uint16_t id) {
+  // Every frame a closed socket held (in its fill, RX or TX ring) is ours again.
+  for (size_t f = 0; f < owner_.size(); ++f) {
+    if (owner_[f] == id) {
+      owner_[f] = kFree;
+      free_frames_.push_back(uint64_t{f} * options_.frame_size);
+    }
+  }
+  ids_in_use_[id] = false;
 }
 
 void Engine::remap_ports() {
@@ -418,7 +428,8 @@ bool Engine::complete(Socket& s) {
 void Engine::refill(Socket& s) {
   // Each socket keeps up to half the ring filled, less when many sockets
   // share the UMEM, so one port cannot starve the others.
-  const uint32_t share = options_.frames / (2 * static_cast<uint32_t>(sockets_.size()));
+  const auto sockets = std::max<uint32_t>(1, static_cast<uint32_t>(sockets_.size()));
+  const uint32_t share = options_.frames / (2 * sockets);
   const uint32_t target = std::min(options_.ring_size / 2, std::max<uint32_t>(share, 64));
   if (s.in_fill >= target || free_frames_.empty()) return;
   const uint32_t want =

@@ -89,6 +89,7 @@ class Engine {
   bool complete(Socket& s);
   void refill(Socket& s);
   void free_frame(uint64_t addr);
+  void reclaim(uint16_t socket_id);  // a closed socket's frames back to the pool
   std::unique_ptr<Socket> open_socket(const std::string& interface, bool uplink);
 
   EngineOptions options_;
