@@ -24,7 +24,7 @@ constexpr uint16_t kInEngine = 0xfffe;
 constexpr size_t kMaxSockets = 4096;
 constexpr int kIdleLoopsBeforePoll = 16;
 constexpr int kPollMilliseconds = 10;
-constexpr uint32_t kMaxBatch = 256;
+constexpr uint32_t kMaxBatch = 64;  // frames[] below is on the stack, built per batch
 
 void count(std::atomic<uint64_t>& counter, uint64_t n = 1) {
   // One writer (the engine thread): a plain add, visible to readers.

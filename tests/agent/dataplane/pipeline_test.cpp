@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -107,6 +108,19 @@ TEST_F(PipelineTest, EncapsulationAndDecapsulationMoveOnlyTheOffset) {
   EXPECT_EQ(frame.offset, kHeadroom - 42);
   EXPECT_EQ(frame.length, encap.frame.size() + 42);
   EXPECT_EQ(0, std::memcmp(buffer_.data() + kHeadroom, encap.frame.data(), encap.frame.size()));
+
+  // Decapsulation: the inner frame is where it arrived, 42 bytes in.
+  const auto decap = std::find_if(fixtures.begin(), fixtures.end(), [](const fx::Fixture& f) {
+    return f.reason == Reason::kDecapsulated;
+  });
+  ASSERT_NE(decap, fixtures.end());
+  buffer_.assign(4096, 0);
+  std::memcpy(buffer_.data() + kHeadroom, decap->frame.data(), decap->frame.size());
+  frame = Frame{buffer_, kHeadroom, static_cast<uint32_t>(decap->frame.size())};
+  ASSERT_EQ(from_uplink(*tables_, frame).reason, Reason::kDecapsulated);
+  EXPECT_EQ(frame.offset, kHeadroom + 42);
+  EXPECT_EQ(frame.length, decap->frame.size() - 42);
+  EXPECT_EQ(frame.buffer.data(), buffer_.data());
 }
 
 TEST_F(PipelineTest, HeadroomUnder42BytesIsNotWrittenOutsideTheBuffer) {
