@@ -228,6 +228,8 @@ Response Router::dispatch(const Request& request, const std::string& path,
     return json_response(200, openapi());
   }
   if (path.rfind(kApi, 0) != 0) {
+    if (web_ != nullptr && (method == "GET" || method == "HEAD") && path != "/api/v1")
+      return web_->serve(request, path);
     throw model::not_found(fmt::format("there is nothing at {}; the API is under /api/v1/", path));
   }
   const std::string rest = path.substr(kApi.size());

@@ -10,6 +10,7 @@
 
 #include "controller/api/http.h"
 #include "controller/api/metrics.h"
+#include "controller/api/static_files.h"
 #include "controller/model/service.h"
 
 namespace vnet::api {
@@ -38,8 +39,11 @@ class Agents {
 
 class Router {
  public:
-  Router(model::Service& service, Metrics& metrics, Agents* agents = nullptr)
-      : service_(service), metrics_(metrics), agents_(agents) {}
+  // `web`: the console's files, served for GET and HEAD outside /api/v1/
+  // (absent in tests of the API alone).
+  Router(model::Service& service, Metrics& metrics, Agents* agents = nullptr,
+         const StaticFiles* web = nullptr)
+      : service_(service), metrics_(metrics), agents_(agents), web_(web) {}
 
   Response handle(const Request& request);
 
@@ -60,6 +64,7 @@ class Router {
   model::Service& service_;
   Metrics& metrics_;
   Agents* agents_;
+  const StaticFiles* web_;
 };
 
 // A problem document response (used by the server for errors it meets

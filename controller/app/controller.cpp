@@ -154,6 +154,8 @@ class AgentsBridge : public api::Agents {
 
 }  // namespace
 
+std::string default_web_dir() { return VNET_WEB_DIR; }
+
 HostPort parse_host_port(const std::string& text, const std::string& option) {
   const size_t colon = text.rfind(':');
   std::string host = colon == std::string::npos ? "" : text.substr(0, colon);
@@ -183,7 +185,12 @@ struct Controller::Impl {
         southbound({.address = southbound_at.host, .port = southbound_at.port}, engine, realization,
                    ca, enrollment),
         agents(engine, realization, enrollment, southbound, ca, southbound_at),
-        router(service, metrics, &agents) {
+        web(o.web_dir.empty() ? default_web_dir() : o.web_dir),
+        router(service, metrics, &agents, &web) {
+    if (!web.installed()) {
+      spdlog::warn("console_missing web_dir={} detail={}", log::quote(web.root().string()),
+                   log::quote("no index.html there; / answers 404 (see --web-dir)"));
+    }
     if (auto secret = service.bootstrap_admin_token()) {
       write_secret_file(dir / "admin.token", *secret);
       first_admin_token = secret;
@@ -227,6 +234,7 @@ struct Controller::Impl {
   southbound::Server southbound;
   AgentsBridge agents;
   api::Metrics metrics;
+  api::StaticFiles web;
   api::Router router;
   std::unique_ptr<api::Server> api;
   std::optional<std::string> first_admin_token;

@@ -25,8 +25,14 @@ struct Options {
   std::string listen = "127.0.0.1:8080";
   std::string southbound = "0.0.0.0:6641";
   std::string log_level = "info";
+  // The console's files; empty: default_web_dir().
+  std::string web_dir;
   int api_threads = 2;
 };
+
+// Where the console is when --web-dir is not given (set at build time:
+// the source tree's web/, or /usr/share/vnet/web in packages).
+std::string default_web_dir();
 
 class Controller {
  public:

@@ -12,6 +12,9 @@ int main(int argc, char** argv) {
   cli.add_option("--listen", options.listen, "REST API address, ADDR:PORT")->capture_default_str();
   cli.add_option("--southbound", options.southbound, "Agent channel address, ADDR:PORT")
       ->capture_default_str();
+  cli.add_option(
+      "--web-dir", options.web_dir,
+      "The web console's files, served at / (default: " + vnet::app::default_web_dir() + ")");
   cli.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
 

@@ -195,6 +195,7 @@ int main(int argc, char** argv) {
                              .listen = "127.0.0.1:0",
                              .southbound = "127.0.0.1:0",
                              .log_level = "warn",
+                             .web_dir = "",
                              .api_threads = 2});
     auto& s = c.service();
     const vnet::model::Principal admin{vnet::model::Role::kAdmin, "", ""};
@@ -251,6 +252,7 @@ int main(int argc, char** argv) {
                              .listen = "127.0.0.1:0",
                              .southbound = "127.0.0.1:0",
                              .log_level = "warn",
+                             .web_dir = "",
                              .api_threads = 2});
   const double compile_s = ctl.engine().stats().full_compile_seconds;
   const long rss_after = rss_kib();

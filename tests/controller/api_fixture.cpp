@@ -65,6 +65,7 @@ Controller::Controller(std::filesystem::path dir, uint16_t southbound_port) : di
                    .listen = "127.0.0.1:0",
                    .southbound = "127.0.0.1:" + std::to_string(southbound_port),
                    .log_level = "warn",
+                   .web_dir = "",
                    .api_threads = 2});
   if (app_->first_admin_token()) {
     admin_token_ = *app_->first_admin_token();

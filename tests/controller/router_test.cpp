@@ -2,6 +2,9 @@
 // no sockets (Beast's handle_request pattern).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "controller/api/router.h"
 #include "tests/controller/api_fixture.h"
 
@@ -95,6 +98,94 @@ TEST_F(RouterTest, AnInternalFailureIsA500ProblemNotACrash) {
   EXPECT_NE(json::parse(r.body).at("detail").get<std::string>().find("no such table"),
             std::string::npos);
   EXPECT_EQ(call("GET", "/healthz").status, 200);
+}
+
+// The console's files at `/`, from a directory of the test's own.
+class ConsoleFilesTest : public RouterTest {
+ protected:
+  ConsoleFilesTest() {
+    std::filesystem::create_directories(web_dir.path() / "app");
+    std::filesystem::create_directories(web_dir.path() / ".git");
+    write("index.html", "<!doctype html><title>vnet</title>");
+    write("app/main.js", "export const x = 1;\n");
+    write("package.json", "{}");
+    write(".git/config", "secret");
+    std::ofstream(dir.path() / "outside.js") << "not-served";
+  }
+  void write(const std::string& rel, const std::string& text) {
+    std::ofstream(web_dir.path() / rel) << text;
+  }
+  api::Response get(const std::string& target, std::map<std::string, std::string> headers = {}) {
+    api::Request r;
+    r.method = "GET";
+    r.target = target;
+    r.headers = std::move(headers);
+    r.request_id = "t2";
+    return console.handle(r);
+  }
+  static std::string header(const api::Response& r, const std::string& name) {
+    for (const auto& [n, v] : r.headers)
+      if (n == name) return v;
+    return "";
+  }
+  TempDir web_dir;
+  api::StaticFiles files{web_dir.path()};
+  api::Router console{service, metrics, nullptr, &files};
+};
+
+TEST_F(ConsoleFilesTest, ServesIndexAndModulesWithTheirTypesAndPolicy) {
+  const auto index = get("/");
+  ASSERT_EQ(index.status, 200) << index.body;
+  EXPECT_EQ(index.body, "<!doctype html><title>vnet</title>");
+  EXPECT_EQ(index.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(header(index, "Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_EQ(header(index, "Cache-Control"), "no-cache");
+  const auto module = get("/app/main.js?v=1");
+  ASSERT_EQ(module.status, 200);
+  EXPECT_EQ(module.body, "export const x = 1;\n");
+  EXPECT_EQ(module.content_type, "text/javascript; charset=utf-8");
+  EXPECT_EQ(header(module, "X-Content-Type-Options"), "nosniff");
+  // No token needed for the console itself; the API still wants one.
+  EXPECT_EQ(get("/api/v1/tenants").status, 401);
+}
+
+TEST_F(ConsoleFilesTest, RevalidatesByEtag) {
+  const auto first = get("/app/main.js");
+  const std::string etag = header(first, "ETag");
+  ASSERT_FALSE(etag.empty());
+  const auto again = get("/app/main.js", {{"if-none-match", etag}});
+  EXPECT_EQ(again.status, 304);
+  EXPECT_TRUE(again.body.empty());
+  EXPECT_EQ(get("/app/main.js", {{"if-none-match", "\"other\""}}).status, 200);
+}
+
+TEST_F(ConsoleFilesTest, NothingOutsideTheConsoleFiles) {
+  for (const std::string target :
+       {"/../outside.js", "/app/../../outside.js", "/.git/config", "/package.json",
+        "/node_modules/x.js", "/app//main.js", "/missing.js", "/app", "/app/main.js/"}) {
+    const auto r = get(target);
+    EXPECT_EQ(r.status, 404) << target;
+    EXPECT_EQ(r.content_type, "application/problem+json") << target;
+    EXPECT_EQ(r.body.find("secret"), std::string::npos) << target;
+    EXPECT_EQ(r.body.find("not-served"), std::string::npos) << target;
+  }
+  api::Request post;
+  post.method = "POST";
+  post.target = "/";
+  EXPECT_EQ(console.handle(post).status, 404);
+}
+
+TEST_F(ConsoleFilesTest, SaysWhenTheConsoleIsNotInstalled) {
+  api::StaticFiles none{web_dir.path() / "absent"};
+  EXPECT_FALSE(none.installed());
+  EXPECT_TRUE(files.installed());
+  api::Router bare{service, metrics, nullptr, &none};
+  api::Request r;
+  r.method = "GET";
+  r.target = "/";
+  const auto answer = bare.handle(r);
+  EXPECT_EQ(answer.status, 404);
+  EXPECT_NE(answer.body.find("the web console is not installed"), std::string::npos) << answer.body;
 }
 
 }  // namespace
