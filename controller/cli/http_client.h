@@ -1,0 +1,47 @@
+// vnetctl's HTTP/1.1 client: one request at a time over a kept-alive
+// connection (Boost.Beast, synchronous), kept out of this header so the
+// command code does not compile Beast.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vnet::cli {
+
+struct Url {
+  std::string host;  // "127.0.0.1", "[::1]" without brackets
+  std::string port;  // "8080"
+  std::string base;  // path prefix without trailing slash: "" or "/vnet"
+};
+
+// "http://HOST[:PORT][/BASE]" (port 80 by default); throws
+// std::invalid_argument with a sentence for anything else (https included:
+// put a TLS proxy's certificate in front and point vnetctl at plain HTTP on
+// loopback, or use the proxy from a client that speaks TLS).
+Url parse_url(const std::string& text);
+
+struct Reply {
+  int status = 0;
+  std::string content_type;
+  std::string etag;
+  std::string body;
+};
+
+class HttpClient {
+ public:
+  HttpClient(Url url, std::string token);
+  ~HttpClient();
+
+  // Sends `method target` (target relative to the base: "/api/v1/hosts")
+  // with the bearer token; throws std::runtime_error when the controller
+  // cannot be reached or the connection breaks.
+  Reply request(const std::string& method, const std::string& target, const std::string& body = "",
+                const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vnet::cli

@@ -1,0 +1,614 @@
+// vnetctl: the REST API from a terminal, noun then verb, as `az network
+// vnet create` and `openstack network create` are. The nouns, their fields
+// and which flags each verb takes come from the controller's own kind
+// tables (controller/model/kinds.cpp), so the CLI cannot drift from the API.
+#include "controller/cli/vnetctl.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <list>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "controller/cli/http_client.h"
+#include "controller/model/kinds.h"
+#include "shared/util/uuid.h"
+
+namespace vnet::cli {
+namespace {
+
+using model::Access;
+using model::FieldType;
+using nlohmann::json;
+
+// A failure the server or the connection reported: printed, exit status 1.
+struct Failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Columns of `list` in table form; `show` prints every field.
+const std::map<std::string, std::vector<std::string>>& list_columns() {
+  static const std::map<std::string, std::vector<std::string>> columns = {
+      {"tenants", {"id", "name"}},
+      {"tokens", {"id", "name", "role", "tenant_id"}},
+      {"logical-networks", {"id", "name", "network_virtualization", "flow_entropy"}},
+      {"sites", {"id", "name", "logical_network_id", "subnets", "host_group"}},
+      {"ip-pools", {"id", "name", "vm_subnet_id", "site_id", "subnet", "ranges", "gateway"}},
+      {"mac-pools", {"id", "name", "start", "end"}},
+      {"hosts",
+       {"id", "name", "pa", "connected", "desired_generation", "realized_generation",
+        "configuration_state"}},
+      {"vm-networks", {"id", "name", "translation", "isolation", "rdid", "tenant_id"}},
+      {"vm-subnets", {"id", "name", "prefix", "vsid", "vm_network_id"}},
+      {"vm-nics",
+       {"id", "vm_name", "ip", "mac", "vm_subnet_id", "host_id", "interface",
+        "configuration_state"}},
+      {"gateways", {"id", "kind", "vm_network_id", "host_id", "external_ip"}},
+      {"routes", {"id", "vm_network_id", "prefix", "next_hop", "metric"}},
+  };
+  return columns;
+}
+
+std::string dashed(std::string name) {
+  std::replace(name.begin(), name.end(), '_', '-');
+  return name;
+}
+
+// The noun of a collection: "vm-networks" -> "vm-network".
+std::string noun_of(const model::Kind& kind) {
+  return kind.collection.substr(0, kind.collection.size() - 1);
+}
+
+bool is_uuid(const std::string& text) {
+  return text.size() == 36 && static_cast<bool>(Uuid::parse(text));
+}
+
+std::string cell(const json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>().empty() ? "-" : v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number()) return v.dump();
+  if (v.is_object()) {
+    // configuration_state: {status, detail: [{code, message}]}
+    if (v.contains("status") && v["status"].is_string()) {
+      std::string out = v["status"].get<std::string>();
+      if (v.contains("detail") && v["detail"].is_array()) {
+        for (const auto& d : v["detail"])
+          if (d.contains("code")) out += " " + d["code"].get<std::string>();
+      }
+      return out;
+    }
+    return v.dump();
+  }
+  std::string out;
+  for (const auto& item : v) {
+    std::string one;
+    if (item.is_object() && item.contains("start") && item.contains("end")) {
+      one = cell(item["start"]) + "-" + cell(item["end"]);
+    } else if (item.is_object() && item.contains("prefix")) {
+      one = cell(item["prefix"]);
+      if (item.contains("vlan") && item["vlan"].is_number() && item["vlan"].get<int>() != 0)
+        one += " vlan " + item["vlan"].dump();
+    } else {
+      one = cell(item);
+    }
+    out += (out.empty() ? "" : ",") + one;
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string heading(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(), [](char c) {
+    return c == '_' ? ' ' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  });
+  return name;
+}
+
+void print_table(const std::vector<std::string>& headings,
+                 const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(headings.size());
+  for (size_t c = 0; c < headings.size(); ++c) width[c] = headings[c].size();
+  for (const auto& row : rows)
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      out += cells[c];
+      if (c + 1 < cells.size()) out += std::string(width[c] - cells[c].size() + 2, ' ');
+    }
+    fmt::print("{}\n", out);
+  };
+  line(headings);
+  for (const auto& row : rows) line(row);
+}
+
+// `show` in table form: one field per line, id first.
+void print_object(const json& object) {
+  std::vector<std::vector<std::string>> rows;
+  if (object.contains("id")) rows.push_back({"id", cell(object["id"])});
+  for (const auto& [key, value] : object.items())
+    if (key != "id") rows.push_back({key, cell(value)});
+  print_table({"FIELD", "VALUE"}, rows);
+}
+
+class Session {
+ public:
+  Session(HttpClient& http, bool table) : http_(http), table_(table) {}
+
+  bool table() const { return table_; }
+
+  json call(const std::string& method, const std::string& target, const json& body = nullptr,
+            const std::vector<std::pair<std::string, std::string>>& headers = {},
+            std::string* etag = nullptr) {
+    const Reply r = http_.request(method, target, body.is_null() ? "" : body.dump(), headers);
+    if (r.status >= 400) throw Failure(describe(method, target, r));
+    if (etag != nullptr) *etag = r.etag;
+    if (r.body.empty()) return nullptr;
+    try {
+      return json::parse(r.body);
+    } catch (const json::exception&) {
+      throw Failure(fmt::format("{} {}: the controller answered {} with a body that is not JSON",
+                                method, target, r.status));
+    }
+  }
+
+  // Every page of a collection, up to `limit` items (0: all).
+  json list(const std::string& collection, const std::map<std::string, std::string>& filters,
+            size_t limit = 0) {
+    json items = json::array();
+    std::string cursor;
+    for (;;) {
+      std::string query =
+          "?limit=" + std::to_string(limit == 0 ? 1000 : std::min<size_t>(limit, 1000));
+      for (const auto& [name, value] : filters) query += "&" + name + "=" + encode(value);
+      if (!cursor.empty()) query += "&cursor=" + encode(cursor);
+      const json page = call("GET", "/api/v1/" + collection + query);
+      for (const auto& item : page.at("items")) {
+        items.push_back(item);
+        if (limit != 0 && items.size() == limit) return items;
+      }
+      if (!page.contains("next") || page["next"].is_null()) return items;
+      cursor = page["next"].get<std::string>();
+    }
+  }
+
+  // An id, or the name of exactly one object of the collection.
+  std::string resolve(const std::string& collection, const std::string& id_or_name) {
+    if (is_uuid(id_or_name)) return id_or_name;
+    const model::Kind& kind = model::kind(collection);
+    const std::string name_field = kind.field("name") != nullptr ? "name" : "vm_name";
+    std::vector<std::string> ids;
+    for (const auto& item : list(collection, {}))
+      if (item.value(name_field, "") == id_or_name) ids.push_back(item.at("id"));
+    if (ids.empty()) {
+      throw Failure(fmt::format("there is no {} with the id or {} \"{}\"", noun_of(kind),
+                                name_field, id_or_name));
+    }
+    if (ids.size() > 1) {
+      std::string list_of_ids;
+      for (const auto& id : ids) list_of_ids += "\n  " + id;
+      throw Failure(fmt::format("{} {}s are named \"{}\"; give the id:{}", ids.size(),
+                                noun_of(kind), id_or_name, list_of_ids));
+    }
+    return ids.front();
+  }
+
+ private:
+  static std::string encode(const std::string& value) {
+    std::string out;
+    for (unsigned char c : value) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ':' || c == '/')
+        out += static_cast<char>(c);
+      else
+        out += fmt::format("%{:02X}", c);
+    }
+    return out;
+  }
+
+  static std::string describe(const std::string& method, const std::string& target,
+                              const Reply& r) {
+    json problem;
+    try {
+      problem = json::parse(r.body);
+    } catch (const json::exception&) {
+    }
+    if (!problem.is_object() || !problem.contains("title")) {
+      return fmt::format("{} {}: HTTP {}: {}", method, target, r.status, r.body.substr(0, 300));
+    }
+    std::string out = fmt::format("{} ({}): {}", problem.value("title", ""), r.status,
+                                  problem.value("detail", ""));
+    if (problem.contains("errors") && problem["errors"].is_array()) {
+      const std::string detail = problem.value("detail", "");
+      for (const auto& e : problem["errors"]) {
+        const std::string line =
+            fmt::format("{}: {}", e.value("field", ""), e.value("message", ""));
+        if (line != detail) out += "\n  " + line;
+      }
+    }
+    return out;
+  }
+
+  HttpClient& http_;
+  bool table_;
+};
+
+// A flag's text as the field's JSON value. Lists are comma-separated:
+// --dns 10.0.0.2,10.0.0.3; --ranges 10.0.0.10-10.0.0.99; --subnets
+// 192.168.1.0/24:10 (prefix:vlan). Anything starting with [ or { is JSON.
+json value_of(Session& session, const model::Field& field, const std::string& text) {
+  if (!text.empty() && (text.front() == '[' || text.front() == '{')) {
+    try {
+      return json::parse(text);
+    } catch (const json::exception& e) {
+      throw std::invalid_argument(
+          fmt::format("--{}: \"{}\" is not valid JSON: {}", dashed(field.name), text, e.what()));
+    }
+  }
+  auto split = [](const std::string& s) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    while (start <= s.size() && !s.empty()) {
+      const size_t comma = s.find(',', start);
+      parts.push_back(s.substr(start, comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    return parts;
+  };
+  switch (field.type) {
+    case FieldType::kBool:
+      if (text == "true" || text == "yes" || text == "on") return true;
+      if (text == "false" || text == "no" || text == "off") return false;
+      throw std::invalid_argument(
+          fmt::format("--{}: \"{}\" is not true or false", dashed(field.name), text));
+    case FieldType::kInteger:
+      if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
+          text.size() > 18) {
+        throw std::invalid_argument(
+            fmt::format("--{}: \"{}\" is not a number", dashed(field.name), text));
+      }
+      return std::stoll(text);
+    case FieldType::kUuid:
+      if (text == "null" || text.empty()) return nullptr;
+      return session.resolve(field.ref, text);
+    case FieldType::kIpv4List: return split(text);
+    case FieldType::kRanges: {
+      json ranges = json::array();
+      for (const auto& part : split(text)) {
+        const size_t dash = part.find('-');
+        if (dash == std::string::npos) {
+          throw std::invalid_argument(
+              fmt::format("--{}: \"{}\" is not START-END", dashed(field.name), part));
+        }
+        ranges.push_back({{"start", part.substr(0, dash)}, {"end", part.substr(dash + 1)}});
+      }
+      return ranges;
+    }
+    case FieldType::kSubnets: {
+      json subnets = json::array();
+      for (const auto& part : split(text)) {
+        const size_t colon = part.find(':');
+        json subnet = {{"prefix", part.substr(0, colon)}};
+        if (colon != std::string::npos) {
+          const std::string vlan = part.substr(colon + 1);
+          if (vlan.empty() || vlan.size() > 4 ||
+              vlan.find_first_not_of("0123456789") != std::string::npos) {
+            throw std::invalid_argument(
+                fmt::format("--{}: \"{}\" is not PREFIX[:VLAN]", dashed(field.name), part));
+          }
+          subnet["vlan"] = std::stoi(vlan);
+        }
+        subnets.push_back(subnet);
+      }
+      return subnets;
+    }
+    default:
+      if (text == "null") return nullptr;
+      return text;
+  }
+}
+
+// One `NOUN VERB` subcommand and the flags it took.
+struct Verb {
+  const model::Kind* kind = nullptr;
+  std::string name;
+  CLI::App* app = nullptr;
+  std::string target;  // ID|NAME, or HOST
+  std::string id;      // --id of create
+  std::string if_match;
+  std::string body;  // --body: JSON the flags are merged into
+  bool wait = false;
+  size_t limit = 0;
+  std::map<std::string, std::pair<CLI::Option*, std::string>> fields;
+};
+
+void add_field_flags(Verb& verb, bool for_filter) {
+  for (const auto& f : verb.kind->fields) {
+    if (for_filter ? !f.column : f.access == Access::kReadOnly) continue;
+    auto& [option, value] = verb.fields[f.name];
+    std::string names = "--" + dashed(f.name);
+    // A reference may be given by name: --vm-network Blue as well as
+    // --vm-network-id 3f0e…
+    if (f.type == FieldType::kUuid && f.name.size() > 3 && f.name.ends_with("_id"))
+      names += ",--" + dashed(f.name.substr(0, f.name.size() - 3));
+    std::string help;
+    if (f.required && !for_filter) help = "required. ";
+    if (!f.choices.empty()) {
+      help += "one of:";
+      for (const auto& c : f.choices) help += " " + c;
+      help += ". ";
+    }
+    if (f.type == FieldType::kUuid) help += "id or name of a " + f.ref.substr(0, f.ref.size() - 1);
+    if (f.type == FieldType::kRanges) help += "START-END[,START-END...]";
+    if (f.type == FieldType::kSubnets) help += "PREFIX[:VLAN][,...]";
+    if (f.type == FieldType::kIpv4List) help += "ADDRESS[,ADDRESS...]";
+    if (f.access == Access::kImmutable && !for_filter) help += " (set on creation only)";
+    if (f.admin_only && !for_filter) help += " (administrators only)";
+    option = verb.app->add_option(names, value, help);
+  }
+  if (verb.kind->tenant_owned) {
+    auto& [option, value] = verb.fields["tenant_id"];
+    option = verb.app->add_option("--tenant-id,--tenant", value,
+                                  "tenant (id or name) of the object; administrators only");
+  }
+}
+
+json body_of(Session& session, Verb& verb) {
+  json body = json::object();
+  if (!verb.body.empty()) {
+    try {
+      body = json::parse(verb.body);
+    } catch (const json::exception& e) {
+      throw std::invalid_argument(fmt::format("--body is not valid JSON: {}", e.what()));
+    }
+    if (!body.is_object()) throw std::invalid_argument("--body must be a JSON object");
+  }
+  for (const auto& [name, flag] : verb.fields) {
+    if (flag.first->count() == 0) continue;
+    if (name == "tenant_id") {
+      body[name] = session.resolve("tenants", flag.second);
+      continue;
+    }
+    body[name] = value_of(session, *verb.kind->field(name), flag.second);
+  }
+  return body;
+}
+
+std::vector<std::pair<std::string, std::string>> if_match_header(const Verb& verb) {
+  if (verb.if_match.empty()) return {};
+  const std::string quoted = verb.if_match.front() == '"' || verb.if_match == "*"
+                                 ? verb.if_match
+                                 : "\"" + verb.if_match + "\"";
+  return {{"If-Match", quoted}};
+}
+
+void print_one(Session& session, const json& object) {
+  if (session.table())
+    print_object(object);
+  else
+    fmt::print("{}\n", object.dump(2));
+}
+
+void run_verb(Session& session, Verb& verb) {
+  const model::Kind& kind = *verb.kind;
+  const std::string base = "/api/v1/" + kind.collection;
+  const std::string wait = verb.wait ? "?wait=realized" : "";
+  if (verb.name == "list") {
+    std::map<std::string, std::string> filters;
+    for (const auto& [name, flag] : verb.fields) {
+      if (flag.first->count() == 0) continue;
+      const std::string& ref = name == "tenant_id" ? "tenants" : kind.field(name)->ref;
+      filters[name] = ref.empty() ? flag.second : session.resolve(ref, flag.second);
+    }
+    const json items = session.list(kind.collection, filters, verb.limit);
+    if (!session.table()) {
+      fmt::print("{}\n", items.dump(2));
+      return;
+    }
+    const auto& columns = list_columns().at(kind.collection);
+    std::vector<std::string> headings;
+    for (const auto& c : columns) headings.push_back(heading(c));
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& item : items) {
+      std::vector<std::string> row;
+      for (const auto& c : columns) row.push_back(cell(item.value(c, json())));
+      rows.push_back(std::move(row));
+    }
+    print_table(headings, rows);
+    return;
+  }
+  if (verb.name == "create") {
+    const json body = body_of(session, verb);
+    const json created = verb.id.empty() ? session.call("POST", base + wait, body)
+                                         : session.call("PUT", base + "/" + verb.id + wait, body);
+    print_one(session, created);
+    return;
+  }
+  const std::string id = session.resolve(kind.collection, verb.target);
+  if (verb.name == "show") {
+    print_one(session, session.call("GET", base + "/" + id));
+  } else if (verb.name == "update") {
+    const json body = body_of(session, verb);
+    if (body.empty()) throw std::invalid_argument("nothing to change: give a field flag or --body");
+    print_one(session, session.call("PATCH", base + "/" + id + wait, body, if_match_header(verb)));
+  } else if (verb.name == "delete") {
+    session.call("DELETE", base + "/" + id + wait, nullptr, if_match_header(verb));
+    if (session.table()) fmt::print("deleted {} {}\n", noun_of(kind), id);
+  }
+}
+
+// `host policy HOST`: what Get-NetVirtualizationLookupRecord,
+// -CustomerRoute and -ProviderAddress show on a Hyper-V host.
+void print_policy(const json& p) {
+  const json& provider = p.value("provider", json::object());
+  fmt::print("Host {}  generation {}\n", p.value("host_id", ""), p.value("generation", 0));
+  fmt::print("\nProvider address: {}/{}  flow entropy: {}\n", provider.value("pa", "-"),
+             provider.value("prefix_len", 0), provider.value("flow_entropy", false) ? "on" : "off");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : provider.value("routes", json::array()))
+    rows.push_back({cell(r.value("prefix", json())), cell(r.value("next_hop", json()))});
+  if (!rows.empty()) {
+    fmt::print("\nProvider routes\n");
+    print_table({"DestinationPrefix", "NextHop"}, rows);
+  }
+  rows.clear();
+  for (const auto& r : p.value("lookup_records", json::array())) {
+    rows.push_back({cell(r.value("ca", json())), cell(r.value("vsid", json())),
+                    cell(r.value("mac", json())), cell(r.value("pa", json())),
+                    cell(r.value("rule", json()))});
+  }
+  fmt::print("\nLookup records ({})\n", rows.size());
+  print_table({"CustomerAddress", "VirtualSubnetID", "MACAddress", "ProviderAddress", "Rule"},
+              rows);
+  rows.clear();
+  for (const auto& r : p.value("customer_routes", json::array())) {
+    rows.push_back({"{" + cell(r.value("rdid", json())) + "}", cell(r.value("vsid", json())),
+                    cell(r.value("prefix", json())), cell(r.value("next_hop", json())),
+                    cell(r.value("metric", json()))});
+  }
+  fmt::print("\nCustomer routes ({})\n", rows.size());
+  print_table({"RoutingDomainID", "VirtualSubnetID", "DestinationPrefix", "NextHop", "Metric"},
+              rows);
+  rows.clear();
+  for (const auto& port : p.value("ports", json::array())) {
+    rows.push_back({cell(port.value("interface", json())), cell(port.value("mac", json())),
+                    cell(port.value("ca", json())), cell(port.value("vsid", json())),
+                    cell(port.value("gateway", json())), cell(port.value("mtu", json()))});
+  }
+  fmt::print("\nPorts ({})\n", rows.size());
+  print_table({"Interface", "MACAddress", "CustomerAddress", "VirtualSubnetID", "Gateway", "MTU"},
+              rows);
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{
+      "vnetctl: the vnet controller's REST API from a terminal.\n"
+      "Give the controller with --url or VNET_URL (default http://127.0.0.1:8080) and a token "
+      "with --token or VNET_TOKEN (the first admin token is in <data-dir>/admin.token)."};
+  app.fallthrough();
+  app.require_subcommand(1);
+  const char* env_url = std::getenv("VNET_URL");
+  const char* env_token = std::getenv("VNET_TOKEN");
+  std::string url = env_url != nullptr && *env_url != 0 ? env_url : "http://127.0.0.1:8080";
+  std::string token = env_token != nullptr ? env_token : "";
+  std::string output = isatty(STDOUT_FILENO) ? "table" : "json";
+  app.add_option("--url", url, "controller URL (VNET_URL)")->capture_default_str();
+  app.add_option("--token", token, "bearer token (VNET_TOKEN)");
+  app.add_option("-o,--output", output, "table or json (table on a terminal, else json)")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+
+  std::list<Verb> verbs;
+  for (const auto& kind : model::kinds()) {
+    const std::string noun = noun_of(kind);
+    CLI::App* noun_app = app.add_subcommand(noun, "manage " + kind.collection);
+    noun_app->require_subcommand(1);
+    auto add = [&](const std::string& name, const std::string& help) -> Verb& {
+      Verb& verb = verbs.emplace_back();
+      verb.kind = &kind;
+      verb.name = name;
+      verb.app = noun_app->add_subcommand(name, help);
+      return verb;
+    };
+    Verb& create = add("create", "create a " + kind.singular);
+    add_field_flags(create, false);
+    create.app->add_option("--id", create.id, "create (or replace) at this id, with PUT");
+    create.app->add_option("--body", create.body, "JSON object the flags are merged into");
+    create.app->add_flag("--wait", create.wait, "wait until the change reached the hosts");
+
+    Verb& list = add("list", "list " + kind.collection + " (every page)");
+    add_field_flags(list, true);
+    list.app->add_option("--limit", list.limit, "at most this many");
+
+    Verb& show = add("show", "show one " + kind.singular);
+    show.app->add_option("ID", show.target, "id or name")->required();
+
+    Verb& update = add("update", "change fields of a " + kind.singular + " (merge patch)");
+    update.app->add_option("ID", update.target, "id or name")->required();
+    add_field_flags(update, false);
+    update.app->add_option("--body", update.body, "JSON merge patch the flags are merged into");
+    update.app->add_option("--if-match", update.if_match,
+                           "only if the object's etag is still this one");
+    update.app->add_flag("--wait", update.wait, "wait until the change reached the hosts");
+
+    Verb& remove = add("delete", "delete a " + kind.singular);
+    remove.app->add_option("ID", remove.target, "id or name")->required();
+    remove.app->add_option("--if-match", remove.if_match,
+                           "only if the object's etag is still this one");
+    remove.app->add_flag("--wait", remove.wait, "wait until the change reached the hosts");
+
+    if (kind.collection == "hosts") {
+      Verb& policy = add("policy", "the host's lookup records, customer routes and ports");
+      policy.app->add_option("HOST", policy.target, "id or name")->required();
+      Verb& enroll = add("enroll", "a one-time enrollment token and the agent command");
+      enroll.app->add_option("HOST", enroll.target, "id or name")->required();
+      Verb& revoke = add("revoke", "revoke the host's certificate and close its session");
+      revoke.app->add_option("HOST", revoke.target, "id or name")->required();
+    }
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    Verb* chosen = nullptr;
+    for (auto& verb : verbs)
+      if (verb.app->parsed()) chosen = &verb;
+    if (chosen == nullptr) throw std::invalid_argument("give a noun and a verb (see --help)");
+    if (token.empty()) {
+      throw std::invalid_argument(
+          "no token: give --token or set VNET_TOKEN (the first admin token is in "
+          "<data-dir>/admin.token of the controller)");
+    }
+    HttpClient http(parse_url(url), token);
+    Session session(http, output == "table");
+    if (chosen->kind->collection == "hosts" &&
+        (chosen->name == "policy" || chosen->name == "enroll" || chosen->name == "revoke")) {
+      const std::string id = session.resolve("hosts", chosen->target);
+      const std::string path = "/api/v1/hosts/" + id;
+      if (chosen->name == "policy") {
+        const json p = session.call("GET", path + "/policy");
+        if (session.table())
+          print_policy(p);
+        else
+          fmt::print("{}\n", p.dump(2));
+      } else if (chosen->name == "enroll") {
+        const json e = session.call("POST", path + "/enrollment");
+        if (session.table()) {
+          fmt::print("Run on the host (the token works once, until {}):\n\n  {}\n",
+                     e.value("expires_at", "?"), e.value("command", ""));
+        } else {
+          fmt::print("{}\n", e.dump(2));
+        }
+      } else {
+        session.call("DELETE", path + "/enrollment");
+        if (session.table()) fmt::print("revoked the certificate of host {}\n", id);
+      }
+      return 0;
+    }
+    run_verb(session, *chosen);
+    return 0;
+  } catch (const std::invalid_argument& e) {
+    fmt::print(stderr, "vnetctl: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "vnetctl: {}\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace vnet::cli
