@@ -57,6 +57,14 @@ json schema_of(const model::Field& f) {
     note += std::string(note.empty() ? "" : " ") + "The id of one of /" + f.ref + ".";
   if (!note.empty()) s["description"] = note;
   if (!f.default_json.empty()) s["default"] = json::parse(f.default_json);
+  // For clients that build forms from this document (the web console):
+  // who may set the field and when, and what a reference points to.
+  s["x-vnet-access"] = f.access == Access::kWritable    ? "writable"
+                       : f.access == Access::kImmutable ? "immutable"
+                       : f.access == Access::kAssigned  ? "assigned"
+                                                        : "read-only";
+  if (f.admin_only) s["x-vnet-admin-only"] = true;
+  if (!f.ref.empty()) s["x-vnet-ref"] = f.ref;
   return s;
 }
 
@@ -112,6 +120,19 @@ json Router::openapi() {
                            : m == "POST" ? "a one-time enrollment token and the agent command"
                                          : "the host's certificate is revoked";
         op["responses"][m == "GET" ? "200" : m == "POST" ? "201" : "204"] = {{"description", what}};
+      } else if (path == "/api/v1/whoami") {
+        op["responses"]["200"] = {
+            {"description", "the token's role, and its tenant's id and name for a tenant"},
+            {"content",
+             {{"application/json",
+               {{"schema",
+                 {{"type", "object"},
+                  {"properties",
+                   {{"role", {{"type", "string"}, {"enum", {"admin", "tenant"}}}},
+                    {"token_id", {{"type", "string"}, {"format", "uuid"}}},
+                    {"token_name", {{"type", "string"}, {"nullable", true}}},
+                    {"tenant_id", {{"type", "string"}, {"nullable", true}}},
+                    {"tenant_name", {{"type", "string"}, {"nullable", true}}}}}}}}}}}};
       } else if (kind == nullptr) {
         op["responses"] = {{"200", {{"description", "OK"}}}};
         op["security"] = json::array();
@@ -182,11 +203,19 @@ json Router::openapi() {
                   {"etag", {{"type", "string"}, {"readOnly", true}}}};
     if (k.tenant_owned) props["tenant_id"] = {{"type", "string"}, {"format", "uuid"}};
     json required = json::array();
+    json order = json::array();
     for (const auto& f : k.fields) {
       props[f.name] = schema_of(f);
       if (f.required) required.push_back(f.name);
+      order.push_back(f.name);
     }
-    schemas[k.collection] = {{"type", "object"}, {"properties", props}, {"required", required}};
+    schemas[k.collection] = {{"type", "object"},
+                             {"properties", props},
+                             {"required", required},
+                             {"x-vnet-fields", order},
+                             {"x-vnet-singular", k.singular},
+                             {"x-vnet-tenant-owned", k.tenant_owned},
+                             {"x-vnet-admin-only", k.admin_only}};
   }
   return {{"openapi", "3.0.3"},
           {"info", {{"title", "vnet controller API"}, {"version", "1"}}},

@@ -165,7 +165,10 @@ Response problem_response(int status, const std::string& title, const std::strin
 
 std::vector<std::pair<std::string, std::vector<std::string>>> Router::routes() {
   std::vector<std::pair<std::string, std::vector<std::string>>> out = {
-      {"/healthz", {"GET"}}, {"/metrics", {"GET"}}, {"/api/v1/openapi.json", {"GET"}}};
+      {"/healthz", {"GET"}},
+      {"/metrics", {"GET"}},
+      {"/api/v1/openapi.json", {"GET"}},
+      {"/api/v1/whoami", {"GET"}}};
   for (const auto& k : model::kinds()) {
     out.push_back({"/api/v1/" + k.collection, {"GET", "POST"}});
     out.push_back({"/api/v1/" + k.collection + "/{id}", {"GET", "PUT", "PATCH", "DELETE"}});
@@ -197,7 +200,8 @@ Response Router::handle(const Request& request) {
     const size_t slash = rest.find('/');
     const auto* kind = model::find_kind(rest.substr(0, slash));
     const size_t action = slash == std::string::npos ? slash : rest.find('/', slash + 1);
-    response.route = kind == nullptr              ? (rest == "openapi.json" ? path : "unknown")
+    response.route = kind == nullptr
+                         ? (rest == "openapi.json" || rest == "whoami" ? path : "unknown")
                      : slash == std::string::npos ? "/api/v1/" + kind->collection
                      : action != std::string::npos
                          ? "/api/v1/" + kind->collection + "/{id}" + rest.substr(action)
@@ -226,6 +230,10 @@ Response Router::dispatch(const Request& request, const std::string& path,
   if (path == "/api/v1/openapi.json") {
     if (method != "GET" && method != "HEAD") return method_not_allowed({"GET"}, method);
     return json_response(200, openapi());
+  }
+  if (path == "/api/v1/whoami") {
+    if (method != "GET" && method != "HEAD") return method_not_allowed({"GET"}, method);
+    return json_response(200, whoami(authenticate(service_, request)));
   }
   if (path.rfind(kApi, 0) != 0) {
     if (web_ != nullptr && (method == "GET" || method == "HEAD") && path != "/api/v1")
@@ -302,6 +310,27 @@ Response Router::dispatch(const Request& request, const std::string& path,
   }
   if (wait) defer_until_realized(r, *wait, who, *kind, id, method == "DELETE");
   return r;
+}
+
+// Who the token is: what a client (the console) needs to choose its view
+// without probing for 403s. A tenant learns its own tenant's name here and
+// nothing else of the admin collections.
+json Router::whoami(const model::Principal& who) {
+  const model::Principal system{.role = model::Role::kAdmin, .tenant_id = "", .token_id = ""};
+  json out = {{"role", who.is_admin() ? "admin" : "tenant"}, {"token_id", who.token_id}};
+  try {
+    out["token_name"] = service_.get(system, model::kind("tokens"), who.token_id).at("name");
+  } catch (const Problem&) {
+    out["token_name"] = nullptr;
+  }
+  if (who.is_admin()) {
+    out["tenant_id"] = nullptr;
+    out["tenant_name"] = nullptr;
+  } else {
+    out["tenant_id"] = who.tenant_id;
+    out["tenant_name"] = service_.get(system, model::kind("tenants"), who.tenant_id).at("name");
+  }
+  return out;
 }
 
 Response Router::host_action(const Request& request, const std::string& host_id,

@@ -54,6 +54,7 @@ class Router {
 
  private:
   Response dispatch(const Request& request, const std::string& path, const std::string& query);
+  nlohmann::json whoami(const model::Principal& who);
   Response host_action(const Request& request, const std::string& host_id,
                        const std::string& action);
   // Makes a write's response wait for realization (?wait=realized).

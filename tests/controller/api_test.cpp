@@ -582,8 +582,22 @@ TEST_F(ApiTest, HealthMetricsAndOpenApiMatchTheRoutes) {
     }
   }
   EXPECT_EQ(documented, served);
-  // 3 fixed paths, item and collection of 12 kinds, 2 host actions.
-  EXPECT_EQ(doc.at("paths").size(), 3u + 2u * 12u + 2u);
+  // 4 fixed paths, item and collection of 12 kinds, 2 host actions.
+  EXPECT_EQ(doc.at("paths").size(), 4u + 2u * 12u + 2u);
+
+  // What a form builder needs: field order, access, references.
+  const json& nics = doc.at("components").at("schemas").at("vm-nics");
+  EXPECT_EQ(nics.at("x-vnet-fields"),
+            json({"vm_subnet_id", "vm_name", "mac", "ip", "host_id", "interface", "pa"}));
+  EXPECT_EQ(nics.at("x-vnet-singular"), "VM NIC");
+  EXPECT_EQ(nics.at("x-vnet-tenant-owned"), true);
+  const json& props = nics.at("properties");
+  EXPECT_EQ(props.at("vm_subnet_id").at("x-vnet-ref"), "vm-subnets");
+  EXPECT_EQ(props.at("vm_subnet_id").at("x-vnet-access"), "immutable");
+  EXPECT_EQ(props.at("host_id").at("x-vnet-admin-only"), true);
+  EXPECT_EQ(props.at("mac").at("x-vnet-access"), "assigned");
+  EXPECT_EQ(props.at("pa").at("x-vnet-access"), "read-only");
+  EXPECT_EQ(props.at("vm_name").at("x-vnet-access"), "writable");
 }
 
 TEST_F(ApiTest, TokensAreSecretAndTheLastAdminTokenStays) {
@@ -601,5 +615,23 @@ TEST_F(ApiTest, TokensAreSecretAndTheLastAdminTokenStays) {
             401);  // revoked at once
 }
 
+TEST_F(ApiTest, WhoamiTellsTheRoleAndTheTenantsOwnName) {
+  auto r = ctl.call("GET", "/api/v1/whoami");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("role"), "admin");
+  EXPECT_TRUE(r.json().at("tenant_id").is_null());
+  const json tenant = ctl.create("tenants", {{"name", "contoso"}});
+  const json token =
+      ctl.create("tokens", {{"name", "contoso-portal"}, {"tenant_id", tenant.at("id")}});
+  r = ctl.call("GET", "/api/v1/whoami", nullptr, token.at("token"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json(), json({{"role", "tenant"},
+                            {"token_id", token.at("id")},
+                            {"token_name", "contoso-portal"},
+                            {"tenant_id", tenant.at("id")},
+                            {"tenant_name", "contoso"}}));
+  EXPECT_EQ(ctl.call("GET", "/api/v1/whoami", nullptr, "vnet_nonsense").status, 401);
+  EXPECT_EQ(ctl.call("POST", "/api/v1/whoami", json::object()).status, 405);
+}
 }  // namespace
 }  // namespace vnet::testing
