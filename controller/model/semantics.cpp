@@ -36,7 +36,11 @@ Row require_ref(Database& db, const Principal& who, const std::string& collectio
                 const std::string& id, const std::string& pointer) {
   const Kind& target = kind(collection);
   auto row = load_row(db, target, id);
-  if (!row || (target.tenant_owned && !visible_to(who, target, *row))) {
+  // A row of a tenant-owned kind without a tenant is the administrator's (a
+  // site's IP pool): a tenant may name it by id (a NAT gateway's external
+  // pool, docs/api.md) without being able to read it.
+  const bool admins = row && row->tenant_id.empty();
+  if (!row || (target.tenant_owned && !admins && !visible_to(who, target, *row))) {
     throw invalid(pointer, fmt::format("there is no {} with id {}", target.singular, id));
   }
   return *row;

@@ -633,5 +633,35 @@ TEST_F(ApiTest, WhoamiTellsTheRoleAndTheTenantsOwnName) {
   EXPECT_EQ(ctl.call("GET", "/api/v1/whoami", nullptr, "vnet_nonsense").status, 401);
   EXPECT_EQ(ctl.call("POST", "/api/v1/whoami", json::object()).status, 405);
 }
+
+TEST_F(ApiTest, ATenantNamesAnAdministratorsSitePoolForItsNatGatewayWithoutReadingIt) {
+  const Tenant contoso = tenant("contoso");
+  const Network aaa = network(contoso, "AAA");
+  const json site = ctl.create("sites", {{"logical_network_id", logical_network},
+                                         {"name", "edge"},
+                                         {"subnets", {{{"prefix", "203.0.113.0/24"}}}}});
+  const json external =
+      ctl.create("ip-pools", {{"site_id", site.at("id")},
+                              {"subnet", "203.0.113.0/24"},
+                              {"ranges", {{{"start", "203.0.113.10"}, {"end", "203.0.113.11"}}}}});
+  const auto gw = ctl.call("POST", "/api/v1/gateways",
+                           {{"vm_network_id", aaa.vm_network.at("id")},
+                            {"kind", "nat"},
+                            {"external_pool_id", external.at("id")}},
+                           contoso.token);
+  ASSERT_EQ(gw.status, 201) << gw.body;
+  EXPECT_EQ(gw.json().at("external_ip"), "203.0.113.10");
+  const std::string pool_url = "/api/v1/ip-pools/" + external.at("id").get<std::string>();
+  EXPECT_EQ(ctl.call("GET", pool_url, nullptr, contoso.token).status, 404);
+  // Another tenant's CA pool is still nothing to name.
+  const Tenant fabrikam = tenant("fabrikam");
+  const auto refused = ctl.call("POST", "/api/v1/gateways",
+                                {{"vm_network_id", network(fabrikam, "F").vm_network.at("id")},
+                                 {"kind", "nat"},
+                                 {"external_pool_id", aaa.pool.at("id")}},
+                                fabrikam.token);
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("there is no IP pool with id"), std::string::npos) << refused.body;
+}
 }  // namespace
 }  // namespace vnet::testing
