@@ -1,0 +1,238 @@
+// The console in a real browser against a real controller: an administrator
+// and two tenants, forms with the server's validation errors, If-Match,
+// isolation between tenants, the topology and a host's policy. Screenshots
+// of each main view go to the build directory (VNET_WEB_ARTIFACTS).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startController, client, launch, openPage, screenshot, signIn } from './harness.mjs';
+
+let controller;
+let browser;
+let admin;
+const ids = {};
+
+// Network errors the tests provoke on purpose (a 400 for a bad prefix, a
+// 412 for a stale edit, a 404 for another tenant's id) are logged by
+// Chromium as "Failed to load resource"; anything else is a defect.
+function unexpected(problems, allowed) {
+  return problems.filter((p) => !allowed.some((status) => p.includes(`Failed to load resource: the server responded with a status of ${status}`)));
+}
+
+before(async () => {
+  controller = await startController();
+  browser = await launch();
+  admin = client(controller.url, controller.adminToken);
+  const ln = await admin.create('logical-networks', { name: 'Datacenter' });
+  ids.logicalNetwork = ln.id;
+  const site = await admin.create('sites', { logical_network_id: ln.id, name: 'Seattle', subnets: [{ prefix: '192.168.1.0/24' }] });
+  ids.host = (await admin.create('hosts', { name: 'host-a', site_id: site.id, pa: '192.168.1.11' })).id;
+  const contoso = await admin.create('tenants', { name: 'Contoso' });
+  const fabrikam = await admin.create('tenants', { name: 'Fabrikam' });
+  ids.contosoToken = (await admin.create('tokens', { name: 'contoso-portal', tenant_id: contoso.id })).token;
+  ids.fabrikamToken = (await admin.create('tokens', { name: 'fabrikam-portal', tenant_id: fabrikam.id })).token;
+  // Fabrikam's network, made through the API: Contoso must never see it.
+  const fab = client(controller.url, ids.fabrikamToken);
+  const fabNet = await fab.create('vm-networks', { name: 'Fabrikam-Secret', logical_network_id: ln.id });
+  ids.fabrikamNetwork = fabNet.id;
+  const fabSubnet = await fab.create('vm-subnets', { vm_network_id: fabNet.id, name: 'fab-subnet', prefix: '10.0.0.0/24' });
+  await fab.create('ip-pools', { vm_subnet_id: fabSubnet.id, ranges: [{ start: '10.0.0.10', end: '10.0.0.20' }] });
+  ids.fabrikamNic = (await fab.create('vm-nics', { vm_subnet_id: fabSubnet.id, vm_name: 'fab-vm' })).id;
+});
+
+after(async () => {
+  await browser?.close();
+  await controller?.stop();
+});
+
+test('an administrator signs in, sees the admin views and creates a logical network through the form', async () => {
+  const { page, context, problems, outside } = await openPage(browser, controller.url);
+  await signIn(page, controller.adminToken);
+  assert.match(await page.getByTestId('who').textContent(), /Administrator/);
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  for (const item of ['Hosts', 'Sites', 'Tenants', 'Tokens', 'MAC pools', 'Logical networks']) {
+    assert.equal(await nav.getByRole('link', { name: item, exact: true }).count(), 1, item);
+  }
+  // The overview's counts come from /metrics; its chart is uPlot's.
+  await page.getByTestId('counts').getByText('Hosts').waitFor();
+  await page.locator('.uplot').first().waitFor();
+  await page.getByTestId('hosts-realization').getByText('host-a').waitFor();
+  await page.waitForTimeout(2500);  // a second sample draws a line
+  await screenshot(page, 'admin-overview');
+
+  // Keyboard: focus the menu link and press Enter.
+  await nav.getByRole('link', { name: 'Logical networks' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Logical networks' }).waitFor();
+  await page.getByRole('link', { name: /New logical network/ }).click();
+  await page.getByLabel(/^Name/).fill('Storage');
+  await page.getByLabel(/^Network virtualization/).uncheck();
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: 'logical network Storage' }).waitFor();
+  assert.equal(await page.locator('[data-field="network_virtualization"]').textContent(), 'no');
+  const stored = (await admin.list('logical-networks')).find((l) => l.name === 'Storage');
+  assert.equal(stored.network_virtualization, false);
+
+  await page.goto(`${controller.url}/#/hosts`);
+  await page.getByTestId('list-hosts').getByText('host-a').waitFor();
+  assert.match(await page.getByTestId('list-hosts').textContent(), /192\.168\.1\.11/);
+  assert.match(await page.getByTestId('list-hosts').textContent(), /not connected/);
+  await screenshot(page, 'admin-hosts');
+  assert.deepEqual(unexpected(problems, []), []);
+  assert.deepEqual(outside, []);
+  await context.close();
+});
+
+test('a tenant builds a network through the forms, sees the server\'s validation error by the field, and nothing of another tenant', async () => {
+  const { page, context, problems, outside } = await openPage(browser, controller.url);
+  await signIn(page, ids.contosoToken);
+  assert.match(await page.getByTestId('who').textContent(), /Tenant Contoso/);
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  assert.equal(await nav.getByRole('link', { name: 'Hosts' }).count(), 0);
+  assert.equal(await nav.getByRole('link', { name: 'Tenants' }).count(), 0);
+
+  // VM network: the tenant cannot list logical networks, so it types the id
+  // the administrator gave it.
+  await page.goto(`${controller.url}/#/vm-networks/new`);
+  await page.getByLabel(/^Name/).fill('Blue');
+  await page.getByLabel(/^Logical network/).fill(ids.logicalNetwork);
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: 'VM network Blue' }).waitFor();
+  ids.blue = page.url().split('/').pop();
+
+  // VM subnet with a bad prefix: the server's message, next to the field.
+  await page.goto(`${controller.url}/#/vm-subnets/new`);
+  await page.getByLabel(/^VM network/).selectOption({ label: 'Blue' });
+  await page.getByLabel(/^Name/).fill('web');
+  await page.getByLabel(/^Prefix/).fill('10.0.0.1/24');
+  await page.getByRole('button', { name: 'Create' }).click();
+  const fieldError = page.locator('#f-prefix-error');
+  await fieldError.waitFor();
+  assert.match(await fieldError.textContent(), /host bits are set \(did you mean 10\.0\.0\.0\/24\?\)/);
+  assert.equal(await page.getByLabel(/^Prefix/).getAttribute('aria-invalid'), 'true');
+  await screenshot(page, 'tenant-form-error');
+  await page.getByLabel(/^Prefix/).fill('10.0.0.0/24');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: 'VM subnet web' }).waitFor();
+  const vsid = await page.locator('[data-field="vsid"]').textContent();
+  assert.match(vsid, /^\d+$/);
+  assert.ok(Number(vsid) >= 4096);
+
+  // CA pool and NIC through the forms.
+  await page.goto(`${controller.url}/#/ip-pools/new`);
+  await page.getByLabel(/^VM subnet/).selectOption({ label: 'web' });
+  await page.getByLabel(/^Ranges/).fill('10.0.0.10-10.0.0.19');
+  await page.getByLabel(/^DNS/).fill('10.0.0.2');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.locator('[data-field="ranges"]').waitFor();
+  assert.equal(await page.locator('[data-field="ranges"]').textContent(), '10.0.0.10–10.0.0.19');
+  await page.goto(`${controller.url}/#/vm-nics/new`);
+  assert.equal(await page.getByLabel(/^Host/).count(), 0);  // placement is the administrator's
+  await page.getByLabel(/^VM subnet/).selectOption({ label: 'web' });
+  await page.getByLabel(/^VM name/).fill('web-1');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: /VM NIC web-1/ }).waitFor();
+  assert.equal(await page.locator('[data-field="ip"]').textContent(), '10.0.0.10');
+  ids.nic = page.url().split('/').pop();
+
+  // The CA pool shows used/free: one NIC, nine addresses left.
+  await page.goto(`${controller.url}/#/ip-pools`);
+  await page.getByTestId('list-ip-pools').waitFor();
+  assert.match(await page.getByTestId('list-ip-pools').textContent(), /1 \/ 9/);
+
+  // Nothing of Fabrikam's anywhere: lists, the topology, a direct link.
+  for (const collection of ['vm-networks', 'vm-subnets', 'vm-nics', 'ip-pools']) {
+    await page.goto(`${controller.url}/#/${collection}`);
+    await page.getByRole('heading', { level: 1 }).waitFor();
+    await page.locator('table, .empty').first().waitFor();
+    const body = await page.locator('main').textContent();
+    assert.doesNotMatch(body, /Fabrikam|fab-/, collection);
+    if (collection === 'vm-nics') await screenshot(page, 'tenant-vm-nics');
+  }
+  await page.goto(`${controller.url}/#/vm-networks/${ids.fabrikamNetwork}`);
+  await page.getByRole('alert').waitFor();
+  assert.match(await page.getByRole('alert').textContent(), /Not Found/);
+  await page.goto(`${controller.url}/#/topology`);
+  await page.locator('.topology-list').getByText('Blue').waitFor();
+  assert.doesNotMatch(await page.locator('main').textContent(), /Fabrikam|fab-/);
+  await page.goto(`${controller.url}/#/`);
+  await page.getByTestId('counts').waitFor();
+  assert.match(await page.getByTestId('counts').textContent(), /1 VM networks/);
+  await screenshot(page, 'tenant-overview');
+
+  assert.deepEqual(unexpected(problems, [400, 404]), []);
+  assert.deepEqual(outside, []);
+  await context.close();
+});
+
+test('the administrator places the NIC, then sees it in the topology and in the host\'s policy', async () => {
+  const { page, context, problems } = await openPage(browser, controller.url);
+  await signIn(page, controller.adminToken);
+  await page.goto(`${controller.url}/#/vm-nics/${ids.nic}`);
+  await page.getByRole('button', { name: 'Edit' }).click();
+  await page.getByLabel(/^Host/).selectOption({ label: 'host-a' });
+  await page.getByLabel(/^Interface/).fill('tap-web1');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Edit' }).waitFor();
+  assert.equal(await page.locator('[data-field="interface"]').textContent(), 'tap-web1');
+  assert.equal(await page.locator('[data-field="host_id"]').textContent(), 'host-a');
+
+  await page.goto(`${controller.url}/#/topology`);
+  const drawing = page.getByTestId('topology').locator('canvas').first();
+  await drawing.waitFor();
+  const list = page.locator('.topology-list');
+  await list.getByText('web-1').waitFor();
+  assert.match(await list.textContent(), /web-1 10\.0\.0\.10 .* on host-a/s);
+  assert.match(await list.textContent(), /Fabrikam-Secret/);  // the administrator sees every tenant
+  await page.waitForTimeout(300);
+  await screenshot(page, 'admin-topology');
+  await list.getByRole('link', { name: 'policy' }).first().click();
+
+  await page.getByRole('heading', { name: 'Policy on host-a' }).waitFor();
+  const records = page.getByTestId('lookup-records');
+  await records.waitFor();
+  const recordText = await records.textContent();
+  assert.match(recordText, /10\.0\.0\.10/);
+  assert.match(recordText, /192\.168\.1\.11/);
+  assert.match(recordText, /encap/);
+  assert.match(await page.getByTestId('customer-routes').textContent(), /10\.0\.0\.0\/24/);
+  assert.match(await page.getByTestId('ports').textContent(), /tap-web1/);
+  await screenshot(page, 'admin-host-policy');
+  assert.deepEqual(unexpected(problems, []), []);
+  await context.close();
+});
+
+test('an edit made elsewhere first is not overwritten: If-Match, and a clear message', async () => {
+  const { page, context, problems } = await openPage(browser, controller.url);
+  await signIn(page, ids.contosoToken);
+  await page.goto(`${controller.url}/#/vm-networks/${ids.blue}`);
+  await page.getByRole('button', { name: 'Edit' }).click();
+  await page.getByLabel(/^Name/).fill('Blue-from-browser');
+  // Meanwhile someone renames it through the API.
+  const contoso = client(controller.url, ids.contosoToken);
+  await contoso.call('PATCH', `/api/v1/vm-networks/${ids.blue}`, { name: 'Blue-from-api' });
+  await page.getByRole('button', { name: 'Save' }).click();
+  const stale = page.getByTestId('stale');
+  await stale.waitFor();
+  assert.match(await stale.textContent(), /Someone else changed this VM network after you opened it/);
+  assert.equal((await contoso.call('GET', `/api/v1/vm-networks/${ids.blue}`)).name, 'Blue-from-api');
+  await stale.getByRole('button', { name: 'Load the current version' }).click();
+  await page.getByRole('heading', { name: 'VM network Blue-from-api' }).waitFor();
+  await screenshot(page, 'tenant-vm-network');
+  assert.deepEqual(unexpected(problems, [412]), []);
+  await context.close();
+});
+
+test('a revoked token is signed out with a reason; a bad token is refused at sign-in', async () => {
+  const { page, context, problems } = await openPage(browser, controller.url);
+  await page.getByLabel('Token').fill('vnet_0000');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').waitFor();
+  assert.match(await page.getByRole('alert').textContent(), /not valid/);
+  const temp = await admin.create('tokens', { name: 'temporary' });
+  await signIn(page, temp.token);
+  await admin.call('DELETE', `/api/v1/tokens/${temp.id}`);
+  await page.goto(`${controller.url}/#/hosts`);
+  await page.getByText(/stopped working/).waitFor();
+  assert.deepEqual(unexpected(problems, [401]), []);
+  await context.close();
+});

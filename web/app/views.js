@@ -1,0 +1,411 @@
+// Lists, object pages and forms for every collection, built from the API's
+// OpenAPI schemas: a field added to the controller shows up here without a
+// change to the console.
+import { html, useState, useEffect } from '../vendor/htm-preact-standalone.mjs';
+import { api, listAll, schemaOf, ApiError } from './api.js';
+import { kinds, heading, text, poolUsage } from './kinds.js';
+
+const refCollections = ['logical-networks', 'sites', 'ip-pools', 'hosts', 'tenants', 'vm-networks', 'vm-subnets'];
+
+export function labelOf(item) {
+  if (!item) return '';
+  if (item.name) return item.name;
+  if (item.vm_name) return `${item.vm_name} (${item.ip || item.mac || ''})`;
+  if (item.prefix) return item.prefix;
+  return item.id;
+}
+
+// id -> object for the collections a page refers to. Collections the
+// token may not read (admin-only ones, for a tenant) are not asked for:
+// their ids are shown short, and typed in forms.
+export async function loadNames(collections, who) {
+  const names = {};
+  await Promise.all(collections.map(async (c) => {
+    if (who.role !== 'admin' && (await schemaOf(c))['x-vnet-admin-only']) return;
+    try {
+      names[c] = Object.fromEntries((await listAll(c)).map((i) => [i.id, i]));
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 403) throw e;
+    }
+  }));
+  return names;
+}
+
+function refTarget(schema, field) {
+  if (field === 'tenant_id') return 'tenants';
+  return schema?.properties?.[field]?.['x-vnet-ref'];
+}
+
+function Ref({ collection, id, names }) {
+  if (!id) return '—';
+  const item = names[collection]?.[id];
+  if (!item) return html`<code title=${id}>${id.slice(0, 8)}</code>`;
+  return html`<a href=${`#/${collection}/${id}`}>${labelOf(item)}</a>`;
+}
+
+function Value({ schema, field, value, names }) {
+  const target = refTarget(schema, field);
+  if (target && typeof value === 'string') return html`<${Ref} collection=${target} id=${value} names=${names} />`;
+  if (field === 'configuration_state' && value) {
+    return html`<span class=${`state ${value.status}`}>${value.status}</span>
+      ${(value.detail || []).map((d) => html` <span class="code" title=${d.message}>${d.code}</span>`)}`;
+  }
+  if (field === 'connected') return html`<span class=${`state ${value ? 'success' : 'failure'}`}>${value ? 'connected' : 'not connected'}</span>`;
+  return text(value);
+}
+
+export function Problem({ error }) {
+  if (!error) return null;
+  return html`<div class="error" role="alert"><strong>${error.title}</strong> ${error.detail}</div>`;
+}
+
+export function ListView({ collection, who }) {
+  const meta = kinds[collection];
+  const [state, setState] = useState({ loading: true });
+  useEffect(() => {
+    let live = true;
+    (async () => {
+      try {
+        const [items, schema] = await Promise.all([listAll(collection), schemaOf(collection)]);
+        const refs = new Set(meta.columns.map((c) => refTarget(schema, c)).filter(Boolean));
+        const names = await loadNames([...refs].filter((c) => refCollections.includes(c)), who);
+        let usage = {};
+        if (collection === 'ip-pools') usage = await poolUsages(items);
+        if (live) setState({ items, schema, names, usage });
+      } catch (error) {
+        if (live) setState({ error });
+      }
+    })();
+    return () => { live = false; };
+  }, [collection]);
+
+  const label = who.role === 'tenant' && meta.tenantLabel ? meta.tenantLabel : meta.label;
+  const columns = meta.columns.filter((c) => !(c === 'tenant_id' && who.role !== 'admin')
+    && !(collection === 'ip-pools' && who.role !== 'admin' && (c === 'site_id' || c === 'subnet')));
+  const cell = (item, c) => {
+    if (c === 'generations') return `${item.realized_generation} / ${item.desired_generation}`;
+    if (c === 'usage') return state.usage[item.id] ? `${state.usage[item.id].used} / ${state.usage[item.id].free}` : '—';
+    return html`<${Value} schema=${state.schema} field=${c} value=${item[c]} names=${state.names} />`;
+  };
+  return html`
+    <main>
+      <div class="title">
+        <h1>${label}</h1>
+        <a class="button" href=${`#/${collection}/new`}>New ${state.schema?.['x-vnet-singular'] || ''}</a>
+      </div>
+      <${Problem} error=${state.error} />
+      ${state.loading && html`<p class="loading">Loading…</p>`}
+      ${state.items && (state.items.length === 0
+        ? html`<p class="empty">No ${label.toLowerCase()} yet.</p>`
+        : html`
+          <table data-testid=${`list-${collection}`}>
+            <thead><tr><th scope="col">${heading(columns[0])}</th>${columns.slice(1).map((c) => html`<th scope="col">${heading(c)}</th>`)}</tr></thead>
+            <tbody>
+              ${state.items.map((item) => html`
+                <tr>
+                  <th scope="row"><a href=${`#/${collection}/${item.id}`}>${text(item[columns[0]])}</a></th>
+                  ${columns.slice(1).map((c) => html`<td>${cell(item, c)}</td>`)}
+                </tr>`)}
+            </tbody>
+          </table>`)}
+    </main>`;
+}
+
+// Used/free of each pool: CA pools count their subnet's NICs, site pools
+// the hosts' PAs (what the admin may read).
+async function poolUsages(pools) {
+  const usage = {};
+  const subnets = [...new Set(pools.map((p) => p.vm_subnet_id).filter(Boolean))];
+  const nicsBySubnet = {};
+  await Promise.all(subnets.map(async (s) => { nicsBySubnet[s] = await listAll('vm-nics', { vm_subnet_id: s }); }));
+  let hosts = null;
+  if (pools.some((p) => p.site_id)) {
+    try { hosts = await listAll('hosts'); } catch { hosts = null; }
+  }
+  for (const pool of pools) {
+    if (pool.vm_subnet_id) {
+      usage[pool.id] = poolUsage(pool, nicsBySubnet[pool.vm_subnet_id].map((n) => n.ip).filter(Boolean));
+    } else if (hosts) {
+      usage[pool.id] = poolUsage(pool, hosts.map((h) => h.pa).filter(Boolean));
+    }
+  }
+  return usage;
+}
+
+// ---- forms ---------------------------------------------------------------
+
+function encode(prop, value) {
+  if (prop.type === 'array') {
+    if (!Array.isArray(value)) return '';
+    const item = prop.items?.properties;
+    if (item?.start) return value.map((r) => `${r.start}-${r.end}`).join(', ');
+    if (item?.prefix) return value.map((s) => (s.vlan ? `${s.prefix}:${s.vlan}` : s.prefix)).join(', ');
+    return value.join(', ');
+  }
+  if (prop.type === 'boolean') return Boolean(value);
+  return value === null || value === undefined ? '' : String(value);
+}
+
+// Form text back to JSON. Malformed list items go to the server as they
+// are, so its validation names them (one set of rules, the server's).
+function decode(prop, raw) {
+  if (prop.type === 'boolean') return Boolean(raw);
+  if (prop.type === 'integer') return raw === '' ? null : (/^-?\d+$/.test(raw.trim()) ? Number(raw) : raw);
+  if (prop.type === 'array') {
+    const parts = String(raw).split(',').map((s) => s.trim()).filter(Boolean);
+    const item = prop.items?.properties;
+    if (item?.start) return parts.map((p) => { const [start, end] = p.split('-').map((s) => s.trim()); return { start, end: end ?? '' }; });
+    if (item?.prefix) {
+      return parts.map((p) => {
+        const [prefix, vlan] = p.split(':').map((s) => s.trim());
+        return vlan === undefined ? { prefix } : { prefix, vlan: /^\d+$/.test(vlan) ? Number(vlan) : vlan };
+      });
+    }
+    return parts;
+  }
+  return raw.trim() === '' ? null : raw.trim();
+}
+
+function hint(prop) {
+  if (prop.type === 'array') {
+    const item = prop.items?.properties;
+    if (item?.start) return 'start-end, separated by commas: 10.0.0.10-10.0.0.99';
+    if (item?.prefix) return 'prefix[:VLAN], separated by commas: 192.168.1.0/24:10';
+    return 'addresses separated by commas';
+  }
+  if (prop.example) return `e.g. ${prop.example}`;
+  return '';
+}
+
+function visibleFields(schema, who, editing) {
+  return (schema['x-vnet-fields'] || Object.keys(schema.properties)).filter((f) => {
+    const p = schema.properties[f];
+    if (p['x-vnet-access'] === 'read-only') return false;
+    if (p['x-vnet-admin-only'] && who.role !== 'admin') return false;
+    if (editing && p['x-vnet-access'] !== 'writable') return false;
+    return true;
+  });
+}
+
+// Field errors from a problem document: "/ranges/0/start" belongs to ranges.
+function fieldErrors(error, fields) {
+  const byField = {};
+  const rest = [];
+  for (const e of error?.errors || []) {
+    const name = String(e.field || '').replace(/^\//, '').split('/')[0];
+    if (fields.includes(name)) (byField[name] ||= []).push(e.message);
+    else rest.push(`${e.field}: ${e.message}`);
+  }
+  return { byField, rest };
+}
+
+export function Form({ collection, schema, who, object, onSaved, onCancel, submitLabel }) {
+  const editing = Boolean(object);
+  const fields = visibleFields(schema, who, editing);
+  const withTenant = !editing && who.role === 'admin' && collection === 'vm-networks';
+  const allFields = withTenant ? ['tenant_id', ...fields] : fields;
+  const props = { ...schema.properties, tenant_id: { type: 'string', 'x-vnet-ref': 'tenants', description: 'The tenant that owns it.' } };
+  const [values, setValues] = useState(() => Object.fromEntries(allFields.map((f) => [f, encode(props[f], object ? object[f] : props[f].default)])));
+  const [options, setOptions] = useState(null);  // null while loading
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    const refs = allFields.map((f) => props[f]['x-vnet-ref']).filter(Boolean);
+    loadNames([...new Set(refs)], who).then(setOptions).catch(() => setOptions({}));
+  }, [collection]);
+
+  const required = new Set(editing ? [] : schema.required || []);
+  if (withTenant) required.add('tenant_id');
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    const body = {};
+    for (const f of allFields) {
+      const value = decode(props[f], values[f]);
+      if (editing) {
+        if (JSON.stringify(value) !== JSON.stringify(decode(props[f], encode(props[f], object[f])))) body[f] = value;
+      } else if (value !== null && !(Array.isArray(value) && value.length === 0 && !required.has(f))) {
+        body[f] = value;
+      }
+    }
+    try {
+      const saved = editing
+        ? await api('PATCH', `/api/v1/${collection}/${object.id}`, { body, ifMatch: `"${object.etag}"` })
+        : await api('POST', `/api/v1/${collection}`, { body });
+      onSaved(saved.data);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const { byField, rest } = fieldErrors(error, allFields);
+  const stale = error?.status === 412;
+  const input = (f) => {
+    const p = props[f];
+    const id = `f-${f}`;
+    const invalid = byField[f] ? 'true' : undefined;
+    const described = [byField[f] ? `${id}-error` : '', `${id}-hint`].filter(Boolean).join(' ');
+    const set = (v) => setValues({ ...values, [f]: v });
+    const common = { id, name: f, 'aria-invalid': invalid, 'aria-describedby': described };
+    if (p.type === 'boolean') {
+      return html`<input type="checkbox" ...${common} checked=${values[f]} onChange=${(e) => set(e.target.checked)} />`;
+    }
+    if (p.enum) {
+      return html`<select ...${common} value=${values[f]} onChange=${(e) => set(e.target.value)}>
+        ${!required.has(f) && !p.default && html`<option value="">—</option>`}
+        ${p.enum.map((v) => html`<option value=${v}>${v}</option>`)}
+      </select>`;
+    }
+    const target = p['x-vnet-ref'];
+    if (target && options === null) {
+      return html`<select ...${common} disabled><option>Loading…</option></select>`;
+    }
+    if (target && options[target]) {
+      const choices = Object.values(options[target]);
+      return html`<select ...${common} value=${values[f]} onChange=${(e) => set(e.target.value)}>
+        <option value="">${required.has(f) ? 'Choose…' : '—'}</option>
+        ${choices.map((c) => html`<option value=${c.id}>${labelOf(c)}</option>`)}
+      </select>`;
+    }
+    return html`<input type=${p.type === 'integer' ? 'number' : 'text'} ...${common} value=${values[f]}
+      onInput=${(e) => set(e.target.value)} placeholder=${target ? 'id' : ''} />`;
+  };
+  return html`
+    <form class="object-form" onSubmit=${submit} noValidate>
+      ${stale && html`<div class="error" role="alert" data-testid="stale">
+        <strong>Someone else changed this ${schema['x-vnet-singular']} after you opened it.</strong>
+        Your changes were not saved. <button type="button" onClick=${onCancel}>Load the current version</button></div>`}
+      ${error && !stale && html`<div class="error" role="alert">
+        <strong>${error.title}</strong> ${Object.keys(byField).length > 0 && rest.length === 0
+          ? `The controller refused ${Object.keys(byField).length === 1 ? 'one field' : `${Object.keys(byField).length} fields`}: see below.`
+          : error.detail}
+        ${rest.length > 0 && html`<ul>${rest.map((r) => html`<li>${r}</li>`)}</ul>`}</div>`}
+      ${allFields.map((f) => html`
+        <div class=${`field ${byField[f] ? 'invalid' : ''}`}>
+          <label for=${`f-${f}`}>${heading(f)}${required.has(f) ? html` <span aria-hidden="true">*</span>` : ''}</label>
+          ${input(f)}
+          <small id=${`f-${f}-hint`}>${[hint(props[f]), props[f].description].filter(Boolean).join(' · ')}</small>
+          ${byField[f] && html`<p id=${`f-${f}-error`} class="field-error">${byField[f].join('; ')}</p>`}
+        </div>`)}
+      <div class="actions">
+        <button type="submit" disabled=${busy}>${busy ? 'Saving…' : submitLabel}</button>
+        <button type="button" class="secondary" onClick=${onCancel}>Cancel</button>
+      </div>
+    </form>`;
+}
+
+export function CreateView({ collection, who }) {
+  const [schema, setSchema] = useState(null);
+  const [created, setCreated] = useState(null);
+  useEffect(() => { schemaOf(collection).then(setSchema); }, [collection]);
+  if (!schema) return html`<main><p class="loading">Loading…</p></main>`;
+  if (created) {
+    // A new token's secret is shown once, here, and never again.
+    return html`<main>
+      <h1>Token ${created.name} created</h1>
+      <p>Copy the secret now: the controller keeps only its hash.</p>
+      <pre class="secret" data-testid="secret">${created.token}</pre>
+      <a class="button" href=${`#/tokens/${created.id}`}>Done</a>
+    </main>`;
+  }
+  const label = kinds[collection].label;
+  return html`<main>
+    <h1>New ${schema['x-vnet-singular']}</h1>
+    <p class="crumbs"><a href=${`#/${collection}`}>${label}</a></p>
+    <${Form} collection=${collection} schema=${schema} who=${who} submitLabel="Create"
+      onSaved=${(o) => { if (collection === 'tokens') setCreated(o); else location.hash = `#/${collection}/${o.id}`; }}
+      onCancel=${() => { location.hash = `#/${collection}`; }} />
+  </main>`;
+}
+
+function Enrollment({ id }) {
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  const enroll = async () => {
+    setError(null);
+    try { setResult((await api('POST', `/api/v1/hosts/${id}/enrollment`)).data); } catch (e) { setError(e); }
+  };
+  return html`<section>
+    <h2>Enrollment</h2>
+    <p>A one-time token for this host's agent; it works once, for 24 hours.</p>
+    <button type="button" onClick=${enroll}>Create enrollment token</button>
+    <${Problem} error=${error} />
+    ${result && html`<p>Run on the host (until ${result.expires_at}):</p><pre class="secret">${result.command}</pre>`}
+  </section>`;
+}
+
+export function ObjectView({ collection, id, who }) {
+  const [state, setState] = useState({ loading: true });
+  const [mode, setMode] = useState('view');
+  const [deleteError, setDeleteError] = useState(null);
+  const load = async () => {
+    try {
+      const [{ data }, schema] = await Promise.all([api('GET', `/api/v1/${collection}/${id}`), schemaOf(collection)]);
+      const refs = Object.keys(data).map((f) => refTarget(schema, f)).filter((c) => c && refCollections.includes(c));
+      const names = await loadNames([...new Set(refs)], who);
+      let children = null;
+      if (collection === 'vm-networks') children = await listAll('vm-subnets', { vm_network_id: id });
+      if (collection === 'vm-subnets') children = await listAll('vm-nics', { vm_subnet_id: id });
+      setState({ object: data, schema, names, children });
+    } catch (error) {
+      setState({ error });
+    }
+  };
+  useEffect(() => { load(); }, [collection, id]);
+  const meta = kinds[collection];
+  if (state.error) {
+    return html`<main><p class="crumbs"><a href=${`#/${collection}`}>${meta.label}</a></p><${Problem} error=${state.error} /></main>`;
+  }
+  if (state.loading) return html`<main><p class="loading">Loading…</p></main>`;
+  const { object, schema, names } = state;
+  const remove = async () => {
+    setDeleteError(null);
+    try {
+      await api('DELETE', `/api/v1/${collection}/${id}`, { ifMatch: `"${object.etag}"` });
+      location.hash = `#/${collection}`;
+    } catch (e) {
+      setDeleteError(e);
+      setMode('view');
+    }
+  };
+  const order = ['id', ...(schema['x-vnet-fields'] || []), ...Object.keys(object).filter((k) => !['id', 'etag', ...(schema['x-vnet-fields'] || [])].includes(k)), 'etag'];
+  const title = labelOf(object);
+  return html`
+    <main>
+      <p class="crumbs"><a href=${`#/${collection}`}>${meta.label}</a></p>
+      <div class="title">
+        <h1>${schema['x-vnet-singular']} ${title}</h1>
+        ${mode === 'view' && html`<div class="actions">
+          <button type="button" onClick=${() => setMode('edit')}>Edit</button>
+          <button type="button" class="danger" onClick=${() => setMode('confirm')}>Delete</button>
+        </div>`}
+      </div>
+      ${mode === 'confirm' && html`<div class="confirm" role="alertdialog" aria-labelledby="confirm-text">
+        <p id="confirm-text">Delete ${schema['x-vnet-singular']} ${title}? This cannot be undone.</p>
+        <button type="button" class="danger" onClick=${remove} autofocus>Delete</button>
+        <button type="button" class="secondary" onClick=${() => setMode('view')}>Keep it</button>
+      </div>`}
+      <${Problem} error=${deleteError} />
+      ${mode === 'edit'
+        ? html`<${Form} collection=${collection} schema=${schema} who=${who} object=${object} submitLabel="Save"
+            onSaved=${() => { setMode('view'); load(); }} onCancel=${() => { setMode('view'); load(); }} />`
+        : html`<dl class="details">
+            ${order.filter((f) => f in object).map((f) => html`
+              <div><dt>${heading(f)}</dt><dd data-field=${f}><${Value} schema=${schema} field=${f} value=${object[f]} names=${names} /></dd></div>`)}
+          </dl>`}
+      ${object.configuration_state?.detail?.length > 0 && html`<section><h2>Configuration state</h2><ul>
+        ${object.configuration_state.detail.map((d) => html`<li><code>${d.code}</code> ${d.message}</li>`)}</ul></section>`}
+      ${collection === 'hosts' && html`
+        <p><a class="button" href=${`#/hosts/${id}/policy`}>Policy on this host</a></p>
+        <${Enrollment} id=${id} />`}
+      ${collection === 'vm-networks' && state.children && html`<section><h2>VM subnets</h2>
+        ${state.children.length === 0 ? html`<p class="empty">None yet. <a href="#/vm-subnets/new">Add one</a>.</p>`
+          : html`<ul>${state.children.map((s) => html`<li><a href=${`#/vm-subnets/${s.id}`}>${s.name}</a> ${s.prefix} · VSID ${s.vsid}</li>`)}</ul>`}</section>`}
+      ${collection === 'vm-subnets' && state.children && html`<section><h2>VM NICs</h2>
+        ${state.children.length === 0 ? html`<p class="empty">None yet.</p>`
+          : html`<ul>${state.children.map((n) => html`<li><a href=${`#/vm-nics/${n.id}`}>${n.vm_name}</a> ${n.ip} · ${n.mac} · ${n.configuration_state?.status || ''}</li>`)}</ul>`}</section>`}
+    </main>`;
+}
