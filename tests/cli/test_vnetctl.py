@@ -256,6 +256,18 @@ class VnetctlTest(unittest.TestCase):
         self.assertIn("yaml", r.stderr)
         self.assertNotEqual(self.run_cli("tenant", expect=106).returncode, 0)
 
+    @unittest.skipUnless(shutil.which("script"), "needs script(1) for a terminal")
+    def test_a_terminal_gets_a_table_and_a_pipe_gets_json(self):
+        self.json_of("tenant", "create", "--name", "tty-tenant")
+        environment = dict(os.environ, VNET_URL=self.ctl.url, VNET_TOKEN=self.ctl.admin)
+        on_tty = subprocess.run(["script", "-qec", f"{VNETCTL} tenant list", "/dev/null"],
+                                capture_output=True, text=True, env=environment, timeout=60)
+        self.assertEqual(on_tty.returncode, 0, on_tty.stderr)
+        self.assertRegex(on_tty.stdout.lstrip(), r"^ID\s+NAME")
+        self.assertIn("tty-tenant", on_tty.stdout)
+        piped = self.run_cli("tenant", "list").stdout
+        self.assertIn("tty-tenant", [t["name"] for t in json.loads(piped)])
+
     def test_url_flag_overrides_the_environment_and_pages_are_followed(self):
         for i in range(5):
             self.json_of("tenant", "create", "--name", f"page-{i}")

@@ -26,6 +26,7 @@ before(async () => {
   ids.logicalNetwork = ln.id;
   const site = await admin.create('sites', { logical_network_id: ln.id, name: 'Seattle', subnets: [{ prefix: '192.168.1.0/24' }] });
   ids.host = (await admin.create('hosts', { name: 'host-a', site_id: site.id, pa: '192.168.1.11' })).id;
+  await admin.create('ip-pools', { name: 'seattle-pas', site_id: site.id, subnet: '192.168.1.0/24', ranges: [{ start: '192.168.1.10', end: '192.168.1.19' }] });
   const contoso = await admin.create('tenants', { name: 'Contoso' });
   const fabrikam = await admin.create('tenants', { name: 'Fabrikam' });
   ids.contosoToken = (await admin.create('tokens', { name: 'contoso-portal', tenant_id: contoso.id })).token;
@@ -77,6 +78,10 @@ test('an administrator signs in, sees the admin views and creates a logical netw
   assert.match(await page.getByTestId('list-hosts').textContent(), /192\.168\.1\.11/);
   assert.match(await page.getByTestId('list-hosts').textContent(), /not connected/);
   await screenshot(page, 'admin-hosts');
+  // A site pool's used/free counts the hosts' PAs in it.
+  await page.goto(`${controller.url}/#/ip-pools`);
+  await page.getByTestId('list-ip-pools').getByText('seattle-pas').waitFor();
+  assert.match(await page.getByTestId('list-ip-pools').textContent(), /seattle-pas.*1 \/ 9/s);
   assert.deepEqual(unexpected(problems, []), []);
   assert.deepEqual(outside, []);
   await context.close();
@@ -219,6 +224,36 @@ test('an edit made elsewhere first is not overwritten: If-Match, and a clear mes
   await page.getByRole('heading', { name: 'VM network Blue-from-api' }).waitFor();
   await screenshot(page, 'tenant-vm-network');
   assert.deepEqual(unexpected(problems, [412]), []);
+  await context.close();
+});
+
+test('deletes ask first, carry If-Match, and say what still uses the object', async () => {
+  const { page, context, problems } = await openPage(browser, controller.url);
+  await signIn(page, ids.contosoToken);
+  // A route made through the form, then deleted through the page.
+  await page.goto(`${controller.url}/#/routes/new`);
+  await page.getByLabel(/^VM network/).selectOption({ label: 'Blue-from-api' });
+  await page.getByLabel(/^Prefix/).fill('192.0.2.0/24');
+  await page.getByLabel(/^Next hop/).fill('10.0.0.1');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('button', { name: 'Delete' }).click();
+  const confirm = page.getByRole('alertdialog');
+  await confirm.waitFor();
+  assert.match(await confirm.textContent(), /This cannot be undone/);
+  const routeId = page.url().split('/').pop();
+  await confirm.getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('heading', { name: 'Routes' }).waitFor();
+  const contoso = client(controller.url, ids.contosoToken);
+  assert.equal((await contoso.list('routes')).some((r) => r.id === routeId), false);
+  // The VM network still has a subnet: 409, and the page names the user.
+  await page.goto(`${controller.url}/#/vm-networks/${ids.blue}`);
+  await page.getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
+  const refusal = page.getByRole('alert');
+  await refusal.waitFor();
+  assert.match(await refusal.textContent(), /Conflict.*in use by vm-subnets/s);
+  assert.equal((await contoso.call('GET', `/api/v1/vm-networks/${ids.blue}`)).name, 'Blue-from-api');
+  assert.deepEqual(unexpected(problems, [409]), []);
   await context.close();
 });
 

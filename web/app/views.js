@@ -111,22 +111,34 @@ export function ListView({ collection, who }) {
     </main>`;
 }
 
-// Used/free of each pool: CA pools count their subnet's NICs, site pools
-// the hosts' PAs (what the admin may read).
+// Used/free of each pool: a CA pool counts its subnet's NICs; a site pool
+// (administrators) the PAs of the site's hosts, the rewrite PAs of NICs
+// placed on them and the external IPs of gateways drawing from it.
 async function poolUsages(pools) {
   const usage = {};
   const subnets = [...new Set(pools.map((p) => p.vm_subnet_id).filter(Boolean))];
   const nicsBySubnet = {};
   await Promise.all(subnets.map(async (s) => { nicsBySubnet[s] = await listAll('vm-nics', { vm_subnet_id: s }); }));
-  let hosts = null;
+  let site = null;
   if (pools.some((p) => p.site_id)) {
-    try { hosts = await listAll('hosts'); } catch { hosts = null; }
+    try {
+      const [hosts, gateways, nics] = await Promise.all(['hosts', 'gateways', 'vm-nics'].map((c) => listAll(c)));
+      site = { hosts, gateways, nics };
+    } catch {
+      site = null;
+    }
   }
   for (const pool of pools) {
     if (pool.vm_subnet_id) {
       usage[pool.id] = poolUsage(pool, nicsBySubnet[pool.vm_subnet_id].map((n) => n.ip).filter(Boolean));
-    } else if (hosts) {
-      usage[pool.id] = poolUsage(pool, hosts.map((h) => h.pa).filter(Boolean));
+    } else if (site) {
+      const hosts = site.hosts.filter((h) => h.site_id === pool.site_id);
+      const hostIds = new Set(hosts.map((h) => h.id));
+      usage[pool.id] = poolUsage(pool, [
+        ...hosts.map((h) => h.pa),
+        ...site.nics.filter((n) => hostIds.has(n.host_id)).map((n) => n.pa),
+        ...site.gateways.filter((g) => g.external_pool_id === pool.id).map((g) => g.external_ip),
+      ].filter(Boolean));
     }
   }
   return usage;
