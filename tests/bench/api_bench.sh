@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# REST API throughput with wrk: GET of one VM network and POST of VM NICs,
+# REST API throughput with wrk: GET of one VM network, GET of the console's
+# page and POST of VM NICs,
 # 16 connections for BENCH_SECONDS (default 10) each, against a controller on
 # loopback with a fresh data directory. The baseline, measured in the same
 # run with the same settings, is GET /healthz (no token, no database).
@@ -73,12 +74,14 @@ run() {
 
 base=$(run "GET /healthz (baseline)" "$url/healthz")
 get=$(run "GET /api/v1/vm-networks/{id}" "$url/api/v1/vm-networks/$net" "$work/get.lua")
+# The console's page, read from --web-dir on every request (no cache).
+console=$(run "GET / (the console's page)" "$url/")
 post=$(run "POST /api/v1/vm-nics" "$url/api/v1/vm-nics" "$work/post.lua")
 nics=$(curl -s "$url/metrics" | awk '/^vnet_objects\{kind="vm-nics"\}/ {print $2}')
 
 base_rps=$(awk '{print $(NF-2)}' <<<"$base")
 printf '\n%-32s %12s %10s %12s\n' "request (16 connections, ${seconds} s)" "req/s" "p99 ms" "x baseline"
-for line in "$base" "$get" "$post"; do
+for line in "$base" "$get" "$console" "$post"; do
   name=$(awk '{NF-=3; print}' <<<"$line")
   rps=$(awk '{print $(NF-2)}' <<<"$line")
   p99=$(awk '{print $(NF-1)}' <<<"$line")
