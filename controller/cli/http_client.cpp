@@ -76,8 +76,8 @@ struct HttpClient::Impl {
     stream->connect(endpoints, ec);
     if (ec) {
       stream.reset();
-      throw std::runtime_error(fmt::format("cannot reach the controller at http://{}:{}: {}",
-                                           url.host, url.port, ec.message()));
+      throw std::runtime_error(fmt::format("cannot reach the controller at http://{}: {}",
+                                           url.authority(), ec.message()));
     }
   }
 };
@@ -98,7 +98,7 @@ Reply HttpClient::request(const std::string& method, const std::string& target,
                           const std::string& body,
                           const std::vector<std::pair<std::string, std::string>>& headers) {
   http::request<http::string_body> req{http::string_to_verb(method), impl_->url.base + target, 11};
-  req.set(http::field::host, impl_->url.host + ":" + impl_->url.port);
+  req.set(http::field::host, impl_->url.authority());
   req.set(http::field::user_agent, "vnetctl");
   req.set(http::field::accept, "application/json");
   if (!impl_->token.empty()) req.set(http::field::authorization, "Bearer " + impl_->token);
@@ -124,9 +124,8 @@ Reply HttpClient::request(const std::string& method, const std::string& target,
       impl_->buffer.clear();
       if (!fresh && attempt == 0 && !parser.got_some()) continue;
       throw std::runtime_error(
-          fmt::format("the connection to the controller at http://{}:{} "
-                      "broke: {}",
-                      impl_->url.host, impl_->url.port, ec.message()));
+          fmt::format("the connection to the controller at http://{} broke: {}",
+                      impl_->url.authority(), ec.message()));
     }
     auto& res = parser.get();
     Reply reply;

@@ -13,6 +13,11 @@ struct Url {
   std::string host;  // "127.0.0.1", "[::1]" without brackets
   std::string port;  // "8080"
   std::string base;  // path prefix without trailing slash: "" or "/vnet"
+
+  // "127.0.0.1:8080", "[::1]:8080": the Host header, and messages.
+  std::string authority() const {
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
+  }
 };
 
 // "http://HOST[:PORT][/BASE]" (port 80 by default); throws
