@@ -8,6 +8,14 @@ endif()
 
 add_compile_options(-Wall -Wextra -Wpedantic -Wshadow)
 
+# LLVM's linker when it is there (scripts/setup installs lld for the XDP
+# programs and the fuzzers anyway): GNU ld took 10 s to link one sanitized
+# test binary, lld 2.6 s, and CI links some forty binaries per build.
+find_program(VNET_LLD ld.lld)
+if(VNET_LLD)
+  add_link_options(-fuse-ld=lld)
+endif()
+
 # Line tables only (-g1) in the default build: backtraces and sanitizer
 # reports keep file:line, and Beast-heavy files compile about 25% faster than
 # with full -g (southbound server.cpp: 82 s against 111 s, measured

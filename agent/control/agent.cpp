@@ -22,11 +22,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <deque>
 #include <random>
 
 #include "agent/control/state.h"
+#include "shared/asio/tls_ops.h"
 #include "shared/log/log.h"
 #include "shared/policy/delta.h"
 #include "shared/policy/json.h"
@@ -114,11 +114,11 @@ struct Agent::Impl {
     // Nothing is trusted yet: the chain is checked against the pin below,
     // before the token leaves this host.
     ctx.set_verify_mode(ssl::verify_none);
-    beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+    tls_ops::TlsStream stream(io, ctx);
     SSL_set_tlsext_host_name(stream.native_handle(), std::string(proto::kControllerName).c_str());
     co_await connect(beast::get_lowest_layer(stream));
     beast::get_lowest_layer(stream).expires_after(kConnectTimeout);
-    if (auto [ec] = co_await stream.async_handshake(ssl::stream_base::client, kTuple); ec)
+    if (auto ec = co_await tls_ops::handshake(stream, ssl::stream_base::client); ec)
       throw std::runtime_error(fmt::format("enrollment handshake: {}", error_text(ec)));
     if (auto why = tls::check_pinned_peer(stream.native_handle(), options.ca_sha256,
                                           proto::kControllerName))
@@ -133,11 +133,11 @@ struct Agent::Impl {
                       {"csr", tls::make_csr(key, options.host_id)}}
                      .dump();
     req.prepare_payload();
-    if (auto [ec, n] = co_await http::async_write(stream, req, kTuple); ec)
+    if (auto ec = co_await tls_ops::write(stream, req); ec)
       throw std::runtime_error(fmt::format("enrollment request: {}", error_text(ec)));
     beast::flat_buffer buffer;
     http::response<http::string_body> res;
-    if (auto [ec, n] = co_await http::async_read(stream, buffer, res, kTuple); ec)
+    if (auto ec = co_await tls_ops::read(stream, buffer, res); ec)
       throw std::runtime_error(fmt::format("enrollment answer: {}", error_text(ec)));
     const json body = json::parse(res.body(), nullptr, false);
     if (res.result_int() != 200) {
@@ -195,23 +195,21 @@ struct Agent::Impl {
     ctx.use_private_key_file(state.key().string(), ssl::context::pem);
     ctx.load_verify_file(state.ca().string());
     ctx.set_verify_mode(ssl::verify_peer);
-    websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(io, ctx);
+    tls_ops::TlsWebSocket ws(io, ctx);
     SSL* native = ws.next_layer().native_handle();
     const std::string name(proto::kControllerName);
     SSL_set_tlsext_host_name(native, name.c_str());
     SSL_set1_host(native, name.c_str());  // the controller's certificate, not a host's
     co_await connect(beast::get_lowest_layer(ws));
     beast::get_lowest_layer(ws).expires_after(kConnectTimeout);
-    if (auto [ec] = co_await ws.next_layer().async_handshake(ssl::stream_base::client, kTuple); ec)
+    if (auto ec = co_await tls_ops::handshake(ws.next_layer(), ssl::stream_base::client); ec)
       throw std::runtime_error(
           fmt::format("handshake with {}: {}", options.controller, error_text(ec)));
     beast::get_lowest_layer(ws).expires_never();
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
     ws.read_message_max(proto::kMaxControllerMessage);
     websocket::response_type upgrade;
-    if (auto [ec] =
-            co_await ws.async_handshake(upgrade, host, std::string(proto::kAgentPath), kTuple);
-        ec) {
+    if (auto ec = co_await tls_ops::handshake(ws, upgrade, host, proto::kAgentPath); ec) {
       if (upgrade.result_int() >= 400 && upgrade.result_int() < 500) {
         const json body = json::parse(upgrade.body(), nullptr, false);
         throw std::runtime_error(fmt::format(
@@ -244,7 +242,7 @@ struct Agent::Impl {
         const std::string text = std::move(out.front());
         out.pop_front();
         ws.text(true);
-        if (auto [ec, n] = co_await ws.async_write(asio::buffer(text), kTuple); ec) {
+        if (co_await tls_ops::write(ws, asio::buffer(text))) {
           done = true;
           beast::get_lowest_layer(ws).close();
         }
@@ -277,7 +275,7 @@ struct Agent::Impl {
     std::string reason;
     while (!done) {
       buffer.clear();
-      auto [ec, n] = co_await ws.async_read(buffer, kTuple);
+      const auto ec = co_await tls_ops::read(ws, buffer);
       if (ec) {
         reason = ec == websocket::error::closed
                      ? fmt::format("closed by the controller: {}", ws.reason().reason.c_str())

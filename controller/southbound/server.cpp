@@ -17,7 +17,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -30,6 +29,7 @@
 #include "controller/policy/realization.h"
 #include "controller/southbound/ca.h"
 #include "controller/southbound/enrollment.h"
+#include "shared/asio/tls_ops.h"
 #include "shared/log/log.h"
 #include "shared/proto/southbound.h"
 #include "shared/tls/x509.h"
@@ -45,8 +45,8 @@ using asio::ip::tcp;
 using nlohmann::json;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-using Socket = websocket::stream<TlsStream>;
+using tls_ops::TlsStream;
+using Socket = tls_ops::TlsWebSocket;
 
 namespace {
 
@@ -182,7 +182,7 @@ struct Server::Impl {
     const std::string peer = fmt::format("{}:{}", ep.address().to_string(), ep.port());
     TlsStream stream(beast::tcp_stream(std::move(socket)), tls);
     beast::get_lowest_layer(stream).expires_after(options.handshake_timeout);
-    if (auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, kTuple); ec) {
+    if (auto ec = co_await tls_ops::handshake(stream, ssl::stream_base::server); ec) {
       count(refused, "tls_handshake");
       spdlog::info("southbound_refused peer={} reason=tls_handshake error={}", peer,
                    log::quote(ec.message()));
@@ -191,21 +191,20 @@ struct Server::Impl {
     beast::flat_buffer buffer;
     http::request_parser<http::string_body> parser;
     parser.body_limit(64 * 1024);
-    if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple); ec) co_return;
+    if (co_await tls_ops::read(stream, buffer, parser)) co_return;
     http::request<http::string_body> req = parser.release();
 
     if (req.target() == proto::kEnrollPath) {
       auto r = req.method() == http::verb::post ? enroll(req, peer)
                                                 : problem(405, "enrollment is POST /enroll");
       r.keep_alive(false);
-      co_await http::async_write(stream, r, kTuple);
-      co_await stream.async_shutdown(kTuple);
+      if (!co_await tls_ops::write(stream, r)) co_await tls_ops::shutdown(stream);
       co_return;
     }
     if (req.target() != proto::kAgentPath || !websocket::is_upgrade(req)) {
       auto r = problem(404, "the southbound port serves POST /enroll and the /agent WebSocket");
       r.keep_alive(false);
-      co_await http::async_write(stream, r, kTuple);
+      co_await tls_ops::write(stream, r);
       co_return;
     }
     // Who is this? A certificate from our CA, for an existing host, with the
@@ -235,7 +234,7 @@ struct Server::Impl {
                    log::quote(refusal));
       auto r = problem(status, refusal);
       r.keep_alive(false);
-      co_await http::async_write(stream, r, kTuple);
+      co_await tls_ops::write(stream, r);
       co_return;
     }
     beast::get_lowest_layer(stream).expires_never();
@@ -252,7 +251,7 @@ struct Server::Impl {
       if (s->closing) {
         websocket::close_reason reason(websocket::close_code::policy_error);
         reason.reason = s->close_message.substr(0, 120);  // a close frame holds 123 bytes
-        co_await s->ws.async_close(reason, kTuple);
+        co_await tls_ops::close(s->ws, reason);
         co_return;
       }
       if (!s->control.empty()) {
@@ -279,7 +278,7 @@ struct Server::Impl {
         continue;
       }
       s->ws.text(true);
-      if (auto [ec, n] = co_await s->ws.async_write(asio::buffer(text), kTuple); ec) co_return;
+      if (co_await tls_ops::write(s->ws, asio::buffer(text))) co_return;
       count_message("out", type);
     }
   }
@@ -291,7 +290,7 @@ struct Server::Impl {
     s->ws.read_message_max(0);
     websocket::stream_base::timeout timeouts{options.handshake_timeout, options.idle_timeout, true};
     s->ws.set_option(timeouts);
-    if (auto [ec] = co_await s->ws.async_accept(req, kTuple); ec) co_return;
+    if (co_await tls_ops::accept(s->ws, req)) co_return;
 
     // The writer runs from the start: it sends close frames for sessions
     // refused before their hello, and policies once registered.
@@ -302,7 +301,7 @@ struct Server::Impl {
     bool& registered = s->registered;
     for (;;) {
       buffer.clear();
-      auto [ec, n] = co_await s->ws.async_read(buffer, kTuple);
+      const auto ec = co_await tls_ops::read(s->ws, buffer);
       if (ec) {
         if (ec == websocket::error::buffer_overflow || ec == websocket::error::message_too_big) {
           code = "oversized";

@@ -27,7 +27,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -40,6 +39,7 @@
 #include "controller/policy/engine.h"
 #include "controller/policy/model.h"
 #include "controller/store/store.h"
+#include "shared/asio/tls_ops.h"
 #include "shared/proto/southbound.h"
 #include "shared/tls/x509.h"
 #include "tests/controller/api_fixture.h"
@@ -108,24 +108,22 @@ asio::awaitable<bool> session(const Identity& id, uint16_t port, std::atomic<int
   ctx.set_verify_mode(ssl::verify_none);
   ctx.use_certificate_chain(asio::buffer(id.cert));
   ctx.use_private_key(asio::buffer(id.key), ssl::context::pem);
-  websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(ex, ctx);
+  vnet::tls_ops::TlsWebSocket ws(ex, ctx);
   auto [cec] = co_await beast::get_lowest_layer(ws).async_connect(
       tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), kTuple);
   if (cec) co_return false;
   beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true));
-  if (auto [ec] = co_await ws.next_layer().async_handshake(ssl::stream_base::client, kTuple); ec)
-    co_return false;
+  if (co_await vnet::tls_ops::handshake(ws.next_layer(), ssl::stream_base::client)) co_return false;
   ws.read_message_max(vnet::proto::kMaxControllerMessage);
-  if (auto [ec] = co_await ws.async_handshake("vnet-controller", "/agent", kTuple); ec)
-    co_return false;
+  websocket::response_type upgrade;
+  if (co_await vnet::tls_ops::handshake(ws, upgrade, "vnet-controller", "/agent")) co_return false;
   std::string hello = vnet::proto::hello(id.host_id, 0).dump();
-  co_await ws.async_write(asio::buffer(hello), kTuple);
+  co_await vnet::tls_ops::write(ws, asio::buffer(hello));
   ++connected;
   beast::flat_buffer buffer;
   for (;;) {
     buffer.clear();
-    auto [ec, n] = co_await ws.async_read(buffer, kTuple);
-    if (ec) {
+    if (co_await vnet::tls_ops::read(ws, buffer)) {
       --connected;
       co_return true;
     }
@@ -134,7 +132,7 @@ asio::awaitable<bool> session(const Identity& id, uint16_t port, std::atomic<int
     const uint64_t generation = m["type"] == "snapshot" ? m["policy"]["generation"].get<uint64_t>()
                                                         : m.value("generation", 0);
     std::string ack = vnet::proto::ack(generation, {}).dump();
-    co_await ws.async_write(asio::buffer(ack), kTuple);
+    co_await vnet::tls_ops::write(ws, asio::buffer(ack));
   }
 }
 
