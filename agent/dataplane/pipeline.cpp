@@ -277,9 +277,12 @@ Verdict ipv4_from_port(const Tables& t, const PortEntry& port, uint16_t index, F
   if (routed) {
     if (ip->ttl() <= 1) return drop(Reason::kTtlExpired);
     ip->set_ttl(static_cast<uint8_t>(ip->ttl() - 1));
-    eth.set_dst(record->mac);
     eth.set_src(kRouterMac);
   }
+  // The frame carries the record's MAC, never one the VM chose: the next
+  // host's port ACL looks the destination up by (VSID, MAC), so a MAC of
+  // another tenant's VM must not leave this host under this VSID.
+  eth.set_dst(record->mac);
   if (record->local_port != kNoPort) {
     return send(record->local_port, routed ? Reason::kRoutedLocal : Reason::kDeliveredLocal);
   }
@@ -359,6 +362,9 @@ Verdict nvgre_from_uplink(const Tables& t, Frame& frame, const packet::MutableIp
   }
   const net::MacAddress dst = net::MacAddress::from_bytes(inner.data());
   if (!t.has_local_vsid(vsid)) return drop(Reason::kUnknownVsid);
+  // Only a PA that holds a record of the VSID's routing domain may send for
+  // it: anyone else on the underlay could otherwise inject into a tenant.
+  if (!t.is_source_pa(t.domain_of(vsid), outer.src())) return drop(Reason::kUnknownSourcePa);
   if (dst.is_multicast()) {
     if (inner_type == packet::ether_type::kArp) return arp_from_tunnel(t, frame, outer, *gre, vsid);
     return drop(Reason::kInnerNotUnicast);
@@ -368,6 +374,11 @@ Verdict nvgre_from_uplink(const Tables& t, Frame& frame, const packet::MutableIp
   if (record == nullptr || record->local_port == kNoPort) {
     return drop(t.port_by_mac(dst.to_u64()) != kNoPort ? Reason::kVsidMismatch
                                                        : Reason::kUnknownDestination);
+  }
+  // Checked again on what the look-up found, so that no key encoding can
+  // ever hand one VSID's frame to another VSID's port.
+  if (record->vsid != vsid || t.ports[record->local_port].vsid != vsid) {
+    return drop(Reason::kVsidMismatch);
   }
   frame.offset += static_cast<uint32_t>(inner.data() - frame.bytes().data());
   frame.length = static_cast<uint32_t>(inner.size());

@@ -54,6 +54,8 @@ namespace vnet::agent::dataplane {
   X(kNotOurPa, "not_our_pa", true)         /* NVGRE to another PA */                               \
   X(kGreBadHeader, "gre_bad_header", true) /* C or S bits, version != 0, protocol != 0x6558 */     \
   X(kUnknownVsid, "unknown_vsid", true)    /* no port of this VSID on this host */                 \
+  X(kUnknownSourcePa, "unknown_source_pa",                                                         \
+    true) /* NVGRE from a PA that holds no record of the VSID's routing domain */                  \
   X(kVsidMismatch, "vsid_mismatch", true)  /* the inner destination is a port of another VSID */   \
   X(kUnknownDestination, "unknown_destination",                                                    \
     true)                           /* no local port with the inner destination MAC */             \

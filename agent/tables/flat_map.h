@@ -1,4 +1,5 @@
-// An immutable-after-build hash map from 64-bit keys to 32-bit values, open
+// An immutable-after-build hash map from keys (a 64-bit word, or one of the
+// composite keys of keys.h) to 32-bit values, open
 // addressing with linear probing at a load factor of at most 1/2: a look-up
 // is a multiply, a shift and usually one cache line. Built by the control
 // thread, read by the engine without locks (the tables are never changed in
@@ -10,8 +11,11 @@
 #include <optional>
 #include <vector>
 
+#include "agent/tables/keys.h"
+
 namespace vnet::agent::dataplane {
 
+template <class Key = uint64_t>
 class FlatMap {
  public:
   FlatMap() { reserve(0); }
@@ -25,7 +29,7 @@ class FlatMap {
   }
 
   // Inserts or overwrites. Grows when half full.
-  void insert(uint64_t key, uint32_t value) {
+  void insert(const Key& key, uint32_t value) {
     if ((size_ + 1) * 2 > slots_.size()) rehash(slots_.size() * 2);
     Slot* slot = probe(key);
     if (slot->value_plus_one == 0) ++size_;
@@ -33,7 +37,7 @@ class FlatMap {
     slot->value_plus_one = value + 1;
   }
 
-  std::optional<uint32_t> find(uint64_t key) const {
+  std::optional<uint32_t> find(const Key& key) const {
     const size_t mask = slots_.size() - 1;
     for (size_t i = index(key);; i = (i + 1) & mask) {
       const Slot& slot = slots_[i];
@@ -46,18 +50,18 @@ class FlatMap {
 
   // Asks the CPU to bring the key's first slot into the cache, so that a
   // find() a little later does not wait for memory.
-  void prefetch(uint64_t key) const { __builtin_prefetch(&slots_[index(key)]); }
+  void prefetch(const Key& key) const { __builtin_prefetch(&slots_[index(key)]); }
 
  private:
   struct Slot {
-    uint64_t key = 0;
+    Key key{};
     uint32_t value_plus_one = 0;  // 0: empty
   };
 
-  size_t index(uint64_t key) const {
-    return static_cast<size_t>((key * 0x9e3779b97f4a7c15ull) >> shift_);
+  size_t index(const Key& key) const {
+    return static_cast<size_t>((hash_word(key) * 0x9e3779b97f4a7c15ull) >> shift_);
   }
-  Slot* probe(uint64_t key) {
+  Slot* probe(const Key& key) {
     const size_t mask = slots_.size() - 1;
     for (size_t i = index(key);; i = (i + 1) & mask) {
       Slot& slot = slots_[i];
@@ -74,6 +78,8 @@ class FlatMap {
     }
   }
 
+  // One cache line holds four slots, whatever the key.
+  static_assert(sizeof(Slot) == 16);
   std::vector<Slot> slots_;
   unsigned shift_ = 60;
   size_t size_ = 0;

@@ -134,8 +134,11 @@ std::shared_ptr<const Tables> Tables::build(const policy::HostPolicy& policy,
       // has not appeared yet. Nothing to forward to.
     }
     const auto index = static_cast<uint32_t>(t->records.size());
-    t->by_vsid_ca_.insert(uint64_t{r.vsid.value()} << 32 | r.ca.to_u32(), index);
-    t->by_vsid_mac_.insert(uint64_t{r.vsid.value()} << 48 | r.mac.to_u64(), index);
+    t->by_vsid_ca_.insert(vsid_ca_key(r.vsid, r.ca), index);
+    t->by_vsid_mac_.insert(vsid_mac_key(r.vsid, r.mac), index);
+    if (const uint32_t d = t->domain_of(r.vsid); d != kNone && r.pa != t->pa) {
+      t->source_pas_.insert(domain_pa_key(d, r.pa), 1);
+    }
     if (r.rule == policy::LookupRule::kRewrite && record.local_port == kNoPort) {
       t->rewrite_by_pa_.insert(r.pa.to_u32(), index);
     }

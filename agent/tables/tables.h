@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "agent/tables/flat_map.h"
+#include "agent/tables/keys.h"
 #include "shared/net/ipv4.h"
 #include "shared/net/mac.h"
 #include "shared/net/vsid.h"
@@ -114,20 +115,25 @@ class Tables {
 
   // Look-ups, all O(1) but the routes.
   const RecordEntry* record_by_ca(net::Vsid vsid, net::Ipv4Address ca) const {
-    return at(by_vsid_ca_.find(uint64_t{vsid.value()} << 32 | ca.to_u32()));
+    return at(by_vsid_ca_.find(vsid_ca_key(vsid, ca)));
   }
   // Cache hints for record_by_ca(), for a batch: first the slot, then (once
   // the slot has arrived) the record itself.
   void prefetch_slot(net::Vsid vsid, net::Ipv4Address ca) const {
-    by_vsid_ca_.prefetch(uint64_t{vsid.value()} << 32 | ca.to_u32());
+    by_vsid_ca_.prefetch(vsid_ca_key(vsid, ca));
   }
   void prefetch_record(net::Vsid vsid, net::Ipv4Address ca) const {
-    if (const auto index = by_vsid_ca_.find(uint64_t{vsid.value()} << 32 | ca.to_u32())) {
+    if (const auto index = by_vsid_ca_.find(vsid_ca_key(vsid, ca))) {
       __builtin_prefetch(&records[*index]);
     }
   }
   const RecordEntry* record_by_mac(net::Vsid vsid, uint64_t mac) const {
-    return at(by_vsid_mac_.find(uint64_t{vsid.value()} << 48 | mac));
+    return at(by_vsid_mac_.find(vsid_mac_key(vsid, mac)));
+  }
+  // Whether `pa` holds a lookup record of the routing domain (an index into
+  // domains): the only PAs that may send NVGRE for the domain's VSIDs.
+  bool is_source_pa(uint32_t domain, net::Ipv4Address source) const {
+    return domain != kNone && source_pas_.find(domain_pa_key(domain, source)).has_value();
   }
   // A remote NIC of a rewrite VM network by its PA.
   const RecordEntry* rewrite_record_by_pa(net::Ipv4Address peer_pa) const {
@@ -161,13 +167,14 @@ class Tables {
   const RecordEntry* at(std::optional<uint32_t> index) const {
     return index ? &records[*index] : nullptr;
   }
-  FlatMap by_vsid_ca_;
-  FlatMap by_vsid_mac_;
-  FlatMap rewrite_by_pa_;
-  FlatMap port_by_rewrite_pa_;
-  FlatMap port_by_mac_;
-  FlatMap local_vsids_;
-  FlatMap domain_of_vsid_;
+  FlatMap<uint64_t> by_vsid_ca_;     // vsid_ca_key -> record
+  FlatMap<VsidMacKey> by_vsid_mac_;  // vsid_mac_key -> record
+  FlatMap<uint64_t> source_pas_;     // domain_pa_key -> 1
+  FlatMap<> rewrite_by_pa_;
+  FlatMap<> port_by_rewrite_pa_;
+  FlatMap<> port_by_mac_;
+  FlatMap<> local_vsids_;
+  FlatMap<> domain_of_vsid_;
 };
 
 }  // namespace vnet::agent::dataplane

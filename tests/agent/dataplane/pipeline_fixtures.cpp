@@ -11,6 +11,12 @@ using namespace vnet::testing::seed;
 
 constexpr uint32_t kBlue2Vsid = 5002;
 constexpr uint32_t kGreenVsid = 7001;
+// Other tenants' VSIDs that equal Blue's 5001 in their low 16 and low 8
+// bits: a key that dropped high bits would confuse them with Blue.
+constexpr uint32_t kCyanVsid = kBlueVsid + (1u << 16);  // 70537
+constexpr uint32_t kTealVsid = kBlueVsid + (1u << 8);   // 5257
+const char* const kCyan5 = "vnet-cyan5";
+const char* const kTeal5 = "vnet-teal5";
 const char* const kBlue5 = "vnet-blue5";
 const char* const kRed5 = "vnet-red5";
 const char* const kBlue15 = "vnet-blue15";
@@ -26,6 +32,10 @@ net::MacAddress blue15() { return mac("00:1D:D8:B7:1C:25"); }
 net::MacAddress blue17() { return mac("00:1D:D8:B7:1C:27"); }
 net::MacAddress green5() { return mac("00:1D:D8:B7:1C:35"); }
 net::MacAddress green7() { return mac("00:1D:D8:B7:1C:37"); }
+net::MacAddress cyan5() { return mac("00:1D:D8:B7:1C:45"); }
+net::MacAddress cyan7() { return mac("00:1D:D8:B7:1C:47"); }
+net::MacAddress teal5() { return mac("00:1D:D8:B7:1C:55"); }
+net::Ipv4Address host3() { return ipv4("192.168.3.30"); }
 net::MacAddress router() { return mac(kRouterMac); }
 net::Ipv4Address host1() { return ipv4(kHost1Pa); }
 net::Ipv4Address host2() { return ipv4(kHost2Pa); }
@@ -140,6 +150,34 @@ policy::HostPolicy pipeline_policy() {
   p.customer_routes.push_back(
       {green_rdid, vsid(kGreenVsid), prefix("10.1.0.0/24"), ipv4("0.0.0.0"), 0});
   p.rewrite_pas.push_back({uuid(0x135), ipv4("10.1.0.5"), ipv4("192.168.1.50")});
+  // Cyan and Teal: two more tenants with Blue's addresses, in VSIDs equal
+  // to Blue's modulo 2^16 and 2^8. Cyan's peer lives on a third host.
+  const struct {
+    const char* interface;
+    uint32_t vsid;
+    net::MacAddress mac;
+    Uuid rdid;
+    Uuid nic;
+  } others[] = {{kCyan5, kCyanVsid, cyan5(), uuid(0x92), uuid(0x145)},
+                {kTeal5, kTealVsid, teal5(), uuid(0x93), uuid(0x155)}};
+  for (const auto& o : others) {
+    p.ports.push_back({.nic_id = o.nic,
+                       .interface = o.interface,
+                       .mac = o.mac,
+                       .ca = ipv4(kCa5),
+                       .prefix_len = 24,
+                       .gateway = ipv4("10.0.0.1"),
+                       .dns = {},
+                       .vsid = vsid(o.vsid),
+                       .rdid = o.rdid,
+                       .mtu = 1458});
+    p.lookup_records.push_back(
+        {vsid(o.vsid), ipv4(kCa5), o.mac, host1(), policy::LookupRule::kEncap});
+    p.customer_routes.push_back(
+        {o.rdid, vsid(o.vsid), prefix("10.0.0.0/24"), ipv4("0.0.0.0"), 0});
+  }
+  p.lookup_records.push_back(
+      {vsid(kCyanVsid), ipv4(kCa7), cyan7(), host3(), policy::LookupRule::kEncap});
   return p;
 }
 
@@ -165,6 +203,12 @@ std::vector<Fixture> pipeline_fixtures() {
   f.push_back({"Red 10.0.0.5 to Red 10.0.0.7, the same addresses: VSID 6001", kRed5, red_to_7,
                Reason::kEncapsulated, kUp,
                PacketBuilder().nvgre(tunnel_to_host2(kRedVsid)).payload(red_to_7).build()});
+  f.push_back({"Blue to its peer 10.0.0.7 with Cyan's MAC as destination: leaves with Blue 7's MAC",
+               kBlue5, udp_frame(blue5(), cyan5(), kCa5, kCa7), Reason::kEncapsulated, kUp,
+               PacketBuilder().nvgre(tunnel_to_host2(kBlueVsid)).payload(blue_to_7).build()});
+  f.push_back({"Blue to 10.0.0.5's subnet peer with its own port's MAC: the record's MAC", kBlue5,
+               udp_frame(blue5(), blue5(), kCa5, kCa7), Reason::kEncapsulated, kUp,
+               PacketBuilder().nvgre(tunnel_to_host2(kBlueVsid)).payload(blue_to_7).build()});
   // ARP is answered from the lookup records of the port's VSID, never flooded.
   f.push_back({"Blue asks for 10.0.0.7: Blue 7's MAC", kBlue5, arp_request(blue5(), kCa5, kCa7),
                Reason::kArpReply, kBlue5, arp_reply(blue7(), kCa7, blue5(), kCa5)});
@@ -372,6 +416,48 @@ std::vector<Fixture> pipeline_fixtures() {
                Reason::kInnerNotUnicast,
                kDropped,
                {}});
+  // VSIDs that differ from Blue's only in their high bits never share a
+  // frame with Blue (the VSID attack of issue 14).
+  f.push_back({"NVGRE VSID 5001 for Cyan's MAC (VSID 70537 = 5001 + 2^16): the port ACL drops it",
+               kUp,
+               nvgre_in(kBlueVsid, udp_frame(blue7(), cyan5(), kCa7, kCa5)),
+               Reason::kVsidMismatch,
+               kDropped,
+               {}});
+  f.push_back({"NVGRE VSID 5001 for Teal's MAC (VSID 5257 = 5001 + 2^8): the port ACL drops it",
+               kUp,
+               nvgre_in(kBlueVsid, udp_frame(blue7(), teal5(), kCa7, kCa5)),
+               Reason::kVsidMismatch,
+               kDropped,
+               {}});
+  {
+    const Bytes cyan7_to_5 = udp_frame(cyan7(), cyan5(), kCa7, kCa5);
+    packet::NvgreTunnel from_host3 = tunnel_from_host2(kCyanVsid);
+    from_host3.src_pa = host3();
+    f.push_back({"NVGRE VSID 70537 from Cyan's host to Cyan 10.0.0.5: decapsulated", kUp,
+                 nvgre_in(kCyanVsid, cyan7_to_5, from_host3), Reason::kDecapsulated, kCyan5,
+                 cyan7_to_5});
+    f.push_back({"NVGRE VSID 70537 from host 2, which holds no record of Cyan's network",
+                 kUp,
+                 nvgre_in(kCyanVsid, cyan7_to_5),
+                 Reason::kUnknownSourcePa,
+                 kDropped,
+                 {}});
+    packet::NvgreTunnel stranger = tunnel_from_host2(kBlueVsid);
+    stranger.src_pa = ipv4("192.168.9.9");
+    f.push_back({"NVGRE VSID 5001 from a PA that is no host of Blue's network",
+                 kUp,
+                 nvgre_in(kBlueVsid, blue7_to_5, stranger),
+                 Reason::kUnknownSourcePa,
+                 kDropped,
+                 {}});
+    f.push_back({"ARP flooded by a PA that is no host of Blue's network: not answered",
+                 kUp,
+                 nvgre_in(kBlueVsid, arp_request(blue7(), kCa7, kCa5), stranger),
+                 Reason::kUnknownSourcePa,
+                 kDropped,
+                 {}});
+  }
   // A plain GRE peer floods its VM's ARP into the tunnel: answered back
   // through it, for a local port of that VSID only.
   f.push_back({"ARP from a GRE peer for Blue 10.0.0.5: answered through the tunnel", kUp,

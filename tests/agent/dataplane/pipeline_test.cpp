@@ -134,7 +134,7 @@ TEST_F(PipelineTest, UnresolvedUnderlayNeighbourDropsAndIsReported) {
   HostFacts facts;
   facts.uplink_mac = fx::uplink_mac();
   tables_ = Tables::build(fx::pipeline_policy(), facts);
-  EXPECT_EQ(tables_->unresolved_pas.size(), 2u);  // host 2's PA and Green 7's
+  EXPECT_EQ(tables_->unresolved_pas.size(), 3u);  // host 2's PA, Green 7's and host 3's
   const Outcome r = run("vnet-blue5", fx::pipeline_fixtures()[0].frame);
   EXPECT_EQ(r.verdict.reason, Reason::kNoUnderlayNeighbor);
 }
