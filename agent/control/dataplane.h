@@ -27,6 +27,9 @@ class Dataplane {
   // Problems can change without a new policy (a VM port's interface appears
   // or goes away); the engine calls this, from its own thread, when they do.
   virtual void on_problems(std::function<void(std::vector<proto::Problem>)>) {}
+  // The uplink interface, "" when there is none; the agent tells the
+  // controller, which then refuses it as a VM NIC's interface.
+  virtual std::string uplink() const { return ""; }
 };
 
 class NoDataplane : public Dataplane {

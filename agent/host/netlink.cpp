@@ -59,7 +59,10 @@ std::optional<InterfaceInfo> interface_info(const std::string& name) {
         net::MacAddress::from_bytes(reinterpret_cast<const uint8_t*>(request.ifr_hwaddr.sa_data));
   }
   if (ioctl(fd, SIOCGIFMTU, &request) == 0) info.mtu = static_cast<uint16_t>(request.ifr_mtu);
-  if (ioctl(fd, SIOCGIFFLAGS, &request) == 0) info.up = (request.ifr_flags & IFF_UP) != 0;
+  if (ioctl(fd, SIOCGIFFLAGS, &request) == 0) {
+    info.up = (request.ifr_flags & IFF_UP) != 0;
+    info.loopback = (request.ifr_flags & IFF_LOOPBACK) != 0;
+  }
   close(fd);
   return info;
 }

@@ -22,6 +22,7 @@ struct InterfaceInfo {
   net::MacAddress mac;
   uint16_t mtu = 1500;
   bool up = false;
+  bool loopback = false;
 };
 
 // Facts about an interface by name, or nullopt when it does not exist.

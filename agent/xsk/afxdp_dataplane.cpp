@@ -1,6 +1,7 @@
 #include "agent/xsk/afxdp_dataplane.h"
 
 #include <poll.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -34,6 +35,7 @@ bool same(const std::vector<proto::Problem>& a, const std::vector<proto::Problem
 
 struct AfXdpDataplane::State {
   std::string uplink;
+  std::optional<net::Ipv4Address> controller;
   host::InterfaceInfo uplink_info;
   host::Netlink netlink;
   host::NetlinkEvents events;
@@ -60,7 +62,8 @@ struct AfXdpDataplane::State {
   bool stopping = false;
   std::thread thread;
 
-  explicit State(const std::string& name) : uplink(name) {
+  State(const std::string& name, std::optional<net::Ipv4Address> controller_address)
+      : uplink(name), controller(controller_address) {
     auto info = host::interface_info(name);
     if (!info) {
       throw std::runtime_error("--uplink " + name +
@@ -139,10 +142,25 @@ struct AfXdpDataplane::State {
 
     // VM ports: bind those whose interface is there, release the rest.
     std::set<std::string> wanted;
+    int management_ifindex = 0;
+    if (controller) {
+      if (const auto hop = netlink.route_to(*controller)) management_ifindex = hop->ifindex;
+    }
     for (const policy::Port& port : p.ports) {
       const auto info = host::interface_info(port.interface);
       if (!info) {
         out.push_back({"interface_missing", "interface " + port.interface + " is not on this host",
+                       port.nic_id.to_string()});
+        continue;
+      }
+      if (const char* role = info->ifindex == uplink_info.ifindex ? "uplink"
+                             : info->ifindex == management_ifindex ? "management interface"
+                             : info->loopback                      ? "loopback interface"
+                                                                   : nullptr) {
+        out.push_back({"interface_reserved",
+                       fmt::format("interface {} is the host's {}: a VM port there would cut the "
+                                   "host off; place the NIC on the VM's own interface",
+                                   port.interface, role),
                        port.nic_id.to_string()});
         continue;
       }
@@ -265,8 +283,11 @@ struct AfXdpDataplane::State {
   }
 };
 
-AfXdpDataplane::AfXdpDataplane(const std::string& uplink)
-    : state_(std::make_unique<State>(uplink)) {
+std::string AfXdpDataplane::uplink() const { return state_->uplink; }
+
+AfXdpDataplane::AfXdpDataplane(const std::string& uplink,
+                               std::optional<net::Ipv4Address> controller)
+    : state_(std::make_unique<State>(uplink, controller)) {
   state_->thread = std::thread([s = state_.get()] { s->monitor(); });
 }
 

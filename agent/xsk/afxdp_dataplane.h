@@ -11,25 +11,33 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "agent/control/dataplane.h"
+#include "shared/net/ipv4.h"
 
 namespace vnet::agent::xsk {
 
 class AfXdpDataplane : public Dataplane {
  public:
   // Throws std::runtime_error when the uplink is missing or XDP/AF_XDP
-  // cannot start on it.
-  explicit AfXdpDataplane(const std::string& uplink);
+  // cannot start on it. `controller` (an IPv4 address, if the agent was
+  // given one) names the management interface: the one the kernel routes to
+  // the controller. Neither it nor the uplink nor loopback ever becomes a VM
+  // port: a NIC bound to one fails with `interface_reserved`, since the VM
+  // port's XDP program would cut the host off.
+  explicit AfXdpDataplane(const std::string& uplink,
+                          std::optional<net::Ipv4Address> controller = std::nullopt);
   ~AfXdpDataplane() override;
 
   std::string name() const override { return "afxdp"; }
   std::vector<proto::Problem> publish(const policy::HostPolicy& policy) override;
   nlohmann::json counters() const override;
   void on_problems(std::function<void(std::vector<proto::Problem>)> listener) override;
+  std::string uplink() const override;
 
  private:
   struct State;

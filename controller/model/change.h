@@ -15,6 +15,9 @@ struct Change {
   std::string collection;
   std::string id;
   std::optional<nlohmann::json> fields;
+  // The stored fields before the write (absent when it created the object):
+  // what the policy guard restores when the write is refused.
+  std::optional<nlohmann::json> before{};
 };
 
 // Realization state that GET adds to hosts and VM NICs (the southbound side
@@ -27,6 +30,9 @@ class RealizationView {
   virtual nlohmann::json host_state(const std::string& host_id) const = 0;
   // configuration_state of a VM NIC, given its stored fields.
   virtual nlohmann::json nic_state(const std::string& nic_id, const nlohmann::json& nic) const = 0;
+  // The host's uplink interface as its agent reported it ("" when unknown):
+  // never a VM NIC's interface.
+  virtual std::string uplink(const std::string& /*host_id*/) const { return ""; }
 };
 
 }  // namespace vnet::model

@@ -44,10 +44,11 @@ void Realization::host_removed(const std::string& host) {
   run(std::move(ready));
 }
 
-void Realization::connected(const std::string& host) {
+void Realization::connected(const std::string& host, const std::string& uplink) {
   std::lock_guard lock(mutex_);
   HostStatus& s = hosts_[host];
   s.connected = true;
+  s.uplink = uplink;
   s.last_seen = std::chrono::system_clock::now();
 }
 
@@ -59,6 +60,12 @@ void Realization::disconnected(const std::string& host) {
     ready = take_ready_locked();
   }
   run(std::move(ready));
+}
+
+void Realization::set_compile_problem(const std::string& host,
+                                      std::optional<AgentProblem> problem) {
+  std::lock_guard lock(mutex_);
+  hosts_[host].compile_problem = std::move(problem);
 }
 
 void Realization::seen(const std::string& host) {
@@ -164,7 +171,9 @@ json Realization::host_state(const std::string& host_id) const {
   for (const auto& p : s.problems) {
     if (p.nic_id.empty()) detail.push_back(problem(p.code, p.message));
   }
-  const bool failed = std::any_of(s.problems.begin(), s.problems.end(),
+  if (s.compile_problem) detail.push_back(problem(s.compile_problem->code, s.compile_problem->message));
+  const bool failed = s.compile_problem ||
+                      std::any_of(s.problems.begin(), s.problems.end(),
                                   [](const AgentProblem& p) { return p.nic_id.empty(); });
   const char* status = failed ? "failure" : detail.empty() ? "success" : "pending";
   return json{{"connected", s.connected},
@@ -172,6 +181,10 @@ json Realization::host_state(const std::string& host_id) const {
               {"desired_generation", s.desired},
               {"realized_generation", s.realized},
               {"configuration_state", {{"status", status}, {"detail", std::move(detail)}}}};
+}
+
+std::string Realization::uplink(const std::string& host_id) const {
+  return status(host_id).uplink;
 }
 
 json Realization::nic_state(const std::string& nic_id, const json& nic) const {

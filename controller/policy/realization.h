@@ -34,6 +34,11 @@ struct HostStatus {
   uint64_t desired = 0;
   uint64_t realized = 0;
   std::vector<AgentProblem> problems;
+  // The controller's own: the compiled policy failed validation and was
+  // not sent (the host keeps its last good policy).
+  std::optional<AgentProblem> compile_problem;
+  // The uplink interface its agent reported in its last hello ("" unknown).
+  std::string uplink;
 };
 
 class Realization : public model::RealizationView {
@@ -46,9 +51,12 @@ class Realization : public model::RealizationView {
   // The desired generations at start, before any session.
   void set_desired(const std::string& host, uint64_t generation);
   void host_removed(const std::string& host);
+  // The policy engine: the host's newest compiled policy is invalid and was
+  // held back (nullopt: it is valid again).
+  void set_compile_problem(const std::string& host, std::optional<AgentProblem> problem);
 
   // Southbound sessions.
-  void connected(const std::string& host);
+  void connected(const std::string& host, const std::string& uplink = "");
   void disconnected(const std::string& host);
   void seen(const std::string& host);
   void acked(const std::string& host, uint64_t generation, std::vector<AgentProblem> problems);
@@ -67,6 +75,7 @@ class Realization : public model::RealizationView {
   // model::RealizationView
   nlohmann::json host_state(const std::string& host_id) const override;
   nlohmann::json nic_state(const std::string& nic_id, const nlohmann::json& nic) const override;
+  std::string uplink(const std::string& host_id) const override;
 
  private:
   struct Batch {

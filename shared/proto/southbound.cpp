@@ -8,8 +8,10 @@ namespace vnet::proto {
 
 using nlohmann::json;
 
-json hello(std::string_view host_id, uint64_t generation) {
-  return {{"type", "hello"}, {"host_id", host_id}, {"generation", generation}};
+json hello(std::string_view host_id, uint64_t generation, std::string_view uplink) {
+  json m = {{"type", "hello"}, {"host_id", host_id}, {"generation", generation}};
+  if (!uplink.empty()) m["uplink"] = uplink;
+  return m;
 }
 
 json ack(uint64_t generation, const std::vector<Problem>& problems) {
@@ -45,6 +47,12 @@ std::vector<Problem> problems_of(const json& ack) {
   for (const auto& p : *it) {
     if (!p.is_object() || !p.contains("code") || !p["code"].is_string())
       throw std::invalid_argument("/problems/*/code must be a string");
+    for (const char* field : {"message", "nic_id"}) {
+      if (p.contains(field) && !p[field].is_string())
+        throw std::invalid_argument(std::string("/problems/*/") + field + " must be a string");
+    }
+    if (out.size() == kMaxProblems)
+      throw std::invalid_argument("/problems holds more than " + std::to_string(kMaxProblems));
     out.push_back({p["code"].get<std::string>(), p.value("message", std::string()),
                    p.value("nic_id", std::string())});
   }

@@ -32,7 +32,9 @@ struct Problem {
 };
 
 // agent -> controller
-nlohmann::json hello(std::string_view host_id, uint64_t generation);
+// `uplink` (optional): the host's uplink interface, which the controller
+// then refuses as a VM NIC's interface.
+nlohmann::json hello(std::string_view host_id, uint64_t generation, std::string_view uplink = {});
 nlohmann::json ack(uint64_t generation, const std::vector<Problem>& problems);
 nlohmann::json stats(const nlohmann::json& counters);
 // controller -> agent
@@ -42,6 +44,8 @@ nlohmann::json delta(const policy::PolicyDelta& delta);
 nlohmann::json ping();
 nlohmann::json pong();
 
+// At most this many problems in one ack (one per port of a large host).
+inline constexpr size_t kMaxProblems = 65536;
 // Reads an ack's problems; throws std::invalid_argument naming the field.
 std::vector<Problem> problems_of(const nlohmann::json& ack);
 

@@ -10,6 +10,7 @@ into a failure. VNET_CONTROLLER_BINARY and VNET_AGENT_BINARY name the
 binaries.
 """
 
+import json
 import os
 import sys
 import time
@@ -17,7 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vnetlab  # noqa: E402
-from vnetlab import echo_requests_at, tcp_transfer, uuid, wait_until  # noqa: E402
+from vnetlab import echo_requests_at, frames_at, tcp_transfer, uuid, wait_until  # noqa: E402
 
 RED_TENANT = uuid(0xe000)
 
@@ -41,6 +42,10 @@ class EngineLab(vnetlab.LabTestCase):
         c.vm_subnet(0xb20, 0xb1, "10.0.1.0/24", 5002, ("10.0.1.5", "10.0.1.50"), dns)
         c.vm_subnet(0xd10, 0xd1, "10.0.0.0/24", 6001, ("10.0.0.5", "10.0.0.50"), dns)
         # Green uses IP rewrite instead of NVGRE, beside Blue and Red.
+        # Cyan: another tenant's network whose VSID equals Blue's 5001 in its
+        # low 16 bits (70537 = 5001 + 2^16), with Blue 7's address on host 2.
+        c.vm_network(0xc1, "Cyan", tenant=RED_TENANT)
+        c.vm_subnet(0xc10, 0xc1, "10.0.0.0/24", 5001 + (1 << 16), ("10.0.0.5", "10.0.0.50"), dns)
         c.vm_network(0x91, "Green", "rewrite")
         c.vm_subnet(0x910, 0x91, "10.1.0.0/24", 7001, ("10.1.0.5", "10.1.0.50"), dns)
 
@@ -61,6 +66,7 @@ class EngineLab(vnetlab.LabTestCase):
         cls.blue7 = nic("blue7", 0x1b7, 0xb10, "10.0.0.7", "00:1d:d8:b7:1c:07", h2, "b7")
         cls.red7 = nic("red7", 0x1d7, 0xd10, "10.0.0.7", "00:1d:d8:b7:1c:17", h2, "r7")
         cls.blue9 = nic("blue9", 0x1b9, 0xb20, "10.0.1.9", "00:1d:d8:b7:1c:29", h2, "c9")
+        cls.cyan7 = nic("cyan7", 0x1c7, 0xc10, "10.0.0.7", "00:1d:d8:b7:1c:47", h2, "y7")
         cls.green5 = nic("green5", 0x195, 0x910, "10.1.0.5", "00:1d:d8:b7:1c:35", h1, "g5")
         cls.green7 = nic("green7", 0x197, 0x910, "10.1.0.7", "00:1d:d8:b7:1c:37", h2, "g7")
         # A VM without an address: it asks DHCP for the one the pool gave its NIC.
@@ -96,6 +102,62 @@ class EngineLab(vnetlab.LabTestCase):
             self.red5.ping("10.0.1.9", count=3, interval=0.05)))
         self.assertEqual((replies[-1], seen), (0, 0))
         self.assertEqual(self.counter(self.h1, "r5", "no_route") - before, 3)
+
+    def test_a_frame_for_another_tenants_mac_never_crosses_vsids(self):
+        # The attack of issue 14: Blue 5 (VSID 5001, host 1) sends to its own
+        # peer's CA 10.0.0.7 on host 2 with Cyan 7's MAC as the Ethernet
+        # destination (another tenant, VSID 70537 = 5001 + 2^16, on host 2).
+        # Host 1 sends the record's MAC instead and host 2 looks the
+        # destination up by the whole VSID: all 40 reach Blue 7, none Cyan 7.
+        at_cyan, at_blue = frames_at(
+            [self.cyan7, self.blue7], "udp port 4444",
+            lambda: self.blue5.ns.python(SEND_TO_MAC, "00:1d:d8:b7:1c:05", self.cyan7.mac,
+                                         "10.0.0.5", "10.0.0.7", "40"))
+        self.assertEqual((at_cyan, at_blue), (0, 40))
+        # The same frames straight onto the underlay (NVGRE VSID 5001 from
+        # host 2's PA, inner destination Cyan 7): host 2's port ACL drops them.
+        before = self.counter(self.h2, "uplink", "vsid_mismatch")
+        at_cyan, = frames_at([self.cyan7], "udp port 4444",
+                             lambda: self.lab.underlay.python(NVGRE_TO_MAC, "h2-ul",
+                                                              "192.168.1.10", "192.168.2.20",
+                                                              str(5001), self.cyan7.mac, "40"))
+        self.assertEqual(at_cyan, 0)
+        self.assertEqual(self.counter(self.h2, "uplink", "vsid_mismatch") - before, 40)
+        # Cyan's own traffic is untouched.
+        self.assertEqual(self.blue5.ping("10.0.0.7"), 3)
+
+    def test_nvgre_from_a_pa_without_records_of_the_network_is_dropped(self):
+        # 192.168.2.99 is on host 2's subnet but no host of Blue's network.
+        before = self.counter(self.h1, "uplink", "unknown_source_pa")
+        at_blue, = frames_at([self.blue5], "udp port 4444",
+                             lambda: self.lab.underlay.python(NVGRE_TO_MAC, "h1-ul",
+                                                              "192.168.2.99", "192.168.1.10",
+                                                              str(5001), self.blue5.mac, "10"))
+        self.assertEqual(at_blue, 0)
+        self.assertEqual(self.counter(self.h1, "uplink", "unknown_source_pa") - before, 10)
+
+    def test_a_nic_on_a_reserved_interface_is_refused_and_the_host_stays_up(self):
+        c = self.lab.controller
+        nic = uuid(0x3f0)
+        c.call("PUT", f"/vm-nics/{nic}", {"vm_subnet_id": uuid(0xb10), "vm_name": "evil"})
+        try:
+            # The controller knows host 1's uplink from its agent: refused there.
+            out = c.call("PATCH", f"/vm-nics/{nic}",
+                         {"host_id": self.h1.id, "interface": "uplink"}, expect=400)
+            self.assertIn("uplink", json.dumps(out))
+            # Loopback is refused by the agent itself.
+            c.call("PATCH", f"/vm-nics/{nic}", {"host_id": self.h1.id, "interface": "lo"})
+
+            def failed():
+                st = c.call("GET", f"/vm-nics/{nic}")["configuration_state"]
+                return st if st["status"] == "failure" else None
+
+            st = wait_until(failed, timeout=15, what="interface_reserved on the NIC")
+            self.assertEqual([d["code"] for d in st["detail"]], ["interface_reserved"], st)
+            self.assertNotIn("lo", self.h1.counters())  # no socket there
+            self.assertEqual(self.blue5.ping("10.0.0.7"), 3)
+        finally:
+            c.call("DELETE", f"/vm-nics/{nic}")
 
     def test_routing_between_two_vsids_of_one_rdid(self):
         self.assertEqual(self.blue5.ping("10.0.1.9"), 3)
@@ -270,6 +332,28 @@ conf.verb = 0
 r = srp1(Ether(src=sys.argv[2], dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=sys.argv[2], psrc=sys.argv[3], pdst=sys.argv[1]),
          iface="eth0", timeout=1)
 print(r[ARP].hwsrc if r else "none")
+"""
+
+SEND_TO_MAC = r"""
+import sys
+from scapy.all import IP, UDP, Ether, Raw, conf, sendp
+conf.verb = 0
+me, dst_mac, src, dst, n = sys.argv[1:6]
+sendp([Ether(src=me, dst=dst_mac) / IP(src=src, dst=dst) / UDP(sport=4444, dport=4444) /
+       Raw(b"cross-tenant")] * int(n), iface="eth0", inter=0.005)
+"""
+
+NVGRE_TO_MAC = r"""
+import sys
+from scapy.all import GRE, IP, UDP, Ether, Raw, conf, get_if_hwaddr, sendp, getmacbyip
+conf.verb = 0
+iface, src_pa, dst_pa, vsid, dst_mac, n = sys.argv[1:7]
+inner = (Ether(src="00:1d:d8:b7:1c:07", dst=dst_mac) / IP(src="10.0.0.7", dst="10.0.0.5") /
+         UDP(sport=4444, dport=4444) / Raw(b"cross-tenant"))
+outer = (Ether(src=get_if_hwaddr(iface), dst=getmacbyip(dst_pa) or "ff:ff:ff:ff:ff:ff") /
+         IP(src=src_pa, dst=dst_pa, flags="DF"))
+sendp([outer / GRE(key_present=1, key=int(vsid) << 8, proto=0x6558) / inner] * int(n),
+      iface=iface, inter=0.005)
 """
 
 HOSTILE_FROM_VM = r"""

@@ -344,7 +344,11 @@ class Host:
         args = [self.lab.agent_binary, "--controller", controller_address, "--host-id", self.id,
                 "--state-dir", self.state, "--uplink", "uplink", "--log-level", "debug", *extra]
         if enrollment:
-            args += ["--enrollment-token", enrollment["token"], "--ca-sha256",
+            # As the enrollment command does it: the token in a file, not in ps.
+            token_file = os.path.join(self.lab.dir, f"enrollment-{self.name}.token")
+            with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                f.write(enrollment["token"] + "\n")
+            args += ["--enrollment-token-file", token_file, "--ca-sha256",
                      enrollment["ca_sha256"]]
         self.agent = self.ns.popen(args, os.path.join(self.lab.dir, f"agent-{self.name}.log"))
         self.lab.processes.append(self.agent)
@@ -492,6 +496,32 @@ def echo_requests_at(vm, action):
     action()
     capture.wait(timeout=30)
     return int(vm.host.lab.log(log).split()[-1])
+
+
+COUNT_MATCHING = r"""
+import sys
+from scapy.all import sniff
+got = sniff(iface="eth0", filter=sys.argv[2], timeout=float(sys.argv[1]))
+print(len(got))
+"""
+
+
+def frames_at(vms, bpf_filter, action, seconds=3):
+    """How many frames matching `bpf_filter` reach each VM's eth0 while
+    action() runs, captured on the VMs' own interfaces at once."""
+    captures = []
+    for vm in vms:
+        log = f"capture-{vm.name}-{time.monotonic_ns()}.log"
+        captures.append((vm, log, vm.ns.popen([PYTHON, "-c", COUNT_MATCHING, str(seconds),
+                                               bpf_filter],
+                                              os.path.join(vm.host.lab.dir, log))))
+    time.sleep(1.0)  # capturing
+    action()
+    counts = []
+    for vm, log, capture in captures:
+        capture.wait(timeout=30)
+        counts.append(int(vm.host.lab.log(log).split()[-1]))
+    return counts
 
 
 class Vm:
