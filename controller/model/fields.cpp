@@ -214,6 +214,10 @@ json check_fields(const Kind& kind, const Principal& who, const json& body, Writ
       // RFC 7396: null removes the member; only optional, writable fields.
       if (field->access != Access::kWritable || field->required) {
         errors.push_back({pointer, "cannot be removed"});
+      } else if (field->admin_only && !who.is_admin() && current.is_object() &&
+                 current.contains(key)) {
+        // Admin-only is for removal too: a tenant cannot unplace its NIC.
+        forbidden_fields.push_back({pointer, "only an administrator may remove it"});
       } else {
         out.erase(key);
       }
@@ -245,8 +249,10 @@ json check_fields(const Kind& kind, const Principal& who, const json& body, Writ
     for (const auto& field : kind.fields) {
       if (out.contains(field.name) || reported.count(field.name)) continue;
       // A replace keeps what the server assigned and what cannot change.
+      // A tenant's replace keeps the admin-only fields it cannot see to
+      // (placement): leaving them out is not removing them.
       if (write == Write::kReplace && current.is_object() && current.contains(field.name) &&
-          field.access != Access::kWritable) {
+          (field.access != Access::kWritable || (field.admin_only && !who.is_admin()))) {
         out[field.name] = current[field.name];
         continue;
       }
@@ -260,7 +266,7 @@ json check_fields(const Kind& kind, const Principal& who, const json& body, Writ
 
   if (!forbidden_fields.empty()) {
     std::string detail =
-        fmt::format("{}: only an administrator may set it", forbidden_fields[0].field);
+        fmt::format("{}: {}", forbidden_fields[0].field, forbidden_fields[0].message);
     throw forbidden(std::move(detail), std::move(forbidden_fields));
   }
   if (!errors.empty()) {

@@ -144,7 +144,9 @@ std::vector<Kind> build() {
          .access = A::kImmutable,
          .required = true,
          .choices = {"nat", "forwarding"}},
-        {.name = "host_id", .type = T::kUuid, .column = true, .ref = "hosts"},
+        // Where the gateway runs is the operator's choice, as NIC placement
+        // is: a tenant naming a host could stall it (issue 14).
+        {.name = "host_id", .type = T::kUuid, .admin_only = true, .column = true, .ref = "hosts"},
         {.name = "external_pool_id",
          .type = T::kUuid,
          .access = A::kImmutable,

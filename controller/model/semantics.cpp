@@ -373,9 +373,31 @@ void hosts(Database& db, const Principal& who, Row& row, const Row* before) {
   row.fields["pa"] = pa.to_string();
 }
 
+// docs/api.md: a VM network's name is unique within its tenant (vnetctl
+// names networks by it).
+void require_unique_network_name(Database& db, const Row& row) {
+  auto s = db.prepare(
+      "SELECT id FROM vm_networks WHERE tenant_id = ? AND id <> ? AND "
+      "json_extract(body, '$.name') = ?");
+  s.bind(1, row.tenant_id).bind(2, row.id).bind(3, text(row.fields, "name"));
+  if (s.step()) {
+    throw conflict(fmt::format("the tenant has a VM network named \"{}\" already (id {})",
+                               text(row.fields, "name"), s.column_text(0)),
+                   {{"/name", "is taken"}});
+  }
+}
+
 void vm_networks(Database& db, const Principal& who, Row& row, const Row* before) {
-  if (before != nullptr) return;
+  if (before != nullptr) {
+    if (text(row.fields, "name") != text(before->fields, "name")) {
+      Row probe = row;
+      probe.tenant_id = before->tenant_id;
+      require_unique_network_name(db, probe);
+    }
+    return;
+  }
   tenant_of_new_top_level(db, who, row);
+  require_unique_network_name(db, row);
   const Row ln = require_ref(db, who, "logical-networks", text(row.fields, "logical_network_id"),
                              "/logical_network_id");
   if (!ln.fields.value("network_virtualization", false)) {

@@ -66,6 +66,22 @@ void check_envelope(const Kind& kind, const Principal& who, const json& body, co
   }
 }
 
+// A NIC bound to its host's uplink would have the agent attach a VM port's
+// XDP program there and cut the host off (the agent refuses it too, with
+// interface_reserved, for the hosts the controller has not heard from).
+void check_placement(const RealizationView* view, const Kind& kind, const json& fields) {
+  if (view == nullptr || kind.collection != "vm-nics" || !fields.contains("host_id") ||
+      !fields.contains("interface") || !fields["host_id"].is_string() ||
+      !fields["interface"].is_string())
+    return;
+  const std::string uplink = view->uplink(fields["host_id"].get<std::string>());
+  if (!uplink.empty() && fields["interface"] == uplink) {
+    throw invalid("/interface",
+                  fmt::format("{} is the uplink of host {}: a VM NIC needs its own interface",
+                              uplink, fields["host_id"].get<std::string>()));
+  }
+}
+
 template <class F>
 auto with_conflicts(F&& f) {
   try {
@@ -87,8 +103,10 @@ Service::Service(store::Store& store) : store_(store) {
   store_.set_on_rollback([this] {
     pending_.clear();
     forget_allocation_hints();
+    if (guard_.on_end) guard_.on_end(false);
   });
   store_.set_on_commit([this] {
+    if (guard_.on_end) guard_.on_end(true);
     last_sequence = 0;
     if (pending_.empty()) return;
     if (sink_) last_sequence = sink_(std::move(pending_));
@@ -98,12 +116,19 @@ Service::Service(store::Store& store) : store_(store) {
 
 uint64_t Service::last_change_sequence() { return last_sequence; }
 
-void Service::changed(const Kind& kind, const Row& row) {
-  pending_.push_back({kind.collection, row.id, row.fields});
+void Service::changed(const Kind& kind, const Row& row, const Row* before) {
+  pending_.push_back({kind.collection, row.id, row.fields,
+                      before != nullptr ? std::optional(before->fields) : std::nullopt});
+  guard_check();
 }
 
-void Service::deleted(const Kind& kind, const std::string& id) {
-  pending_.push_back({kind.collection, id, std::nullopt});
+void Service::deleted(const Kind& kind, const Row& before) {
+  pending_.push_back({kind.collection, before.id, std::nullopt, before.fields});
+  guard_check();
+}
+
+void Service::guard_check() {
+  if (guard_.check) guard_.check(pending_);
 }
 
 std::optional<Principal> Service::authenticate(std::string_view token) {
@@ -140,12 +165,15 @@ json Service::create(const Principal& who, const Kind& kind, const json& body) {
   require_collection_access(who, kind);
   Row row;
   row.id = new_uuid();
+  if (body.is_object() && body.contains("id") && !body["id"].is_string())
+    throw invalid("/id", "must be a UUID string");
   check_envelope(kind, who, body, body.is_object() ? body.value("id", row.id) : row.id, row);
   if (body.contains("id")) {
     require_uuid(body["id"].is_string() ? body["id"].get<std::string>() : "");
     row.id = body["id"].get<std::string>();
   }
   row.fields = check_fields(kind, who, body, Write::kCreate);
+  check_placement(realization_, kind, row.fields);
   row.etag = new_etag();
   return with_conflicts([&] {
     return store_.write([&](store::Database& db) {
@@ -153,7 +181,7 @@ json Service::create(const Principal& who, const Kind& kind, const json& body) {
         throw conflict(fmt::format("a {} with id {} exists already", kind.singular, row.id));
       before_write(db, kind, who, row, nullptr);
       insert_row(db, kind, row);
-      changed(kind, row);
+      changed(kind, row, nullptr);
       json out = present(realization_, kind, row);
       if (!row.secret.empty()) out["token"] = row.secret;
       return out;
@@ -179,10 +207,11 @@ PutResult Service::put(const Principal& who, const Kind& kind, const std::string
         if (if_match)
           throw precondition_failed(fmt::format("there is no {} with id {}", kind.singular, id));
         row.fields = check_fields(kind, who, body, Write::kCreate);
+        check_placement(realization_, kind, row.fields);
         row.etag = new_etag();
         before_write(db, kind, who, row, nullptr);
         insert_row(db, kind, row);
-        changed(kind, row);
+        changed(kind, row, nullptr);
         json out = present(realization_, kind, row);
         if (!row.secret.empty()) out["token"] = row.secret;
         return PutResult{out, true};
@@ -192,12 +221,13 @@ PutResult Service::put(const Principal& who, const Kind& kind, const std::string
         throw invalid("/tenant_id", "cannot be changed");
       row.tenant_id = existing->tenant_id;
       row.fields = check_fields(kind, who, body, Write::kReplace, existing->fields);
+      check_placement(realization_, kind, row.fields);
       if (row.fields == existing->fields)
         return PutResult{present(realization_, kind, *existing), false};  // idempotent
       row.etag = new_etag();
       before_write(db, kind, who, row, &*existing);
       update_row(db, kind, row);
-      changed(kind, row);
+      changed(kind, row, &*existing);
       return PutResult{present(realization_, kind, row), false};
     });
   });
@@ -286,11 +316,12 @@ json Service::patch(const Principal& who, const Kind& kind, const std::string& i
       if (!probe.tenant_id.empty() && probe.tenant_id != existing->tenant_id)
         throw invalid("/tenant_id", "cannot be changed");
       row.fields = check_fields(kind, who, patch, Write::kPatch, existing->fields);
+      check_placement(realization_, kind, row.fields);
       if (row.fields == existing->fields) return present(realization_, kind, *existing);
       row.etag = new_etag();
       before_write(db, kind, who, row, &*existing);
       update_row(db, kind, row);
-      changed(kind, row);
+      changed(kind, row, &*existing);
       return present(realization_, kind, row);
     });
   });
@@ -306,7 +337,7 @@ void Service::remove(const Principal& who, const Kind& kind, const std::string& 
       check_if_match(kind, *existing, if_match);
       before_delete(db, kind, *existing);
       delete_row(db, kind, id);
-      deleted(kind, id);
+      deleted(kind, *existing);
     });
     return 0;
   });

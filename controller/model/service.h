@@ -67,15 +67,26 @@ class Service {
   // changed nothing (an idempotent PUT): what ?wait=realized waits for.
   static uint64_t last_change_sequence();
   void set_realization(const RealizationView* view) { realization_ = view; }
+  // Runs at the end of every write, under the write lock, with the
+  // transaction's changes so far; throws a Problem to refuse the write (the
+  // policy guard: compiler/guard.h). `on_end(true)` after a commit,
+  // `on_end(false)` after a rollback.
+  struct Guard {
+    std::function<void(const std::vector<Change>&)> check;
+    std::function<void(bool committed)> on_end;
+  };
+  void set_guard(Guard guard) { guard_ = std::move(guard); }
 
  private:
-  void changed(const Kind& kind, const Row& row);
-  void deleted(const Kind& kind, const std::string& id);
+  void changed(const Kind& kind, const Row& row, const Row* before);
+  void deleted(const Kind& kind, const Row& before);
+  void guard_check();
 
   store::Store& store_;
   ChangeSink sink_;
   std::vector<Change> pending_;  // guarded by the store's write lock
   const RealizationView* realization_ = nullptr;
+  Guard guard_;
 };
 
 }  // namespace vnet::model

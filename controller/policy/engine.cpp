@@ -143,6 +143,17 @@ void Engine::start() {
   for (const auto& [host, _] : model_.hosts) {
     auto compiled = std::make_shared<Compiled>();
     compiled->policy = compile_host(host);
+    if (auto error = policy::validate(compiled->policy)) {
+      // Held back as in recompile(): the agent keeps what it has on disk.
+      spdlog::error("policy_invalid host={} error={} action=held_back", host,
+                    log::quote(error->to_string()));
+      realization_.set_compile_problem(
+          host, AgentProblem{"policy_invalid",
+                             "the compiled policy is invalid and was not sent: " +
+                                 error->to_string(),
+                             ""});
+      continue;
+    }
     const std::string hash = content_hash(compiled->policy);
     const auto it = stored.find(host);
     if (it != stored.end() && it->second.second == hash) {
@@ -263,6 +274,20 @@ std::map<std::string, uint64_t> Engine::recompile(const IdSet& hosts) {
     if (!model_.hosts.contains(host)) continue;
     auto compiled = std::make_shared<Compiled>();
     compiled->policy = compile_host(host);
+    // Never publish what the agent must refuse: it would keep its last
+    // policy and ask again and again. The guard refuses the writes that
+    // would do this; this catches what it cannot see (data from before it).
+    if (auto error = policy::validate(compiled->policy)) {
+      spdlog::error("policy_invalid host={} error={} action=held_back", host,
+                    log::quote(error->to_string()));
+      realization_.set_compile_problem(
+          host, AgentProblem{"policy_invalid",
+                             "the compiled policy is invalid and was not sent: " +
+                                 error->to_string(),
+                             ""});
+      continue;
+    }
+    realization_.set_compile_problem(host, std::nullopt);
     const auto previous = policy(host);
     if (previous && policy::same_content(previous->policy, compiled->policy)) continue;
     compiled->policy.generation = previous ? previous->policy.generation + 1 : 1;

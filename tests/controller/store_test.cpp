@@ -217,7 +217,9 @@ TEST(Concurrency, ParallelSubnetsGetDistinctVsids) {
         const std::string net =
             service
                 .create(kAdmin, model::kind("vm-networks"),
-                        {{"name", "n"}, {"tenant_id", tenant}, {"logical_network_id", ln}})
+                        {{"name", fmt::format("n{}-{}", t, i)},
+                         {"tenant_id", tenant},
+                         {"logical_network_id", ln}})
                 .at("id");
         const int vsid = service
                              .create(kAdmin, model::kind("vm-subnets"),

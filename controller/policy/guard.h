@@ -1,0 +1,57 @@
+// Refuses a write that would give any host a policy its agent must refuse.
+// The agent validates every policy it receives (shared/policy/validate.cpp)
+// and keeps its last one when a new one fails: before this guard, a tenant
+// could create such a policy (a gateway with no address on someone's host,
+// a pool gateway equal to a NIC's address) and so stop that host from
+// realizing every other tenant's changes. Now the controller runs the same
+// validator on the compiled policy of every host a write concerns, inside
+// the write's transaction, and the write fails with a 409 that names the
+// host and the broken field.
+//
+// The guard keeps its own copy of the model, current with every committed
+// change (the engine's copy lags behind, on its own thread): check() applies
+// the transaction's changes to it and compiles the hosts they touch; the
+// store's commit keeps them, a rollback takes them back. A host whose
+// policy was already invalid before the write does not block the write
+// (only writes that break a host are refused), so an operator can repair
+// step by step. All calls come under the store's write lock.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/model/change.h"
+#include "controller/policy/model.h"
+#include "shared/policy/host_policy.h"
+
+namespace vnet::compiler {
+
+struct GuardRefusal {
+  std::string host_id;
+  policy::PolicyError error;
+};
+
+class PolicyGuard {
+ public:
+  explicit PolicyGuard(Model model) : model_(std::move(model)) {}
+
+  // Applies `changes[applied_count()...]` (those of the transaction not
+  // applied yet) and validates the hosts they touch. On a refusal every
+  // change of the transaction is taken back.
+  std::optional<GuardRefusal> check(const std::vector<model::Change>& changes);
+  size_t applied_count() const { return undo_.size(); }
+  // The transaction committed: its changes stay.
+  void commit() { undo_.clear(); }
+  // The transaction rolled back: take its changes back.
+  void rollback();
+
+ private:
+  std::optional<policy::PolicyError> invalid(const Id& host) const;
+  Model model_;
+  std::vector<model::Change> undo_;  // inverse changes, in the order applied
+};
+
+}  // namespace vnet::compiler

@@ -1,0 +1,247 @@
+// The REST API under hostile input and tenants that try to disturb others
+// (issue 14): each case was reproduced against the controller before its fix.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "controller/policy/engine.h"
+#include "tests/controller/api_fixture.h"
+
+namespace vnet::testing {
+namespace {
+
+using nlohmann::json;
+
+struct Tenant {
+  std::string id;
+  std::string token;
+};
+
+class HostileApiTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  Controller ctl{dir.path()};
+  std::string logical_network;
+  json site;
+  json host;
+
+  void SetUp() override {
+    logical_network =
+        ctl.create("logical-networks", {{"name", "datacenter"}, {"network_virtualization", true}})
+            .at("id");
+    site = ctl.create("sites", {{"logical_network_id", logical_network},
+                                {"name", "rack1"},
+                                {"subnets", {{{"prefix", "192.168.1.0/24"}, {"vlan", 0}}}}});
+    host = ctl.create("hosts",
+                      {{"name", "host1"}, {"site_id", site.at("id")}, {"pa", "192.168.1.10"}});
+  }
+
+  Tenant tenant(const std::string& name) {
+    const std::string id = ctl.create("tenants", {{"name", name}}).at("id");
+    const json token = ctl.create("tokens", {{"name", name + " self-service"}, {"tenant_id", id}});
+    return {id, token.at("token")};
+  }
+
+  json network(const Tenant& t, const std::string& name) {
+    return ctl.create("vm-networks", {{"name", name}, {"logical_network_id", logical_network}},
+                      t.token);
+  }
+  json subnet(const Tenant& t, const json& net, const std::string& prefix) {
+    return ctl.create("vm-subnets",
+                      {{"vm_network_id", net.at("id")}, {"name", "s"}, {"prefix", prefix}},
+                      t.token);
+  }
+  std::string url(const std::string& collection, const json& object) {
+    return "/api/v1/" + collection + "/" + object.at("id").get<std::string>();
+  }
+};
+
+// --- a tenant must never stall a host ------------------------------------
+
+TEST_F(HostileApiTest, ATenantCannotPlaceAGatewayOnAHost) {
+  const Tenant t = tenant("contoso");
+  const json net = network(t, "AAA");
+  auto r = ctl.call("POST", "/api/v1/gateways",
+                    {{"vm_network_id", net.at("id")}, {"kind", "forwarding"},
+                     {"host_id", host.at("id")}},
+                    t.token);
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(r.json().at("errors")[0].at("field"), "/host_id");
+}
+
+TEST_F(HostileApiTest, AWriteThatWouldGiveAHostAnInvalidPolicyIsRefusedAndChangesNothing) {
+  const Tenant t = tenant("contoso");
+  const json net = network(t, "AAA");
+  const json sub = subnet(t, net, "10.10.0.0/16");
+  const json pool = ctl.create("ip-pools",
+                               {{"vm_subnet_id", sub.at("id")},
+                                {"ranges", {{{"start", "10.10.1.100"}, {"end", "10.10.1.130"}}}}},
+                               t.token);
+  const json nic =
+      ctl.create("vm-nics", {{"vm_subnet_id", sub.at("id")}, {"vm_name", "web"}}, t.token);
+  ASSERT_EQ(ctl.call("PATCH", url("vm-nics", nic),
+                     {{"host_id", host.at("id")}, {"interface", "vnet-web"}})
+                .status,
+            200);
+  const std::string host_id = host.at("id");
+  const json bare = subnet(t, net, "10.20.0.0/24");  // a subnet without pool
+  ctl.app().engine().flush();
+  const auto policy_before = ctl.call("GET", "/api/v1/hosts/" + host_id + "/policy").body;
+
+  // The pool's gateway moved onto the NIC's own address: the port would
+  // have gateway == CA, which the agent's validator refuses.
+  auto r = ctl.call("PATCH", url("ip-pools", pool), {{"gateway", nic.at("ip")}}, t.token);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find(host_id), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("/ports/0/gateway"), std::string::npos) << r.body;
+  EXPECT_EQ(ctl.call("GET", url("ip-pools", pool), nullptr, t.token).json().at("gateway"),
+            "10.10.0.1");
+
+  // A NIC in a subnet without pool given the subnet's gateway address.
+  const json gw_nic = ctl.create(
+      "vm-nics", {{"vm_subnet_id", bare.at("id")}, {"vm_name", "gw"}, {"ip", "10.20.0.1"}},
+      t.token);
+  r = ctl.call("PATCH", url("vm-nics", gw_nic), {{"host_id", host_id}, {"interface", "vnet-gw"}});
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_FALSE(ctl.call("GET", url("vm-nics", gw_nic)).json().contains("host_id"));
+
+  // A forwarding gateway placed by an administrator without an external
+  // address: the policy would carry external_ip 0.0.0.0.
+  r = ctl.call("POST", "/api/v1/gateways",
+               {{"vm_network_id", net.at("id")}, {"kind", "forwarding"}, {"host_id", host_id}});
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("external_ip"), std::string::npos) << r.body;
+  EXPECT_EQ(ctl.call("GET", "/api/v1/gateways").json().at("items").size(), 0u);
+
+  // Nothing of it reached the host's compiled policy.
+  ctl.app().engine().flush();
+  EXPECT_EQ(ctl.call("GET", "/api/v1/hosts/" + host_id + "/policy").body, policy_before);
+  // And the host takes the next good change.
+  r = ctl.call("POST", "/api/v1/vm-nics", {{"vm_subnet_id", sub.at("id")}, {"vm_name", "db"},
+                                           {"host_id", host_id}, {"interface", "vnet-db"}});
+  EXPECT_EQ(r.status, 201) << r.body;
+  ctl.app().engine().flush();
+  EXPECT_EQ(ctl.call("GET", "/api/v1/hosts/" + host_id + "/policy").json().at("ports").size(), 2u);
+}
+
+// --- admin-only means for removal too ---------------------------------------
+
+TEST_F(HostileApiTest, ATenantCanNeitherClearNorDropItsNicsPlacement) {
+  const Tenant t = tenant("contoso");
+  const json sub = subnet(t, network(t, "AAA"), "10.10.0.0/24");
+  const json nic =
+      ctl.create("vm-nics", {{"vm_subnet_id", sub.at("id")}, {"vm_name", "web"}, {"ip", "10.10.0.9"}},
+                 t.token);
+  ASSERT_EQ(ctl.call("PATCH", url("vm-nics", nic),
+                     {{"host_id", host.at("id")}, {"interface", "vnet-web"}})
+                .status,
+            200);
+  auto r = ctl.call("PATCH", url("vm-nics", nic), {{"host_id", nullptr}}, t.token);
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(r.json().at("errors")[0].at("field"), "/host_id");
+  // A PUT that leaves placement out keeps it.
+  r = ctl.call("PUT", url("vm-nics", nic),
+               {{"vm_subnet_id", sub.at("id")}, {"vm_name", "web2"}}, t.token);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("vm_name"), "web2");
+  EXPECT_EQ(r.json().at("host_id"), host.at("id"));
+  EXPECT_EQ(r.json().at("interface"), "vnet-web");
+  // The administrator may still unplace it.
+  r = ctl.call("PATCH", url("vm-nics", nic), {{"host_id", nullptr}, {"interface", nullptr}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(r.json().contains("host_id"));
+}
+
+// --- hostile bytes --------------------------------------------------------------
+
+TEST_F(HostileApiTest, BytesThatAreNotUtf8AreA400WithAProblemDocument) {
+  for (const std::string& target : {std::string("/api/v1/tenants/\xff\xfe"),
+                                   std::string("/api/v1/tenants?name=%ff%c0"),
+                                   std::string("/api/v1/t\xc3\x28nants")}) {
+    auto r = http(ctl.port(), "GET", target, "", ctl.admin_token());
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.headers.at("content-type"), "application/problem+json");
+    EXPECT_TRUE(r.json().is_object()) << r.body;
+  }
+  const auto r = http(ctl.port(), "POST", "/api/v1/tenants", "{\"name\": \"caf\xe9\"}",
+                      ctl.admin_token());
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_TRUE(r.json().is_object());
+  // Still serving.
+  EXPECT_EQ(ctl.call("GET", "/api/v1/tenants").status, 200);
+}
+
+TEST_F(HostileApiTest, AFieldOfTheWrongJsonTypeIsA400NamingIt) {
+  auto r = ctl.call("POST", "/api/v1/tenants", {{"id", 5}, {"name", "x"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.json().at("errors")[0].at("field"), "/id");
+  const Tenant t = tenant("contoso");
+  for (const json& body :
+       {json{{"name", json::array({"x"})}, {"logical_network_id", logical_network}},
+        json{{"name", "n"}, {"logical_network_id", 7}},
+        json{{"name", "n"}, {"logical_network_id", logical_network}, {"tenant_id", 3}},
+        json{{"name", "n"}, {"logical_network_id", logical_network}, {"isolation", {{"a", 1}}}}}) {
+    r = ctl.call("POST", "/api/v1/vm-networks", body, t.token);
+    EXPECT_EQ(r.status, 400) << body.dump() << " " << r.body;
+  }
+}
+
+TEST_F(HostileApiTest, JsonNestedDeeperThanTheLimitIsA400AndTheControllerLives) {
+  const std::string deep = "{\"name\":" + std::string(300000, '[') + std::string(300000, ']') + "}";
+  const auto r = http(ctl.port(), "POST", "/api/v1/tenants", deep, ctl.admin_token());
+  EXPECT_EQ(r.status, 400) << r.body.substr(0, 200);
+  EXPECT_NE(r.body.find("deeper than"), std::string::npos);
+  EXPECT_EQ(ctl.call("GET", "/healthz").status, 200);
+}
+
+TEST_F(HostileApiTest, VmNetworkNamesAreUniquePerTenant) {
+  const Tenant a = tenant("contoso");
+  const Tenant b = tenant("fabrikam");
+  network(a, "AAA");
+  auto r = ctl.call("POST", "/api/v1/vm-networks",
+                    {{"name", "AAA"}, {"logical_network_id", logical_network}}, a.token);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(r.json().at("errors")[0].at("field"), "/name");
+  // Another tenant may use the name; a rename onto a taken name is a 409 too.
+  network(b, "AAA");
+  const json other = network(a, "BBB");
+  r = ctl.call("PATCH", url("vm-networks", other), {{"name", "AAA"}}, a.token);
+  EXPECT_EQ(r.status, 409) << r.body;
+}
+
+TEST_F(HostileApiTest, MetricsLabelRoutesNotPathsAndEscapeEveryValue) {
+  for (int i = 0; i < 200; ++i) {
+    http(ctl.port(), "GET", fmt::format("/api/v1/tenants/x/y{}", i), "", ctl.admin_token());
+    http(ctl.port(), "GET", fmt::format("/random/{}", i));
+    http(ctl.port(), fmt::format("VERB{}", i), "/api/v1/tenants");
+  }
+  http(ctl.port(), "GET", "/api/v1/%22%7D,evil=%221");
+  http(ctl.port(), "GET", "/api/v1/\"},evil=\"1");
+  const auto m = ctl.call("GET", "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_EQ(m.body.find("evil"), std::string::npos) << m.body;
+  EXPECT_EQ(m.body.find("/y1"), std::string::npos);
+  EXPECT_EQ(m.body.find("/random"), std::string::npos);
+  EXPECT_EQ(m.body.find("VERB"), std::string::npos);
+  EXPECT_NE(m.body.find("route=\"unmatched\""), std::string::npos);
+  EXPECT_NE(m.body.find("route=\"console\""), std::string::npos);
+  EXPECT_NE(m.body.find("method=\"other\""), std::string::npos);
+  EXPECT_LT(m.body.size(), 20000u);
+}
+
+TEST_F(HostileApiTest, TheDataDirectoryAndDatabaseAreTheControllersAlone) {
+  namespace fs = std::filesystem;
+  ctl.create("tenants", {{"name", "contoso"}});  // a write: the WAL exists
+  EXPECT_EQ(fs::status(dir.path()).permissions() & fs::perms::all, fs::perms::owner_all);
+  for (const char* name : {"vnet.db", "vnet.db-wal", "vnet.db-shm", "admin.token"}) {
+    const fs::path p = dir.path() / name;
+    if (!fs::exists(p)) continue;
+    EXPECT_EQ(fs::status(p).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write)
+        << name;
+  }
+  EXPECT_TRUE(fs::exists(dir.path() / "vnet.db"));
+}
+
+}  // namespace
+}  // namespace vnet::testing
