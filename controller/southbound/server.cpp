@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cerrno>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -29,10 +30,13 @@
 #include "controller/policy/realization.h"
 #include "controller/southbound/ca.h"
 #include "controller/southbound/enrollment.h"
+#include "controller/southbound/protocol.h"
 #include "shared/asio/tls_ops.h"
+#include "shared/log/limiter.h"
 #include "shared/log/log.h"
 #include "shared/proto/southbound.h"
 #include "shared/tls/x509.h"
+#include "shared/util/json_text.h"
 
 namespace vnet::southbound {
 
@@ -50,16 +54,16 @@ using Socket = tls_ops::TlsWebSocket;
 
 namespace {
 
-// One agent's channel. Lives on the server's single thread.
-struct Session {
+// One agent's channel. Lives on the server's single thread; what the
+// protocol decides is in `state` (protocol.h), the rest is I/O.
+struct Session : std::enable_shared_from_this<Session> {
   Session(TlsStream stream, std::string h)
-      : ws(std::move(stream)), host(std::move(h)), wake(ws.get_executor()) {}
+      : ws(std::move(stream)), state{.host = std::move(h)}, wake(ws.get_executor()) {}
   Socket ws;
-  std::string host;
-  uint64_t sent = 0;  // the generation the agent has or is being sent
+  SessionState state;
+  const std::string& host() const { return state.host; }
   asio::steady_timer wake;
-  std::deque<std::string> control;  // pongs to send
-  bool registered = false;          // hello accepted: policies may flow
+  std::deque<std::string> control;  // pongs to send, at most kMaxQueuedPongs
   bool closing = false;
   bool ended = false;
   std::string close_code = "disconnected";
@@ -93,7 +97,11 @@ struct Server::Impl {
   std::map<std::pair<std::string, std::string>, uint64_t> messages;  // (direction, type)
   std::map<std::string, uint64_t> refused;      // connections refused, by reason code
   std::map<std::string, uint64_t> enrollments;  // by result
+  std::map<std::string, uint64_t> throttled;    // messages held back or dropped, by type
   std::atomic<uint64_t> open_sessions{0};
+  size_t connections = 0;  // io thread only
+  log::Limiter accept_log;
+  log::Limiter full_log;
 
   Impl(ServerOptions o, compiler::Engine& e, compiler::Realization& r,
        const CertificateAuthority& c, Enrollment& en)
@@ -123,14 +131,38 @@ struct Server::Impl {
   }
 
   asio::awaitable<void> accept_loop() {
+    asio::steady_timer pause(io);
+    std::chrono::milliseconds backoff{0};
     for (;;) {
+      while (connections >= options.max_connections) {
+        if (auto suppressed = full_log.allow(std::chrono::steady_clock::now())) {
+          spdlog::warn("southbound_connections_at_limit limit={} suppressed={}",
+                       options.max_connections, *suppressed);
+        }
+        pause.expires_after(std::chrono::milliseconds(20));
+        if (auto [ec] = co_await pause.async_wait(kTuple); ec) co_return;
+      }
       auto [ec, socket] = co_await acceptor.async_accept(kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-        spdlog::warn("southbound_accept_failed error={}", log::quote(ec.message()));
+        const bool exhausted = ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+                               ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+        backoff = log::accept_backoff(exhausted, backoff);
+        if (auto suppressed = accept_log.allow(std::chrono::steady_clock::now())) {
+          spdlog::warn("southbound_accept_failed error={} retry_in_ms={} suppressed={}",
+                       log::quote(ec.message()), backoff.count(), *suppressed);
+        }
+        if (backoff.count() > 0) {
+          pause.expires_after(backoff);
+          if (auto [tec] = co_await pause.async_wait(kTuple); tec) co_return;
+        }
         continue;
       }
-      asio::co_spawn(io, connection(std::move(socket)), asio::detached);
+      backoff = std::chrono::milliseconds(0);
+      ++connections;
+      asio::co_spawn(io, connection(std::move(socket)), [this](std::exception_ptr) {
+        --connections;
+      });
     }
   }
 
@@ -149,7 +181,7 @@ struct Server::Impl {
 
   http::response<http::string_body> enroll(const http::request<http::string_body>& req,
                                            const std::string& peer) {
-    const json body = json::parse(req.body(), nullptr, false);
+    const json body = parse_untrusted(req.body()).value_or(json());
     if (!body.is_object() || !body.contains("host_id") || !body["host_id"].is_string() ||
         !body.contains("token") || !body["token"].is_string() || !body.contains("csr") ||
         !body["csr"].is_string()) {
@@ -258,19 +290,25 @@ struct Server::Impl {
         text = std::move(s->control.front());
         s->control.pop_front();
         type = "pong";
-      } else if (!s->registered) {
+      } else if (!s->state.registered) {
         s->wake.expires_at(asio::steady_timer::time_point::max());
         co_await s->wake.async_wait(kTuple);
         continue;
-      } else if (const auto c = engine.policy(s->host); !c) {
+      } else if (const auto c = engine.policy(s->host()); !c) {
         s->close("host_deleted", "the host was deleted");
         continue;
-      } else if (c->policy.generation != s->sent) {
-        const bool as_delta = c->delta && c->delta->from == s->sent;
+      } else if (c->policy.generation != s->state.sent &&
+                 std::chrono::steady_clock::now() < s->state.hold_until) {
+        s->wake.expires_at(s->state.hold_until);
+        co_await s->wake.async_wait(kTuple);
+        continue;
+      } else if (c->policy.generation != s->state.sent) {
+        const bool as_delta = c->delta && c->delta->from == s->state.sent;
         type = as_delta ? "delta" : "snapshot";
         text = (as_delta ? proto::delta(*c->delta) : proto::snapshot(c->policy)).dump();
-        s->sent = c->policy.generation;
-        spdlog::debug("policy_sent host={} type={} generation={} bytes={}", s->host, type, s->sent,
+        s->state.sent = c->policy.generation;
+        spdlog::debug("policy_sent host={} type={} generation={} bytes={}", s->host(), type,
+                      s->state.sent,
                       text.size());
       } else {
         s->wake.expires_at(asio::steady_timer::time_point::max());
@@ -298,7 +336,6 @@ struct Server::Impl {
     beast::flat_buffer buffer(proto::kMaxAgentMessage);
     std::string code = "disconnected";
     std::string message;
-    bool& registered = s->registered;
     for (;;) {
       buffer.clear();
       const auto ec = co_await tls_ops::read(s->ws, buffer);
@@ -321,74 +358,59 @@ struct Server::Impl {
         continue;
       }
       if (s->closing) continue;  // draining until the close completes
-      const json m = json::parse(beast::buffers_to_string(buffer.data()), nullptr, false);
-      if (!m.is_object() || !m.contains("type") || !m["type"].is_string()) {
-        s->close("bad_frame", "a message must be a JSON object with a \"type\"");
-        continue;
-      }
-      const std::string type = m["type"];
-      count_message("in", type);
-      if (!registered) {
-        if (type != "hello") {
-          s->close("wrong_order", fmt::format("expected hello first, got {}", type));
-          continue;
-        }
-        if (m.value("host_id", "") != s->host || !m.contains("generation") ||
-            !m["generation"].is_number_unsigned()) {
-          s->close("wrong_host", "hello must name this certificate's host and a generation");
-          continue;
-        }
-        if (auto old = sessions.find(s->host); old != sessions.end())
-          old->second->close("replaced", "a newer session of this host replaced it");
-        sessions[s->host] = s;
-        registered = true;
-        ++open_sessions;
-        s->sent = m["generation"];
-        realization.connected(s->host);
-        spdlog::info("agent_connected host={} peer={} generation={}", s->host, peer, s->sent);
-        s->wake.cancel();
-        continue;
-      }
-      realization.seen(s->host);
-      if (type == "ack") {
-        if (!m.contains("generation") || !m["generation"].is_number_unsigned() ||
-            m["generation"].get<uint64_t>() > s->sent) {
-          s->close("bad_ack", "an ack names a generation that was not sent");
-          continue;
-        }
-        std::vector<compiler::AgentProblem> problems;
-        try {
-          for (const auto& p : proto::problems_of(m))
-            problems.push_back({p.code, p.message, p.nic_id});
-        } catch (const std::invalid_argument& e) {
-          s->close("bad_frame", e.what());
-          continue;
-        }
-        realization.acked(s->host, m["generation"], std::move(problems));
-      } else if (type == "hello") {
-        // The agent lost its place (a delta it could not apply): resend.
-        s->sent = m.value("generation", uint64_t{0});
-        s->wake.cancel();
-      } else if (type == "ping") {
-        s->control.push_back(proto::pong().dump());
-        s->wake.cancel();
-      } else if (type == "pong" || type == "stats") {
-        // last_seen is all they change here.
-      } else {
-        s->close("unknown_type", fmt::format("unknown message type {}", type.substr(0, 40)));
+      // Not JSON, or nested too deep: null, which the protocol refuses.
+      const json m = parse_untrusted(beast::buffers_to_string(buffer.data())).value_or(json());
+      try {
+        handle(*s, m, peer);
+      } catch (const std::exception& e) {
+        // Whatever a field's type: the session ends, through the same
+        // cleanup as every other end, and the controller lives on.
+        s->close("bad_frame", fmt::format("a malformed message: {}", e.what()));
       }
     }
+    end_session(s, peer, code, message);
+  }
+
+  // Carries out what the protocol decided for one message.
+  void handle(Session& session, const json& m, const std::string& peer) {
+    Session* s = &session;
+    const SessionStep step =
+        on_agent_message(s->state, m, std::chrono::steady_clock::now(), s->control.size());
+    count_message("in", step.type);
+    if (step.close) {
+      s->close(step.close->first, step.close->second);
+      return;
+    }
+    if (step.registered) {
+      if (auto old = sessions.find(s->host()); old != sessions.end())
+        old->second->close("replaced", "a newer session of this host replaced it");
+      sessions[s->host()] = session.shared_from_this();
+      ++open_sessions;
+      realization.connected(s->host(), step.uplink);
+      spdlog::info("agent_connected host={} peer={} generation={} uplink={}", s->host(), peer,
+                   s->state.sent, log::quote(step.uplink));
+    }
+    if (step.seen) realization.seen(s->host());
+    if (step.ack) realization.acked(s->host(), step.ack->first, step.ack->second);
+    if (step.pong) s->control.push_back(proto::pong().dump());
+    if (!step.throttled.empty()) count(throttled, step.throttled);
+    if (step.wake) s->wake.cancel();
+  }
+
+  void end_session(const std::shared_ptr<Session>& s, const std::string& peer,
+                   const std::string& code, const std::string& message) {
+    const bool registered = s->state.registered;
     s->ended = true;
     s->wake.cancel();
     if (registered) {
       --open_sessions;
-      if (auto it = sessions.find(s->host); it != sessions.end() && it->second == s) {
+      if (auto it = sessions.find(s->host()); it != sessions.end() && it->second == s) {
         sessions.erase(it);
-        realization.disconnected(s->host);
+        realization.disconnected(s->host());
       }
     }
     count(closed, code);
-    spdlog::info("agent_disconnected host={} peer={} reason={} detail={}", s->host, peer, code,
+    spdlog::info("agent_disconnected host={} peer={} reason={} detail={}", s->host(), peer, code,
                  log::quote(message));
   }
 };
@@ -463,6 +485,10 @@ std::string Server::metrics() const {
     out += fmt::format("vnet_southbound_messages_total{{direction=\"{}\",type=\"{}\"}} {}\n",
                        key.first, key.second, n);
   }
+  out += "# HELP vnet_southbound_throttled_total Agent messages held back or dropped, by type.\n";
+  out += "# TYPE vnet_southbound_throttled_total counter\n";
+  for (const auto& [type, n] : impl_->throttled)
+    out += fmt::format("vnet_southbound_throttled_total{{type=\"{}\"}} {}\n", type, n);
   out += "# HELP vnet_southbound_enrollments_total Enrollment requests, by result.\n";
   out += "# TYPE vnet_southbound_enrollments_total counter\n";
   for (const auto& [result, n] : impl_->enrollments)

@@ -31,6 +31,9 @@ struct ServerOptions {
   // considered dead (Beast pings an idle peer halfway through).
   std::chrono::seconds handshake_timeout{10};
   std::chrono::seconds idle_timeout{30};
+  // Connections at once (agents and enrollments); more wait in the kernel's
+  // backlog (--max-agent-connections).
+  size_t max_connections = 16384;
 };
 
 class Server {

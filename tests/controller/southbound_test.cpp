@@ -203,7 +203,17 @@ TEST_F(SouthboundTest, AnAgentEnrollsConnectsAndRealizesItsPolicy) {
             std::string::npos)
       << command;
   EXPECT_NE(command.find("--host-id " + h), std::string::npos);
-  EXPECT_NE(command.find("--enrollment-token " + e["token"].get<std::string>()), std::string::npos);
+  // The token reaches the agent through a file, never its command line.
+  EXPECT_NE(command.find("printf '%s\\n' " + e["token"].get<std::string>() +
+                         " > /var/lib/vnet-agent/enrollment.token"),
+            std::string::npos)
+      << command;
+  EXPECT_NE(command.find("vnet-agent --controller"), std::string::npos);
+  EXPECT_EQ(command.substr(command.find("vnet-agent --controller")).find(e["token"].get<std::string>()),
+            std::string::npos)
+      << command;
+  EXPECT_NE(command.find("--enrollment-token-file /var/lib/vnet-agent/enrollment.token"),
+            std::string::npos);
   EXPECT_EQ(e["ca_sha256"], tls::certificate_sha256(read_file(dir.path() / "controller/ca.crt")));
   EXPECT_EQ(e["expires_at"].get<std::string>().size(), 20u);
   EXPECT_EQ(host_state(h)["connected"], false);
@@ -420,6 +430,62 @@ TEST_F(SouthboundTest, BadFramesCloseOnlyTheirSessionWithAReason) {
   // The well-behaved agent never noticed.
   EXPECT_TRUE(realized(good));
   EXPECT_EQ(host_state(good)["connected"], true);
+}
+
+// A certified agent that sends fields of the wrong type ends only its own
+// session, through the same cleanup as any other end: the host shows
+// disconnected (a nic_id number once threw out of the session, which left
+// the host connected forever).
+TEST_F(SouthboundTest, AFieldOfTheWrongTypeEndsTheSessionAndTheHostShowsDisconnected) {
+  const std::string h = host("h1", "192.168.1.10");
+  const uint16_t port = ctl->southbound_port();
+  const std::vector<std::string> bad = {
+      json{{"type", "ack"}, {"generation", 1}, {"problems", {{{"code", "x"}, {"nic_id", 5}}}}}
+          .dump(),
+      json{{"type", "hello"}, {"host_id", 5}, {"generation", 0}}.dump(),
+      json{{"type", "ack"}, {"generation", "1"}}.dump(),
+  };
+  for (const std::string& message : bad) {
+    SCOPED_TRACE(message);
+    auto [key, cert] = enrolled_identity(port, h, enrollment(h)["token"]);
+    RawClient raw(key, cert);
+    ASSERT_EQ(raw.open(port), 101);
+    raw.send(proto::hello(h, 0).dump());
+    ASSERT_TRUE(eventually([&] { return host_state(h)["connected"] == true; }));
+    ASSERT_FALSE(raw.receive().empty());  // the snapshot
+    raw.send(message);
+    ASSERT_TRUE(eventually([&] { return host_state(h)["connected"] == false; }))
+        << host_state(h).dump();
+    EXPECT_EQ(raw.receive(), "");  // closed
+  }
+  EXPECT_EQ(ctl->call("GET", "/healthz").status, 200);
+}
+
+// 28,500 hellos in 5 s once meant 28,500 snapshots on the one southbound
+// thread: now a resend is answered at most once a second.
+TEST_F(SouthboundTest, AHelloFloodGetsAtMostOneSnapshotASecond) {
+  const std::string h = host("h1", "192.168.1.10");
+  const uint16_t port = ctl->southbound_port();
+  auto [key, cert] = enrolled_identity(port, h, enrollment(h)["token"]);
+  RawClient raw(key, cert);
+  ASSERT_EQ(raw.open(port), 101);
+  raw.send(proto::hello(h, 0).dump());
+  ASSERT_FALSE(raw.receive().empty());  // the first snapshot
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 2000; ++i) raw.send(proto::hello(h, 0).dump());
+  std::this_thread::sleep_for(1500ms);
+  const auto seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const std::string m = metrics();
+  const auto value = [&](const std::string& series) -> long {
+    const size_t at = m.find(series);
+    return at == std::string::npos ? 0 : std::stol(m.substr(at + series.size() + 1));
+  };
+  const long snapshots =
+      value("vnet_southbound_messages_total{direction=\"out\",type=\"snapshot\"}");
+  EXPECT_GE(snapshots, 1);
+  EXPECT_LE(snapshots, 2 + static_cast<long>(seconds)) << m;
+  EXPECT_GE(value("vnet_southbound_throttled_total{type=\"hello\"}"), 1900) << m;
 }
 
 TEST_F(SouthboundTest, ADeletedHostsSessionEnds) {

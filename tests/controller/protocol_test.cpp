@@ -1,0 +1,123 @@
+// The controller's side of the southbound protocol as a table (protocol.h):
+// what a well-behaved agent does, and what a hostile one may not.
+#include "controller/southbound/protocol.h"
+
+#include <gtest/gtest.h>
+
+#include "shared/proto/southbound.h"
+
+namespace vnet::southbound {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+const std::string kHost = "00000000-0000-4000-8000-000000000101";
+
+struct Row {
+  std::string description;
+  bool registered;  // the state before
+  json message;
+  std::string close;  // the close code, "" when the session goes on
+  std::string type;   // the metrics label
+};
+
+TEST(SouthboundProtocol, MessagesAndTheirAnswers) {
+  const std::vector<Row> rows = {
+      {"hello first", false, proto::hello(kHost, 0), "", "hello"},
+      {"hello with the uplink", false, proto::hello(kHost, 3, "eth0"), "", "hello"},
+      {"an ack before hello", false, proto::ack(1, {}), "wrong_order", "ack"},
+      {"hello for another host", false, proto::hello("00000000-0000-4000-8000-000000000102", 0),
+       "wrong_host", "hello"},
+      {"hello whose host_id is a number", false,
+       json{{"type", "hello"}, {"host_id", 5}, {"generation", 0}}, "wrong_host", "hello"},
+      {"hello whose generation is text", false,
+       json{{"type", "hello"}, {"host_id", kHost}, {"generation", "7"}}, "wrong_host", "hello"},
+      {"hello whose uplink is no interface name", false,
+       json{{"type", "hello"},
+            {"host_id", kHost},
+            {"generation", uint64_t{0}},
+            {"uplink", std::string(40, 'x')}},
+       "wrong_host", "hello"},
+      {"not an object", true, json::array({1, 2}), "bad_frame", "other"},
+      {"type is a number", true, json{{"type", 3}}, "bad_frame", "other"},
+      {"null (not JSON, or too deep)", true, json(), "bad_frame", "other"},
+      {"an unknown type", true, json{{"type", "reboot"}}, "unknown_type", "other"},
+      {"an ack of a generation not sent", true, proto::ack(99, {}), "bad_ack", "ack"},
+      {"an ack whose generation is text", true, json{{"type", "ack"}, {"generation", "2"}},
+       "bad_ack", "ack"},
+      {"an ack whose nic_id is a number", true,
+       json{{"type", "ack"}, {"generation", uint64_t{2}}, {"problems", {{{"code", "x"}, {"nic_id", 5}}}}},
+       "bad_frame", "ack"},
+      {"an ack whose problems are an object", true,
+       json{{"type", "ack"}, {"generation", uint64_t{2}}, {"problems", {{"code", "x"}}}}, "bad_frame", "ack"},
+      {"a good ack", true, proto::ack(2, {{"interface_missing", "gone", "nic"}}), "", "ack"},
+      {"stats", true, proto::stats(json::object()), "", "stats"},
+      {"pong", true, proto::pong(), "", "pong"},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.description);
+    SessionState s{.host = kHost, .registered = row.registered, .sent = 2, .hold_until = {}};
+    const SessionStep step = on_agent_message(s, row.message, Clock::now(), 0);
+    EXPECT_EQ(step.close ? step.close->first : "", row.close);
+    EXPECT_EQ(step.type, row.type);
+    if (row.close.empty() && !row.registered) {
+      EXPECT_TRUE(s.registered);
+    }
+  }
+}
+
+TEST(SouthboundProtocol, HelloRegistersAndSaysWhatTheAgentHolds) {
+  SessionState s{.host = kHost, .registered = false, .sent = 0, .hold_until = {}};
+  const SessionStep step = on_agent_message(s, proto::hello(kHost, 7, "uplink"), Clock::now(), 0);
+  EXPECT_TRUE(step.registered);
+  EXPECT_EQ(step.uplink, "uplink");
+  EXPECT_EQ(s.sent, 7u);
+  EXPECT_TRUE(step.wake);
+}
+
+TEST(SouthboundProtocol, AckProblemsReachTheRealizationWithTheirNics) {
+  SessionState s{.host = kHost, .registered = true, .sent = 4, .hold_until = {}};
+  const SessionStep step = on_agent_message(
+      s, proto::ack(4, {{"interface_missing", "no b5", "nic-1"}, {"policy_apply_failed", "x", ""}}),
+      Clock::now(), 0);
+  ASSERT_TRUE(step.ack.has_value());
+  EXPECT_EQ(step.ack->first, 4u);
+  ASSERT_EQ(step.ack->second.size(), 2u);
+  EXPECT_EQ(step.ack->second[0].nic_id, "nic-1");
+  EXPECT_EQ(step.ack->second[1].code, "policy_apply_failed");
+}
+
+// 28,500 hellos in 5 s once forced as many snapshots: now one a second.
+TEST(SouthboundProtocol, AHelloFloodIsAnsweredAtMostOnceASecond) {
+  SessionState s{.host = kHost, .registered = true, .sent = 5, .hold_until = {}};
+  const Clock::time_point t0 = Clock::now();
+  size_t throttled = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const SessionStep step =
+        on_agent_message(s, proto::hello(kHost, 0), t0 + std::chrono::milliseconds(i), 0);
+    EXPECT_FALSE(step.close.has_value());
+    if (step.throttled == "hello") ++throttled;
+  }
+  EXPECT_EQ(throttled, 999u);
+  // Resends are held until then: the writer sends at most one per interval.
+  EXPECT_GE(s.hold_until, t0 + 1000 * kResyncInterval);
+  EXPECT_EQ(s.sent, 0u);  // what the agent holds, for when the hold ends
+}
+
+TEST(SouthboundProtocol, PongsBeyondTheBoundAreDroppedAndCounted) {
+  SessionState s{.host = kHost, .registered = true, .sent = 1, .hold_until = {}};
+  size_t queued = 0;
+  size_t dropped = 0;
+  for (int i = 0; i < 10000; ++i) {  // an agent that never reads its socket
+    const SessionStep step = on_agent_message(s, proto::ping(), Clock::now(), queued);
+    if (step.pong) ++queued;
+    if (step.throttled == "ping") ++dropped;
+  }
+  EXPECT_EQ(queued, kMaxQueuedPongs);
+  EXPECT_EQ(dropped, 10000 - kMaxQueuedPongs);
+}
+
+}  // namespace
+}  // namespace vnet::southbound
