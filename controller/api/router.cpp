@@ -6,6 +6,7 @@
 
 #include "controller/model/kinds.h"
 #include "controller/model/problem.h"
+#include "shared/util/json_text.h"
 
 namespace vnet::api {
 namespace {
@@ -15,11 +16,52 @@ using nlohmann::json;
 
 constexpr std::string_view kApi = "/api/v1/";
 
+// Never throws: bytes that are not UTF-8 (from a client, echoed in a
+// message) come out as U+FFFD rather than ending the connection unanswered.
+std::string dump(const json& body) {
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 Response json_response(int status, const json& body) {
   Response r;
   r.status = status;
-  r.body = body.dump();
+  r.body = dump(body);
   return r;
+}
+
+// RFC 3629: what nlohmann::json accepts, checked before anything echoes it.
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    for (size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return false;
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (d & 0x3f);
+    }
+    const uint32_t min = n == 1 ? 0x80 : n == 2 ? 0x800 : 0x10000;
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n + 1;
+  }
+  return true;
 }
 
 Response problem_of(const Problem& p, const std::string& request_id) {
@@ -36,7 +78,7 @@ Response problem_of(const Problem& p, const std::string& request_id) {
   Response r;
   r.status = p.status();
   r.content_type = "application/problem+json";
-  r.body = body.dump();
+  r.body = dump(body);
   return r;
 }
 
@@ -93,8 +135,14 @@ json parse_body(const Request& request, bool patch) {
   if (request.body.size() > kMaxBodyBytes) {
     throw Problem(413, "Content Too Large", "the body is over 1 MiB");
   }
+  if (json_depth(request.body) > kMaxJsonDepth) {
+    throw model::bad_request(
+        fmt::format("the body nests arrays and objects deeper than {} levels", kMaxJsonDepth));
+  }
   try {
-    return json::parse(request.body);
+    json body = json::parse(request.body);
+    (void)body.dump();  // a string that is not UTF-8 throws here, not later
+    return body;
   } catch (const json::exception& e) {
     throw model::bad_request(fmt::format("the body is not valid JSON: {}", e.what()));
   }
@@ -178,37 +226,59 @@ std::vector<std::pair<std::string, std::vector<std::string>>> Router::routes() {
   return out;
 }
 
+// The route template a path matches ("/api/v1/vm-nics/{id}"), for metrics:
+// a fixed set, so no client can grow /metrics by inventing paths.
+std::string Router::route_of(const std::string& path) {
+  static const std::vector<std::string> templates = [] {
+    std::vector<std::string> out;
+    for (const auto& [route, methods] : routes()) out.push_back(route);
+    return out;
+  }();
+  for (const std::string& t : templates) {
+    const size_t id = t.find("{id}");
+    if (id == std::string::npos) {
+      if (path == t) return t;
+      continue;
+    }
+    const std::string_view prefix = std::string_view(t).substr(0, id);
+    const std::string_view suffix = std::string_view(t).substr(id + 4);
+    if (path.size() <= prefix.size() + suffix.size() || path.compare(0, prefix.size(), prefix) != 0 ||
+        path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    const std::string_view segment = std::string_view(path).substr(
+        prefix.size(), path.size() - prefix.size() - suffix.size());
+    if (segment.find('/') == std::string_view::npos) return t;
+  }
+  if (path.rfind(kApi, 0) != 0 && path != "/api/v1") return "console";
+  return "unmatched";
+}
+
 Response Router::handle(const Request& request) {
   const size_t q = request.target.find('?');
   const std::string path = request.target.substr(0, q);
   const std::string query = q == std::string::npos ? "" : request.target.substr(q + 1);
   Response response;
   try {
+    if (!valid_utf8(request.target) || !valid_utf8(percent_decode(request.target))) {
+      throw model::bad_request("the request target holds bytes that are not UTF-8");
+    }
     response = dispatch(request, path, query);
   } catch (const Problem& p) {
     response = problem_of(p, request.request_id);
     if (p.status() == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
+  } catch (const json::type_error& e) {
+    // A value of the wrong JSON type that a check let through: the
+    // client's mistake all the same.
+    response = problem_of(
+        model::bad_request(fmt::format("a field has the wrong JSON type: {}", e.what())),
+        request.request_id);
   } catch (const std::exception& e) {
     // A bug or a broken disk, never the client's fault: say so, keep serving.
     response = problem_of(
         Problem(500, "Internal Server Error", fmt::format("the controller failed: {}", e.what())),
         request.request_id);
   }
-  // The route template for metrics: the path with the id replaced.
-  if (path.rfind(kApi, 0) == 0) {
-    const std::string rest = path.substr(kApi.size());
-    const size_t slash = rest.find('/');
-    const auto* kind = model::find_kind(rest.substr(0, slash));
-    const size_t action = slash == std::string::npos ? slash : rest.find('/', slash + 1);
-    response.route = kind == nullptr
-                         ? (rest == "openapi.json" || rest == "whoami" ? path : "unknown")
-                     : slash == std::string::npos ? "/api/v1/" + kind->collection
-                     : action != std::string::npos
-                         ? "/api/v1/" + kind->collection + "/{id}" + rest.substr(action)
-                         : "/api/v1/" + kind->collection + "/{id}";
-  } else if (path == "/healthz" || path == "/metrics") {
-    response.route = path;
-  }
+  response.route = route_of(path);
   return response;
 }
 

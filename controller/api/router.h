@@ -51,6 +51,9 @@ class Router {
   // the OpenAPI document is built from this list, and a test compares them.
   static std::vector<std::pair<std::string, std::vector<std::string>>> routes();
   static nlohmann::json openapi();
+  // The template of routes() that `path` matches; "console" for any other
+  // path outside /api/v1/, "unmatched" inside it (the metrics' route label).
+  static std::string route_of(const std::string& path);
 
  private:
   Response dispatch(const Request& request, const std::string& path, const std::string& query);

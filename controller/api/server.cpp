@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <cerrno>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "controller/api/router.h"
+#include "shared/log/limiter.h"
 #include "shared/log/log.h"
 
 namespace vnet::api {
@@ -38,25 +40,63 @@ struct Server::Impl {
   tcp::acceptor acceptor{io};
   asio::signal_set signals{io};
   std::atomic<int> in_flight{0};
+  std::atomic<size_t> connections{0};
+  log::Limiter accept_log;
+  log::Limiter full_log;
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t> next_request_id{1};
 
   Impl(ServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {}
 
   asio::awaitable<void> accept_loop() {
+    asio::steady_timer pause(io);
+    std::chrono::milliseconds backoff{0};
     for (;;) {
+      // At the connection limit: let the kernel hold new ones until a slot frees.
+      while (connections >= options.max_connections && !stopping) {
+        if (auto suppressed = full_log.allow(std::chrono::steady_clock::now())) {
+          spdlog::warn("connections_at_limit limit={} suppressed={}", options.max_connections,
+                       *suppressed);
+        }
+        pause.expires_after(std::chrono::milliseconds(20));
+        co_await pause.async_wait(kTuple);
+      }
       // Each connection on its own strand, so a deferred response's wake-up
       // (posted from another thread) is ordered with the session's steps.
       auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;  // stop()
-        spdlog::warn("accept_failed error={}", log::quote(ec.message()));
+        const bool exhausted = ec == asio::error::no_descriptors ||
+                               ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
+                               ec == asio::error::no_memory;
+        backoff = log::accept_backoff(exhausted, backoff);
+        if (auto suppressed = accept_log.allow(std::chrono::steady_clock::now())) {
+          spdlog::warn("accept_failed error={} retry_in_ms={} suppressed={}",
+                       log::quote(ec.message()), backoff.count(), *suppressed);
+        }
+        if (backoff.count() > 0) {
+          pause.expires_after(backoff);
+          co_await pause.async_wait(kTuple);
+        }
         continue;
       }
+      backoff = std::chrono::milliseconds(0);
       auto executor = socket.get_executor();
-      asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket))), asio::detached);
+      ++connections;
+      asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket))),
+                     [this](std::exception_ptr) { --connections; });
     }
   }
+
+  // Counts a request in flight for exactly as long as this lives, however
+  // the request ends (an exception included).
+  struct InFlight {
+    explicit InFlight(std::atomic<int>& n) : count(n) { ++count; }
+    ~InFlight() { --count; }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+    std::atomic<int>& count;
+  };
 
   asio::awaitable<void> session(beast::tcp_stream stream) {
     beast::flat_buffer buffer;
@@ -90,7 +130,7 @@ struct Server::Impl {
                      log::quote(ec.message()));
         break;
       }
-      ++in_flight;
+      const InFlight counted(in_flight);
       const auto started = std::chrono::steady_clock::now();
       auto& message = parser.get();
       Request request;
@@ -103,14 +143,20 @@ struct Server::Impl {
       }
       request.body = std::move(message.body());
       request.request_id = request_id;
-      Response response = handler(request);
+      Response response;
+      try {
+        response = handler(request);
+      } catch (const std::exception& e) {
+        // The router answers every error itself; this is a last resort.
+        response = problem_response(500, "Internal Server Error",
+                                    fmt::format("the controller failed: {}", e.what()), request_id);
+      }
       if (response.deferred) response = co_await wait(std::move(response.deferred));
       response.headers.emplace_back("X-Request-Id", request_id);
       const bool keep_alive = message.keep_alive() && !stopping;
       co_await write(stream, response, message.version(), keep_alive, request.method == "HEAD");
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      --in_flight;
       spdlog::info("request id={} method={} path={} status={} duration_ms={:.3f} peer={}",
                    request_id, request.method,
                    log::quote(request.target.substr(0, request.target.find('?'))), response.status,

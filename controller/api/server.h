@@ -19,6 +19,9 @@ struct ServerOptions {
   // A client that sends nothing for this long, or takes longer than this to
   // send a request, is disconnected.
   std::chrono::seconds idle_timeout{30};
+  // Connections served at once; more wait in the kernel's backlog until one
+  // ends (--max-connections).
+  size_t max_connections = 1024;
 };
 
 class Server {

@@ -18,6 +18,7 @@
 #include "controller/model/service.h"
 #include "controller/policy/compiler.h"
 #include "controller/policy/engine.h"
+#include "controller/policy/guard.h"
 #include "controller/policy/realization.h"
 #include "controller/southbound/ca.h"
 #include "controller/southbound/enrollment.h"
@@ -59,6 +60,24 @@ void require_writable_dir(const std::filesystem::path& dir) {
         fmt::format("--data-dir {}: not writable: {} (choose a writable directory)", dir.string(),
                     std::strerror(errno)));
   }
+  // Every tenant's configuration, the token hashes and the CA key live here:
+  // the controller's alone (also for a directory made by an older release).
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    spdlog::warn("data_dir_mode_unchanged dir={} error={}", log::quote(dir.string()),
+                 log::quote(std::strerror(errno)));
+  }
+}
+
+// vnet.db and its WAL and shared-memory files: 0600. SQLite gives the -wal
+// and -shm files the database file's mode, so this holds for new ones too.
+void restrict_database_files(const std::filesystem::path& db) {
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::string path = db.string() + suffix;
+    if (::chmod(path.c_str(), 0600) != 0 && errno != ENOENT) {
+      spdlog::warn("database_mode_unchanged file={} error={}", log::quote(path),
+                   log::quote(std::strerror(errno)));
+    }
+  }
 }
 
 // The router's view of the agents' side.
@@ -96,10 +115,14 @@ class AgentsBridge : public api::Agents {
     } else if (address.find(':') != std::string::npos) {
       address = "[" + address + "]";
     }
+    // The token goes through a file (printf is a shell builtin), never on
+    // the agent's command line, where every local user would see it in ps.
     const std::string command = fmt::format(
-        "vnet-agent --controller {}:{} --host-id {} --enrollment-token {} --ca-sha256 {} "
+        "umask 077 && mkdir -p /var/lib/vnet-agent && printf '%s\\n' {} > "
+        "/var/lib/vnet-agent/enrollment.token && vnet-agent --controller {}:{} --host-id {} "
+        "--enrollment-token-file /var/lib/vnet-agent/enrollment.token --ca-sha256 {} "
         "--state-dir /var/lib/vnet-agent",
-        address, server_.port(), host_id, token.token, ca_.ca_sha256());
+        token.token, address, server_.port(), host_id, ca_.ca_sha256());
     spdlog::info("enrollment_token_created host={} expires_at={}", host_id,
                  rfc3339_from_unix(token.expires_at));
     return {{"token", token.token},
@@ -182,11 +205,14 @@ struct Controller::Impl {
         engine(store, realization),
         ca(dir),
         enrollment(store, ca),
-        southbound({.address = southbound_at.host, .port = southbound_at.port}, engine, realization,
-                   ca, enrollment),
+        southbound({.address = southbound_at.host,
+                    .port = southbound_at.port,
+                    .max_connections = o.max_agent_connections},
+                   engine, realization, ca, enrollment),
         agents(engine, realization, enrollment, southbound, ca, southbound_at),
         web(o.web_dir.empty() ? default_web_dir() : o.web_dir),
         router(service, metrics, &agents, &web) {
+    restrict_database_files(dir / "vnet.db");
     if (!web.installed()) {
       spdlog::warn("console_missing web_dir={} detail={}", log::quote(web.root().string()),
                    log::quote("no index.html there; / answers 404 (see --web-dir)"));
@@ -205,11 +231,29 @@ struct Controller::Impl {
       }
     });
     engine.start();
+    // Every write is checked against the agents' own validator before it
+    // commits (compiler/guard.h).
+    guard = std::make_unique<compiler::PolicyGuard>(
+        store.read([](store::Database& db) { return compiler::Model::load(db); }));
+    service.set_guard(
+        {.check =
+             [this](const std::vector<model::Change>& changes) {
+               if (auto refusal = guard->check(changes)) {
+                 throw model::conflict(fmt::format(
+                     "the change would give host {} a policy its agent must refuse ({}); "
+                     "nothing was changed",
+                     refusal->host_id, refusal->error.to_string()));
+               }
+             },
+         .on_end = [this](bool committed) { committed ? guard->commit() : guard->rollback(); }});
     service.set_change_sink(
         [this](std::vector<model::Change> changes) { return engine.submit(std::move(changes)); });
     service.set_realization(&realization);
     api = std::make_unique<api::Server>(
-        api::ServerOptions{.address = listen.host, .port = listen.port, .threads = o.api_threads},
+        api::ServerOptions{.address = listen.host,
+                           .port = listen.port,
+                           .threads = o.api_threads,
+                           .max_connections = o.max_connections},
         [this](const api::Request& request) {
           const auto started = std::chrono::steady_clock::now();
           api::Response response = router.handle(request);
@@ -229,6 +273,7 @@ struct Controller::Impl {
   model::Service service;
   compiler::Realization realization;
   compiler::Engine engine;
+  std::unique_ptr<compiler::PolicyGuard> guard;
   southbound::CertificateAuthority ca;
   southbound::Enrollment enrollment;
   southbound::Server southbound;
@@ -245,6 +290,7 @@ Controller::Controller(const Options& options) : impl_(std::make_unique<Impl>(op
 Controller::~Controller() {
   // Nothing may call into the service once the engine is gone.
   impl_->service.set_change_sink(nullptr);
+  impl_->service.set_guard({});
   impl_->service.set_realization(nullptr);
   impl_->southbound.stop();
 }
@@ -262,6 +308,8 @@ void Controller::stop() { impl_->api->stop(std::chrono::seconds(5)); }
 void Controller::stop_on_signals() { impl_->api->stop_on_signals(); }
 
 int run(const Options& options) {
+  // Whatever the controller creates (database, keys, tokens) is its own.
+  ::umask(0077);
   if (auto error = log::init("controller", options.log_level)) {
     fmt::print(stderr, "vnet-controller: {}\n", *error);
     return 1;

@@ -28,6 +28,9 @@ struct Options {
   // The console's files; empty: default_web_dir().
   std::string web_dir;
   int api_threads = 2;
+  // Connections served at once on the REST API and on the southbound port.
+  size_t max_connections = 1024;
+  size_t max_agent_connections = 16384;
 };
 
 // Where the console is when --web-dir is not given (set at build time:

@@ -17,6 +17,14 @@ int main(int argc, char** argv) {
       "The web console's files, served at / (default: " + vnet::app::default_web_dir() + ")");
   cli.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
+  cli.add_option("--max-connections", options.max_connections,
+                 "REST API connections served at once; more wait until one ends")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  cli.add_option("--max-agent-connections", options.max_agent_connections,
+                 "Southbound connections (agents, enrollments) at once")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
 
   std::string host;
   CLI::App* policy = cli.add_subcommand(

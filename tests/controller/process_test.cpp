@@ -169,6 +169,98 @@ TEST(Process, FirstStartWritesTheAdminTokenAndSigtermExitsCleanly) {
   EXPECT_EQ(again.log().find("first_start"), std::string::npos);
 }
 
+// A client connection that only connects (and stays open until destroyed).
+class IdleConnection {
+ public:
+  explicit IdleConnection(uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~IdleConnection() { close(fd_); }
+  bool connected() const { return connected_; }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+size_t count_of(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// Out of file descriptors (EMFILE): the accept loop backs off instead of
+// spinning, logs a line per ten seconds with the count it left out, and
+// serves again once descriptors are free.
+TEST(Process, OutOfDescriptorsTheAcceptLoopBacksOffAndRecovers) {
+  TempDir dir;
+  Process p({"--nofile=64", VNET_CONTROLLER_BINARY, "--data-dir", (dir.path() / "d").string(),
+             "--listen", "127.0.0.1:0", "--southbound", "127.0.0.1:0"},
+            dir.path() / "log", "/usr/bin/prlimit");
+  const uint16_t port = p.port();
+  ASSERT_NE(port, 0);
+  {
+    std::vector<std::unique_ptr<IdleConnection>> hold;
+    for (int i = 0; i < 200; ++i) hold.push_back(std::make_unique<IdleConnection>(port));
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const std::string log = p.log();
+    EXPECT_GE(count_of(log, "msg=accept_failed"), 1u) << log.substr(0, 2000);
+    EXPECT_LE(count_of(log, "msg=accept_failed"), 2u) << log.substr(0, 2000);
+    EXPECT_LT(log.size(), 20000u);
+  }
+  // The held connections are gone: the controller serves again.
+  bool serving = false;
+  for (int i = 0; i < 1000 && !serving; ++i) {
+    serving = http(port, "GET", "/healthz").status == 200;
+    if (!serving) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(serving);
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(), 0);
+}
+
+// --max-connections: the next connection waits until one ends.
+TEST(Process, AtTheConnectionLimitNewClientsWaitForAFreeSlot) {
+  TempDir dir;
+  Process p({"--data-dir", (dir.path() / "d").string(), "--listen", "127.0.0.1:0",
+             "--max-connections", "4"},
+            dir.path() / "log");
+  const uint16_t port = p.port();
+  auto idle = std::make_unique<std::vector<std::unique_ptr<IdleConnection>>>();
+  for (int i = 0; i < 4; ++i) idle->push_back(std::make_unique<IdleConnection>(port));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::atomic<int> status{0};
+  std::thread client([&] { status = http(port, "GET", "/healthz").status; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(status.load(), 0);  // waiting in the backlog
+  idle.reset();
+  client.join();
+  EXPECT_EQ(status.load(), 200);
+  EXPECT_TRUE(p.logged("msg=connections_at_limit limit=4"));
+}
+
+// A request that once threw while its error was written (bytes that are
+// not UTF-8) leaked the in-flight count, and SIGTERM then waited 10 s.
+TEST(Process, SigtermAfterHostileRequestsStopsAtOnce) {
+  TempDir dir;
+  Process p({"--data-dir", (dir.path() / "d").string(), "--listen", "127.0.0.1:0"},
+            dir.path() / "log");
+  const uint16_t port = p.port();
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(http(port, "GET", "/api/v1/tenants/\xff\xfe").status, 400);
+    EXPECT_EQ(http(port, "GET", "/api/v1/tenants?name=%ff").status, 400);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  EXPECT_EQ(p.log().find("requests_abandoned"), std::string::npos) << p.log();
+}
+
 // kill -9 while clients write: every write the controller acknowledged is
 // there after a restart, and no address was handed out twice.
 TEST(Process, KillDashNineDuringABurstLosesNoAcknowledgedWrite) {
