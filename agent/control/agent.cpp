@@ -25,6 +25,7 @@
 #include <deque>
 #include <random>
 
+#include "agent/control/follower.h"
 #include "agent/control/state.h"
 #include "shared/asio/tls_ops.h"
 #include "shared/log/log.h"
@@ -33,6 +34,7 @@
 #include "shared/proto/southbound.h"
 #include "shared/tls/x509.h"
 #include "shared/util/file.h"
+#include "shared/util/json_text.h"
 #include "shared/util/time.h"
 
 namespace vnet::agent {
@@ -260,7 +262,7 @@ struct Agent::Impl {
     asio::co_spawn(io, writer(), [writer_done](std::exception_ptr) { *writer_done = true; });
     asio::co_spawn(io, stats(), asio::detached);
 
-    send(proto::hello(options.host_id, current ? current->generation : 0));
+    send(proto::hello(options.host_id, current ? current->generation : 0, dataplane->uplink()));
     // What we hold is realized as far as we know: say so with its problems,
     // so a restarted controller sees the host realized without resending.
     if (current) send(proto::ack(current->generation, last_problems));
@@ -271,6 +273,12 @@ struct Agent::Impl {
     spdlog::info("connected controller={} generation={}", options.controller,
                  current ? current->generation : 0);
 
+    Follower follower(options.host_id, options.policy_backoff_initial,
+                      options.policy_backoff_max);
+    std::mt19937_64 rng(std::random_device{}());
+    std::uniform_real_distribution<double> jitter(0.0, 1.0);
+    asio::steady_timer resync(io);
+    auto session_alive = std::make_shared<bool>(true);
     beast::flat_buffer buffer;
     std::string reason;
     while (!done) {
@@ -282,52 +290,41 @@ struct Agent::Impl {
                      : error_text(ec);
         break;
       }
-      const json m = json::parse(beast::buffers_to_string(buffer.data()), nullptr, false);
-      const std::string type = m.is_object() && m.contains("type") && m["type"].is_string()
-                                   ? m["type"].get<std::string>()
-                                   : "";
-      if (type == "snapshot" || type == "delta") {
-        Expected<policy::HostPolicy, policy::PolicyError> next =
-            Unexpected(policy::PolicyError{"", "no policy"});
-        if (type == "snapshot") {
-          next = m.contains("policy") ? policy::from_json(m["policy"])
-                                      : Unexpected(policy::PolicyError{"/policy", "is required"});
-          if (next && next->host_id.to_string() != options.host_id)
-            next = Unexpected(policy::PolicyError{"/policy/host_id", "is another host"});
-          ++snapshots;
-        } else if (!current) {
-          next = Unexpected(policy::PolicyError{"", "a delta, but no policy to apply it to"});
-        } else {
-          auto d = policy::delta_from_json(m);
-          next = d ? policy::apply(*current, *d) : Unexpected(d.error());
-          ++deltas;
-        }
-        if (!next) {
-          ++rejected;
-          spdlog::warn("policy_rejected type={} error={} action=resync", type,
-                       log::quote(next.error().to_string()));
-          // Start over from what we hold: the controller sends a snapshot.
-          send(proto::hello(options.host_id, current ? current->generation : 0));
-          continue;
-        }
-        const uint64_t generation = next->generation;
+      // Not JSON or too deep: an empty message, which the follower ignores.
+      const json m =
+          parse_untrusted(beast::buffers_to_string(buffer.data())).value_or(json::object());
+      FollowerStep step = follower.on_message(m, current.get(), last_problems, jitter(rng));
+      if (!step.ignored.empty()) spdlog::warn("message_ignored type={}", log::quote(step.ignored));
+      if (step.install) {
+        if (m.value("type", "") == "snapshot") ++snapshots; else ++deltas;
+        const uint64_t generation = step.install->generation;
         std::vector<proto::Problem> problems;
         try {
-          problems = install(std::move(*next));
+          problems = install(std::move(*step.install));
         } catch (const std::exception& e) {
           problems.push_back({"policy_apply_failed", e.what(), ""});
           spdlog::error("policy_apply_failed generation={} error={}", generation,
                         log::quote(e.what()));
         }
         send(proto::ack(generation, problems));
-      } else if (type == "ping") {
-        send(proto::pong());
-      } else if (type == "pong") {
-      } else {
-        spdlog::warn("message_ignored type={}", log::quote(type.substr(0, 40)));
+      }
+      for (const json& message : step.send) send(message);
+      if (step.resync_after) {
+        ++rejected;
+        spdlog::warn("policy_rejected error={} action=resync retry_in_ms={}",
+                     log::quote(step.rejected), step.resync_after->count());
+        // Asks for a snapshot later; a newer policy meanwhile changes nothing
+        // (the hello only says which generation this host holds).
+        resync.expires_after(*step.resync_after);
+        resync.async_wait([&, alive = std::weak_ptr<bool>(session_alive)](beast::error_code waited) {
+          if (waited || alive.expired() || done) return;
+          send(proto::hello(options.host_id, current ? current->generation : 0, dataplane->uplink()));
+        });
       }
     }
     done = true;
+    session_alive.reset();
+    resync.cancel();
     close_session = nullptr;
     send_now = nullptr;
     wake.cancel();

@@ -24,6 +24,10 @@ struct AgentOptions {
   std::filesystem::path state_dir = "/var/lib/vnet-agent";
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{30000};
+  // After a policy it refused, the agent asks for a snapshot again after
+  // this, doubling up to the maximum (follower.h).
+  std::chrono::milliseconds policy_backoff_initial{1000};
+  std::chrono::milliseconds policy_backoff_max{60000};
   std::chrono::seconds stats_interval{30};
 };
 
