@@ -21,6 +21,6 @@ COPY --from=build /src/build/controller/vnet-controller /src/build/controller/vn
 COPY --from=build /src/web/index.html /src/web/style.css /src/web/favicon.svg /usr/share/vnet/web/
 COPY --from=build /src/web/app /usr/share/vnet/web/app
 COPY --from=build /src/web/vendor /usr/share/vnet/web/vendor
-COPY deploy/agent-entrypoint /usr/local/bin/
+COPY deploy/agent-entrypoint deploy/enroll-hosts /usr/local/bin/
 EXPOSE 8080 6641
 CMD ["vnet-controller", "--data-dir", "/var/lib/vnet", "--listen", "0.0.0.0:8080", "--southbound", "0.0.0.0:6641"]

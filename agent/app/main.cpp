@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
+#include <fstream>
 
 #include "agent/control/agent.h"
 #include "agent/control/show.h"
@@ -19,8 +21,14 @@ int main(int argc, char** argv) {
   CLI::App cli{"vnet-agent: carries tenant traffic on this host as the controller says"};
   cli.add_option("--controller", options.controller, "Southbound address, ADDR:PORT");
   cli.add_option("--host-id", options.host_id, "This host's id in the controller");
+  std::string token_file;
   cli.add_option("--enrollment-token", options.enrollment_token,
-                 "One-time token (first start; from POST /hosts/{id}/enrollment)");
+                 "One-time token (first start; from POST /hosts/{id}/enrollment); prefer "
+                 "--enrollment-token-file or VNET_ENROLLMENT_TOKEN: the command line is "
+                 "visible to every local user in ps")
+      ->envname("VNET_ENROLLMENT_TOKEN");
+  cli.add_option("--enrollment-token-file", token_file,
+                 "Read the one-time enrollment token from FILE (first start)");
   cli.add_option("--ca-sha256", options.ca_sha256,
                  "SHA-256 of the controller's CA certificate (first start)");
   cli.add_option("--state-dir", state_dir, "Key, certificates, last policy, admin socket")
@@ -62,11 +70,28 @@ int main(int argc, char** argv) {
                "network), or use --dataplane none\n");
     return 1;
   }
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    std::string line;
+    if (!in || !std::getline(in, line)) {
+      fmt::print(stderr, "vnet-agent: --enrollment-token-file {}: cannot read it\n", token_file);
+      return 1;
+    }
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    options.enrollment_token = line;
+  }
   options.state_dir = state_dir;
   try {
     std::unique_ptr<vnet::agent::Dataplane> engine;
     if (dataplane == "afxdp") {
-      engine = std::make_unique<vnet::agent::xsk::AfXdpDataplane>(uplink);
+      // The controller's address, when it is one, tells which interface is
+      // the management one (never a VM port).
+      std::optional<vnet::net::Ipv4Address> controller;
+      if (const size_t colon = options.controller.rfind(':'); colon != std::string::npos) {
+        if (auto a = vnet::net::Ipv4Address::parse(options.controller.substr(0, colon)))
+          controller = *a;
+      }
+      engine = std::make_unique<vnet::agent::xsk::AfXdpDataplane>(uplink, controller);
     } else {
       engine = std::make_unique<vnet::agent::NoDataplane>();
     }

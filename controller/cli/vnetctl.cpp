@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <list>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -495,7 +496,7 @@ int run(int argc, char** argv) {
   CLI::App app{
       "vnetctl: the vnet controller's REST API from a terminal.\n"
       "Give the controller with --url or VNET_URL (default http://127.0.0.1:8080) and a token "
-      "with --token or VNET_TOKEN (the first admin token is in <data-dir>/admin.token)."};
+      "with VNET_TOKEN or --token-file (the first admin token is in <data-dir>/admin.token)."};
   app.fallthrough();
   app.require_subcommand(1);
   const char* env_url = std::getenv("VNET_URL");
@@ -504,7 +505,12 @@ int run(int argc, char** argv) {
   std::string token = env_token != nullptr ? env_token : "";
   std::string output = isatty(STDOUT_FILENO) ? "table" : "json";
   app.add_option("--url", url, "controller URL (VNET_URL)")->capture_default_str();
-  app.add_option("--token", token, "bearer token (VNET_TOKEN)");
+  std::string token_file;
+  app.add_option("--token", token,
+                 "bearer token; prefer VNET_TOKEN or --token-file: a token on the command line "
+                 "is visible to every local user in ps");
+  app.add_option("--token-file", token_file,
+                 "read the bearer token from FILE (e.g. <data-dir>/admin.token)");
   app.add_option("-o,--output", output, "table or json (table on a terminal, else json)")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
@@ -569,9 +575,18 @@ int run(int argc, char** argv) {
     for (auto& verb : verbs)
       if (verb.app->parsed()) chosen = &verb;
     if (chosen == nullptr) throw std::invalid_argument("give a noun and a verb (see --help)");
+    if (!token_file.empty()) {
+      std::ifstream in(token_file);
+      std::string line;
+      if (!in || !std::getline(in, line))
+        throw std::invalid_argument(fmt::format("--token-file {}: cannot read it", token_file));
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+        line.pop_back();
+      token = line;
+    }
     if (token.empty()) {
       throw std::invalid_argument(
-          "no token: give --token or set VNET_TOKEN (the first admin token is in "
+          "no token: set VNET_TOKEN or give --token-file (the first admin token is in "
           "<data-dir>/admin.token of the controller)");
     }
     HttpClient http(parse_url(url), token);

@@ -194,7 +194,8 @@ class VnetctlTest(unittest.TestCase):
         policy = self.json_of("host", "policy", host["id"])
         self.assertEqual(policy, self.ctl.api("GET", f"/api/v1/hosts/{host['id']}/policy"))
         out = self.run_cli("host", "enroll", "policy-host", "-o", "table").stdout
-        self.assertRegex(out, r"vnet-agent --controller \S+ --host-id " + host["id"] + " --enrollment-token ")
+        self.assertRegex(out, r"vnet-agent --controller \S+ --host-id " + host["id"] +
+                         " --enrollment-token-file ")
         enrolled = self.json_of("host", "enroll", "policy-host")
         self.assertEqual(set(enrolled), {"token", "ca_sha256", "expires_at", "command"})
         r = self.run_cli("host", "revoke", "policy-host", expect=1)

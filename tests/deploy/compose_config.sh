@@ -17,4 +17,22 @@ for cap in NET_ADMIN NET_RAW BPF IPC_LOCK; do
   [ "$(grep -c -- "- $cap" <<<"$config")" -ge 2 ] || { echo "the agents lack $cap"; exit 1; }
 done
 grep -q "memlock: -1" <<<"$config" || { echo "no unlimited memlock"; exit 1; }
+# Agents get only what enrollment needs: never the controller's data (its CA
+# key and admin token); only the enroller and the controller mount it.
+agents=$(
+         /usr/bin/python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))' <<<"$config")
+python3 - "$agents" <<'PY' || exit 1
+import json, sys
+services = json.loads(sys.argv[1])["services"]
+for name in ("agent1", "agent2"):
+    for v in services[name].get("volumes", []):
+        source = v["source"] if isinstance(v, dict) else v.split(":")[0]
+        if source == "controller-data":
+            sys.exit(f"{name} mounts the controller's data volume (CA key, admin token)")
+mounting = sorted(n for n, s in services.items()
+                  if any((v["source"] if isinstance(v, dict) else v.split(":")[0]) == "controller-data"
+                         for v in s.get("volumes", [])))
+if mounting != ["controller", "enroll"]:
+    sys.exit(f"the controller's data volume is mounted by {mounting}")
+PY
 echo "docker-compose config: ok"
