@@ -249,6 +249,7 @@ struct Controller::Impl {
     service.set_change_sink(
         [this](std::vector<model::Change> changes) { return engine.submit(std::move(changes)); });
     service.set_realization(&realization);
+    service.set_quota_defaults(o.quotas);
     api = std::make_unique<api::Server>(
         api::ServerOptions{.address = listen.host,
                            .port = listen.port,

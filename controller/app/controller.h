@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 
+#include "controller/model/kinds.h"
+
 namespace vnet::model {
 class Service;
 }
@@ -31,6 +33,8 @@ struct Options {
   // Connections served at once on the REST API and on the southbound port.
   size_t max_connections = 1024;
   size_t max_agent_connections = 16384;
+  // Each tenant's quotas unless the tenant has its own (--default-quota).
+  model::QuotaDefaults quotas;
 };
 
 // Where the console is when --web-dir is not given (set at build time:

@@ -26,6 +26,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{1} << 20));
 
+  std::vector<std::string> quotas;
+  cli.add_option("--default-quota", quotas,
+                 "A tenant's quota unless the tenant sets its own, as COLLECTION=N (vm-networks "
+                 "100, vm-subnets 1000, vm-nics 10000, gateways 20, routes 1000); repeatable")
+      ->check([](const std::string& v) { return vnet::model::QuotaDefaults{}.set(v); });
+
   std::string host;
   CLI::App* policy = cli.add_subcommand(
       "policy", "Print a host's compiled policy from the database (offline, same compiler)");
@@ -34,6 +40,7 @@ int main(int argc, char** argv) {
   policy->add_option("HOST", host, "Host id or name")->required();
 
   CLI11_PARSE(cli, argc, argv);
+  for (const auto& q : quotas) options.quotas.set(q);
   if (policy->parsed()) return vnet::app::print_policy(options.data_dir, host);
   return vnet::app::run(options);
 }

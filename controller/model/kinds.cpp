@@ -21,9 +21,26 @@ Field ref(std::string name, std::string collection, Access access = A::kImmutabl
           .ref = std::move(collection)};
 }
 
+Field quota(std::string name) {
+  return {.name = std::move(name), .type = T::kInteger, .min = 0, .max = 10000000};
+}
+
 std::vector<Kind> build() {
   return {
-      {"tenants", "tenants", "tenant", false, true, {name_field(true)}},
+      {"tenants",
+       "tenants",
+       "tenant",
+       false,
+       true,
+       {name_field(true),
+        // Per-tenant quotas (issue 14); absent: the controller's default
+        // (--default-quota). One tenant must not exhaust VSIDs, MACs or a
+        // shared external pool.
+        quota("quota_vm_networks"),
+        quota("quota_vm_subnets"),
+        quota("quota_vm_nics"),
+        quota("quota_gateways"),
+        quota("quota_routes")}},
       {"tokens",
        "tokens",
        "token",
@@ -166,6 +183,40 @@ std::vector<Kind> build() {
 }
 
 }  // namespace
+
+long long QuotaDefaults::of(std::string_view collection) const {
+  if (collection == "vm-networks") return vm_networks;
+  if (collection == "vm-subnets") return vm_subnets;
+  if (collection == "vm-nics") return vm_nics;
+  if (collection == "gateways") return gateways;
+  if (collection == "routes") return routes;
+  return -1;
+}
+
+std::string QuotaDefaults::set(std::string_view assignment) {
+  const size_t eq = assignment.find('=');
+  const std::string_view name = assignment.substr(0, eq);
+  long long* target = name == "vm-networks" ? &vm_networks
+                      : name == "vm-subnets" ? &vm_subnets
+                      : name == "vm-nics"    ? &vm_nics
+                      : name == "gateways"   ? &gateways
+                      : name == "routes"     ? &routes
+                                             : nullptr;
+  if (eq == std::string_view::npos || target == nullptr) {
+    return "give COLLECTION=N with COLLECTION one of vm-networks, vm-subnets, vm-nics, "
+           "gateways, routes";
+  }
+  const std::string value(assignment.substr(eq + 1));
+  try {
+    size_t used = 0;
+    const long long n = std::stoll(value, &used);
+    if (used != value.size() || n < 0) throw std::invalid_argument(value);
+    *target = n;
+  } catch (const std::exception&) {
+    return "the quota must be a number from 0 up";
+  }
+  return "";
+}
 
 const Field* Kind::field(std::string_view name) const {
   for (const auto& f : fields) {

@@ -61,6 +61,20 @@ const std::vector<Kind>& kinds();
 const Kind* find_kind(std::string_view collection);
 const Kind& kind(std::string_view collection);  // for names known to exist
 
+// The quotas a tenant has: the tenant's field `quota_<table>` when set, else
+// the controller's default. Collections without a quota are not listed.
+struct QuotaDefaults {
+  long long vm_networks = 100;
+  long long vm_subnets = 1000;
+  long long vm_nics = 10000;
+  long long gateways = 20;
+  long long routes = 1000;
+  // The default for a collection ("vm-nics"), or -1 when it has none.
+  long long of(std::string_view collection) const;
+  // "vm-nics=50000": sets one; returns an error sentence otherwise.
+  std::string set(std::string_view assignment);
+};
+
 // The well-known id of the default MAC pool (migrations/0001_initial.sql).
 inline constexpr std::string_view kDefaultMacPoolId = "00000000-0000-4000-8000-00000000ac00";
 

@@ -127,6 +127,29 @@ void Service::deleted(const Kind& kind, const Row& before) {
   guard_check();
 }
 
+// A tenant's objects of one collection stop at its quota: one tenant must
+// not exhaust what all share (VSIDs, MACs, an external pool's addresses).
+void Service::check_quota(store::Database& db, const Kind& kind, const Row& row) {
+  const long long fallback = quotas_.of(kind.collection);
+  if (fallback < 0 || row.tenant_id.empty()) return;
+  const std::string field = "quota_" + kind.table;
+  long long limit = fallback;
+  if (auto tenant = load_row(db, model::kind("tenants"), row.tenant_id);
+      tenant && tenant->fields.contains(field) && tenant->fields[field].is_number_integer()) {
+    limit = tenant->fields[field].get<long long>();
+  }
+  auto s = db.prepare(fmt::format("SELECT COUNT(*) FROM {} WHERE tenant_id = ?", kind.table));
+  s.bind(1, row.tenant_id);
+  s.step();
+  const long long used = s.column_int(0);
+  if (used >= limit) {
+    throw conflict(fmt::format("tenant {} has {} {}s, its quota; an administrator may raise "
+                               "{} on the tenant",
+                               row.tenant_id, used, kind.singular, field),
+                   {{"/", fmt::format("over the quota of {} {}s", limit, kind.singular)}});
+  }
+}
+
 void Service::guard_check() {
   if (guard_.check) guard_.check(pending_);
 }
@@ -180,6 +203,7 @@ json Service::create(const Principal& who, const Kind& kind, const json& body) {
       if (load_row(db, kind, row.id))
         throw conflict(fmt::format("a {} with id {} exists already", kind.singular, row.id));
       before_write(db, kind, who, row, nullptr);
+      check_quota(db, kind, row);
       insert_row(db, kind, row);
       changed(kind, row, nullptr);
       json out = present(realization_, kind, row);
@@ -210,6 +234,7 @@ PutResult Service::put(const Principal& who, const Kind& kind, const std::string
         check_placement(realization_, kind, row.fields);
         row.etag = new_etag();
         before_write(db, kind, who, row, nullptr);
+        check_quota(db, kind, row);
         insert_row(db, kind, row);
         changed(kind, row, nullptr);
         json out = present(realization_, kind, row);

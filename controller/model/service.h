@@ -76,17 +76,21 @@ class Service {
     std::function<void(bool committed)> on_end;
   };
   void set_guard(Guard guard) { guard_ = std::move(guard); }
+  // The quotas of tenants that set none (kinds.h); checked on every create.
+  void set_quota_defaults(QuotaDefaults quotas) { quotas_ = quotas; }
 
  private:
   void changed(const Kind& kind, const Row& row, const Row* before);
   void deleted(const Kind& kind, const Row& before);
   void guard_check();
+  void check_quota(store::Database& db, const Kind& kind, const Row& row);
 
   store::Store& store_;
   ChangeSink sink_;
   std::vector<Change> pending_;  // guarded by the store's write lock
   const RealizationView* realization_ = nullptr;
   Guard guard_;
+  QuotaDefaults quotas_;
 };
 
 }  // namespace vnet::model

@@ -49,7 +49,8 @@ class PolicyGuard {
   void rollback();
 
  private:
-  std::optional<policy::PolicyError> invalid(const Id& host) const;
+  // The host's policy's first error, compiling only `networks`' fragments.
+  std::optional<policy::PolicyError> invalid(const Id& host, const IdSet& networks) const;
   Model model_;
   std::vector<model::Change> undo_;  // inverse changes, in the order applied
 };

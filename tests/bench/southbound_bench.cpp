@@ -163,6 +163,19 @@ Identity enroll(uint16_t api, uint16_t southbound, const std::string& admin,
   return id;
 }
 
+// One tenant holds every object of the benchmark: no quota stops it.
+vnet::app::Options bench_options(const std::filesystem::path& dir) {
+  vnet::app::Options o;
+  o.data_dir = dir.string();
+  o.listen = "127.0.0.1:0";
+  o.southbound = "127.0.0.1:0";
+  o.log_level = "warn";
+  o.api_threads = 2;
+  for (const char* q : {"vm-networks=10000000", "vm-subnets=10000000", "vm-nics=10000000"})
+    o.quotas.set(q);
+  return o;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -189,12 +202,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> nic_ids;
   auto t = Clock::now();
   {
-    vnet::app::Controller c({.data_dir = dir.path().string(),
-                             .listen = "127.0.0.1:0",
-                             .southbound = "127.0.0.1:0",
-                             .log_level = "warn",
-                             .web_dir = "",
-                             .api_threads = 2});
+    vnet::app::Controller c(bench_options(dir.path()));
     auto& s = c.service();
     const vnet::model::Principal admin{vnet::model::Role::kAdmin, "", ""};
     auto create = [&](const char* kind, const json& body) {
@@ -246,12 +254,7 @@ int main(int argc, char** argv) {
 
   // 3. The controller as it starts: load, compile every host, reconcile.
   const long rss_before = rss_kib();
-  vnet::app::Controller ctl({.data_dir = dir.path().string(),
-                             .listen = "127.0.0.1:0",
-                             .southbound = "127.0.0.1:0",
-                             .log_level = "warn",
-                             .web_dir = "",
-                             .api_threads = 2});
+  vnet::app::Controller ctl(bench_options(dir.path()));
   const double compile_s = ctl.engine().stats().full_compile_seconds;
   const long rss_after = rss_kib();
   std::thread api([&] { ctl.run(); });

@@ -60,13 +60,13 @@ TempDir::~TempDir() {
 }
 
 Controller::Controller(std::filesystem::path dir, uint16_t southbound_port) : dir_(std::move(dir)) {
-  app_ = std::make_unique<app::Controller>(
-      app::Options{.data_dir = dir_.string(),
-                   .listen = "127.0.0.1:0",
-                   .southbound = "127.0.0.1:" + std::to_string(southbound_port),
-                   .log_level = "warn",
-                   .web_dir = "",
-                   .api_threads = 2});
+  app::Options options;
+  options.data_dir = dir_.string();
+  options.listen = "127.0.0.1:0";
+  options.southbound = "127.0.0.1:" + std::to_string(southbound_port);
+  options.log_level = "warn";
+  options.api_threads = 2;
+  app_ = std::make_unique<app::Controller>(options);
   if (app_->first_admin_token()) {
     admin_token_ = *app_->first_admin_token();
   } else {

@@ -124,6 +124,55 @@ TEST_F(HostileApiTest, AWriteThatWouldGiveAHostAnInvalidPolicyIsRefusedAndChange
   EXPECT_EQ(ctl.call("GET", "/api/v1/hosts/" + host_id + "/policy").json().at("ports").size(), 2u);
 }
 
+// --- quotas ------------------------------------------------------------------
+
+TEST_F(HostileApiTest, ATenantStopsAtItsQuotaAndAnAdministratorMayRaiseIt) {
+  const Tenant t = tenant("contoso");
+  ASSERT_EQ(ctl.call("PATCH", "/api/v1/tenants/" + t.id, {{"quota_vm_networks", 2}}).status, 200);
+  network(t, "A");
+  network(t, "B");
+  auto r = ctl.call("POST", "/api/v1/vm-networks",
+                    {{"name", "C"}, {"logical_network_id", logical_network}}, t.token);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("quota_vm_networks"), std::string::npos) << r.body;
+  // An administrator creating for the tenant meets the same quota.
+  r = ctl.call("POST", "/api/v1/vm-networks",
+               {{"name", "C"}, {"logical_network_id", logical_network}, {"tenant_id", t.id}});
+  EXPECT_EQ(r.status, 409) << r.body;
+  // A tenant cannot raise its own quota: /tenants is the administrator's.
+  EXPECT_EQ(ctl.call("PATCH", "/api/v1/tenants/" + t.id, {{"quota_vm_networks", 9}}, t.token)
+                .status,
+            403);
+  ASSERT_EQ(ctl.call("PATCH", "/api/v1/tenants/" + t.id, {{"quota_vm_networks", 3}}).status, 200);
+  r = ctl.call("POST", "/api/v1/vm-networks",
+               {{"name", "C"}, {"logical_network_id", logical_network}}, t.token);
+  EXPECT_EQ(r.status, 201) << r.body;
+  // Back to the controller's default (100).
+  ASSERT_EQ(ctl.call("PATCH", "/api/v1/tenants/" + t.id, {{"quota_vm_networks", nullptr}}).status,
+            200);
+
+  // Without a quota of its own, a tenant has the controller's default.
+  model::QuotaDefaults defaults;
+  defaults.vm_nics = 2;
+  ctl.service().set_quota_defaults(defaults);
+  const json sub = subnet(t, network(t, "D"), "10.10.0.0/24");
+  ctl.create("vm-nics", {{"vm_subnet_id", sub.at("id")}, {"vm_name", "a"}, {"ip", "10.10.0.10"}},
+             t.token);
+  ctl.create("vm-nics", {{"vm_subnet_id", sub.at("id")}, {"vm_name", "b"}, {"ip", "10.10.0.11"}},
+             t.token);
+  r = ctl.call("POST", "/api/v1/vm-nics",
+               {{"vm_subnet_id", sub.at("id")}, {"vm_name", "c"}, {"ip", "10.10.0.12"}}, t.token);
+  EXPECT_EQ(r.status, 409) << r.body;
+  // Nothing of the refused NIC stays.
+  EXPECT_EQ(ctl.call("GET", "/api/v1/vm-nics", nullptr, t.token).json().at("items").size(), 2u);
+  // Another tenant is unaffected by the first one's count.
+  const Tenant other = tenant("fabrikam");
+  const json other_sub = subnet(other, network(other, "A"), "10.10.0.0/24");
+  ctl.create("vm-nics",
+             {{"vm_subnet_id", other_sub.at("id")}, {"vm_name", "a"}, {"ip", "10.10.0.10"}},
+             other.token);
+}
+
 // --- admin-only means for removal too ---------------------------------------
 
 TEST_F(HostileApiTest, ATenantCanNeitherClearNorDropItsNicsPlacement) {
