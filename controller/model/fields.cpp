@@ -192,7 +192,7 @@ bool is_envelope_key(const Kind& kind, std::string_view key) {
 }
 
 json check_fields(const Kind& kind, const Principal& who, const json& body, Write write,
-                  const json& current) {
+                  const json& current, std::vector<FieldError>* errors_out) {
   if (!body.is_object()) throw bad_request("the request body must be a JSON object");
   std::vector<FieldError> errors;
   std::vector<FieldError> forbidden_fields;
@@ -269,10 +269,10 @@ json check_fields(const Kind& kind, const Principal& who, const json& body, Writ
         fmt::format("{}: {}", forbidden_fields[0].field, forbidden_fields[0].message);
     throw forbidden(std::move(detail), std::move(forbidden_fields));
   }
-  if (!errors.empty()) {
-    std::string detail = errors.size() == 1 ? errors[0].field + ": " + errors[0].message
-                                            : fmt::format("{} fields are not valid", errors.size());
-    throw bad_request(std::move(detail), std::move(errors));
+  if (!errors.empty() && errors_out != nullptr) {
+    errors_out->insert(errors_out->end(), errors.begin(), errors.end());
+  } else if (!errors.empty()) {
+    throw invalid_fields(std::move(errors));
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <vector>
 #include <string>
 
 #include "controller/model/kinds.h"
@@ -27,8 +28,12 @@ enum class Write { kCreate, kReplace, kPatch };
 // to store: for kCreate with defaults applied, for kPatch merged into
 // `current` (RFC 7396). Throws Problem: 400 with every bad field, or 403
 // when a tenant sets an admin-only field.
+// With `errors`, the 400 errors are appended there instead of thrown, and
+// the valid fields are returned, so that the kind's own rules can run on
+// them and every bad field is reported at once (the 403 is still thrown).
 nlohmann::json check_fields(const Kind& kind, const Principal& who, const nlohmann::json& body,
-                            Write write, const nlohmann::json& current = nullptr);
+                            Write write, const nlohmann::json& current = nullptr,
+                            std::vector<FieldError>* errors = nullptr);
 
 // Keys a body may carry besides the fields (echoed back from a GET): id,
 // etag, and tenant_id of tenant-owned kinds. The service checks them.

@@ -35,6 +35,12 @@ class Problem : public std::runtime_error {
 inline Problem bad_request(std::string detail, std::vector<FieldError> errors = {}) {
   return Problem(400, "Bad Request", std::move(detail), std::move(errors));
 }
+// 400 listing every bad field.
+inline Problem invalid_fields(std::vector<FieldError> errors) {
+  std::string detail = errors.size() == 1 ? errors[0].field + ": " + errors[0].message
+                                          : std::to_string(errors.size()) + " fields are not valid";
+  return Problem(400, "Bad Request", std::move(detail), std::move(errors));
+}
 inline Problem invalid(std::string field, std::string message) {
   std::string detail = field + ": " + message;
   return Problem(400, "Bad Request", std::move(detail), {{std::move(field), std::move(message)}});

@@ -307,23 +307,24 @@ void ip_pools(Database& db, const Principal& who, Row& row, const Row* before) {
   }
   const net::IpPrefix subnet = prefix(text(f, "subnet"));
   auto inside = [&](const std::string& a) { return subnet.contains(net::IpAddress(ipv4(a))); };
-  for (size_t i = 0; i < f.at("ranges").size(); ++i) {
-    const auto& r = f.at("ranges")[i];
-    for (const char* end : {"start", "end"}) {
-      if (!inside(r.at(end))) {
-        throw invalid(fmt::format("/ranges/{}/{}", i, end),
-                      fmt::format("is outside {}", subnet.to_string()));
+  // Every address outside the subnet at once.
+  std::vector<FieldError> outside;
+  const std::string message = fmt::format("is outside {}", subnet.to_string());
+  if (f.contains("ranges")) {
+    for (size_t i = 0; i < f.at("ranges").size(); ++i) {
+      const auto& r = f.at("ranges")[i];
+      for (const char* end : {"start", "end"}) {
+        if (!inside(r.at(end))) outside.push_back({fmt::format("/ranges/{}/{}", i, end), message});
       }
     }
   }
-  for (size_t i = 0; i < f.at("reserved").size(); ++i) {
-    if (!inside(f.at("reserved")[i]))
-      throw invalid(fmt::format("/reserved/{}", i),
-                    fmt::format("is outside {}", subnet.to_string()));
+  if (f.contains("reserved")) {
+    for (size_t i = 0; i < f.at("reserved").size(); ++i) {
+      if (!inside(f.at("reserved")[i])) outside.push_back({fmt::format("/reserved/{}", i), message});
+    }
   }
-  if (f.contains("gateway") && !inside(f.at("gateway"))) {
-    throw invalid("/gateway", fmt::format("is outside {}", subnet.to_string()));
-  }
+  if (f.contains("gateway") && !inside(f.at("gateway"))) outside.push_back({"/gateway", message});
+  if (!outside.empty()) throw invalid_fields(std::move(outside));
   // Pools never overlap: within a VM subnet (and so within its VM network,
   // whose subnets do not overlap), or within a site.
   const auto ranges = pool_ranges(f);
