@@ -188,6 +188,47 @@ struct Agent::Impl {
     return problems;
   }
 
+  // --- certificate renewal (over the session: no token needed) ----------
+
+  std::string renewal_key;  // the key of the renewal asked for, until answered
+  std::chrono::steady_clock::time_point next_renewal_check{};
+
+  // Asks for a new certificate when the one held expires within
+  // renew_before; at most once per renew_check_interval.
+  template <class Send>
+  void maybe_renew(Send& send) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_renewal_check) return;
+    next_renewal_check = now + options.renew_check_interval;
+    try {
+      const auto expires = tls::not_after(read_file(state.certificate()));
+      if (std::chrono::system_clock::now() + options.renew_before < expires) return;
+      renewal_key = tls::generate_key();
+      send(proto::renew(tls::make_csr(renewal_key, options.host_id)));
+      spdlog::info("certificate_renewal_asked expires_at={}", rfc3339(expires));
+    } catch (const std::exception& e) {
+      spdlog::warn("certificate_renewal_failed error={}", log::quote(e.what()));
+    }
+  }
+
+  // The controller's answer: checked against the pinned CA and our host,
+  // then stored; the next connection uses it.
+  void store_renewed(const std::string& cert, const std::string& ca) {
+    try {
+      if (renewal_key.empty()) throw std::runtime_error("no renewal was asked for");
+      if (tls::certificate_sha256(ca) != tls::certificate_sha256(read_file(state.ca())))
+        throw std::runtime_error("the certificate comes from another CA");
+      if (tls::common_name(cert) != options.host_id)
+        throw std::runtime_error("the certificate is for another host");
+      state.save_identity(renewal_key, cert, ca);
+      renewal_key.clear();
+      spdlog::info("certificate_renewed serial={} expires_at={}", tls::serial(cert),
+                   rfc3339(tls::not_after(cert)));
+    } catch (const std::exception& e) {
+      spdlog::warn("certificate_refused error={}", log::quote(e.what()));
+    }
+  }
+
   // --- the session -------------------------------------------------------
 
   asio::awaitable<void> session() {
@@ -256,6 +297,7 @@ struct Agent::Impl {
         stats_timer.expires_after(options.stats_interval);
         if (auto [ec] = co_await stats_timer.async_wait(kTuple); ec || done) co_return;
         send(proto::stats(dataplane->counters()));
+        maybe_renew(send);
       }
     };
     auto writer_done = std::make_shared<bool>(false);
@@ -266,6 +308,7 @@ struct Agent::Impl {
     // What we hold is realized as far as we know: say so with its problems,
     // so a restarted controller sees the host realized without resending.
     if (current) send(proto::ack(current->generation, last_problems));
+    maybe_renew(send);
     connected = true;
     established = true;
     connected_since = rfc3339(std::chrono::system_clock::now());
@@ -295,6 +338,7 @@ struct Agent::Impl {
           parse_untrusted(beast::buffers_to_string(buffer.data())).value_or(json::object());
       FollowerStep step = follower.on_message(m, current.get(), last_problems, jitter(rng));
       if (!step.ignored.empty()) spdlog::warn("message_ignored type={}", log::quote(step.ignored));
+      if (step.certificate) store_renewed(step.certificate->first, step.certificate->second);
       if (step.install) {
         if (m.value("type", "") == "snapshot") ++snapshots; else ++deltas;
         const uint64_t generation = step.install->generation;

@@ -29,6 +29,11 @@ struct AgentOptions {
   std::chrono::milliseconds policy_backoff_initial{1000};
   std::chrono::milliseconds policy_backoff_max{60000};
   std::chrono::seconds stats_interval{30};
+  // The agent asks the controller for a new certificate over its session
+  // once the one it holds expires within this (host certificates last a
+  // year), and looks again every renew_check_interval.
+  std::chrono::hours renew_before{24 * 30};
+  std::chrono::seconds renew_check_interval{3600};
 };
 
 class Agent {

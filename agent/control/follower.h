@@ -36,6 +36,9 @@ struct FollowerStep {
   std::string rejected;
   // An unknown message type (already cut to 40 bytes), for the log.
   std::string ignored;
+  // A renewed certificate and the CA it comes from (PEM), to check against
+  // the pinned CA and store with the key the renewal was asked for with.
+  std::optional<std::pair<std::string, std::string>> certificate;
 };
 
 class Follower {

@@ -230,6 +230,12 @@ struct Controller::Impl {
         southbound.close_host(host, "host_deleted", "the host was deleted");
       }
     });
+    // GET /hosts shows when each host's certificate expires.
+    for (const auto& [host, not_after] : enrollment.certificates())
+      realization.set_certificate(host, not_after);
+    enrollment.set_observer([this](const std::string& host, std::optional<int64_t> not_after) {
+      realization.set_certificate(host, not_after);
+    });
     engine.start();
     // Every write is checked against the agents' own validator before it
     // commits (compiler/guard.h).

@@ -68,6 +68,11 @@ void Realization::set_compile_problem(const std::string& host,
   hosts_[host].compile_problem = std::move(problem);
 }
 
+void Realization::set_certificate(const std::string& host, std::optional<int64_t> not_after) {
+  std::lock_guard lock(mutex_);
+  hosts_[host].cert_expires_at = not_after;
+}
+
 void Realization::seen(const std::string& host) {
   std::lock_guard lock(mutex_);
   hosts_[host].last_seen = std::chrono::system_clock::now();
@@ -178,6 +183,8 @@ json Realization::host_state(const std::string& host_id) const {
   const char* status = failed ? "failure" : detail.empty() ? "success" : "pending";
   return json{{"connected", s.connected},
               {"last_seen", s.last_seen ? json(rfc3339(*s.last_seen)) : json()},
+              {"cert_expires_at",
+               s.cert_expires_at ? json(rfc3339_from_unix(*s.cert_expires_at)) : json()},
               {"desired_generation", s.desired},
               {"realized_generation", s.realized},
               {"configuration_state", {{"status", status}, {"detail", std::move(detail)}}}};

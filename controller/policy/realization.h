@@ -39,6 +39,8 @@ struct HostStatus {
   std::optional<AgentProblem> compile_problem;
   // The uplink interface its agent reported in its last hello ("" unknown).
   std::string uplink;
+  // When the host's certificate expires (Unix seconds); none: not enrolled.
+  std::optional<int64_t> cert_expires_at;
 };
 
 class Realization : public model::RealizationView {
@@ -54,6 +56,8 @@ class Realization : public model::RealizationView {
   // The policy engine: the host's newest compiled policy is invalid and was
   // held back (nullopt: it is valid again).
   void set_compile_problem(const std::string& host, std::optional<AgentProblem> problem);
+  // Enrollment: the host's certificate expiry (nullopt: revoked).
+  void set_certificate(const std::string& host, std::optional<int64_t> not_after);
 
   // Southbound sessions.
   void connected(const std::string& host, const std::string& uplink = "");

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -12,6 +15,7 @@
 
 namespace vnet::store {
 class Store;
+class Database;
 }
 
 namespace vnet::southbound {
@@ -24,7 +28,15 @@ struct EnrollError : std::runtime_error {
 
 class Enrollment {
  public:
-  Enrollment(store::Store& store, const CertificateAuthority& ca) : store_(store), ca_(ca) {}
+  // `now`: Unix seconds (injected by tests, for expiry).
+  using Clock = std::function<int64_t()>;
+  Enrollment(store::Store& store, const CertificateAuthority& ca, Clock now = nullptr);
+  // Told each time a host's certificate changes: its expiry (Unix seconds),
+  // or nullopt when it was revoked.
+  using Observer = std::function<void(const std::string& host, std::optional<int64_t> not_after)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+  // Every host's certificate expiry, for the observer at start.
+  std::map<std::string, int64_t> certificates();
 
   struct Token {
     std::string token;
@@ -40,10 +52,18 @@ class Enrollment {
   bool revoke(const std::string& host_id);
   // Whether `serial` is the host's current certificate.
   bool is_current(const std::string& host_id, const std::string& serial);
+  // A new certificate for a host that holds a current one (asked over its
+  // mutual-TLS session, so no token): it replaces the old one. Throws
+  // EnrollError (400) for an unusable CSR, (401) for a host without one.
+  CertificateAuthority::HostCertificate renew(const std::string& host_id, const std::string& csr);
 
  private:
   store::Store& store_;
   const CertificateAuthority& ca_;
+  void record(store::Database& db, const std::string& host_id,
+              const CertificateAuthority::HostCertificate& cert, int64_t now);
+  Clock now_;
+  Observer observer_;
 };
 
 }  // namespace vnet::southbound

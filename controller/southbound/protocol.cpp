@@ -42,8 +42,8 @@ SessionStep on_agent_message(SessionState& s, const json& m,
     step.type = "other";
     return close("bad_frame", "a message must be a JSON object with a \"type\"");
   }
-  static const std::set<std::string> known = {"hello", "ack",      "stats", "ping",
-                                              "pong",  "snapshot", "delta"};
+  static const std::set<std::string> known = {"hello",    "ack",   "stats", "ping",       "pong",
+                                              "snapshot", "delta", "renew", "certificate"};
   const std::string type = m["type"];
   step.type = known.contains(type) ? type : "other";
 
@@ -86,6 +86,15 @@ SessionStep on_agent_message(SessionState& s, const json& m,
       step.wake = true;
     } else {
       step.throttled = "ping";
+    }
+  } else if (type == "renew") {
+    if (!is_string(m, "csr") || m["csr"].get<std::string>().size() > proto::kMaxCsrBytes)
+      return close("bad_frame", "renew needs a CSR (PEM, at most 16 KiB)");
+    if (s.renewed) {
+      step.throttled = "renew";  // once per session is enough
+    } else {
+      s.renewed = true;
+      step.renew_csr = m["csr"];
     }
   } else if (type == "pong" || type == "stats") {
     // last_seen is all they change.

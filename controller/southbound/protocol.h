@@ -9,7 +9,8 @@
 //  - send fields of the wrong type (the session ends, never the process);
 //  - force a snapshot per hello: a hello after the first is answered at
 //    most once per kResyncInterval (later ones only update what it holds);
-//  - grow a queue: pongs beyond kMaxQueuedPongs are dropped and counted.
+//  - grow a queue: pongs beyond kMaxQueuedPongs are dropped and counted;
+//  - have more than one certificate signed per session.
 #pragma once
 
 #include <chrono>
@@ -32,6 +33,7 @@ struct SessionState {
   uint64_t sent = 0;        // the generation the agent has or is being sent
   // Resends that a hello asks for wait until then.
   std::chrono::steady_clock::time_point hold_until{};
+  bool renewed = false;  // one certificate renewal per session
 };
 
 struct SessionStep {
@@ -45,7 +47,8 @@ struct SessionStep {
   std::optional<std::pair<uint64_t, std::vector<compiler::AgentProblem>>> ack;
   bool pong = false;      // queue a pong
   bool wake = false;      // the writer should look again
-  std::string throttled;  // "hello" or "ping", when one was held back
+  std::string throttled;  // "hello", "ping" or "renew", when one was held back
+  std::string renew_csr;  // sign this CSR for the host and send the certificate
 };
 
 // Applies `message` to `state`; `queued_pongs` is the pong queue's length.

@@ -37,6 +37,7 @@
 #include "shared/proto/southbound.h"
 #include "shared/tls/x509.h"
 #include "shared/util/json_text.h"
+#include "shared/util/time.h"
 
 namespace vnet::southbound {
 
@@ -63,7 +64,9 @@ struct Session : std::enable_shared_from_this<Session> {
   SessionState state;
   const std::string& host() const { return state.host; }
   asio::steady_timer wake;
-  std::deque<std::string> control;  // pongs to send, at most kMaxQueuedPongs
+  // (type, text) of messages to send before any policy: pongs (at most
+  // kMaxQueuedPongs) and a renewed certificate.
+  std::deque<std::pair<std::string, std::string>> control;
   bool closing = false;
   bool ended = false;
   std::string close_code = "disconnected";
@@ -113,8 +116,8 @@ struct Server::Impl {
   }
   void count_message(const char* direction, const std::string& type) {
     // Types come from agents: only known names become keys (and labels).
-    static const std::set<std::string> known = {"hello", "ack",      "stats", "ping",
-                                                "pong",  "snapshot", "delta"};
+    static const std::set<std::string> known = {"hello",    "ack",   "stats", "ping",       "pong",
+                                                "snapshot", "delta", "renew", "certificate"};
     std::lock_guard lock(counters_mutex);
     ++messages[{direction, known.contains(type) ? type : "other"}];
   }
@@ -287,9 +290,8 @@ struct Server::Impl {
         co_return;
       }
       if (!s->control.empty()) {
-        text = std::move(s->control.front());
+        std::tie(type, text) = std::move(s->control.front());
         s->control.pop_front();
-        type = "pong";
       } else if (!s->state.registered) {
         s->wake.expires_at(asio::steady_timer::time_point::max());
         co_await s->wake.async_wait(kTuple);
@@ -392,7 +394,19 @@ struct Server::Impl {
     }
     if (step.seen) realization.seen(s->host());
     if (step.ack) realization.acked(s->host(), step.ack->first, step.ack->second);
-    if (step.pong) s->control.push_back(proto::pong().dump());
+    if (step.pong) s->control.emplace_back("pong", proto::pong().dump());
+    if (!step.renew_csr.empty()) {
+      try {
+        const auto cert = enrollment.renew(s->host(), step.renew_csr);
+        s->control.emplace_back("certificate", proto::certificate(cert.pem, ca.ca_pem()).dump());
+        s->wake.cancel();
+        spdlog::info("certificate_renewed host={} serial={} not_after={}", s->host(), cert.serial,
+                     rfc3339_from_unix(cert.not_after));
+      } catch (const EnrollError& e) {
+        s->close("bad_renewal", e.what());
+        return;
+      }
+    }
     if (!step.throttled.empty()) count(throttled, step.throttled);
     if (step.wake) s->wake.cancel();
   }

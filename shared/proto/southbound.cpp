@@ -14,6 +14,12 @@ json hello(std::string_view host_id, uint64_t generation, std::string_view uplin
   return m;
 }
 
+json renew(std::string_view csr_pem) { return {{"type", "renew"}, {"csr", csr_pem}}; }
+
+json certificate(std::string_view certificate_pem, std::string_view ca_pem) {
+  return {{"type", "certificate"}, {"certificate", certificate_pem}, {"ca_certificate", ca_pem}};
+}
+
 json ack(uint64_t generation, const std::vector<Problem>& problems) {
   json list = json::array();
   for (const auto& p : problems) {

@@ -37,7 +37,13 @@ struct Problem {
 nlohmann::json hello(std::string_view host_id, uint64_t generation, std::string_view uplink = {});
 nlohmann::json ack(uint64_t generation, const std::vector<Problem>& problems);
 nlohmann::json stats(const nlohmann::json& counters);
+// A renewal of the host's certificate over the session (no new token):
+// the agent sends a CSR for a new key, the controller answers with the
+// certificate, which becomes the host's only accepted one.
+inline constexpr size_t kMaxCsrBytes = 16 * 1024;
+nlohmann::json renew(std::string_view csr_pem);
 // controller -> agent
+nlohmann::json certificate(std::string_view certificate_pem, std::string_view ca_pem);
 nlohmann::json snapshot(const policy::HostPolicy& policy);
 nlohmann::json delta(const policy::PolicyDelta& delta);
 // either way

@@ -213,6 +213,10 @@ std::string common_name(std::string_view pem) { return identity(load_cert(pem).g
 
 std::string serial(std::string_view pem) { return identity(load_cert(pem).get()).serial; }
 
+std::chrono::system_clock::time_point not_after(std::string_view pem) {
+  return not_after_of(load_cert(pem).get());
+}
+
 std::optional<std::string> check_pinned_peer(ssl_st* ssl, std::string_view ca_sha256,
                                              std::string_view name) {
   STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);

@@ -44,6 +44,8 @@ std::string certificate_sha256(std::string_view cert_pem);
 // The subject CN and serial (lower-case hex) of a certificate.
 std::string common_name(std::string_view cert_pem);
 std::string serial(std::string_view cert_pem);
+// When the certificate expires.
+std::chrono::system_clock::time_point not_after(std::string_view cert_pem);
 // The same for a certificate OpenSSL holds (a TLS peer's).
 struct Identity {
   std::string common_name;

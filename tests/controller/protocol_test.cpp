@@ -54,6 +54,10 @@ TEST(SouthboundProtocol, MessagesAndTheirAnswers) {
        json{{"type", "ack"}, {"generation", uint64_t{2}}, {"problems", {{"code", "x"}}}}, "bad_frame", "ack"},
       {"a good ack", true, proto::ack(2, {{"interface_missing", "gone", "nic"}}), "", "ack"},
       {"stats", true, proto::stats(json::object()), "", "stats"},
+      {"renew without a CSR", true, json{{"type", "renew"}}, "bad_frame", "renew"},
+      {"renew with a CSR over 16 KiB", true, proto::renew(std::string(20000, 'x')), "bad_frame",
+       "renew"},
+      {"renew before hello", false, proto::renew("csr"), "wrong_order", "renew"},
       {"pong", true, proto::pong(), "", "pong"},
   };
   for (const Row& row : rows) {
@@ -104,6 +108,16 @@ TEST(SouthboundProtocol, AHelloFloodIsAnsweredAtMostOnceASecond) {
   // Resends are held until then: the writer sends at most one per interval.
   EXPECT_GE(s.hold_until, t0 + 1000 * kResyncInterval);
   EXPECT_EQ(s.sent, 0u);  // what the agent holds, for when the hold ends
+}
+
+TEST(SouthboundProtocol, OneCertificateRenewalPerSession) {
+  SessionState s{.host = kHost, .registered = true, .sent = 1, .hold_until = {}};
+  SessionStep step = on_agent_message(s, proto::renew("CSR"), Clock::now(), 0);
+  EXPECT_EQ(step.renew_csr, "CSR");
+  EXPECT_FALSE(step.close.has_value());
+  step = on_agent_message(s, proto::renew("CSR2"), Clock::now(), 0);
+  EXPECT_EQ(step.renew_csr, "");
+  EXPECT_EQ(step.throttled, "renew");
 }
 
 TEST(SouthboundProtocol, PongsBeyondTheBoundAreDroppedAndCounted) {

@@ -25,6 +25,7 @@
 #include "shared/proto/southbound.h"
 #include "shared/tls/x509.h"
 #include "shared/util/file.h"
+#include "shared/util/time.h"
 #include "tests/controller/api_fixture.h"
 
 namespace vnet::testing {
@@ -486,6 +487,46 @@ TEST_F(SouthboundTest, AHelloFloodGetsAtMostOneSnapshotASecond) {
   EXPECT_GE(snapshots, 1);
   EXPECT_LE(snapshots, 2 + static_cast<long>(seconds)) << m;
   EXPECT_GE(value("vnet_southbound_throttled_total{type=\"hello\"}"), 1900) << m;
+}
+
+// Host certificates last a year: an agent renews its own over the mutual
+// TLS session before it expires, without a new token, and the renewed one
+// is the only one accepted from then on.
+TEST_F(SouthboundTest, AnAgentRenewsItsCertificateOverItsSession) {
+  const std::string h = host("h1", "192.168.1.10");
+  auto options = agent_options(h, enrollment(h), "a1");
+  const auto cert_file = options.state_dir / "agent.crt";
+  {
+    AgentThread agent(options);  // renew_before a month: a new certificate is kept
+    ASSERT_TRUE(eventually([&] { return realized(h); }));
+  }
+  const std::string first = read_file(cert_file);
+  const std::string first_key = read_file(options.state_dir / "agent.key");
+  const json enrolled = host_state(h);
+  ASSERT_TRUE(enrolled["cert_expires_at"].is_string()) << enrolled.dump();
+  const auto first_expiry = std::chrono::duration_cast<std::chrono::seconds>(
+      tls::not_after(first).time_since_epoch());
+  EXPECT_EQ(enrolled["cert_expires_at"], rfc3339_from_unix(first_expiry.count()));
+
+  options.renew_before = std::chrono::hours(24 * 400);  // due now
+  {
+    AgentThread agent(options);
+    ASSERT_TRUE(eventually([&] { return tls::serial(read_file(cert_file)) != tls::serial(first); }))
+        << host_state(h).dump();
+  }
+  const std::string second = read_file(cert_file);
+  EXPECT_EQ(tls::common_name(second), h);
+  EXPECT_TRUE(eventually([&] {
+    return metrics().find("direction=\"out\",type=\"certificate\"} 1") != std::string::npos;
+  })) << metrics();
+  // The new certificate is accepted, the old one no longer.
+  options.renew_before = std::chrono::hours(1);
+  {
+    AgentThread agent(options);
+    EXPECT_TRUE(eventually([&] { return realized(h); })) << host_state(h).dump();
+  }
+  RawClient stale(first_key, first);
+  EXPECT_EQ(stale.open(ctl->southbound_port()), 403) << "the superseded certificate still works";
 }
 
 TEST_F(SouthboundTest, ADeletedHostsSessionEnds) {
