@@ -360,10 +360,12 @@ struct Agent::Impl {
         // Asks for a snapshot later; a newer policy meanwhile changes nothing
         // (the hello only says which generation this host holds).
         resync.expires_after(*step.resync_after);
-        resync.async_wait([&, alive = std::weak_ptr<bool>(session_alive)](beast::error_code waited) {
-          if (waited || alive.expired() || done) return;
-          send(proto::hello(options.host_id, current ? current->generation : 0, dataplane->uplink()));
-        });
+        resync.async_wait(
+            [&, alive = std::weak_ptr<bool>(session_alive)](beast::error_code waited) {
+              if (waited || alive.expired() || done) return;
+              send(proto::hello(options.host_id, current ? current->generation : 0,
+                                dataplane->uplink()));
+            });
       }
     }
     done = true;

@@ -25,10 +25,10 @@ FollowerStep Follower::on_message(const json& m, const policy::HostPolicy* held,
   }
   if (type == "pong") return step;
   if (type == "certificate") {
-    if (m.contains("certificate") && m["certificate"].is_string() &&
-        m.contains("ca_certificate") && m["ca_certificate"].is_string()) {
-      step.certificate = std::pair(m["certificate"].get<std::string>(),
-                                   m["ca_certificate"].get<std::string>());
+    if (m.contains("certificate") && m["certificate"].is_string() && m.contains("ca_certificate") &&
+        m["ca_certificate"].is_string()) {
+      step.certificate =
+          std::pair(m["certificate"].get<std::string>(), m["ca_certificate"].get<std::string>());
     } else {
       step.ignored = "certificate without certificate and ca_certificate";
     }

@@ -55,7 +55,8 @@ constexpr uint64_t domain_pa_key(uint32_t domain_index, net::Ipv4Address pa) {
 // collisions are resolved by comparing whole keys).
 constexpr uint64_t hash_word(uint64_t key) { return key; }
 constexpr uint64_t hash_word(const VsidMacKey& key) {
-  return (uint64_t{key.mac_high} << 32 | key.mac_low) ^ (uint64_t{key.vsid} * 0xc2b2ae3d27d4eb4full);
+  return (uint64_t{key.mac_high} << 32 | key.mac_low) ^
+         (uint64_t{key.vsid} * 0xc2b2ae3d27d4eb4full);
 }
 
 }  // namespace vnet::agent::dataplane

@@ -242,11 +242,12 @@ std::string Router::route_of(const std::string& path) {
     }
     const std::string_view prefix = std::string_view(t).substr(0, id);
     const std::string_view suffix = std::string_view(t).substr(id + 4);
-    if (path.size() <= prefix.size() + suffix.size() || path.compare(0, prefix.size(), prefix) != 0 ||
+    if (path.size() <= prefix.size() + suffix.size() ||
+        path.compare(0, prefix.size(), prefix) != 0 ||
         path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0)
       continue;
-    const std::string_view segment = std::string_view(path).substr(
-        prefix.size(), path.size() - prefix.size() - suffix.size());
+    const std::string_view segment =
+        std::string_view(path).substr(prefix.size(), path.size() - prefix.size() - suffix.size());
     if (segment.find('/') == std::string_view::npos) return t;
   }
   if (path.rfind(kApi, 0) != 0 && path != "/api/v1") return "console";

@@ -320,7 +320,8 @@ void ip_pools(Database& db, const Principal& who, Row& row, const Row* before) {
   }
   if (f.contains("reserved")) {
     for (size_t i = 0; i < f.at("reserved").size(); ++i) {
-      if (!inside(f.at("reserved")[i])) outside.push_back({fmt::format("/reserved/{}", i), message});
+      if (!inside(f.at("reserved")[i]))
+        outside.push_back({fmt::format("/reserved/{}", i), message});
     }
   }
   if (f.contains("gateway") && !inside(f.at("gateway"))) outside.push_back({"/gateway", message});

@@ -176,10 +176,11 @@ json Realization::host_state(const std::string& host_id) const {
   for (const auto& p : s.problems) {
     if (p.nic_id.empty()) detail.push_back(problem(p.code, p.message));
   }
-  if (s.compile_problem) detail.push_back(problem(s.compile_problem->code, s.compile_problem->message));
-  const bool failed = s.compile_problem ||
-                      std::any_of(s.problems.begin(), s.problems.end(),
-                                  [](const AgentProblem& p) { return p.nic_id.empty(); });
+  if (s.compile_problem)
+    detail.push_back(problem(s.compile_problem->code, s.compile_problem->message));
+  const bool failed =
+      s.compile_problem || std::any_of(s.problems.begin(), s.problems.end(),
+                                       [](const AgentProblem& p) { return p.nic_id.empty(); });
   const char* status = failed ? "failure" : detail.empty() ? "success" : "pending";
   return json{{"connected", s.connected},
               {"last_seen", s.last_seen ? json(rfc3339(*s.last_seen)) : json()},

@@ -28,8 +28,7 @@ class AuthzMatrix : public ::testing::Test {
       objects.emplace(collection, o);
       return o;
     };
-    const json ln =
-        make("logical-networks", {{"name", "dc"}, {"network_virtualization", true}});
+    const json ln = make("logical-networks", {{"name", "dc"}, {"network_virtualization", true}});
     const json site = make("sites", {{"logical_network_id", ln["id"]},
                                      {"name", "rack"},
                                      {"subnets", {{{"prefix", "192.168.1.0/24"}}}}});
@@ -49,18 +48,17 @@ class AuthzMatrix : public ::testing::Test {
     other_token = ctl.create("tokens", {{"name", "other"}, {"tenant_id", other["id"]}})["token"];
     const json revoked = ctl.create("tokens", {{"name", "revoked"}, {"tenant_id", owner["id"]}});
     revoked_token = revoked["token"];
-    EXPECT_EQ(ctl.call("DELETE", "/api/v1/tokens/" + revoked["id"].get<std::string>()).status,
-              204);
-    objects.emplace("mac-pools",
-                    ctl.call("GET", "/api/v1/mac-pools/" + std::string(model::kDefaultMacPoolId))
-                        .json());
-    const json net = make("vm-networks", {{"name", "n"},
-                                          {"logical_network_id", ln["id"]},
-                                          {"tenant_id", owner["id"]}});
-    const json subnet =
-        make("vm-subnets", {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}});
-    make("ip-pools",
-         {{"vm_subnet_id", subnet["id"]}, {"ranges", {{{"start", "10.0.0.10"}, {"end", "10.0.0.20"}}}}});
+    EXPECT_EQ(ctl.call("DELETE", "/api/v1/tokens/" + revoked["id"].get<std::string>()).status, 204);
+    objects.emplace(
+        "mac-pools",
+        ctl.call("GET", "/api/v1/mac-pools/" + std::string(model::kDefaultMacPoolId)).json());
+    const json net =
+        make("vm-networks",
+             {{"name", "n"}, {"logical_network_id", ln["id"]}, {"tenant_id", owner["id"]}});
+    const json subnet = make(
+        "vm-subnets", {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}});
+    make("ip-pools", {{"vm_subnet_id", subnet["id"]},
+                      {"ranges", {{{"start", "10.0.0.10"}, {"end", "10.0.0.20"}}}}});
     make("vm-nics", {{"vm_subnet_id", subnet["id"]},
                      {"vm_name", "vm"},
                      {"host_id", host["id"]},
@@ -169,8 +167,9 @@ TEST_F(AuthzMatrix, EveryAdminOnlyFieldIsRefusedToATenantToSetAndToRemove) {
       ++checked;
       const std::string item = url(kind, o);
       // Set to something else, and removed: refused, and nothing changes.
-      const json other_value = f.type == model::FieldType::kUuid      ? json("00000000-0000-4000-8000-0000000000ff")
-                               : f.type == model::FieldType::kInteger ? json(f.min + 1)
+      const json other_value = f.type == model::FieldType::kUuid
+                                   ? json("00000000-0000-4000-8000-0000000000ff")
+                               : f.type == model::FieldType::kInteger   ? json(f.min + 1)
                                : f.type == model::FieldType::kInterface ? json("vnet-other")
                                                                         : json("10.0.0.99");
       for (const json& patch : {json{{f.name, other_value}}, json{{f.name, nullptr}}}) {

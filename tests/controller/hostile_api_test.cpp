@@ -64,10 +64,10 @@ class HostileApiTest : public ::testing::Test {
 TEST_F(HostileApiTest, ATenantCannotPlaceAGatewayOnAHost) {
   const Tenant t = tenant("contoso");
   const json net = network(t, "AAA");
-  auto r = ctl.call("POST", "/api/v1/gateways",
-                    {{"vm_network_id", net.at("id")}, {"kind", "forwarding"},
-                     {"host_id", host.at("id")}},
-                    t.token);
+  auto r = ctl.call(
+      "POST", "/api/v1/gateways",
+      {{"vm_network_id", net.at("id")}, {"kind", "forwarding"}, {"host_id", host.at("id")}},
+      t.token);
   EXPECT_EQ(r.status, 403) << r.body;
   EXPECT_EQ(r.json().at("errors")[0].at("field"), "/host_id");
 }
@@ -120,8 +120,11 @@ TEST_F(HostileApiTest, AWriteThatWouldGiveAHostAnInvalidPolicyIsRefusedAndChange
   ctl.app().engine().flush();
   EXPECT_EQ(ctl.call("GET", "/api/v1/hosts/" + host_id + "/policy").body, policy_before);
   // And the host takes the next good change.
-  r = ctl.call("POST", "/api/v1/vm-nics", {{"vm_subnet_id", sub.at("id")}, {"vm_name", "db"},
-                                           {"host_id", host_id}, {"interface", "vnet-db"}});
+  r = ctl.call("POST", "/api/v1/vm-nics",
+               {{"vm_subnet_id", sub.at("id")},
+                {"vm_name", "db"},
+                {"host_id", host_id},
+                {"interface", "vnet-db"}});
   EXPECT_EQ(r.status, 201) << r.body;
   ctl.app().engine().flush();
   EXPECT_EQ(ctl.call("GET", "/api/v1/hosts/" + host_id + "/policy").json().at("ports").size(), 2u);
@@ -143,9 +146,9 @@ TEST_F(HostileApiTest, ATenantStopsAtItsQuotaAndAnAdministratorMayRaiseIt) {
                {{"name", "C"}, {"logical_network_id", logical_network}, {"tenant_id", t.id}});
   EXPECT_EQ(r.status, 409) << r.body;
   // A tenant cannot raise its own quota: /tenants is the administrator's.
-  EXPECT_EQ(ctl.call("PATCH", "/api/v1/tenants/" + t.id, {{"quota_vm_networks", 9}}, t.token)
-                .status,
-            403);
+  EXPECT_EQ(
+      ctl.call("PATCH", "/api/v1/tenants/" + t.id, {{"quota_vm_networks", 9}}, t.token).status,
+      403);
   ASSERT_EQ(ctl.call("PATCH", "/api/v1/tenants/" + t.id, {{"quota_vm_networks", 3}}).status, 200);
   r = ctl.call("POST", "/api/v1/vm-networks",
                {{"name", "C"}, {"logical_network_id", logical_network}}, t.token);
@@ -181,9 +184,9 @@ TEST_F(HostileApiTest, ATenantStopsAtItsQuotaAndAnAdministratorMayRaiseIt) {
 TEST_F(HostileApiTest, ATenantCanNeitherClearNorDropItsNicsPlacement) {
   const Tenant t = tenant("contoso");
   const json sub = subnet(t, network(t, "AAA"), "10.10.0.0/24");
-  const json nic =
-      ctl.create("vm-nics", {{"vm_subnet_id", sub.at("id")}, {"vm_name", "web"}, {"ip", "10.10.0.9"}},
-                 t.token);
+  const json nic = ctl.create(
+      "vm-nics", {{"vm_subnet_id", sub.at("id")}, {"vm_name", "web"}, {"ip", "10.10.0.9"}},
+      t.token);
   ASSERT_EQ(ctl.call("PATCH", url("vm-nics", nic),
                      {{"host_id", host.at("id")}, {"interface", "vnet-web"}})
                 .status,
@@ -192,8 +195,8 @@ TEST_F(HostileApiTest, ATenantCanNeitherClearNorDropItsNicsPlacement) {
   EXPECT_EQ(r.status, 403) << r.body;
   EXPECT_EQ(r.json().at("errors")[0].at("field"), "/host_id");
   // A PUT that leaves placement out keeps it.
-  r = ctl.call("PUT", url("vm-nics", nic),
-               {{"vm_subnet_id", sub.at("id")}, {"vm_name", "web2"}}, t.token);
+  r = ctl.call("PUT", url("vm-nics", nic), {{"vm_subnet_id", sub.at("id")}, {"vm_name", "web2"}},
+               t.token);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json().at("vm_name"), "web2");
   EXPECT_EQ(r.json().at("host_id"), host.at("id"));
@@ -207,16 +210,16 @@ TEST_F(HostileApiTest, ATenantCanNeitherClearNorDropItsNicsPlacement) {
 // --- hostile bytes --------------------------------------------------------------
 
 TEST_F(HostileApiTest, BytesThatAreNotUtf8AreA400WithAProblemDocument) {
-  for (const std::string& target : {std::string("/api/v1/tenants/\xff\xfe"),
-                                   std::string("/api/v1/tenants?name=%ff%c0"),
-                                   std::string("/api/v1/t\xc3\x28nants")}) {
+  for (const std::string& target :
+       {std::string("/api/v1/tenants/\xff\xfe"), std::string("/api/v1/tenants?name=%ff%c0"),
+        std::string("/api/v1/t\xc3\x28nants")}) {
     auto r = http(ctl.port(), "GET", target, "", ctl.admin_token());
     EXPECT_EQ(r.status, 400) << r.body;
     EXPECT_EQ(r.headers.at("content-type"), "application/problem+json");
     EXPECT_TRUE(r.json().is_object()) << r.body;
   }
-  const auto r = http(ctl.port(), "POST", "/api/v1/tenants", "{\"name\": \"caf\xe9\"}",
-                      ctl.admin_token());
+  const auto r =
+      http(ctl.port(), "POST", "/api/v1/tenants", "{\"name\": \"caf\xe9\"}", ctl.admin_token());
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_TRUE(r.json().is_object());
   // Still serving.
@@ -257,9 +260,9 @@ TEST_F(HostileApiTest, ValidationNamesEveryBadFieldAtOnce) {
   EXPECT_TRUE(fields.contains("/ranges/0/start")) << r.body;
   EXPECT_TRUE(fields.contains("/ranges/0/end")) << r.body;
   EXPECT_TRUE(fields.contains("/reserved/0")) << r.body;
-  EXPECT_TRUE(std::any_of(fields.begin(), fields.end(),
-                          [](const std::string& f) { return f.rfind("/dns", 0) == 0; }))
-      << r.body;
+  EXPECT_TRUE(std::any_of(fields.begin(), fields.end(), [](const std::string& f) {
+    return f.rfind("/dns", 0) == 0;
+  })) << r.body;
   // Nothing was created.
   EXPECT_EQ(ctl.call("GET", "/api/v1/ip-pools", nullptr, t.token).json().at("items").size(), 0u);
 }

@@ -19,7 +19,10 @@
 #include <thread>
 
 #include "agent/control/agent.h"
+#include "controller/model/service.h"
 #include "controller/policy/engine.h"
+#include "controller/southbound/enrollment.h"
+#include "controller/store/store.h"
 #include "controller/store/sqlite.h"
 #include "shared/policy/json.h"
 #include "shared/proto/southbound.h"
@@ -210,8 +213,9 @@ TEST_F(SouthboundTest, AnAgentEnrollsConnectsAndRealizesItsPolicy) {
             std::string::npos)
       << command;
   EXPECT_NE(command.find("vnet-agent --controller"), std::string::npos);
-  EXPECT_EQ(command.substr(command.find("vnet-agent --controller")).find(e["token"].get<std::string>()),
-            std::string::npos)
+  EXPECT_EQ(
+      command.substr(command.find("vnet-agent --controller")).find(e["token"].get<std::string>()),
+      std::string::npos)
       << command;
   EXPECT_NE(command.find("--enrollment-token-file /var/lib/vnet-agent/enrollment.token"),
             std::string::npos);
@@ -329,6 +333,58 @@ TEST_F(SouthboundTest, ATokenWorksOnceAndExpires) {
   EXPECT_EQ(status, 400);
   EXPECT_NE(metrics().find("vnet_southbound_enrollments_total{result=\"refused\"}"),
             std::string::npos);
+}
+
+// Expiry by an injected clock: no sleeping, no editing the database.
+TEST(Enrollment, TokensExpireAndCertificatesLapseOnTheInjectedClock) {
+  TempDir dir;
+  store::Store store((dir.path() / "vnet.db").string());
+  model::Service service(store);
+  const model::Principal admin{model::Role::kAdmin, "", ""};
+  const std::string ln =
+      service.create(admin, model::kind("logical-networks"), {{"name", "dc"}})["id"];
+  const std::string site = service.create(admin, model::kind("sites"),
+                                          {{"logical_network_id", ln},
+                                           {"name", "s"},
+                                           {"subnets", {{{"prefix", "192.168.1.0/24"}}}}})["id"];
+  const std::string h =
+      service.create(admin, model::kind("hosts"),
+                     {{"name", "h1"}, {"site_id", site}, {"pa", "192.168.1.10"}})["id"];
+  southbound::CertificateAuthority ca(dir.path());
+  int64_t now = 1'000'000;
+  southbound::Enrollment enrollment(store, ca, [&] { return now; });
+  std::vector<std::pair<std::string, std::optional<int64_t>>> told;
+  enrollment.set_observer([&](const std::string& host, std::optional<int64_t> not_after) {
+    told.emplace_back(host, not_after);
+  });
+  const auto csr = [] { return tls::make_csr(tls::generate_key(), "x"); };
+
+  const auto late = enrollment.create(h, std::chrono::seconds(60));
+  EXPECT_EQ(late.expires_at, now + 60);
+  now += 61;
+  try {
+    enrollment.redeem(h, late.token, csr());
+    ADD_FAILURE() << "an expired token was redeemed";
+  } catch (const southbound::EnrollError& e) {
+    EXPECT_EQ(e.status, 401);
+    EXPECT_NE(std::string(e.what()).find("expired"), std::string::npos);
+  }
+  const auto token = enrollment.create(h, std::chrono::seconds(60));
+  now += 59;
+  const auto cert = enrollment.redeem(h, token.token, csr());
+  EXPECT_TRUE(enrollment.is_current(h, cert.serial));
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].second, cert.not_after);
+  // Renewal replaces the serial; a lapsed certificate is no longer current
+  // and cannot be renewed.
+  const auto renewed = enrollment.renew(h, csr());
+  EXPECT_FALSE(enrollment.is_current(h, cert.serial));
+  EXPECT_TRUE(enrollment.is_current(h, renewed.serial));
+  now = renewed.not_after + 1;
+  EXPECT_FALSE(enrollment.is_current(h, renewed.serial));
+  EXPECT_THROW(enrollment.renew(h, csr()), southbound::EnrollError);
+  EXPECT_TRUE(enrollment.revoke(h));
+  EXPECT_EQ(told.back(), std::pair(h, std::optional<int64_t>()));
 }
 
 TEST_F(SouthboundTest, AWrongCaHashStopsTheAgentBeforeItSendsTheToken) {
@@ -455,9 +511,9 @@ TEST_F(SouthboundTest, AFieldOfTheWrongTypeEndsTheSessionAndTheHostShowsDisconne
     ASSERT_TRUE(eventually([&] { return host_state(h)["connected"] == true; }));
     ASSERT_FALSE(raw.receive().empty());  // the snapshot
     raw.send(message);
+    EXPECT_EQ(raw.receive(), "");  // closed (the client answers the close frame)
     ASSERT_TRUE(eventually([&] { return host_state(h)["connected"] == false; }))
         << host_state(h).dump();
-    EXPECT_EQ(raw.receive(), "");  // closed
   }
   EXPECT_EQ(ctl->call("GET", "/healthz").status, 200);
 }

@@ -132,15 +132,18 @@ int main(int argc, char** argv) {
   {
     const std::vector<std::string> requests = {
         std::string(1, '\0') + "GET /api/v1/tenants?limit=10\n\n",
-        std::string(1, '\0') + "POST /api/v1/tenants\ncontent-type: application/json\n\n{\"name\":\"contoso\"}",
+        std::string(1, '\0') +
+            "POST /api/v1/tenants\ncontent-type: application/json\n\n{\"name\":\"contoso\"}",
         std::string(1, '\0') +
             "POST /api/v1/logical-networks\n\n{\"name\":\"dc\",\"network_virtualization\":true}",
-        std::string(1, '\1') + "POST /api/v1/vm-networks\n\n{\"name\":\"AAA\",\"logical_network_id\":"
-                                "\"00000000-0000-4000-8000-000000000001\"}",
+        std::string(1, '\1') +
+            "POST /api/v1/vm-networks\n\n{\"name\":\"AAA\",\"logical_network_id\":"
+            "\"00000000-0000-4000-8000-000000000001\"}",
         std::string(1, '\1') +
             "PATCH /api/v1/vm-nics/00000000-0000-4000-8000-000000000001\ncontent-type: "
             "application/merge-patch+json\nif-match: \"x\"\n\n{\"host_id\":null}",
-        std::string(1, '\0') + "PUT /api/v1/tenants/00000000-0000-4000-8000-000000000002\n\n{\"name\":\"b\"}",
+        std::string(1, '\0') +
+            "PUT /api/v1/tenants/00000000-0000-4000-8000-000000000002\n\n{\"name\":\"b\"}",
         std::string(1, '\0') + "DELETE /api/v1/tenants/00000000-0000-4000-8000-000000000002\n\n",
         std::string(1, '\2') + "GET /healthz\n\n",
         std::string(1, '\2') + "GET /metrics\n\n",
@@ -149,7 +152,8 @@ int main(int argc, char** argv) {
         std::string(1, '\0') + "POST /api/v1/tenants?wait=realized&timeout=5\n\n{\"name\":\"w\"}",
         std::string(1, '\0') + "GET /api/v1/tenants/\xff\xfe\n\n",
         std::string(1, '\0') + "POST /api/v1/tenants\n\n{\"id\":5,\"name\":[1]}",
-        std::string(1, '\0') + "POST /api/v1/ip-pools\n\n{\"ranges\":[{\"start\":\"10.0.0.300\"}],\"dns\":[7]}",
+        std::string(1, '\0') +
+            "POST /api/v1/ip-pools\n\n{\"ranges\":[{\"start\":\"10.0.0.300\"}],\"dns\":[7]}",
     };
     int n = 0;
     for (const auto& r : requests) {

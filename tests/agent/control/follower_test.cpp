@@ -60,8 +60,8 @@ TEST_F(FollowerTest, ARefusedPolicyIsReportedAndAskedForAgainWithCappedExponenti
     ASSERT_TRUE(step.resync_after.has_value());
     delays.push_back(step.resync_after->count());
   }
-  EXPECT_EQ(delays, (std::vector<int64_t>{1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000,
-                                          60000}));
+  EXPECT_EQ(delays,
+            (std::vector<int64_t>{1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000}));
   // Jitter picks within [backoff/2, backoff]; a good policy starts over.
   EXPECT_EQ(follower.on_message(snapshot(bad()), &good, {}, 0.0).resync_after->count(), 30000);
   EXPECT_TRUE(follower.on_message(snapshot(good), &good, {}, 0.0).install.has_value());

@@ -22,12 +22,14 @@ TEST(KeysTest, VsidsEqualInTheirLowBitsAreDifferentKeys) {
   for (uint32_t high : {1u << 8, 1u << 16, 1u << 23}) {
     SCOPED_TRACE(high);
     EXPECT_NE(vsid_mac_key(V(5001), m), vsid_mac_key(V(5001 + high), m));
-    EXPECT_NE(vsid_ca_key(V(5001), ipv4("10.0.0.5")), vsid_ca_key(V(5001 + high), ipv4("10.0.0.5")));
+    EXPECT_NE(vsid_ca_key(V(5001), ipv4("10.0.0.5")),
+              vsid_ca_key(V(5001 + high), ipv4("10.0.0.5")));
   }
   EXPECT_NE(vsid_mac_key(V(5001), mac("00:1D:D8:B7:1C:05")),
             vsid_mac_key(V(5001), mac("80:1D:D8:B7:1C:05")));
   EXPECT_NE(vsid_ca_key(V(0xffffff), ipv4("0.0.0.1")), vsid_ca_key(V(0x7fffff), ipv4("0.0.0.1")));
-  EXPECT_NE(domain_pa_key(1, ipv4("192.168.1.10")), domain_pa_key(1u << 31 | 1, ipv4("192.168.1.10")));
+  EXPECT_NE(domain_pa_key(1, ipv4("192.168.1.10")),
+            domain_pa_key(1u << 31 | 1, ipv4("192.168.1.10")));
 }
 
 TEST(KeysTest, FlatMapTellsKeysApartThatShareAHashSlotPattern) {
