@@ -13,6 +13,7 @@
 #include "agent/host/netlink.h"
 #include "agent/tables/tables.h"
 #include "agent/xsk/engine.h"
+#include "agent/xsk/port_plan.h"
 #include "shared/log/log.h"
 
 namespace vnet::agent::xsk {
@@ -140,54 +141,32 @@ struct AfXdpDataplane::State {
     for (const policy::RewritePa& r : p.rewrite_pas) rewrite_pas.push_back(r.pa);
     engine->uplink_program().set_rewrite_pas(rewrite_pas);
 
-    // VM ports: bind those whose interface is there, release the rest.
-    std::set<std::string> wanted;
-    int management_ifindex = 0;
+    // VM ports: the facts of their interfaces, then port_plan.h decides.
+    HostInterfaces interfaces;
+    interfaces.uplink_ifindex = uplink_info.ifindex;
     if (controller) {
-      if (const auto hop = netlink.route_to(*controller)) management_ifindex = hop->ifindex;
+      if (const auto hop = netlink.route_to(*controller)) interfaces.management_ifindex = hop->ifindex;
     }
     for (const policy::Port& port : p.ports) {
-      const auto info = host::interface_info(port.interface);
-      if (!info) {
-        out.push_back({"interface_missing", "interface " + port.interface + " is not on this host",
-                       port.nic_id.to_string()});
-        continue;
-      }
-      if (const char* role = info->ifindex == uplink_info.ifindex ? "uplink"
-                             : info->ifindex == management_ifindex ? "management interface"
-                             : info->loopback                      ? "loopback interface"
-                                                                   : nullptr) {
-        out.push_back({"interface_reserved",
-                       fmt::format("interface {} is the host's {}: a VM port there would cut the "
-                                   "host off; place the NIC on the VM's own interface",
-                                   port.interface, role),
-                       port.nic_id.to_string()});
-        continue;
-      }
-      wanted.insert(port.interface);
-      auto bound = bound_ifindex.find(port.interface);
-      if (bound != bound_ifindex.end() && bound->second != info->ifindex) {
-        // Deleted and created again between two looks: a new interface.
-        engine->release_port(port.interface);
-        bound_ifindex.erase(bound);
-        bound = bound_ifindex.end();
-      }
-      if (bound == bound_ifindex.end()) {
-        try {
-          engine->bind_port(port.interface);
-          bound_ifindex[port.interface] = info->ifindex;
-        } catch (const std::exception& e) {
-          out.push_back({"policy_apply_failed", e.what(), port.nic_id.to_string()});
+      if (const auto info = host::interface_info(port.interface))
+        interfaces.by_name[port.interface] = {info->ifindex, info->loopback};
+    }
+    const PortPlan plan = plan_ports(p.ports, bound_ifindex, interfaces);
+    out.insert(out.end(), plan.problems.begin(), plan.problems.end());
+    for (const std::string& name : plan.release) {
+      engine->release_port(name);
+      bound_ifindex.erase(name);
+    }
+    for (const auto& [name, ifindex] : plan.bind) {
+      try {
+        engine->bind_port(name);
+        bound_ifindex[name] = ifindex;
+      } catch (const std::exception& e) {
+        for (const policy::Port& port : p.ports) {
+          if (port.interface == name)
+            out.push_back({"policy_apply_failed", e.what(), port.nic_id.to_string()});
         }
       }
-    }
-    for (auto it = bound_ifindex.begin(); it != bound_ifindex.end();) {
-      if (wanted.contains(it->first)) {
-        ++it;
-        continue;
-      }
-      engine->release_port(it->first);
-      it = bound_ifindex.erase(it);
     }
 
     // Underlay next hops of every remote PA, as the kernel routes them.

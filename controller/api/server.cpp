@@ -66,9 +66,9 @@ struct Server::Impl {
       auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;  // stop()
-        const bool exhausted = ec == asio::error::no_descriptors ||
-                               ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
-                               ec == asio::error::no_memory;
+        // errno values: accept's errors are the system's.
+        const int e = ec.value();
+        const bool exhausted = e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
         backoff = log::accept_backoff(exhausted, backoff);
         if (auto suppressed = accept_log.allow(std::chrono::steady_clock::now())) {
           spdlog::warn("accept_failed error={} retry_in_ms={} suppressed={}",

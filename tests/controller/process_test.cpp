@@ -197,6 +197,13 @@ size_t count_of(const std::string& text, const std::string& needle) {
 // spinning, logs a line per ten seconds with the count it left out, and
 // serves again once descriptors are free.
 TEST(Process, OutOfDescriptorsTheAcceptLoopBacksOffAndRecovers) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitizers' runtime opens files to check a virtual call (UBSan's
+  // vptr check reads /proc/self/maps): with every descriptor taken it
+  // reports the controller's own error_category as invalid and aborts. The
+  // main build runs this test.
+  GTEST_SKIP() << "needs free descriptors for the sanitizer runtime; the main build runs it";
+#endif
   TempDir dir;
   Process p({"--nofile=64", VNET_CONTROLLER_BINARY, "--data-dir", (dir.path() / "d").string(),
              "--listen", "127.0.0.1:0", "--southbound", "127.0.0.1:0"},

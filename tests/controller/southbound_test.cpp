@@ -240,6 +240,56 @@ TEST_F(SouthboundTest, AnAgentEnrollsConnectsAndRealizesItsPolicy) {
             policy::to_json(*on_disk));
 }
 
+// Issue 14 end to end: a tenant's change that would have stalled the host
+// (its pool's gateway onto its own NIC's address) is refused, and another
+// tenant's change on the same host is realized as usual.
+TEST_F(SouthboundTest, ATenantsBadChangeIsRefusedAndTheHostRealizesTheNextTenants) {
+  const std::string h = host("h1", "192.168.1.10");
+  AgentThread agent(agent_options(h, enrollment(h), "a1"));
+  ASSERT_TRUE(eventually([&] { return realized(h); }));
+  const json ln = ctl->call("GET", "/api/v1/logical-networks").json()["items"][0];
+  struct Tenant {
+    json subnet, pool;
+    std::string token;
+  };
+  auto tenant = [&](const std::string& name) {
+    const json t = ctl->create("tenants", {{"name", name}});
+    Tenant out;
+    out.token = ctl->create("tokens", {{"name", name}, {"tenant_id", t["id"]}})["token"];
+    const json net =
+        ctl->create("vm-networks", {{"name", "n"}, {"logical_network_id", ln["id"]}}, out.token);
+    out.subnet = ctl->create(
+        "vm-subnets", {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}},
+        out.token);
+    out.pool = ctl->create("ip-pools",
+                           {{"vm_subnet_id", out.subnet["id"]},
+                            {"ranges", {{{"start", "10.0.0.10"}, {"end", "10.0.0.20"}}}}},
+                           out.token);
+    return out;
+  };
+  const Tenant mallory = tenant("mallory");
+  const Tenant alice = tenant("alice");
+  const json nic = ctl->create("vm-nics", {{"vm_subnet_id", mallory.subnet["id"]},
+                                           {"vm_name", "m"},
+                                           {"host_id", h},
+                                           {"interface", "vnet-m"}});
+  ASSERT_TRUE(eventually([&] { return realized(h); }));
+  const auto bad = ctl->call("PATCH", "/api/v1/ip-pools/" + mallory.pool["id"].get<std::string>(),
+                             {{"gateway", nic["ip"]}}, mallory.token);
+  EXPECT_EQ(bad.status, 409) << bad.body;
+  const auto good = ctl->call("POST", "/api/v1/vm-nics?wait=realized&timeout=10",
+                              {{"vm_subnet_id", alice.subnet["id"]},
+                               {"vm_name", "a"},
+                               {"host_id", h},
+                               {"interface", "vnet-a"}});
+  ASSERT_EQ(good.status, 201) << good.body;
+  EXPECT_EQ(good.headers.at("vnet-realization"), "realized");
+  EXPECT_EQ(good.json()["configuration_state"]["status"], "success") << good.body;
+  const json state = host_state(h);
+  EXPECT_EQ(state["configuration_state"]["status"], "success") << state.dump();
+  EXPECT_EQ(state["realized_generation"], state["desired_generation"]);
+}
+
 TEST_F(SouthboundTest, ChangesArriveAsDeltasAndWaitRealizedReturnsOnceAcked) {
   const std::string h = host("h1", "192.168.1.10");
   AgentThread agent(agent_options(h, enrollment(h), "a1"));
