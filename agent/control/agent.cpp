@@ -141,7 +141,7 @@ struct Agent::Impl {
     http::response<http::string_body> res;
     if (auto ec = co_await tls_ops::read(stream, buffer, res); ec)
       throw std::runtime_error(fmt::format("enrollment answer: {}", error_text(ec)));
-    const json body = json::parse(res.body(), nullptr, false);
+    const json body = parse_untrusted(res.body()).value_or(json());
     if (res.result_int() != 200) {
       const std::string detail = body.is_object() ? body.value("detail", res.body()) : res.body();
       throw Refused(
@@ -254,7 +254,7 @@ struct Agent::Impl {
     websocket::response_type upgrade;
     if (auto ec = co_await tls_ops::handshake(ws, upgrade, host, proto::kAgentPath); ec) {
       if (upgrade.result_int() >= 400 && upgrade.result_int() < 500) {
-        const json body = json::parse(upgrade.body(), nullptr, false);
+        const json body = parse_untrusted(upgrade.body()).value_or(json());
         throw std::runtime_error(fmt::format(
             "the controller refused the session ({}): {}", upgrade.result_int(),
             body.is_object() ? body.value("detail", std::string("")) : std::string("")));
@@ -472,7 +472,7 @@ struct Agent::Impl {
       if (rec) continue;
       std::string request(asio::buffers_begin(line.data()),
                           asio::buffers_begin(line.data()) + static_cast<long>(n));
-      const json r = json::parse(request, nullptr, false);
+      const json r = parse_untrusted(request).value_or(json());
       const json reply = r.is_object() && r.contains("show") && r["show"].is_string()
                              ? answer(r["show"])
                              : json{{"error", "send one line: {\"show\": \"status\"}"}};

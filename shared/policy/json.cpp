@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "shared/policy/delta.h"
+#include "shared/util/json_text.h"
 
 namespace vnet::policy {
 namespace {
@@ -297,6 +298,10 @@ Expected<HostPolicy, PolicyError> from_json(const json& j) {
 }
 
 Expected<HostPolicy, PolicyError> from_json_text(std::string_view text) {
+  if (json_depth(text) > kMaxJsonDepth) {
+    return Unexpected(PolicyError{
+        "", fmt::format("the policy nests deeper than {} levels", kMaxJsonDepth)});
+  }
   json j;
   try {
     j = json::parse(text.begin(), text.end());
