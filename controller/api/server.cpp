@@ -18,6 +18,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <map>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -40,6 +42,10 @@ struct Server::Impl {
   tcp::acceptor acceptor{io};
   asio::signal_set signals{io};
   std::atomic<int> in_flight{0};
+  // The timers of the ?wait=realized requests in progress, with the strand
+  // each lives on (cancelled there, at shutdown).
+  std::mutex waits_mutex;
+  std::map<asio::steady_timer*, asio::any_io_executor> waits;
   std::atomic<size_t> connections{0};
   log::Limiter accept_log;
   log::Limiter full_log;
@@ -179,9 +185,31 @@ struct Server::Impl {
         timer->cancel();
       });
     });
+    // A shutdown answers every wait at once ("pending") rather than
+    // holding the process for the waits' timeouts.
+    {
+      std::lock_guard lock(waits_mutex);
+      if (stopping) timer->expires_at(asio::steady_timer::time_point::min());
+      waits.emplace(timer.get(), executor);
+    }
     co_await timer->async_wait(kTuple);
+    {
+      std::lock_guard lock(waits_mutex);
+      waits.erase(timer.get());
+    }
     d->cancel(handle);
     co_return d->finish(*woken);
+  }
+
+  // Ends every ?wait=realized in progress (drain).
+  void end_waits() {
+    std::lock_guard lock(waits_mutex);
+    for (const auto& [timer, executor] : waits) {
+      asio::post(executor, [this, timer = timer] {
+        std::lock_guard inner(waits_mutex);
+        if (waits.contains(timer)) timer->cancel();
+      });
+    }
   }
 
   // Closing a socket with unread input makes the kernel send RST, which can
@@ -203,9 +231,13 @@ struct Server::Impl {
   // Stops accepting, waits for requests in flight (up to `grace`), then ends
   // every session by stopping the io_context.
   asio::awaitable<void> drain(std::chrono::milliseconds grace) {
-    if (stopping.exchange(true)) co_return;
+    {
+      std::lock_guard lock(waits_mutex);
+      if (stopping.exchange(true)) co_return;
+    }
     boost::system::error_code ignored;
     acceptor.close(ignored);
+    end_waits();
     const auto deadline = std::chrono::steady_clock::now() + grace;
     asio::steady_timer timer(io);
     while (in_flight != 0 && std::chrono::steady_clock::now() < deadline) {

@@ -290,6 +290,47 @@ TEST_F(SouthboundTest, ATenantsBadChangeIsRefusedAndTheHostRealizesTheNextTenant
   EXPECT_EQ(state["realized_generation"], state["desired_generation"]);
 }
 
+// A clean shutdown in every state: a write waiting for an agent that never
+// acks is answered "pending" at once, and the controller stops without
+// waiting out the grace period.
+TEST_F(SouthboundTest, ShutdownAnswersWaitingWritesAtOnce) {
+  const std::string h = host("h1", "192.168.1.10");
+  const uint16_t port = ctl->southbound_port();
+  auto [key, cert] = enrolled_identity(port, h, enrollment(h)["token"]);
+  RawClient silent(key, cert);  // registers, then never acks
+  ASSERT_EQ(silent.open(port), 101);
+  silent.send(proto::hello(h, 0).dump());
+  ASSERT_TRUE(eventually([&] { return host_state(h)["connected"] == true; }));
+  const json tenant = ctl->create("tenants", {{"name", "t"}});
+  const json ln = ctl->call("GET", "/api/v1/logical-networks").json()["items"][0];
+  const json net = ctl->create(
+      "vm-networks",
+      {{"tenant_id", tenant["id"]}, {"name", "n"}, {"logical_network_id", ln["id"]}});
+  const json subnet = ctl->create(
+      "vm-subnets", {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}});
+  HttpResult answer;
+  std::thread writer([&] {
+    answer = ctl->call("POST", "/api/v1/vm-nics?wait=realized&timeout=120",
+                       {{"vm_subnet_id", subnet["id"]},
+                        {"vm_name", "vm"},
+                        {"ip", "10.0.0.5"},
+                        {"host_id", h},
+                        {"interface", "vnet-vm"}});
+  });
+  // The NIC is committed and the write is waiting for the silent agent.
+  ASSERT_TRUE(eventually([&] {
+    return ctl->call("GET", "/api/v1/vm-nics").json()["items"].size() == 1;
+  }));
+  std::this_thread::sleep_for(200ms);  // the write's answer is now deferred
+  const auto started = std::chrono::steady_clock::now();
+  ctl->stop();
+  const auto took = std::chrono::steady_clock::now() - started;
+  writer.join();
+  EXPECT_LT(took, 2s);
+  EXPECT_EQ(answer.status, 201) << answer.body;
+  EXPECT_EQ(answer.headers["vnet-realization"], "pending");
+}
+
 TEST_F(SouthboundTest, ChangesArriveAsDeltasAndWaitRealizedReturnsOnceAcked) {
   const std::string h = host("h1", "192.168.1.10");
   AgentThread agent(agent_options(h, enrollment(h), "a1"));
