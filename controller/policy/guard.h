@@ -11,10 +11,10 @@
 // The guard keeps its own copy of the model, current with every committed
 // change (the engine's copy lags behind, on its own thread): check() applies
 // the transaction's changes to it and compiles the hosts they touch; the
-// store's commit keeps them, a rollback takes them back. A host whose
-// policy was already invalid before the write does not block the write
-// (only writes that break a host are refused), so an operator can repair
-// step by step. All calls come under the store's write lock.
+// store's commit keeps them, a rollback takes them back. A write that adds
+// no error to those there were before it is let through (only writes that
+// break something are refused), so an operator can repair step by step.
+// All calls come under the store's write lock.
 #pragma once
 
 #include <memory>
@@ -49,8 +49,9 @@ class PolicyGuard {
   void rollback();
 
  private:
-  // The host's policy's first error, compiling only `networks`' fragments.
-  std::optional<policy::PolicyError> invalid(const Id& host, const IdSet& networks) const;
+  // The errors in what `hosts` and `networks` put into host policies: per
+  // host its own parts' first error, per network its fragment's.
+  std::vector<GuardRefusal> errors(const IdSet& hosts, const IdSet& networks) const;
   Model model_;
   std::vector<model::Change> undo_;  // inverse changes, in the order applied
 };

@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <set>
 
+#include "controller/model/service.h"
 #include "controller/policy/engine.h"
+#include "controller/policy/guard.h"
+#include "controller/store/store.h"
 #include "tests/controller/api_fixture.h"
 
 namespace vnet::testing {
@@ -128,6 +131,63 @@ TEST_F(HostileApiTest, AWriteThatWouldGiveAHostAnInvalidPolicyIsRefusedAndChange
   EXPECT_EQ(r.status, 201) << r.body;
   ctl.app().engine().flush();
   EXPECT_EQ(ctl.call("GET", "/api/v1/hosts/" + host_id + "/policy").json().at("ports").size(), 2u);
+}
+
+// The guard on its own: a host broken before the guard existed (data of an
+// older release) does not block writes that leave it as it was, or repair
+// it; a write that adds an error is refused all the same.
+TEST(PolicyGuard, RepairsOfAnAlreadyBrokenHostGoThroughNewBreakagesDoNot) {
+  TempDir dir;
+  store::Store store((dir.path() / "vnet.db").string());
+  model::Service service(store);
+  const model::Principal admin{model::Role::kAdmin, "", ""};
+  auto create = [&](const char* kind, const json& body) {
+    return service.create(admin, model::kind(kind), body);
+  };
+  const json ln = create("logical-networks", {{"name", "dc"}});
+  const json site = create("sites", {{"logical_network_id", ln["id"]},
+                                     {"name", "s"},
+                                     {"subnets", {{{"prefix", "192.168.1.0/24"}}}}});
+  const json host =
+      create("hosts", {{"name", "h"}, {"site_id", site["id"]}, {"pa", "192.168.1.10"}});
+  const json tenant = create("tenants", {{"name", "t"}});
+  const json net =
+      create("vm-networks",
+             {{"name", "n"}, {"tenant_id", tenant["id"]}, {"logical_network_id", ln["id"]}});
+  const json sub = create("vm-subnets",
+                          {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}});
+  // Broken without the guard: a NIC on the subnet's gateway address.
+  const json broken = create("vm-nics", {{"vm_subnet_id", sub["id"]},
+                                         {"vm_name", "gw"},
+                                         {"ip", "10.0.0.1"},
+                                         {"host_id", host["id"]},
+                                         {"interface", "vnet-gw"}});
+  compiler::PolicyGuard guard(
+      store.read([](store::Database& db) { return compiler::Model::load(db); }));
+  service.set_guard({.check =
+                         [&](const std::vector<model::Change>& changes) {
+                           if (auto r = guard.check(changes))
+                             throw model::conflict(r->error.to_string());
+                         },
+                     .on_end = [&](bool ok) { ok ? guard.commit() : guard.rollback(); }});
+  const auto& nics = model::kind("vm-nics");
+  // Leaves the broken port as it was: allowed.
+  EXPECT_NO_THROW(service.patch(admin, nics, broken["id"], {{"vm_name", "renamed"}}, std::nullopt));
+  // Breaks a second port: refused.
+  const json other =
+      create("vm-nics", {{"vm_subnet_id", sub["id"]}, {"vm_name", "b"}, {"ip", "10.0.0.9"}});
+  EXPECT_THROW(service.patch(admin, nics, other["id"],
+                             {{"ip", "10.0.0.1"}, {"host_id", host["id"]}, {"interface", "vnet-b"}},
+                             std::nullopt),
+               model::Problem);
+  // The repair: the broken NIC leaves the host. Allowed, and from then on
+  // putting it back on the gateway address is refused.
+  EXPECT_NO_THROW(service.patch(admin, nics, broken["id"],
+                                {{"host_id", nullptr}, {"interface", nullptr}}, std::nullopt));
+  EXPECT_THROW(service.patch(admin, nics, broken["id"],
+                             {{"host_id", host["id"]}, {"interface", "vnet-gw"}}, std::nullopt),
+               model::Problem);
+  service.set_guard({});
 }
 
 // --- quotas ------------------------------------------------------------------
