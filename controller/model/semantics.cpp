@@ -378,13 +378,15 @@ void hosts(Database& db, const Principal& who, Row& row, const Row* before) {
 // docs/api.md: a VM network's name is unique within its tenant (vnetctl
 // names networks by it).
 void require_unique_network_name(Database& db, const Row& row) {
-  auto s = db.prepare(
-      "SELECT id FROM vm_networks WHERE tenant_id = ? AND id <> ? AND "
-      "json_extract(body, '$.name') = ?");
-  s.bind(1, row.tenant_id).bind(2, row.id).bind(3, text(row.fields, "name"));
-  if (s.step()) {
-    throw conflict(fmt::format("the tenant has a VM network named \"{}\" already (id {})",
-                               text(row.fields, "name"), s.column_text(0)),
+  // Portable SQL (migrations/README.md): the names are compared here; a
+  // tenant holds at most its quota of VM networks.
+  auto s = db.prepare("SELECT id, body FROM vm_networks WHERE tenant_id = ? AND id <> ?");
+  s.bind(1, row.tenant_id).bind(2, row.id);
+  const std::string name = text(row.fields, "name");
+  while (s.step()) {
+    if (text(json::parse(s.column_text(1)), "name") != name) continue;
+    throw conflict(fmt::format("the tenant has a VM network named \"{}\" already (id {})", name,
+                               s.column_text(0)),
                    {{"/name", "is taken"}});
   }
 }

@@ -176,16 +176,29 @@ void Service::check_quota(store::Database& db, const Kind& kind, const Row& row)
       tenant && tenant->fields.contains(field) && tenant->fields[field].is_number_integer()) {
     limit = tenant->fields[field].get<long long>();
   }
-  auto s = db.prepare(fmt::format("SELECT COUNT(*) FROM {} WHERE tenant_id = ?", kind.table));
-  s.bind(1, row.tenant_id);
-  s.step();
-  const long long used = s.column_int(0);
+  auto s = db.prepare("SELECT count FROM tenant_usage WHERE tenant_id = ? AND collection = ?");
+  s.bind(1, row.tenant_id).bind(2, kind.collection);
+  const long long used = s.step() ? s.column_int(0) : 0;
   if (used >= limit) {
     throw conflict(fmt::format("tenant {} has {} {}s, its quota; an administrator may raise "
                                "{} on the tenant",
                                row.tenant_id, used, kind.singular, field),
                    {{"/", fmt::format("over the quota of {} {}s", limit, kind.singular)}});
   }
+}
+
+// tenant_usage (migrations/0003) follows every create and delete of the
+// collections with a quota, in the same transaction.
+void Service::count_usage(store::Database& db, const Kind& kind, const Row& row, int delta) {
+  if (quotas_.of(kind.collection) < 0 || row.tenant_id.empty()) return;
+  db.prepare(
+        "INSERT INTO tenant_usage (tenant_id, collection, count) VALUES (?, ?, ?) "
+        "ON CONFLICT (tenant_id, collection) DO UPDATE SET count = tenant_usage.count + ?")
+      .bind(1, row.tenant_id)
+      .bind(2, kind.collection)
+      .bind(3, static_cast<int64_t>(std::max(delta, 0)))
+      .bind(4, static_cast<int64_t>(delta))
+      .run();
 }
 
 void Service::guard_check() {
@@ -244,6 +257,7 @@ json Service::create(const Principal& who, const Kind& kind, const json& body) {
       run_rules(kind, errors, [&] { before_write(db, kind, who, row, nullptr); });
       check_quota(db, kind, row);
       insert_row(db, kind, row);
+      count_usage(db, kind, row, +1);
       changed(kind, row, nullptr);
       json out = present(realization_, kind, row);
       if (!row.secret.empty()) out["token"] = row.secret;
@@ -276,6 +290,7 @@ PutResult Service::put(const Principal& who, const Kind& kind, const std::string
         run_rules(kind, errors, [&] { before_write(db, kind, who, row, nullptr); });
         check_quota(db, kind, row);
         insert_row(db, kind, row);
+        count_usage(db, kind, row, +1);
         changed(kind, row, nullptr);
         json out = present(realization_, kind, row);
         if (!row.secret.empty()) out["token"] = row.secret;
@@ -405,6 +420,7 @@ void Service::remove(const Principal& who, const Kind& kind, const std::string& 
       check_if_match(kind, *existing, if_match);
       before_delete(db, kind, *existing);
       delete_row(db, kind, id);
+      count_usage(db, kind, *existing, -1);
       deleted(kind, *existing);
     });
     return 0;

@@ -84,6 +84,7 @@ class Service {
   void deleted(const Kind& kind, const Row& before);
   void guard_check();
   void check_quota(store::Database& db, const Kind& kind, const Row& row);
+  void count_usage(store::Database& db, const Kind& kind, const Row& row, int delta);
 
   store::Store& store_;
   ChangeSink sink_;

@@ -118,6 +118,26 @@ Fragment compile_network(const Model& m, const Id& network_id) {
   return f;
 }
 
+std::optional<policy::PolicyError> validate_fragment(const Fragment& f) {
+  if (f.lookup_records.empty() && f.customer_routes.empty()) return std::nullopt;
+  HostPolicy p;
+  p.host_id = Uuid::parse("00000000-0000-4000-8000-000000000001").value();  // any: not checked
+  p.provider.pa = net::Ipv4Address::from_u32(1);
+  p.lookup_records = f.lookup_records;
+  p.customer_routes = f.customer_routes;
+  return policy::validate(p);
+}
+
+std::optional<policy::PolicyError> validate_own_parts(const HostPolicy& policy) {
+  HostPolicy own;
+  own.host_id = policy.host_id;
+  own.provider = policy.provider;
+  own.ports = policy.ports;
+  own.rewrite_pas = policy.rewrite_pas;
+  own.gateways = policy.gateways;
+  return policy::validate(own);
+}
+
 HostPolicy compile(const Model& m, const Id& host_id) {
   std::unordered_map<Id, Fragment> computed;  // nodes: references stay valid
   return compile(m, host_id, [&](const Id& network) -> const Fragment& {

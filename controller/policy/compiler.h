@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "controller/policy/model.h"
@@ -24,6 +25,14 @@ struct Fragment {
   std::vector<policy::CustomerRoute> customer_routes;
 };
 Fragment compile_network(const Model& model, const Id& vm_network_id);
+
+// The agents' validator (shared/policy/validate.cpp) in two parts that add
+// up to a whole host policy: nothing it checks spans two VM networks (a
+// VSID is one subnet's, an RDID one network's), so a fragment is checked
+// once for every host that holds it, and a host's own parts (provider,
+// ports, rewrite PAs, gateways) once per host.
+std::optional<policy::PolicyError> validate_fragment(const Fragment& fragment);
+std::optional<policy::PolicyError> validate_own_parts(const policy::HostPolicy& policy);
 
 // Where compile() gets fragments from: compile_network, or a cache of it.
 // The references it returns must stay valid during one compile().

@@ -118,9 +118,23 @@ Engine::~Engine() {
 
 const Fragment& Engine::fragment(const std::string& network) {
   auto it = fragments_.find(network);
-  if (it == fragments_.end())
+  if (it == fragments_.end()) {
     it = fragments_.emplace(network, compile_network(model_, network)).first;
+    fragment_errors_[network] = validate_fragment(it->second);
+  }
   return it->second;
+}
+
+std::optional<policy::PolicyError> Engine::invalid(const std::string& host,
+                                                   const policy::HostPolicy& p) {
+  if (auto error = validate_own_parts(p)) return error;
+  for (const auto& network : model_.networks_on_host(host)) {
+    fragment(network);  // compiled (and validated) by compile_host already
+    if (const auto& error = fragment_errors_[network]) {
+      return policy::PolicyError{"", fmt::format("VM network {}: {}", network, error->to_string())};
+    }
+  }
+  return std::nullopt;
 }
 
 policy::HostPolicy Engine::compile_host(const std::string& host) {
@@ -143,7 +157,7 @@ void Engine::start() {
   for (const auto& [host, _] : model_.hosts) {
     auto compiled = std::make_shared<Compiled>();
     compiled->policy = compile_host(host);
-    if (auto error = policy::validate(compiled->policy)) {
+    if (auto error = invalid(host, compiled->policy)) {
       // Held back as in recompile(): the agent keeps what it has on disk.
       spdlog::error("policy_invalid host={} error={} action=held_back", host,
                     log::quote(error->to_string()));
@@ -222,6 +236,7 @@ void Engine::run() {
       try {
         model_ = store_.read([](store::Database& db) { return Model::load(db); });
         fragments_.clear();
+        fragment_errors_.clear();
         IdSet all;
         for (const auto& [host, _] : model_.hosts) all.insert(host);
         realization_.batch_done(last, recompile(all));
@@ -247,11 +262,11 @@ void Engine::process(std::vector<model::Change> changes, uint64_t last_sequence)
   for (const auto& change : changes) {
     for (const auto& h : model_.hosts_touched_by(change.collection, change.id)) touched.insert(h);
     for (const auto& n : model_.networks_touched_by(change.collection, change.id))
-      fragments_.erase(n);
+      fragments_.erase(n);  // and its error, recomputed with it
     model_.apply(change);
     for (const auto& h : model_.hosts_touched_by(change.collection, change.id)) touched.insert(h);
     for (const auto& n : model_.networks_touched_by(change.collection, change.id))
-      fragments_.erase(n);
+      fragments_.erase(n);  // and its error, recomputed with it
     if (change.collection == "hosts" && !change.fields) removed_hosts.push_back(change.id);
   }
   for (const auto& host : removed_hosts) {
@@ -277,7 +292,7 @@ std::map<std::string, uint64_t> Engine::recompile(const IdSet& hosts) {
     // Never publish what the agent must refuse: it would keep its last
     // policy and ask again and again. The guard refuses the writes that
     // would do this; this catches what it cannot see (data from before it).
-    if (auto error = policy::validate(compiled->policy)) {
+    if (auto error = invalid(host, compiled->policy)) {
       spdlog::error("policy_invalid host={} error={} action=held_back", host,
                     log::quote(error->to_string()));
       realization_.set_compile_problem(

@@ -86,7 +86,13 @@ class Engine {
   Model model_;  // the worker's alone after start()
   // compile_network() per VM network, dropped when a change touches it.
   std::unordered_map<std::string, Fragment> fragments_;
+  // validate_fragment() of each cached fragment, computed with it.
+  std::unordered_map<std::string, std::optional<policy::PolicyError>> fragment_errors_;
   const Fragment& fragment(const std::string& network);
+  // The host's compiled policy's first error: its own parts, then the
+  // fragments of its networks (each validated once, when compiled).
+  std::optional<policy::PolicyError> invalid(const std::string& host,
+                                             const policy::HostPolicy& policy);
   // compile() with the cached fragments.
   policy::HostPolicy compile_host(const std::string& host);
 

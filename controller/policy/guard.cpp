@@ -27,24 +27,34 @@ std::vector<GuardRefusal> PolicyGuard::errors(const IdSet& hosts, const IdSet& n
   for (const Id& network : networks) {
     const IdSet on = model_.hosts_of_network(network);
     if (on.empty()) continue;  // in no host's policy
-    const Fragment f = compile_network(model_, network);
-    policy::HostPolicy p;
-    p.host_id = *Uuid::parse(*on.begin());
-    p.provider.pa = net::Ipv4Address::from_u32(1);  // the validator wants one
-    p.lookup_records = f.lookup_records;
-    p.customer_routes = f.customer_routes;
-    if (auto error = policy::validate(p)) out.push_back({*on.begin(), std::move(*error)});
+    if (auto error = validate_fragment(compile_network(model_, network)))
+      out.push_back({*on.begin(), std::move(*error)});
   }
   return out;
 }
 
 std::optional<GuardRefusal> PolicyGuard::check(const std::vector<model::Change>& changes) {
-  IdSet touched;
+  IdSet touched;  // hosts whose own parts may change
   IdSet networks;
+  // A NIC's own parts (its port, its rewrite PA) are on its old and new
+  // host only; what the other hosts of its network see of it is its VM
+  // network's fragment. Anything else: every host it concerns.
+  auto own_hosts = [&](const model::Change& change) {
+    if (change.collection != "vm-nics") {
+      for (const auto& h : model_.hosts_touched_by(change.collection, change.id))
+        touched.insert(h);
+      return;
+    }
+    for (const auto* fields : {&change.before, &change.fields}) {
+      if (*fields && fields->value().contains("host_id") &&
+          fields->value()["host_id"].is_string())
+        touched.insert(fields->value()["host_id"].get<std::string>());
+    }
+  };
   const size_t first = undo_.size();
   for (size_t i = first; i < changes.size(); ++i) {
     const model::Change& change = changes[i];
-    for (const auto& h : model_.hosts_touched_by(change.collection, change.id)) touched.insert(h);
+    own_hosts(change);
     for (const auto& n : model_.networks_touched_by(change.collection, change.id))
       networks.insert(n);
     // The inverse: what the object was before this change. Within one
@@ -61,7 +71,7 @@ std::optional<GuardRefusal> PolicyGuard::check(const std::vector<model::Change>&
     if (!found) previous = change.before;
     undo_.push_back({change.collection, change.id, std::move(previous)});
     model_.apply(change);
-    for (const auto& h : model_.hosts_touched_by(change.collection, change.id)) touched.insert(h);
+    own_hosts(change);
     for (const auto& n : model_.networks_touched_by(change.collection, change.id))
       networks.insert(n);
   }

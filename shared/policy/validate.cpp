@@ -1,6 +1,9 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
+#include <utility>
+#include <vector>
 #include <tuple>
 
 #include "shared/policy/host_policy.h"
@@ -29,6 +32,23 @@ std::optional<PolicyError> vsid_error(net::Vsid vsid, std::string path) {
   return PolicyError{
       std::move(path),
       fmt::format("VSID {} is reserved (RFC 7637: 0-4095 and 16777215)", vsid.value())};
+}
+
+// The smallest index i such that key(j) == key(i) for some j < i, or n.
+template <class Key>
+size_t first_repeat(size_t n, Key key) {
+  using K = decltype(key(0));
+  std::vector<std::pair<K, size_t>> keys;
+  keys.reserve(n);
+  for (size_t i = 0; i < n; ++i) keys.emplace_back(key(i), i);
+  std::sort(keys.begin(), keys.end());
+  size_t first = n;
+  for (size_t i = 1; i < keys.size(); ++i) {
+    // Sorted by (key, index): the second of a run is its earliest repeat.
+    if (keys[i].first == keys[i - 1].first && (i < 2 || keys[i - 2].first != keys[i].first))
+      first = std::min(first, keys[i].second);
+  }
+  return first;
 }
 
 }  // namespace
@@ -98,9 +118,19 @@ std::optional<PolicyError> validate(const HostPolicy& p) {
   }
 
   // One record per (VSID, CA) and per (VSID, MAC): the tables look up by both.
-  std::set<std::pair<net::Vsid, net::Ipv4Address>> by_ca;
-  std::set<std::pair<net::Vsid, net::MacAddress>> by_mac;
-  for (size_t i = 0; i < p.lookup_records.size(); ++i) {
+  // Found by sorting keys (a host holds thousands of records and the
+  // controller validates every policy it compiles): the first record, in
+  // order, whose key an earlier record has.
+  const size_t n_records = p.lookup_records.size();
+  const size_t dup_ca = first_repeat(n_records, [&](size_t i) {
+    const LookupRecord& r = p.lookup_records[i];
+    return std::pair<uint64_t, uint64_t>(r.vsid.value(), r.ca.to_u32());
+  });
+  const size_t dup_mac = first_repeat(n_records, [&](size_t i) {
+    const LookupRecord& r = p.lookup_records[i];
+    return std::pair<uint64_t, uint64_t>(r.vsid.value(), r.mac.to_u64());
+  });
+  for (size_t i = 0; i < n_records; ++i) {
     const LookupRecord& rec = p.lookup_records[i];
     if (auto e = vsid_error(rec.vsid, at("lookup_records", i, "vsid"))) return e;
     if (!rec.mac.is_unicast() || rec.mac.is_zero()) {
@@ -109,12 +139,12 @@ std::optional<PolicyError> validate(const HostPolicy& p) {
     if (rec.pa.is_unspecified()) {
       return PolicyError{at("lookup_records", i, "pa"), "must not be 0.0.0.0"};
     }
-    if (!by_ca.emplace(rec.vsid, rec.ca).second) {
+    if (i == dup_ca) {
       return PolicyError{
           at("lookup_records", i, "ca"),
           fmt::format("VSID {} has another record for {}", rec.vsid.value(), rec.ca.to_string())};
     }
-    if (!by_mac.emplace(rec.vsid, rec.mac).second) {
+    if (i == dup_mac) {
       return PolicyError{
           at("lookup_records", i, "mac"),
           fmt::format("VSID {} has another record for {}", rec.vsid.value(), rec.mac.to_string())};
