@@ -176,11 +176,13 @@ void Model::index(const std::string& c, const Id& id, bool add) {
     if (auto it = vm_nics.find(id); it != vm_nics.end()) {
       link(nics_by_network, it->second.vm_network_id, id, add);
       link(nics_by_host, it->second.host_id, id, add);
+      count_placement(it->second.vm_network_id, it->second.host_id, add);
     }
   } else if (c == "gateways") {
     if (auto it = gateways.find(id); it != gateways.end()) {
       link(gateways_by_network, it->second.vm_network_id, id, add);
       link(gateways_by_host, it->second.host_id, id, add);
+      count_placement(it->second.vm_network_id, it->second.host_id, add);
     }
   } else if (c == "routes") {
     if (auto it = routes.find(id); it != routes.end())
@@ -188,29 +190,30 @@ void Model::index(const std::string& c, const Id& id, bool add) {
   }
 }
 
+void Model::count_placement(const Id& network, const Id& host, bool add) {
+  if (network.empty() || host.empty()) return;
+  auto bump = [add](std::unordered_map<Id, std::map<Id, int>>& index, const Id& a, const Id& b) {
+    auto& counts = index[a];
+    int& n = counts[b];
+    n += add ? 1 : -1;
+    if (n <= 0) counts.erase(b);
+    if (counts.empty()) index.erase(a);
+  };
+  bump(hosts_by_network, network, host);
+  bump(networks_by_host, host, network);
+}
+
 IdSet Model::hosts_of_network(const Id& network) const {
   IdSet out;
-  if (auto it = nics_by_network.find(network); it != nics_by_network.end()) {
-    for (const Id& nic : it->second) {
-      const Id& host = vm_nics.at(nic).host_id;
-      if (!host.empty()) out.insert(host);
-    }
-  }
-  if (auto it = gateways_by_network.find(network); it != gateways_by_network.end()) {
-    for (const Id& gw : it->second) {
-      const Id& host = gateways.at(gw).host_id;
-      if (!host.empty()) out.insert(host);
-    }
-  }
+  if (auto it = hosts_by_network.find(network); it != hosts_by_network.end())
+    for (const auto& [host, _] : it->second) out.insert(host);
   return out;
 }
 
 IdSet Model::networks_on_host(const Id& host) const {
   IdSet out;
-  if (auto it = nics_by_host.find(host); it != nics_by_host.end())
-    for (const Id& nic : it->second) out.insert(vm_nics.at(nic).vm_network_id);
-  if (auto it = gateways_by_host.find(host); it != gateways_by_host.end())
-    for (const Id& gw : it->second) out.insert(gateways.at(gw).vm_network_id);
+  if (auto it = networks_by_host.find(host); it != networks_by_host.end())
+    for (const auto& [network, _] : it->second) out.insert(network);
   return out;
 }
 

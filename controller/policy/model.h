@@ -124,9 +124,15 @@ class Model {
   std::unordered_map<Id, IdSet> pools_by_site;
   std::unordered_map<Id, IdSet> hosts_by_site;
   std::unordered_map<Id, IdSet> sites_by_logical_network;
+  // Placed NICs and gateways per (VM network, host), both ways: which hosts
+  // a network is on and which networks a host has, without walking every
+  // NIC of the network (a write asks, under the store's write lock).
+  std::unordered_map<Id, std::map<Id, int>> hosts_by_network;
+  std::unordered_map<Id, std::map<Id, int>> networks_by_host;
 
  private:
   void index(const std::string& collection, const Id& id, bool add);
+  void count_placement(const Id& network, const Id& host, bool add);
 };
 
 }  // namespace vnet::compiler

@@ -105,6 +105,7 @@ struct Server::Impl {
   size_t connections = 0;  // io thread only
   log::Limiter accept_log;
   log::Limiter full_log;
+  log::Limiter refused_log;
 
   Impl(ServerOptions o, compiler::Engine& e, compiler::Realization& r,
        const CertificateAuthority& c, Enrollment& en)
@@ -220,8 +221,11 @@ struct Server::Impl {
     beast::get_lowest_layer(stream).expires_after(options.handshake_timeout);
     if (auto ec = co_await tls_ops::handshake(stream, ssl::stream_base::server); ec) {
       count(refused, "tls_handshake");
-      spdlog::info("southbound_refused peer={} reason=tls_handshake error={}", peer,
-                   log::quote(ec.message()));
+      // Anyone can open connections: one line per 10 s, the rest counted.
+      if (auto suppressed = refused_log.allow(std::chrono::steady_clock::now())) {
+        spdlog::info("southbound_refused peer={} reason=tls_handshake error={} suppressed={}", peer,
+                     log::quote(ec.message()), *suppressed);
+      }
       co_return;
     }
     beast::flat_buffer buffer;
@@ -266,8 +270,10 @@ struct Server::Impl {
     }
     if (!refusal.empty()) {
       count(refused, status == 401 ? "no_certificate" : "certificate");
-      spdlog::warn("southbound_refused peer={} host={} reason={}", peer, log::quote(host),
-                   log::quote(refusal));
+      if (auto suppressed = refused_log.allow(std::chrono::steady_clock::now())) {
+        spdlog::warn("southbound_refused peer={} host={} reason={} suppressed={}", peer,
+                     log::quote(host), log::quote(refusal), *suppressed);
+      }
       auto r = problem(status, refusal);
       r.keep_alive(false);
       co_await tls_ops::write(stream, r);
