@@ -14,6 +14,7 @@
 #include "agent/tables/tables.h"
 #include "agent/xsk/engine.h"
 #include "agent/xsk/port_plan.h"
+#include "agent/xsk/provider_plan.h"
 #include "shared/log/log.h"
 
 namespace vnet::agent::xsk {
@@ -84,31 +85,31 @@ struct AfXdpDataplane::State {
     const policy::HostPolicy& p = *policy;
     if (auto info = host::interface_info(uplink)) uplink_info = *info;
 
-    // The PA on the uplink, and the provider routes.
-    const net::Ipv4Address pa = p.provider.pa;
-    if (pa != configured_pa) {
-      if (added_pa) {
-        netlink.remove_address(uplink_info.ifindex, added_pa->first, added_pa->second);
-        added_pa.reset();
-      }
-      if (!pa.is_unspecified()) {
-        try {
-          if (netlink.add_address(uplink_info.ifindex, pa, p.provider.prefix_len)) {
-            added_pa = {pa, p.provider.prefix_len};
-            spdlog::info("pa_added interface={} pa={}/{}", uplink, pa.to_string(),
-                         p.provider.prefix_len);
-          }
-        } catch (const std::exception& e) {
-          out.push_back({"policy_apply_failed", e.what(), ""});
-        }
-      }
-      engine->uplink_program().set_pa(pa);
-      configured_pa = pa;
+    // The PA on the uplink, and the provider routes: provider_plan.h decides.
+    const ProviderPlan provider =
+        plan_provider(p.provider, {configured_pa, added_pa, added_routes});
+    if (provider.remove_pa) {
+      netlink.remove_address(uplink_info.ifindex, provider.remove_pa->first,
+                             provider.remove_pa->second);
+      added_pa.reset();
     }
-    for (const policy::ProviderRoute& route : p.provider.routes) {
-      if (!route.prefix.is_v4()) continue;
-      if (std::find(added_routes.begin(), added_routes.end(), route) != added_routes.end())
-        continue;
+    if (provider.add_pa) {
+      try {
+        if (netlink.add_address(uplink_info.ifindex, provider.add_pa->first,
+                                provider.add_pa->second)) {
+          added_pa = provider.add_pa;
+          spdlog::info("pa_added interface={} pa={}/{}", uplink,
+                       provider.add_pa->first.to_string(), provider.add_pa->second);
+        }
+      } catch (const std::exception& e) {
+        out.push_back({"policy_apply_failed", e.what(), ""});
+      }
+    }
+    if (provider.program_pa) {
+      engine->uplink_program().set_pa(*provider.program_pa);
+      configured_pa = *provider.program_pa;
+    }
+    for (const policy::ProviderRoute& route : provider.add_routes) {
       try {
         if (netlink.add_route(route.prefix, route.next_hop, uplink_info.ifindex)) {
           added_routes.push_back(route);
@@ -119,21 +120,12 @@ struct AfXdpDataplane::State {
         out.push_back({"policy_apply_failed", e.what(), ""});
       }
     }
-    // The underlay gateways carry every remote PA: have their MACs before
-    // the first record needs them (a NIC moving here would wait otherwise).
-    for (const policy::ProviderRoute& route : p.provider.routes) {
-      if (!netlink.neighbour(uplink_info.ifindex, route.next_hop)) {
-        netlink.resolve(uplink_info.ifindex, route.next_hop);
-      }
+    for (const net::Ipv4Address& hop : provider.resolve) {
+      if (!netlink.neighbour(uplink_info.ifindex, hop)) netlink.resolve(uplink_info.ifindex, hop);
     }
-    for (auto it = added_routes.begin(); it != added_routes.end();) {
-      if (std::find(p.provider.routes.begin(), p.provider.routes.end(), *it) !=
-          p.provider.routes.end()) {
-        ++it;
-        continue;
-      }
-      netlink.remove_route(it->prefix, it->next_hop, uplink_info.ifindex);
-      it = added_routes.erase(it);
+    for (const policy::ProviderRoute& route : provider.remove_routes) {
+      netlink.remove_route(route.prefix, route.next_hop, uplink_info.ifindex);
+      added_routes.erase(std::find(added_routes.begin(), added_routes.end(), route));
     }
 
     // Rewrite PAs of the ports placed here: the uplink program redirects them.
@@ -174,7 +166,7 @@ struct AfXdpDataplane::State {
     std::unordered_map<net::Ipv4Address, std::optional<net::MacAddress>> by_next_hop;
     std::set<net::Ipv4Address> pas;
     for (const policy::LookupRecord& r : p.lookup_records) {
-      if (r.pa != pa || r.rule == policy::LookupRule::kRewrite) pas.insert(r.pa);
+      if (r.pa != p.provider.pa || r.rule == policy::LookupRule::kRewrite) pas.insert(r.pa);
     }
     std::set<net::Ipv4Address> missing;
     for (const net::Ipv4Address& remote : pas) {
