@@ -140,9 +140,7 @@ json parse_body(const Request& request, bool patch) {
         fmt::format("the body nests arrays and objects deeper than {} levels", kMaxJsonDepth));
   }
   try {
-    json body = json::parse(request.body);
-    (void)body.dump();  // a string that is not UTF-8 throws here, not later
-    return body;
+    return json::parse(request.body);  // also refuses strings that are not UTF-8
   } catch (const json::exception& e) {
     throw model::bad_request(fmt::format("the body is not valid JSON: {}", e.what()));
   }

@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
-#include <cerrno>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -72,10 +71,7 @@ struct Server::Impl {
       auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;  // stop()
-        // errno values: accept's errors are the system's.
-        const int e = ec.value();
-        const bool exhausted = e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
-        backoff = log::accept_backoff(exhausted, backoff);
+        backoff = log::accept_backoff(log::out_of_resources(ec.value()), backoff);
         if (auto suppressed = accept_log.allow(std::chrono::steady_clock::now())) {
           spdlog::warn("accept_failed error={} retry_in_ms={} suppressed={}",
                        log::quote(ec.message()), backoff.count(), *suppressed);

@@ -137,6 +137,39 @@ std::optional<policy::PolicyError> Engine::invalid(const std::string& host,
   return std::nullopt;
 }
 
+// Never publish what the agent must refuse: it would keep its last policy
+// and ask again. The guard refuses the writes that would do this; this
+// catches what it cannot see (data from before it). A held-back host is
+// still known (its agent may connect and is sent nothing until the policy
+// is valid) and shows policy_invalid.
+bool Engine::held_back(const std::string& host, const policy::HostPolicy& p) {
+  const auto error = invalid(host, p);
+  {
+    std::lock_guard lock(policies_mutex_);
+    if (error) {
+      held_back_.insert(host);
+    } else {
+      held_back_.erase(host);
+    }
+  }
+  if (!error) {
+    realization_.set_compile_problem(host, std::nullopt);
+    return false;
+  }
+  spdlog::error("policy_invalid host={} error={} action=held_back", host,
+                log::quote(error->to_string()));
+  realization_.set_compile_problem(
+      host, AgentProblem{"policy_invalid",
+                         "the compiled policy is invalid and was not sent: " + error->to_string(),
+                         ""});
+  return true;
+}
+
+bool Engine::knows(const std::string& host) const {
+  std::lock_guard lock(policies_mutex_);
+  return policies_.contains(host) || held_back_.contains(host);
+}
+
 policy::HostPolicy Engine::compile_host(const std::string& host) {
   return compile(model_, host, [this](const Id& n) -> const Fragment& { return fragment(n); });
 }
@@ -157,17 +190,7 @@ void Engine::start() {
   for (const auto& [host, _] : model_.hosts) {
     auto compiled = std::make_shared<Compiled>();
     compiled->policy = compile_host(host);
-    if (auto error = invalid(host, compiled->policy)) {
-      // Held back as in recompile(): the agent keeps what it has on disk.
-      spdlog::error("policy_invalid host={} error={} action=held_back", host,
-                    log::quote(error->to_string()));
-      realization_.set_compile_problem(
-          host, AgentProblem{"policy_invalid",
-                             "the compiled policy is invalid and was not sent: " +
-                                 error->to_string(),
-                             ""});
-      continue;
-    }
+    if (held_back(host, compiled->policy)) continue;  // the agent keeps what it has on disk
     const std::string hash = content_hash(compiled->policy);
     const auto it = stored.find(host);
     if (it != stored.end() && it->second.second == hash) {
@@ -274,6 +297,7 @@ void Engine::process(std::vector<model::Change> changes, uint64_t last_sequence)
     {
       std::lock_guard lock(policies_mutex_);
       policies_.erase(host);
+      held_back_.erase(host);
     }
     realization_.host_removed(host);
     if (listener_) listener_(host, nullptr);
@@ -289,20 +313,7 @@ std::map<std::string, uint64_t> Engine::recompile(const IdSet& hosts) {
     if (!model_.hosts.contains(host)) continue;
     auto compiled = std::make_shared<Compiled>();
     compiled->policy = compile_host(host);
-    // Never publish what the agent must refuse: it would keep its last
-    // policy and ask again and again. The guard refuses the writes that
-    // would do this; this catches what it cannot see (data from before it).
-    if (auto error = invalid(host, compiled->policy)) {
-      spdlog::error("policy_invalid host={} error={} action=held_back", host,
-                    log::quote(error->to_string()));
-      realization_.set_compile_problem(
-          host, AgentProblem{"policy_invalid",
-                             "the compiled policy is invalid and was not sent: " +
-                                 error->to_string(),
-                             ""});
-      continue;
-    }
-    realization_.set_compile_problem(host, std::nullopt);
+    if (held_back(host, compiled->policy)) continue;  // the previous one stays
     const auto previous = policy(host);
     if (previous && policy::same_content(previous->policy, compiled->policy)) continue;
     compiled->policy.generation = previous ? previous->policy.generation + 1 : 1;

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -66,8 +67,11 @@ class Engine {
   // The Service's change sink: queues the changes, returns their sequence.
   uint64_t submit(std::vector<model::Change> changes);
 
-  // The host's current policy; nullptr for an unknown host.
+  // The host's current policy; nullptr for an unknown host, or for one whose
+  // only policy so far was invalid and held back.
   std::shared_ptr<const Compiled> policy(const std::string& host) const;
+  // Whether the host exists for the engine (with a policy, or held back).
+  bool knows(const std::string& host) const;
   // Blocks until every change submitted so far is compiled (tests, shutdown).
   void flush();
   EngineStats stats() const;
@@ -93,11 +97,14 @@ class Engine {
   // fragments of its networks (each validated once, when compiled).
   std::optional<policy::PolicyError> invalid(const std::string& host,
                                              const policy::HostPolicy& policy);
+  // Validates; when invalid, logs, shows policy_invalid and returns true.
+  bool held_back(const std::string& host, const policy::HostPolicy& policy);
   // compile() with the cached fragments.
   policy::HostPolicy compile_host(const std::string& host);
 
   mutable std::mutex policies_mutex_;
   std::unordered_map<std::string, std::shared_ptr<const Compiled>> policies_;
+  std::set<std::string> held_back_;  // hosts whose newest policy is invalid
 
   mutable std::mutex queue_mutex_;
   std::condition_variable queue_cv_;

@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <cerrno>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -149,10 +148,7 @@ struct Server::Impl {
       auto [ec, socket] = co_await acceptor.async_accept(kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-        // errno values: accept's errors are the system's.
-        const int e = ec.value();
-        const bool exhausted = e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
-        backoff = log::accept_backoff(exhausted, backoff);
+        backoff = log::accept_backoff(log::out_of_resources(ec.value()), backoff);
         if (auto suppressed = accept_log.allow(std::chrono::steady_clock::now())) {
           spdlog::warn("southbound_accept_failed error={} retry_in_ms={} suppressed={}",
                        log::quote(ec.message()), backoff.count(), *suppressed);
@@ -262,7 +258,7 @@ struct Server::Impl {
       host = id.common_name;
       if (SSL_get_verify_result(stream.native_handle()) != X509_V_OK) {
         refusal = "the client certificate is not from this controller's CA";
-      } else if (!engine.policy(host)) {
+      } else if (!engine.knows(host)) {
         refusal = fmt::format("host {} does not exist", host);
       } else if (!enrollment.is_current(host, id.serial)) {
         refusal = fmt::format("the certificate of host {} was revoked or replaced", host);
@@ -304,7 +300,13 @@ struct Server::Impl {
         co_await s->wake.async_wait(kTuple);
         continue;
       } else if (const auto c = engine.policy(s->host()); !c) {
-        s->close("host_deleted", "the host was deleted");
+        if (!engine.knows(s->host())) {
+          s->close("host_deleted", "the host was deleted");
+          continue;
+        }
+        // Held back (policy_invalid): nothing to send until it is valid.
+        s->wake.expires_at(asio::steady_timer::time_point::max());
+        co_await s->wake.async_wait(kTuple);
         continue;
       } else if (c->policy.generation != s->state.sent &&
                  std::chrono::steady_clock::now() < s->state.hold_until) {

@@ -3,6 +3,7 @@
 // writes one line every ten seconds, not hundreds of megabytes.
 #pragma once
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -37,6 +38,12 @@ class Limiter {
   bool written_ = false;
   uint64_t suppressed_ = 0;
 };
+
+// Whether an accept failed for want of descriptors or memory (errno values:
+// accept's errors are the system's), when waiting is all that helps.
+inline bool out_of_resources(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+}
 
 // What an accept loop waits after a failed accept: nothing for a one-off
 // error, and 10 ms doubling to 1 s while descriptors are exhausted (EMFILE,

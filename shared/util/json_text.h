@@ -46,9 +46,10 @@ inline size_t json_depth(std::string_view text, size_t limit = kMaxJsonDepth) {
   return deepest;
 }
 
-// Parses `text`; nullopt (and `error` says why) when it is not JSON, nests
-// deeper than kMaxJsonDepth, or holds a string that is not UTF-8 (which
-// nlohmann::json would throw on when the value is serialised again).
+// Parses `text`; nullopt (and `error` says why) when it is not JSON or nests
+// deeper than kMaxJsonDepth. nlohmann::json's parser itself refuses strings
+// that are not UTF-8 (ill-formed bytes, lone surrogates), so a parsed value
+// always serialises again.
 inline std::optional<nlohmann::json> parse_untrusted(std::string_view text,
                                                      std::string* error = nullptr) {
   auto fail = [&](std::string why) -> std::optional<nlohmann::json> {
@@ -58,12 +59,7 @@ inline std::optional<nlohmann::json> parse_untrusted(std::string_view text,
   if (json_depth(text) > kMaxJsonDepth)
     return fail("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
-  if (value.is_discarded()) return fail("not valid JSON");
-  try {
-    (void)value.dump();  // throws type_error 316 on invalid UTF-8
-  } catch (const nlohmann::json::exception&) {
-    return fail("a string that is not valid UTF-8");
-  }
+  if (value.is_discarded()) return fail("not valid JSON (or a string that is not UTF-8)");
   return value;
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <set>
 
+#include "controller/api/metrics.h"
 #include "controller/model/service.h"
 #include "controller/policy/engine.h"
 #include "controller/policy/guard.h"
@@ -188,6 +189,19 @@ TEST(PolicyGuard, RepairsOfAnAlreadyBrokenHostGoThroughNewBreakagesDoNot) {
                              {{"host_id", host["id"]}, {"interface", "vnet-gw"}}, std::nullopt),
                model::Problem);
   service.set_guard({});
+}
+
+// Whatever reaches a label is escaped (text format 0.0.4: backslash, quote,
+// newline), and methods outside the fixed set are "other".
+TEST(Metrics, LabelValuesAreEscapedAndMethodsBounded) {
+  api::Metrics m;
+  m.observe("GET", "/a\"},evil=\"1\\\nx", 200, 0.001);
+  m.observe("BREW", "/api/v1/tenants", 405, 0.001);
+  const std::string text = m.render({});
+  EXPECT_NE(text.find(R"(route="/a\"},evil=\"1\\\nx")"), std::string::npos) << text;
+  EXPECT_EQ(text.find("BREW"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(method="other",route="/api/v1/tenants",status="405")"), std::string::npos)
+      << text;
 }
 
 // --- quotas ------------------------------------------------------------------

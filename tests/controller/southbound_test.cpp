@@ -426,6 +426,61 @@ TEST_F(SouthboundTest, ATokenWorksOnceAndExpires) {
             std::string::npos);
 }
 
+// Data from before the guard can give a host an invalid policy. At start
+// the engine holds it back: the host shows policy_invalid, its agent is
+// still accepted (not refused as an unknown host), and gets its policy as
+// soon as a repair makes it valid.
+TEST(SouthboundStart, AHostWhosePolicyIsInvalidAtStartIsHeldBackNotRefused) {
+  TempDir dir;
+  std::string h;
+  std::string nic;
+  {
+    store::Store store((dir.path() / "vnet.db").string());
+    model::Service service(store);  // no guard: as an older release wrote it
+    const model::Principal admin{model::Role::kAdmin, "", ""};
+    auto create = [&](const char* kind, const json& body) {
+      return service.create(admin, model::kind(kind), body)["id"].get<std::string>();
+    };
+    const std::string ln = create("logical-networks", {{"name", "dc"}});
+    const std::string site = create("sites", {{"logical_network_id", ln},
+                                              {"name", "s"},
+                                              {"subnets", {{{"prefix", "192.168.1.0/24"}}}}});
+    h = create("hosts", {{"name", "h1"}, {"site_id", site}, {"pa", "192.168.1.10"}});
+    const std::string tenant = create("tenants", {{"name", "t"}});
+    const std::string net = create(
+        "vm-networks", {{"name", "n"}, {"tenant_id", tenant}, {"logical_network_id", ln}});
+    const std::string sub =
+        create("vm-subnets", {{"vm_network_id", net}, {"name", "s"}, {"prefix", "10.0.0.0/24"}});
+    nic = create("vm-nics", {{"vm_subnet_id", sub},
+                             {"vm_name", "gw"},
+                             {"ip", "10.0.0.1"},  // the subnet's gateway: invalid port
+                             {"host_id", h},
+                             {"interface", "vnet-gw"}});
+  }
+  Controller ctl(dir.path());
+  const json state = ctl.call("GET", "/api/v1/hosts/" + h).json();
+  EXPECT_EQ(state["configuration_state"]["status"], "failure") << state.dump();
+  EXPECT_NE(state.dump().find("policy_invalid"), std::string::npos) << state.dump();
+  const json e = ctl.call("POST", "/api/v1/hosts/" + h + "/enrollment").json();
+  auto [key, cert] = enrolled_identity(ctl.southbound_port(), h, e["token"]);
+  RawClient agent(key, cert);
+  ASSERT_EQ(agent.open(ctl.southbound_port()), 101);
+  agent.send(proto::hello(h, 0).dump());
+  ASSERT_TRUE(eventually([&] {
+    return ctl.call("GET", "/api/v1/hosts/" + h).json()["connected"] == true;
+  }));
+  // The repair: the NIC leaves the host. The policy is valid and sent.
+  ASSERT_EQ(ctl.call("PATCH", "/api/v1/vm-nics/" + nic, {{"host_id", nullptr}, {"interface", nullptr}})
+                .status,
+            200);
+  const json snapshot = json::parse(agent.receive(), nullptr, false);
+  EXPECT_EQ(snapshot.value("type", ""), "snapshot") << snapshot.dump();
+  EXPECT_TRUE(eventually([&] {
+    return ctl.call("GET", "/api/v1/hosts/" + h).json().dump().find("policy_invalid") ==
+           std::string::npos;
+  }));
+}
+
 // Expiry by an injected clock: no sleeping, no editing the database.
 TEST(Enrollment, TokensExpireAndCertificatesLapseOnTheInjectedClock) {
   TempDir dir;
