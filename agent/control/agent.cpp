@@ -316,8 +316,7 @@ struct Agent::Impl {
     spdlog::info("connected controller={} generation={}", options.controller,
                  current ? current->generation : 0);
 
-    Follower follower(options.host_id, options.policy_backoff_initial,
-                      options.policy_backoff_max);
+    Follower follower(options.host_id, options.policy_backoff_initial, options.policy_backoff_max);
     std::mt19937_64 rng(std::random_device{}());
     std::uniform_real_distribution<double> jitter(0.0, 1.0);
     asio::steady_timer resync(io);
@@ -340,7 +339,10 @@ struct Agent::Impl {
       if (!step.ignored.empty()) spdlog::warn("message_ignored type={}", log::quote(step.ignored));
       if (step.certificate) store_renewed(step.certificate->first, step.certificate->second);
       if (step.install) {
-        if (m.value("type", "") == "snapshot") ++snapshots; else ++deltas;
+        if (m.value("type", "") == "snapshot")
+          ++snapshots;
+        else
+          ++deltas;
         const uint64_t generation = step.install->generation;
         std::vector<proto::Problem> problems;
         try {

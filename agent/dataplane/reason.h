@@ -56,7 +56,7 @@ namespace vnet::agent::dataplane {
   X(kUnknownVsid, "unknown_vsid", true)    /* no port of this VSID on this host */                 \
   X(kUnknownSourcePa, "unknown_source_pa",                                                         \
     true) /* NVGRE from a PA that holds no record of the VSID's routing domain */                  \
-  X(kVsidMismatch, "vsid_mismatch", true)  /* the inner destination is a port of another VSID */   \
+  X(kVsidMismatch, "vsid_mismatch", true) /* the inner destination is a port of another VSID */    \
   X(kUnknownDestination, "unknown_destination",                                                    \
     true)                           /* no local port with the inner destination MAC */             \
   X(kInnerVlan, "inner_vlan", true) /* 802.1Q inside NVGRE (RFC 7637 section 4) */                 \

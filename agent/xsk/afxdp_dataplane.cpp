@@ -1,7 +1,7 @@
 #include "agent/xsk/afxdp_dataplane.h"
 
-#include <poll.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -98,8 +98,8 @@ struct AfXdpDataplane::State {
         if (netlink.add_address(uplink_info.ifindex, provider.add_pa->first,
                                 provider.add_pa->second)) {
           added_pa = provider.add_pa;
-          spdlog::info("pa_added interface={} pa={}/{}", uplink,
-                       provider.add_pa->first.to_string(), provider.add_pa->second);
+          spdlog::info("pa_added interface={} pa={}/{}", uplink, provider.add_pa->first.to_string(),
+                       provider.add_pa->second);
         }
       } catch (const std::exception& e) {
         out.push_back({"policy_apply_failed", e.what(), ""});
@@ -137,7 +137,8 @@ struct AfXdpDataplane::State {
     HostInterfaces interfaces;
     interfaces.uplink_ifindex = uplink_info.ifindex;
     if (controller) {
-      if (const auto hop = netlink.route_to(*controller)) interfaces.management_ifindex = hop->ifindex;
+      if (const auto hop = netlink.route_to(*controller))
+        interfaces.management_ifindex = hop->ifindex;
     }
     for (const policy::Port& port : p.ports) {
       if (const auto info = host::interface_info(port.interface))

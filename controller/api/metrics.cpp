@@ -11,8 +11,8 @@ namespace {
 // The methods a label may name; any other is "other", so a client cannot
 // add labels by inventing methods.
 const std::string& method_label(const std::string& method) {
-  static const std::array<std::string, 8> known = {"GET",    "HEAD",    "POST", "PUT",
-                                                   "PATCH",  "DELETE",  "OPTIONS", "other"};
+  static const std::array<std::string, 8> known = {"GET",   "HEAD",   "POST",    "PUT",
+                                                   "PATCH", "DELETE", "OPTIONS", "other"};
   for (const auto& m : known) {
     if (m == method) return m;
   }

@@ -268,9 +268,9 @@ Response Router::handle(const Request& request) {
   } catch (const json::type_error& e) {
     // A value of the wrong JSON type that a check let through: the
     // client's mistake all the same.
-    response = problem_of(
-        model::bad_request(fmt::format("a field has the wrong JSON type: {}", e.what())),
-        request.request_id);
+    response =
+        problem_of(model::bad_request(fmt::format("a field has the wrong JSON type: {}", e.what())),
+                   request.request_id);
   } catch (const std::exception& e) {
     // A bug or a broken disk, never the client's fault: say so, keep serving.
     response = problem_of(

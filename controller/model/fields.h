@@ -4,8 +4,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "controller/model/kinds.h"
 #include "controller/model/problem.h"

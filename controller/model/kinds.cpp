@@ -36,11 +36,8 @@ std::vector<Kind> build() {
         // Per-tenant quotas (issue 14); absent: the controller's default
         // (--default-quota). One tenant must not exhaust VSIDs, MACs or a
         // shared external pool.
-        quota("quota_vm_networks"),
-        quota("quota_vm_subnets"),
-        quota("quota_vm_nics"),
-        quota("quota_gateways"),
-        quota("quota_routes")}},
+        quota("quota_vm_networks"), quota("quota_vm_subnets"), quota("quota_vm_nics"),
+        quota("quota_gateways"), quota("quota_routes")}},
       {"tokens",
        "tokens",
        "token",
@@ -196,7 +193,7 @@ long long QuotaDefaults::of(std::string_view collection) const {
 std::string QuotaDefaults::set(std::string_view assignment) {
   const size_t eq = assignment.find('=');
   const std::string_view name = assignment.substr(0, eq);
-  long long* target = name == "vm-networks" ? &vm_networks
+  long long* target = name == "vm-networks"  ? &vm_networks
                       : name == "vm-subnets" ? &vm_subnets
                       : name == "vm-nics"    ? &vm_nics
                       : name == "gateways"   ? &gateways

@@ -98,9 +98,8 @@ void run_rules(const Kind& kind, std::vector<FieldError>& errors, F&& rules) {
     rules();
     return;
   }
-  const bool required_missing = std::any_of(errors.begin(), errors.end(), [](const FieldError& e) {
-    return e.message == "is required";
-  });
+  const bool required_missing = std::any_of(
+      errors.begin(), errors.end(), [](const FieldError& e) { return e.message == "is required"; });
   if (!rules_take_partial_fields(kind) || required_missing) throw invalid_fields(std::move(errors));
   try {
     rules();
