@@ -348,7 +348,7 @@ struct Agent::Impl {
         try {
           problems = install(std::move(*step.install));
         } catch (const std::exception& e) {
-          problems.push_back({"policy_apply_failed", e.what(), ""});
+          problems.push_back({"policy_apply_failed", e.what(), "", ""});
           spdlog::error("policy_apply_failed generation={} error={}", generation,
                         log::quote(e.what()));
         }

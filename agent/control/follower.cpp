@@ -62,7 +62,7 @@ FollowerStep Follower::on_message(const json& m, const policy::HostPolicy* held,
   step.rejected = next.error().to_string();
   std::vector<proto::Problem> reported = problems;
   reported.push_back({"policy_apply_failed",
-                      "the agent refused the controller's " + type + ": " + step.rejected, ""});
+                      "the agent refused the controller's " + type + ": " + step.rejected, "", ""});
   step.send.push_back(proto::ack(held != nullptr ? held->generation : 0, reported));
   // Capped exponential backoff: initial, 2x, 4x ... max; then a point in
   // [backoff/2, backoff] so that many hosts do not ask at the same moment.

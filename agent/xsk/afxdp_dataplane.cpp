@@ -102,7 +102,7 @@ struct AfXdpDataplane::State {
                        provider.add_pa->second);
         }
       } catch (const std::exception& e) {
-        out.push_back({"policy_apply_failed", e.what(), ""});
+        out.push_back({"policy_apply_failed", e.what(), "", ""});
       }
     }
     if (provider.program_pa) {
@@ -117,7 +117,7 @@ struct AfXdpDataplane::State {
                        route.next_hop.to_string());
         }
       } catch (const std::exception& e) {
-        out.push_back({"policy_apply_failed", e.what(), ""});
+        out.push_back({"policy_apply_failed", e.what(), "", ""});
       }
     }
     for (const net::Ipv4Address& hop : provider.resolve) {
@@ -157,7 +157,7 @@ struct AfXdpDataplane::State {
       } catch (const std::exception& e) {
         for (const policy::Port& port : p.ports) {
           if (port.interface == name)
-            out.push_back({"policy_apply_failed", e.what(), port.nic_id.to_string()});
+            out.push_back({"policy_apply_failed", e.what(), port.nic_id.to_string(), ""});
         }
       }
     }

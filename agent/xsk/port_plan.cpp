@@ -15,7 +15,7 @@ PortPlan plan_ports(const std::vector<policy::Port>& ports, const std::map<std::
     const auto it = host.by_name.find(port.interface);
     if (it == host.by_name.end()) {
       plan.problems.push_back(
-          {"interface_missing", "interface " + port.interface + " is not on this host", nic});
+          {"interface_missing", "interface " + port.interface + " is not on this host", nic, ""});
       continue;
     }
     const InterfaceFacts& info = it->second;
@@ -30,7 +30,7 @@ PortPlan plan_ports(const std::vector<policy::Port>& ports, const std::map<std::
            fmt::format("interface {} is the host's {}: a VM port there would cut the host off; "
                        "place the NIC on the VM's own interface",
                        port.interface, role),
-           nic});
+           nic, ""});
       continue;
     }
     wanted.insert(port.interface);

@@ -36,6 +36,17 @@ json schema_of(const model::Field& f) {
               {{"prefix", {{"type", "string"}}},
                {"vlan", {{"type", "integer"}, {"minimum", 0}, {"maximum", 4094}}}}}}}};
       break;
+    case FieldType::kNatRules:
+      s = {{"type", "array"},
+           {"items",
+            {{"type", "object"},
+             {"required", {"protocol", "external_port", "internal_ip", "internal_port"}},
+             {"properties",
+              {{"protocol", {{"type", "string"}, {"enum", {"tcp", "udp"}}}},
+               {"external_port", {{"type", "integer"}, {"minimum", 1}, {"maximum", 65535}}},
+               {"internal_ip", {{"type", "string"}, {"format", "ipv4"}}},
+               {"internal_port", {{"type", "integer"}, {"minimum", 1}, {"maximum", 65535}}}}}}}};
+      break;
     case FieldType::kRanges:
       s = {{"type", "array"},
            {"items",

@@ -30,6 +30,9 @@ class RealizationView {
   virtual nlohmann::json host_state(const std::string& host_id) const = 0;
   // configuration_state of a VM NIC, given its stored fields.
   virtual nlohmann::json nic_state(const std::string& nic_id, const nlohmann::json& nic) const = 0;
+  // configuration_state of a gateway, given its stored fields.
+  virtual nlohmann::json gateway_state(const std::string& gateway_id,
+                                       const nlohmann::json& gateway) const = 0;
   // The host's uplink interface as its agent reported it ("" when unknown):
   // never a VM NIC's interface.
   virtual std::string uplink(const std::string& /*host_id*/) const { return ""; }

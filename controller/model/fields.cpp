@@ -119,6 +119,58 @@ json canonical(const Field& field, const json& v, std::string& error) {
       if (!ok) error = "must be a Linux interface name: 1 to 15 bytes, no '/', ':' or white space";
       return v;
     }
+    case FieldType::kNatRules: {
+      if (!v.is_array() || v.size() > 1024) {
+        error = "must be an array of at most 1024 {protocol, external_port, internal_ip, "
+                "internal_port} objects";
+        return nullptr;
+      }
+      json out = json::array();
+      std::set<std::pair<std::string, long long>> claimed;
+      const Field port{.name = "port", .type = FieldType::kInteger, .min = 1, .max = 65535};
+      const Field protocol{.name = "protocol", .type = FieldType::kEnum, .choices = {"tcp", "udp"}};
+      const Field address{.name = "internal_ip", .type = FieldType::kIpv4};
+      for (size_t i = 0; i < v.size(); ++i) {
+        const json& item = v[i];
+        const std::string at = fmt::format("/{}", i);
+        if (!item.is_object()) {
+          error = at + ": must be an object";
+          return nullptr;
+        }
+        json rule = json::object();
+        for (const char* key : {"protocol", "external_port", "internal_ip", "internal_port"}) {
+          if (!item.contains(key)) {
+            error = fmt::format("{}/{}: is required", at, key);
+            return nullptr;
+          }
+          const Field& f = key == std::string_view("protocol")      ? protocol
+                           : key == std::string_view("internal_ip") ? address
+                                                                     : port;
+          std::string e;
+          rule[key] = canonical(f, item.at(key), e);
+          if (!e.empty()) {
+            error = fmt::format("{}/{}: {}", at, key, e);
+            return nullptr;
+          }
+        }
+        for (const auto& [key, _] : item.items()) {
+          if (!rule.contains(key)) {
+            error = fmt::format("{}: \"{}\" is not a field here", at, key);
+            return nullptr;
+          }
+        }
+        if (!claimed.emplace(rule.at("protocol").get<std::string>(),
+                             rule.at("external_port").get<long long>())
+                 .second) {
+          error = fmt::format("{}/external_port: {} {} is claimed by another rule", at,
+                              rule.at("protocol").get<std::string>(),
+                              rule.at("external_port").get<long long>());
+          return nullptr;
+        }
+        out.push_back(std::move(rule));
+      }
+      return out;
+    }
     case FieldType::kSubnets:
     case FieldType::kRanges: {
       const bool subnets = field.type == FieldType::kSubnets;

@@ -100,7 +100,11 @@ std::vector<Kind> build() {
        true,
        {name_field(true),
         ref("site_id", "sites"),
-        {.name = "pa", .type = T::kIpv4, .access = A::kAssigned}}},
+        {.name = "pa", .type = T::kIpv4, .access = A::kAssigned},
+        // A gateway host's interface on an external network (DESIGN.md
+        // section 4, "Gateways"): the controller places gateways on hosts
+        // that have one.
+        {.name = "external_interface", .type = T::kInterface}}},
       {"vm-networks",
        "vm_networks",
        "VM network",
@@ -152,20 +156,26 @@ std::vector<Kind> build() {
        "gateway",
        true,
        false,
-       {ref("vm_network_id", "vm-networks"),
+       {name_field(),
+        ref("vm_network_id", "vm-networks"),
         {.name = "kind",
          .type = T::kEnum,
          .access = A::kImmutable,
          .required = true,
          .choices = {"nat", "forwarding"}},
         // Where the gateway runs is the operator's choice, as NIC placement
-        // is: a tenant naming a host could stall it (issue 14).
+        // is: a tenant naming a host could stall it (issue 14). Absent, the
+        // controller places it on the gateway host with the fewest gateways.
         {.name = "host_id", .type = T::kUuid, .admin_only = true, .column = true, .ref = "hosts"},
         {.name = "external_pool_id",
          .type = T::kUuid,
          .access = A::kImmutable,
+         .required = true,
          .column = true,
          .ref = "ip-pools"},
+        {.name = "nat_rules", .type = T::kNatRules, .default_json = "[]"},
+        // advertised_prefixes and configuration_state are computed when
+        // read (rows.cpp, add_computed).
         {.name = "external_ip", .type = T::kIpv4, .access = A::kReadOnly}}},
       {"routes",
        "routes",

@@ -23,6 +23,7 @@ enum class FieldType {
   kSubnets,    // array of {prefix, vlan}
   kRanges,     // array of {start, end} IPv4 addresses
   kInterface,  // a Linux interface name
+  kNatRules,   // array of {protocol, external_port, internal_ip, internal_port}
 };
 
 enum class Access {

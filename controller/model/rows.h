@@ -49,8 +49,9 @@ void before_delete(store::Database& db, const Kind& kind, const Row& row);
 // Called when a write transaction rolls back: allocations it made are undone,
 // so the allocators' lower bounds may be too high.
 void forget_allocation_hints();
-// Fields that are computed, not stored (realization state), added to
-// what GET shows.
-void add_computed(const Kind& kind, nlohmann::json& object, const RealizationView* view);
+// Fields that are computed, not stored (realization state, a gateway's
+// advertised prefixes), added to what GET shows; read in `db`.
+void add_computed(store::Database& db, const Kind& kind, nlohmann::json& object,
+                  const RealizationView* view);
 
 }  // namespace vnet::model

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "controller/alloc/allocators.h"
 #include "controller/model/rows.h"
@@ -358,7 +359,20 @@ void ip_pools(Database& db, const Principal& who, Row& row, const Row* before) {
 
 void hosts(Database& db, const Principal& who, Row& row, const Row* before) {
   require_unique_name(db, kind("hosts"), row);
-  if (before != nullptr) return;
+  if (before != nullptr) {
+    if (text(row.fields, "external_interface").empty() &&
+        !text(before->fields, "external_interface").empty()) {
+      auto s = db.prepare("SELECT id FROM gateways WHERE host_id = ? LIMIT 5");
+      s.bind(1, row.id);
+      std::string list;
+      while (s.step()) list += (list.empty() ? "" : ", ") + s.column_text(0);
+      if (!list.empty()) {
+        throw conflict(fmt::format("host {} runs gateways {}: move them first", row.id, list),
+                       {{"/external_interface", "is in use by gateways"}});
+      }
+    }
+    return;
+  }
   const Row site = require_ref(db, who, "sites", text(row.fields, "site_id"), "/site_id");
   const std::string given = text(row.fields, "pa");
   if (!given.empty()) {
@@ -573,22 +587,102 @@ void vm_nics(Database& db, const Principal& who, Row& row, const Row* before) {
   assign_rewrite_pa(db, row);
 }
 
+// A gateway host: a host with an external interface (DESIGN.md section 4).
+bool is_gateway_host(const Row& host) { return !text(host.fields, "external_interface").empty(); }
+
+// Where a new gateway runs: the gateway host with the fewest gateways (then
+// the first by name) among those whose site shares the external pool's
+// site's host group (any gateway host when that host group is empty), as
+// SCVMM scopes a logical network's site to host groups. "" when none.
+std::string place_gateway(Database& db, const Row& pool) {
+  const auto pool_site = load_row(db, kind("sites"), text(pool.fields, "site_id"));
+  const std::string group = pool_site ? text(pool_site->fields, "host_group") : std::string();
+  std::map<std::string, long long> load;
+  auto counts = db.prepare(
+      "SELECT host_id, COUNT(*) FROM gateways WHERE host_id IS NOT NULL GROUP BY host_id");
+  while (counts.step()) load[counts.column_text(0)] = counts.column_int(1);
+  std::map<std::string, std::string> group_of_site;
+  std::tuple<long long, std::string, std::string> best{-1, "", ""};  // load, name, id
+  auto hosts = db.prepare("SELECT id, site_id, body FROM hosts");
+  while (hosts.step()) {
+    const json body = json::parse(hosts.column_text(2));
+    if (text(body, "external_interface").empty()) continue;
+    const std::string site = hosts.column_text(1);
+    if (!group.empty()) {
+      if (!group_of_site.contains(site)) {
+        const auto row = load_row(db, kind("sites"), site);
+        group_of_site[site] = row ? text(row->fields, "host_group") : std::string();
+      }
+      if (group_of_site[site] != group) continue;
+    }
+    const std::tuple<long long, std::string, std::string> candidate{
+        load[hosts.column_text(0)], text(body, "name"), hosts.column_text(0)};
+    if (std::get<0>(best) < 0 || candidate < best) best = candidate;
+  }
+  return std::get<2>(best);
+}
+
 void gateways(Database& db, const Principal& who, Row& row, const Row* before) {
   json& f = row.fields;
-  if (f.contains("host_id")) require_ref(db, who, "hosts", text(f, "host_id"), "/host_id");
-  if (before != nullptr) return;
   const Row network =
       require_ref(db, who, "vm-networks", text(f, "vm_network_id"), "/vm_network_id");
-  row.tenant_id = network.tenant_id;
-  if (!f.contains("external_pool_id")) {
-    if (text(f, "kind") == "nat")
-      throw invalid("/external_pool_id", "is required for a NAT gateway");
-    return;
+  if (before == nullptr) {
+    row.tenant_id = network.tenant_id;
+    // One gateway per VM network: it is where everything that leaves the
+    // network goes (as in SCVMM).
+    auto other = db.prepare("SELECT id FROM gateways WHERE vm_network_id = ? AND id <> ?");
+    other.bind(1, network.id).bind(2, row.id);
+    if (other.step()) {
+      throw conflict(fmt::format("VM network {} has a gateway already ({})", network.id,
+                                 other.column_text(0)),
+                     {{"/vm_network_id", "has a gateway already"}});
+    }
   }
+  // NAT rules forward to CAs of the VM network.
+  const auto& rules = f.value("nat_rules", json::array());
+  if (!rules.empty() && text(f, "kind") != "nat")
+    throw invalid("/nat_rules", "are for NAT gateways only");
+  if (!rules.empty()) {
+    std::vector<net::IpPrefix> prefixes;
+    auto subnets = db.prepare("SELECT body FROM vm_subnets WHERE vm_network_id = ?");
+    subnets.bind(1, network.id);
+    while (subnets.step()) prefixes.push_back(prefix(json::parse(subnets.column_text(0)).at("prefix")));
+    std::vector<FieldError> outside;
+    for (size_t i = 0; i < rules.size(); ++i) {
+      const auto a = net::IpAddress(ipv4(rules[i].at("internal_ip")));
+      if (std::none_of(prefixes.begin(), prefixes.end(),
+                       [&](const net::IpPrefix& p) { return p.contains(a); })) {
+        outside.push_back({fmt::format("/nat_rules/{}/internal_ip", i),
+                           "is in none of the VM network's subnets"});
+      }
+    }
+    if (!outside.empty()) throw invalid_fields(std::move(outside));
+  }
+  if (f.contains("host_id")) {
+    const Row host = require_ref(db, who, "hosts", text(f, "host_id"), "/host_id");
+    if (!is_gateway_host(host)) {
+      throw invalid("/host_id", fmt::format("host {} has no external_interface: it is not a "
+                                            "gateway host",
+                                            host.id));
+    }
+  }
+  if (before != nullptr) return;
   const Row pool =
       require_ref(db, who, "ip-pools", text(f, "external_pool_id"), "/external_pool_id");
   if (!pool.fields.contains("site_id"))
     throw invalid("/external_pool_id", "must be an IP pool of a site, not of a VM subnet");
+  const auto site = load_row(db, kind("sites"), text(pool.fields, "site_id"));
+  const auto ln = site ? load_row(db, kind("logical-networks"),
+                                  text(site->fields, "logical_network_id"))
+                       : std::nullopt;
+  if (!ln || ln->fields.value("network_virtualization", true)) {
+    throw invalid("/external_pool_id",
+                  "must be a pool of a logical network without network virtualization (the "
+                  "external network)");
+  }
+  if (!f.contains("host_id")) {
+    if (const std::string host = place_gateway(db, pool); !host.empty()) f["host_id"] = host;
+  }
   const auto ip = take_address(db, site_scope(db, text(pool.fields, "site_id")), {pool}, "", row.id,
                                "/external_pool_id", "");
   f["external_ip"] = ip.to_string();
@@ -667,7 +761,25 @@ void before_delete(Database& db, const Kind& kind, const Row& row) {
   free_allocations(db, row.id);
 }
 
-void add_computed(const Kind& kind, json& object, const RealizationView* view) {
+void add_computed(Database& db, const Kind& kind, json& object, const RealizationView* view) {
+  if (kind.collection == "gateways") {
+    // What the physical network routes to external_ip: the VM network's
+    // subnets (forwarding; a NAT gateway advertises only its address).
+    json prefixes = json::array();
+    if (text(object, "kind") == "forwarding") {
+      auto s = db.prepare("SELECT body FROM vm_subnets WHERE vm_network_id = ? ORDER BY rowid");
+      s.bind(1, text(object, "vm_network_id"));
+      while (s.step()) prefixes.push_back(json::parse(s.column_text(0)).at("prefix"));
+    }
+    object["advertised_prefixes"] = std::move(prefixes);
+    object["configuration_state"] =
+        view != nullptr
+            ? view->gateway_state(object.at("id"), object)
+            : json{{"status", "pending"},
+                   {"detail", json::array({{{"code", "host_not_connected"},
+                                            {"message", "no agent has connected for this host"}}})}};
+    return;
+  }
   // Realization state, from the southbound side when there is one (an
   // offline tool has none: nothing is connected).
   if (view != nullptr && kind.collection == "hosts") {

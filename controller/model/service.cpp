@@ -39,12 +39,12 @@ void check_if_match(const Kind& kind, const Row& row, const std::optional<std::s
   }
 }
 
-json present(const RealizationView* view, const Kind& kind, const Row& row) {
+json present(store::Database& db, const RealizationView* view, const Kind& kind, const Row& row) {
   json out = {{"id", row.id}};
   if (kind.tenant_owned) out["tenant_id"] = row.tenant_id.empty() ? json() : json(row.tenant_id);
   for (const auto& [key, value] : row.fields.items()) out[key] = value;
   out["etag"] = row.etag;
-  add_computed(kind, out, view);
+  add_computed(db, kind, out, view);
   return out;
 }
 
@@ -258,7 +258,7 @@ json Service::create(const Principal& who, const Kind& kind, const json& body) {
       insert_row(db, kind, row);
       count_usage(db, kind, row, +1);
       changed(kind, row, nullptr);
-      json out = present(realization_, kind, row);
+      json out = present(db, realization_, kind, row);
       if (!row.secret.empty()) out["token"] = row.secret;
       return out;
     });
@@ -291,7 +291,7 @@ PutResult Service::put(const Principal& who, const Kind& kind, const std::string
         insert_row(db, kind, row);
         count_usage(db, kind, row, +1);
         changed(kind, row, nullptr);
-        json out = present(realization_, kind, row);
+        json out = present(db, realization_, kind, row);
         if (!row.secret.empty()) out["token"] = row.secret;
         return PutResult{out, true};
       }
@@ -303,12 +303,12 @@ PutResult Service::put(const Principal& who, const Kind& kind, const std::string
       row.fields = check_fields(kind, who, body, Write::kReplace, existing->fields, &errors);
       check_placement(realization_, kind, row.fields);
       if (errors.empty() && row.fields == existing->fields)
-        return PutResult{present(realization_, kind, *existing), false};  // idempotent
+        return PutResult{present(db, realization_, kind, *existing), false};  // idempotent
       row.etag = new_etag();
       run_rules(kind, errors, [&] { before_write(db, kind, who, row, &*existing); });
       update_row(db, kind, row);
       changed(kind, row, &*existing);
-      return PutResult{present(realization_, kind, row), false};
+      return PutResult{present(db, realization_, kind, row), false};
     });
   });
 }
@@ -318,7 +318,7 @@ json Service::get(const Principal& who, const Kind& kind, const std::string& id)
   return store_.read([&](store::Database& db) {
     auto row = load_row(db, kind, id);
     if (!row || !visible_to(who, kind, *row)) throw no_such(kind, id);
-    return present(realization_, kind, *row);
+    return present(db, realization_, kind, *row);
   });
 }
 
@@ -376,7 +376,7 @@ Page Service::list(const Principal& who, const Kind& kind,
       row.tenant_id = s.column_text(2);
       row.etag = s.column_text(3);
       row.fields = json::parse(s.column_text(4));
-      page.items.push_back(present(realization_, kind, row));
+      page.items.push_back(present(db, realization_, kind, row));
     }
     return page;
   });
@@ -399,12 +399,12 @@ json Service::patch(const Principal& who, const Kind& kind, const std::string& i
       row.fields = check_fields(kind, who, patch, Write::kPatch, existing->fields, &errors);
       check_placement(realization_, kind, row.fields);
       if (errors.empty() && row.fields == existing->fields)
-        return present(realization_, kind, *existing);
+        return present(db, realization_, kind, *existing);
       row.etag = new_etag();
       run_rules(kind, errors, [&] { before_write(db, kind, who, row, &*existing); });
       update_row(db, kind, row);
       changed(kind, row, &*existing);
-      return present(realization_, kind, row);
+      return present(db, realization_, kind, row);
     });
   });
 }

@@ -80,6 +80,39 @@ void add_network(const Model& m, const Id& network_id, const VmNetwork& network,
       out.customer_routes.push_back({network.rdid, s.vsid, s.prefix, net::Ipv4Address(), 0});
     }
   }
+  // The network's gateway: every host of the network sends what leaves it
+  // to the gateway host's PA, which runs it (DESIGN.md section 4).
+  if (auto it = m.gateways_by_network.find(network_id); it != m.gateways_by_network.end()) {
+    for (const Id& id : it->second) {
+      const Gateway& gw = m.gateways.at(id);
+      const auto host = m.hosts.find(gw.host_id);
+      const auto pool = m.ip_pools.find(gw.external_pool_id);
+      // Not placed, or placed where it cannot run: nowhere to send to.
+      if (host == m.hosts.end() || !host->second.pa || host->second.external_interface.empty() ||
+          pool == m.ip_pools.end() || !gw.external_ip)
+        continue;
+      policy::GatewayPolicy g;
+      g.gateway_id = *Uuid::parse(id);
+      g.rdid = network.rdid;
+      g.kind = gw.kind == "forwarding" ? policy::GatewayKind::kForwarding
+                                       : policy::GatewayKind::kNat;
+      g.external_ip = *gw.external_ip;
+      g.pa = *host->second.pa;
+      g.interface = host->second.external_interface;
+      g.prefix_len = pool->second.subnet.length();
+      g.next_hop = pool->second.gateway.value_or(net::Ipv4Address());
+      if (g.kind == policy::GatewayKind::kNat) {
+        g.nat_rules = gw.nat_rules;
+        std::sort(g.nat_rules.begin(), g.nat_rules.end(), [](const auto& a, const auto& b) {
+          return std::tie(a.protocol, a.external_port) < std::tie(b.protocol, b.external_port);
+        });
+      } else {
+        for (const VmSubnet* s : subnets) g.advertised_prefixes.push_back(s->prefix);
+        std::sort(g.advertised_prefixes.begin(), g.advertised_prefixes.end());
+      }
+      out.gateways.push_back(std::move(g));
+    }
+  }
   // Tenant routes: the next hop is a CA in one of the domain's subnets, and
   // the route carries that subnet's VSID. One route per (RDID, VSID, prefix):
   // an on-link subnet route wins, then the lowest metric.
@@ -115,16 +148,19 @@ Fragment compile_network(const Model& m, const Id& network_id) {
   auto by_key = [](const auto& a, const auto& b) { return policy::key(a) < policy::key(b); };
   std::sort(f.lookup_records.begin(), f.lookup_records.end(), by_key);
   std::sort(f.customer_routes.begin(), f.customer_routes.end(), by_key);
+  std::sort(f.gateways.begin(), f.gateways.end(), by_key);
   return f;
 }
 
 std::optional<policy::PolicyError> validate_fragment(const Fragment& f) {
-  if (f.lookup_records.empty() && f.customer_routes.empty()) return std::nullopt;
+  if (f.lookup_records.empty() && f.customer_routes.empty() && f.gateways.empty())
+    return std::nullopt;
   HostPolicy p;
   p.host_id = Uuid::parse("00000000-0000-4000-8000-000000000001").value();  // any: not checked
   p.provider.pa = net::Ipv4Address::from_u32(1);
   p.lookup_records = f.lookup_records;
   p.customer_routes = f.customer_routes;
+  p.gateways = f.gateways;
   return policy::validate(p);
 }
 
@@ -134,7 +170,6 @@ std::optional<policy::PolicyError> validate_own_parts(const HostPolicy& policy) 
   own.provider = policy.provider;
   own.ports = policy.ports;
   own.rewrite_pas = policy.rewrite_pas;
-  own.gateways = policy.gateways;
   return policy::validate(own);
 }
 
@@ -207,17 +242,7 @@ HostPolicy compile(const Model& m, const Id& host_id, const Fragments& fragments
   };
   append(&Fragment::lookup_records, out.lookup_records);
   append(&Fragment::customer_routes, out.customer_routes);
-  if (auto gws = m.gateways_by_host.find(host_id); gws != m.gateways_by_host.end()) {
-    for (const Id& gw_id : gws->second) {
-      const Gateway& gw = m.gateways.at(gw_id);
-      const auto network = m.vm_networks.find(gw.vm_network_id);
-      if (network == m.vm_networks.end()) continue;
-      out.gateways.push_back(
-          {*Uuid::parse(gw_id), network->second.rdid,
-           gw.kind == "forwarding" ? policy::GatewayKind::kForwarding : policy::GatewayKind::kNat,
-           gw.external_ip.value_or(net::Ipv4Address())});
-    }
-  }
+  append(&Fragment::gateways, out.gateways);
   policy::canonicalize(out);
   return out;
 }

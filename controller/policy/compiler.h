@@ -23,6 +23,7 @@ inline constexpr uint16_t kNvgreOverhead = 42;
 struct Fragment {
   std::vector<policy::LookupRecord> lookup_records;
   std::vector<policy::CustomerRoute> customer_routes;
+  std::vector<policy::GatewayPolicy> gateways;  // at most one
 };
 Fragment compile_network(const Model& model, const Id& vm_network_id);
 
@@ -30,7 +31,7 @@ Fragment compile_network(const Model& model, const Id& vm_network_id);
 // up to a whole host policy: nothing it checks spans two VM networks (a
 // VSID is one subnet's, an RDID one network's), so a fragment is checked
 // once for every host that holds it, and a host's own parts (provider,
-// ports, rewrite PAs, gateways) once per host.
+// ports, rewrite PAs) once per host.
 std::optional<policy::PolicyError> validate_fragment(const Fragment& fragment);
 std::optional<policy::PolicyError> validate_own_parts(const policy::HostPolicy& policy);
 

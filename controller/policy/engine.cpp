@@ -100,6 +100,19 @@ std::string content_hash(const policy::HostPolicy& p) {
     b.uuid(g.rdid);
     b.raw(static_cast<uint8_t>(g.kind));
     b.ip(g.external_ip);
+    b.ip(g.pa);
+    b.text(g.interface);
+    b.raw(g.prefix_len);
+    b.ip(g.next_hop);
+    b.raw(static_cast<uint32_t>(g.nat_rules.size()));
+    for (const auto& r : g.nat_rules) {
+      b.raw(static_cast<uint8_t>(r.protocol));
+      b.raw(r.external_port);
+      b.ip(r.internal_ip);
+      b.raw(r.internal_port);
+    }
+    b.raw(static_cast<uint32_t>(g.advertised_prefixes.size()));
+    for (const auto& prefix : g.advertised_prefixes) b.prefix(prefix);
   }
   return model::sha256_hex(b.str());
 }
@@ -161,7 +174,7 @@ bool Engine::held_back(const std::string& host, const policy::HostPolicy& p) {
   realization_.set_compile_problem(
       host,
       AgentProblem{"policy_invalid",
-                   "the compiled policy is invalid and was not sent: " + error->to_string(), ""});
+                   "the compiled policy is invalid and was not sent: " + error->to_string(), "", ""});
   return true;
 }
 

@@ -126,7 +126,7 @@ void Model::apply(const Change& change) {
     p.dns = ipv4_list(f, "dns");
     ip_pools[id] = std::move(p);
   } else if (c == "hosts") {
-    hosts[id] = {text(f, "site_id"), optional_ipv4(f, "pa")};
+    hosts[id] = {text(f, "site_id"), optional_ipv4(f, "pa"), text(f, "external_interface")};
   } else if (c == "vm-networks") {
     auto rdid = Uuid::parse(text(f, "rdid"));
     if (!rdid) throw std::runtime_error(fmt::format("VM network {} has no valid rdid", id));
@@ -148,8 +148,15 @@ void Model::apply(const Change& change) {
                    text(f, "interface"),
                    optional_ipv4(f, "pa")};
   } else if (c == "gateways") {
-    gateways[id] = {text(f, "vm_network_id"), text(f, "host_id"), text(f, "kind"),
-                    optional_ipv4(f, "external_ip")};
+    Gateway g{text(f, "vm_network_id"), text(f, "host_id"), text(f, "kind"),
+              optional_ipv4(f, "external_ip"), text(f, "external_pool_id"), {}};
+    for (const auto& r : f.value("nat_rules", json::array())) {
+      g.nat_rules.push_back(
+          {*policy::parse_nat_protocol(r.at("protocol").get<std::string>()),
+           r.at("external_port").get<uint16_t>(), ipv4(r.at("internal_ip")),
+           r.at("internal_port").get<uint16_t>()});
+    }
+    gateways[id] = std::move(g);
   } else if (c == "routes") {
     routes[id] = {text(f, "vm_network_id"), prefix(f.at("prefix")), ipv4(f.at("next_hop")),
                   f.value("metric", 0u)};
@@ -182,6 +189,7 @@ void Model::index(const std::string& c, const Id& id, bool add) {
     if (auto it = gateways.find(id); it != gateways.end()) {
       link(gateways_by_network, it->second.vm_network_id, id, add);
       link(gateways_by_host, it->second.host_id, id, add);
+      link(gateways_by_pool, it->second.external_pool_id, id, add);
       count_placement(it->second.vm_network_id, it->second.host_id, add);
     }
   } else if (c == "routes") {
@@ -226,13 +234,18 @@ IdSet Model::networks_touched_by(const std::string& c, const Id& id) const {
     return {id};
   } else if (c == "routes") {
     if (auto it = routes.find(id); it != routes.end()) return {it->second.vm_network_id};
+  } else if (c == "gateways") {
+    if (auto it = gateways.find(id); it != gateways.end()) return {it->second.vm_network_id};
   } else if (c == "hosts") {
-    // The host's PA is in the records of every network with a NIC on it.
-    if (auto it = nics_by_host.find(id); it != nics_by_host.end()) {
-      IdSet out;
-      for (const Id& nic : it->second) out.insert(vm_nics.at(nic).vm_network_id);
-      return out;
-    }
+    // The host's PA is in the records of every network with a NIC on it,
+    // and with its external interface in the gateways it runs.
+    return networks_on_host(id);
+  } else if (c == "ip-pools") {
+    // An external pool's subnet and gateway are in its gateways' policy.
+    IdSet out;
+    if (auto it = gateways_by_pool.find(id); it != gateways_by_pool.end())
+      for (const Id& gw : it->second) out.insert(gateways.at(gw).vm_network_id);
+    return out;
   }
   return {};
 }
@@ -264,6 +277,8 @@ IdSet Model::hosts_touched_by(const std::string& c, const Id& id) const {
   } else if (c == "ip-pools") {
     if (auto it = ip_pools.find(id); it != ip_pools.end()) {
       if (!it->second.site_id.empty()) add_site(it->second.site_id);
+      if (auto gws = gateways_by_pool.find(id); gws != gateways_by_pool.end())
+        for (const Id& gw : gws->second) add_all(hosts_of_network(gateways.at(gw).vm_network_id));
       if (auto s = vm_subnets.find(it->second.vm_subnet_id); s != vm_subnets.end())
         add_all(hosts_of_network(s->second.vm_network_id));
     }

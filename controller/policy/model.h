@@ -18,6 +18,7 @@
 #include "shared/net/ipv4.h"
 #include "shared/net/mac.h"
 #include "shared/net/vsid.h"
+#include "shared/policy/host_policy.h"
 #include "shared/util/uuid.h"
 
 namespace vnet::store {
@@ -47,6 +48,7 @@ struct IpPool {
 struct Host {
   Id site_id;
   std::optional<net::Ipv4Address> pa;
+  std::string external_interface;  // "" unless it is a gateway host
 };
 struct VmNetwork {
   Id logical_network_id;
@@ -73,6 +75,8 @@ struct Gateway {
   Id host_id;
   std::string kind;
   std::optional<net::Ipv4Address> external_ip;
+  Id external_pool_id;
+  std::vector<policy::NatRule> nat_rules;
 };
 struct Route {
   Id vm_network_id;
@@ -119,6 +123,7 @@ class Model {
   std::unordered_map<Id, IdSet> nics_by_host;
   std::unordered_map<Id, IdSet> gateways_by_network;
   std::unordered_map<Id, IdSet> gateways_by_host;
+  std::unordered_map<Id, IdSet> gateways_by_pool;
   std::unordered_map<Id, IdSet> routes_by_network;
   std::unordered_map<Id, IdSet> pools_by_subnet;
   std::unordered_map<Id, IdSet> pools_by_site;

@@ -221,4 +221,33 @@ json Realization::nic_state(const std::string& nic_id, const json& nic) const {
   return state("success", json::array());
 }
 
+json Realization::gateway_state(const std::string& gateway_id, const json& gateway) const {
+  auto state = [](const char* status, json detail) {
+    return json{{"status", status}, {"detail", std::move(detail)}};
+  };
+  if (!gateway.contains("host_id")) {
+    return state("pending",
+                 json::array({problem("not_placed",
+                                      "no gateway host: an administrator gives a host an "
+                                      "external_interface and sets the gateway's host_id")}));
+  }
+  const HostStatus s = status(gateway.at("host_id").get<std::string>());
+  json failures = json::array();
+  for (const auto& p : s.problems) {
+    if (p.gateway_id == gateway_id) failures.push_back(problem(p.code, p.message));
+  }
+  if (!failures.empty()) return state("failure", std::move(failures));
+  if (!s.connected) {
+    return state("pending", json::array({problem("host_not_connected",
+                                                 "no agent is connected for the gateway's host")}));
+  }
+  if (s.realized < s.desired) {
+    return state("pending",
+                 json::array({problem("policy_pending",
+                                      fmt::format("the host's agent has generation {} of {}",
+                                                  s.realized, s.desired))}));
+  }
+  return state("success", json::array());
+}
+
 }  // namespace vnet::compiler

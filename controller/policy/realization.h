@@ -25,7 +25,8 @@ namespace vnet::compiler {
 struct AgentProblem {
   std::string code;
   std::string message;
-  std::string nic_id;  // "" when it concerns the host
+  std::string nic_id;      // "" when it concerns the host
+  std::string gateway_id;  // a gateway's problem (nat_table_full ...)
 };
 
 struct HostStatus {
@@ -79,6 +80,8 @@ class Realization : public model::RealizationView {
   // model::RealizationView
   nlohmann::json host_state(const std::string& host_id) const override;
   nlohmann::json nic_state(const std::string& nic_id, const nlohmann::json& nic) const override;
+  nlohmann::json gateway_state(const std::string& gateway_id,
+                               const nlohmann::json& gateway) const override;
   std::string uplink(const std::string& host_id) const override;
 
  private:

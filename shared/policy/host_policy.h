@@ -92,13 +92,34 @@ struct RewritePa {
   bool operator==(const RewritePa&) const = default;
 };
 
-// A gateway of a routing domain that runs on this host (DESIGN.md section 4,
-// "Gateways"): NAT or forwarding through its external address.
+// An inbound NAT rule (port forwarding): TCP or UDP to the gateway's
+// external address and `external_port` reaches `internal_ip:internal_port`.
+enum class NatProtocol : uint8_t { kTcp = 6, kUdp = 17 };  // the IP protocol numbers
+std::string_view to_string(NatProtocol protocol);
+std::optional<NatProtocol> parse_nat_protocol(std::string_view text);
+
+struct NatRule {
+  NatProtocol protocol = NatProtocol::kTcp;
+  uint16_t external_port = 0;
+  net::Ipv4Address internal_ip{};
+  uint16_t internal_port = 0;
+  bool operator==(const NatRule&) const = default;
+};
+
+// The gateway of a routing domain (DESIGN.md section 4, "Gateways"). Every
+// host of the VM network gets it: hosts send what leaves the network to
+// `pa`, and the host whose PA that is runs it on `interface`.
 struct GatewayPolicy {
   Uuid gateway_id{};
   RoutingDomainId rdid{};
   GatewayKind kind = GatewayKind::kNat;
   net::Ipv4Address external_ip{};
+  net::Ipv4Address pa{};          // the gateway host's PA
+  std::string interface {};       // the gateway host's external interface
+  uint8_t prefix_len = 24;        // of the external subnet (the pool's)
+  net::Ipv4Address next_hop{};    // the pool's gateway; 0.0.0.0: none, all on-link
+  std::vector<NatRule> nat_rules{};                // kind nat only
+  std::vector<net::IpPrefix> advertised_prefixes{};  // the VM network's subnets (forwarding)
   bool operator==(const GatewayPolicy&) const = default;
 };
 
@@ -126,5 +147,7 @@ struct PolicyError {
 // Checks what the types alone cannot: ranges, reserved VSIDs, duplicates that
 // would make forwarding ambiguous, gateways outside their subnet.
 std::optional<PolicyError> validate(const HostPolicy& policy);
+// One gateway on its own (`index` names it in the path).
+std::optional<PolicyError> validate_gateway(const GatewayPolicy& gateway, size_t index);
 
 }  // namespace vnet::policy

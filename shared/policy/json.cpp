@@ -173,6 +173,26 @@ RewritePa read_rewrite_pa(const json& j, const std::string& path) {
   return {r.uuid("nic_id"), r.ipv4("ca"), r.ipv4("pa")};
 }
 
+NatRule read_nat_rule(const json& j, const std::string& path) {
+  Reader r(j, path);
+  NatRule rule;
+  const auto protocol = parse_nat_protocol(r.string("protocol"));
+  if (!protocol) Reader::fail(r.at("protocol"), "must be \"tcp\" or \"udp\"");
+  rule.protocol = *protocol;
+  rule.external_port = static_cast<uint16_t>(r.unsigned_number("external_port", 65535));
+  rule.internal_ip = r.ipv4("internal_ip");
+  rule.internal_port = static_cast<uint16_t>(r.unsigned_number("internal_port", 65535));
+  return rule;
+}
+
+net::IpPrefix read_prefix(const json& j, const std::string& path) {
+  if (!j.is_string()) Reader::fail(path, "must be a string");
+  const auto prefix = net::IpPrefix::parse(j.get<std::string>());
+  if (!prefix) Reader::fail(path, prefix.error());
+  if (!prefix->is_v4()) Reader::fail(path, "must be an IPv4 prefix");
+  return *prefix;
+}
+
 GatewayPolicy read_gateway(const json& j, const std::string& path) {
   Reader r(j, path);
   GatewayPolicy g;
@@ -182,6 +202,12 @@ GatewayPolicy read_gateway(const json& j, const std::string& path) {
   if (!kind) Reader::fail(r.at("kind"), "must be \"nat\" or \"forwarding\"");
   g.kind = *kind;
   g.external_ip = r.ipv4("external_ip");
+  g.pa = r.ipv4("pa");
+  g.interface = r.string("interface");
+  g.prefix_len = static_cast<uint8_t>(r.unsigned_number("prefix_len", 32));
+  g.next_hop = r.ipv4("next_hop");
+  g.nat_rules = r.array<NatRule>("nat_rules", read_nat_rule);
+  g.advertised_prefixes = r.array<net::IpPrefix>("advertised_prefixes", read_prefix);
   return g;
 }
 
@@ -221,12 +247,31 @@ template <class J>
 J element(const RewritePa& r) {
   return J{{"nic_id", r.nic_id.to_string()}, {"ca", r.ca.to_string()}, {"pa", r.pa.to_string()}};
 }
+template <class J, class T>
+J elements(const std::vector<T>& items);
+template <class J>
+J element(const NatRule& rule) {
+  return J{{"protocol", to_string(rule.protocol)},
+           {"external_port", rule.external_port},
+           {"internal_ip", rule.internal_ip.to_string()},
+           {"internal_port", rule.internal_port}};
+}
+template <class J>
+J element(const net::IpPrefix& prefix) {
+  return J(prefix.to_string());
+}
 template <class J>
 J element(const GatewayPolicy& g) {
   return J{{"gateway_id", g.gateway_id.to_string()},
            {"rdid", g.rdid.to_string()},
            {"kind", to_string(g.kind)},
-           {"external_ip", g.external_ip.to_string()}};
+           {"external_ip", g.external_ip.to_string()},
+           {"pa", g.pa.to_string()},
+           {"interface", g.interface},
+           {"prefix_len", g.prefix_len},
+           {"next_hop", g.next_hop.to_string()},
+           {"nat_rules", elements<J>(g.nat_rules)},
+           {"advertised_prefixes", elements<J>(g.advertised_prefixes)}};
 }
 template <class J, class T>
 J elements(const std::vector<T>& items) {

@@ -64,6 +64,14 @@ std::optional<LookupRule> parse_lookup_rule(std::string_view text) {
 std::string_view to_string(GatewayKind kind) {
   return kind == GatewayKind::kNat ? "nat" : "forwarding";
 }
+std::string_view to_string(NatProtocol protocol) {
+  return protocol == NatProtocol::kTcp ? "tcp" : "udp";
+}
+std::optional<NatProtocol> parse_nat_protocol(std::string_view text) {
+  if (text == "tcp") return NatProtocol::kTcp;
+  if (text == "udp") return NatProtocol::kUdp;
+  return std::nullopt;
+}
 std::optional<GatewayKind> parse_gateway_kind(std::string_view text) {
   if (text == "nat") return GatewayKind::kNat;
   if (text == "forwarding") return GatewayKind::kForwarding;
@@ -176,9 +184,66 @@ std::optional<PolicyError> validate(const HostPolicy& p) {
     }
   }
 
+  std::set<net::Ipv4Address> external_ips;
+  std::set<RoutingDomainId> gateway_domains;
   for (size_t i = 0; i < p.gateways.size(); ++i) {
-    if (p.gateways[i].external_ip.is_unspecified()) {
-      return PolicyError{at("gateways", i, "external_ip"), "must not be 0.0.0.0"};
+    if (auto error = validate_gateway(p.gateways[i], i)) return error;
+    const GatewayPolicy& g = p.gateways[i];
+    if (!external_ips.insert(g.external_ip).second) {
+      return PolicyError{
+          at("gateways", i, "external_ip"),
+          fmt::format("{} is another gateway's external address too", g.external_ip.to_string())};
+    }
+    if (!gateway_domains.insert(g.rdid).second) {
+      return PolicyError{at("gateways", i, "rdid"), "has another gateway too (one per VM network)"};
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<PolicyError> validate_gateway(const GatewayPolicy& g, size_t i) {
+  if (g.gateway_id.is_nil()) return PolicyError{at("gateways", i, "gateway_id"), "must not be nil"};
+  if (g.external_ip.is_unspecified() || g.external_ip.is_multicast() ||
+      g.external_ip.is_broadcast()) {
+    return PolicyError{at("gateways", i, "external_ip"), "must be a unicast address"};
+  }
+  if (g.pa.is_unspecified()) return PolicyError{at("gateways", i, "pa"), "must not be 0.0.0.0"};
+  if (!valid_interface_name(g.interface)) {
+    return PolicyError{at("gateways", i, "interface"),
+                       fmt::format("\"{}\" is not a Linux interface name", g.interface)};
+  }
+  if (g.prefix_len < 1 || g.prefix_len > 32) {
+    return PolicyError{at("gateways", i, "prefix_len"), "must be from 1 to 32"};
+  }
+  const auto subnet = net::IpPrefix::containing(net::IpAddress(g.external_ip), g.prefix_len);
+  if (!g.next_hop.is_unspecified() &&
+      (g.next_hop == g.external_ip || !subnet.contains(net::IpAddress(g.next_hop)))) {
+    return PolicyError{at("gateways", i, "next_hop"),
+                       fmt::format("{} is not another address of {}", g.next_hop.to_string(),
+                                   subnet.to_string())};
+  }
+  if (g.kind != GatewayKind::kNat && !g.nat_rules.empty()) {
+    return PolicyError{fmt::format("/gateways/{}/nat_rules", i), "are for NAT gateways only"};
+  }
+  for (size_t r = 0; r < g.nat_rules.size(); ++r) {
+    const NatRule& rule = g.nat_rules[r];
+    const std::string base = fmt::format("/gateways/{}/nat_rules/{}", i, r);
+    if (rule.external_port == 0) return PolicyError{base + "/external_port", "must not be 0"};
+    if (rule.internal_port == 0) return PolicyError{base + "/internal_port", "must not be 0"};
+    if (rule.internal_ip.is_unspecified())
+      return PolicyError{base + "/internal_ip", "must not be 0.0.0.0"};
+  }
+  const size_t repeat = first_repeat(g.nat_rules.size(), [&](size_t r) {
+    return std::pair(g.nat_rules[r].protocol, g.nat_rules[r].external_port);
+  });
+  if (repeat < g.nat_rules.size()) {
+    return PolicyError{fmt::format("/gateways/{}/nat_rules/{}/external_port", i, repeat),
+                       "is claimed by another rule of the same protocol"};
+  }
+  for (size_t a = 0; a < g.advertised_prefixes.size(); ++a) {
+    if (!g.advertised_prefixes[a].is_v4()) {
+      return PolicyError{fmt::format("/gateways/{}/advertised_prefixes/{}", i, a),
+                         "must be an IPv4 prefix"};
     }
   }
   return std::nullopt;

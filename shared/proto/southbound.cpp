@@ -25,6 +25,7 @@ json ack(uint64_t generation, const std::vector<Problem>& problems) {
   for (const auto& p : problems) {
     json item{{"code", p.code}, {"message", p.message}};
     if (!p.nic_id.empty()) item["nic_id"] = p.nic_id;
+    if (!p.gateway_id.empty()) item["gateway_id"] = p.gateway_id;
     list.push_back(std::move(item));
   }
   return {{"type", "ack"}, {"generation", generation}, {"problems", std::move(list)}};
@@ -53,14 +54,14 @@ std::vector<Problem> problems_of(const json& ack) {
   for (const auto& p : *it) {
     if (!p.is_object() || !p.contains("code") || !p["code"].is_string())
       throw std::invalid_argument("/problems/*/code must be a string");
-    for (const char* field : {"message", "nic_id"}) {
+    for (const char* field : {"message", "nic_id", "gateway_id"}) {
       if (p.contains(field) && !p[field].is_string())
         throw std::invalid_argument(std::string("/problems/*/") + field + " must be a string");
     }
     if (out.size() == kMaxProblems)
       throw std::invalid_argument("/problems holds more than " + std::to_string(kMaxProblems));
     out.push_back({p["code"].get<std::string>(), p.value("message", std::string()),
-                   p.value("nic_id", std::string())});
+                   p.value("nic_id", std::string()), p.value("gateway_id", std::string())});
   }
   return out;
 }

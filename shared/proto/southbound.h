@@ -28,7 +28,8 @@ inline constexpr size_t kMaxControllerMessage = 256 << 20;
 struct Problem {
   std::string code;
   std::string message;
-  std::string nic_id;  // "" for the host as a whole
+  std::string nic_id;      // "" for the host as a whole
+  std::string gateway_id;  // a gateway's problem (nat_table_full, nat_ports_exhausted)
 };
 
 // agent -> controller

@@ -35,6 +35,25 @@ class ApiTest : public ::testing::Test {
     return {id, token.at("token")};
   }
 
+  // An administrator's external network (no network virtualization), its
+  // site and a pool on it: what NAT and forwarding gateways take their
+  // external addresses from.
+  json external_pool(const std::string& first = "203.0.113.100",
+                     const std::string& last = "203.0.113.120",
+                     const std::string& host_group = "") {
+    const json ln =
+        ctl.create("logical-networks", {{"name", "internet-" + first + "-" + last},
+                                        {"network_virtualization", false}});
+    const json site = ctl.create("sites", {{"logical_network_id", ln.at("id")},
+                                           {"name", "edge"},
+                                           {"host_group", host_group},
+                                           {"subnets", {{{"prefix", "203.0.113.0/24"}}}}});
+    return ctl.create("ip-pools", {{"site_id", site.at("id")},
+                                   {"subnet", "203.0.113.0/24"},
+                                   {"gateway", "203.0.113.1"},
+                                   {"ranges", {{{"start", first}, {"end", last}}}}});
+  }
+
   // A VM network with one subnet and one pool, created by the tenant itself.
   struct Network {
     json vm_network, subnet, pool;
@@ -103,9 +122,12 @@ TEST_F(ApiTest, TenantsNeverSeeOrTouchEachOthersObjects) {
   const Network aaa = network(contoso, "AAA");
   const json nic = ctl.create("vm-nics", {{"vm_subnet_id", aaa.subnet.at("id")}, {"vm_name", "db"}},
                               contoso.token);
-  const json gw =
-      ctl.create("gateways", {{"vm_network_id", aaa.vm_network.at("id")}, {"kind", "forwarding"}},
-                 contoso.token);
+  const json gw = ctl.create("gateways",
+                             {{"name", "edge"},
+                              {"vm_network_id", aaa.vm_network.at("id")},
+                              {"kind", "forwarding"},
+                              {"external_pool_id", external_pool().at("id")}},
+                             contoso.token);
   const json route = ctl.create("routes",
                                 {{"vm_network_id", aaa.vm_network.at("id")},
                                  {"prefix", "0.0.0.0/0"},
@@ -637,15 +659,10 @@ TEST_F(ApiTest, WhoamiTellsTheRoleAndTheTenantsOwnName) {
 TEST_F(ApiTest, ATenantNamesAnAdministratorsSitePoolForItsNatGatewayWithoutReadingIt) {
   const Tenant contoso = tenant("contoso");
   const Network aaa = network(contoso, "AAA");
-  const json site = ctl.create("sites", {{"logical_network_id", logical_network},
-                                         {"name", "edge"},
-                                         {"subnets", {{{"prefix", "203.0.113.0/24"}}}}});
-  const json external =
-      ctl.create("ip-pools", {{"site_id", site.at("id")},
-                              {"subnet", "203.0.113.0/24"},
-                              {"ranges", {{{"start", "203.0.113.10"}, {"end", "203.0.113.11"}}}}});
+  const json external = external_pool("203.0.113.10", "203.0.113.11");
   const auto gw = ctl.call("POST", "/api/v1/gateways",
-                           {{"vm_network_id", aaa.vm_network.at("id")},
+                           {{"name", "internet"},
+                            {"vm_network_id", aaa.vm_network.at("id")},
                             {"kind", "nat"},
                             {"external_pool_id", external.at("id")}},
                            contoso.token);
@@ -656,12 +673,263 @@ TEST_F(ApiTest, ATenantNamesAnAdministratorsSitePoolForItsNatGatewayWithoutReadi
   // Another tenant's CA pool is still nothing to name.
   const Tenant fabrikam = tenant("fabrikam");
   const auto refused = ctl.call("POST", "/api/v1/gateways",
-                                {{"vm_network_id", network(fabrikam, "F").vm_network.at("id")},
+                                {{"name", "internet"},
+                                 {"vm_network_id", network(fabrikam, "F").vm_network.at("id")},
                                  {"kind", "nat"},
                                  {"external_pool_id", aaa.pool.at("id")}},
                                 fabrikam.token);
   EXPECT_EQ(refused.status, 400) << refused.body;
   EXPECT_NE(refused.body.find("there is no IP pool with id"), std::string::npos) << refused.body;
 }
+// --- gateways (issue 15) ---------------------------------------------------
+
+class GatewayApiTest : public ApiTest {
+ protected:
+  json site;  // the datacenter site hosts live in
+  void SetUp() override {
+    ApiTest::SetUp();
+    site = ctl.create("sites", {{"logical_network_id", logical_network},
+                                {"name", "dc1"},
+                                {"host_group", "edge-hosts"},
+                                {"subnets", {{{"prefix", "192.168.1.0/24"}}}}});
+  }
+  json host(const std::string& name, const std::string& pa, const std::string& external = "") {
+    json body = {{"name", name}, {"site_id", site.at("id")}, {"pa", pa}};
+    if (!external.empty()) body["external_interface"] = external;
+    return ctl.create("hosts", body);
+  }
+  static std::string url(const json& gw) {
+    return "/api/v1/gateways/" + gw.at("id").get<std::string>();
+  }
+};
+
+TEST_F(GatewayApiTest, TheControllerPlacesANewGatewayOnTheGatewayHostWithTheFewest) {
+  const json compute = host("compute1", "192.168.1.10");
+  const json gw1 = host("gw1", "192.168.1.21", "ext0");
+  const json gw2 = host("gw2", "192.168.1.22", "ext0");
+  const json pool = external_pool("203.0.113.100", "203.0.113.120", "edge-hosts");
+  std::vector<std::string> placed;
+  for (const char* name : {"contoso", "fabrikam", "woodgrove"}) {
+    const Tenant t = tenant(name);
+    const Network n = network(t, "AAA");
+    const auto r = ctl.call("POST", "/api/v1/gateways",
+                            {{"name", "internet"},
+                             {"vm_network_id", n.vm_network.at("id")},
+                             {"kind", "nat"},
+                             {"external_pool_id", pool.at("id")}},
+                            t.token);
+    ASSERT_EQ(r.status, 201) << r.body;
+    placed.push_back(r.json().at("host_id"));
+    EXPECT_EQ(r.json().at("configuration_state").at("status"), "pending") << r.body;
+  }
+  // Fewest first, then by name: gw1, gw2, gw1; never the compute host.
+  EXPECT_EQ(placed, (std::vector<std::string>{gw1.at("id"), gw2.at("id"), gw1.at("id")}));
+}
+
+TEST_F(GatewayApiTest, WithoutAGatewayHostTheGatewayWaitsAndSaysWhy) {
+  host("compute1", "192.168.1.10");
+  const Tenant t = tenant("contoso");
+  const Network n = network(t, "AAA");
+  const auto r = ctl.call("POST", "/api/v1/gateways",
+                          {{"name", "internet"},
+                           {"vm_network_id", n.vm_network.at("id")},
+                           {"kind", "nat"},
+                           {"external_pool_id", external_pool().at("id")}},
+                          t.token);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_FALSE(r.json().contains("host_id"));
+  EXPECT_EQ(r.json().at("configuration_state").at("detail")[0].at("code"), "not_placed");
+}
+
+TEST_F(GatewayApiTest, AnAdministratorMovesAGatewayOnlyToAGatewayHost) {
+  const json compute = host("compute1", "192.168.1.10");
+  const json gw1 = host("gw1", "192.168.1.21", "ext0");
+  const json gw2 = host("gw2", "192.168.1.22", "ext1");
+  const Tenant t = tenant("contoso");
+  const Network n = network(t, "AAA");
+  const json gw = ctl.create("gateways",
+                             {{"name", "internet"},
+                              {"vm_network_id", n.vm_network.at("id")},
+                              {"kind", "nat"},
+                              {"external_pool_id", external_pool().at("id")}},
+                             t.token);
+  EXPECT_EQ(gw.at("host_id"), gw1.at("id"));
+  auto r = ctl.call("PATCH", url(gw), {{"host_id", gw2.at("id")}}, t.token);
+  EXPECT_EQ(r.status, 403) << r.body;
+  r = ctl.call("PATCH", url(gw), {{"host_id", compute.at("id")}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("not a gateway host"), std::string::npos) << r.body;
+  r = ctl.call("PATCH", url(gw), {{"host_id", gw2.at("id")}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("host_id"), gw2.at("id"));
+  EXPECT_EQ(r.json().at("external_ip"), gw.at("external_ip"));  // the address moves with it
+  // A gateway host keeps its external interface while it runs gateways.
+  const std::string host_url = "/api/v1/hosts/" + gw2.at("id").get<std::string>();
+  r = ctl.call("PATCH", host_url, {{"external_interface", nullptr}});
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find(gw.at("id").get<std::string>()), std::string::npos) << r.body;
+  EXPECT_EQ(ctl.call("PATCH", host_url, {{"external_interface", "ext9"}}).status, 200);
+}
+
+TEST_F(GatewayApiTest, TheExternalPoolMustBeAnExternalNetworksAndItsAddressesAreCounted) {
+  host("gw1", "192.168.1.21", "ext0");
+  const Tenant t = tenant("contoso");
+  const Network a = network(t, "A");
+  const Network b = network(t, "B");
+  const Network c = network(t, "C");
+  // A site pool of the virtualized datacenter network is no external pool.
+  const json dc_pool =
+      ctl.create("ip-pools", {{"site_id", site.at("id")},
+                              {"subnet", "192.168.1.0/24"},
+                              {"ranges", {{{"start", "192.168.1.100"}, {"end", "192.168.1.120"}}}}});
+  auto r = ctl.call("POST", "/api/v1/gateways",
+                    {{"name", "x"},
+                     {"vm_network_id", a.vm_network.at("id")},
+                     {"kind", "nat"},
+                     {"external_pool_id", dc_pool.at("id")}},
+                    t.token);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("without network virtualization"), std::string::npos) << r.body;
+  r = ctl.call("POST", "/api/v1/gateways",
+               {{"name", "x"}, {"vm_network_id", a.vm_network.at("id")}, {"kind", "nat"}}, t.token);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.json().at("errors")[0].at("field"), "/external_pool_id");
+
+  const json pool = external_pool("203.0.113.100", "203.0.113.100");  // one address
+  const json first = ctl.create("gateways",
+                                {{"name", "x"},
+                                 {"vm_network_id", a.vm_network.at("id")},
+                                 {"kind", "nat"},
+                                 {"external_pool_id", pool.at("id")}},
+                                t.token);
+  EXPECT_EQ(first.at("external_ip"), "203.0.113.100");
+  // One gateway per VM network.
+  r = ctl.call("POST", "/api/v1/gateways",
+               {{"name", "y"},
+                {"vm_network_id", a.vm_network.at("id")},
+                {"kind", "forwarding"},
+                {"external_pool_id", pool.at("id")}},
+               t.token);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("has a gateway already"), std::string::npos) << r.body;
+  // The pool is exhausted: 409, and nothing is left behind.
+  r = ctl.call("POST", "/api/v1/gateways",
+               {{"name", "y"},
+                {"vm_network_id", b.vm_network.at("id")},
+                {"kind", "nat"},
+                {"external_pool_id", pool.at("id")}},
+               t.token);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("exhausted"), std::string::npos) << r.body;
+  EXPECT_EQ(ctl.call("GET", "/api/v1/gateways", nullptr, t.token).json().at("items").size(), 1u);
+  // Deleting the gateway frees its address for the next one.
+  EXPECT_EQ(ctl.call("DELETE", url(first), nullptr, t.token).status, 204);
+  const json next = ctl.create("gateways",
+                               {{"name", "z"},
+                                {"vm_network_id", c.vm_network.at("id")},
+                                {"kind", "forwarding"},
+                                {"external_pool_id", pool.at("id")}},
+                               t.token);
+  EXPECT_EQ(next.at("external_ip"), "203.0.113.100");
+  EXPECT_EQ(next.at("advertised_prefixes"), json::array({"10.10.0.0/16"}));
+}
+
+TEST_F(GatewayApiTest, NatRulesForwardToTheVmNetworksOwnAddressesOnce) {
+  host("gw1", "192.168.1.21", "ext0");
+  const Tenant t = tenant("contoso");
+  const Network n = network(t, "AAA");
+  const json pool = external_pool();
+  auto create = [&](const json& rules, const std::string& kind = "nat") {
+    return ctl.call("POST", "/api/v1/gateways",
+                    {{"name", "internet"},
+                     {"vm_network_id", n.vm_network.at("id")},
+                     {"kind", kind},
+                     {"external_pool_id", pool.at("id")},
+                     {"nat_rules", rules}},
+                    t.token);
+  };
+  const json web = {
+      {"protocol", "tcp"}, {"external_port", 80}, {"internal_ip", "10.10.1.100"}, {"internal_port", 8080}};
+  json outside = web;
+  outside["internal_ip"] = "172.16.0.5";
+  outside["external_port"] = 81;
+  auto r = create(json::array({web, outside}));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.json().at("errors")[0].at("field"), "/nat_rules/1/internal_ip") << r.body;
+  json twice = web;
+  twice["internal_port"] = 8081;
+  r = create(json::array({web, twice}));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("/1/external_port: tcp 80 is claimed by another rule"), std::string::npos)
+      << r.body;
+  json udp = web;
+  udp["protocol"] = "udp";  // the same port, another protocol: fine
+  r = create(json::array({web}), "forwarding");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("are for NAT gateways only"), std::string::npos) << r.body;
+  r = create(json::array({web, udp}));
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.json().at("nat_rules").size(), 2u);
+  EXPECT_EQ(r.json().at("advertised_prefixes"), json::array());
+}
+
+TEST_F(GatewayApiTest, EveryHostOfTheNetworkSendsToTheGatewayHostWhichGetsItAll) {
+  const json compute = host("compute1", "192.168.1.10");
+  const json other = host("compute2", "192.168.1.11");
+  const json gw_host = host("gw1", "192.168.1.21", "ext0");
+  const Tenant t = tenant("contoso");
+  const Network n = network(t, "AAA");
+  const Network lonely = network(t, "BBB");  // no gateway: nothing of it on the gateway host
+  for (const auto& [net, h] : {std::pair{n, compute}, std::pair{lonely, other}}) {
+    const json nic =
+        ctl.create("vm-nics", {{"vm_subnet_id", net.subnet.at("id")}, {"vm_name", "web"}}, t.token);
+    ASSERT_EQ(ctl.call("PATCH", "/api/v1/vm-nics/" + nic.at("id").get<std::string>(),
+                       {{"host_id", h.at("id")}, {"interface", "vnet-web"}})
+                  .status,
+              200);
+  }
+  const json gw = ctl.create("gateways",
+                             {{"name", "internet"},
+                              {"vm_network_id", n.vm_network.at("id")},
+                              {"kind", "nat"},
+                              {"external_pool_id", external_pool().at("id")},
+                              {"nat_rules", json::array({{{"protocol", "tcp"},
+                                                          {"external_port", 80},
+                                                          {"internal_ip", "10.10.1.100"},
+                                                          {"internal_port", 8080}}})}},
+                             t.token);
+  ctl.app().engine().flush();
+  auto policy_of = [&](const json& h) {
+    return ctl.call("GET", "/api/v1/hosts/" + h.at("id").get<std::string>() + "/policy").json();
+  };
+  const json on_compute = policy_of(compute);
+  ASSERT_EQ(on_compute.at("gateways").size(), 1u) << on_compute.dump();
+  const json& g = on_compute.at("gateways")[0];
+  EXPECT_EQ(g.at("gateway_id"), gw.at("id"));
+  EXPECT_EQ(g.at("pa"), "192.168.1.21");
+  EXPECT_EQ(g.at("interface"), "ext0");
+  EXPECT_EQ(g.at("external_ip"), "203.0.113.100");
+  EXPECT_EQ(g.at("prefix_len"), 24);
+  EXPECT_EQ(g.at("next_hop"), "203.0.113.1");
+  EXPECT_EQ(g.at("nat_rules")[0].at("internal_port"), 8080);
+  EXPECT_EQ(g.at("rdid"), n.vm_network.at("rdid"));
+
+  const json on_gateway = policy_of(gw_host);
+  EXPECT_EQ(on_gateway.at("gateways"), on_compute.at("gateways"));
+  EXPECT_EQ(on_gateway.at("lookup_records"), on_compute.at("lookup_records"));
+  EXPECT_TRUE(on_gateway.at("ports").empty());
+  for (const auto& route : on_gateway.at("customer_routes"))
+    EXPECT_EQ(route.at("rdid"), n.vm_network.at("rdid")) << "BBB leaked to the gateway host";
+  EXPECT_TRUE(policy_of(other).at("gateways").empty());
+
+  // Moved: every host of the network follows.
+  const json gw2 = host("gw2", "192.168.1.22", "ext0");
+  ASSERT_EQ(ctl.call("PATCH", url(gw), {{"host_id", gw2.at("id")}}).status, 200);
+  ctl.app().engine().flush();
+  EXPECT_EQ(policy_of(compute).at("gateways")[0].at("pa"), "192.168.1.22");
+  EXPECT_TRUE(policy_of(gw_host).at("gateways").empty());
+  EXPECT_TRUE(policy_of(gw_host).at("lookup_records").empty());
+}
+
 }  // namespace
 }  // namespace vnet::testing

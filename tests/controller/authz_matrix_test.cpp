@@ -32,9 +32,13 @@ class AuthzMatrix : public ::testing::Test {
     const json site = make("sites", {{"logical_network_id", ln["id"]},
                                      {"name", "rack"},
                                      {"subnets", {{{"prefix", "192.168.1.0/24"}}}}});
-    const json host =
-        make("hosts", {{"name", "h1"}, {"site_id", site["id"]}, {"pa", "192.168.1.10"}});
-    const json edge = ctl.create("sites", {{"logical_network_id", ln["id"]},
+    const json host = make("hosts", {{"name", "h1"},
+                                     {"site_id", site["id"]},
+                                     {"pa", "192.168.1.10"},
+                                     {"external_interface", "ext0"}});
+    const json internet =
+        ctl.create("logical-networks", {{"name", "internet"}, {"network_virtualization", false}});
+    const json edge = ctl.create("sites", {{"logical_network_id", internet["id"]},
                                            {"name", "edge"},
                                            {"subnets", {{{"prefix", "203.0.113.0/24"}}}}});
     const json external = ctl.create(
@@ -63,7 +67,8 @@ class AuthzMatrix : public ::testing::Test {
                      {"vm_name", "vm"},
                      {"host_id", host["id"]},
                      {"interface", "vnet-vm"}});
-    make("gateways", {{"vm_network_id", net["id"]},
+    make("gateways", {{"name", "internet"},
+                      {"vm_network_id", net["id"]},
                       {"kind", "nat"},
                       {"external_pool_id", external["id"]},
                       {"host_id", host["id"]}});

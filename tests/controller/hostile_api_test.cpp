@@ -112,12 +112,16 @@ TEST_F(HostileApiTest, AWriteThatWouldGiveAHostAnInvalidPolicyIsRefusedAndChange
   EXPECT_EQ(r.status, 409) << r.body;
   EXPECT_FALSE(ctl.call("GET", url("vm-nics", gw_nic)).json().contains("host_id"));
 
-  // A forwarding gateway placed by an administrator without an external
-  // address: the policy would carry external_ip 0.0.0.0.
+  // A forwarding gateway without an external address (the policy would
+  // carry external_ip 0.0.0.0) is refused before it is written (issue 15:
+  // every gateway takes its address from an external pool).
   r = ctl.call("POST", "/api/v1/gateways",
-               {{"vm_network_id", net.at("id")}, {"kind", "forwarding"}, {"host_id", host_id}});
-  EXPECT_EQ(r.status, 409) << r.body;
-  EXPECT_NE(r.body.find("external_ip"), std::string::npos) << r.body;
+               {{"name", "edge"},
+                {"vm_network_id", net.at("id")},
+                {"kind", "forwarding"},
+                {"host_id", host_id}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("/external_pool_id"), std::string::npos) << r.body;
   EXPECT_EQ(ctl.call("GET", "/api/v1/gateways").json().at("items").size(), 0u);
 
   // Nothing of it reached the host's compiled policy.

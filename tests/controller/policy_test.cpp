@@ -292,10 +292,18 @@ TEST(PolicyCompiler, IsolationNoneAndGatewaysOnTheHost) {
                 {"ip", "10.50.0.5"},
                 {"host_id", id(1)},
                 {"interface", "vnet-plain"}}});
+  m.apply({"hosts", id(2),
+           json{{"site_id", id(0x20)}, {"pa", "192.168.2.20"}, {"external_interface", "ext0"}}});
+  m.apply({"ip-pools", id(0xba),
+           json{{"site_id", id(0x20)},
+                {"subnet", "203.0.113.0/24"},
+                {"gateway", "203.0.113.1"},
+                {"ranges", json::array({{{"start", "203.0.113.5"}, {"end", "203.0.113.9"}}})}}});
   m.apply({"gateways", id(0xb9),
            json{{"vm_network_id", id(0xb0)},
                 {"kind", "nat"},
                 {"host_id", id(2)},
+                {"external_pool_id", id(0xba)},
                 {"external_ip", "203.0.113.7"}}});
   const auto p1 = compile(m, id(1));
   EXPECT_EQ(p1.ports.size(), 2u);  // the "none" NIC is the physical network's
@@ -305,6 +313,11 @@ TEST(PolicyCompiler, IsolationNoneAndGatewaysOnTheHost) {
   EXPECT_EQ(p2.gateways[0].rdid, uuid(0xb1));
   EXPECT_EQ(p2.gateways[0].external_ip.to_string(), "203.0.113.7");
   EXPECT_EQ(p2.gateways[0].kind, policy::GatewayKind::kNat);
+  EXPECT_EQ(p2.gateways[0].pa.to_string(), "192.168.2.20");
+  EXPECT_EQ(p2.gateways[0].next_hop.to_string(), "203.0.113.1");
+  EXPECT_EQ(p2.gateways[0].interface, "ext0");
+  // The hosts of the network send to it: host 1 has a NIC of 0xb0.
+  EXPECT_EQ(compile(m, id(1)).gateways, p2.gateways);
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ TEST(SouthboundProtocol, MessagesAndTheirAnswers) {
       {"an ack whose problems are an object", true,
        json{{"type", "ack"}, {"generation", uint64_t{2}}, {"problems", {{"code", "x"}}}},
        "bad_frame", "ack"},
-      {"a good ack", true, proto::ack(2, {{"interface_missing", "gone", "nic"}}), "", "ack"},
+      {"a good ack", true, proto::ack(2, {{"interface_missing", "gone", "nic", ""}}), "", "ack"},
       {"stats", true, proto::stats(json::object()), "", "stats"},
       {"renew without a CSR", true, json{{"type", "renew"}}, "bad_frame", "renew"},
       {"renew with a CSR over 16 KiB", true, proto::renew(std::string(20000, 'x')), "bad_frame",
@@ -87,7 +87,7 @@ TEST(SouthboundProtocol, HelloRegistersAndSaysWhatTheAgentHolds) {
 TEST(SouthboundProtocol, AckProblemsReachTheRealizationWithTheirNics) {
   SessionState s{.host = kHost, .registered = true, .sent = 4, .hold_until = {}};
   const SessionStep step = on_agent_message(
-      s, proto::ack(4, {{"interface_missing", "no b5", "nic-1"}, {"policy_apply_failed", "x", ""}}),
+      s, proto::ack(4, {{"interface_missing", "no b5", "nic-1", ""}, {"policy_apply_failed", "x", "", ""}}),
       Clock::now(), 0);
   ASSERT_TRUE(step.ack.has_value());
   EXPECT_EQ(step.ack->first, 4u);

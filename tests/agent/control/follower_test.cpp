@@ -41,7 +41,7 @@ TEST_F(FollowerTest, AValidSnapshotIsInstalledAndNothingElseHappens) {
 
 TEST_F(FollowerTest, ARefusedPolicyIsReportedAndAskedForAgainWithCappedExponentialBackoff) {
   good.generation = 3;
-  const std::vector<proto::Problem> held_problems = {{"interface_missing", "gone", "nic-1"}};
+  const std::vector<proto::Problem> held_problems = {{"interface_missing", "gone", "nic-1", ""}};
   std::vector<int64_t> delays;
   for (int i = 0; i < 9; ++i) {
     const FollowerStep step = follower.on_message(snapshot(bad()), &good, held_problems, 1.0);

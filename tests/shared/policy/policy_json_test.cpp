@@ -70,12 +70,28 @@ TEST(HostPolicyJson, RewriteAndGatewaysRoundTrip) {
   policy.lookup_records[1].rule = LookupRule::kRewrite;
   policy.rewrite_pas = {
       {testing::uuid(0x105), testing::ipv4("10.0.0.5"), testing::ipv4("192.168.1.105")}};
-  policy.gateways = {{testing::uuid(0x9), testing::uuid(0xb1), GatewayKind::kForwarding,
-                      testing::ipv4("203.0.113.9")}};
+  GatewayPolicy nat;
+  nat.gateway_id = testing::uuid(0x8);
+  nat.rdid = testing::uuid(0xb0);
+  nat.external_ip = testing::ipv4("203.0.113.8");
+  nat.pa = testing::ipv4("192.168.1.10");
+  nat.interface = "ext0";
+  nat.next_hop = testing::ipv4("203.0.113.1");
+  nat.nat_rules = {{NatProtocol::kTcp, 8080, testing::ipv4("10.0.0.5"), 80},
+                   {NatProtocol::kUdp, 5353, testing::ipv4("10.0.0.7"), 53}};
+  GatewayPolicy forwarding = nat;
+  forwarding.gateway_id = testing::uuid(0x9);
+  forwarding.rdid = testing::uuid(0xb1);
+  forwarding.kind = GatewayKind::kForwarding;
+  forwarding.external_ip = testing::ipv4("203.0.113.9");
+  forwarding.nat_rules.clear();
+  forwarding.advertised_prefixes = {*net::IpPrefix::parse("10.0.0.0/24")};
+  policy.gateways = {nat, forwarding};
   auto back = from_json(to_json(policy));
   ASSERT_TRUE(back) << back.error().to_string();
   EXPECT_EQ(*back, policy);
-  EXPECT_EQ(to_json(policy).at("gateways")[0].at("kind"), "forwarding");
+  EXPECT_EQ(to_json(policy).at("gateways")[1].at("kind"), "forwarding");
+  EXPECT_EQ(to_json(policy).at("gateways")[0].at("nat_rules")[1].at("protocol"), "udp");
 }
 
 TEST(HostPolicyJson, ArraysMayBeOmittedAndUnknownFieldsAreIgnored) {
@@ -88,6 +104,23 @@ TEST(HostPolicyJson, ArraysMayBeOmittedAndUnknownFieldsAreIgnored) {
   ASSERT_TRUE(back) << back.error().to_string();
   EXPECT_TRUE(back->rewrite_pas.empty());
   EXPECT_TRUE(back->ports[0].dns.empty());
+}
+
+json gateway_json() {
+  return {{"gateway_id", "00000000-0000-4000-8000-000000000009"},
+          {"rdid", "00000000-0000-4000-8000-0000000000b1"},
+          {"kind", "nat"},
+          {"external_ip", "203.0.113.9"},
+          {"pa", "192.168.1.10"},
+          {"interface", "ext0"},
+          {"prefix_len", 24},
+          {"next_hop", "203.0.113.1"},
+          {"nat_rules",
+           json::array({{{"protocol", "tcp"},
+                         {"external_port", 8080},
+                         {"internal_ip", "10.0.0.5"},
+                         {"internal_port", 80}}})},
+          {"advertised_prefixes", json::array()}};
 }
 
 struct BadField {
@@ -171,6 +204,45 @@ TEST(HostPolicyJson, ReportsThePathOfTheFirstBadField) {
                                        {"external_ip", "203.0.113.9"}}});
        },
        "/gateways/0/kind", "must be \"nat\" or \"forwarding\""},
+      {"gateway next hop outside",
+       [](json& j) {
+         j["gateways"] = json::array({gateway_json()});
+         j["gateways"][0]["next_hop"] = "198.51.100.1";
+       },
+       "/gateways/0/next_hop", "198.51.100.1 is not another address of 203.0.113.0/24"},
+      {"NAT rule claimed twice",
+       [](json& j) {
+         j["gateways"] = json::array({gateway_json()});
+         j["gateways"][0]["nat_rules"].push_back(j["gateways"][0]["nat_rules"][0]);
+         j["gateways"][0]["nat_rules"][1]["internal_port"] = 8443;
+       },
+       "/gateways/0/nat_rules/1/external_port", "is claimed by another rule of the same protocol"},
+      {"NAT rule protocol",
+       [](json& j) {
+         j["gateways"] = json::array({gateway_json()});
+         j["gateways"][0]["nat_rules"][0]["protocol"] = "icmp";
+       },
+       "/gateways/0/nat_rules/0/protocol", "must be \"tcp\" or \"udp\""},
+      {"rules on a forwarding gateway",
+       [](json& j) {
+         j["gateways"] = json::array({gateway_json()});
+         j["gateways"][0]["kind"] = "forwarding";
+       },
+       "/gateways/0/nat_rules", "are for NAT gateways only"},
+      {"two gateways of one routing domain",
+       [](json& j) {
+         j["gateways"] = json::array({gateway_json(), gateway_json()});
+         j["gateways"][1]["gateway_id"] = "00000000-0000-4000-8000-00000000000a";
+         j["gateways"][1]["external_ip"] = "203.0.113.10";
+       },
+       "/gateways/1/rdid", "has another gateway too (one per VM network)"},
+      {"external address twice",
+       [](json& j) {
+         j["gateways"] = json::array({gateway_json(), gateway_json()});
+         j["gateways"][1]["gateway_id"] = "00000000-0000-4000-8000-00000000000a";
+         j["gateways"][1]["rdid"] = "00000000-0000-4000-8000-0000000000b2";
+       },
+       "/gateways/1/external_ip", "203.0.113.9 is another gateway's external address too"},
   };
   for (const auto& c : cases) {
     json j = to_json(seed_host1_policy());
