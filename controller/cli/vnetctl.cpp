@@ -53,7 +53,7 @@ const std::map<std::string, std::vector<std::string>>& list_columns() {
       {"vm-nics",
        {"id", "vm_name", "ip", "mac", "vm_subnet_id", "host_id", "interface",
         "configuration_state"}},
-      {"gateways", {"id", "kind", "vm_network_id", "host_id", "external_ip"}},
+      {"gateways", {"id", "name", "kind", "vm_network_id", "host_id", "external_ip"}},
       {"routes", {"id", "vm_network_id", "prefix", "next_hop", "metric"}},
   };
   return columns;
@@ -312,6 +312,37 @@ json value_of(Session& session, const model::Field& field, const std::string& te
       }
       return subnets;
     }
+    case FieldType::kNatRules: {
+      // tcp:8080=10.0.0.5:80[,udp:53=10.0.0.7:53...]
+      json rules = json::array();
+      for (const auto& part : split(text)) {
+        const size_t colon = part.find(':');
+        const size_t equals = part.find('=');
+        const size_t last_colon = part.rfind(':');
+        auto number = [&](const std::string& digits) -> json {
+          if (digits.empty() || digits.size() > 5 ||
+              digits.find_first_not_of("0123456789") != std::string::npos)
+            return nullptr;
+          return std::stoi(digits);
+        };
+        if (colon == std::string::npos || equals == std::string::npos || equals < colon ||
+            last_colon < equals) {
+          throw std::invalid_argument(fmt::format(
+              "--{}: \"{}\" is not PROTOCOL:PORT=ADDRESS:PORT", dashed(field.name), part));
+        }
+        const json external = number(part.substr(colon + 1, equals - colon - 1));
+        const json internal = number(part.substr(last_colon + 1));
+        if (external.is_null() || internal.is_null()) {
+          throw std::invalid_argument(fmt::format("--{}: \"{}\" has a port that is not a number",
+                                                  dashed(field.name), part));
+        }
+        rules.push_back({{"protocol", part.substr(0, colon)},
+                         {"external_port", external},
+                         {"internal_ip", part.substr(equals + 1, last_colon - equals - 1)},
+                         {"internal_port", internal}});
+      }
+      return rules;
+    }
     default:
       if (text == "null") return nullptr;
       return text;
@@ -352,6 +383,7 @@ void add_field_flags(Verb& verb, bool for_filter) {
     if (f.type == FieldType::kRanges) help += "START-END[,START-END...]";
     if (f.type == FieldType::kSubnets) help += "PREFIX[:VLAN][,...]";
     if (f.type == FieldType::kIpv4List) help += "ADDRESS[,ADDRESS...]";
+    if (f.type == FieldType::kNatRules) help += "tcp|udp:PORT=ADDRESS:PORT[,...]";
     if (f.access == Access::kImmutable && !for_filter) help += " (set on creation only)";
     if (f.admin_only && !for_filter) help += " (administrators only)";
     option = verb.app->add_option(names, value, help);

@@ -90,11 +90,16 @@ class VnetctlTest(unittest.TestCase):
                                            {"prefix": "192.168.11.0/24", "vlan": 0}])
         pa_pool = self.json_of("ip-pool", "create", "--name", "pa-pool", "--site", "Redmond",
                                "--subnet", "192.168.10.0/24", "--ranges", "192.168.10.20-192.168.10.29")
-        ext_pool = self.json_of("ip-pool", "create", "--name", "external", "--site", "Redmond",
+        internet = self.json_of("logical-network", "create", "--name", "Internet",
+                                "--network-virtualization", "false")
+        self.json_of("site", "create", "--name", "Edge", "--logical-network", "Internet",
+                     "--subnets", "192.168.11.0/24")
+        ext_pool = self.json_of("ip-pool", "create", "--name", "external", "--site", "Edge",
                                 "--subnet", "192.168.11.0/24", "--ranges", "192.168.11.100-192.168.11.110")
         mac = self.json_of("mac-pool", "create", "--name", "lab", "--start", "02:00:00:00:10:00",
                            "--end", "02:00:00:00:10:ff")
-        host = self.json_of("host", "create", "--name", "hv1", "--site", "Redmond")
+        host = self.json_of("host", "create", "--name", "hv1", "--site", "Redmond",
+                            "--external-interface", "eth1")
         self.assertEqual(host["pa"], "192.168.10.20")  # from the site's pool
         tenant = self.json_of("tenant", "create", "--name", "Woodgrove")
         token = self.json_of("token", "create", "--name", "woodgrove-cli", "--tenant", "Woodgrove")
@@ -114,9 +119,13 @@ class VnetctlTest(unittest.TestCase):
         self.assertEqual(pool["dns"], ["10.1.0.2", "10.1.0.3"])
         nic = self.json_of("vm-nic", "create", "--vm-subnet", "front", "--vm-name", "app-1", token=t)
         self.assertEqual(nic["ip"], "10.1.0.10")
-        gateway = self.json_of("gateway", "create", "--vm-network", "Green", "--kind", "nat",
-                               "--external-pool-id", ext_pool["id"], token=t)
+        gateway = self.json_of("gateway", "create", "--name", "internet", "--vm-network", "Green",
+                               "--kind", "nat", "--external-pool-id", ext_pool["id"],
+                               "--nat-rules", "tcp:8080=10.1.0.10:80,udp:53=10.1.0.10:53", token=t)
         self.assertEqual(gateway["external_ip"], "192.168.11.100")
+        self.assertEqual(gateway["host_id"], host["id"])  # placed on the only gateway host
+        self.assertEqual(gateway["nat_rules"][1], {"protocol": "udp", "external_port": 53,
+                                                   "internal_ip": "10.1.0.10", "internal_port": 53})
         route = self.json_of("route", "create", "--vm-network", "Green", "--prefix", "0.0.0.0/0",
                              "--next-hop", "10.1.0.1", "--metric", "10", token=t)
         self.assertEqual(route["metric"], 10)
