@@ -1,5 +1,7 @@
 #include "agent/dataplane/pipeline.h"
 
+#include "agent/dataplane/steps.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -16,16 +18,12 @@
 namespace vnet::agent::dataplane {
 namespace {
 
+using detail::drop;
+using detail::parse_drop;
+using detail::send;
 using net::Ipv4Address;
 using packet::load_be16;
 using packet::store_be16;
-
-constexpr Verdict drop(Reason reason) { return Verdict{reason, kNoPort}; }
-constexpr Verdict send(uint16_t out, Reason reason) { return Verdict{reason, out}; }
-
-constexpr Verdict parse_drop(packet::ParseError error) {
-  return drop(error == packet::ParseError::kTruncated ? Reason::kTruncated : Reason::kBadIpHeader);
-}
 
 // Changes source and destination of an IPv4 packet and keeps the IPv4 and
 // the TCP or UDP checksum right without reading the payload (RFC 1624).
@@ -212,18 +210,7 @@ Verdict fragmentation_needed(const PortEntry& port, uint16_t index, Frame& frame
 
 Verdict encapsulate(const Tables& t, const RecordEntry& record, Frame& frame,
                     const packet::MutableIpv4View& ip, Reason reason) {
-  const Tunnel& tunnel = t.tunnels[record.tunnel];
-  if (!tunnel.resolved) return drop(Reason::kNoUnderlayNeighbor);
-  const uint8_t flow_id = t.flow_entropy ? flow_id_of(ip.packet()) : 0;
-  const std::span<uint8_t> out =
-      tunnel.encapsulator.encapsulate(frame.buffer, frame.offset, frame.length, flow_id);
-  if (out.empty()) return drop(Reason::kNoFrame);
-  // The tunnel's template carries the first VSID seen for this PA; the key
-  // is this record's (RFC 7637 section 3.2: VSID << 8 | FlowID).
-  packet::store_be32(out.data() + packet::kNvgreOverhead - 4, net::nvgre_key(record.vsid, flow_id));
-  frame.offset -= static_cast<uint32_t>(packet::kNvgreOverhead);
-  frame.length += static_cast<uint32_t>(packet::kNvgreOverhead);
-  return send(kUplink, reason);
+  return detail::encapsulate_to(t, record.tunnel, record.vsid, frame, ip, reason);
 }
 
 Verdict rewrite_out(const Tables& t, const PortEntry& port, const RecordEntry& record, Frame& frame,
@@ -238,8 +225,8 @@ Verdict rewrite_out(const Tables& t, const PortEntry& port, const RecordEntry& r
   return send(kUplink, Reason::kRewritten);
 }
 
-Verdict ipv4_from_port(const Tables& t, const PortEntry& port, uint16_t index, Frame& frame,
-                       const packet::MutableEthernetView& eth) {
+Verdict ipv4_from_port(const Tables& t, Context& ctx, const PortEntry& port, uint16_t index,
+                       Frame& frame, const packet::MutableEthernetView& eth) {
   const auto ip = packet::MutableIpv4View::parse(eth.payload());
   if (!ip) return parse_drop(ip.error());
   if (ip->header_length() != packet::kIpv4MinHeaderLen) return drop(Reason::kIpOptions);
@@ -267,7 +254,16 @@ Verdict ipv4_from_port(const Tables& t, const PortEntry& port, uint16_t index, F
     record = t.record_by_ca(port.vsid, dst);
   } else {
     const RouteEntry* route = t.route(port.rdid, dst);
-    if (route == nullptr) return drop(Reason::kNoRoute);
+    if (route == nullptr) {
+      // Nothing of the VM network: its gateway's, if it has one.
+      const GatewayEntry* gateway = t.gateway_of(port.rdid);
+      if (gateway == nullptr) return drop(Reason::kNoRoute);
+      if (ip->total_length() > port.mtu) {
+        if (!ip->dont_fragment()) return drop(Reason::kTooBig);
+        return fragmentation_needed(port, index, frame, *ip, port.mtu);
+      }
+      return detail::to_gateway(t, ctx, *gateway, port.vsid, frame);
+    }
     const Ipv4Address target = route->next_hop.is_unspecified() ? dst : route->next_hop;
     record = t.record_by_ca(route->vsid, target);
     routed = true;
@@ -341,7 +337,8 @@ Verdict arp_from_tunnel(const Tables& t, Frame& frame, const packet::MutableIpv4
   return send(kUplink, Reason::kArpReplyTunnel);
 }
 
-Verdict nvgre_from_uplink(const Tables& t, Frame& frame, const packet::MutableIpv4View& outer) {
+Verdict nvgre_from_uplink(const Tables& t, Context& ctx, Frame& frame,
+                          const packet::MutableIpv4View& outer) {
   if (outer.is_fragment()) return drop(Reason::kIpFragment);
   const auto gre = packet::BasicGreView<uint8_t>::parse(outer.payload());
   if (!gre) {
@@ -361,10 +358,19 @@ Verdict nvgre_from_uplink(const Tables& t, Frame& frame, const packet::MutableIp
     return drop(Reason::kInnerVlan);
   }
   const net::MacAddress dst = net::MacAddress::from_bytes(inner.data());
-  if (!t.has_local_vsid(vsid)) return drop(Reason::kUnknownVsid);
+  const uint32_t domain = t.domain_of(vsid);
+  // For the virtual router of a domain whose gateway runs here.
+  const GatewayEntry* gateway = dst == kRouterMac ? t.gateway_of(domain) : nullptr;
+  if (gateway != nullptr && !gateway->local) gateway = nullptr;
+  if (!t.has_local_vsid(vsid) && gateway == nullptr) return drop(Reason::kUnknownVsid);
   // Only a PA that holds a record of the VSID's routing domain may send for
   // it: anyone else on the underlay could otherwise inject into a tenant.
-  if (!t.is_source_pa(t.domain_of(vsid), outer.src())) return drop(Reason::kUnknownSourcePa);
+  if (!t.is_source_pa(domain, outer.src())) return drop(Reason::kUnknownSourcePa);
+  if (gateway != nullptr) {
+    frame.offset += static_cast<uint32_t>(inner.data() - frame.bytes().data());
+    frame.length = static_cast<uint32_t>(inner.size());
+    return detail::gateway_from_tunnel(t, ctx, *gateway, vsid, frame);
+  }
   if (dst.is_multicast()) {
     if (inner_type == packet::ether_type::kArp) return arp_from_tunnel(t, frame, outer, *gre, vsid);
     return drop(Reason::kInnerNotUnicast);
@@ -404,6 +410,16 @@ Verdict rewrite_from_uplink(const Tables& t, const packet::MutableEthernetView& 
 }  // namespace
 
 Verdict from_port(const Tables& t, uint16_t index, Frame& frame) {
+  Context none;
+  return from_port(t, none, index, frame);
+}
+
+Verdict from_uplink(const Tables& t, Frame& frame) {
+  Context none;
+  return from_uplink(t, none, frame);
+}
+
+Verdict from_port(const Tables& t, Context& ctx, uint16_t index, Frame& frame) {
   if (index >= t.ports.size()) return drop(Reason::kPortUnbound);
   const PortEntry& port = t.ports[index];
   const auto eth = packet::MutableEthernetView::parse(frame.bytes());
@@ -412,12 +428,12 @@ Verdict from_port(const Tables& t, uint16_t index, Frame& frame) {
   if (eth->has_vlan_tag()) return drop(Reason::kVlanTagged);
   switch (eth->ether_type()) {
     case packet::ether_type::kArp: return arp_from_port(t, port, index, frame, eth->payload());
-    case packet::ether_type::kIpv4: return ipv4_from_port(t, port, index, frame, *eth);
+    case packet::ether_type::kIpv4: return ipv4_from_port(t, ctx, port, index, frame, *eth);
     default: return drop(Reason::kNotIpv4);
   }
 }
 
-Verdict from_uplink(const Tables& t, Frame& frame) {
+Verdict from_uplink(const Tables& t, Context& ctx, Frame& frame) {
   const auto eth = packet::MutableEthernetView::parse(frame.bytes());
   if (!eth) return drop(Reason::kTruncated);
   if (eth->ether_type() == packet::ether_type::kArp) {
@@ -434,7 +450,7 @@ Verdict from_uplink(const Tables& t, Frame& frame) {
   if (!ip->checksum_ok()) return drop(Reason::kBadIpHeader);
   if (ip->protocol() == packet::ip_protocol::kGre) {
     if (ip->dst() != t.pa) return drop(Reason::kNotOurPa);
-    return nvgre_from_uplink(t, frame, *ip);
+    return nvgre_from_uplink(t, ctx, frame, *ip);
   }
   const uint16_t port = t.port_by_rewrite_pa(ip->dst());
   if (port == kNoPort) return drop(Reason::kNotForUs);
@@ -453,6 +469,22 @@ void prefetch_from_port(const Tables& t, uint16_t index, const Frame& frame, int
   } else {
     t.prefetch_record(port.vsid, dst);
   }
+}
+
+Verdict detail::encapsulate_to(const Tables& t, uint32_t tunnel_index, net::Vsid vsid,
+                               Frame& frame, const packet::MutableIpv4View& ip, Reason reason) {
+  const Tunnel& tunnel = t.tunnels[tunnel_index];
+  if (!tunnel.resolved) return drop(Reason::kNoUnderlayNeighbor);
+  const uint8_t flow_id = t.flow_entropy ? flow_id_of(ip.packet()) : 0;
+  const std::span<uint8_t> out =
+      tunnel.encapsulator.encapsulate(frame.buffer, frame.offset, frame.length, flow_id);
+  if (out.empty()) return drop(Reason::kNoFrame);
+  // The tunnel's template carries the first VSID seen for this PA; the key
+  // is this packet's (RFC 7637 section 3.2: VSID << 8 | FlowID).
+  packet::store_be32(out.data() + packet::kNvgreOverhead - 4, net::nvgre_key(vsid, flow_id));
+  frame.offset -= static_cast<uint32_t>(packet::kNvgreOverhead);
+  frame.length += static_cast<uint32_t>(packet::kNvgreOverhead);
+  return send(kUplink, reason);
 }
 
 uint8_t flow_id_of(std::span<const uint8_t> ip) {

@@ -11,12 +11,14 @@
 #include <cstdint>
 #include <span>
 
+#include "agent/dataplane/nat.h"
 #include "agent/dataplane/reason.h"
 #include "agent/tables/tables.h"
 
 namespace vnet::agent::dataplane {
 
 inline constexpr uint16_t kUplink = 0xfffe;
+inline constexpr uint16_t kExternal = 0xfffd;  // a gateway host's external interface
 
 struct Frame {
   std::span<uint8_t> buffer;  // the whole buffer, headroom included
@@ -25,15 +27,40 @@ struct Frame {
   std::span<uint8_t> bytes() const { return buffer.subspan(offset, length); }
 };
 
+// Where a frame leaves.
+enum class Exit : uint8_t { kDropped, kToPort, kToUplink, kToExternal };
+
 struct Verdict {
   Reason reason;
-  uint16_t out = kNoPort;  // a port index, kUplink, or kNoPort when dropped
+  uint16_t out = kNoPort;  // a port index, kUplink, kExternal, or kNoPort when dropped
   bool dropped() const { return out == kNoPort; }
+  Exit exit() const {
+    return out == kNoPort     ? Exit::kDropped
+           : out == kUplink   ? Exit::kToUplink
+           : out == kExternal ? Exit::kToExternal
+                              : Exit::kToPort;
+  }
+};
+
+// What the pipeline may read and write besides the tables: the engine
+// thread's NAT table, and the time (nanoseconds of a monotonic clock),
+// given, never read, so that the pipeline stays a function of its inputs.
+struct Context {
+  NatTable* nat = nullptr;  // null: gateway traffic is dropped (no_gateway_state)
+  uint64_t now = 0;
 };
 
 // A frame a VM sent into `port` (an index into tables.ports).
-Verdict from_port(const Tables& tables, uint16_t port, Frame& frame);
+Verdict from_port(const Tables& tables, Context& context, uint16_t port, Frame& frame);
 // A frame the XDP program redirected from the uplink.
+Verdict from_uplink(const Tables& tables, Context& context, Frame& frame);
+// A frame the XDP program redirected from a gateway host's external
+// interface: to a gateway's external address or a forwarding gateway's
+// prefixes.
+Verdict from_external(const Tables& tables, Context& context, Frame& frame);
+
+// Without gateway state (hosts and tests that run no gateway).
+Verdict from_port(const Tables& tables, uint16_t port, Frame& frame);
 Verdict from_uplink(const Tables& tables, Frame& frame);
 
 // Cache hints for a batch (they change nothing): call stage 0 for every

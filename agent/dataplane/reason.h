@@ -28,6 +28,14 @@ namespace vnet::agent::dataplane {
   X(kIcmpEchoReply, "icmp_echo_reply", false) /* a VM pinged its gateway address */                \
   X(kIcmpFragNeeded, "icmp_frag_needed",                                                           \
     false) /* DF packet too big for the uplink: told the VM the MTU */                             \
+  X(kToGateway, "to_gateway", false) /* NVGRE to the routing domain's gateway host */              \
+  X(kNatOut, "nat_out", false)       /* translated, out of the external interface */               \
+  X(kNatIn, "nat_in", false)         /* translated back, towards the VM */                          \
+  X(kNatIcmpError, "nat_icmp_error", false) /* an ICMP error about a flow, translated back */      \
+  X(kForwardedOut, "forwarded_out", false)  /* forwarding gateway: out, untranslated */            \
+  X(kForwardedIn, "forwarded_in", false)    /* forwarding gateway: in, to the VM */                \
+  X(kIcmpFragNeededOut, "icmp_frag_needed_external",                                               \
+    false) /* DF packet from outside too big for the tunnel: told the sender */                    \
   /* dropped */                                                                                    \
   X(kTruncated, "truncated", true)           /* a header ends before its declared length */        \
   X(kNotIpv4, "not_ipv4", true)              /* IPv6 and other EtherTypes: vnet carries IPv4 */    \
@@ -64,6 +72,15 @@ namespace vnet::agent::dataplane {
   X(kRewriteUnknownPeer, "rewrite_unknown_peer",                                                   \
     true) /* rewrite traffic from a PA that is no peer of the port */                              \
   X(kPortUnbound, "port_unbound", true) /* the interface is not a port of the current policy */    \
+  X(kNatTableFull, "nat_table_full", true) /* no room for a new flow (or the gateway's share) */   \
+  X(kNatPortsExhausted, "nat_ports_exhausted", true) /* the gateway's port range is in use */      \
+  X(kNatUnsolicited, "nat_unsolicited", true) /* from outside, no flow and no NAT rule */          \
+  X(kNatProtocol, "nat_protocol", true) /* not TCP, UDP or ICMP echo: nothing to translate */      \
+  X(kForwardingUnknown, "forwarding_unknown", true) /* from outside, not to the prefixes */        \
+  X(kNotExternal, "not_external", true) /* to the gateway, but for the VM network itself */        \
+  X(kNoExternalNeighbor, "no_external_neighbor",                                                   \
+    true) /* the external next hop has no MAC yet (being resolved) */                               \
+  X(kNoGatewayState, "no_gateway_state", true) /* a gateway packet without a NAT table */          \
   X(kNoFrame, "no_frame", true)         /* no UMEM frame or TX slot (engine, not pipeline) */
 
 enum class Reason : uint8_t {

@@ -144,7 +144,104 @@ std::shared_ptr<const Tables> Tables::build(const policy::HostPolicy& policy,
     }
     t->records.push_back(record);
   }
+
+  // Gateways: the one of each routing domain, run here or reached through
+  // NVGRE to its host's PA (which may then send for the domain's VSIDs).
+  t->external_mac = facts.external_mac;
+  t->external_mtu = facts.external_mtu;
+  for (const policy::GatewayPolicy& g : policy.gateways) {
+    GatewayEntry gw;
+    gw.gateway_id = g.gateway_id;
+    gw.domain = domain(g.rdid);
+    gw.kind = g.kind;
+    gw.external_ip = g.external_ip;
+    gw.pa = g.pa;
+    gw.local = g.pa == t->pa;
+    gw.nat_rules = g.nat_rules;
+    const auto index = static_cast<uint32_t>(t->gateways.size());
+    if (t->domains[gw.domain].gateway != kNone) {
+      t->warnings.push_back("gateway " + g.gateway_id.to_string() +
+                            ": its routing domain has another gateway; left out");
+      continue;
+    }
+    if (gw.local) {
+      if (t->gateway_by_external_ip_.find(g.external_ip.to_u32())) {
+        t->warnings.push_back("gateway " + g.gateway_id.to_string() + ": external address " +
+                              g.external_ip.to_string() + " is another gateway's; left out");
+        continue;
+      }
+      gw.external_netmask = netmask_of(g.prefix_len);
+      gw.external_network = g.external_ip.to_u32() & gw.external_netmask;
+      gw.next_hop = g.next_hop;
+      if (auto mac = facts.external_next_hop_macs.find(g.next_hop);
+          mac != facts.external_next_hop_macs.end()) {
+        gw.next_hop_mac = mac->second;
+        gw.next_hop_resolved = true;
+      } else if (!g.next_hop.is_unspecified() &&
+                 std::find(t->unresolved_external.begin(), t->unresolved_external.end(),
+                           g.next_hop) == t->unresolved_external.end()) {
+        t->unresolved_external.push_back(g.next_hop);
+      }
+      for (const net::IpPrefix& prefix : g.advertised_prefixes) {
+        if (!prefix.is_v4()) continue;
+        const uint32_t mask = netmask_of(prefix.length());
+        gw.prefixes.push_back(RouteEntry{.network = prefix.address().v4().to_u32() & mask,
+                                         .netmask = mask,
+                                         .length = prefix.length(),
+                                         .vsid = net::Vsid{},
+                                         .next_hop = net::Ipv4Address(),
+                                         .metric = 0});
+      }
+      t->gateway_by_external_ip_.insert(g.external_ip.to_u32(), index);
+      if (g.kind == policy::GatewayKind::kForwarding) t->local_forwarding_.push_back(index);
+    } else {
+      auto [it, added] = tunnel_of_pa.emplace(g.pa, static_cast<uint32_t>(t->tunnels.size()));
+      if (added) {
+        Tunnel tunnel;
+        tunnel.pa = g.pa;
+        if (auto mac = facts.next_hop_macs.find(g.pa); mac != facts.next_hop_macs.end()) {
+          tunnel.next_hop_mac = mac->second;
+          tunnel.resolved = true;
+        } else {
+          t->unresolved_pas.push_back(g.pa);
+        }
+        tunnel.encapsulator = packet::NvgreEncapsulator(packet::NvgreTunnel{
+            .src_mac = facts.uplink_mac,
+            .dst_mac = tunnel.next_hop_mac,
+            .src_pa = t->pa,
+            .dst_pa = g.pa,
+            .vsid = net::Vsid{},
+            .flow_id = 0,
+            .ttl = 64,
+        });
+        t->tunnels.push_back(tunnel);
+      }
+      gw.tunnel = it->second;
+      t->source_pas_.insert(domain_pa_key(gw.domain, g.pa), 1);
+    }
+    t->domains[gw.domain].gateway = index;
+    t->gateways.push_back(std::move(gw));
+  }
   return t;
+}
+
+std::vector<net::Ipv4Address> Tables::external_addresses() const {
+  std::vector<net::Ipv4Address> out;
+  for (const GatewayEntry& g : gateways) {
+    if (g.local) out.push_back(g.external_ip);
+  }
+  return out;
+}
+
+std::vector<net::IpPrefix> Tables::external_prefixes() const {
+  std::vector<net::IpPrefix> out;
+  for (const uint32_t g : local_forwarding_) {
+    for (const RouteEntry& p : gateways[g].prefixes) {
+      out.push_back(net::IpPrefix::containing(
+          net::IpAddress(net::Ipv4Address::from_u32(p.network)), p.length));
+    }
+  }
+  return out;
 }
 
 uint16_t Tables::port_by_interface(std::string_view interface) const {

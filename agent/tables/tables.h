@@ -78,10 +78,33 @@ struct RouteEntry {
 };
 
 // One RDID's customer routes, longest prefix first, then lowest metric: the
-// first that contains the destination wins.
+// first that contains the destination wins; what matches none goes to the
+// domain's gateway, when it has one.
 struct RoutingDomain {
   policy::RoutingDomainId rdid;
   std::vector<RouteEntry> routes;
+  uint32_t gateway = 0xffffffff;  // index into Tables::gateways, or kNone
+};
+
+// A routing domain's gateway (DESIGN.md section 4, "Gateways"): run here
+// when `local`, else reached through `tunnel` (NVGRE to its host's PA).
+struct GatewayEntry {
+  Uuid gateway_id;
+  uint32_t domain = 0;
+  policy::GatewayKind kind = policy::GatewayKind::kNat;
+  net::Ipv4Address external_ip;
+  net::Ipv4Address pa;
+  bool local = false;
+  uint32_t tunnel = 0xffffffff;  // when remote
+  // When local: the external subnet, and the next hop's MAC (from the
+  // kernel's neighbour table on the external interface).
+  uint32_t external_network = 0;  // host order
+  uint32_t external_netmask = 0;
+  net::Ipv4Address next_hop;
+  net::MacAddress next_hop_mac;
+  bool next_hop_resolved = false;
+  std::vector<policy::NatRule> nat_rules;
+  std::vector<RouteEntry> prefixes;  // advertised (forwarding): what comes in
 };
 
 // What the host layer knows that the policy does not.
@@ -90,6 +113,10 @@ struct HostFacts {
   uint16_t uplink_mtu = 1500;
   // The underlay next hop's MAC for each PA that has one already.
   std::unordered_map<net::Ipv4Address, net::MacAddress> next_hop_macs;
+  // The external interface of a gateway host, and its next hops' MACs.
+  net::MacAddress external_mac;
+  uint16_t external_mtu = 1500;
+  std::unordered_map<net::Ipv4Address, net::MacAddress> external_next_hop_macs;
 };
 
 class Tables {
@@ -108,9 +135,14 @@ class Tables {
   std::vector<RecordEntry> records;
   std::vector<Tunnel> tunnels;
   std::vector<RoutingDomain> domains;
+  std::vector<GatewayEntry> gateways;
+  net::MacAddress external_mac;
+  uint16_t external_mtu = 1500;
   // PAs whose next-hop MAC was missing: the host layer resolves them and
   // builds the tables again.
   std::vector<net::Ipv4Address> unresolved_pas;
+  // External next hops of local gateways without a MAC yet.
+  std::vector<net::Ipv4Address> unresolved_external;
   std::vector<std::string> warnings;
 
   // Look-ups, all O(1) but the routes.
@@ -160,6 +192,32 @@ class Tables {
     }
     return nullptr;
   }
+  // The gateway of a routing domain (an index into domains), or nullptr.
+  const GatewayEntry* gateway_of(uint32_t domain) const {
+    return domain < domains.size() && domains[domain].gateway != kNone
+               ? &gateways[domains[domain].gateway]
+               : nullptr;
+  }
+  // A gateway this host runs, by its external address.
+  const GatewayEntry* local_gateway(net::Ipv4Address external_ip) const {
+    const auto found = gateway_by_external_ip_.find(external_ip.to_u32());
+    return found ? &gateways[*found] : nullptr;
+  }
+  // A forwarding gateway run here whose advertised prefixes hold `dst`.
+  const GatewayEntry* forwarding_gateway_for(net::Ipv4Address dst) const {
+    for (const uint32_t g : local_forwarding_) {
+      for (const RouteEntry& p : gateways[g].prefixes) {
+        if ((dst.to_u32() & p.netmask) == p.network) return &gateways[g];
+      }
+    }
+    return nullptr;
+  }
+  bool runs_gateways() const { return gateway_by_external_ip_.size() != 0; }
+  // The external addresses of the gateways run here, and the prefixes of
+  // its forwarding gateways: what the external interface's XDP program
+  // redirects.
+  std::vector<net::Ipv4Address> external_addresses() const;
+  std::vector<net::IpPrefix> external_prefixes() const;
   bool has_rewrite_pas() const { return port_by_rewrite_pa_.size() != 0; }
   std::vector<net::Ipv4Address> rewrite_pas() const;
 
@@ -175,6 +233,8 @@ class Tables {
   FlatMap<> port_by_mac_;
   FlatMap<> local_vsids_;
   FlatMap<> domain_of_vsid_;
+  FlatMap<> gateway_by_external_ip_;     // local gateways
+  std::vector<uint32_t> local_forwarding_;  // local forwarding gateways
 };
 
 }  // namespace vnet::agent::dataplane

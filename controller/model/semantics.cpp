@@ -628,6 +628,11 @@ void gateways(Database& db, const Principal& who, Row& row, const Row* before) {
       require_ref(db, who, "vm-networks", text(f, "vm_network_id"), "/vm_network_id");
   if (before == nullptr) {
     row.tenant_id = network.tenant_id;
+    if (text(network.fields, "translation") == "rewrite") {
+      throw invalid("/vm_network_id",
+                    "is a VM network with translation \"rewrite\": gateways carry NVGRE, so "
+                    "they serve VM networks with translation \"encap\"");
+    }
     // One gateway per VM network: it is where everything that leaves the
     // network goes (as in SCVMM).
     auto other = db.prepare("SELECT id FROM gateways WHERE vm_network_id = ? AND id <> ?");
