@@ -42,11 +42,38 @@ int main(int argc, char** argv) {
                  "The interface on the physical network that carries the PA (afxdp)");
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
+  // Gateway hosts (DESIGN.md section 4, "Gateways"): the NAT flow table.
+  vnet::agent::dataplane::NatOptions nat;
+  cli.add_option("--nat-flows", nat.capacity,
+                 "NAT flows the table holds (each gateway may hold an equal share); about 64 "
+                 "bytes each")
+      ->check(CLI::Range(uint32_t{1}, uint32_t{1} << 24))
+      ->capture_default_str();
+  cli.add_option("--nat-udp-timeout", nat.timeouts.udp, "Seconds a UDP flow lives idle")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cli.add_option("--nat-icmp-timeout", nat.timeouts.icmp, "Seconds an ICMP echo flow lives idle")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cli.add_option("--nat-tcp-timeout", nat.timeouts.tcp_established,
+                 "Seconds an established TCP flow lives idle")
+      ->check(CLI::Range(1, 604800))
+      ->capture_default_str();
+  cli.add_option("--nat-tcp-closing-timeout", nat.timeouts.tcp_closing,
+                 "Seconds a TCP flow lives after FIN or RST")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cli.add_option("--nat-tcp-opening-timeout", nat.timeouts.tcp_opening,
+                 "Seconds a TCP flow lives before the other side answers its SYN")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
 
   std::string what;
   std::string output = "table";
   CLI::App* show = cli.add_subcommand("show", "Ask the running agent (admin socket)");
-  show->add_option("WHAT", what, "status, policy, lookup-records, customer-routes, ports, counters")
+  show->add_option("WHAT", what,
+                   "status, policy, lookup-records, customer-routes, ports, counters, gateways, "
+                   "nat")
       ->required();
   show->add_option("--state-dir", state_dir, "The agent's state directory")->capture_default_str();
   show->add_option("-o,--output", output, "table or json")
@@ -91,7 +118,10 @@ int main(int argc, char** argv) {
         if (auto a = vnet::net::Ipv4Address::parse(options.controller.substr(0, colon)))
           controller = *a;
       }
-      engine = std::make_unique<vnet::agent::xsk::AfXdpDataplane>(uplink, controller);
+      vnet::agent::xsk::EngineOptions engine_options;
+      engine_options.nat = nat;
+      engine = std::make_unique<vnet::agent::xsk::AfXdpDataplane>(uplink, controller,
+                                                                 engine_options);
     } else {
       engine = std::make_unique<vnet::agent::NoDataplane>();
     }

@@ -4,7 +4,10 @@
  * ARP asking for one, and passes everything else to the kernel (the agent's
  * own TLS session, SSH, the underlay's ARP). On a VM port it redirects
  * everything; without a socket bound yet it drops, so no tenant frame ever
- * reaches the host's stack. */
+ * reaches the host's stack. On a gateway host's external interface it
+ * redirects only IPv4 to the gateways' external addresses (the rewrite_pas
+ * map holds them there) and to forwarding gateways' prefixes; ARP and the
+ * rest stay the kernel's, which owns the external network. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -35,6 +38,15 @@ struct {
   __type(key, __u32);
   __type(value, __u8);
 } rewrite_pas SEC(".maps");
+
+/* Forwarding gateways' advertised prefixes (external mode). */
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, VNET_XDP_MAX_PREFIXES);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct vnet_xdp_prefix);
+  __type(value, __u8);
+} prefixes SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -78,13 +90,22 @@ int vnet_xdp(struct xdp_md *ctx) {
   struct vnet_xdp_stats *st = bpf_map_lookup_elem(&stats, &zero);
   if (!cfg) return XDP_PASS;
   if (cfg->mode == VNET_XDP_MODE_PORT) return redirect(ctx, st, XDP_DROP);
-  if (cfg->mode != VNET_XDP_MODE_UPLINK) return pass(st);
+  if (cfg->mode != VNET_XDP_MODE_UPLINK && cfg->mode != VNET_XDP_MODE_EXTERNAL) return pass(st);
 
   void *data = (void *)(long)ctx->data;
   void *data_end = (void *)(long)ctx->data_end;
   struct ethhdr *eth = data;
   if ((void *)(eth + 1) > data_end) return pass(st);
 
+  if (cfg->mode == VNET_XDP_MODE_EXTERNAL) {
+    if (eth->h_proto != bpf_htons(ETH_P_IP)) return pass(st);
+    struct iphdr *xip = (void *)(eth + 1);
+    if ((void *)(xip + 1) > data_end) return pass(st);
+    if (bpf_map_lookup_elem(&rewrite_pas, &xip->daddr)) return redirect(ctx, st, XDP_PASS);
+    struct vnet_xdp_prefix key = {.prefixlen = 32, .address = xip->daddr};
+    if (bpf_map_lookup_elem(&prefixes, &key)) return redirect(ctx, st, XDP_PASS);
+    return pass(st);
+  }
   if (eth->h_proto == bpf_htons(ETH_P_ARP)) {
     struct arp_ipv4 *arp = (void *)(eth + 1);
     if ((void *)(arp + 1) > data_end) return pass(st);

@@ -9,9 +9,18 @@
 /* config[0].mode */
 #define VNET_XDP_MODE_UPLINK 1 /* redirect NVGRE to our PA and rewrite PAs, pass the rest */
 #define VNET_XDP_MODE_PORT 2   /* redirect everything: a VM port belongs to vnet */
+#define VNET_XDP_MODE_EXTERNAL 3 /* a gateway host's external interface: redirect IPv4 to the
+                                    gateways' addresses and forwarding prefixes, pass the rest */
 
 #define VNET_XDP_MAX_QUEUES 64
 #define VNET_XDP_MAX_REWRITE_PAS 65536
+#define VNET_XDP_MAX_PREFIXES 4096
+
+/* A forwarding gateway's advertised prefix (LPM trie key). */
+struct vnet_xdp_prefix {
+  __u32 prefixlen;
+  __u32 address; /* network byte order */
+};
 
 struct vnet_xdp_config {
   __u32 mode;

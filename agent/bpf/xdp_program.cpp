@@ -61,6 +61,14 @@ std::string attached_program(int ifindex, uint32_t flags) {
   return name;
 }
 
+uint32_t mode_number(XdpMode mode) {
+  switch (mode) {
+    case XdpMode::kUplink: return VNET_XDP_MODE_UPLINK;
+    case XdpMode::kExternal: return VNET_XDP_MODE_EXTERNAL;
+    default: return VNET_XDP_MODE_PORT;
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<XdpProgram> XdpProgram::attach(const std::string& ifname, XdpMode mode) {
@@ -91,11 +99,10 @@ std::unique_ptr<XdpProgram> XdpProgram::attach(const std::string& ifname, XdpMod
   p->config_fd_ = bpf_object__find_map_fd_by_name(p->object_, "config");
   p->rewrite_fd_ = bpf_object__find_map_fd_by_name(p->object_, "rewrite_pas");
   p->stats_fd_ = bpf_object__find_map_fd_by_name(p->object_, "stats");
+  p->prefixes_fd_ = bpf_object__find_map_fd_by_name(p->object_, "prefixes");
 
   const uint32_t key = 0;
-  vnet_xdp_config config{.mode = mode == XdpMode::kUplink ? uint32_t{VNET_XDP_MODE_UPLINK}
-                                                          : uint32_t{VNET_XDP_MODE_PORT},
-                         .pa = 0};
+  vnet_xdp_config config{.mode = mode_number(mode), .pa = 0};
   if (bpf_map_update_elem(p->config_fd_, &key, &config, BPF_ANY) != 0) {
     fail(ifname, "cannot write the program's configuration", errno);
   }
@@ -130,9 +137,7 @@ XdpProgram::~XdpProgram() {
 
 void XdpProgram::set_pa(net::Ipv4Address pa) {
   const uint32_t key = 0;
-  vnet_xdp_config config{.mode = mode_ == XdpMode::kUplink ? uint32_t{VNET_XDP_MODE_UPLINK}
-                                                           : uint32_t{VNET_XDP_MODE_PORT},
-                         .pa = htonl(pa.to_u32())};
+  vnet_xdp_config config{.mode = mode_number(mode_), .pa = htonl(pa.to_u32())};
   if (bpf_map_update_elem(config_fd_, &key, &config, BPF_ANY) != 0) {
     fail(ifname_, "cannot write the PA", errno);
   }
@@ -152,6 +157,25 @@ void XdpProgram::set_rewrite_pas(const std::vector<net::Ipv4Address>& pas) {
     bpf_map_delete_elem(rewrite_fd_, &key);
   }
   rewrite_pas_ = pas;
+}
+
+void XdpProgram::set_prefixes(const std::vector<net::IpPrefix>& prefixes) {
+  const uint8_t one = 1;
+  auto key_of = [](const net::IpPrefix& p) {
+    return vnet_xdp_prefix{.prefixlen = p.length(), .address = htonl(p.address().v4().to_u32())};
+  };
+  for (const net::IpPrefix& p : prefixes) {
+    const vnet_xdp_prefix key = key_of(p);
+    if (bpf_map_update_elem(prefixes_fd_, &key, &one, BPF_ANY) != 0) {
+      fail(ifname_, "cannot add prefix " + p.to_string(), errno);
+    }
+  }
+  for (const net::IpPrefix& old : prefixes_) {
+    if (std::find(prefixes.begin(), prefixes.end(), old) != prefixes.end()) continue;
+    const vnet_xdp_prefix key = key_of(old);
+    bpf_map_delete_elem(prefixes_fd_, &key);
+  }
+  prefixes_ = prefixes;
 }
 
 XdpStats XdpProgram::stats() const {

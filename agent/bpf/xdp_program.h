@@ -9,13 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "shared/net/ip.h"
 #include "shared/net/ipv4.h"
 
 struct bpf_object;
 
 namespace vnet::agent::bpf {
 
-enum class XdpMode : uint8_t { kUplink, kPort };
+enum class XdpMode : uint8_t { kUplink, kPort, kExternal };
 
 struct XdpStats {
   uint64_t redirected = 0;
@@ -39,7 +40,10 @@ class XdpProgram {
   int xsks_map_fd() const { return xsks_fd_; }
   // Uplink: the PA whose NVGRE is redirected, and the rewrite PAs.
   void set_pa(net::Ipv4Address pa);
+  // (External: the gateways' addresses, in the same map.)
   void set_rewrite_pas(const std::vector<net::Ipv4Address>& pas);
+  // External: forwarding gateways' prefixes.
+  void set_prefixes(const std::vector<net::IpPrefix>& prefixes);
   XdpStats stats() const;
 
  private:
@@ -54,7 +58,9 @@ class XdpProgram {
   int config_fd_ = -1;
   int rewrite_fd_ = -1;
   int stats_fd_ = -1;
+  int prefixes_fd_ = -1;
   std::vector<net::Ipv4Address> rewrite_pas_;
+  std::vector<net::IpPrefix> prefixes_;
 };
 
 }  // namespace vnet::agent::bpf

@@ -48,6 +48,7 @@ using asio::ip::tcp;
 using nlohmann::json;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds kConnectTimeout{10};
+constexpr size_t kNatShowLimit = 10000;  // flows `show nat` lists (the total is given too)
 
 namespace {
 
@@ -446,6 +447,8 @@ struct Agent::Impl {
               {"state_dir", state.path().string()}};
     }
     if (what == "counters") return dataplane->counters();
+    if (what == "gateways") return dataplane->gateways();
+    if (what == "nat") return dataplane->nat(kNatShowLimit);
     if (!current) return json{{"error", "no policy yet: the agent has never been synchronised"}};
     const json p = policy::to_json(*current);
     if (what == "policy") return p;
@@ -460,7 +463,8 @@ struct Agent::Impl {
     std::string out;
     for (const auto& p : last_problems) {
       if (!out.empty()) out += "; ";
-      out += p.code + (p.nic_id.empty() ? "" : " (" + p.nic_id + ")") + ": " + p.message;
+      const std::string& object = p.nic_id.empty() ? p.gateway_id : p.nic_id;
+      out += p.code + (object.empty() ? "" : " (" + object + ")") + ": " + p.message;
     }
     return out.empty() ? "-" : out;
   }

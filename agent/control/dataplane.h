@@ -24,6 +24,12 @@ class Dataplane {
   virtual std::vector<proto::Problem> publish(const policy::HostPolicy& policy) = 0;
   // Counters by port and reason, for `vnet-agent show counters` and stats.
   virtual nlohmann::json counters() const = 0;
+  // The gateways of the policy with their NAT counters (`show gateways`),
+  // and the NAT table's flows, at most `limit` (`show nat`).
+  virtual nlohmann::json gateways() const { return nlohmann::json::array(); }
+  virtual nlohmann::json nat(size_t /*limit*/) const {
+    return {{"flows", nlohmann::json::array()}, {"total", 0}};
+  }
   // Problems can change without a new policy (a VM port's interface appears
   // or goes away); the engine calls this, from its own thread, when they do.
   virtual void on_problems(std::function<void(std::vector<proto::Problem>)>) {}

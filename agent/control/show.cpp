@@ -102,6 +102,41 @@ std::string table_of(const std::string& what, const json& j) {
     }
     return format_table({"Port", "Counter", "Value"}, rows);
   }
+  if (what == "gateways") {
+    for (const auto& g : j) {
+      rows.push_back({text(g["gateway_id"]), text(g["kind"]), text(g["external_ip"]),
+                      g.value("local", false) ? "here" : text(g["pa"]),
+                      g.contains("interface") ? text(g["interface"]) : "-",
+                      g.contains("next_hop") ? text(g["next_hop"]) + " " + text(g["next_hop_mac"])
+                                             : "-",
+                      g.contains("flows") ? text(g["flows"]) : "-",
+                      g.contains("nat_table_full")
+                          ? fmt::format("{}/{}/{}", text(g["nat_table_full"]),
+                                        text(g["nat_ports_exhausted"]), text(g["nat_unsolicited"]))
+                          : "-"});
+    }
+    return format_table({"Gateway", "Kind", "ExternalAddress", "RunsOn", "Interface", "NextHop",
+                         "Flows", "Full/NoPort/Unsolicited"},
+                        rows);
+  }
+  if (what == "nat") {
+    // Like conntrack -L: one line per flow, both directions.
+    for (const auto& f : j["flows"]) {
+      rows.push_back({text(f["protocol"]), text(f["vsid"]),
+                      fmt::format("{}:{}", text(f["ca"]), text(f["ca_port"])),
+                      fmt::format("{}:{}", text(f["external_ip"]), text(f["external_port"])),
+                      fmt::format("{}:{}", text(f["remote"]), text(f["remote_port"])),
+                      f["state"].get<std::string>().empty() ? "-" : text(f["state"]),
+                      f.value("inbound_rule", false) ? "rule" : "out", text(f["age_s"]),
+                      text(f["idle_s"])});
+    }
+    return format_table({"Proto", "VSID", "Inside", "Outside", "Remote", "State", "Opened",
+                         "Age(s)", "Idle(s)"},
+                        rows) +
+           fmt::format("{} of {} flows shown; the table holds at most {} ({} bytes)\n",
+                       j["flows"].size(), text(j["total"]), text(j["capacity"]),
+                       text(j["memory_bytes"]));
+  }
   return j.dump(2) + "\n";  // policy: JSON is its table
 }
 
@@ -109,12 +144,13 @@ std::string table_of(const std::string& what, const json& j) {
 
 int show(const std::filesystem::path& state_dir, const std::string& what,
          const std::string& output) {
-  static const std::vector<std::string> known = {"status",          "policy", "lookup-records",
-                                                 "customer-routes", "ports",  "counters"};
+  static const std::vector<std::string> known = {
+      "status", "policy", "lookup-records", "customer-routes", "ports", "counters", "gateways",
+      "nat"};
   if (std::find(known.begin(), known.end(), what) == known.end()) {
     fmt::print(stderr,
                "vnet-agent show: \"{}\" is not one of status, policy, lookup-records, "
-               "customer-routes, ports, counters\n",
+               "customer-routes, ports, counters, gateways, nat\n",
                what);
     return 2;
   }

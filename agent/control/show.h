@@ -1,4 +1,5 @@
-// `vnet-agent show status|policy|lookup-records|customer-routes|ports|counters`:
+// `vnet-agent show status|policy|lookup-records|customer-routes|ports|counters|
+// gateways|nat`:
 // asks the running agent over its admin socket and prints a table (the
 // Get-NetVirtualization* cmdlets' columns) or, with -o json, the JSON.
 #pragma once

@@ -4,6 +4,8 @@
 #include <libmnl/libmnl.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -45,6 +47,30 @@ mnl_socket* open_route_socket(unsigned groups) {
 }
 
 }  // namespace
+
+bool announce(int ifindex, net::MacAddress mac, net::Ipv4Address address) {
+  const int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
+  if (fd < 0) return false;
+  uint8_t frame[42] = {};
+  std::memset(frame, 0xff, 6);  // broadcast
+  mac.to_bytes(frame + 6);
+  frame[12] = 0x08;
+  frame[13] = 0x06;
+  const uint8_t header[8] = {0, 1, 8, 0, 6, 4, 0, 1};  // Ethernet, IPv4, request
+  std::memcpy(frame + 14, header, sizeof header);
+  mac.to_bytes(frame + 22);
+  address.to_bytes(frame + 28);  // sender and target: the address itself
+  address.to_bytes(frame + 38);
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_ifindex = ifindex;
+  to.sll_halen = 6;
+  std::memset(to.sll_addr, 0xff, 6);
+  const bool sent = ::sendto(fd, frame, sizeof frame, 0, reinterpret_cast<sockaddr*>(&to),
+                             sizeof to) == static_cast<ssize_t>(sizeof frame);
+  ::close(fd);
+  return sent;
+}
 
 std::optional<InterfaceInfo> interface_info(const std::string& name) {
   InterfaceInfo info;

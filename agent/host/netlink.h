@@ -28,6 +28,12 @@ struct InterfaceInfo {
 // Facts about an interface by name, or nullopt when it does not exist.
 std::optional<InterfaceInfo> interface_info(const std::string& name);
 
+// Tells the network that `address` is at `mac` on the interface: one
+// gratuitous ARP request (RFC 5227 section 3), so that neighbours replace a
+// stale entry (a gateway's external address that moved to this host).
+// Returns false when it could not be sent (logged by the caller).
+bool announce(int ifindex, net::MacAddress mac, net::Ipv4Address address);
+
 struct NextHop {
   net::Ipv4Address address;  // the gateway, or the destination when on-link
   int ifindex = 0;

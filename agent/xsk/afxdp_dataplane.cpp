@@ -26,7 +26,8 @@ constexpr auto kResolveInterval = std::chrono::milliseconds(10);
 bool same(const std::vector<proto::Problem>& a, const std::vector<proto::Problem>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].code != b[i].code || a[i].nic_id != b[i].nic_id || a[i].message != b[i].message) {
+    if (a[i].code != b[i].code || a[i].nic_id != b[i].nic_id || a[i].message != b[i].message ||
+        a[i].gateway_id != b[i].gateway_id) {
       return false;
     }
   }
@@ -58,13 +59,23 @@ struct AfXdpDataplane::State {
   std::set<std::string> built_ports;
   std::shared_ptr<const dataplane::Tables> tables;
   std::set<net::Ipv4Address> missing_hops;           // next hops without a MAC, last time
+  // Gateways run here: the external addresses this agent added (address ->
+  // interface index, prefix length), the external facts the tables were
+  // built with, and the NAT counters last reported on.
+  std::map<net::Ipv4Address, std::pair<int, uint8_t>> added_external;
+  std::set<net::Ipv4Address> external_missing;  // external next hops without a MAC
+  host::InterfaceInfo external_info;
+  std::unordered_map<net::Ipv4Address, net::MacAddress> built_external_macs;
+  std::map<std::string, std::pair<uint64_t, uint64_t>> nat_refusals;  // gateway -> counts
+  std::map<std::string, std::chrono::steady_clock::time_point> nat_problem_since;
   std::chrono::steady_clock::time_point fast_until;  // look often until then
 
   std::condition_variable wake;
   bool stopping = false;
   std::thread thread;
 
-  State(const std::string& name, std::optional<net::Ipv4Address> controller_address)
+  State(const std::string& name, std::optional<net::Ipv4Address> controller_address,
+        EngineOptions options)
       : uplink(name), controller(controller_address) {
     auto info = host::interface_info(name);
     if (!info) {
@@ -72,7 +83,7 @@ struct AfXdpDataplane::State {
                                ": no such interface (the physical NIC that carries the PA)");
     }
     uplink_info = *info;
-    engine = std::make_unique<Engine>(name);
+    engine = std::make_unique<Engine>(name, options);
     spdlog::info("engine_started uplink={} mac={} mtu={}", name, uplink_info.mac.to_string(),
                  uplink_info.mtu);
   }
@@ -133,9 +144,12 @@ struct AfXdpDataplane::State {
     for (const policy::RewritePa& r : p.rewrite_pas) rewrite_pas.push_back(r.pa);
     engine->uplink_program().set_rewrite_pas(rewrite_pas);
 
+    const auto external_macs = reconcile_gateways(p, out);
+
     // VM ports: the facts of their interfaces, then port_plan.h decides.
     HostInterfaces interfaces;
     interfaces.uplink_ifindex = uplink_info.ifindex;
+    interfaces.external_ifindex = engine->external().empty() ? 0 : external_info.ifindex;
     if (controller) {
       if (const auto hop = netlink.route_to(*controller))
         interfaces.management_ifindex = hop->ifindex;
@@ -169,6 +183,9 @@ struct AfXdpDataplane::State {
     for (const policy::LookupRecord& r : p.lookup_records) {
       if (r.pa != p.provider.pa || r.rule == policy::LookupRule::kRewrite) pas.insert(r.pa);
     }
+    for (const policy::GatewayPolicy& g : p.gateways) {
+      if (g.pa != p.provider.pa) pas.insert(g.pa);  // remote gateways are reached by NVGRE
+    }
     std::set<net::Ipv4Address> missing;
     for (const net::Ipv4Address& remote : pas) {
       const auto hop = netlink.route_to(remote);
@@ -184,6 +201,7 @@ struct AfXdpDataplane::State {
       }
       if (known->second) macs[remote] = *known->second;
     }
+    missing.insert(external_missing.begin(), external_missing.end());
     // A next hop newly missing: look again every 10 ms for a while (ARP takes
     // a round trip), not forever (a neighbour that never answers).
     if (!missing.empty() && missing != missing_hops) {
@@ -193,11 +211,15 @@ struct AfXdpDataplane::State {
     // Tables, when anything they are made of changed.
     std::set<std::string> ports;
     for (const auto& [name, ifindex] : bound_ifindex) ports.insert(name);
-    if (p.generation != built_generation || macs != built_macs || ports != built_ports || !tables) {
+    if (p.generation != built_generation || macs != built_macs || ports != built_ports ||
+        external_macs != built_external_macs || !tables) {
       dataplane::HostFacts facts;
       facts.uplink_mac = uplink_info.mac;
       facts.uplink_mtu = uplink_info.mtu;
       facts.next_hop_macs = macs;
+      facts.external_mac = external_info.mac;
+      facts.external_mtu = external_info.mtu;
+      facts.external_next_hop_macs = external_macs;
       tables = dataplane::Tables::build(p, facts);
       for (const std::string& warning : tables->warnings) {
         spdlog::warn("tables_warning detail={}", log::quote(warning));
@@ -206,12 +228,152 @@ struct AfXdpDataplane::State {
       built_generation = p.generation;
       built_macs = std::move(macs);
       built_ports = std::move(ports);
+      built_external_macs = external_macs;
       if (!tables->unresolved_pas.empty()) {
         spdlog::info("underlay_unresolved generation={} pas={}", p.generation,
                      tables->unresolved_pas.size());
       }
     }
     return out;
+  }
+
+  // The gateways this host runs (DESIGN.md section 4, "Gateways"): the
+  // external interface's socket and XDP program, the external addresses on
+  // it (the kernel answers ARP for them and owns the external network as it
+  // owns the underlay), and the next hops' MACs from its neighbour table.
+  std::unordered_map<net::Ipv4Address, net::MacAddress> reconcile_gateways(
+      const policy::HostPolicy& p, std::vector<proto::Problem>& out) {
+    std::unordered_map<net::Ipv4Address, net::MacAddress> macs;
+    external_missing.clear();
+    std::vector<const policy::GatewayPolicy*> local;
+    for (const policy::GatewayPolicy& g : p.gateways) {
+      if (g.pa == p.provider.pa) local.push_back(&g);
+    }
+    auto problem_for_all = [&](const std::string& code, const std::string& message) {
+      for (const auto* g : local) out.push_back({code, message, "", g->gateway_id.to_string()});
+    };
+    std::string interface = local.empty() ? std::string() : local.front()->interface;
+    std::optional<host::InterfaceInfo> info;
+    if (!interface.empty()) info = host::interface_info(interface);
+    if (!interface.empty() && !info) {
+      problem_for_all("external_interface_missing",
+                      fmt::format("the external interface {} is not on this host", interface));
+    } else if (!interface.empty() && (interface == uplink || info->loopback)) {
+      problem_for_all("interface_reserved",
+                      fmt::format("{} is this host's uplink or loopback: it cannot be the "
+                                  "external interface",
+                                  interface));
+      info.reset();
+    }
+    if (!info) {
+      if (!engine->external().empty()) engine->release_external();
+      interface.clear();
+    } else {
+      external_info = *info;
+      try {
+        engine->bind_external(interface);
+      } catch (const std::exception& e) {
+        problem_for_all("policy_apply_failed", e.what());
+        interface.clear();
+      }
+    }
+    // The addresses: add what is wanted, remove what this agent added and
+    // is not wanted any more (or sits on another interface now).
+    std::map<net::Ipv4Address, std::pair<int, uint8_t>> wanted;
+    if (!interface.empty()) {
+      for (const auto* g : local) wanted[g->external_ip] = {external_info.ifindex, g->prefix_len};
+    }
+    for (auto it = added_external.begin(); it != added_external.end();) {
+      const auto w = wanted.find(it->first);
+      if (w != wanted.end() && w->second == it->second) {
+        ++it;
+        continue;
+      }
+      netlink.remove_address(it->second.first, it->first, it->second.second);
+      spdlog::info("external_address_removed address={}", it->first.to_string());
+      it = added_external.erase(it);
+    }
+    for (const auto& [address, where] : wanted) {
+      if (added_external.contains(address)) continue;
+      try {
+        if (netlink.add_address(where.first, address, where.second)) {
+          added_external[address] = where;
+          // Neighbours may hold the address at another host (a gateway that
+          // moved here): tell them.
+          const bool announced = host::announce(where.first, external_info.mac, address);
+          spdlog::info("external_address_added interface={} address={}/{} announced={}",
+                       interface, address.to_string(), where.second, announced);
+        }
+      } catch (const std::exception& e) {
+        for (const auto* g : local) {
+          if (g->external_ip == address)
+            out.push_back({"policy_apply_failed", e.what(), "", g->gateway_id.to_string()});
+        }
+      }
+    }
+    if (interface.empty()) return macs;
+    // What the external program redirects: the addresses, and forwarding
+    // gateways' prefixes.
+    std::vector<net::Ipv4Address> addresses;
+    std::vector<net::IpPrefix> prefixes;
+    for (const auto* g : local) {
+      addresses.push_back(g->external_ip);
+      if (g->kind == policy::GatewayKind::kForwarding)
+        prefixes.insert(prefixes.end(), g->advertised_prefixes.begin(),
+                        g->advertised_prefixes.end());
+    }
+    if (bpf::XdpProgram* program = engine->external_program()) {
+      program->set_rewrite_pas(addresses);
+      program->set_prefixes(prefixes);
+    }
+    std::set<net::Ipv4Address> missing;
+    for (const auto* g : local) {
+      if (g->next_hop.is_unspecified() || macs.contains(g->next_hop)) continue;
+      if (auto mac = netlink.neighbour(external_info.ifindex, g->next_hop)) {
+        macs[g->next_hop] = *mac;
+      } else {
+        netlink.resolve(external_info.ifindex, g->next_hop);
+        missing.insert(g->next_hop);
+      }
+    }
+    external_missing = std::move(missing);
+    return macs;
+  }
+
+  // nat_table_full / nat_ports_exhausted while a gateway's new flows are
+  // being refused, and for a minute after the last refusal.
+  void nat_problems(std::vector<proto::Problem>& out) {
+    if (!policy) return;
+    const auto now = std::chrono::steady_clock::now();
+    std::map<net::Ipv4Address, std::string> id_of;
+    for (const policy::GatewayPolicy& g : policy->gateways) {
+      if (g.pa == policy->provider.pa) id_of[g.external_ip] = g.gateway_id.to_string();
+    }
+    for (const GatewaySnapshot& g : engine->gateways()) {
+      const auto id = id_of.find(g.external_ip);
+      if (id == id_of.end()) continue;
+      auto& [full, exhausted] = nat_refusals[id->second];
+      const bool refused = g.table_full > full || g.ports_exhausted > exhausted;
+      const char* code = g.table_full > full ? "nat_table_full" : "nat_ports_exhausted";
+      full = g.table_full;
+      exhausted = g.ports_exhausted;
+      if (refused) nat_problem_since[id->second + "|" + code] = now;
+    }
+    for (auto it = nat_problem_since.begin(); it != nat_problem_since.end();) {
+      if (now - it->second > std::chrono::minutes(1)) {
+        it = nat_problem_since.erase(it);
+        continue;
+      }
+      const std::string gateway = it->first.substr(0, it->first.find('|'));
+      const std::string code = it->first.substr(it->first.find('|') + 1);
+      out.push_back({code,
+                     code == "nat_table_full"
+                         ? "the NAT flow table (or this gateway's share of it) is full: new "
+                           "flows are dropped"
+                         : "every external port of a protocol is in use: new flows are dropped",
+                     "", gateway});
+      ++it;
+    }
   }
 
   void monitor() {
@@ -230,6 +392,7 @@ struct AfXdpDataplane::State {
       if (stopping) break;
       try {
         auto now = reconcile();
+        nat_problems(now);
         if (!same(now, problems)) {
           problems = now;
           if (listener) listener(problems);
@@ -247,6 +410,9 @@ struct AfXdpDataplane::State {
     }
     if (thread.joinable()) thread.join();
     engine.reset();  // detaches the XDP programs it attached
+    for (const auto& [address, where] : added_external) {
+      netlink.remove_address(where.first, address, where.second);
+    }
     for (const auto& route : added_routes) {
       netlink.remove_route(route.prefix, route.next_hop, uplink_info.ifindex);
     }
@@ -258,8 +424,8 @@ struct AfXdpDataplane::State {
 std::string AfXdpDataplane::uplink() const { return state_->uplink; }
 
 AfXdpDataplane::AfXdpDataplane(const std::string& uplink,
-                               std::optional<net::Ipv4Address> controller)
-    : state_(std::make_unique<State>(uplink, controller)) {
+                               std::optional<net::Ipv4Address> controller, EngineOptions options)
+    : state_(std::make_unique<State>(uplink, controller, options)) {
   state_->thread = std::thread([s = state_.get()] { s->monitor(); });
 }
 
@@ -277,6 +443,75 @@ void AfXdpDataplane::on_problems(std::function<void(std::vector<proto::Problem>)
   state_->listener = std::move(listener);
 }
 
+nlohmann::json AfXdpDataplane::gateways() const {
+  std::shared_ptr<const policy::HostPolicy> policy;
+  std::shared_ptr<const dataplane::Tables> tables;
+  {
+    std::lock_guard lock(state_->mutex);
+    policy = state_->policy;
+    tables = state_->tables;
+  }
+  nlohmann::json out = nlohmann::json::array();
+  if (!policy) return out;
+  const auto counters = state_->engine->gateways();
+  for (const policy::GatewayPolicy& g : policy->gateways) {
+    nlohmann::json item = {{"gateway_id", g.gateway_id.to_string()},
+                           {"rdid", g.rdid.to_string()},
+                           {"kind", to_string(g.kind)},
+                           {"external_ip", g.external_ip.to_string()},
+                           {"local", g.pa == policy->provider.pa},
+                           {"pa", g.pa.to_string()}};
+    if (g.pa == policy->provider.pa) {
+      item["interface"] = g.interface;
+      item["next_hop"] = g.next_hop.to_string();
+      const dataplane::GatewayEntry* entry =
+          tables ? tables->local_gateway(g.external_ip) : nullptr;
+      item["next_hop_mac"] = entry != nullptr && entry->next_hop_resolved
+                                 ? nlohmann::json(entry->next_hop_mac.to_string())
+                                 : nlohmann::json(nullptr);
+      for (const GatewaySnapshot& c : counters) {
+        if (c.external_ip != g.external_ip) continue;
+        item["flows"] = c.flows;
+        item["flows_created"] = c.created;
+        item["flows_expired"] = c.expired;
+        item["nat_table_full"] = c.table_full;
+        item["nat_ports_exhausted"] = c.ports_exhausted;
+        item["nat_unsolicited"] = c.unsolicited;
+      }
+    }
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+nlohmann::json AfXdpDataplane::nat(size_t limit) const {
+  const NatSnapshot snap = state_->engine->nat(limit);
+  nlohmann::json flows = nlohmann::json::array();
+  for (const dataplane::NatFlow& f : snap.flows) {
+    const char* protocol = f.protocol == 6 ? "tcp" : f.protocol == 17 ? "udp" : "icmp";
+    const char* state = f.tcp == dataplane::TcpState::kOpening       ? "opening"
+                        : f.tcp == dataplane::TcpState::kEstablished ? "established"
+                        : f.tcp == dataplane::TcpState::kClosing     ? "closing"
+                                                                      : "";
+    flows.push_back({{"protocol", protocol},
+                     {"vsid", f.vsid.value()},
+                     {"ca", net::Ipv4Address::from_u32(f.ca).to_string()},
+                     {"ca_port", f.ca_port},
+                     {"external_ip", net::Ipv4Address::from_u32(f.external_ip).to_string()},
+                     {"external_port", f.external_port},
+                     {"remote", net::Ipv4Address::from_u32(f.remote_ip).to_string()},
+                     {"remote_port", f.remote_port},
+                     {"state", state},
+                     {"inbound_rule", f.from_rule},
+                     {"age_s", (snap.now - f.created) / 1'000'000'000},
+                     {"idle_s", (snap.now - f.last_seen) / 1'000'000'000}});
+  }
+  return {{"flows", std::move(flows)},
+          {"total", snap.size},
+          {"capacity", snap.capacity},
+          {"memory_bytes", snap.memory_bytes}};
+}
+
 nlohmann::json AfXdpDataplane::counters() const {
   nlohmann::json out = nlohmann::json::object();
   for (const SocketSnapshot& s : state_->engine->counters()) {
@@ -288,7 +523,7 @@ nlohmann::json AfXdpDataplane::counters() const {
       if (s.reasons[r] != 0)
         c[std::string(to_string(static_cast<dataplane::Reason>(r)))] = s.reasons[r];
     }
-    out[s.uplink ? "uplink" : s.interface] = std::move(c);
+    out[s.uplink ? "uplink" : s.external ? "external:" + s.interface : s.interface] = std::move(c);
   }
   return out;
 }

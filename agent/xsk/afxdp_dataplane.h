@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "agent/control/dataplane.h"
+#include "agent/xsk/engine.h"
 #include "shared/net/ipv4.h"
 
 namespace vnet::agent::xsk {
@@ -30,12 +31,15 @@ class AfXdpDataplane : public Dataplane {
   // port: a NIC bound to one fails with `interface_reserved`, since the VM
   // port's XDP program would cut the host off.
   explicit AfXdpDataplane(const std::string& uplink,
-                          std::optional<net::Ipv4Address> controller = std::nullopt);
+                          std::optional<net::Ipv4Address> controller = std::nullopt,
+                          EngineOptions options = {});
   ~AfXdpDataplane() override;
 
   std::string name() const override { return "afxdp"; }
   std::vector<proto::Problem> publish(const policy::HostPolicy& policy) override;
   nlohmann::json counters() const override;
+  nlohmann::json gateways() const override;
+  nlohmann::json nat(size_t limit) const override;
   void on_problems(std::function<void(std::vector<proto::Problem>)> listener) override;
   std::string uplink() const override;
 

@@ -50,6 +50,7 @@ struct Engine::Umem {
 struct Engine::Socket {
   std::string interface;
   bool uplink = false;
+  bool external = false;
   uint16_t id = 0;  // owner id of its frames
   std::unique_ptr<bpf::XdpProgram> program;
   xsk_socket* xsk = nullptr;
@@ -72,7 +73,8 @@ struct Engine::Socket {
   }
 };
 
-Engine::Engine(const std::string& uplink, EngineOptions options) : options_(options) {
+Engine::Engine(const std::string& uplink, EngineOptions options)
+    : options_(options), nat_(options.nat) {
   options_.batch = std::min(options_.batch, kMaxBatch);
   // Frames are pinned memory; root's limit may still be 8 MiB on old kernels.
   rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
@@ -103,7 +105,7 @@ Engine::Engine(const std::string& uplink, EngineOptions options) : options_(opti
   owner_.assign(options_.frames, kFree);
   ids_in_use_.assign(kMaxSockets, false);
 
-  sockets_.push_back(open_socket(uplink, true));
+  sockets_.push_back(open_socket(uplink, Role::kUplink));
   thread_ = std::thread([this] { run(); });
 }
 
@@ -121,18 +123,21 @@ Engine::~Engine() {
   umem_.reset();
 }
 
-std::unique_ptr<Engine::Socket> Engine::open_socket(const std::string& interface, bool uplink) {
+std::unique_ptr<Engine::Socket> Engine::open_socket(const std::string& interface, Role role) {
+  const bool uplink = role == Role::kUplink;
   auto s = std::make_unique<Socket>();
   s->interface = interface;
   s->uplink = uplink;
+  s->external = role == Role::kExternal;
   size_t id = 0;
   while (id < kMaxSockets && ids_in_use_[id]) ++id;
   if (id == kMaxSockets) throw std::runtime_error(interface + ": too many ports");
   s->id = static_cast<uint16_t>(id);
   s->pending.reserve(options_.ring_size);
 
-  s->program =
-      bpf::XdpProgram::attach(interface, uplink ? bpf::XdpMode::kUplink : bpf::XdpMode::kPort);
+  s->program = bpf::XdpProgram::attach(interface, role == Role::kUplink     ? bpf::XdpMode::kUplink
+                                                  : role == Role::kExternal ? bpf::XdpMode::kExternal
+                                                                            : bpf::XdpMode::kPort);
   xsk_socket_config config{};
   config.rx_size = options_.ring_size;
   config.tx_size = options_.ring_size;
@@ -165,7 +170,8 @@ std::unique_ptr<Engine::Socket> Engine::open_socket(const std::string& interface
     throw std::runtime_error("AF_XDP socket on " + interface + ": XSKMAP: " + std::strerror(-e));
   }
   spdlog::info("socket_bound interface={} role={} xdp={} copy_mode=true", interface,
-               uplink ? "uplink" : "port", s->program->native() ? "native" : "generic");
+               uplink ? "uplink" : s->external ? "external" : "port",
+               s->program->native() ? "native" : "generic");
   return s;
 }
 
@@ -206,7 +212,7 @@ void Engine::bind_port(const std::string& interface) {
   mutex_.lock();
   pause();
   try {
-    sockets_.push_back(open_socket(interface, false));
+    sockets_.push_back(open_socket(interface, Role::kPort));
   } catch (...) {
     resume();
     throw;
@@ -219,7 +225,7 @@ void Engine::release_port(const std::string& interface) {
   mutex_.lock();
   pause();
   for (size_t i = 1; i < sockets_.size(); ++i) {
-    if (sockets_[i]->interface != interface) continue;
+    if (sockets_[i]->interface != interface || sockets_[i]->external) continue;
     const uint16_t id = sockets_[i]->id;
     sockets_.erase(sockets_.begin() + static_cast<ptrdiff_t>(i));  // closes it: the kernel lets go
     reclaim(id);
@@ -233,7 +239,7 @@ void Engine::release_port(const std::string& interface) {
 bool Engine::has_port(const std::string& interface) const {
   std::lock_guard lock(mutex_);
   for (size_t i = 1; i < sockets_.size(); ++i) {
-    if (sockets_[i]->interface == interface) return true;
+    if (sockets_[i]->interface == interface && !sockets_[i]->external) return true;
   }
   return false;
 }
@@ -241,8 +247,91 @@ bool Engine::has_port(const std::string& interface) const {
 std::vector<std::string> Engine::ports() const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> names;
-  for (size_t i = 1; i < sockets_.size(); ++i) names.push_back(sockets_[i]->interface);
+  for (size_t i = 1; i < sockets_.size(); ++i) {
+    if (!sockets_[i]->external) names.push_back(sockets_[i]->interface);
+  }
   return names;
+}
+
+void Engine::bind_external(const std::string& interface) {
+  if (external() == interface) return;
+  release_external();
+  mutex_.lock();
+  pause();
+  try {
+    sockets_.push_back(open_socket(interface, Role::kExternal));
+  } catch (...) {
+    resume();
+    throw;
+  }
+  remap_ports();
+  resume();
+}
+
+void Engine::release_external() {
+  mutex_.lock();
+  pause();
+  for (size_t i = 1; i < sockets_.size(); ++i) {
+    if (!sockets_[i]->external) continue;
+    const uint16_t id = sockets_[i]->id;
+    const std::string name = sockets_[i]->interface;
+    sockets_.erase(sockets_.begin() + static_cast<ptrdiff_t>(i));
+    reclaim(id);
+    spdlog::info("socket_released interface={} role=external", name);
+    break;
+  }
+  remap_ports();
+  resume();
+}
+
+std::string Engine::external() const {
+  std::lock_guard lock(mutex_);
+  return external_socket_ >= 0 ? sockets_[static_cast<size_t>(external_socket_)]->interface : "";
+}
+
+bpf::XdpProgram* Engine::external_program() {
+  std::lock_guard lock(mutex_);
+  return external_socket_ >= 0 ? sockets_[static_cast<size_t>(external_socket_)]->program.get()
+                               : nullptr;
+}
+
+std::vector<GatewaySnapshot> Engine::gateways() const {
+  // The engine thread changes the NAT table's set of gateways only while it
+  // holds mutex_ (a tables swap); the counters are atomics.
+  std::lock_guard lock(mutex_);
+  std::vector<GatewaySnapshot> out;
+  if (!tables_) return out;
+  for (const net::Ipv4Address& ip : tables_->external_addresses()) {
+    GatewaySnapshot g{ip};
+    if (const dataplane::NatCounters* c = nat_.counters(ip)) {
+      g.flows = c->flows.load();
+      g.created = c->created.load();
+      g.expired = c->expired.load();
+      g.table_full = c->table_full.load();
+      g.ports_exhausted = c->ports_exhausted.load();
+      g.unsolicited = c->unsolicited.load();
+    }
+    out.push_back(g);
+  }
+  return out;
+}
+
+NatSnapshot Engine::nat(size_t limit) {
+  mutex_.lock();
+  pause();
+  NatSnapshot out;
+  out.now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::steady_clock::now().time_since_epoch())
+                                      .count());
+  out.size = nat_.size();
+  out.capacity = nat_.capacity();
+  out.memory_bytes = nat_.memory_bytes();
+  for (const dataplane::NatFlow& f : nat_.flows()) {
+    if (out.flows.size() >= limit) break;
+    if (f.external_ip != 0 && !nat_.expired(f, out.now)) out.flows.push_back(f);
+  }
+  resume();
+  return out;
 }
 
 std::vector<SocketSnapshot> Engine::counters() const {
@@ -252,6 +341,7 @@ std::vector<SocketSnapshot> Engine::counters() const {
     SocketSnapshot snap;
     snap.interface = s->interface;
     snap.uplink = s->uplink;
+    snap.external = s->external;
     snap.native_xdp = s->program->native();
     snap.rx_packets = s->counters.rx_packets.load();
     snap.rx_bytes = s->counters.rx_bytes.load();
@@ -278,9 +368,12 @@ void Engine::reclaim(uint16_t id) {
 
 void Engine::remap_ports() {
   socket_of_port_.assign(tables_ ? tables_->ports.size() : 0, dataplane::kNoPort);
+  external_socket_ = -1;
   for (size_t i = 0; i < sockets_.size(); ++i) {
     Socket& s = *sockets_[i];
-    s.port = s.uplink || !tables_ ? dataplane::kNoPort : tables_->port_by_interface(s.interface);
+    if (s.external) external_socket_ = static_cast<int>(i);
+    s.port = s.uplink || s.external || !tables_ ? dataplane::kNoPort
+                                                : tables_->port_by_interface(s.interface);
     if (s.port != dataplane::kNoPort) socket_of_port_[s.port] = static_cast<uint16_t>(i);
   }
 }
@@ -304,9 +397,27 @@ void Engine::run() {
       tables_ = std::move(next_tables_);
       tables_changed_ = false;
       remap_ports();
+      // The gateways run here now: flows of the others go (between batches:
+      // this allocates).
+      std::vector<dataplane::NatTable::Gateway> gateways;
+      if (tables_) {
+        for (const dataplane::GatewayEntry& g : tables_->gateways) {
+          if (!g.local || g.kind != policy::GatewayKind::kNat) continue;
+          dataplane::NatTable::Gateway entry{g.external_ip, {}};
+          for (const policy::NatRule& r : g.nat_rules)
+            entry.rule_ports.emplace_back(static_cast<uint8_t>(r.protocol), r.external_port);
+          gateways.push_back(std::move(entry));
+        }
+      }
+      nat_.sync(gateways);
       tables_taken_ = tables_published_;
     }
 
+    // One clock read per loop: the pipeline is given the time (pipeline.h).
+    now_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count());
+    if (nat_.size() > 0) nat_.expire(now_, 64);
     bool work = false;
     for (auto& s : sockets_) work |= receive(*s);
     for (auto& s : sockets_) work |= transmit(*s);
@@ -337,6 +448,7 @@ bool Engine::receive(Socket& s) {
   }
   const uint64_t chunk_mask = ~uint64_t{options_.frame_size - 1};
   const dataplane::Tables* tables = tables_.get();
+  dataplane::Context context{&nat_, now_};
   std::array<dataplane::Frame, kMaxBatch> frames;
   for (uint32_t i = 0; i < n; ++i) {
     const xdp_desc* desc = xsk_ring_cons__rx_desc(&s.rx, index + i);
@@ -350,7 +462,7 @@ bool Engine::receive(Socket& s) {
   count(s.counters.rx_packets, n);
   xsk_ring_cons__release(&s.rx, n);
   // The look-ups of the whole batch wait for memory together (pipeline.h).
-  if (tables != nullptr && !s.uplink) {
+  if (tables != nullptr && !s.uplink && !s.external) {
     for (uint32_t i = 0; i < n; ++i) dataplane::prefetch_from_port(*tables, s.port, frames[i], 0);
     for (uint32_t i = 0; i < n; ++i) dataplane::prefetch_from_port(*tables, s.port, frames[i], 1);
   }
@@ -359,12 +471,19 @@ bool Engine::receive(Socket& s) {
     const uint64_t chunk = static_cast<uint64_t>(frame.buffer.data() - umem_->area);
     dataplane::Verdict verdict{dataplane::Reason::kPortUnbound, dataplane::kNoPort};
     if (tables != nullptr) {
-      verdict = s.uplink ? dataplane::from_uplink(*tables, frame)
-                         : dataplane::from_port(*tables, s.port, frame);
+      verdict = s.uplink     ? dataplane::from_uplink(*tables, context, frame)
+                : s.external ? dataplane::from_external(*tables, context, frame)
+                             : dataplane::from_port(*tables, context, s.port, frame);
     }
     Socket* out = nullptr;
     if (verdict.out == dataplane::kUplink) {
       out = sockets_[0].get();
+    } else if (verdict.out == dataplane::kExternal) {
+      if (external_socket_ >= 0) {
+        out = sockets_[static_cast<size_t>(external_socket_)].get();
+      } else {
+        verdict.reason = dataplane::Reason::kPortUnbound;  // no external socket (yet)
+      }
     } else if (verdict.out < socket_of_port_.size() &&
                socket_of_port_[verdict.out] != dataplane::kNoPort) {
       out = sockets_[socket_of_port_[verdict.out]].get();

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "agent/bpf/xdp_program.h"
+#include "agent/dataplane/nat.h"
 #include "agent/dataplane/reason.h"
 #include "agent/tables/tables.h"
 
@@ -30,6 +31,24 @@ struct EngineOptions {
   uint32_t frame_size = 4096;  // bytes each; 256 of them are XDP headroom
   uint32_t ring_size = 2048;   // RX, TX, fill and completion rings
   uint32_t batch = 64;
+  dataplane::NatOptions nat{};  // the gateways' flow table
+};
+
+// One gateway's NAT counters as the engine saw them.
+struct GatewaySnapshot {
+  net::Ipv4Address external_ip;
+  uint64_t flows = 0, created = 0, expired = 0, table_full = 0, ports_exhausted = 0,
+           unsolicited = 0;
+};
+
+// The NAT table's flows (at most `limit` of them), with the time they were
+// taken at, for `vnet-agent show nat`.
+struct NatSnapshot {
+  uint64_t now = 0;
+  size_t size = 0;
+  size_t capacity = 0;
+  size_t memory_bytes = 0;
+  std::vector<dataplane::NatFlow> flows;
 };
 
 // What one socket saw; written by the engine thread only, read by anyone.
@@ -44,6 +63,7 @@ struct SocketCounters {
 struct SocketSnapshot {
   std::string interface;
   bool uplink = false;
+  bool external = false;
   bool native_xdp = false;
   uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
   std::array<uint64_t, dataplane::kReasonCount> reasons{};
@@ -73,6 +93,18 @@ class Engine {
   bool has_port(const std::string& interface) const;
   std::vector<std::string> ports() const;
 
+  // A gateway host's external interface (XDP in external mode + a socket);
+  // at most one. Its program's addresses and prefixes are the caller's.
+  void bind_external(const std::string& interface);
+  void release_external();
+  std::string external() const;  // "" when none
+  bpf::XdpProgram* external_program();
+
+  // The NAT counters of the gateways the current tables run here.
+  std::vector<GatewaySnapshot> gateways() const;
+  // A copy of the NAT table's flows; pauses forwarding for the copy.
+  NatSnapshot nat(size_t limit);
+
   std::vector<SocketSnapshot> counters() const;
   bool zero_copy() const { return false; }
 
@@ -90,12 +122,15 @@ class Engine {
   void refill(Socket& s);
   void free_frame(uint64_t addr);
   void reclaim(uint16_t socket_id);  // a closed socket's frames back to the pool
-  std::unique_ptr<Socket> open_socket(const std::string& interface, bool uplink);
+  enum class Role : uint8_t { kUplink, kPort, kExternal };
+  std::unique_ptr<Socket> open_socket(const std::string& interface, Role role);
 
   EngineOptions options_;
   std::unique_ptr<Umem> umem_;
   std::vector<std::unique_ptr<Socket>> sockets_;  // [0] is the uplink
   std::vector<uint16_t> socket_of_port_;          // tables port index -> sockets_ index
+  int external_socket_ = -1;                      // sockets_ index of the external interface
+  dataplane::NatTable nat_;                       // the engine thread's (pipeline.h, Context)
   std::vector<uint64_t> free_frames_;
   std::vector<uint16_t> owner_;  // per frame: socket id, kFree or kInEngine
   std::vector<bool> ids_in_use_;
@@ -110,6 +145,7 @@ class Engine {
   std::atomic<bool> pause_requested_{false};
   bool paused_ = false;
   std::atomic<bool> stop_{false};
+  uint64_t now_ = 0;  // ns, read once per loop by the engine thread
   std::thread thread_;
 };
 

@@ -22,6 +22,8 @@ PortPlan plan_ports(const std::vector<policy::Port>& ports, const std::map<std::
     const char* role = info.ifindex == host.uplink_ifindex ? "uplink"
                        : host.management_ifindex != 0 && info.ifindex == host.management_ifindex
                            ? "management interface"
+                       : host.external_ifindex != 0 && info.ifindex == host.external_ifindex
+                           ? "external interface (its gateways')"
                        : info.loopback ? "loopback interface"
                                        : nullptr;
     if (role != nullptr) {

@@ -6,7 +6,8 @@
 //
 // A port whose interface is missing is `interface_missing`; one bound to the
 // uplink, the management interface (the one the kernel routes to the
-// controller) or a loopback interface is `interface_reserved`, never bound:
+// controller), the external interface of the gateways run here, or a
+// loopback interface is `interface_reserved`, never bound:
 // a VM port's XDP program there would cut the host off.
 #pragma once
 
@@ -30,6 +31,7 @@ struct HostInterfaces {
   std::map<std::string, InterfaceFacts> by_name;
   int uplink_ifindex = 0;
   int management_ifindex = 0;  // 0: unknown
+  int external_ifindex = 0;    // a gateway host's external interface; 0: none
 };
 
 struct PortPlan {

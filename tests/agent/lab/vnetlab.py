@@ -299,6 +299,33 @@ class Lab:
         self.vms[name] = vm
         return vm
 
+    def add_internet(self, address="203.0.113.1/24"):
+        """The external network of gateway hosts (DESIGN.md section 5,
+        scenarios 7 and 8): a namespace whose bridge holds `address` (the
+        external pool's gateway, and the server tests talk to). Gateway
+        hosts join it with connect_external()."""
+        self.internet = self.namespace("inet")
+        self.internet.run("ip", "link", "add", "br0", "type", "bridge")
+        self.internet.run("ip", "addr", "add", address, "dev", "br0")
+        self.internet.run("ip", "link", "set", "br0", "up")
+        self.internet.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+        return self.internet
+
+    def connect_external(self, host, interface="ext0"):
+        """A veth from the host (`interface`, without address: the agent adds
+        its gateways' addresses) into the internet namespace's bridge."""
+        peer = f"{host.name}-x"
+        sh("ip", "link", "add", "name", interface, "netns", host.ns.name, "type", "veth", "peer",
+           "name", peer, "netns", self.internet.name)
+        host.ns.run("ip", "link", "set", interface, "up")
+        host.ns.run("sysctl", "-qw", f"net.ipv6.conf.{interface}.disable_ipv6=1")
+        self.internet.run("ip", "link", "set", peer, "master", "br0")
+        # TX checksum offload would hand the engine partial checksums
+        # (DESIGN.md section 5): the internet's servers send through these.
+        self.internet.run("ethtool", "-K", peer, "tx", "off")
+        self.internet.run("ethtool", "-K", "br0", "tx", "off")
+        self.internet.run("ip", "link", "set", peer, "up")
+
     # --- tearing down ---------------------------------------------------
 
     def close(self):

@@ -34,7 +34,8 @@ TEST(PortPlan, Table) {
                                         {"b5", {10, false}},
                                         {"b7", {11, false}}},
                             .uplink_ifindex = 2,
-                            .management_ifindex = 3};
+                            .management_ifindex = 3,
+                            .external_ifindex = 0};
   const std::vector<Row> rows = {
       {"a new port whose interface is there is bound",
        {port("b5", 1)},
@@ -74,10 +75,23 @@ TEST(PortPlan, Table) {
        {},
        {"interface_reserved"}},
       {"nor loopback", {port("lo", 1)}, {}, base, {}, {}, {"interface_reserved"}},
+      {"nor the external interface of the gateways run here",
+       {port("ext0", 1)},
+       {},
+       HostInterfaces{.by_name = {{"ext0", {20, false}}},
+                      .uplink_ifindex = 2,
+                      .management_ifindex = 3,
+                      .external_ifindex = 20},
+       {},
+       {},
+       {"interface_reserved"}},
       {"an unknown management interface reserves nothing more",
        {port("mgmt0", 1)},
        {},
-       HostInterfaces{.by_name = base.by_name, .uplink_ifindex = 2, .management_ifindex = 0},
+       HostInterfaces{.by_name = base.by_name,
+                      .uplink_ifindex = 2,
+                      .management_ifindex = 0,
+                      .external_ifindex = 0},
        {},
        {{"mgmt0", 3}},
        {}},
@@ -106,7 +120,10 @@ TEST(PortPlan, Table) {
 
 TEST(PortPlan, AReservedInterfaceSaysWhichRoleItHas) {
   const HostInterfaces host{
-      .by_name = {{"eth0", {2, false}}}, .uplink_ifindex = 2, .management_ifindex = 0};
+      .by_name = {{"eth0", {2, false}}},
+      .uplink_ifindex = 2,
+      .management_ifindex = 0,
+      .external_ifindex = 0};
   const PortPlan plan = plan_ports({port("eth0", 7)}, {}, host);
   ASSERT_EQ(plan.problems.size(), 1u);
   EXPECT_NE(plan.problems[0].message.find("eth0 is the host's uplink"), std::string::npos);
