@@ -122,10 +122,41 @@ int main(int argc, char** argv) {
       for (size_t port = 0; port < fixture_policy.ports.size(); ++port) {
         if (fixture_policy.ports[port].interface == f.in) ingress = static_cast<uint8_t>(port);
       }
-      Bytes seed{ingress};
+      Bytes seed{ingress, 0};
       seed.insert(seed.end(), f.frame.begin(), f.frame.end());
       write(root / "pipeline", "fixture-" + std::to_string(count++), seed);
     }
+    // Gateways: a VM's UDP and a reply, NVGRE to the gateway host (0xfe)
+    // and from its external network (0xfd).
+    namespace fx = testing::dataplane;
+    const Bytes vm_frame = PacketBuilder()
+                         .eth(vm, mac("00:1D:D8:00:00:01"))
+                         .ipv4(ipv4("10.0.0.5"), ipv4("203.0.113.1"))
+                         .udp(40000, 7)
+                         .payload("hello")
+                         .build();
+    const Bytes tunnel = PacketBuilder()
+                             .nvgre({.src_mac = fx::underlay_router_mac(),
+                                     .dst_mac = fx::gateway_uplink_mac(),
+                                     .src_pa = ipv4("192.168.1.10"),
+                                     .dst_pa = ipv4("192.168.3.30"),
+                                     .vsid = testing::vsid(5001),
+                                     .flow_id = 0,
+                                     .ttl = 64})
+                             .payload(vm_frame)
+                             .build();
+    const Bytes reply = PacketBuilder()
+                            .eth(fx::next_hop_mac(), fx::external_mac())
+                            .ipv4(ipv4("203.0.113.1"), ipv4("203.0.113.100"))
+                            .udp(7, 60000)
+                            .payload("hello")
+                            .build();
+    Bytes out_seed{0xfe, 1};
+    out_seed.insert(out_seed.end(), tunnel.begin(), tunnel.end());
+    write(root / "pipeline", "gateway-out", out_seed);
+    Bytes in_seed{0xfd, 0};
+    in_seed.insert(in_seed.end(), reply.begin(), reply.end());
+    write(root / "pipeline", "gateway-in", in_seed);
   }
   // The router: requests like the API tests' (first byte: 0 admin, 1 tenant,
   // 2 no token), valid and not.

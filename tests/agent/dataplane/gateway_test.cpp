@@ -18,6 +18,7 @@
 #include "shared/packet/tcp.h"
 #include "shared/testing/fixtures.h"
 #include "shared/testing/packet_builder.h"
+#include "tests/agent/dataplane/pipeline_fixtures.h"
 
 namespace vnet::agent::dataplane {
 namespace {
@@ -39,64 +40,13 @@ constexpr std::string_view kGreenExternal = "203.0.113.102";
 constexpr std::string_view kServer = "203.0.113.1";  // the next hop, and the lab's server
 constexpr std::string_view kRemote = "198.51.100.7";  // beyond it
 
-net::MacAddress gateway_uplink_mac() { return mac("02:00:00:00:03:30"); }
-net::MacAddress external_mac() { return mac("02:00:00:00:0e:30"); }
-net::MacAddress next_hop_mac() { return mac("02:00:00:00:0e:01"); }
+using testing::dataplane::external_mac;
+using testing::dataplane::gateway_host_policy;
+using testing::dataplane::gateway_uplink_mac;
+using testing::dataplane::next_hop_mac;
 net::MacAddress router() { return kRouterMac; }
 net::MacAddress green5() { return mac("00:1D:D8:B7:1C:35"); }
-
-policy::GatewayPolicy gateway(uint64_t id, Uuid rdid, policy::GatewayKind kind,
-                              std::string_view external) {
-  policy::GatewayPolicy g;
-  g.gateway_id = uuid(id);
-  g.rdid = rdid;
-  g.kind = kind;
-  g.external_ip = ipv4(external);
-  g.pa = ipv4(kGatewayPa);
-  g.interface = "ext0";
-  g.prefix_len = 24;
-  g.next_hop = ipv4(kServer);
-  return g;
-}
-
-// What every host of Blue, Red and Green gets: records, routes, gateways.
-policy::HostPolicy shared_parts(policy::HostPolicy p) {
-  const Uuid green_rdid = uuid(0x91);
-  p.lookup_records.push_back({testing::vsid(kGreenVsid), ipv4("10.1.0.5"), green5(),
-                              ipv4(kHost1Pa), policy::LookupRule::kEncap});
-  p.customer_routes.push_back({green_rdid, testing::vsid(kGreenVsid), testing::prefix("10.1.0.0/24"),
-                               ipv4("0.0.0.0"), 0});
-  auto blue = gateway(0xa1, uuid(0xb1), policy::GatewayKind::kNat, kBlueExternal);
-  blue.nat_rules = {{policy::NatProtocol::kTcp, 8080, ipv4(kCa5), 80}};
-  auto red = gateway(0xa2, uuid(0xd1), policy::GatewayKind::kNat, kRedExternal);
-  auto green = gateway(0xa3, green_rdid, policy::GatewayKind::kForwarding, kGreenExternal);
-  green.advertised_prefixes = {testing::prefix("10.1.0.0/24")};
-  p.gateways = {blue, red, green};
-  return p;
-}
-
-policy::HostPolicy gateway_host_policy() {
-  policy::HostPolicy p = testing::seed_host1_policy();
-  p.host_id = uuid(3);
-  p.provider.pa = ipv4(kGatewayPa);
-  p.ports.clear();  // no VMs: the gateways only
-  return shared_parts(p);
-}
-
-policy::HostPolicy vm_host_policy() {
-  policy::HostPolicy p = testing::seed_host1_policy();
-  p.ports.push_back({.nic_id = uuid(0x135),
-                     .interface = "vnet-green5",
-                     .mac = green5(),
-                     .ca = ipv4("10.1.0.5"),
-                     .prefix_len = 24,
-                     .gateway = ipv4("10.1.0.1"),
-                     .dns = {},
-                     .vsid = testing::vsid(kGreenVsid),
-                     .rdid = uuid(0x91),
-                     .mtu = 1458});
-  return shared_parts(p);
-}
+policy::HostPolicy vm_host_policy() { return testing::dataplane::vm_host_with_gateways_policy(); }
 
 packet::NvgreTunnel from_host1(uint32_t vsid) {
   return {.src_mac = mac(kUnderlayRouterMac),

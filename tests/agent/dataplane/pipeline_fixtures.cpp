@@ -606,4 +606,66 @@ std::vector<Fixture> pipeline_fixtures() {
   return f;
 }
 
+
+net::MacAddress gateway_uplink_mac() { return mac("02:00:00:00:03:30"); }
+net::MacAddress external_mac() { return mac("02:00:00:00:0e:30"); }
+net::MacAddress next_hop_mac() { return mac("02:00:00:00:0e:01"); }
+
+namespace {
+
+policy::GatewayPolicy gateway(uint64_t id, Uuid rdid, policy::GatewayKind kind,
+                              std::string_view external) {
+  policy::GatewayPolicy g;
+  g.gateway_id = uuid(id);
+  g.rdid = rdid;
+  g.kind = kind;
+  g.external_ip = ipv4(external);
+  g.pa = ipv4("192.168.3.30");
+  g.interface = "ext0";
+  g.prefix_len = 24;
+  g.next_hop = ipv4("203.0.113.1");
+  return g;
+}
+
+// What every host of Blue, Red and Green gets: records, routes, gateways.
+policy::HostPolicy with_gateways(policy::HostPolicy p) {
+  const Uuid green_rdid = uuid(0x91);
+  p.lookup_records.push_back({vsid(kGreenVsid), ipv4("10.1.0.5"), green5(), ipv4(kHost1Pa),
+                              policy::LookupRule::kEncap});
+  p.customer_routes.push_back(
+      {green_rdid, vsid(kGreenVsid), prefix("10.1.0.0/24"), ipv4("0.0.0.0"), 0});
+  auto blue = gateway(0xa1, uuid(0xb1), policy::GatewayKind::kNat, "203.0.113.100");
+  blue.nat_rules = {{policy::NatProtocol::kTcp, 8080, ipv4(kCa5), 80}};
+  auto red = gateway(0xa2, uuid(0xd1), policy::GatewayKind::kNat, "203.0.113.101");
+  auto green = gateway(0xa3, green_rdid, policy::GatewayKind::kForwarding, "203.0.113.102");
+  green.advertised_prefixes = {prefix("10.1.0.0/24")};
+  p.gateways = {blue, red, green};
+  return p;
+}
+
+}  // namespace
+
+policy::HostPolicy gateway_host_policy() {
+  policy::HostPolicy p = seed_host1_policy();
+  p.host_id = uuid(3);
+  p.provider.pa = ipv4("192.168.3.30");
+  p.ports.clear();  // no VMs: the gateways only
+  return with_gateways(p);
+}
+
+policy::HostPolicy vm_host_with_gateways_policy() {
+  policy::HostPolicy p = seed_host1_policy();
+  p.ports.push_back({.nic_id = uuid(0x135),
+                     .interface = "vnet-green5",
+                     .mac = green5(),
+                     .ca = ipv4("10.1.0.5"),
+                     .prefix_len = 24,
+                     .gateway = ipv4("10.1.0.1"),
+                     .dns = {},
+                     .vsid = vsid(kGreenVsid),
+                     .rdid = uuid(0x91),
+                     .mtu = 1458});
+  return with_gateways(p);
+}
+
 }  // namespace vnet::testing::dataplane

@@ -34,4 +34,16 @@ net::MacAddress underlay_router_mac();
 
 std::vector<Fixture> pipeline_fixtures();
 
+// Gateways (tests/agent/dataplane/gateway_test.cpp). The gateway host (PA
+// 192.168.3.30, no VMs) runs Blue's and Red's NAT gateways (203.0.113.100
+// and .101; Blue forwards TCP 8080 to 10.0.0.5:80) and Green's forwarding
+// gateway (203.0.113.102, Green is 10.1.0.0/24 with VSID 7001 and 10.1.0.5
+// on host 1); its external interface faces 203.0.113.0/24, next hop .1.
+// The VM host is host 1 of seed scenario 2 with Green 5, sending to them.
+policy::HostPolicy gateway_host_policy();
+policy::HostPolicy vm_host_with_gateways_policy();
+net::MacAddress gateway_uplink_mac();
+net::MacAddress external_mac();
+net::MacAddress next_hop_mac();
+
 }  // namespace vnet::testing::dataplane
