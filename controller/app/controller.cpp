@@ -144,6 +144,12 @@ class AgentsBridge : public api::Agents {
     out += "# HELP vnet_hosts_connected Hosts whose agent is connected.\n";
     out += "# TYPE vnet_hosts_connected gauge\n";
     out += fmt::format("vnet_hosts_connected {}\n", realization_.connected_count());
+    out +=
+        "# HELP vnet_problems What hosts report as not realized, by code (a gateway refusing "
+        "new flows: nat_table_full, nat_ports_exhausted).\n";
+    out += "# TYPE vnet_problems gauge\n";
+    for (const auto& [code, n] : realization_.problem_counts())
+      out += fmt::format("vnet_problems{{code=\"{}\"}} {}\n", code, n);
     out += "# HELP vnet_policy_full_compile_seconds The last full compile of every host.\n";
     out += "# TYPE vnet_policy_full_compile_seconds gauge\n";
     out += fmt::format("vnet_policy_full_compile_seconds {:.6f}\n", s.full_compile_seconds);

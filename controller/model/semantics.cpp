@@ -506,7 +506,17 @@ void assign_rewrite_pa(Database& db, Row& row) {
 
 void vm_nics(Database& db, const Principal& who, Row& row, const Row* before) {
   json& f = row.fields;
-  if (f.contains("host_id")) require_ref(db, who, "hosts", text(f, "host_id"), "/host_id");
+  if (f.contains("host_id")) {
+    const Row host = require_ref(db, who, "hosts", text(f, "host_id"), "/host_id");
+    // The external interface belongs to the host's gateways (XDP in
+    // external mode): a VM port there would take the external network.
+    if (!text(f, "interface").empty() &&
+        text(f, "interface") == text(host.fields, "external_interface")) {
+      throw invalid("/interface", fmt::format("{} is the external interface of host {}: a VM NIC "
+                                              "needs its own interface",
+                                              text(f, "interface"), host.id));
+    }
+  }
   if (f.contains("interface") && !f.contains("host_id"))
     throw invalid("/interface", "needs host_id");
   if (before != nullptr) return assign_rewrite_pa(db, row);

@@ -1,5 +1,7 @@
 #include "controller/policy/realization.h"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "shared/util/time.h"
@@ -219,6 +221,21 @@ json Realization::nic_state(const std::string& nic_id, const json& nic) const {
                                                   s.realized, s.desired))}));
   }
   return state("success", json::array());
+}
+
+std::map<std::string, uint64_t> Realization::problem_counts() const {
+  static const std::set<std::string> kKnown = {
+      "interface_missing",  "interface_reserved",          "policy_apply_failed",
+      "policy_invalid",     "external_interface_missing",  "nat_table_full",
+      "nat_ports_exhausted"};
+  std::lock_guard lock(mutex_);
+  std::map<std::string, uint64_t> out;
+  for (const std::string& code : kKnown) out[code] = 0;
+  for (const auto& [host, s] : hosts_) {
+    for (const auto& p : s.problems) ++out[kKnown.contains(p.code) ? p.code : "other"];
+    if (s.compile_problem) ++out["policy_invalid"];
+  }
+  return out;
 }
 
 json Realization::gateway_state(const std::string& gateway_id, const json& gateway) const {

@@ -68,6 +68,9 @@ class Realization : public model::RealizationView {
 
   HostStatus status(const std::string& host) const;
   uint64_t connected_count() const;
+  // What agents report now, by problem code, for /metrics: codes outside
+  // the known set count as "other" (an agent cannot grow the label set).
+  std::map<std::string, uint64_t> problem_counts() const;
 
   // Calls `done` once change `sequence` is realized: every affected host
   // that is connected has acked the generation the change produced (a host

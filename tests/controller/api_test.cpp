@@ -763,6 +763,13 @@ TEST_F(GatewayApiTest, AnAdministratorMovesAGatewayOnlyToAGatewayHost) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json().at("host_id"), gw2.at("id"));
   EXPECT_EQ(r.json().at("external_ip"), gw.at("external_ip"));  // the address moves with it
+  // A VM NIC never takes a gateway host's external interface.
+  const json nic =
+      ctl.create("vm-nics", {{"vm_subnet_id", n.subnet.at("id")}, {"vm_name", "web"}}, t.token);
+  r = ctl.call("PATCH", "/api/v1/vm-nics/" + nic.at("id").get<std::string>(),
+               {{"host_id", gw2.at("id")}, {"interface", "ext1"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("external interface"), std::string::npos) << r.body;
   // A gateway host keeps its external interface while it runs gateways.
   const std::string host_url = "/api/v1/hosts/" + gw2.at("id").get<std::string>();
   r = ctl.call("PATCH", host_url, {{"external_interface", nullptr}});

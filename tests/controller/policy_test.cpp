@@ -9,6 +9,7 @@
 
 #include "controller/policy/compiler.h"
 #include "controller/policy/model.h"
+#include "controller/policy/realization.h"
 #include "shared/policy/delta.h"
 #include "shared/policy/json.h"
 #include "shared/testing/fixtures.h"
@@ -321,4 +322,29 @@ TEST(PolicyCompiler, IsolationNoneAndGatewaysOnTheHost) {
 }
 
 }  // namespace
+TEST(Realization, AGatewayShowsWhatItsHostReportsAndMetricsCountItByCode) {
+  Realization r;
+  const std::string host = id(3);
+  const json gateway = {{"host_id", host}, {"kind", "nat"}};
+  EXPECT_EQ(r.gateway_state(id(0xa1), json::object()).at("detail")[0].at("code"), "not_placed");
+  EXPECT_EQ(r.gateway_state(id(0xa1), gateway).at("detail")[0].at("code"), "host_not_connected");
+  r.set_desired(host, 2);
+  r.connected(host);
+  r.acked(host, 2, {});
+  EXPECT_EQ(r.gateway_state(id(0xa1), gateway).at("status"), "success");
+  // The agent refuses new flows of the gateway: failure, with the code.
+  r.acked(host, 2,
+          {{"nat_table_full", "the NAT flow table is full", "", id(0xa1)},
+           {"made_up_by_an_agent", "x", "", ""}});
+  const json state = r.gateway_state(id(0xa1), gateway);
+  EXPECT_EQ(state.at("status"), "failure");
+  EXPECT_EQ(state.at("detail")[0].at("code"), "nat_table_full");
+  EXPECT_EQ(r.gateway_state(id(0xa2), gateway).at("status"), "success");  // another gateway
+  const auto counts = r.problem_counts();
+  EXPECT_EQ(counts.at("nat_table_full"), 1u);
+  EXPECT_EQ(counts.at("nat_ports_exhausted"), 0u);
+  EXPECT_EQ(counts.at("other"), 1u);  // an agent cannot add labels
+  EXPECT_FALSE(counts.contains("made_up_by_an_agent"));
+}
+
 }  // namespace vnet::compiler

@@ -272,9 +272,12 @@ class GatewayLab(vnetlab.LabTestCase):
         flows = self.g2.show("nat")["flows"]
         self.assertTrue(any(f["external_ip"] == self.blue_gw["external_ip"] for f in flows))
 
-        # The gateway host's agent restarted: forwarding resumes once it is back.
+        # The gateway host's agent restarted: forwarding resumes once it is
+        # back. With a NAT table of 2 flows, one per gateway (Blue and Red
+        # run on g2 now), each tenant's second flow is refused, and the
+        # gateway's configuration_state and /metrics say so.
         self.assertEqual(self.g2.stop_agent(), 0)
-        self.g2.start_agent(f"{self.g2.mgmt_gateway}:6641")
+        self.g2.start_agent(f"{self.g2.mgmt_gateway}:6641", extra=("--nat-flows", "2"))
         self.g2.wait_realized()
         seen = wait_until(lambda: self._try_tcp(self.blue5), timeout=15,
                           what="Blue after the restart")
@@ -282,6 +285,16 @@ class GatewayLab(vnetlab.LabTestCase):
         seen = wait_until(lambda: self._try_tcp(self.red5), timeout=15,
                           what="Red after the restart")
         self.assertEqual(seen.split(":")[0], self.red_gw["external_ip"])
+        self.assertIsNone(self._try_tcp(self.red5))  # its one flow is still closing
+
+        def refusing():
+            g = c.call("GET", f"/gateways/{self.red_gw['id']}")["configuration_state"]
+            return g if g["status"] == "failure" else None
+        state = wait_until(refusing, timeout=10, what="Red's gateway to say it refuses flows")
+        self.assertEqual(state["detail"][0]["code"], "nat_table_full")
+        metrics = self.lab.underlay.run("curl", "-s", "http://127.0.0.1:8080/metrics")
+        self.assertIn('vnet_problems{code="nat_table_full"} ', metrics)
+        self.assertNotIn('vnet_problems{code="nat_table_full"} 0', metrics)
 
     def _try_tcp(self, vm):
         try:
