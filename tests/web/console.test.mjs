@@ -27,6 +27,11 @@ before(async () => {
   const site = await admin.create('sites', { logical_network_id: ln.id, name: 'Seattle', subnets: [{ prefix: '192.168.1.0/24' }] });
   ids.host = (await admin.create('hosts', { name: 'host-a', site_id: site.id, pa: '192.168.1.11' })).id;
   await admin.create('ip-pools', { name: 'seattle-pas', site_id: site.id, subnet: '192.168.1.0/24', ranges: [{ start: '192.168.1.10', end: '192.168.1.19' }] });
+  // An external network, its pool and a gateway host, for NAT gateways.
+  const internet = await admin.create('logical-networks', { name: 'Internet', network_virtualization: false });
+  const edge = await admin.create('sites', { logical_network_id: internet.id, name: 'Edge', subnets: [{ prefix: '203.0.113.0/24' }] });
+  ids.externalPool = (await admin.create('ip-pools', { name: 'internet', site_id: edge.id, subnet: '203.0.113.0/24', gateway: '203.0.113.1', ranges: [{ start: '203.0.113.100', end: '203.0.113.120' }] })).id;
+  await admin.create('hosts', { name: 'edge-a', site_id: site.id, pa: '192.168.1.50', external_interface: 'ext0' });
   const contoso = await admin.create('tenants', { name: 'Contoso' });
   const fabrikam = await admin.create('tenants', { name: 'Fabrikam' });
   ids.contosoToken = (await admin.create('tokens', { name: 'contoso-portal', tenant_id: contoso.id })).token;
@@ -138,6 +143,21 @@ test('a tenant builds a network through the forms, sees the server\'s validation
   await page.getByRole('heading', { name: /VM NIC web-1/ }).waitFor();
   assert.equal(await page.locator('[data-field="ip"]').textContent(), '10.0.0.10');
   ids.nic = page.url().split('/').pop();
+
+  // A NAT gateway with a port forwarding rule, through the form (the
+  // external pool by the id the administrator gave).
+  await page.goto(`${controller.url}/#/gateways/new`);
+  assert.equal(await page.getByLabel(/^Host/).count(), 0);  // placement is the controller's
+  await page.getByLabel(/^Name/).fill('internet');
+  await page.getByLabel(/^VM network/).selectOption({ label: 'Blue' });
+  await page.getByLabel(/^Kind/).selectOption('nat');
+  await page.getByLabel(/^External pool/).fill(ids.externalPool);
+  await page.getByLabel(/^NAT rules/).fill('tcp:8080=10.0.0.10:80');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.locator('[data-field="external_ip"]').waitFor();
+  assert.equal(await page.locator('[data-field="external_ip"]').textContent(), '203.0.113.100');
+  assert.equal(await page.locator('[data-field="nat_rules"]').textContent(), 'tcp 8080 → 10.0.0.10:80');
+  assert.match(await page.locator('main').textContent(), /host_not_connected/);
 
   // The CA pool shows used/free: one NIC, nine addresses left.
   await page.goto(`${controller.url}/#/ip-pools`);

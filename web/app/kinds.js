@@ -6,13 +6,13 @@ export const kinds = {
   sites: { label: 'Sites', columns: ['name', 'logical_network_id', 'subnets', 'host_group'], admin: true },
   'ip-pools': { label: 'IP pools', tenantLabel: 'CA pools', columns: ['name', 'vm_subnet_id', 'site_id', 'subnet', 'ranges', 'gateway', 'usage'], admin: false },
   'mac-pools': { label: 'MAC pools', columns: ['name', 'start', 'end'], admin: true },
-  hosts: { label: 'Hosts', columns: ['name', 'pa', 'connected', 'last_seen', 'generations', 'configuration_state'], admin: true },
+  hosts: { label: 'Hosts', columns: ['name', 'pa', 'external_interface', 'connected', 'last_seen', 'generations', 'configuration_state'], admin: true },
   tenants: { label: 'Tenants', columns: ['name'], admin: true },
   tokens: { label: 'Tokens', columns: ['name', 'role', 'tenant_id'], admin: true },
   'vm-networks': { label: 'VM networks', columns: ['name', 'translation', 'isolation', 'rdid', 'tenant_id'], admin: false },
   'vm-subnets': { label: 'VM subnets', columns: ['name', 'prefix', 'vsid', 'vm_network_id'], admin: false },
   'vm-nics': { label: 'VM NICs', columns: ['vm_name', 'ip', 'mac', 'vm_subnet_id', 'host_id', 'interface', 'configuration_state'], admin: false },
-  gateways: { label: 'Gateways', columns: ['kind', 'vm_network_id', 'host_id', 'external_ip'], admin: false },
+  gateways: { label: 'Gateways', columns: ['name', 'kind', 'vm_network_id', 'host_id', 'external_ip', 'nat_rules', 'configuration_state'], admin: false },
   routes: { label: 'Routes', columns: ['prefix', 'next_hop', 'metric', 'vm_network_id'], admin: false },
 };
 
@@ -26,7 +26,7 @@ export const headings = {
   site_id: 'Site', host_id: 'Host', tenant_id: 'Tenant', external_pool_id: 'External pool',
   configuration_state: 'State', last_seen: 'Last seen', next_hop: 'Next hop', host_group: 'Host group',
   network_virtualization: 'Network virtualization', flow_entropy: 'Flow entropy', generations: 'Realized / desired',
-  external_ip: 'External IP', usage: 'Used / free',
+  external_ip: 'External IP', usage: 'Used / free', nat_rules: 'NAT rules', external_interface: 'External interface',
 };
 
 export function heading(field) {
@@ -44,6 +44,9 @@ export function text(value) {
     return value.map((v) => {
       if (v && typeof v === 'object' && 'start' in v) return `${v.start}–${v.end}`;
       if (v && typeof v === 'object' && 'prefix' in v) return v.vlan ? `${v.prefix} (VLAN ${v.vlan})` : v.prefix;
+      if (v && typeof v === 'object' && 'external_port' in v) {
+        return `${v.protocol} ${v.external_port} → ${v.internal_ip}:${v.internal_port}`;
+      }
       return String(v);
     }).join(', ');
   }

@@ -49,8 +49,8 @@ function elementsOf(model) {
     if (nic.host_id) els.push({ data: { id: `placed:${nic.id}`, source: `nic:${nic.id}`, target: `host:${nic.host_id}`, label: nic.interface || '' } });
   }
   for (const g of model.gateways) {
-    els.push({ data: { id: `gw:${g.id}`, parent: `net:${g.vm_network_id}`, label: `${g.kind}\n${g.external_ip || ''}`, href: `#/gateways/${g.id}` }, classes: 'gateway' });
-    if (g.host_id) els.push({ data: { id: `gwhost:${g.id}`, source: `gw:${g.id}`, target: `host:${g.host_id}` } });
+    els.push({ data: { id: `gw:${g.id}`, parent: `net:${g.vm_network_id}`, label: `${g.name || g.kind}\n${g.kind} ${g.external_ip || ''}`, href: `#/gateways/${g.id}` }, classes: 'gateway' });
+    if (g.host_id) els.push({ data: { id: `gwhost:${g.id}`, source: `gw:${g.id}`, target: `host:${g.host_id}`, label: g.name || '' } });
   }
   return els;
 }

@@ -152,6 +152,9 @@ function encode(prop, value) {
     const item = prop.items?.properties;
     if (item?.start) return value.map((r) => `${r.start}-${r.end}`).join(', ');
     if (item?.prefix) return value.map((s) => (s.vlan ? `${s.prefix}:${s.vlan}` : s.prefix)).join(', ');
+    if (item?.external_port) {
+      return value.map((r) => `${r.protocol}:${r.external_port}=${r.internal_ip}:${r.internal_port}`).join(', ');
+    }
     return value.join(', ');
   }
   if (prop.type === 'boolean') return Boolean(value);
@@ -173,6 +176,21 @@ function decode(prop, raw) {
         return vlan === undefined ? { prefix } : { prefix, vlan: /^\d+$/.test(vlan) ? Number(vlan) : vlan };
       });
     }
+    if (item?.external_port) {
+      // tcp:8080=10.0.0.5:80 (vnetctl's form too)
+      const port = (v) => (/^\d+$/.test(v ?? '') ? Number(v) : v ?? '');
+      return parts.map((p) => {
+        const [outside, inside = ''] = p.split('=').map((s) => s.trim());
+        const [protocol, external] = outside.split(':');
+        const at = inside.lastIndexOf(':');
+        return {
+          protocol,
+          external_port: port(external),
+          internal_ip: at < 0 ? inside : inside.slice(0, at),
+          internal_port: port(at < 0 ? '' : inside.slice(at + 1)),
+        };
+      });
+    }
     return parts;
   }
   return raw.trim() === '' ? null : raw.trim();
@@ -183,6 +201,7 @@ function hint(prop) {
     const item = prop.items?.properties;
     if (item?.start) return 'start-end, separated by commas: 10.0.0.10-10.0.0.99';
     if (item?.prefix) return 'prefix[:VLAN], separated by commas: 192.168.1.0/24:10';
+    if (item?.external_port) return 'protocol:port=address:port, separated by commas: tcp:8080=10.0.0.5:80';
     return 'addresses separated by commas';
   }
   if (prop.example) return `e.g. ${prop.example}`;
@@ -275,8 +294,12 @@ export function Form({ collection, schema, who, object, onSaved, onCancel, submi
     if (target && options === null) {
       return html`<select ...${common} disabled><option>Loading…</option></select>`;
     }
-    if (target && options[target]) {
-      const choices = Object.values(options[target]);
+    // An external pool is a site's pool: a tenant sees none of those (it is
+    // given the id by its administrator) and types it.
+    const choices = target && options[target]
+      ? Object.values(options[target]).filter((c) => f !== 'external_pool_id' || c.site_id)
+      : [];
+    if (target && options[target] && (choices.length || f !== 'external_pool_id')) {
       return html`<select ...${common} value=${values[f]} onChange=${(e) => set(e.target.value)}>
         <option value="">${required.has(f) ? 'Choose…' : '—'}</option>
         ${choices.map((c) => html`<option value=${c.id}>${labelOf(c)}</option>`)}
