@@ -110,6 +110,10 @@ class Demo(unittest.TestCase):
                 self.assertIn("and 0 to Red's", out)
                 self.assertIn("6001             10.0.0.7         192.168.2.20", out)
                 self.assertIn("admin token:  vnet_", out)
+                # Seed scenario 7: both tenants' 10.0.0.5 through their own addresses.
+                self.assertIn("blue1 (10.0.0.5) -> http://203.0.113.1:8000/: hello from "
+                              "203.0.113.1; you came from 203.0.113.10", out)
+                self.assertIn("the server saw 203.0.113.10", out)
                 if attempt == 2:
                     self.assertIn("enrolled already", out)
         finally:
