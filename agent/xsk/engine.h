@@ -146,6 +146,7 @@ class Engine {
   bool paused_ = false;
   std::atomic<bool> stop_{false};
   uint64_t now_ = 0;  // ns, read once per loop by the engine thread
+  uint64_t last_expire_ = 0;
   std::thread thread_;
 };
 

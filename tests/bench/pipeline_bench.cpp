@@ -211,11 +211,109 @@ void BM_EncapManyBatched(benchmark::State& state) {
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+// Gateways (issue 15): NVGRE from a VM's host into the gateway host, out of
+// the external interface. Forwarding (no translation) against NAT with one
+// flow and with 1,000 flows in turn, a fresh copy of the frame each time
+// (both rewrite it in place): the copy is in every line, so NAT's own cost
+// is the difference to the forwarding line.
+struct GatewaySetup {
+  std::shared_ptr<const Tables> nat, forwarding;
+};
+
+const GatewaySetup& gateway_setup() {
+  static const GatewaySetup s = [] {
+    auto policy_of = [](policy::GatewayKind kind) {
+      policy::HostPolicy p;
+      p.host_id = testing::uuid(3);
+      p.generation = 1;
+      p.provider.pa = testing::ipv4("192.168.3.30");
+      const auto rdid = testing::uuid(0xb1);
+      p.lookup_records.push_back({testing::vsid(5001), testing::ipv4("10.0.0.5"), kVmMac,
+                                  testing::ipv4("192.168.1.10"), policy::LookupRule::kEncap});
+      p.customer_routes.push_back({rdid, testing::vsid(5001), testing::prefix("10.0.0.0/24"),
+                                   net::Ipv4Address(), 0});
+      policy::GatewayPolicy g;
+      g.gateway_id = testing::uuid(0xa1);
+      g.rdid = rdid;
+      g.kind = kind;
+      g.external_ip = testing::ipv4("203.0.113.100");
+      g.pa = p.provider.pa;
+      g.interface = "ext0";
+      g.next_hop = testing::ipv4("203.0.113.1");
+      p.gateways.push_back(g);
+      HostFacts facts;
+      facts.uplink_mac = kUplinkMac;
+      facts.next_hop_macs[testing::ipv4("192.168.1.10")] = kNextHop;
+      facts.external_mac = kUplinkMac;
+      facts.external_next_hop_macs[g.next_hop] = kNextHop;
+      return Tables::build(p, facts);
+    };
+    return GatewaySetup{policy_of(policy::GatewayKind::kNat),
+                        policy_of(policy::GatewayKind::kForwarding)};
+  }();
+  return s;
+}
+
+testing::Bytes gateway_frame(size_t size, uint16_t source_port) {
+  const size_t inner = size - 42;
+  const size_t headers = 14 + 20 + 8;
+  const auto vm = testing::PacketBuilder()
+                      .eth(kVmMac, net::MacAddress::from_u64(0x001dd8000001ull))
+                      .ipv4(testing::ipv4("10.0.0.5"), testing::ipv4("203.0.113.1"))
+                      .udp(source_port, 9)
+                      .payload(testing::Bytes(inner > headers ? inner - headers : 0, 0x5a))
+                      .build();
+  return testing::PacketBuilder()
+      .nvgre({.src_mac = kNextHop,
+              .dst_mac = kUplinkMac,
+              .src_pa = testing::ipv4("192.168.1.10"),
+              .dst_pa = testing::ipv4("192.168.3.30"),
+              .vsid = testing::vsid(5001),
+              .flow_id = 0,
+              .ttl = 64})
+      .payload(vm)
+      .build();
+}
+
+void gateway_bench(benchmark::State& state, bool nat, size_t flows) {
+  const Tables& t = nat ? *gateway_setup().nat : *gateway_setup().forwarding;
+  NatTable table(NatOptions{.capacity = 65536, .port_min = 1024, .port_max = 65535});
+  table.sync({{testing::ipv4("203.0.113.100"), {}}});
+  const size_t size = static_cast<size_t>(state.range(0));
+  std::vector<testing::Bytes> frames;
+  for (size_t i = 0; i < flows; ++i) frames.push_back(gateway_frame(size, uint16_t(10000 + i)));
+  testing::Bytes buffer(kBuffer);
+  const Reason want = nat ? Reason::kNatOut : Reason::kForwardedOut;
+  size_t i = 0;
+  uint64_t now = 1'000'000'000;
+  for (auto _ : state) {
+    const testing::Bytes& frame = frames[i];
+    std::memcpy(buffer.data() + kHeadroom, frame.data(), frame.size());
+    Frame f{buffer, kHeadroom, static_cast<uint32_t>(frame.size())};
+    Context ctx{&table, now};
+    const Verdict v = from_uplink(t, ctx, f);
+    benchmark::DoNotOptimize(v);
+    if (v.reason != want) {
+      state.SkipWithError(to_string(v.reason).data());
+      break;
+    }
+    i = i + 1 == flows ? 0 : i + 1;
+    ++now;
+  }
+}
+
+void BM_GatewayForwarding(benchmark::State& state) { gateway_bench(state, false, 1); }
+void BM_GatewayNatOneFlow(benchmark::State& state) { gateway_bench(state, true, 1); }
+void BM_GatewayNat1000Flows(benchmark::State& state) { gateway_bench(state, true, 1000); }
+
 BENCHMARK(BM_Memcpy)->Arg(64)->Arg(1400);
 BENCHMARK(BM_EncapOneFlow)->Arg(64)->Arg(1400);
 BENCHMARK(BM_EncapMany)->Arg(64)->Arg(1400);
 BENCHMARK(BM_EncapManyBatched)->Arg(64)->Arg(1400);
 BENCHMARK(BM_Decap)->Arg(106)->Arg(1442);  // 64 and 1400 bytes inside
+BENCHMARK(BM_GatewayForwarding)->Arg(106)->Arg(1442);
+BENCHMARK(BM_GatewayNatOneFlow)->Arg(106)->Arg(1442);
+BENCHMARK(BM_GatewayNat1000Flows)->Arg(106)->Arg(1442);
 
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
@@ -243,7 +341,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
         {"BM_EncapOneFlow", {"64", "1400"}},
         {"BM_EncapMany", {"64", "1400"}},
         {"BM_EncapManyBatched", {"64", "1400"}},
-        {"BM_Decap", {"106", "1442"}}};
+        {"BM_Decap", {"106", "1442"}},
+        {"BM_GatewayForwarding", {"106", "1442"}},
+        {"BM_GatewayNatOneFlow", {"106", "1442"}},
+        {"BM_GatewayNat1000Flows", {"106", "1442"}}};
     for (const auto& [op, sizes] : rows) {
       std::printf("%-20s", op + 3);
       const char* base_sizes[] = {"64", "1400"};

@@ -94,7 +94,7 @@ class Bench:
                              str(seconds), VM_MAC, PEER_MAC, "10.0.0.5", "10.0.0.7",
                              timeout=seconds + 30)
         received = int(sink.communicate(timeout=seconds + 30)[0].split()[1])
-        sent = int(gen.split()[1])
+        sent = int(gen.split()[1])  # "sent PACKETS SECONDS"
         after = {k: stat(ns, "b5", k) for k in ("rx_packets", "rx_dropped")}
         after["uplink_tx"] = stat(ns, "uplink", "tx_packets")
         return {

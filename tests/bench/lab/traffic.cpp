@@ -1,8 +1,13 @@
 // The lab throughput benchmark's tools (tests/bench/lab/throughput.py):
 //
-//   traffic send IFACE SIZE SECONDS SRC_MAC DST_MAC SRC_IP DST_IP
-//       one UDP flow of SIZE-byte frames, as fast as AF_PACKET with
-//       sendmmsg and qdisc bypass goes; prints "sent PACKETS".
+//   traffic send IFACE SIZE SECONDS SRC_MAC DST_MAC SRC_IP DST_IP [OPTIONS]
+//       UDP frames of SIZE bytes, as fast as AF_PACKET with sendmmsg and
+//       qdisc bypass goes; prints "sent PACKETS SECONDS". Options:
+//         --flows N    N flows (UDP source ports 1024... and then destination
+//                      ports 9...), in turn (default 1)
+//         --once       each flow's frame once (a flood of new flows), then stop
+//         --nvgre SRC_MAC,DST_MAC,SRC_PA,DST_PA,VSID
+//                      each frame inside NVGRE (42 bytes more) from SRC_PA
 //   traffic sink IFACE SECONDS
 //       attaches an XDP program that counts IPv4 frames and drops them;
 //       prints "received PACKETS BYTES" after SECONDS.
@@ -25,7 +30,9 @@
 #include <unistd.h>
 #include <xdp/xsk.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -51,16 +58,30 @@ using Clock = std::chrono::steady_clock;
   std::exit(1);
 }
 
+struct SendOptions {
+  size_t flows = 1;
+  bool once = false;
+  std::optional<vnet::packet::NvgreTunnel> nvgre;
+};
+
 int send(const std::string& iface, size_t size, double seconds, const std::string& src_mac,
-         const std::string& dst_mac, const std::string& src_ip, const std::string& dst_ip) {
+         const std::string& dst_mac, const std::string& src_ip, const std::string& dst_ip,
+         const SendOptions& options) {
   using namespace vnet::testing;
   const size_t headers = 14 + 20 + 8;
-  const Bytes frame = PacketBuilder()
-                          .eth(mac(src_mac), mac(dst_mac))
-                          .ipv4(ipv4(src_ip), ipv4(dst_ip))
-                          .udp(40000, 9)
-                          .payload(Bytes(size > headers ? size - headers : 0, 0x5a))
-                          .build();
+  std::vector<Bytes> frames;
+  frames.reserve(options.flows);
+  for (size_t i = 0; i < options.flows; ++i) {
+    const Bytes inner = PacketBuilder()
+                            .eth(mac(src_mac), mac(dst_mac))
+                            .ipv4(ipv4(src_ip), ipv4(dst_ip))
+                            .udp(static_cast<uint16_t>(1024 + i % 64000),
+                                 static_cast<uint16_t>(9 + i / 64000))
+                            .payload(Bytes(size > headers ? size - headers : 0, 0x5a))
+                            .build();
+    frames.push_back(options.nvgre ? PacketBuilder().nvgre(*options.nvgre).payload(inner).build()
+                                   : inner);
+  }
   const int fd = socket(AF_PACKET, SOCK_RAW, 0);
   if (fd < 0) die("socket");
   sockaddr_ll addr{};
@@ -71,19 +92,31 @@ int send(const std::string& iface, size_t size, double seconds, const std::strin
   const int one = 1;
   setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
   constexpr size_t kBatch = 64;
-  std::vector<iovec> iov(kBatch, iovec{const_cast<uint8_t*>(frame.data()), frame.size()});
+  std::vector<iovec> iov(kBatch);
   std::vector<mmsghdr> msgs(kBatch);
   for (size_t i = 0; i < kBatch; ++i) {
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
   uint64_t sent = 0;
-  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
-  while (Clock::now() < end) {
-    const int n = sendmmsg(fd, msgs.data(), kBatch, 0);
-    if (n > 0) sent += static_cast<uint64_t>(n);
+  size_t next = 0;
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration<double>(seconds);
+  while (Clock::now() < end && !(options.once && sent >= frames.size())) {
+    size_t batch = kBatch;
+    if (options.once) batch = std::min(batch, static_cast<size_t>(frames.size() - sent));
+    for (size_t i = 0; i < batch; ++i) {
+      const Bytes& f = frames[(next + i) % frames.size()];
+      iov[i] = iovec{const_cast<uint8_t*>(f.data()), f.size()};
+    }
+    const int n = sendmmsg(fd, msgs.data(), static_cast<unsigned>(batch), 0);
+    if (n > 0) {
+      sent += static_cast<uint64_t>(n);
+      next = (next + static_cast<size_t>(n)) % frames.size();
+    }
   }
-  std::printf("sent %llu\n", static_cast<unsigned long long>(sent));
+  const double took = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("sent %llu %.6f\n", static_cast<unsigned long long>(sent), took);
   return 0;
 }
 
@@ -209,13 +242,49 @@ int forward(const std::string& from, const std::string& to, double seconds) {
 
 int main(int argc, char** argv) {
   const std::vector<std::string> a(argv + 1, argv + argc);
-  if (a.size() == 8 && a[0] == "send") {
-    return send(a[1], std::stoul(a[2]), std::stod(a[3]), a[4], a[5], a[6], a[7]);
+  if (a.size() >= 8 && a[0] == "send") {
+    SendOptions options;
+    for (size_t i = 8; i < a.size(); ++i) {
+      if (a[i] == "--flows" && i + 1 < a.size()) {
+        options.flows = std::max<size_t>(1, std::stoul(a[++i]));
+      } else if (a[i] == "--once") {
+        options.once = true;
+      } else if (a[i] == "--nvgre" && i + 1 < a.size()) {
+        std::vector<std::string> f;
+        std::string part;
+        for (char c : a[++i] + ",") {
+          if (c == ',') {
+            f.push_back(part);
+            part.clear();
+          } else {
+            part += c;
+          }
+        }
+        if (f.size() != 5) {
+          std::fprintf(stderr, "traffic: --nvgre SRC_MAC,DST_MAC,SRC_PA,DST_PA,VSID\n");
+          return 2;
+        }
+        using namespace vnet::testing;
+        options.nvgre = vnet::packet::NvgreTunnel{
+            .src_mac = mac(f[0]),
+            .dst_mac = mac(f[1]),
+            .src_pa = ipv4(f[2]),
+            .dst_pa = ipv4(f[3]),
+            .vsid = vsid(static_cast<uint32_t>(std::stoul(f[4]))),
+            .flow_id = 0,
+            .ttl = 64};
+      } else {
+        std::fprintf(stderr, "traffic: send: unknown option %s\n", a[i].c_str());
+        return 2;
+      }
+    }
+    return send(a[1], std::stoul(a[2]), std::stod(a[3]), a[4], a[5], a[6], a[7], options);
   }
   if (a.size() == 3 && a[0] == "sink") return sink(a[1], std::stod(a[2]));
   if (a.size() == 4 && a[0] == "forward") return forward(a[1], a[2], std::stod(a[3]));
   std::fprintf(stderr,
-               "usage: traffic send IFACE SIZE SECONDS SRC_MAC DST_MAC SRC_IP DST_IP\n"
+               "usage: traffic send IFACE SIZE SECONDS SRC_MAC DST_MAC SRC_IP DST_IP [--flows N]\n"
+               "                    [--once] [--nvgre SRC_MAC,DST_MAC,SRC_PA,DST_PA,VSID]\n"
                "       traffic sink IFACE SECONDS\n"
                "       traffic forward FROM TO SECONDS\n");
   return 2;
