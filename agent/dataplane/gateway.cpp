@@ -337,8 +337,6 @@ Verdict to_gateway(const Tables& t, Context& ctx, const GatewayEntry& gw, net::V
   return encapsulate_to(t, gw.tunnel, vsid, frame, *ip, Reason::kToGateway);
 }
 
-// From the uplink: NVGRE for a gateway run here (checked by the caller:
-// the VSID's domain has it, the source PA is the domain's).
 Verdict gateway_from_tunnel(const Tables& t, Context& ctx, const GatewayEntry& gw, net::Vsid vsid,
                             Frame& frame) {
   return gateway_out(t, ctx, gw, vsid, frame);

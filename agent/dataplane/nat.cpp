@@ -121,37 +121,59 @@ const NatCounters* NatTable::counters(net::Ipv4Address external_ip) const {
 }
 
 void NatTable::sync(const std::vector<Gateway>& gateways) {
+  // Called at every tables swap: it walks the flows only when a gateway left
+  // or a gateway's rules changed, so that a policy update does not stall a
+  // busy gateway host for a walk of its whole table.
   const size_t ports = size_t{options_.port_max} - options_.port_min + 1;
-  std::unordered_map<uint32_t, const Gateway*> wanted;
-  for (const Gateway& g : gateways) wanted[g.external_ip.to_u32()] = &g;
-  // Flows of gateways that left this host go with them.
-  for (uint32_t i = 0; i < flows_.size(); ++i) {
-    if (flows_[i].external_ip != 0 && !wanted.contains(flows_[i].external_ip)) release(i);
+  std::unordered_map<uint32_t, std::vector<std::pair<uint8_t, uint16_t>>> wanted;
+  for (const Gateway& g : gateways) {
+    auto& rules = wanted[g.external_ip.to_u32()];
+    for (const auto& [protocol, port] : g.rule_ports) {
+      if (port >= options_.port_min && port <= options_.port_max) rules.emplace_back(protocol, port);
+    }
+    std::sort(rules.begin(), rules.end());
   }
-  std::erase_if(pools_, [&](const auto& entry) { return !wanted.contains(entry.first); });
+  const bool gone = std::any_of(pools_.begin(), pools_.end(),
+                                [&](const auto& entry) { return !wanted.contains(entry.first); });
+  if (gone) {  // flows of gateways that left this host go with them
+    for (uint32_t i = 0; i < flows_.size(); ++i) {
+      if (flows_[i].external_ip != 0 && !wanted.contains(flows_[i].external_ip)) release(i);
+    }
+    std::erase_if(pools_, [&](const auto& entry) { return !wanted.contains(entry.first); });
+  }
   // Each gateway may hold an equal share of the table: one tenant's flood
   // cannot take the flows of another tenant's gateway on the same host.
-  share_ = std::max<uint32_t>(1, options_.capacity / std::max<uint32_t>(
-                                                         1, static_cast<uint32_t>(wanted.size())));
-  for (const auto& [ip, gateway] : wanted) {
+  share_ = std::max<uint32_t>(
+      1, options_.capacity / std::max<uint32_t>(1, static_cast<uint32_t>(wanted.size())));
+  auto mark = [&](Pool& pool, uint8_t protocol, uint16_t port) {
+    const uint32_t bit = port - options_.port_min;
+    pool.used[protocol_index(protocol)][bit / 64] |= uint64_t{1} << (bit % 64);
+  };
+  std::unordered_map<uint32_t, Pool*> changed;  // existing gateways with other rules now
+  for (auto& [ip, rules] : wanted) {
     auto [it, added] = pools_.try_emplace(ip);
     Pool& pool = it->second;
+    if (!added && pool.rule_ports == rules) continue;
+    pool.rule_ports = rules;
     if (added) {
       for (auto& used : pool.used) used.assign((ports + 63) / 64, 0);
+      for (const auto& [protocol, port] : rules) mark(pool, protocol, port);
     } else {
-      // Ports of rules that are gone are free again unless a flow holds them.
-      for (int p = 0; p < 3; ++p) std::fill(pool.used[p].begin(), pool.used[p].end(), 0);
-      for (const NatFlow& f : flows_) {
-        if (f.external_ip != ip || f.from_rule) continue;
-        const uint32_t bit = f.external_port - options_.port_min;
-        pool.used[protocol_index(f.protocol)][bit / 64] |= uint64_t{1} << (bit % 64);
-      }
+      changed[ip] = &pool;
     }
-    for (const auto& [protocol, port] : gateway->rule_ports) {
-      if (port < options_.port_min || port > options_.port_max) continue;
-      const uint32_t bit = port - options_.port_min;
-      pool.used[protocol_index(protocol)][bit / 64] |= uint64_t{1} << (bit % 64);
-    }
+  }
+  if (changed.empty()) return;
+  // Ports of rules that are gone are free again unless a flow holds them.
+  for (auto& [ip, pool] : changed) {
+    for (auto& used : pool->used) std::fill(used.begin(), used.end(), 0);
+  }
+  for (const NatFlow& f : flows_) {
+    if (f.external_ip == 0 || f.from_rule) continue;
+    if (const auto it = changed.find(f.external_ip); it != changed.end())
+      mark(*it->second, f.protocol, f.external_port);
+  }
+  for (auto& [ip, pool] : changed) {
+    for (const auto& [protocol, port] : pool->rule_ports) mark(*pool, protocol, port);
   }
 }
 

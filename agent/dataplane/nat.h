@@ -120,6 +120,7 @@ class NatTable {
   struct Pool {
     std::vector<uint64_t> used[3];  // TCP, UDP, ICMP: a bit per port in [port_min, port_max]
     uint32_t cursor[3] = {0, 0, 0};
+    std::vector<std::pair<uint8_t, uint16_t>> rule_ports;  // sorted, in range
     std::unique_ptr<NatCounters> counters = std::make_unique<NatCounters>();
   };
   struct Key {

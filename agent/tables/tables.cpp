@@ -233,17 +233,6 @@ std::vector<net::Ipv4Address> Tables::external_addresses() const {
   return out;
 }
 
-std::vector<net::IpPrefix> Tables::external_prefixes() const {
-  std::vector<net::IpPrefix> out;
-  for (const uint32_t g : local_forwarding_) {
-    for (const RouteEntry& p : gateways[g].prefixes) {
-      out.push_back(net::IpPrefix::containing(
-          net::IpAddress(net::Ipv4Address::from_u32(p.network)), p.length));
-    }
-  }
-  return out;
-}
-
 uint16_t Tables::port_by_interface(std::string_view interface) const {
   for (size_t i = 0; i < ports.size(); ++i) {
     if (ports[i].interface == interface) return static_cast<uint16_t>(i);

@@ -212,12 +212,8 @@ class Tables {
     }
     return nullptr;
   }
-  bool runs_gateways() const { return gateway_by_external_ip_.size() != 0; }
-  // The external addresses of the gateways run here, and the prefixes of
-  // its forwarding gateways: what the external interface's XDP program
-  // redirects.
+  // The external addresses of the gateways run here.
   std::vector<net::Ipv4Address> external_addresses() const;
-  std::vector<net::IpPrefix> external_prefixes() const;
   bool has_rewrite_pas() const { return port_by_rewrite_pa_.size() != 0; }
   std::vector<net::Ipv4Address> rewrite_pas() const;
 

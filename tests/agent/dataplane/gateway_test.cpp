@@ -513,6 +513,30 @@ TEST_F(GatewayTest, AGatewayThatLeavesTheHostTakesItsFlowsWithIt) {
          Exit::kToUplink);
 }
 
+TEST(NatTable, ARulesPortIsNeverHandedOutAndIsFreeAgainWhenTheRuleGoes) {
+  NatTable nat(NatOptions{.capacity = 8, .port_min = 2000, .port_max = 2001});
+  const auto blue = ipv4(kBlueExternal);
+  nat.sync({{blue, {{packet::ip_protocol::kUdp, 2000}}}});
+  auto open = [&](uint16_t ca_port) {
+    return nat.outbound(blue, packet::ip_protocol::kUdp, ipv4(kCa5), ca_port, ipv4(kRemote), 53,
+                        testing::vsid(kBlueVsid), 0);
+  };
+  const auto first = open(2000);  // asks for the rule's port: gets the other
+  ASSERT_NE(first.flow, nullptr);
+  EXPECT_EQ(first.flow->external_port, 2001);
+  EXPECT_EQ(open(3000).error, NatTable::Error::kPortsExhausted);
+  // The same rules again (every tables swap): nothing changes.
+  nat.sync({{blue, {{packet::ip_protocol::kUdp, 2000}}}});
+  EXPECT_EQ(open(3000).error, NatTable::Error::kPortsExhausted);
+  EXPECT_EQ(nat.size(), 1u);
+  // The rule is gone: its port is free, the flow's stays taken.
+  nat.sync({{blue, {}}});
+  const auto second = open(3000);
+  ASSERT_NE(second.flow, nullptr);
+  EXPECT_EQ(second.flow->external_port, 2000);
+  EXPECT_EQ(open(3001).error, NatTable::Error::kPortsExhausted);
+}
+
 TEST(NatTable, ManyFlowsComeAndGoWithoutLosingOne) {
   // The index stays consistent through inserts and deletes that wrap.
   NatTable nat(NatOptions{.capacity = 1000, .port_min = 1024, .port_max = 65535});
