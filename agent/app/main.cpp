@@ -120,8 +120,8 @@ int main(int argc, char** argv) {
       }
       vnet::agent::xsk::EngineOptions engine_options;
       engine_options.nat = nat;
-      engine = std::make_unique<vnet::agent::xsk::AfXdpDataplane>(uplink, controller,
-                                                                 engine_options);
+      engine =
+          std::make_unique<vnet::agent::xsk::AfXdpDataplane>(uplink, controller, engine_options);
     } else {
       engine = std::make_unique<vnet::agent::NoDataplane>();
     }

@@ -9,8 +9,9 @@
 /* config[0].mode */
 #define VNET_XDP_MODE_UPLINK 1 /* redirect NVGRE to our PA and rewrite PAs, pass the rest */
 #define VNET_XDP_MODE_PORT 2   /* redirect everything: a VM port belongs to vnet */
-#define VNET_XDP_MODE_EXTERNAL 3 /* a gateway host's external interface: redirect IPv4 to the
-                                    gateways' addresses and forwarding prefixes, pass the rest */
+#define VNET_XDP_MODE_EXTERNAL                                   \
+  3 /* a gateway host's external interface: redirect IPv4 to the \
+       gateways' addresses and forwarding prefixes, pass the rest */
 
 #define VNET_XDP_MAX_QUEUES 64
 #define VNET_XDP_MAX_REWRITE_PAS 65536

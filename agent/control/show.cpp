@@ -104,16 +104,16 @@ std::string table_of(const std::string& what, const json& j) {
   }
   if (what == "gateways") {
     for (const auto& g : j) {
-      rows.push_back({text(g["gateway_id"]), text(g["kind"]), text(g["external_ip"]),
-                      g.value("local", false) ? "here" : text(g["pa"]),
-                      g.contains("interface") ? text(g["interface"]) : "-",
-                      g.contains("next_hop") ? text(g["next_hop"]) + " " + text(g["next_hop_mac"])
-                                             : "-",
-                      g.contains("flows") ? text(g["flows"]) : "-",
-                      g.contains("nat_table_full")
-                          ? fmt::format("{}/{}/{}", text(g["nat_table_full"]),
-                                        text(g["nat_ports_exhausted"]), text(g["nat_unsolicited"]))
-                          : "-"});
+      rows.push_back(
+          {text(g["gateway_id"]), text(g["kind"]), text(g["external_ip"]),
+           g.value("local", false) ? "here" : text(g["pa"]),
+           g.contains("interface") ? text(g["interface"]) : "-",
+           g.contains("next_hop") ? text(g["next_hop"]) + " " + text(g["next_hop_mac"]) : "-",
+           g.contains("flows") ? text(g["flows"]) : "-",
+           g.contains("nat_table_full")
+               ? fmt::format("{}/{}/{}", text(g["nat_table_full"]), text(g["nat_ports_exhausted"]),
+                             text(g["nat_unsolicited"]))
+               : "-"});
     }
     return format_table({"Gateway", "Kind", "ExternalAddress", "RunsOn", "Interface", "NextHop",
                          "Flows", "Full/NoPort/Unsolicited"},
@@ -144,9 +144,9 @@ std::string table_of(const std::string& what, const json& j) {
 
 int show(const std::filesystem::path& state_dir, const std::string& what,
          const std::string& output) {
-  static const std::vector<std::string> known = {
-      "status", "policy", "lookup-records", "customer-routes", "ports", "counters", "gateways",
-      "nat"};
+  static const std::vector<std::string> known = {"status",          "policy", "lookup-records",
+                                                 "customer-routes", "ports",  "counters",
+                                                 "gateways",        "nat"};
   if (std::find(known.begin(), known.end(), what) == known.end()) {
     fmt::print(stderr,
                "vnet-agent show: \"{}\" is not one of status, policy, lookup-records, "

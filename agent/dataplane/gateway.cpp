@@ -57,8 +57,7 @@ Transport transport_of(const packet::MutableIpv4View& ip, bool echo_request) {
 // Changes the source (or destination) address and port of a TCP, UDP or
 // ICMP echo packet, keeping every checksum right without reading the
 // payload (RFC 1624). For ICMP the "port" is the echo identifier.
-void translate(const packet::MutableIpv4View& ip, bool source, Ipv4Address address,
-               uint16_t port) {
+void translate(const packet::MutableIpv4View& ip, bool source, Ipv4Address address, uint16_t port) {
   const uint32_t old_address = (source ? ip.src() : ip.dst()).to_u32();
   if (source) {
     ip.set_src(address);
@@ -109,7 +108,7 @@ packet::MutableIpv4View write_icmp_error(Frame& frame, const packet::MutableIpv4
   constexpr size_t kIcmpAt = packet::kEthernetHeaderLen + packet::kIpv4MinHeaderLen;
   std::memcpy(out.data() + kIcmpAt + packet::kIcmpHeaderLen, quote.data(), quote_len);
   packet::IcmpHeader{.type = type, .code = code, .rest = rest}.write(out.subspan(kIcmpAt),
-                                                                      quote_len);
+                                                                     quote_len);
   packet::Ipv4Header{.src = from,
                      .dst = to,
                      .protocol = packet::ip_protocol::kIcmp,
@@ -200,9 +199,8 @@ Verdict gateway_out(const Tables& t, Context& ctx, const GatewayEntry& gw, net::
     translate(*ip, true, gw.external_ip, result.flow->external_port);
   }
   ip->set_ttl(static_cast<uint8_t>(ip->ttl() - 1));
-  return to_external(t, gw, *eth,
-                     gw.kind == policy::GatewayKind::kNat ? Reason::kNatOut
-                                                          : Reason::kForwardedOut);
+  return to_external(
+      t, gw, *eth, gw.kind == policy::GatewayKind::kNat ? Reason::kNatOut : Reason::kForwardedOut);
 }
 
 // An ICMP error from outside about a translated flow: the quoted packet is
@@ -280,15 +278,14 @@ Verdict nat_in(const Tables& t, Context& ctx, const GatewayEntry& gw, Frame& fra
     ctx.nat->count_unsolicited(gw.external_ip);
     return drop(Reason::kNatUnsolicited);
   }
-  NatFlow* flow = ctx.nat->inbound(gw.external_ip, ip.protocol(), l4.dst, ip.src(), l4.src,
-                                   ctx.now);
+  NatFlow* flow =
+      ctx.nat->inbound(gw.external_ip, ip.protocol(), l4.dst, ip.src(), l4.src, ctx.now);
   if (flow == nullptr && ip.protocol() != packet::ip_protocol::kIcmp) {
     // Port forwarding: a NAT rule opens the flow.
-    const auto rule = std::find_if(gw.nat_rules.begin(), gw.nat_rules.end(),
-                                   [&](const policy::NatRule& r) {
-                                     return static_cast<uint8_t>(r.protocol) == ip.protocol() &&
-                                            r.external_port == l4.dst;
-                                   });
+    const auto rule =
+        std::find_if(gw.nat_rules.begin(), gw.nat_rules.end(), [&](const policy::NatRule& r) {
+          return static_cast<uint8_t>(r.protocol) == ip.protocol() && r.external_port == l4.dst;
+        });
     if (rule != gw.nat_rules.end()) {
       const RouteEntry* route = t.route(gw.domain, rule->internal_ip);
       if (route == nullptr || !route->next_hop.is_unspecified())

@@ -57,8 +57,8 @@ NatTable::Key NatTable::outbound_key(const NatFlow& f) {
   return Key{f.external_ip, f.ca, f.remote_ip, f.ca_port, f.remote_port, f.protocol, 0};
 }
 NatTable::Key NatTable::inbound_key(const NatFlow& f) {
-  return Key{f.external_ip, f.external_ip, f.remote_ip, f.external_port, f.remote_port,
-             f.protocol, 1};
+  return Key{
+      f.external_ip, f.external_ip, f.remote_ip, f.external_port, f.remote_port, f.protocol, 1};
 }
 
 uint64_t NatTable::hash(const Key& k) {
@@ -129,7 +129,8 @@ void NatTable::sync(const std::vector<Gateway>& gateways) {
   for (const Gateway& g : gateways) {
     auto& rules = wanted[g.external_ip.to_u32()];
     for (const auto& [protocol, port] : g.rule_ports) {
-      if (port >= options_.port_min && port <= options_.port_max) rules.emplace_back(protocol, port);
+      if (port >= options_.port_min && port <= options_.port_max)
+        rules.emplace_back(protocol, port);
     }
     std::sort(rules.begin(), rules.end());
   }
@@ -261,13 +262,12 @@ uint32_t NatTable::take_flow(uint64_t now) {
 }
 
 NatTable::Result NatTable::outbound(net::Ipv4Address external_ip, uint8_t protocol,
-                                    net::Ipv4Address ca, uint16_t ca_port,
-                                    net::Ipv4Address remote, uint16_t remote_port, net::Vsid vsid,
-                                    uint64_t now) {
+                                    net::Ipv4Address ca, uint16_t ca_port, net::Ipv4Address remote,
+                                    uint16_t remote_port, net::Vsid vsid, uint64_t now) {
   Pool* pool = pool_of(external_ip.to_u32());
   if (pool == nullptr) return {nullptr, Error::kNoGateway};
-  const Key key{external_ip.to_u32(), ca.to_u32(), remote.to_u32(), ca_port, remote_port, protocol,
-                0};
+  const Key key{
+      external_ip.to_u32(), ca.to_u32(), remote.to_u32(), ca_port, remote_port, protocol, 0};
   if (const uint32_t found = find(key); found != kNoFlow) {
     if (!expired(flows_[found], now)) return {&flows_[found], Error::kOk};
     bump(pool->counters->expired);
@@ -297,19 +297,19 @@ NatTable::Result NatTable::outbound(net::Ipv4Address external_ip, uint8_t protoc
     bump(pool->counters->table_full);
     return {nullptr, Error::kTableFull};
   }
-  flows_[i] = NatFlow{.external_ip = external_ip.to_u32(),
-                      .ca = ca.to_u32(),
-                      .remote_ip = remote.to_u32(),
-                      .ca_port = ca_port,
-                      .external_port = port,
-                      .remote_port = remote_port,
-                      .protocol = protocol,
-                      .tcp = protocol == packet::ip_protocol::kTcp ? TcpState::kOpening
-                                                                   : TcpState::kNotTcp,
-                      .vsid = vsid,
-                      .from_rule = false,
-                      .last_seen = now,
-                      .created = now};
+  flows_[i] =
+      NatFlow{.external_ip = external_ip.to_u32(),
+              .ca = ca.to_u32(),
+              .remote_ip = remote.to_u32(),
+              .ca_port = ca_port,
+              .external_port = port,
+              .remote_port = remote_port,
+              .protocol = protocol,
+              .tcp = protocol == packet::ip_protocol::kTcp ? TcpState::kOpening : TcpState::kNotTcp,
+              .vsid = vsid,
+              .from_rule = false,
+              .last_seen = now,
+              .created = now};
   insert_slot(i, false);
   insert_slot(i, true);
   bump(pool->counters->created);
@@ -319,8 +319,13 @@ NatTable::Result NatTable::outbound(net::Ipv4Address external_ip, uint8_t protoc
 
 NatFlow* NatTable::inbound(net::Ipv4Address external_ip, uint8_t protocol, uint16_t external_port,
                            net::Ipv4Address remote, uint16_t remote_port, uint64_t now) {
-  const Key key{external_ip.to_u32(), external_ip.to_u32(), remote.to_u32(), external_port,
-                remote_port, protocol, 1};
+  const Key key{external_ip.to_u32(),
+                external_ip.to_u32(),
+                remote.to_u32(),
+                external_port,
+                remote_port,
+                protocol,
+                1};
   const uint32_t found = find(key);
   if (found == kNoFlow) return nullptr;
   if (expired(flows_[found], now)) {
@@ -339,8 +344,8 @@ NatTable::Result NatTable::open_for_rule(net::Ipv4Address external_ip, uint8_t p
   if (pool == nullptr) return {nullptr, Error::kNoGateway};
   // The VM may already talk to that remote from that port (an outbound flow
   // of its own): that flow keeps its port, and this packet is not for it.
-  const Key out{external_ip.to_u32(), ca.to_u32(), remote.to_u32(), ca_port, remote_port, protocol,
-                0};
+  const Key out{
+      external_ip.to_u32(), ca.to_u32(), remote.to_u32(), ca_port, remote_port, protocol, 0};
   if (const uint32_t found = find(out); found != kNoFlow) {
     if (!expired(flows_[found], now)) return {nullptr, Error::kOk};
     release(found);
@@ -351,19 +356,19 @@ NatTable::Result NatTable::open_for_rule(net::Ipv4Address external_ip, uint8_t p
     bump(pool->counters->table_full);
     return {nullptr, Error::kTableFull};
   }
-  flows_[i] = NatFlow{.external_ip = external_ip.to_u32(),
-                      .ca = ca.to_u32(),
-                      .remote_ip = remote.to_u32(),
-                      .ca_port = ca_port,
-                      .external_port = external_port,
-                      .remote_port = remote_port,
-                      .protocol = protocol,
-                      .tcp = protocol == packet::ip_protocol::kTcp ? TcpState::kOpening
-                                                                   : TcpState::kNotTcp,
-                      .vsid = vsid,
-                      .from_rule = true,
-                      .last_seen = now,
-                      .created = now};
+  flows_[i] =
+      NatFlow{.external_ip = external_ip.to_u32(),
+              .ca = ca.to_u32(),
+              .remote_ip = remote.to_u32(),
+              .ca_port = ca_port,
+              .external_port = external_port,
+              .remote_port = remote_port,
+              .protocol = protocol,
+              .tcp = protocol == packet::ip_protocol::kTcp ? TcpState::kOpening : TcpState::kNotTcp,
+              .vsid = vsid,
+              .from_rule = true,
+              .last_seen = now,
+              .created = now};
   insert_slot(i, false);
   insert_slot(i, true);
   bump(pool->counters->created);

@@ -15,8 +15,8 @@
 #pragma once
 
 #include <atomic>
-#include <memory>
 #include <cstdint>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -29,7 +29,7 @@ struct NatTimeouts {  // seconds (DESIGN.md: all configurable)
   uint32_t udp = 30;
   uint32_t icmp = 30;
   uint32_t tcp_established = 7200;
-  uint32_t tcp_closing = 60;  // after FIN or RST
+  uint32_t tcp_closing = 60;   // after FIN or RST
   uint32_t tcp_opening = 120;  // a SYN not yet answered
 };
 
@@ -51,10 +51,10 @@ struct NatFlow {
   uint16_t remote_port = 0;  // 0 for ICMP
   uint8_t protocol = 0;
   TcpState tcp = TcpState::kNotTcp;
-  net::Vsid vsid{};          // the VM's subnet, where replies go
-  bool from_rule = false;    // opened from outside by a NAT rule
-  uint64_t last_seen = 0;    // ns
-  uint64_t created = 0;      // ns
+  net::Vsid vsid{};        // the VM's subnet, where replies go
+  bool from_rule = false;  // opened from outside by a NAT rule
+  uint64_t last_seen = 0;  // ns
+  uint64_t created = 0;    // ns
 };
 
 // What one gateway (external address) saw. Written by the engine thread
@@ -148,7 +148,7 @@ class NatTable {
   uint64_t mask_ = 0;
   size_t size_ = 0;
   uint32_t expire_cursor_ = 0;
-  uint32_t share_ = 0;  // flows one gateway may hold: capacity / gateways
+  uint32_t share_ = 0;                        // flows one gateway may hold: capacity / gateways
   std::unordered_map<uint32_t, Pool> pools_;  // by external address
 };
 

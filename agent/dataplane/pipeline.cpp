@@ -471,8 +471,8 @@ void prefetch_from_port(const Tables& t, uint16_t index, const Frame& frame, int
   }
 }
 
-Verdict detail::encapsulate_to(const Tables& t, uint32_t tunnel_index, net::Vsid vsid,
-                               Frame& frame, const packet::MutableIpv4View& ip, Reason reason) {
+Verdict detail::encapsulate_to(const Tables& t, uint32_t tunnel_index, net::Vsid vsid, Frame& frame,
+                               const packet::MutableIpv4View& ip, Reason reason) {
   const Tunnel& tunnel = t.tunnels[tunnel_index];
   if (!tunnel.resolved) return drop(Reason::kNoUnderlayNeighbor);
   const uint8_t flow_id = t.flow_entropy ? flow_id_of(ip.packet()) : 0;

@@ -27,10 +27,10 @@ namespace vnet::agent::dataplane {
   X(kDhcpNak, "dhcp_nak", false)                                                                   \
   X(kIcmpEchoReply, "icmp_echo_reply", false) /* a VM pinged its gateway address */                \
   X(kIcmpFragNeeded, "icmp_frag_needed",                                                           \
-    false) /* DF packet too big for the uplink: told the VM the MTU */                             \
+    false)                           /* DF packet too big for the uplink: told the VM the MTU */   \
   X(kToGateway, "to_gateway", false) /* NVGRE to the routing domain's gateway host */              \
   X(kNatOut, "nat_out", false)       /* translated, out of the external interface */               \
-  X(kNatIn, "nat_in", false)         /* translated back, towards the VM */                          \
+  X(kNatIn, "nat_in", false)         /* translated back, towards the VM */                         \
   X(kNatIcmpError, "nat_icmp_error", false) /* an ICMP error about a flow, translated back */      \
   X(kForwardedOut, "forwarded_out", false)  /* forwarding gateway: out, untranslated */            \
   X(kForwardedIn, "forwarded_in", false)    /* forwarding gateway: in, to the VM */                \
@@ -71,17 +71,17 @@ namespace vnet::agent::dataplane {
   X(kInnerNotUnicast, "inner_not_unicast", true)                                                   \
   X(kRewriteUnknownPeer, "rewrite_unknown_peer",                                                   \
     true) /* rewrite traffic from a PA that is no peer of the port */                              \
-  X(kPortUnbound, "port_unbound", true) /* the interface is not a port of the current policy */    \
+  X(kPortUnbound, "port_unbound", true)    /* the interface is not a port of the current policy */ \
   X(kNatTableFull, "nat_table_full", true) /* no room for a new flow (or the gateway's share) */   \
   X(kNatPortsExhausted, "nat_ports_exhausted", true) /* the gateway's port range is in use */      \
-  X(kNatUnsolicited, "nat_unsolicited", true) /* from outside, no flow and no NAT rule */          \
+  X(kNatUnsolicited, "nat_unsolicited", true)        /* from outside, no flow and no NAT rule */   \
   X(kNatProtocol, "nat_protocol", true) /* not TCP, UDP or ICMP echo: nothing to translate */      \
   X(kForwardingUnknown, "forwarding_unknown", true) /* from outside, not to the prefixes */        \
   X(kNotExternal, "not_external", true) /* to the gateway, but for the VM network itself */        \
   X(kNoExternalNeighbor, "no_external_neighbor",                                                   \
-    true) /* the external next hop has no MAC yet (being resolved) */                               \
+    true) /* the external next hop has no MAC yet (being resolved) */                              \
   X(kNoGatewayState, "no_gateway_state", true) /* a gateway packet without a NAT table */          \
-  X(kNoFrame, "no_frame", true)         /* no UMEM frame or TX slot (engine, not pipeline) */
+  X(kNoFrame, "no_frame", true)                /* no UMEM frame or TX slot (engine, not pipeline) */
 
 enum class Reason : uint8_t {
 #define VNET_REASON_ENUM(id, name, drop) id,

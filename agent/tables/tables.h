@@ -229,7 +229,7 @@ class Tables {
   FlatMap<> port_by_mac_;
   FlatMap<> local_vsids_;
   FlatMap<> domain_of_vsid_;
-  FlatMap<> gateway_by_external_ip_;     // local gateways
+  FlatMap<> gateway_by_external_ip_;        // local gateways
   std::vector<uint32_t> local_forwarding_;  // local forwarding gateways
 };
 

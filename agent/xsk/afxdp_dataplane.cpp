@@ -301,8 +301,8 @@ struct AfXdpDataplane::State {
           // Neighbours may hold the address at another host (a gateway that
           // moved here): tell them.
           const bool announced = host::announce(where.first, external_info.mac, address);
-          spdlog::info("external_address_added interface={} address={}/{} announced={}",
-                       interface, address.to_string(), where.second, announced);
+          spdlog::info("external_address_added interface={} address={}/{} announced={}", interface,
+                       address.to_string(), where.second, announced);
         }
       } catch (const std::exception& e) {
         for (const auto* g : local) {
@@ -492,7 +492,7 @@ nlohmann::json AfXdpDataplane::nat(size_t limit) const {
     const char* state = f.tcp == dataplane::TcpState::kOpening       ? "opening"
                         : f.tcp == dataplane::TcpState::kEstablished ? "established"
                         : f.tcp == dataplane::TcpState::kClosing     ? "closing"
-                                                                      : "";
+                                                                     : "";
     flows.push_back({{"protocol", protocol},
                      {"vsid", f.vsid.value()},
                      {"ca", net::Ipv4Address::from_u32(f.ca).to_string()},

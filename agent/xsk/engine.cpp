@@ -136,9 +136,10 @@ std::unique_ptr<Engine::Socket> Engine::open_socket(const std::string& interface
   s->id = static_cast<uint16_t>(id);
   s->pending.reserve(options_.ring_size);
 
-  s->program = bpf::XdpProgram::attach(interface, role == Role::kUplink     ? bpf::XdpMode::kUplink
-                                                  : role == Role::kExternal ? bpf::XdpMode::kExternal
-                                                                            : bpf::XdpMode::kPort);
+  s->program =
+      bpf::XdpProgram::attach(interface, role == Role::kUplink     ? bpf::XdpMode::kUplink
+                                         : role == Role::kExternal ? bpf::XdpMode::kExternal
+                                                                   : bpf::XdpMode::kPort);
   xsk_socket_config config{};
   config.rx_size = options_.ring_size;
   config.tx_size = options_.ring_size;
@@ -171,7 +172,9 @@ std::unique_ptr<Engine::Socket> Engine::open_socket(const std::string& interface
     throw std::runtime_error("AF_XDP socket on " + interface + ": XSKMAP: " + std::strerror(-e));
   }
   spdlog::info("socket_bound interface={} role={} xdp={} copy_mode=true", interface,
-               uplink ? "uplink" : s->external ? "external" : "port",
+               uplink        ? "uplink"
+               : s->external ? "external"
+                             : "port",
                s->program->native() ? "native" : "generic");
   return s;
 }

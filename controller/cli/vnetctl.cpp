@@ -327,8 +327,8 @@ json value_of(Session& session, const model::Field& field, const std::string& te
         };
         if (colon == std::string::npos || equals == std::string::npos || equals < colon ||
             last_colon < equals) {
-          throw std::invalid_argument(fmt::format(
-              "--{}: \"{}\" is not PROTOCOL:PORT=ADDRESS:PORT", dashed(field.name), part));
+          throw std::invalid_argument(fmt::format("--{}: \"{}\" is not PROTOCOL:PORT=ADDRESS:PORT",
+                                                  dashed(field.name), part));
         }
         const json external = number(part.substr(colon + 1, equals - colon - 1));
         const json internal = number(part.substr(last_colon + 1));

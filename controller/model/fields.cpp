@@ -121,8 +121,9 @@ json canonical(const Field& field, const json& v, std::string& error) {
     }
     case FieldType::kNatRules: {
       if (!v.is_array() || v.size() > 1024) {
-        error = "must be an array of at most 1024 {protocol, external_port, internal_ip, "
-                "internal_port} objects";
+        error =
+            "must be an array of at most 1024 {protocol, external_port, internal_ip, "
+            "internal_port} objects";
         return nullptr;
       }
       json out = json::array();
@@ -145,7 +146,7 @@ json canonical(const Field& field, const json& v, std::string& error) {
           }
           const Field& f = key == std::string_view("protocol")      ? protocol
                            : key == std::string_view("internal_ip") ? address
-                                                                     : port;
+                                                                    : port;
           std::string e;
           rule[key] = canonical(f, item.at(key), e);
           if (!e.empty()) {
@@ -159,8 +160,9 @@ json canonical(const Field& field, const json& v, std::string& error) {
             return nullptr;
           }
         }
-        if (!claimed.emplace(rule.at("protocol").get<std::string>(),
-                             rule.at("external_port").get<long long>())
+        if (!claimed
+                 .emplace(rule.at("protocol").get<std::string>(),
+                          rule.at("external_port").get<long long>())
                  .second) {
           error = fmt::format("{}/external_port: {} {} is claimed by another rule", at,
                               rule.at("protocol").get<std::string>(),

@@ -648,9 +648,9 @@ void gateways(Database& db, const Principal& who, Row& row, const Row* before) {
     auto other = db.prepare("SELECT id FROM gateways WHERE vm_network_id = ? AND id <> ?");
     other.bind(1, network.id).bind(2, row.id);
     if (other.step()) {
-      throw conflict(fmt::format("VM network {} has a gateway already ({})", network.id,
-                                 other.column_text(0)),
-                     {{"/vm_network_id", "has a gateway already"}});
+      throw conflict(
+          fmt::format("VM network {} has a gateway already ({})", network.id, other.column_text(0)),
+          {{"/vm_network_id", "has a gateway already"}});
     }
   }
   // NAT rules forward to CAs of the VM network.
@@ -661,7 +661,8 @@ void gateways(Database& db, const Principal& who, Row& row, const Row* before) {
     std::vector<net::IpPrefix> prefixes;
     auto subnets = db.prepare("SELECT body FROM vm_subnets WHERE vm_network_id = ?");
     subnets.bind(1, network.id);
-    while (subnets.step()) prefixes.push_back(prefix(json::parse(subnets.column_text(0)).at("prefix")));
+    while (subnets.step())
+      prefixes.push_back(prefix(json::parse(subnets.column_text(0)).at("prefix")));
     std::vector<FieldError> outside;
     for (size_t i = 0; i < rules.size(); ++i) {
       const auto a = net::IpAddress(ipv4(rules[i].at("internal_ip")));
@@ -687,9 +688,9 @@ void gateways(Database& db, const Principal& who, Row& row, const Row* before) {
   if (!pool.fields.contains("site_id"))
     throw invalid("/external_pool_id", "must be an IP pool of a site, not of a VM subnet");
   const auto site = load_row(db, kind("sites"), text(pool.fields, "site_id"));
-  const auto ln = site ? load_row(db, kind("logical-networks"),
-                                  text(site->fields, "logical_network_id"))
-                       : std::nullopt;
+  const auto ln =
+      site ? load_row(db, kind("logical-networks"), text(site->fields, "logical_network_id"))
+           : std::nullopt;
   if (!ln || ln->fields.value("network_virtualization", true)) {
     throw invalid("/external_pool_id",
                   "must be a pool of a logical network without network virtualization (the "
@@ -790,9 +791,10 @@ void add_computed(Database& db, const Kind& kind, json& object, const Realizatio
     object["configuration_state"] =
         view != nullptr
             ? view->gateway_state(object.at("id"), object)
-            : json{{"status", "pending"},
-                   {"detail", json::array({{{"code", "host_not_connected"},
-                                            {"message", "no agent has connected for this host"}}})}};
+            : json{
+                  {"status", "pending"},
+                  {"detail", json::array({{{"code", "host_not_connected"},
+                                           {"message", "no agent has connected for this host"}}})}};
     return;
   }
   // Realization state, from the southbound side when there is one (an

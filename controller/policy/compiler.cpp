@@ -94,8 +94,8 @@ void add_network(const Model& m, const Id& network_id, const VmNetwork& network,
       policy::GatewayPolicy g;
       g.gateway_id = *Uuid::parse(id);
       g.rdid = network.rdid;
-      g.kind = gw.kind == "forwarding" ? policy::GatewayKind::kForwarding
-                                       : policy::GatewayKind::kNat;
+      g.kind =
+          gw.kind == "forwarding" ? policy::GatewayKind::kForwarding : policy::GatewayKind::kNat;
       g.external_ip = *gw.external_ip;
       g.pa = *host->second.pa;
       g.interface = host->second.external_interface;

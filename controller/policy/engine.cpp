@@ -172,9 +172,9 @@ bool Engine::held_back(const std::string& host, const policy::HostPolicy& p) {
   spdlog::error("policy_invalid host={} error={} action=held_back", host,
                 log::quote(error->to_string()));
   realization_.set_compile_problem(
-      host,
-      AgentProblem{"policy_invalid",
-                   "the compiled policy is invalid and was not sent: " + error->to_string(), "", ""});
+      host, AgentProblem{"policy_invalid",
+                         "the compiled policy is invalid and was not sent: " + error->to_string(),
+                         "", ""});
   return true;
 }
 

@@ -148,13 +148,12 @@ void Model::apply(const Change& change) {
                    text(f, "interface"),
                    optional_ipv4(f, "pa")};
   } else if (c == "gateways") {
-    Gateway g{text(f, "vm_network_id"), text(f, "host_id"), text(f, "kind"),
+    Gateway g{text(f, "vm_network_id"),        text(f, "host_id"),          text(f, "kind"),
               optional_ipv4(f, "external_ip"), text(f, "external_pool_id"), {}};
     for (const auto& r : f.value("nat_rules", json::array())) {
-      g.nat_rules.push_back(
-          {*policy::parse_nat_protocol(r.at("protocol").get<std::string>()),
-           r.at("external_port").get<uint16_t>(), ipv4(r.at("internal_ip")),
-           r.at("internal_port").get<uint16_t>()});
+      g.nat_rules.push_back({*policy::parse_nat_protocol(r.at("protocol").get<std::string>()),
+                             r.at("external_port").get<uint16_t>(), ipv4(r.at("internal_ip")),
+                             r.at("internal_port").get<uint16_t>()});
     }
     gateways[id] = std::move(g);
   } else if (c == "routes") {

@@ -225,9 +225,8 @@ json Realization::nic_state(const std::string& nic_id, const json& nic) const {
 
 std::map<std::string, uint64_t> Realization::problem_counts() const {
   static const std::set<std::string> kKnown = {
-      "interface_missing",  "interface_reserved",          "policy_apply_failed",
-      "policy_invalid",     "external_interface_missing",  "nat_table_full",
-      "nat_ports_exhausted"};
+      "interface_missing",          "interface_reserved", "policy_apply_failed", "policy_invalid",
+      "external_interface_missing", "nat_table_full",     "nat_ports_exhausted"};
   std::lock_guard lock(mutex_);
   std::map<std::string, uint64_t> out;
   for (const std::string& code : kKnown) out[code] = 0;

@@ -67,7 +67,8 @@ SessionStep on_agent_message(SessionState& s, const json& m,
     }
     std::vector<compiler::AgentProblem> problems;
     try {
-      for (const auto& p : proto::problems_of(m)) problems.push_back({p.code, p.message, p.nic_id, p.gateway_id});
+      for (const auto& p : proto::problems_of(m))
+        problems.push_back({p.code, p.message, p.nic_id, p.gateway_id});
     } catch (const std::invalid_argument& e) {
       return close("bad_frame", e.what());
     }

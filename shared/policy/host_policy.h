@@ -114,11 +114,11 @@ struct GatewayPolicy {
   RoutingDomainId rdid{};
   GatewayKind kind = GatewayKind::kNat;
   net::Ipv4Address external_ip{};
-  net::Ipv4Address pa{};          // the gateway host's PA
-  std::string interface {};       // the gateway host's external interface
-  uint8_t prefix_len = 24;        // of the external subnet (the pool's)
-  net::Ipv4Address next_hop{};    // the pool's gateway; 0.0.0.0: none, all on-link
-  std::vector<NatRule> nat_rules{};                // kind nat only
+  net::Ipv4Address pa{};             // the gateway host's PA
+  std::string interface {};          // the gateway host's external interface
+  uint8_t prefix_len = 24;           // of the external subnet (the pool's)
+  net::Ipv4Address next_hop{};       // the pool's gateway; 0.0.0.0: none, all on-link
+  std::vector<NatRule> nat_rules{};  // kind nat only
   std::vector<net::IpPrefix> advertised_prefixes{};  // the VM network's subnets (forwarding)
   bool operator==(const GatewayPolicy&) const = default;
 };

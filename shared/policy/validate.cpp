@@ -218,9 +218,9 @@ std::optional<PolicyError> validate_gateway(const GatewayPolicy& g, size_t i) {
   const auto subnet = net::IpPrefix::containing(net::IpAddress(g.external_ip), g.prefix_len);
   if (!g.next_hop.is_unspecified() &&
       (g.next_hop == g.external_ip || !subnet.contains(net::IpAddress(g.next_hop)))) {
-    return PolicyError{at("gateways", i, "next_hop"),
-                       fmt::format("{} is not another address of {}", g.next_hop.to_string(),
-                                   subnet.to_string())};
+    return PolicyError{
+        at("gateways", i, "next_hop"),
+        fmt::format("{} is not another address of {}", g.next_hop.to_string(), subnet.to_string())};
   }
   if (g.kind != GatewayKind::kNat && !g.nat_rules.empty()) {
     return PolicyError{fmt::format("/gateways/{}/nat_rules", i), "are for NAT gateways only"};

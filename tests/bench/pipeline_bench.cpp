@@ -230,8 +230,8 @@ const GatewaySetup& gateway_setup() {
       const auto rdid = testing::uuid(0xb1);
       p.lookup_records.push_back({testing::vsid(5001), testing::ipv4("10.0.0.5"), kVmMac,
                                   testing::ipv4("192.168.1.10"), policy::LookupRule::kEncap});
-      p.customer_routes.push_back({rdid, testing::vsid(5001), testing::prefix("10.0.0.0/24"),
-                                   net::Ipv4Address(), 0});
+      p.customer_routes.push_back(
+          {rdid, testing::vsid(5001), testing::prefix("10.0.0.0/24"), net::Ipv4Address(), 0});
       policy::GatewayPolicy g;
       g.gateway_id = testing::uuid(0xa1);
       g.rdid = rdid;

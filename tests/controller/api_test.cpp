@@ -41,9 +41,8 @@ class ApiTest : public ::testing::Test {
   json external_pool(const std::string& first = "203.0.113.100",
                      const std::string& last = "203.0.113.120",
                      const std::string& host_group = "") {
-    const json ln =
-        ctl.create("logical-networks", {{"name", "internet-" + first + "-" + last},
-                                        {"network_virtualization", false}});
+    const json ln = ctl.create("logical-networks", {{"name", "internet-" + first + "-" + last},
+                                                    {"network_virtualization", false}});
     const json site = ctl.create("sites", {{"logical_network_id", ln.at("id")},
                                            {"name", "edge"},
                                            {"host_group", host_group},
@@ -785,10 +784,10 @@ TEST_F(GatewayApiTest, TheExternalPoolMustBeAnExternalNetworksAndItsAddressesAre
   const Network b = network(t, "B");
   const Network c = network(t, "C");
   // A site pool of the virtualized datacenter network is no external pool.
-  const json dc_pool =
-      ctl.create("ip-pools", {{"site_id", site.at("id")},
-                              {"subnet", "192.168.1.0/24"},
-                              {"ranges", {{{"start", "192.168.1.100"}, {"end", "192.168.1.120"}}}}});
+  const json dc_pool = ctl.create(
+      "ip-pools", {{"site_id", site.at("id")},
+                   {"subnet", "192.168.1.0/24"},
+                   {"ranges", {{{"start", "192.168.1.100"}, {"end", "192.168.1.120"}}}}});
   auto r = ctl.call("POST", "/api/v1/gateways",
                     {{"name", "x"},
                      {"vm_network_id", a.vm_network.at("id")},
@@ -855,8 +854,10 @@ TEST_F(GatewayApiTest, NatRulesForwardToTheVmNetworksOwnAddressesOnce) {
                      {"nat_rules", rules}},
                     t.token);
   };
-  const json web = {
-      {"protocol", "tcp"}, {"external_port", 80}, {"internal_ip", "10.10.1.100"}, {"internal_port", 8080}};
+  const json web = {{"protocol", "tcp"},
+                    {"external_port", 80},
+                    {"internal_ip", "10.10.1.100"},
+                    {"internal_port", 8080}};
   json outside = web;
   outside["internal_ip"] = "172.16.0.5";
   outside["external_port"] = 81;

@@ -87,7 +87,9 @@ TEST(SouthboundProtocol, HelloRegistersAndSaysWhatTheAgentHolds) {
 TEST(SouthboundProtocol, AckProblemsReachTheRealizationWithTheirNics) {
   SessionState s{.host = kHost, .registered = true, .sent = 4, .hold_until = {}};
   const SessionStep step = on_agent_message(
-      s, proto::ack(4, {{"interface_missing", "no b5", "nic-1", ""}, {"policy_apply_failed", "x", "", ""}}),
+      s,
+      proto::ack(
+          4, {{"interface_missing", "no b5", "nic-1", ""}, {"policy_apply_failed", "x", "", ""}}),
       Clock::now(), 0);
   ASSERT_TRUE(step.ack.has_value());
   EXPECT_EQ(step.ack->first, 4u);

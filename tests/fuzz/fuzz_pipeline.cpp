@@ -36,10 +36,12 @@ const Tables& gateway_tables() {
     const auto policy = fx::gateway_host_policy();
     HostFacts facts;
     facts.uplink_mac = fx::gateway_uplink_mac();
-    for (const auto& r : policy.lookup_records) facts.next_hop_macs[r.pa] = fx::underlay_router_mac();
+    for (const auto& r : policy.lookup_records)
+      facts.next_hop_macs[r.pa] = fx::underlay_router_mac();
     facts.external_mac = fx::external_mac();
     facts.external_mtu = 1400;  // smaller than the tunnel's, so both MTU checks are reached
-    for (const auto& g : policy.gateways) facts.external_next_hop_macs[g.next_hop] = fx::next_hop_mac();
+    for (const auto& g : policy.gateways)
+      facts.external_next_hop_macs[g.next_hop] = fx::next_hop_mac();
     return Tables::build(policy, facts);
   }();
   return *built;

@@ -130,11 +130,11 @@ int main(int argc, char** argv) {
     // and from its external network (0xfd).
     namespace fx = testing::dataplane;
     const Bytes vm_frame = PacketBuilder()
-                         .eth(vm, mac("00:1D:D8:00:00:01"))
-                         .ipv4(ipv4("10.0.0.5"), ipv4("203.0.113.1"))
-                         .udp(40000, 7)
-                         .payload("hello")
-                         .build();
+                               .eth(vm, mac("00:1D:D8:00:00:01"))
+                               .ipv4(ipv4("10.0.0.5"), ipv4("203.0.113.1"))
+                               .udp(40000, 7)
+                               .payload("hello")
+                               .build();
     const Bytes tunnel = PacketBuilder()
                              .nvgre({.src_mac = fx::underlay_router_mac(),
                                      .dst_mac = fx::gateway_uplink_mac(),

@@ -37,7 +37,7 @@ constexpr std::string_view kGatewayPa = "192.168.3.30";
 constexpr std::string_view kBlueExternal = "203.0.113.100";
 constexpr std::string_view kRedExternal = "203.0.113.101";
 constexpr std::string_view kGreenExternal = "203.0.113.102";
-constexpr std::string_view kServer = "203.0.113.1";  // the next hop, and the lab's server
+constexpr std::string_view kServer = "203.0.113.1";   // the next hop, and the lab's server
 constexpr std::string_view kRemote = "198.51.100.7";  // beyond it
 
 using testing::dataplane::external_mac;
@@ -71,8 +71,8 @@ Bytes nvgre(const packet::NvgreTunnel& t, const Bytes& inner) {
 }
 
 // A VM's UDP packet as it reaches its gateway (to the virtual router's MAC).
-Bytes vm_udp(net::MacAddress vm, std::string_view src, uint16_t sport, std::string_view dst, uint16_t dport,
-             uint8_t ttl = 64) {
+Bytes vm_udp(net::MacAddress vm, std::string_view src, uint16_t sport, std::string_view dst,
+             uint16_t dport, uint8_t ttl = 64) {
   return PacketBuilder()
       .eth(vm, router())
       .ipv4(ipv4(src), ipv4(dst), {.ttl = ttl})
@@ -89,7 +89,8 @@ Bytes external_udp(std::string_view src, uint16_t sport, std::string_view dst, u
       .payload("hello")
       .build();
 }
-Bytes out_udp(std::string_view src, uint16_t sport, std::string_view dst, uint16_t dport, uint8_t ttl) {
+Bytes out_udp(std::string_view src, uint16_t sport, std::string_view dst, uint16_t dport,
+              uint8_t ttl) {
   return PacketBuilder()
       .eth(external_mac(), next_hop_mac())
       .ipv4(ipv4(src), ipv4(dst), {.ttl = ttl})
@@ -189,8 +190,7 @@ TEST_F(GatewayTest, TwoTenantsWithTheSameAddressLeaveThroughTheirOwnAddresses) {
   expect("external", external_udp(kServer, 7, kBlueExternal, 40000), Reason::kNatIn,
          Exit::kToUplink,
          nvgre(to_host1(kBlueVsid), to_vm_udp(mac(kBlue5Mac), kServer, 7, kCa5, 40000, 63)));
-  expect("external", external_udp(kServer, 7, kRedExternal, 40000), Reason::kNatIn,
-         Exit::kToUplink,
+  expect("external", external_udp(kServer, 7, kRedExternal, 40000), Reason::kNatIn, Exit::kToUplink,
          nvgre(to_host1(kRedVsid), to_vm_udp(mac(kRed5Mac), kServer, 7, kCa5, 40000, 63)));
   EXPECT_EQ(nat_->size(), 2u);
 }
@@ -266,12 +266,12 @@ TEST_F(GatewayTest, ANatRuleForwardsAPortToAVmAndItsAnswersLeaveFromThatPort) {
   // A VM's own flow never takes a rule's port.
   run("uplink", nvgre(from_host1(kRedVsid), vm_udp(mac(kRed5Mac), kCa5, 8080, kServer, 7)));
   run("uplink", nvgre(from_host1(kBlueVsid), vm_udp(mac(kBlue5Mac), kCa5, 9000, kServer, 7)));
-  const Outcome o = run("uplink", nvgre(from_host1(kBlueVsid),
-                                        PacketBuilder()
-                                            .eth(mac(kBlue5Mac), router())
-                                            .ipv4(ipv4(kCa5), ipv4(kServer))
-                                            .tcp(8080, 443, {.flags = packet::tcp_flag::kSyn})
-                                            .build()));
+  const Outcome o = run(
+      "uplink", nvgre(from_host1(kBlueVsid), PacketBuilder()
+                                                 .eth(mac(kBlue5Mac), router())
+                                                 .ipv4(ipv4(kCa5), ipv4(kServer))
+                                                 .tcp(8080, 443, {.flags = packet::tcp_flag::kSyn})
+                                                 .build()));
   ASSERT_EQ(o.verdict.reason, Reason::kNatOut);
   EXPECT_NE(packet::load_be16(o.frame.data() + 34), 8080);
 }
@@ -365,10 +365,10 @@ TEST_F(GatewayTest, AFullTableAndAFullPortRangeDropNewFlowsAndCountThem) {
 
 TEST_F(GatewayTest, PingGoesOutWithTheEchoIdentifierTranslatedAndComesBack) {
   run("uplink", nvgre(from_host1(kRedVsid), PacketBuilder()
-                                                 .eth(mac(kRed5Mac), router())
-                                                 .ipv4(ipv4(kCa5), ipv4(kServer))
-                                                 .icmp_echo_request(7, 1)
-                                                 .build()));
+                                                .eth(mac(kRed5Mac), router())
+                                                .ipv4(ipv4(kCa5), ipv4(kServer))
+                                                .icmp_echo_request(7, 1)
+                                                .build()));
   // Identifiers come from the port range (1024 up) of each external
   // address: Red's first and Blue's first are both 1024, apart.
   expect("uplink",
@@ -383,18 +383,19 @@ TEST_F(GatewayTest, PingGoesOutWithTheEchoIdentifierTranslatedAndComesBack) {
              .ipv4(ipv4(kBlueExternal), ipv4(kServer), {.ttl = 63})
              .icmp_echo_request(1024, 1)
              .build());
-  expect("external",
-         PacketBuilder()
-             .eth(next_hop_mac(), external_mac())
-             .ipv4(ipv4(kServer), ipv4(kBlueExternal))
-             .icmp(packet::icmp_type::kEchoReply, 0, uint32_t{1024} << 16 | 1)
-             .build(),
-         Reason::kNatIn, Exit::kToUplink,
-         nvgre(to_host1(kBlueVsid), PacketBuilder()
-                                        .eth(router(), mac(kBlue5Mac))
-                                        .ipv4(ipv4(kServer), ipv4(kCa5), {.ttl = 63})
-                                        .icmp(packet::icmp_type::kEchoReply, 0, uint32_t{7} << 16 | 1)
-                                        .build()));
+  expect(
+      "external",
+      PacketBuilder()
+          .eth(next_hop_mac(), external_mac())
+          .ipv4(ipv4(kServer), ipv4(kBlueExternal))
+          .icmp(packet::icmp_type::kEchoReply, 0, uint32_t{1024} << 16 | 1)
+          .build(),
+      Reason::kNatIn, Exit::kToUplink,
+      nvgre(to_host1(kBlueVsid), PacketBuilder()
+                                     .eth(router(), mac(kBlue5Mac))
+                                     .ipv4(ipv4(kServer), ipv4(kCa5), {.ttl = 63})
+                                     .icmp(packet::icmp_type::kEchoReply, 0, uint32_t{7} << 16 | 1)
+                                     .build()));
 }
 
 TEST_F(GatewayTest, AnIcmpErrorAboutAFlowReachesTheVmTranslatedBack) {
@@ -412,14 +413,13 @@ TEST_F(GatewayTest, AnIcmpErrorAboutAFlowReachesTheVmTranslatedBack) {
   // The VM gets it about its own packet: as it left the VM, TTL 63.
   const Bytes vm_quote_source = vm_udp(mac(kBlue5Mac), kCa5, 40000, kRemote, 9, 63);
   const Bytes vm_quote(vm_quote_source.begin() + 14, vm_quote_source.begin() + 14 + 28);
-  const Bytes expected =
-      nvgre(to_host1(kBlueVsid), PacketBuilder()
-                                     .eth(router(), mac(kBlue5Mac))
-                                     .ipv4(ipv4(kServer), ipv4(kCa5),
-                                           {.ttl = 63, .dont_fragment = false})
-                                     .icmp(packet::icmp_type::kDestinationUnreachable, 3)
-                                     .payload(vm_quote)
-                                     .build());
+  const Bytes expected = nvgre(
+      to_host1(kBlueVsid), PacketBuilder()
+                               .eth(router(), mac(kBlue5Mac))
+                               .ipv4(ipv4(kServer), ipv4(kCa5), {.ttl = 63, .dont_fragment = false})
+                               .icmp(packet::icmp_type::kDestinationUnreachable, 3)
+                               .payload(vm_quote)
+                               .build());
   expect("external", error, Reason::kNatIcmpError, Exit::kToUplink, expected);
   // About no flow of ours: dropped.
   Bytes forged = error;
@@ -481,8 +481,7 @@ TEST_F(GatewayTest, TheGatewayTakesOnlyTheDomainsOwnHostsTrafficForTheOutside) {
   expect("uplink", nvgre(stranger, vm_udp(mac(kBlue5Mac), kCa5, 40000, kServer, 7)),
          Reason::kUnknownSourcePa, Exit::kDropped);
   // TTL 1 does not leave.
-  expect("uplink",
-         nvgre(from_host1(kBlueVsid), vm_udp(mac(kBlue5Mac), kCa5, 40000, kServer, 7, 1)),
+  expect("uplink", nvgre(from_host1(kBlueVsid), vm_udp(mac(kBlue5Mac), kCa5, 40000, kServer, 7, 1)),
          Reason::kTtlExpired, Exit::kDropped);
   // The next hop's MAC not known yet: dropped until the kernel resolves it.
   build(gateway_host_policy(), 1500, false);

@@ -606,7 +606,6 @@ std::vector<Fixture> pipeline_fixtures() {
   return f;
 }
 
-
 net::MacAddress gateway_uplink_mac() { return mac("02:00:00:00:03:30"); }
 net::MacAddress external_mac() { return mac("02:00:00:00:0e:30"); }
 net::MacAddress next_hop_mac() { return mac("02:00:00:00:0e:01"); }
@@ -630,8 +629,8 @@ policy::GatewayPolicy gateway(uint64_t id, Uuid rdid, policy::GatewayKind kind,
 // What every host of Blue, Red and Green gets: records, routes, gateways.
 policy::HostPolicy with_gateways(policy::HostPolicy p) {
   const Uuid green_rdid = uuid(0x91);
-  p.lookup_records.push_back({vsid(kGreenVsid), ipv4("10.1.0.5"), green5(), ipv4(kHost1Pa),
-                              policy::LookupRule::kEncap});
+  p.lookup_records.push_back(
+      {vsid(kGreenVsid), ipv4("10.1.0.5"), green5(), ipv4(kHost1Pa), policy::LookupRule::kEncap});
   p.customer_routes.push_back(
       {green_rdid, vsid(kGreenVsid), prefix("10.1.0.0/24"), ipv4("0.0.0.0"), 0});
   auto blue = gateway(0xa1, uuid(0xb1), policy::GatewayKind::kNat, "203.0.113.100");

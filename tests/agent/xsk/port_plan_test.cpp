@@ -119,11 +119,10 @@ TEST(PortPlan, Table) {
 }
 
 TEST(PortPlan, AReservedInterfaceSaysWhichRoleItHas) {
-  const HostInterfaces host{
-      .by_name = {{"eth0", {2, false}}},
-      .uplink_ifindex = 2,
-      .management_ifindex = 0,
-      .external_ifindex = 0};
+  const HostInterfaces host{.by_name = {{"eth0", {2, false}}},
+                            .uplink_ifindex = 2,
+                            .management_ifindex = 0,
+                            .external_ifindex = 0};
   const PortPlan plan = plan_ports({port("eth0", 7)}, {}, host);
   ASSERT_EQ(plan.problems.size(), 1u);
   EXPECT_NE(plan.problems[0].message.find("eth0 is the host's uplink"), std::string::npos);

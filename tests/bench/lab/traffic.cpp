@@ -32,10 +32,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <optional>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,13 +72,13 @@ int send(const std::string& iface, size_t size, double seconds, const std::strin
   std::vector<Bytes> frames;
   frames.reserve(options.flows);
   for (size_t i = 0; i < options.flows; ++i) {
-    const Bytes inner = PacketBuilder()
-                            .eth(mac(src_mac), mac(dst_mac))
-                            .ipv4(ipv4(src_ip), ipv4(dst_ip))
-                            .udp(static_cast<uint16_t>(1024 + i % 64000),
-                                 static_cast<uint16_t>(9 + i / 64000))
-                            .payload(Bytes(size > headers ? size - headers : 0, 0x5a))
-                            .build();
+    const Bytes inner =
+        PacketBuilder()
+            .eth(mac(src_mac), mac(dst_mac))
+            .ipv4(ipv4(src_ip), ipv4(dst_ip))
+            .udp(static_cast<uint16_t>(1024 + i % 64000), static_cast<uint16_t>(9 + i / 64000))
+            .payload(Bytes(size > headers ? size - headers : 0, 0x5a))
+            .build();
     frames.push_back(options.nvgre ? PacketBuilder().nvgre(*options.nvgre).payload(inner).build()
                                    : inner);
   }
@@ -265,14 +265,14 @@ int main(int argc, char** argv) {
           return 2;
         }
         using namespace vnet::testing;
-        options.nvgre = vnet::packet::NvgreTunnel{
-            .src_mac = mac(f[0]),
-            .dst_mac = mac(f[1]),
-            .src_pa = ipv4(f[2]),
-            .dst_pa = ipv4(f[3]),
-            .vsid = vsid(static_cast<uint32_t>(std::stoul(f[4]))),
-            .flow_id = 0,
-            .ttl = 64};
+        options.nvgre =
+            vnet::packet::NvgreTunnel{.src_mac = mac(f[0]),
+                                      .dst_mac = mac(f[1]),
+                                      .src_pa = ipv4(f[2]),
+                                      .dst_pa = ipv4(f[3]),
+                                      .vsid = vsid(static_cast<uint32_t>(std::stoul(f[4]))),
+                                      .flow_id = 0,
+                                      .ttl = 64};
       } else {
         std::fprintf(stderr, "traffic: send: unknown option %s\n", a[i].c_str());
         return 2;

@@ -115,11 +115,10 @@ json gateway_json() {
           {"interface", "ext0"},
           {"prefix_len", 24},
           {"next_hop", "203.0.113.1"},
-          {"nat_rules",
-           json::array({{{"protocol", "tcp"},
-                         {"external_port", 8080},
-                         {"internal_ip", "10.0.0.5"},
-                         {"internal_port", 80}}})},
+          {"nat_rules", json::array({{{"protocol", "tcp"},
+                                      {"external_port", 8080},
+                                      {"internal_ip", "10.0.0.5"},
+                                      {"internal_port", 80}}})},
           {"advertised_prefixes", json::array()}};
 }
 
