@@ -604,7 +604,37 @@ bool is_gateway_host(const Row& host) { return !text(host.fields, "external_inte
 // the first by name) among those whose site shares the external pool's
 // site's host group (any gateway host when that host group is empty), as
 // SCVMM scopes a logical network's site to host groups. "" when none.
-std::string place_gateway(Database& db, const Row& pool) {
+// The prefixes of a VM network's subnets.
+std::vector<net::IpPrefix> network_prefixes(Database& db, const std::string& network) {
+  std::vector<net::IpPrefix> out;
+  auto s = db.prepare("SELECT body FROM vm_subnets WHERE vm_network_id = ?");
+  s.bind(1, network);
+  while (s.step()) out.push_back(prefix(json::parse(s.column_text(0)).at("prefix")));
+  return out;
+}
+
+// Whether a forwarding gateway of `network` could run on `host` beside the
+// forwarding gateways there: inbound, they are told apart by destination
+// alone, so their prefixes must not overlap (the policy guard refuses it;
+// placement avoids it).
+bool forwarding_fits(Database& db, const std::string& host, const std::string& network) {
+  const auto mine = network_prefixes(db, network);
+  auto s = db.prepare("SELECT vm_network_id, body FROM gateways WHERE host_id = ?");
+  s.bind(1, host);
+  while (s.step()) {
+    if (text(json::parse(s.column_text(1)), "kind") != "forwarding" || s.column_text(0) == network)
+      continue;
+    for (const auto& theirs : network_prefixes(db, s.column_text(0))) {
+      for (const auto& p : mine) {
+        if (p.overlaps(theirs)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+std::string place_gateway(Database& db, const Row& pool, const Row& gateway) {
+  const bool forwarding = text(gateway.fields, "kind") == "forwarding";
   const auto pool_site = load_row(db, kind("sites"), text(pool.fields, "site_id"));
   const std::string group = pool_site ? text(pool_site->fields, "host_group") : std::string();
   std::map<std::string, long long> load;
@@ -625,6 +655,9 @@ std::string place_gateway(Database& db, const Row& pool) {
       }
       if (group_of_site[site] != group) continue;
     }
+    if (forwarding &&
+        !forwarding_fits(db, hosts.column_text(0), text(gateway.fields, "vm_network_id")))
+      continue;
     const std::tuple<long long, std::string, std::string> candidate{
         load[hosts.column_text(0)], text(body, "name"), hosts.column_text(0)};
     if (std::get<0>(best) < 0 || candidate < best) best = candidate;
@@ -658,11 +691,7 @@ void gateways(Database& db, const Principal& who, Row& row, const Row* before) {
   if (!rules.empty() && text(f, "kind") != "nat")
     throw invalid("/nat_rules", "are for NAT gateways only");
   if (!rules.empty()) {
-    std::vector<net::IpPrefix> prefixes;
-    auto subnets = db.prepare("SELECT body FROM vm_subnets WHERE vm_network_id = ?");
-    subnets.bind(1, network.id);
-    while (subnets.step())
-      prefixes.push_back(prefix(json::parse(subnets.column_text(0)).at("prefix")));
+    const auto prefixes = network_prefixes(db, network.id);
     std::vector<FieldError> outside;
     for (size_t i = 0; i < rules.size(); ++i) {
       const auto a = net::IpAddress(ipv4(rules[i].at("internal_ip")));
@@ -697,7 +726,7 @@ void gateways(Database& db, const Principal& who, Row& row, const Row* before) {
                   "external network)");
   }
   if (!f.contains("host_id")) {
-    if (const std::string host = place_gateway(db, pool); !host.empty()) f["host_id"] = host;
+    if (const std::string host = place_gateway(db, pool, row); !host.empty()) f["host_id"] = host;
   }
   const auto ip = take_address(db, site_scope(db, text(pool.fields, "site_id")), {pool}, "", row.id,
                                "/external_pool_id", "");

@@ -56,32 +56,10 @@ policy::Provider provider_of(const Model& m, const Host& host) {
   return p;
 }
 
-// Lookup records and customer routes of one routing domain.
-void add_network(const Model& m, const Id& network_id, const VmNetwork& network, Fragment& out) {
-  if (auto nics = m.nics_by_network.find(network_id); nics != m.nics_by_network.end()) {
-    for (const Id& nic_id : nics->second) {
-      const VmNic& nic = m.vm_nics.at(nic_id);
-      if (nic.host_id.empty()) continue;  // not placed: nowhere to send to
-      const auto host = m.hosts.find(nic.host_id);
-      const auto subnet = m.vm_subnets.find(nic.vm_subnet_id);
-      if (host == m.hosts.end() || !host->second.pa || subnet == m.vm_subnets.end()) continue;
-      // IP rewrite: the NIC's own PA (none yet: nowhere to send to).
-      if (network.rewrite && !nic.pa) continue;
-      out.lookup_records.push_back(
-          {subnet->second.vsid, nic.ip, nic.mac, network.rewrite ? *nic.pa : *host->second.pa,
-           network.rewrite ? policy::LookupRule::kRewrite : policy::LookupRule::kEncap});
-    }
-  }
-  std::vector<const VmSubnet*> subnets;
-  if (auto it = m.subnets_by_network.find(network_id); it != m.subnets_by_network.end()) {
-    for (const Id& id : it->second) {
-      const VmSubnet& s = m.vm_subnets.at(id);
-      subnets.push_back(&s);
-      out.customer_routes.push_back({network.rdid, s.vsid, s.prefix, net::Ipv4Address(), 0});
-    }
-  }
-  // The network's gateway: every host of the network sends what leaves it
-  // to the gateway host's PA, which runs it (DESIGN.md section 4).
+// The network's gateway: every host of the network sends what leaves it
+// to the gateway host's PA, which runs it (DESIGN.md section 4).
+void add_gateways(const Model& m, const Id& network_id, const VmNetwork& network,
+                  const std::vector<const VmSubnet*>& subnets, Fragment& out) {
   if (auto it = m.gateways_by_network.find(network_id); it != m.gateways_by_network.end()) {
     for (const Id& id : it->second) {
       const Gateway& gw = m.gateways.at(id);
@@ -113,6 +91,33 @@ void add_network(const Model& m, const Id& network_id, const VmNetwork& network,
       out.gateways.push_back(std::move(g));
     }
   }
+}
+
+// Lookup records and customer routes of one routing domain.
+void add_network(const Model& m, const Id& network_id, const VmNetwork& network, Fragment& out) {
+  if (auto nics = m.nics_by_network.find(network_id); nics != m.nics_by_network.end()) {
+    for (const Id& nic_id : nics->second) {
+      const VmNic& nic = m.vm_nics.at(nic_id);
+      if (nic.host_id.empty()) continue;  // not placed: nowhere to send to
+      const auto host = m.hosts.find(nic.host_id);
+      const auto subnet = m.vm_subnets.find(nic.vm_subnet_id);
+      if (host == m.hosts.end() || !host->second.pa || subnet == m.vm_subnets.end()) continue;
+      // IP rewrite: the NIC's own PA (none yet: nowhere to send to).
+      if (network.rewrite && !nic.pa) continue;
+      out.lookup_records.push_back(
+          {subnet->second.vsid, nic.ip, nic.mac, network.rewrite ? *nic.pa : *host->second.pa,
+           network.rewrite ? policy::LookupRule::kRewrite : policy::LookupRule::kEncap});
+    }
+  }
+  std::vector<const VmSubnet*> subnets;
+  if (auto it = m.subnets_by_network.find(network_id); it != m.subnets_by_network.end()) {
+    for (const Id& id : it->second) {
+      const VmSubnet& s = m.vm_subnets.at(id);
+      subnets.push_back(&s);
+      out.customer_routes.push_back({network.rdid, s.vsid, s.prefix, net::Ipv4Address(), 0});
+    }
+  }
+  add_gateways(m, network_id, network, subnets, out);
   // Tenant routes: the next hop is a CA in one of the domain's subnets, and
   // the route carries that subnet's VSID. One route per (RDID, VSID, prefix):
   // an on-link subnet route wins, then the lowest metric.
@@ -139,6 +144,17 @@ void add_network(const Model& m, const Id& network_id, const VmNetwork& network,
 }
 
 }  // namespace
+
+Fragment compile_gateways(const Model& m, const Id& network_id) {
+  Fragment f;
+  const auto network = m.vm_networks.find(network_id);
+  if (network == m.vm_networks.end() || !network->second.hnv) return f;
+  std::vector<const VmSubnet*> subnets;
+  if (auto it = m.subnets_by_network.find(network_id); it != m.subnets_by_network.end())
+    for (const Id& id : it->second) subnets.push_back(&m.vm_subnets.at(id));
+  add_gateways(m, network_id, network->second, subnets, f);
+  return f;
+}
 
 Fragment compile_network(const Model& m, const Id& network_id) {
   Fragment f;
@@ -170,6 +186,12 @@ std::optional<policy::PolicyError> validate_own_parts(const HostPolicy& policy) 
   own.provider = policy.provider;
   own.ports = policy.ports;
   own.rewrite_pas = policy.rewrite_pas;
+  // The gateways run here: each is checked in its network's fragment too,
+  // but only the host's whole set shows two forwarding gateways whose
+  // prefixes overlap.
+  for (const policy::GatewayPolicy& g : policy.gateways) {
+    if (g.pa == policy.provider.pa) own.gateways.push_back(g);
+  }
   return policy::validate(own);
 }
 

@@ -26,12 +26,15 @@ struct Fragment {
   std::vector<policy::GatewayPolicy> gateways;  // at most one
 };
 Fragment compile_network(const Model& model, const Id& vm_network_id);
+// Only the network's gateway (cheap: no records): what the policy guard
+// needs of a network to check a host's whole set of gateways.
+Fragment compile_gateways(const Model& model, const Id& vm_network_id);
 
 // The agents' validator (shared/policy/validate.cpp) in two parts that add
 // up to a whole host policy: nothing it checks spans two VM networks (a
 // VSID is one subnet's, an RDID one network's), so a fragment is checked
 // once for every host that holds it, and a host's own parts (provider,
-// ports, rewrite PAs) once per host.
+// ports, rewrite PAs, the gateways it runs) once per host.
 std::optional<policy::PolicyError> validate_fragment(const Fragment& fragment);
 std::optional<policy::PolicyError> validate_own_parts(const policy::HostPolicy& policy);
 

@@ -1,14 +1,15 @@
 #include "controller/policy/guard.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "controller/policy/compiler.h"
 
 namespace vnet::compiler {
 
 // Only what the transaction can have changed is validated, and each thing
-// once: the touched hosts' own parts (ports, provider, gateways, rewrite
-// PAs: compiled with every network's fragment left out), and the fragments
+// once: the touched hosts' own parts (ports, provider, rewrite PAs, and the
+// gateways: compiled with only the gateways of the networks), and the fragments
 // (lookup records, customer routes) of the touched VM networks that are on
 // some host, each validated once on its own. Nothing the validator checks
 // spans two networks (a VSID is one subnet's, an RDID one network's), and
@@ -17,11 +18,17 @@ namespace vnet::compiler {
 // on 100 hosts compiles 100 hosts' ports and one network's records.
 std::vector<GuardRefusal> PolicyGuard::errors(const IdSet& hosts, const IdSet& networks) const {
   std::vector<GuardRefusal> out;
-  static const Fragment kLeftOut;
+  // Of each network only its gateway: a host's forwarding gateways must not
+  // overlap, which no fragment shows on its own.
+  std::unordered_map<Id, Fragment> gateways;
   for (const Id& host : hosts) {
     if (!model_.hosts.contains(host)) continue;
-    const policy::HostPolicy p =
-        compile(model_, host, [](const Id&) -> const Fragment& { return kLeftOut; });
+    const policy::HostPolicy p = compile(model_, host, [&](const Id& network) -> const Fragment& {
+      auto it = gateways.find(network);
+      if (it == gateways.end())
+        it = gateways.emplace(network, compile_gateways(model_, network)).first;
+      return it->second;
+    });
     if (auto error = policy::validate(p)) out.push_back({host, std::move(*error)});
   }
   for (const Id& network : networks) {

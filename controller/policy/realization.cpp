@@ -243,9 +243,12 @@ json Realization::gateway_state(const std::string& gateway_id, const json& gatew
   };
   if (!gateway.contains("host_id")) {
     return state("pending",
-                 json::array({problem("not_placed",
-                                      "no gateway host: an administrator gives a host an "
-                                      "external_interface and sets the gateway's host_id")}));
+                 json::array({problem(
+                     "not_placed",
+                     "no gateway host could take it (a host with an external_interface, in the "
+                     "external pool's host group; for a forwarding gateway, one whose forwarding "
+                     "gateways' prefixes do not overlap this VM network's): an administrator "
+                     "adds one and sets the gateway's host_id")}));
   }
   const HostStatus s = status(gateway.at("host_id").get<std::string>());
   json failures = json::array();

@@ -198,6 +198,26 @@ std::optional<PolicyError> validate(const HostPolicy& p) {
       return PolicyError{at("gateways", i, "rdid"), "has another gateway too (one per VM network)"};
     }
   }
+  // Forwarding gateways run here take inbound packets by destination alone:
+  // two with overlapping prefixes could not tell their tenants apart.
+  for (size_t i = 0; i < p.gateways.size(); ++i) {
+    const GatewayPolicy& a = p.gateways[i];
+    if (a.kind != GatewayKind::kForwarding || a.pa != p.provider.pa) continue;
+    for (size_t j = 0; j < i; ++j) {
+      const GatewayPolicy& b = p.gateways[j];
+      if (b.kind != GatewayKind::kForwarding || b.pa != p.provider.pa) continue;
+      for (size_t x = 0; x < a.advertised_prefixes.size(); ++x) {
+        for (const net::IpPrefix& other : b.advertised_prefixes) {
+          if (!a.advertised_prefixes[x].overlaps(other)) continue;
+          return PolicyError{
+              fmt::format("/gateways/{}/advertised_prefixes/{}", i, x),
+              fmt::format("{} overlaps {} of forwarding gateway {} on the same host",
+                          a.advertised_prefixes[x].to_string(), other.to_string(),
+                          b.gateway_id.to_string())};
+        }
+      }
+    }
+  }
   return std::nullopt;
 }
 

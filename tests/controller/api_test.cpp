@@ -881,6 +881,58 @@ TEST_F(GatewayApiTest, NatRulesForwardToTheVmNetworksOwnAddressesOnce) {
   EXPECT_EQ(r.json().at("advertised_prefixes"), json::array());
 }
 
+TEST_F(GatewayApiTest, TwoForwardingGatewaysWithOverlappingPrefixesNeverShareAHost) {
+  // Inbound, a forwarding gateway host knows a packet's tenant by its
+  // destination alone: two tenants' 10.10.0.0/16 on one host would mix.
+  const json gw1 = host("gw1", "192.168.1.21", "ext0");
+  const Tenant a = tenant("contoso");
+  const Tenant b = tenant("fabrikam");
+  const Network na = network(a, "A");
+  const Network nb = network(b, "B");
+  const json pool = external_pool();
+  auto create = [&](const Tenant& t, const Network& n) {
+    return ctl.call("POST", "/api/v1/gateways",
+                    {{"name", "dc"},
+                     {"vm_network_id", n.vm_network.at("id")},
+                     {"kind", "forwarding"},
+                     {"external_pool_id", pool.at("id")}},
+                    t.token);
+  };
+  ASSERT_EQ(create(a, na).status, 201);
+  // The only gateway host has A's prefixes: B's gateway waits, unplaced.
+  auto r = create(b, nb);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json waiting = r.json();
+  EXPECT_FALSE(waiting.contains("host_id")) << r.body;
+  EXPECT_EQ(waiting.at("configuration_state").at("detail")[0].at("code"), "not_placed");
+  // An administrator cannot put it there either: the policy guard names the overlap.
+  r = ctl.call("PATCH", url(waiting), {{"host_id", gw1.at("id")}});
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("overlaps 10.10.0.0/16 of forwarding gateway"), std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find(gw1.at("id").get<std::string>()), std::string::npos) << r.body;
+  EXPECT_FALSE(ctl.call("GET", url(waiting)).json().contains("host_id"));
+  // On another gateway host it runs; new forwarding gateways are placed there.
+  const json gw2 = host("gw2", "192.168.1.22", "ext0");
+  r = ctl.call("PATCH", url(waiting), {{"host_id", gw2.at("id")}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  const Tenant c = tenant("woodgrove");
+  const Network nc = network(c, "C");
+  r = create(c, nc);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_FALSE(r.json().contains("host_id")) << "both hosts have 10.10.0.0/16 already";
+  // A NAT gateway with the same prefixes is no problem: it takes only its
+  // own address.
+  ASSERT_EQ(ctl.call("DELETE", url(r.json()), nullptr, c.token).status, 204);
+  const json nat = ctl.create("gateways",
+                              {{"name", "internet"},
+                               {"vm_network_id", nc.vm_network.at("id")},
+                               {"kind", "nat"},
+                               {"external_pool_id", pool.at("id")}},
+                              c.token);
+  EXPECT_TRUE(nat.contains("host_id"));
+}
+
 TEST_F(GatewayApiTest, EveryHostOfTheNetworkSendsToTheGatewayHostWhichGetsItAll) {
   const json compute = host("compute1", "192.168.1.10");
   const json other = host("compute2", "192.168.1.11");

@@ -235,6 +235,23 @@ TEST(HostPolicyJson, ReportsThePathOfTheFirstBadField) {
          j["gateways"][1]["external_ip"] = "203.0.113.10";
        },
        "/gateways/1/rdid", "has another gateway too (one per VM network)"},
+      {"forwarding gateways overlapping on this host",
+       [](json& j) {
+         j["gateways"] = json::array({gateway_json(), gateway_json()});
+         for (auto& g : j["gateways"]) {
+           g["kind"] = "forwarding";
+           g["nat_rules"] = json::array();
+           g["pa"] = j["provider"]["pa"];
+         }
+         j["gateways"][0]["advertised_prefixes"] = json::array({"10.0.0.0/16"});
+         j["gateways"][1]["gateway_id"] = "00000000-0000-4000-8000-00000000000a";
+         j["gateways"][1]["rdid"] = "00000000-0000-4000-8000-0000000000b2";
+         j["gateways"][1]["external_ip"] = "203.0.113.10";
+         j["gateways"][1]["advertised_prefixes"] = json::array({"10.0.4.0/24"});
+       },
+       "/gateways/1/advertised_prefixes/0",
+       "10.0.4.0/24 overlaps 10.0.0.0/16 of forwarding gateway "
+       "00000000-0000-4000-8000-000000000009 on the same host"},
       {"external address twice",
        [](json& j) {
          j["gateways"] = json::array({gateway_json(), gateway_json()});
