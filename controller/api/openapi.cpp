@@ -144,6 +144,43 @@ json Router::openapi() {
                     {"token_name", {{"type", "string"}, {"nullable", true}}},
                     {"tenant_id", {{"type", "string"}, {"nullable", true}}},
                     {"tenant_name", {{"type", "string"}, {"nullable", true}}}}}}}}}}}};
+      } else if (path == "/api/v1/trace") {
+        auto query = [](const char* name, json schema, bool required, const char* what) {
+          return json{{"name", name},
+                      {"in", "query"},
+                      {"required", required},
+                      {"description", what},
+                      {"schema", std::move(schema)}};
+        };
+        op["parameters"] = {
+            query("from", {{"type", "string"}, {"format", "uuid"}}, true, "the VM NIC"),
+            query("to", {{"type", "string"}, {"format", "ipv4"}}, true, "the destination"),
+            query("protocol", {{"type", "string"}, {"enum", {"icmp", "tcp", "udp"}}}, false,
+                  "icmp (default: an echo), tcp (a SYN) or udp"),
+            query("port", {{"type", "integer"}, {"minimum", 1}, {"maximum", 65535}}, false,
+                  "the destination port, required with tcp and udp"),
+            query("src", {{"type", "string"}, {"format", "ipv4"}}, false,
+                  "send from this address instead of the NIC's")};
+        op["responses"]["200"] = {
+            {"description",
+             "the path, step by step, through the agents' own pipeline on each host's compiled "
+             "policy"},
+            {"content",
+             {{"application/json",
+               {{"schema",
+                 {{"type", "object"},
+                  {"properties",
+                   {{"verdict", {{"type", "string"}, {"enum", {"delivered", "dropped"}}}},
+                    {"reason", {{"type", "string"}}},
+                    {"to_nic_id", {{"type", "string"}, {"nullable", true}}},
+                    {"hops",
+                     {{"type", "array"},
+                      {"items",
+                       {{"type", "object"},
+                        {"properties",
+                         {{"host_id", {{"type", "string"}, {"nullable", true}}},
+                          {"step", {{"type", "string"}}},
+                          {"detail", {{"type", "string"}}}}}}}}}}}}}}}}}};
       } else if (kind == nullptr) {
         op["responses"] = {{"200", {{"description", "OK"}}}};
         op["security"] = json::array();

@@ -214,7 +214,8 @@ std::vector<std::pair<std::string, std::vector<std::string>>> Router::routes() {
       {"/healthz", {"GET"}},
       {"/metrics", {"GET"}},
       {"/api/v1/openapi.json", {"GET"}},
-      {"/api/v1/whoami", {"GET"}}};
+      {"/api/v1/whoami", {"GET"}},
+      {"/api/v1/trace", {"GET"}}};
   for (const auto& k : model::kinds()) {
     out.push_back({"/api/v1/" + k.collection, {"GET", "POST"}});
     out.push_back({"/api/v1/" + k.collection + "/{id}", {"GET", "PUT", "PATCH", "DELETE"}});
@@ -303,6 +304,22 @@ Response Router::dispatch(const Request& request, const std::string& path,
   if (path == "/api/v1/whoami") {
     if (method != "GET" && method != "HEAD") return method_not_allowed({"GET"}, method);
     return json_response(200, whoami(authenticate(service_, request)));
+  }
+  if (path == "/api/v1/trace") {
+    if (method != "GET" && method != "HEAD") return method_not_allowed({"GET"}, method);
+    const model::Principal who = authenticate(service_, request);
+    auto params = parse_query(query);
+    for (const auto& [name, value] : params) {
+      if (name != "from" && name != "to" && name != "protocol" && name != "port" && name != "src")
+        throw model::invalid("?" + name, "is not a parameter of /trace (from, to, protocol, port, src)");
+    }
+    if (!params.contains("from")) throw model::invalid("?from", "is required: the VM NIC's id");
+    if (!params.contains("to")) throw model::invalid("?to", "is required: the destination IPv4 address");
+    // The NIC as the caller may see it: another tenant's is a 404.
+    const json nic = service_.get(who, model::kind("vm-nics"), params.at("from"));
+    if (agents_ == nullptr)
+      throw Problem(503, "Service Unavailable", "the southbound side is not running");
+    return json_response(200, agents_->trace(nic, params));
   }
   if (path.rfind(kApi, 0) != 0) {
     if (web_ != nullptr && (method == "GET" || method == "HEAD") && path != "/api/v1")

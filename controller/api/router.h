@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -28,6 +29,10 @@ class Agents {
   virtual nlohmann::json enroll(const std::string& host_id, const std::string& request_host) = 0;
   // Revokes the host's certificate and closes its session; false if it had none.
   virtual bool revoke(const std::string& host_id) = 0;
+  // GET /trace: the path of a packet from the NIC (its stored fields) to
+  // `to` (controller/trace/trace.h), as the REST answer's JSON. `query`
+  // holds the parsed protocol, port and src; throws a Problem for bad ones.
+  virtual nlohmann::json trace(const nlohmann::json& nic, const std::map<std::string, std::string>& query) = 0;
   // Prometheus text appended to /metrics.
   virtual std::string metrics() = 0;
   // Change `sequence` realized on every affected connected host: calls

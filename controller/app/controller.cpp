@@ -24,6 +24,7 @@
 #include "controller/southbound/enrollment.h"
 #include "controller/southbound/server.h"
 #include "controller/store/store.h"
+#include "controller/trace/trace.h"
 #include "shared/log/log.h"
 #include "shared/policy/json.h"
 #include "shared/util/time.h"
@@ -136,6 +137,53 @@ class AgentsBridge : public api::Agents {
     server_.close_host(host_id, "revoked", "the host's certificate was revoked");
     spdlog::info("host_revoked host={} had_certificate={}", host_id, had);
     return had;
+  }
+
+  nlohmann::json trace(const nlohmann::json& nic,
+                       const std::map<std::string, std::string>& query) override {
+    trace::Input in;
+    in.nic_id = *Uuid::parse(nic.at("id").get<std::string>());
+    const auto to = net::Ipv4Address::parse(query.at("to"));
+    if (!to) throw model::invalid("?to", to.error());
+    in.to = *to;
+    if (const auto it = query.find("src"); it != query.end()) {
+      const auto src = net::Ipv4Address::parse(it->second);
+      if (!src) throw model::invalid("?src", src.error());
+      in.from = *src;
+    }
+    const std::string protocol = query.contains("protocol") ? query.at("protocol") : "icmp";
+    if (protocol != "icmp" && protocol != "tcp" && protocol != "udp")
+      throw model::invalid("?protocol", "must be icmp, tcp or udp");
+    in.protocol = protocol == "tcp"   ? trace::Protocol::kTcp
+                  : protocol == "udp" ? trace::Protocol::kUdp
+                                      : trace::Protocol::kIcmp;
+    if (const auto it = query.find("port"); it != query.end()) {
+      if (in.protocol == trace::Protocol::kIcmp)
+        throw model::invalid("?port", "goes with protocol tcp or udp");
+      const std::string& p = it->second;
+      if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoi(p) < 1 || std::stoi(p) > 65535)
+        throw model::invalid("?port", "must be a port from 1 to 65535");
+      in.port = static_cast<uint16_t>(std::stoi(p));
+    } else if (in.protocol != trace::Protocol::kIcmp) {
+      throw model::invalid("?port", "is required with protocol tcp or udp");
+    }
+    trace::Policies policies;
+    for (const auto& c : engine_.policies()) {
+      // Each Compiled owns its policy; the trace holds them while it runs.
+      policies.push_back(std::shared_ptr<const vnet::policy::HostPolicy>(c, &c->policy));
+    }
+    const trace::Result r = trace::run(in, policies);
+    nlohmann::json hops = nlohmann::json::array();
+    for (const auto& h : r.hops) {
+      hops.push_back({{"host_id", h.host_id.empty() ? nlohmann::json() : nlohmann::json(h.host_id)},
+                      {"step", h.step},
+                      {"detail", h.detail}});
+    }
+    return {{"verdict", r.delivered ? "delivered" : "dropped"},
+            {"reason", r.reason},
+            {"to_nic_id", r.to_nic_id.empty() ? nlohmann::json() : nlohmann::json(r.to_nic_id)},
+            {"hops", std::move(hops)}};
   }
 
   std::string metrics() override {

@@ -522,6 +522,44 @@ void print_policy(const json& p) {
               rows);
 }
 
+// vnetctl trace: each hop as a row (host by name where the token may read
+// hosts), then the verdict.
+int trace(Session& session, const std::string& from, const std::string& to,
+          const std::string& protocol, uint16_t port, const std::string& src) {
+  const std::string nic = session.resolve("vm-nics", from);
+  std::string query = "/api/v1/trace?from=" + nic + "&to=" + to + "&protocol=" + protocol;
+  if (port != 0) query += "&port=" + std::to_string(port);
+  if (!src.empty()) query += "&src=" + src;
+  const json t = session.call("GET", query);
+  if (!session.table()) {
+    fmt::print("{}\n", t.dump(2));
+    return 0;
+  }
+  std::map<std::string, std::string> host_names;
+  try {
+    for (const auto& h : session.list("hosts", {})) host_names[h.at("id")] = h.value("name", "");
+  } catch (const std::exception&) {
+    // A tenant's token reads no hosts: ids it is.
+  }
+  std::vector<std::vector<std::string>> rows;
+  size_t n = 0;
+  for (const auto& hop : t.at("hops")) {
+    const std::string id = hop.at("host_id").is_string() ? hop.at("host_id").get<std::string>() : "";
+    const auto name = host_names.find(id);
+    rows.push_back({std::to_string(++n), id.empty() ? "-" : name != host_names.end() ? name->second : id,
+                    hop.value("step", ""), hop.value("detail", "")});
+  }
+  print_table({"#", "HOST", "STEP", "DETAIL"}, rows);
+  if (t.value("verdict", "") == "delivered") {
+    fmt::print("\ndelivered ({}){}\n", t.value("reason", ""),
+               t.at("to_nic_id").is_string() ? " to NIC " + t.at("to_nic_id").get<std::string>()
+                                             : std::string(" out of the VM network"));
+  } else {
+    fmt::print("\ndropped: {}\n", t.value("reason", ""));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -596,6 +634,22 @@ int run(int argc, char** argv) {
     }
   }
 
+  // vnetctl trace: the path a packet would take (GET /api/v1/trace).
+  struct {
+    std::string from, to, protocol = "icmp", src;
+    uint16_t port = 0;
+  } trace_args;
+  CLI::App* trace_app = app.add_subcommand(
+      "trace", "the path a packet from a VM NIC would take, step by step (like ovn-trace)");
+  trace_app->add_option("--from", trace_args.from, "the VM NIC: id or VM name")->required();
+  trace_app->add_option("--to", trace_args.to, "the destination IPv4 address")->required();
+  trace_app->add_option("--protocol", trace_args.protocol, "icmp (an echo), tcp (a SYN) or udp")
+      ->check(CLI::IsMember({"icmp", "tcp", "udp"}))
+      ->capture_default_str();
+  trace_app->add_option("--port", trace_args.port, "the destination port (tcp, udp)");
+  trace_app->add_option("--src", trace_args.src,
+                        "send from this address instead of the NIC's (what anti-spoofing does)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -606,7 +660,8 @@ int run(int argc, char** argv) {
     Verb* chosen = nullptr;
     for (auto& verb : verbs)
       if (verb.app->parsed()) chosen = &verb;
-    if (chosen == nullptr) throw std::invalid_argument("give a noun and a verb (see --help)");
+    if (chosen == nullptr && !trace_app->parsed())
+      throw std::invalid_argument("give a noun and a verb (see --help)");
     if (!token_file.empty()) {
       std::ifstream in(token_file);
       std::string line;
@@ -623,6 +678,8 @@ int run(int argc, char** argv) {
     }
     HttpClient http(parse_url(url), token);
     Session session(http, output == "table");
+    if (trace_app->parsed()) return trace(session, trace_args.from, trace_args.to,
+                                          trace_args.protocol, trace_args.port, trace_args.src);
     if (chosen->kind->collection == "hosts" &&
         (chosen->name == "policy" || chosen->name == "enroll" || chosen->name == "revoke")) {
       const std::string id = session.resolve("hosts", chosen->target);

@@ -242,6 +242,14 @@ std::shared_ptr<const Compiled> Engine::policy(const std::string& host) const {
   return it == policies_.end() ? nullptr : it->second;
 }
 
+std::vector<std::shared_ptr<const Compiled>> Engine::policies() const {
+  std::lock_guard lock(policies_mutex_);
+  std::vector<std::shared_ptr<const Compiled>> out;
+  out.reserve(policies_.size());
+  for (const auto& [host, compiled] : policies_) out.push_back(compiled);
+  return out;
+}
+
 void Engine::flush() {
   std::unique_lock lock(queue_mutex_);
   idle_cv_.wait(lock, [&] { return done_ >= submitted_ || stopping_; });

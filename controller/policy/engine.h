@@ -70,6 +70,8 @@ class Engine {
   // The host's current policy; nullptr for an unknown host, or for one whose
   // only policy so far was invalid and held back.
   std::shared_ptr<const Compiled> policy(const std::string& host) const;
+  // Every host's current policy (a snapshot of the pointers).
+  std::vector<std::shared_ptr<const Compiled>> policies() const;
   // Whether the host exists for the engine (with a policy, or held back).
   bool knows(const std::string& host) const;
   // Blocks until every change submitted so far is compiled (tests, shutdown).

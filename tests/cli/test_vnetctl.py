@@ -210,6 +210,34 @@ class VnetctlTest(unittest.TestCase):
         r = self.run_cli("host", "revoke", "policy-host", expect=1)
         self.assertIn("no certificate", r.stderr)
 
+    def test_trace(self):
+        ln = self.json_of("logical-network", "create", "--name", "TraceNet")
+        site = self.json_of("site", "create", "--name", "TraceSite", "--logical-network", ln["id"],
+                            "--subnets", "172.17.0.0/24")
+        for name, pa in (("trace-h1", "172.17.0.5"), ("trace-h2", "172.17.0.6")):
+            self.json_of("host", "create", "--name", name, "--site", site["id"], "--pa", pa)
+        tenant = self.json_of("tenant", "create", "--name", "TraceTenant")
+        net = self.json_of("vm-network", "create", "--name", "Blue", "--logical-network", ln["id"],
+                           "--tenant", tenant["id"])
+        subnet = self.json_of("vm-subnet", "create", "--vm-network", net["id"], "--name", "s",
+                              "--prefix", "10.8.0.0/24", "--vsid", "5002")
+        self.json_of("ip-pool", "create", "--vm-subnet", subnet["id"], "--ranges", "10.8.0.10-10.8.0.20")
+        self.json_of("vm-nic", "create", "--vm-subnet", subnet["id"], "--vm-name", "tr-a",
+                     "--host", "trace-h1", "--interface", "tap-a")
+        b = self.json_of("vm-nic", "create", "--vm-subnet", subnet["id"], "--vm-name", "tr-b",
+                         "--host", "trace-h2", "--interface", "tap-b")
+        out = self.run_cli("trace", "--from", "tr-a", "--to", "10.8.0.11", "--protocol", "tcp",
+                           "--port", "22", "-o", "table").stdout
+        self.assertRegex(out, r"(?m)^1\s+trace-h1\s+vm port\s+port tap-a")
+        self.assertRegex(out, r"encapsulated: NVGRE to PA 172\.17\.0\.6 with key VSID 5002")
+        self.assertRegex(out, r"(?m)^\d\s+trace-h2\s+uplink\s+received at PA 172\.17\.0\.6")
+        self.assertIn(f"delivered (decapsulated) to NIC {b['id']}", out)
+        t = self.json_of("trace", "--from", "tr-a", "--to", "10.8.0.99")
+        self.assertEqual((t["verdict"], t["reason"]), ("dropped", "arp_unknown"))
+        r = self.run_cli("trace", "--from", "tr-a", "--to", "10.8.0.11", "--protocol", "tcp",
+                         expect=1)
+        self.assertIn("?port: is required with protocol tcp or udp", r.stderr)
+
     def test_errors_go_to_stderr_with_the_problem_detail(self):
         ln = self.json_of("logical-network", "create", "--name", "ErrNet")
         tenant = self.json_of("tenant", "create", "--name", "ErrTenant")

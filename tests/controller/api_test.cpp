@@ -603,8 +603,9 @@ TEST_F(ApiTest, HealthMetricsAndOpenApiMatchTheRoutes) {
     }
   }
   EXPECT_EQ(documented, served);
-  // 4 fixed paths, item and collection of 12 kinds, 2 host actions.
-  EXPECT_EQ(doc.at("paths").size(), 4u + 2u * 12u + 2u);
+  // 5 fixed paths (the trace among them), item and collection of 12 kinds,
+  // 2 host actions.
+  EXPECT_EQ(doc.at("paths").size(), 5u + 2u * 12u + 2u);
 
   // What a form builder needs: field order, access, references.
   const json& nics = doc.at("components").at("schemas").at("vm-nics");
@@ -989,6 +990,147 @@ TEST_F(GatewayApiTest, EveryHostOfTheNetworkSendsToTheGatewayHostWhichGetsItAll)
   EXPECT_EQ(policy_of(compute).at("gateways")[0].at("pa"), "192.168.1.22");
   EXPECT_TRUE(policy_of(gw_host).at("gateways").empty());
   EXPECT_TRUE(policy_of(gw_host).at("lookup_records").empty());
+}
+
+// --- the trace tool (issue 16) --------------------------------------------
+
+class TraceApiTest : public GatewayApiTest {
+ protected:
+  json h1, h2;
+  Tenant contoso, fabrikam;
+  Network aaa, bbb;
+  json second;  // AAA's second subnet, 172.16.0.0/16
+  void SetUp() override {
+    GatewayApiTest::SetUp();
+    h1 = host("h1", "192.168.1.11");
+    h2 = host("h2", "192.168.1.12");
+    contoso = tenant("contoso");
+    fabrikam = tenant("fabrikam");
+    aaa = network(contoso, "AAA");
+    bbb = network(fabrikam, "BBB");
+    second = ctl.create("vm-subnets",
+                        {{"vm_network_id", aaa.vm_network.at("id")},
+                         {"name", "back"},
+                         {"prefix", "172.16.0.0/16"}},
+                        contoso.token);
+    ctl.create("ip-pools",
+               {{"vm_subnet_id", second.at("id")},
+                {"ranges", {{{"start", "172.16.0.10"}, {"end", "172.16.0.20"}}}}},
+               contoso.token);
+  }
+  json nic(const Tenant& t, const json& subnet, const std::string& name, const json& where,
+           const std::string& interface) {
+    const json n =
+        ctl.create("vm-nics", {{"vm_subnet_id", subnet.at("id")}, {"vm_name", name}}, t.token);
+    if (where.is_null()) return n;
+    return ctl
+        .call("PATCH", "/api/v1/vm-nics/" + n.at("id").get<std::string>(),
+              {{"host_id", where.at("id")}, {"interface", interface}})
+        .json();
+  }
+  json trace(const json& from, const std::string& to, const std::string& extra = "",
+             const std::string& token = "", int status = 200) {
+    ctl.app().engine().flush();
+    const auto r = ctl.call(
+        "GET", "/api/v1/trace?from=" + from.at("id").get<std::string>() + "&to=" + to + extra,
+        nullptr, token);
+    EXPECT_EQ(r.status, status) << r.body;
+    return r.json();
+  }
+  static std::string steps(const json& t) {
+    std::string out;
+    for (const auto& h : t.at("hops")) out += h.at("step").get<std::string>() + ";";
+    return out;
+  }
+};
+
+TEST_F(TraceApiTest, SameHostAcrossHostsAndRoutedEachStepNamed) {
+  const json web1 = nic(contoso, aaa.subnet, "web1", h1, "t-web1");  // 10.10.1.100
+  const json web2 = nic(contoso, aaa.subnet, "web2", h1, "t-web2");  // 10.10.1.101
+  const json db = nic(contoso, aaa.subnet, "db", h2, "t-db");        // 10.10.1.102
+  const json back = nic(contoso, second, "back", h2, "t-back");      // 172.16.0.10
+
+  json t = trace(web1, "10.10.1.101", "", contoso.token);
+  EXPECT_EQ(t.at("verdict"), "delivered") << t.dump(2);
+  EXPECT_EQ(t.at("reason"), "delivered_local");
+  EXPECT_EQ(t.at("to_nic_id"), web2.at("id"));
+  EXPECT_EQ(steps(t), "vm port;arp;frame;pipeline;");
+  EXPECT_EQ(t.at("hops")[0].at("host_id"), h1.at("id"));
+
+  t = trace(web1, "10.10.1.102", "&protocol=tcp&port=443", contoso.token);
+  EXPECT_EQ(t.at("verdict"), "delivered") << t.dump(2);
+  EXPECT_EQ(t.at("to_nic_id"), db.at("id"));
+  EXPECT_EQ(steps(t), "vm port;arp;frame;pipeline;uplink;pipeline;");
+  const std::string encap = t.at("hops")[3].at("detail");
+  EXPECT_NE(encap.find("encapsulated: NVGRE to PA 192.168.1.12 with key VSID " +
+                       std::to_string(aaa.subnet.at("vsid").get<int>())),
+            std::string::npos)
+      << encap;
+  EXPECT_EQ(t.at("hops")[4].at("host_id"), h2.at("id"));
+  EXPECT_NE(t.at("hops")[2].at("detail").get<std::string>().find("TCP SYN"), std::string::npos);
+
+  t = trace(web1, "172.16.0.10", "&protocol=udp&port=53", contoso.token);
+  EXPECT_EQ(t.at("verdict"), "delivered") << t.dump(2);
+  EXPECT_EQ(t.at("reason"), "decapsulated");
+  EXPECT_EQ(t.at("to_nic_id"), back.at("id"));
+  EXPECT_EQ(steps(t), "vm port;frame;pipeline;uplink;pipeline;");  // no ARP: off its subnet
+  EXPECT_NE(t.at("hops")[1].at("detail").get<std::string>().find("-> 00:1D:D8:00:00:01"),
+            std::string::npos)
+      << "to the virtual router's MAC";
+  EXPECT_NE(t.at("hops")[2].at("detail").get<std::string>().find("routed_encapsulated"),
+            std::string::npos);
+}
+
+TEST_F(TraceApiTest, IsolationNoRouteSpoofingAndTheRefusals) {
+  const json web1 = nic(contoso, aaa.subnet, "web1", h1, "t-web1");
+  const json other = nic(fabrikam, bbb.subnet, "other", h1, "t-other");  // also 10.10.1.100
+  nic(contoso, second, "back", h2, "t-back");
+  // BBB has no 172.16.0.0/16: AAA's subnet is not reachable from it.
+  json t = trace(other, "172.16.0.10", "", fabrikam.token);
+  EXPECT_EQ(t.at("verdict"), "dropped");
+  EXPECT_EQ(t.at("reason"), "no_route");
+  // Its own address's twin in AAA does not answer its ARP: nothing of AAA is in BBB.
+  nic(contoso, aaa.subnet, "twin", h2, "t-twin");  // 10.10.1.101 in AAA
+  t = trace(other, "10.10.1.101", "", fabrikam.token);
+  EXPECT_EQ(t.at("reason"), "arp_unknown") << t.dump(2);
+  t = trace(web1, "8.8.8.8", "", contoso.token);
+  EXPECT_EQ(t.at("reason"), "no_route");
+  t = trace(web1, "172.16.0.10", "&src=10.10.1.200", contoso.token);
+  EXPECT_EQ(t.at("reason"), "spoofed_ip");
+  // Another tenant's NIC is nothing to trace; an unplaced NIC says so.
+  trace(web1, "10.10.1.101", "", fabrikam.token, 404);
+  const json loose = nic(contoso, aaa.subnet, "loose", nullptr, "");
+  t = trace(loose, "10.10.1.100", "", contoso.token);
+  EXPECT_EQ(t.at("reason"), "not_placed");
+  // Bad parameters: 400 naming them.
+  trace(web1, "10.10.1.999", "", contoso.token, 400);
+  trace(web1, "10.10.1.101", "&protocol=tcp", contoso.token, 400);
+  trace(web1, "10.10.1.101", "&protocol=sctp&port=1", contoso.token, 400);
+  trace(web1, "10.10.1.101", "&hops=3", contoso.token, 400);
+}
+
+TEST_F(TraceApiTest, ThroughANatGatewayToTheExternalNetwork) {
+  const json gw_host = host("gw1", "192.168.1.21", "ext0");
+  const json web1 = nic(contoso, aaa.subnet, "web1", h1, "t-web1");
+  ctl.create("gateways",
+             {{"name", "internet"},
+              {"vm_network_id", aaa.vm_network.at("id")},
+              {"kind", "nat"},
+              {"external_pool_id", external_pool().at("id")}},
+             contoso.token);
+  const json t = trace(web1, "198.51.100.7", "&protocol=tcp&port=80", contoso.token);
+  EXPECT_EQ(t.at("verdict"), "delivered") << t.dump(2);
+  EXPECT_EQ(t.at("reason"), "nat_out");
+  EXPECT_TRUE(t.at("to_nic_id").is_null());
+  EXPECT_EQ(steps(t), "vm port;frame;pipeline;uplink;external;");
+  EXPECT_NE(t.at("hops")[2].at("detail").get<std::string>().find("to_gateway: NVGRE to PA "
+                                                                   "192.168.1.21"),
+            std::string::npos);
+  EXPECT_EQ(t.at("hops")[4].at("host_id"), gw_host.at("id"));
+  EXPECT_NE(t.at("hops")[4].at("detail").get<std::string>().find(
+                "203.0.113.100 -> 198.51.100.7 (source port 40000)"),
+            std::string::npos)
+      << t.dump(2);
 }
 
 }  // namespace

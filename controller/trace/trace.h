@@ -1,0 +1,54 @@
+// The trace tool (issue 16, like ovn-trace): the path a packet a VM sends
+// would take, step by step, computed by running the agents' own pure
+// pipeline (agent/dataplane) on the compiled policy of each host it reaches:
+// the NIC's host first, then across NVGRE, IP rewrite or a gateway to the
+// next host's policy. Pure: policies in, a result out; no clock, no I/O.
+//
+// The underlay and external network are taken as working (every next hop
+// resolved): the trace answers "what does the policy do with this packet",
+// and an unresolved neighbour is the host's to report.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shared/net/ipv4.h"
+#include "shared/policy/host_policy.h"
+
+namespace vnet::trace {
+
+enum class Protocol : uint8_t { kIcmp, kTcp, kUdp };
+
+struct Input {
+  Uuid nic_id;                            // the VM NIC the packet leaves from
+  net::Ipv4Address to;                    // its destination
+  std::optional<net::Ipv4Address> from;   // its source; default: the NIC's CA
+  Protocol protocol = Protocol::kIcmp;    // ICMP echo, a TCP SYN or a UDP datagram
+  uint16_t port = 0;                      // the destination port (TCP, UDP)
+};
+
+struct Hop {
+  std::string host_id;
+  std::string step;    // "vm port", "pipeline", "uplink", "external"
+  std::string detail;  // a sentence: table, record or route used, rewrite, verdict
+};
+
+struct Result {
+  bool delivered = false;
+  std::string reason;     // the pipeline's last reason (drops as vnet-agent shows them)
+  std::string to_nic_id;  // the NIC it reached ("" when dropped or when it left the network)
+  std::vector<Hop> hops;
+};
+
+// Every host's current compiled policy.
+using Policies = std::vector<std::shared_ptr<const policy::HostPolicy>>;
+
+// Runs the trace. The NIC's host is the one whose policy has a port for
+// the NIC; a NIC on no host's ports is dropped as "not_placed".
+Result run(const Input& input, const Policies& policies);
+
+}  // namespace vnet::trace
