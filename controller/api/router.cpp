@@ -465,16 +465,27 @@ void Router::defer_until_realized(Response& response, std::chrono::milliseconds 
   };
   d->cancel = [agents](uint64_t handle) { agents->cancel_wait(handle); };
   // The answer is the write's, with realization shown as it is now.
-  d->finish = [this, first = response, who, &kind, id, deleted](bool done) {
+  // The answer is the write's, with realization shown as it is now:
+  // realized only when every host the change concerns applied it; failed
+  // when it did and the object says failure (a NIC whose interface is
+  // missing); pending otherwise (a host not connected, or the time ran out).
+  // The object's configuration_state carries the codes.
+  d->finish = [this, first = response, who, &kind, id, deleted, agents, sequence](bool) {
     Response r = first;
     r.deferred.reset();
+    json object;
     if (!deleted) {
       try {
-        r.body = service_.get(who, kind, id).dump();
+        object = service_.get(who, kind, id);
+        r.body = object.dump();
       } catch (const Problem&) {  // deleted meanwhile: the write's own answer stands
       }
     }
-    r.headers.emplace_back("Vnet-Realization", done ? "realized" : "pending");
+    std::string state = agents->realized(sequence) ? "realized" : "pending";
+    if (state == "realized" && object.is_object() && object.contains("configuration_state") &&
+        object["configuration_state"].value("status", "") == "failure")
+      state = "failed";
+    r.headers.emplace_back("Vnet-Realization", state);
     return r;
   };
   response.deferred = std::move(d);

@@ -132,6 +132,7 @@ Reply HttpClient::request(const std::string& method, const std::string& target,
     reply.status = static_cast<int>(res.result_int());
     reply.content_type = std::string(res[http::field::content_type]);
     reply.etag = std::string(res[http::field::etag]);
+    reply.realization = std::string(res["Vnet-Realization"]);
     reply.body = std::move(res.body());
     if (!res.keep_alive()) impl_->stream.reset();
     return reply;

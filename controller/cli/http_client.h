@@ -30,6 +30,7 @@ struct Reply {
   int status = 0;
   std::string content_type;
   std::string etag;
+  std::string realization;  // the Vnet-Realization header of a ?wait=realized write
   std::string body;
 };
 

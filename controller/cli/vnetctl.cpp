@@ -146,6 +146,8 @@ class Session {
   Session(HttpClient& http, bool table) : http_(http), table_(table) {}
 
   bool table() const { return table_; }
+  // The Vnet-Realization header of the last answer ("" without ?wait).
+  const std::string& last_realization() const { return last_realization_; }
 
   json call(const std::string& method, const std::string& target, const json& body = nullptr,
             const std::vector<std::pair<std::string, std::string>>& headers = {},
@@ -153,6 +155,7 @@ class Session {
     const Reply r = http_.request(method, target, body.is_null() ? "" : body.dump(), headers);
     if (r.status >= 400) throw Failure(describe(method, target, r));
     if (etag != nullptr) *etag = r.etag;
+    last_realization_ = r.realization;
     if (r.body.empty()) return nullptr;
     try {
       return json::parse(r.body);
@@ -240,6 +243,7 @@ class Session {
 
   HttpClient& http_;
   bool table_;
+  std::string last_realization_;
 };
 
 // A flag's text as the field's JSON value. Lists are comma-separated:
@@ -431,7 +435,23 @@ void print_one(Session& session, const json& object) {
     fmt::print("{}\n", object.dump(2));
 }
 
-void run_verb(Session& session, Verb& verb) {
+// --wait: the object is written; whether it reached its hosts is the
+// Vnet-Realization header. Anything but "realized" is said on stderr, with
+// the object's codes, and is exit code 3.
+int realization_outcome(const Session& session, const json& object) {
+  const std::string& state = session.last_realization();
+  if (state.empty() || state == "realized") return 0;
+  std::string codes;
+  if (object.is_object() && object.contains("configuration_state")) {
+    for (const auto& d : object["configuration_state"].value("detail", json::array())) {
+      codes += fmt::format("; {}: {}", d.value("code", ""), d.value("message", ""));
+    }
+  }
+  fmt::print(stderr, "vnetctl: saved, but not realized: {}{}\n", state, codes);
+  return 3;
+}
+
+int run_verb(Session& session, Verb& verb) {
   const model::Kind& kind = *verb.kind;
   const std::string base = "/api/v1/" + kind.collection;
   const std::string wait = verb.wait ? "?wait=realized" : "";
@@ -445,7 +465,7 @@ void run_verb(Session& session, Verb& verb) {
     const json items = session.list(kind.collection, filters, verb.limit);
     if (!session.table()) {
       fmt::print("{}\n", items.dump(2));
-      return;
+      return 0;
     }
     const auto& columns = list_columns().at(kind.collection);
     std::vector<std::string> headings;
@@ -457,14 +477,14 @@ void run_verb(Session& session, Verb& verb) {
       rows.push_back(std::move(row));
     }
     print_table(headings, rows);
-    return;
+    return 0;
   }
   if (verb.name == "create") {
     const json body = body_of(session, verb);
     const json created = verb.id.empty() ? session.call("POST", base + wait, body)
                                          : session.call("PUT", base + "/" + verb.id + wait, body);
     print_one(session, created);
-    return;
+    return realization_outcome(session, created);
   }
   const std::string id = session.resolve(kind.collection, verb.target);
   if (verb.name == "show") {
@@ -472,11 +492,16 @@ void run_verb(Session& session, Verb& verb) {
   } else if (verb.name == "update") {
     const json body = body_of(session, verb);
     if (body.empty()) throw std::invalid_argument("nothing to change: give a field flag or --body");
-    print_one(session, session.call("PATCH", base + "/" + id + wait, body, if_match_header(verb)));
+    const json updated =
+        session.call("PATCH", base + "/" + id + wait, body, if_match_header(verb));
+    print_one(session, updated);
+    return realization_outcome(session, updated);
   } else if (verb.name == "delete") {
     session.call("DELETE", base + "/" + id + wait, nullptr, if_match_header(verb));
     if (session.table()) fmt::print("deleted {} {}\n", noun_of(kind), id);
+    return realization_outcome(session, nullptr);
   }
+  return 0;
 }
 
 // `host policy HOST`: what Get-NetVirtualizationLookupRecord,
@@ -704,8 +729,7 @@ int run(int argc, char** argv) {
       }
       return 0;
     }
-    run_verb(session, *chosen);
-    return 0;
+    return run_verb(session, *chosen);
   } catch (const std::invalid_argument& e) {
     fmt::print(stderr, "vnetctl: {}\n", e.what());
     return 2;

@@ -107,34 +107,39 @@ uint64_t Realization::connected_count() const {
   return n;
 }
 
-std::optional<bool> Realization::realized_locked(uint64_t sequence) const {
-  if (sequence == 0) return true;
-  if (sequence > processed_) return std::nullopt;
+Realization::Settled Realization::settled_locked(uint64_t sequence) const {
+  if (sequence == 0) return Settled::kRealized;
+  if (sequence > processed_) return Settled::kWaiting;
   // The batch that carried the change; older than the history means long
   // ago, and counts as realized as far as any waiter is concerned.
   for (auto it = batches_.rbegin(); it != batches_.rend(); ++it) {
     const bool carried = it->sequence >= sequence &&
                          (std::next(it) == batches_.rend() || std::next(it)->sequence < sequence);
     if (!carried) continue;
+    bool behind = false;
+    bool blocked = false;
     for (const auto& [host, generation] : it->desired) {
       const auto h = hosts_.find(host);
-      if (h == hosts_.end() || !h->second.connected) continue;
-      if (h->second.realized < generation) return false;
+      if (h == hosts_.end() || !h->second.connected) {
+        blocked = true;  // it cannot apply the change until its agent connects
+      } else if (h->second.realized < generation) {
+        behind = true;
+      }
     }
-    return true;
+    return behind ? Settled::kWaiting : blocked ? Settled::kBlocked : Settled::kRealized;
   }
-  return true;
+  return Settled::kRealized;
 }
 
 bool Realization::realized(uint64_t sequence) const {
   std::lock_guard lock(mutex_);
-  return realized_locked(sequence).value_or(false);
+  return settled_locked(sequence) == Settled::kRealized;
 }
 
 uint64_t Realization::when_realized(uint64_t sequence, Callback done) {
   {
     std::lock_guard lock(mutex_);
-    if (!realized_locked(sequence).value_or(false)) {
+    if (settled_locked(sequence) == Settled::kWaiting) {
       const uint64_t id = next_waiter_++;
       waiters_.emplace(id, Waiter{sequence, std::move(done)});
       return id;
@@ -152,7 +157,7 @@ void Realization::cancel(uint64_t waiter) {
 std::vector<Realization::Callback> Realization::take_ready_locked() {
   std::vector<Callback> ready;
   for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (realized_locked(it->second.sequence).value_or(false)) {
+    if (settled_locked(it->second.sequence) != Settled::kWaiting) {
       ready.push_back(std::move(it->second.done));
       it = waiters_.erase(it);
     } else {

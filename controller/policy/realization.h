@@ -72,12 +72,13 @@ class Realization : public model::RealizationView {
   // the known set count as "other" (an agent cannot grow the label set).
   std::map<std::string, uint64_t> problem_counts() const;
 
-  // Calls `done` once change `sequence` is realized: every affected host
-  // that is connected has acked the generation the change produced (a host
-  // that disconnects stops counting). Returns an id for cancel().
+  // Calls `done` once change `sequence` is settled: realized (every host it
+  // concerns acked the generation it produced), or blocked (the connected
+  // hosts acked, and a host it concerns has no agent connected: waiting
+  // longer changes nothing). Returns an id for cancel().
   uint64_t when_realized(uint64_t sequence, Callback done);
   void cancel(uint64_t waiter);
-  // Whether change `sequence` is realized now.
+  // Whether change `sequence` is realized now on every host it concerns.
   bool realized(uint64_t sequence) const;
 
   // model::RealizationView
@@ -96,8 +97,8 @@ class Realization : public model::RealizationView {
     uint64_t sequence;
     Callback done;
   };
-  // nullopt: the engine has not processed the change yet.
-  std::optional<bool> realized_locked(uint64_t sequence) const;
+  enum class Settled : uint8_t { kWaiting, kRealized, kBlocked };
+  Settled settled_locked(uint64_t sequence) const;
   // Takes the waiters that are now satisfied; the caller calls them unlocked.
   std::vector<Callback> take_ready_locked();
   void run(std::vector<Callback> ready);

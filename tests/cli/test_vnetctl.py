@@ -238,6 +238,30 @@ class VnetctlTest(unittest.TestCase):
                          expect=1)
         self.assertIn("?port: is required with protocol tcp or udp", r.stderr)
 
+    def test_wait_says_when_a_change_did_not_reach_its_hosts(self):
+        # A NIC placed on a host whose agent is not connected: saved (the JSON
+        # on stdout), not realized: a line on stderr with the code, exit 3.
+        ln = self.json_of("logical-network", "create", "--name", "WaitNet")
+        site = self.json_of("site", "create", "--name", "WaitSite", "--logical-network", ln["id"],
+                            "--subnets", "172.18.0.0/24")
+        self.json_of("host", "create", "--name", "wait-h1", "--site", site["id"], "--pa", "172.18.0.5")
+        tenant = self.json_of("tenant", "create", "--name", "WaitTenant")
+        net = self.json_of("vm-network", "create", "--name", "W", "--logical-network", ln["id"],
+                           "--tenant", tenant["id"])
+        subnet = self.json_of("vm-subnet", "create", "--vm-network", net["id"], "--name", "w",
+                              "--prefix", "10.7.0.0/24")
+        self.json_of("ip-pool", "create", "--vm-subnet", subnet["id"], "--ranges", "10.7.0.10-10.7.0.20")
+        r = self.run_cli("vm-nic", "create", "--vm-subnet", subnet["id"], "--vm-name", "w1",
+                         "--host", "wait-h1", "--interface", "tap-w1", "--wait", expect=3)
+        self.assertEqual(json.loads(r.stdout)["vm_name"], "w1")
+        self.assertIn("saved, but not realized: pending; host_not_connected", r.stderr)
+        # Taking the NIC off the host concerns that host too: still pending.
+        r = self.run_cli("vm-nic", "update", "w1", "--host", "null", "--interface", "null",
+                         "--wait", expect=3)
+        self.assertIn("saved, but not realized: pending", r.stderr)
+        # A change no host's policy holds (a name) is realized at once: exit 0.
+        self.run_cli("vm-network", "update", "W", "--name", "W2", "--wait")
+
     def test_errors_go_to_stderr_with_the_problem_detail(self):
         ln = self.json_of("logical-network", "create", "--name", "ErrNet")
         tenant = self.json_of("tenant", "create", "--name", "ErrTenant")

@@ -380,6 +380,79 @@ TEST_F(SouthboundTest, ChangesArriveAsDeltasAndWaitRealizedReturnsOnceAcked) {
       400);
 }
 
+// Realization that tells the truth (issue 16): "realized" only when every
+// host the change concerns applied it; a host without its agent answers
+// "pending" at once (waiting changes nothing) with host_not_connected on
+// the NIC; a NIC its agent reports failing answers "failed" with the code.
+TEST_F(SouthboundTest, WaitRealizedSaysPendingForAnAbsentAgentAndFailedForAFailingNic) {
+  const std::string absent = host("h1", "192.168.1.10");
+  const std::string h = host("h2", "192.168.1.20");
+  const json tenant = ctl->create("tenants", {{"name", "t"}});
+  const json ln = ctl->call("GET", "/api/v1/logical-networks").json()["items"][0];
+  const json net = ctl->create(
+      "vm-networks",
+      {{"tenant_id", tenant["id"]}, {"name", "n"}, {"logical_network_id", ln["id"]}});
+  const json subnet = ctl->create(
+      "vm-subnets", {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}});
+  const auto started = std::chrono::steady_clock::now();
+  auto r = ctl->call("POST", "/api/v1/vm-nics?wait=realized&timeout=20",
+                     {{"vm_subnet_id", subnet["id"]},
+                      {"vm_name", "vm0"},
+                      {"ip", "10.0.0.4"},
+                      {"host_id", absent},
+                      {"interface", "vnet-vm0"}});
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "waited for an absent agent";
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.headers["vnet-realization"], "pending");
+  EXPECT_EQ(r.json()["configuration_state"]["detail"][0]["code"], "host_not_connected") << r.body;
+
+  // (In another VM network: one with a NIC on the absent host concerns it
+  // too, and would be "pending" for that reason.)
+  const json net2 = ctl->create(
+      "vm-networks",
+      {{"tenant_id", tenant["id"]}, {"name", "n2"}, {"logical_network_id", ln["id"]}});
+  const json subnet2 = ctl->create(
+      "vm-subnets", {{"vm_network_id", net2["id"]}, {"name", "s2"}, {"prefix", "10.0.0.0/24"}});
+  // An agent that acks every generation, reporting the new NIC's interface missing.
+  const uint16_t port = ctl->southbound_port();
+  auto [key, cert] = enrolled_identity(port, h, enrollment(h)["token"]);
+  RawClient agent(key, cert);
+  ASSERT_EQ(agent.open(port), 101);
+  agent.send(proto::hello(h, 0).dump());
+  ASSERT_TRUE(eventually([&] { return host_state(h)["connected"] == true; }));
+  HttpResult answer;
+  std::thread writer([&] {
+    answer = ctl->call("POST", "/api/v1/vm-nics?wait=realized&timeout=20",
+                       {{"vm_subnet_id", subnet2["id"]},
+                        {"vm_name", "vm1"},
+                        {"ip", "10.0.0.5"},
+                        {"host_id", h},
+                        {"interface", "vnet-vm1"}});
+  });
+  std::string nic_id;
+  for (int i = 0; i < 20 && nic_id.empty(); ++i) {
+    const json m = json::parse(agent.receive(), nullptr, false);
+    if (!m.is_object()) break;
+    const json& p = m.value("type", "") == "snapshot" ? m["policy"] : m;
+    const uint64_t generation = p.value("generation", uint64_t{0});
+    std::vector<proto::Problem> problems;
+    const json ports = m.value("type", "") == "snapshot" ? p.value("ports", json::array())
+                                                        : m["ports"].value("set", json::array());
+    for (const auto& port_entry : ports) {
+      nic_id = port_entry["nic_id"];
+      problems.push_back({"interface_missing", "interface vnet-vm1 is not on this host", nic_id, ""});
+    }
+    if (m.value("type", "") == "snapshot" || m.value("type", "") == "delta")
+      agent.send(proto::ack(generation, problems).dump());
+  }
+  writer.join();
+  ASSERT_FALSE(nic_id.empty());
+  ASSERT_EQ(answer.status, 201) << answer.body;
+  EXPECT_EQ(answer.headers["vnet-realization"], "failed");
+  EXPECT_EQ(answer.json()["configuration_state"]["detail"][0]["code"], "interface_missing")
+      << answer.body;
+}
+
 TEST_F(SouthboundTest, AWaitForADisconnectedHostDoesNotBlock) {
   const std::string h = host("h1", "192.168.1.10");
   const auto r =

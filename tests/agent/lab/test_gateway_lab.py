@@ -11,7 +11,9 @@ Needs root; skips (exit 77) otherwise, which VNET_REQUIRE_PRIVILEGED turns
 into a failure.
 """
 
+import json
 import os
+import subprocess
 import sys
 import time
 import unittest
@@ -256,6 +258,29 @@ class GatewayLab(vnetlab.LabTestCase):
         finally:
             listener.kill()
             listener.wait()
+
+    # --- vnetctl --wait with a real agent (issue 16) -----------------------
+
+    def vnetctl(self, *args):
+        env = ["env", "VNET_URL=http://127.0.0.1:8080", f"VNET_TOKEN={self.lab.controller.token}"]
+        return subprocess.run(["ip", "netns", "exec", self.lab.underlay.name, *env,
+                               os.environ["VNET_VNETCTL_BINARY"], *args, "-o", "json"],
+                              capture_output=True, text=True, timeout=60)
+
+    def test_vnetctl_wait_is_realized_only_when_the_agent_has_it_and_says_why_not(self):
+        # An interface that exists on h1: realized, exit 0.
+        self.lab.add_vm("wait9", self.h1, "w9", "00:1d:d8:b7:1c:09", "10.0.0.9/24", "10.0.0.1")
+        r = self.vnetctl("vm-nic", "create", "--vm-subnet-id", uuid(0xb10), "--vm-name", "wait9",
+                         "--ip", "10.0.0.9", "--mac", "00:1d:d8:b7:1c:09", "--host-id", self.h1.id,
+                         "--interface", "w9", "--wait")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["configuration_state"]["status"], "success")
+        # One that does not: the agent reports it, vnetctl says so and fails.
+        r = self.vnetctl("vm-nic", "create", "--vm-subnet-id", uuid(0xb10), "--vm-name", "ghost",
+                         "--ip", "10.0.0.10", "--host-id", self.h1.id, "--interface", "nosuch0",
+                         "--wait")
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn("saved, but not realized: failed; interface_missing", r.stderr)
 
     # --- moves and restarts (run last: zz) -------------------------------
 
