@@ -80,8 +80,34 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
 
+  std::string trace_from, trace_to, trace_protocol = "icmp", trace_src;
+  uint16_t trace_port = 0;
+  CLI::App* trace = cli.add_subcommand(
+      "trace", "The path of a packet from a port through this host's live tables (admin socket)");
+  trace->add_option("--from", trace_from, "the port: its VM NIC's id or its interface")->required();
+  trace->add_option("--to", trace_to, "the destination IPv4 address")->required();
+  trace->add_option("--protocol", trace_protocol, "icmp, tcp or udp")
+      ->check(CLI::IsMember({"icmp", "tcp", "udp"}))
+      ->capture_default_str();
+  trace->add_option("--port", trace_port, "the destination port (tcp, udp)");
+  trace->add_option("--src", trace_src, "send from this address instead of the port's");
+  trace->add_option("--state-dir", state_dir, "The agent's state directory")
+      ->capture_default_str();
+  trace->add_option("-o,--output", output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+
   CLI11_PARSE(cli, argc, argv);
   if (show->parsed()) return vnet::agent::show(state_dir, what, output);
+  if (trace->parsed()) {
+    return vnet::agent::trace(state_dir,
+                              {{"from", trace_from},
+                               {"to", trace_to},
+                               {"protocol", trace_protocol},
+                               {"port", trace_port},
+                               {"src", trace_src}},
+                              output);
+  }
 
   if (auto error = vnet::log::init("agent", log_level)) {
     fmt::print(stderr, "vnet-agent: {}\n", *error);

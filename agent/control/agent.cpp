@@ -479,9 +479,18 @@ struct Agent::Impl {
       std::string request(asio::buffers_begin(line.data()),
                           asio::buffers_begin(line.data()) + static_cast<long>(n));
       const json r = parse_untrusted(request).value_or(json());
-      const json reply = r.is_object() && r.contains("show") && r["show"].is_string()
-                             ? answer(r["show"])
-                             : json{{"error", "send one line: {\"show\": \"status\"}"}};
+      json reply;
+      try {
+        if (r.is_object() && r.contains("trace") && r["trace"].is_object()) {
+          reply = dataplane->trace(r["trace"]);
+        } else if (r.is_object() && r.contains("show") && r["show"].is_string()) {
+          reply = answer(r["show"]);
+        } else {
+          reply = json{{"error", "send one line: {\"show\": \"status\"}"}};
+        }
+      } catch (const std::exception& e) {  // one bad request must not end the admin socket
+        reply = json{{"error", e.what()}};
+      }
       const std::string text = reply.dump() + "\n";
       co_await asio::async_write(socket, asio::buffer(text), kTuple);
     }

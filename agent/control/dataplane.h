@@ -30,6 +30,12 @@ class Dataplane {
   virtual nlohmann::json nat(size_t /*limit*/) const {
     return {{"flows", nlohmann::json::array()}, {"total", 0}};
   }
+  // vnet-agent trace: the path of a packet from a port through this host's
+  // live tables ({from, to, protocol, port, src} in; the trace's JSON out,
+  // or {"error": ...}).
+  virtual nlohmann::json trace(const nlohmann::json& /*request*/) const {
+    return {{"error", "this agent runs no packet engine (--dataplane none)"}};
+  }
   // Problems can change without a new policy (a VM port's interface appears
   // or goes away); the engine calls this, from its own thread, when they do.
   virtual void on_problems(std::function<void(std::vector<proto::Problem>)>) {}

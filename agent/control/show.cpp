@@ -24,7 +24,7 @@ std::string text(const json& j) {
 }
 
 // One request, one line back.
-std::string ask(const std::filesystem::path& socket_path, const std::string& what) {
+std::string ask(const std::filesystem::path& socket_path, const json& request_json) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error(std::strerror(errno));
   sockaddr_un addr{};
@@ -42,7 +42,7 @@ std::string ask(const std::filesystem::path& socket_path, const std::string& wha
         "cannot reach the agent at {}: {} (is vnet-agent running with this --state-dir?)", path,
         std::strerror(e)));
   }
-  const std::string request = json{{"show", what}}.dump() + "\n";
+  const std::string request = request_json.dump() + "\n";
   if (::write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
     ::close(fd);
     throw std::runtime_error("cannot send to the agent");
@@ -142,6 +142,34 @@ std::string table_of(const std::string& what, const json& j) {
 
 }  // namespace
 
+int trace(const std::filesystem::path& state_dir, const json& request,
+          const std::string& output) {
+  try {
+    const json reply =
+        json::parse(ask(StateDir(state_dir).socket(), json{{"trace", request}}), nullptr, false);
+    if (reply.is_discarded()) throw std::runtime_error("the agent's answer is not JSON");
+    if (reply.is_object() && reply.contains("error")) {
+      fmt::print(stderr, "vnet-agent trace: {}\n", text(reply["error"]));
+      return 1;
+    }
+    if (output == "json") {
+      fmt::print("{}\n", reply.dump(2));
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    size_t n = 0;
+    for (const auto& hop : reply["hops"]) {
+      rows.push_back({std::to_string(++n), text(hop["step"]), text(hop["detail"])});
+    }
+    fmt::print("{}\n{} ({})\n", format_table({"#", "STEP", "DETAIL"}, rows), text(reply["verdict"]),
+               text(reply["reason"]));
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "vnet-agent trace: {}\n", e.what());
+    return 1;
+  }
+}
+
 int show(const std::filesystem::path& state_dir, const std::string& what,
          const std::string& output) {
   static const std::vector<std::string> known = {"status",          "policy", "lookup-records",
@@ -155,7 +183,8 @@ int show(const std::filesystem::path& state_dir, const std::string& what,
     return 2;
   }
   try {
-    const json reply = json::parse(ask(StateDir(state_dir).socket(), what), nullptr, false);
+    const json reply =
+        json::parse(ask(StateDir(state_dir).socket(), json{{"show", what}}), nullptr, false);
     if (reply.is_discarded()) throw std::runtime_error("the agent's answer is not JSON");
     if (reply.is_object() && reply.contains("error")) {
       fmt::print(stderr, "vnet-agent show {}: {}\n", what, text(reply["error"]));

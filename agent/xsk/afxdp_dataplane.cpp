@@ -10,6 +10,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "agent/dataplane/trace.h"
 #include "agent/host/netlink.h"
 #include "agent/tables/tables.h"
 #include "agent/xsk/engine.h"
@@ -510,6 +511,51 @@ nlohmann::json AfXdpDataplane::nat(size_t limit) const {
           {"total", snap.size},
           {"capacity", snap.capacity},
           {"memory_bytes", snap.memory_bytes}};
+}
+
+nlohmann::json AfXdpDataplane::trace(const nlohmann::json& request) const {
+  std::shared_ptr<const policy::HostPolicy> policy;
+  std::shared_ptr<const dataplane::Tables> tables;
+  {
+    std::lock_guard lock(state_->mutex);
+    policy = state_->policy;
+    tables = state_->tables;
+  }
+  if (!policy || !tables) return {{"error", "no policy yet: the agent has never been synchronised"}};
+  auto text = [&](const char* name) {
+    const auto it = request.find(name);
+    return it != request.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  vnet::trace::Input in;
+  const std::string from = text("from");
+  std::string interface;
+  if (const auto id = Uuid::parse(from)) {
+    in.nic_id = *id;
+  } else {
+    interface = from;  // a port's interface name
+  }
+  const auto to = net::Ipv4Address::parse(text("to"));
+  if (!to) return {{"error", "--to: " + to.error()}};
+  in.to = *to;
+  if (const std::string src = text("src"); !src.empty()) {
+    const auto a = net::Ipv4Address::parse(src);
+    if (!a) return {{"error", "--src: " + a.error()}};
+    in.from = *a;
+  }
+  const std::string protocol = text("protocol");
+  in.protocol = protocol == "tcp"   ? vnet::trace::Protocol::kTcp
+                : protocol == "udp" ? vnet::trace::Protocol::kUdp
+                                    : vnet::trace::Protocol::kIcmp;
+  in.port = static_cast<uint16_t>(request.value("port", 0));
+  const vnet::trace::Result r =
+      vnet::trace::run_local(in, *tables, policy->host_id.to_string(), interface);
+  nlohmann::json hops = nlohmann::json::array();
+  for (const auto& h : r.hops) hops.push_back({{"step", h.step}, {"detail", h.detail}});
+  return {{"verdict", r.verdict},
+          {"reason", r.reason},
+          {"to_nic_id", r.to_nic_id.empty() ? nlohmann::json() : nlohmann::json(r.to_nic_id)},
+          {"host_id", policy->host_id.to_string()},
+          {"hops", std::move(hops)}};
 }
 
 nlohmann::json AfXdpDataplane::counters() const {

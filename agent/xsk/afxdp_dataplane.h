@@ -40,6 +40,7 @@ class AfXdpDataplane : public Dataplane {
   nlohmann::json counters() const override;
   nlohmann::json gateways() const override;
   nlohmann::json nat(size_t limit) const override;
+  nlohmann::json trace(const nlohmann::json& request) const override;
   void on_problems(std::function<void(std::vector<proto::Problem>)> listener) override;
   std::string uplink() const override;
 

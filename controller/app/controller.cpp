@@ -24,7 +24,7 @@
 #include "controller/southbound/enrollment.h"
 #include "controller/southbound/server.h"
 #include "controller/store/store.h"
-#include "controller/trace/trace.h"
+#include "agent/dataplane/trace.h"
 #include "shared/log/log.h"
 #include "shared/policy/json.h"
 #include "shared/util/time.h"
@@ -180,7 +180,7 @@ class AgentsBridge : public api::Agents {
                       {"step", h.step},
                       {"detail", h.detail}});
     }
-    return {{"verdict", r.delivered ? "delivered" : "dropped"},
+    return {{"verdict", r.verdict},
             {"reason", r.reason},
             {"to_nic_id", r.to_nic_id.empty() ? nlohmann::json() : nlohmann::json(r.to_nic_id)},
             {"hops", std::move(hops)}};

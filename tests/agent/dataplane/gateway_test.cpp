@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "agent/dataplane/pipeline.h"
+#include "agent/dataplane/trace.h"
 #include "shared/packet/icmp.h"
 #include "shared/packet/ipv4.h"
 #include "shared/packet/tcp.h"
@@ -510,6 +511,29 @@ TEST_F(GatewayTest, AGatewayThatLeavesTheHostTakesItsFlowsWithIt) {
          Exit::kDropped);
   expect("external", external_udp(kServer, 7, kRedExternal, 40000), Reason::kNatIn,
          Exit::kToUplink);
+}
+
+TEST_F(GatewayTest, TheTraceOnAHostsOwnTablesStopsWhereThePacketLeavesIt) {
+  build(vm_host_policy());
+  trace::Input in;
+  in.to = ipv4(kServer);
+  in.protocol = trace::Protocol::kUdp;
+  in.port = 53;
+  trace::Result r = trace::run_local(in, *tables_, "host1", "vnet-blue5");
+  EXPECT_EQ(r.verdict, "forwarded");
+  EXPECT_EQ(r.reason, "to_gateway");
+  ASSERT_EQ(r.hops.size(), 4u);
+  EXPECT_EQ(r.hops[2].detail, "to_gateway: NVGRE to PA 192.168.3.30 with key VSID 5001");
+  EXPECT_EQ(r.hops[3].step, "uplink");
+  in.nic_id = uuid(0x115);  // Red 5, by NIC id, sending from an address not its own
+  in.from = ipv4("10.0.0.99");
+  r = trace::run_local(in, *tables_, "host1");
+  EXPECT_EQ((std::pair{r.verdict, r.reason}), (std::pair<std::string, std::string>{"dropped", "spoofed_ip"}));
+  r = trace::run_local(in, *tables_, "host1", "no-such-port");
+  EXPECT_EQ(r.reason, "spoofed_ip");  // the NIC id still names Red 5
+  in.nic_id = Uuid();
+  r = trace::run_local(in, *tables_, "host1", "no-such-port");
+  EXPECT_EQ(r.reason, "port_unbound");
 }
 
 TEST(NatTable, ARulesPortIsNeverHandedOutAndIsFreeAgainWhenTheRuleGoes) {

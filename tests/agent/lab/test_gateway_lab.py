@@ -259,6 +259,31 @@ class GatewayLab(vnetlab.LabTestCase):
             listener.kill()
             listener.wait()
 
+    # --- vnet-agent trace on the live tables (issue 16) --------------------
+
+    def agent_trace(self, host, *args):
+        out = host.ns.run(self.lab.agent_binary, "trace", *args, "-o", "json", "--state-dir",
+                          host.state)
+        return json.loads(out)
+
+    def test_vnet_agent_trace_follows_a_packet_through_the_hosts_live_tables(self):
+        # Blue 5 to the internet: its host sends it to the gateway host.
+        t = self.agent_trace(self.h1, "--from", "b5", "--to", SERVER, "--protocol", "tcp",
+                             "--port", "7000")
+        self.assertEqual((t["verdict"], t["reason"]), ("forwarded", "to_gateway"), t)
+        self.assertEqual([h["step"] for h in t["hops"]], ["vm port", "frame", "pipeline", "uplink"])
+        self.assertIn(f"to_gateway: NVGRE to PA {self.blue_gw_host_pa()}", t["hops"][2]["detail"])
+        # By NIC id, to an address of its subnet nobody has: the ARP goes unanswered.
+        t = self.agent_trace(self.h1, "--from", self.blue5.nic["id"], "--to", "10.0.0.77")
+        self.assertEqual((t["verdict"], t["reason"]), ("dropped", "arp_unknown"), t)
+        # Anti-spoofing, as the VM would meet it.
+        t = self.agent_trace(self.h1, "--from", "r5", "--to", SERVER, "--src", "10.0.0.99")
+        self.assertEqual(t["reason"], "spoofed_ip", t)
+
+    def blue_gw_host_pa(self):
+        gw = self.lab.controller.call("GET", f"/gateways/{self.blue_gw['id']}")
+        return "192.168.3.30" if gw["host_id"] == self.g1.id else "192.168.4.40"
+
     # --- vnetctl --wait with a real agent (issue 16) -----------------------
 
     def vnetctl(self, *args):

@@ -1,8 +1,10 @@
-#include "controller/trace/trace.h"
+#include "agent/dataplane/trace.h"
 
 #include <fmt/format.h>
 
 #include <array>
+#include <functional>
+#include <optional>
 #include <unordered_map>
 
 #include "agent/dataplane/pipeline.h"
@@ -25,8 +27,8 @@ constexpr uint32_t kHeadroom = 256;
 constexpr size_t kMaxHops = 8;
 // What the trace assumes the hosts' neighbours are: any MAC, resolved.
 constexpr net::MacAddress kNeighbour = net::MacAddress::from_u64(0x020000000001ull);
-constexpr net::MacAddress kUplink = net::MacAddress::from_u64(0x020000000002ull);
-constexpr net::MacAddress kExternal = net::MacAddress::from_u64(0x020000000003ull);
+constexpr net::MacAddress kUplinkMac = net::MacAddress::from_u64(0x020000000002ull);
+constexpr net::MacAddress kExternalMac = net::MacAddress::from_u64(0x020000000003ull);
 
 // One host as the trace runs it: its tables with every neighbour resolved,
 // and a NAT table of its own for the gateways it runs.
@@ -38,14 +40,14 @@ struct Host {
 
 Host build(std::shared_ptr<const policy::HostPolicy> p) {
   dp::HostFacts facts;
-  facts.uplink_mac = kUplink;
+  facts.uplink_mac = kUplinkMac;
   facts.uplink_mtu = 1500;
   for (const auto& r : p->lookup_records) facts.next_hop_macs[r.pa] = kNeighbour;
   for (const auto& g : p->gateways) {
     facts.next_hop_macs[g.pa] = kNeighbour;
     facts.external_next_hop_macs[g.next_hop] = kNeighbour;
   }
-  facts.external_mac = kExternal;
+  facts.external_mac = kExternalMac;
   Host h{p, dp::Tables::build(*p, facts),
          std::make_unique<dp::NatTable>(dp::NatOptions{.capacity = 16})};
   std::vector<dp::NatTable::Gateway> gateways;
@@ -113,54 +115,39 @@ std::string describe(const dp::Tables& t, const dp::PortEntry& port) {
          (t.gateway_of(port.rdid) != nullptr ? ", its VM network has a gateway" : "");
 }
 
-}  // namespace
 
-Result run(const Input& in, const Policies& policies) {
+// Where the packet goes after a host: the next host's tables by PA, or
+// nothing (run_local: it leaves the host).
+struct HostView {
+  std::string id;
+  const dp::Tables* tables = nullptr;
+  dp::NatTable* nat = nullptr;
+};
+using NextHost = std::function<std::optional<HostView>(Ipv4Address pa)>;
+
+Result drop_with(Result result, std::string reason, Hop hop) {
+  result.hops.push_back(std::move(hop));
+  result.delivered = false;
+  result.verdict = "dropped";
+  result.reason = std::move(reason);
+  return result;
+}
+
+Result finish(Result result, const char* verdict, std::string reason, std::string to_nic = "") {
+  result.verdict = verdict;
+  result.delivered = std::string_view(verdict) == "delivered";
+  result.reason = std::move(reason);
+  result.to_nic_id = std::move(to_nic);
+  return result;
+}
+
+// From the NIC's port on `first` on: its ARP, its frame, then the pipeline on
+// each host the packet reaches.
+Result trace_from(const Input& in, HostView first, uint16_t index, const NextHost& next) {
   Result result;
-  // The hosts by id and by the PAs they answer for (their own, rewrite PAs).
-  std::unordered_map<std::string, size_t> by_id;
-  std::unordered_map<Ipv4Address, size_t> by_pa;
-  for (size_t i = 0; i < policies.size(); ++i) {
-    by_id[policies[i]->host_id.to_string()] = i;
-    by_pa[policies[i]->provider.pa] = i;
-    for (const auto& r : policies[i]->rewrite_pas) by_pa[r.pa] = i;
-  }
-  std::unordered_map<size_t, Host> hosts;
-  auto host = [&](size_t i) -> Host& {
-    auto it = hosts.find(i);
-    if (it == hosts.end()) it = hosts.emplace(i, build(policies[i])).first;
-    return it->second;
-  };
-  auto drop = [&](std::string reason, Hop hop) {
-    result.hops.push_back(std::move(hop));
-    result.delivered = false;
-    result.reason = std::move(reason);
-    return result;
-  };
-
-  // The NIC's host: the one with a port for it.
-  std::optional<size_t> first;
-  for (size_t i = 0; i < policies.size() && !first; ++i) {
-    for (const auto& port : policies[i]->ports) {
-      if (port.nic_id == in.nic_id) first = i;
-    }
-  }
-  if (!first) {
-    return drop("not_placed", {"", "vm port",
-                               "the NIC is on no host's ports (not placed, no interface, or its "
-                               "host's policy is not compiled)"});
-  }
-  Host* h = &host(*first);
-  const dp::Tables* t = h->tables.get();
-  uint16_t index = dp::kNoPort;
-  for (size_t p = 0; p < t->ports.size(); ++p) {
-    if (t->ports[p].nic_id == in.nic_id) index = static_cast<uint16_t>(p);
-  }
-  std::string host_id = h->policy->host_id.to_string();
-  if (index == dp::kNoPort) {
-    return drop("port_unbound",
-                {host_id, "vm port", "the host's tables leave the port out (see its warnings)"});
-  }
+  HostView h = first;
+  const dp::Tables* t = h.tables;
+  std::string host_id = h.id;
   const dp::PortEntry& port = t->ports[index];
   const Ipv4Address src = in.from.value_or(port.ca);
   result.hops.push_back({host_id, "vm port", describe(*t, port)});
@@ -173,12 +160,12 @@ Result run(const Input& in, const Policies& policies) {
     std::vector<uint8_t> buffer(kHeadroom + 2048, 0);
     std::copy(arp.begin(), arp.end(), buffer.begin() + kHeadroom);
     dp::Frame frame{buffer, kHeadroom, static_cast<uint32_t>(arp.size())};
-    dp::Context ctx{h->nat.get(), 0};
+    dp::Context ctx{h.nat, 0};
     const dp::Verdict v = dp::from_port(*t, ctx, index, frame);
     if (v.dropped()) {
-      return drop(std::string(dp::to_string(v.reason)),
-                  {host_id, "arp", fmt::format("the VM asks who has {}: {}", in.to.to_string(),
-                                               dp::to_string(v.reason))});
+      return drop_with(std::move(result), std::string(dp::to_string(v.reason)),
+                       {host_id, "arp", fmt::format("the VM asks who has {}: {}",
+                                                    in.to.to_string(), dp::to_string(v.reason))});
     }
     dst_mac = net::MacAddress::from_bytes(frame.bytes().data() + 22);  // the reply's sender
     result.hops.push_back({host_id, "arp",
@@ -203,32 +190,29 @@ Result run(const Input& in, const Policies& policies) {
   enum class Entry { kPort, kUplink };
   Entry entry = Entry::kPort;
   for (size_t hop = 0; hop < kMaxHops; ++hop) {
-    dp::Context ctx{h->nat.get(), 0};
+    dp::Context ctx{h.nat, 0};
     const dp::Verdict v = entry == Entry::kPort ? dp::from_port(*t, ctx, index, frame)
                                                 : dp::from_uplink(*t, ctx, frame);
     const std::string reason(dp::to_string(v.reason));
     const auto out = frame.bytes();
     switch (v.exit()) {
       case dp::Exit::kDropped:
-        return drop(reason, {host_id, "pipeline", fmt::format("dropped: {}", reason)});
+        return drop_with(std::move(result), reason,
+                         {host_id, "pipeline", fmt::format("dropped: {}", reason)});
       case dp::Exit::kToPort: {
         const dp::PortEntry& to = t->ports[v.out];
         if (entry == Entry::kPort && v.out == index) {
           // Answered by the virtual router itself (ping of the gateway, MTU).
           result.hops.push_back({host_id, "pipeline",
                                  fmt::format("{}: answered to port {}", reason, to.interface)});
-          result.delivered = v.reason == dp::Reason::kIcmpEchoReply;
-          result.reason = reason;
-          return result;
+          return finish(std::move(result),
+                        v.reason == dp::Reason::kIcmpEchoReply ? "delivered" : "dropped", reason);
         }
         result.hops.push_back(
             {host_id, "pipeline",
              fmt::format("{}: to port {} (NIC {}, {} VSID {})", reason, to.interface,
                          to.nic_id.to_string(), to.ca.to_string(), to.vsid.value())});
-        result.delivered = true;
-        result.reason = reason;
-        result.to_nic_id = to.nic_id.to_string();
-        return result;
+        return finish(std::move(result), "delivered", reason, to.nic_id.to_string());
       }
       case dp::Exit::kToExternal: {
         const auto ip = packet::Ipv4View::parse(out.subspan(14));
@@ -239,13 +223,15 @@ Result run(const Input& in, const Policies& policies) {
           what += fmt::format(" (source port {})", packet::load_be16(ip->payload().data()));
         }
         result.hops.push_back({host_id, "external", what});
-        result.delivered = true;  // it left the VM network, as the policy wants
-        result.reason = reason;
-        return result;
+        // It left the VM network, as the policy wants.
+        return finish(std::move(result), "delivered", reason);
       }
       case dp::Exit::kToUplink: {
         const auto ip = packet::Ipv4View::parse(out.subspan(14));
-        if (!ip) return drop("truncated", {host_id, "pipeline", "an unreadable frame"});
+        if (!ip) {
+          return drop_with(std::move(result), "truncated",
+                           {host_id, "pipeline", "an unreadable frame"});
+        }
         const Ipv4Address to_pa = ip->dst();
         std::string what;
         if (ip->protocol() == packet::ip_protocol::kGre) {
@@ -257,27 +243,98 @@ Result run(const Input& in, const Policies& policies) {
                              to_pa.to_string());
         }
         result.hops.push_back({host_id, "pipeline", what});
-        const auto next = by_pa.find(to_pa);
-        if (next == by_pa.end()) {
-          return drop("unknown_pa",
-                      {"", "underlay",
-                       fmt::format("no host of the controller has PA {}", to_pa.to_string())});
+        const std::optional<HostView> following = next ? next(to_pa) : std::nullopt;
+        if (!following) {
+          if (!next) {  // run_local: the rest is the next host's
+            result.hops.push_back(
+                {host_id, "uplink",
+                 fmt::format("leaves this host for PA {} (the rest is that host's)",
+                             to_pa.to_string())});
+            return finish(std::move(result), "forwarded", reason);
+          }
+          return drop_with(std::move(result), "unknown_pa",
+                           {"", "underlay",
+                            fmt::format("no host of the controller has PA {}", to_pa.to_string())});
         }
-        h = &host(next->second);
-        t = h->tables.get();
-        host_id = h->policy->host_id.to_string();
+        h = *following;
+        t = h.tables;
+        host_id = h.id;
         // Where that host's uplink receives it: a fresh buffer, as AF_XDP has.
         std::vector<uint8_t> moved(out.begin(), out.end());
         std::fill(buffer.begin(), buffer.end(), 0);
         std::copy(moved.begin(), moved.end(), buffer.begin() + kHeadroom);
         frame = dp::Frame{buffer, kHeadroom, static_cast<uint32_t>(moved.size())};
-        result.hops.push_back({host_id, "uplink", fmt::format("received at PA {}", to_pa.to_string())});
+        result.hops.push_back(
+            {host_id, "uplink", fmt::format("received at PA {}", to_pa.to_string())});
         entry = Entry::kUplink;
         break;
       }
     }
   }
-  return drop("too_many_hops", {host_id, "pipeline", "more than 8 hops: a loop in the policy?"});
+  return drop_with(std::move(result), "too_many_hops",
+                   {host_id, "pipeline", "more than 8 hops: a loop in the policy?"});
+}
+
+}  // namespace
+
+Result run(const Input& in, const Policies& policies) {
+  // The hosts by the PAs they answer for (their own, rewrite PAs).
+  std::unordered_map<Ipv4Address, size_t> by_pa;
+  for (size_t i = 0; i < policies.size(); ++i) {
+    by_pa[policies[i]->provider.pa] = i;
+    for (const auto& r : policies[i]->rewrite_pas) by_pa[r.pa] = i;
+  }
+  std::unordered_map<size_t, Host> hosts;
+  auto host = [&](size_t i) -> HostView {
+    auto it = hosts.find(i);
+    if (it == hosts.end()) it = hosts.emplace(i, build(policies[i])).first;
+    return {it->second.policy->host_id.to_string(), it->second.tables.get(),
+            it->second.nat.get()};
+  };
+  // The NIC's host: the one with a port for it.
+  for (size_t i = 0; i < policies.size(); ++i) {
+    for (const auto& port : policies[i]->ports) {
+      if (port.nic_id != in.nic_id) continue;
+      const HostView first = host(i);
+      for (size_t p = 0; p < first.tables->ports.size(); ++p) {
+        if (first.tables->ports[p].nic_id == in.nic_id) {
+          return trace_from(in, first, static_cast<uint16_t>(p),
+                            [&](Ipv4Address pa) -> std::optional<HostView> {
+                              const auto found = by_pa.find(pa);
+                              if (found == by_pa.end()) return std::nullopt;
+                              return host(found->second);
+                            });
+        }
+      }
+      return drop_with(Result{}, "port_unbound",
+                       {first.id, "vm port", "the host's tables leave the port out"});
+    }
+  }
+  return drop_with(Result{}, "not_placed",
+                   {"", "vm port",
+                    "the NIC is on no host's ports (not placed, no interface, or its host's "
+                    "policy is not compiled)"});
+}
+
+Result run_local(const Input& in, const dp::Tables& tables, const std::string& host_id,
+                 const std::string& interface) {
+  uint16_t index = dp::kNoPort;
+  for (size_t p = 0; p < tables.ports.size(); ++p) {
+    if ((!in.nic_id.is_nil() && tables.ports[p].nic_id == in.nic_id) ||
+        (!interface.empty() && tables.ports[p].interface == interface))
+      index = static_cast<uint16_t>(p);
+  }
+  if (index == dp::kNoPort) {
+    return drop_with(Result{}, "port_unbound",
+                     {host_id, "vm port", "no port of this host's tables has that NIC"});
+  }
+  dp::NatTable nat(dp::NatOptions{.capacity = 16});
+  std::vector<dp::NatTable::Gateway> gateways;
+  for (const auto& g : tables.gateways) {
+    if (g.local && g.kind == policy::GatewayKind::kNat) gateways.push_back({g.external_ip, {}});
+  }
+  nat.sync(gateways);
+  return trace_from(in, HostView{host_id, &tables, &nat}, index, NextHost());
 }
 
 }  // namespace vnet::trace

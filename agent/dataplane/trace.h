@@ -1,8 +1,10 @@
 // The trace tool (issue 16, like ovn-trace): the path a packet a VM sends
 // would take, step by step, computed by running the agents' own pure
-// pipeline (agent/dataplane) on the compiled policy of each host it reaches:
-// the NIC's host first, then across NVGRE, IP rewrite or a gateway to the
-// next host's policy. Pure: policies in, a result out; no clock, no I/O.
+// pipeline on the policy of each host it reaches: the NIC's host first,
+// then across NVGRE, IP rewrite or a gateway to the next host's policy
+// (run(): the controller, on compiled policies), or on one host's live
+// tables until the packet leaves it (run_local(): vnet-agent trace). Pure:
+// no clock, no I/O.
 //
 // The underlay and external network are taken as working (every next hop
 // resolved): the trace answers "what does the policy do with this packet",
@@ -18,6 +20,10 @@
 
 #include "shared/net/ipv4.h"
 #include "shared/policy/host_policy.h"
+
+namespace vnet::agent::dataplane {
+class Tables;
+}
 
 namespace vnet::trace {
 
@@ -38,6 +44,9 @@ struct Hop {
 };
 
 struct Result {
+  // delivered: to a NIC, or out of the VM network through a gateway;
+  // forwarded: it left this host (run_local only); else dropped.
+  std::string verdict = "dropped";
   bool delivered = false;
   std::string reason;     // the pipeline's last reason (drops as vnet-agent shows them)
   std::string to_nic_id;  // the NIC it reached ("" when dropped or when it left the network)
@@ -50,5 +59,11 @@ using Policies = std::vector<std::shared_ptr<const policy::HostPolicy>>;
 // Runs the trace. The NIC's host is the one whose policy has a port for
 // the NIC; a NIC on no host's ports is dropped as "not_placed".
 Result run(const Input& input, const Policies& policies);
+
+// On one host's own tables (its live ones: unresolved neighbours show as
+// such) with a NAT table of its own, until the packet leaves the host. The
+// NIC may also be named by its interface (`interface`, when nic_id is nil).
+Result run_local(const Input& input, const agent::dataplane::Tables& tables,
+                 const std::string& host_id, const std::string& interface = "");
 
 }  // namespace vnet::trace
