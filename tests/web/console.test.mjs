@@ -222,6 +222,18 @@ test('the administrator places the NIC, then sees it in the topology and in the 
   assert.match(await page.getByTestId('customer-routes').textContent(), /10\.0\.0\.0\/24/);
   assert.match(await page.getByTestId('ports').textContent(), /tap-web1/);
   await screenshot(page, 'admin-host-policy');
+
+  // The overview's Problems panel: host-a has no agent, so it and the NIC
+  // placed on it wait, each with its code; an unplaced NIC says so too.
+  await page.goto(`${controller.url}/#/`);
+  const panel = page.getByTestId('problems');
+  await panel.waitFor();
+  const text = await panel.textContent();
+  assert.match(text, /host-a.*Host.*pending.*host_not_connected/s);
+  assert.match(text, /web-1 on host-a.*VM NIC.*pending.*host_not_connected/s);
+  assert.match(text, /fab-vm.*VM NIC.*pending.*not_placed/s);  // waits for an administrator
+  await panel.getByRole('link', { name: 'web-1 on host-a' }).click();
+  await page.getByRole('heading', { name: /VM NIC web-1/ }).waitFor();
   assert.deepEqual(unexpected(problems, []), []);
   await context.close();
 });

@@ -1,5 +1,6 @@
-// The first page. Administrators: object counts, hosts and their
-// realization, and the controller's counters over time (sampled from
+// The first page. Administrators: object counts, a Problems panel (every
+// host, VM NIC and gateway not in success), hosts and their realization,
+// and the controller's counters over time (sampled from
 // /metrics every 2 s while the page is open, drawn with uPlot). Tenants:
 // their own objects and the state of their NICs.
 import { html, useState, useEffect, useRef } from '../vendor/htm-preact-standalone.mjs';
@@ -42,9 +43,35 @@ function Chart({ title, series, data }) {
   return html`<div class="chart" ref=${box} role="img" aria-label=${title}></div>`;
 }
 
+// Every host, VM NIC and gateway that is not in `success`, with its codes:
+// what an operator looks at first.
+function ProblemsPanel({ hosts, nics, gateways, hostNames }) {
+  if (!hosts || !nics || !gateways) return html`<p class="loading">Loading…</p>`;
+  const rows = [
+    ...hosts.map((h) => ({ kind: 'Host', label: h.name, href: `#/hosts/${h.id}`, state: h.configuration_state })),
+    ...nics.map((n) => ({
+      kind: 'VM NIC', label: n.vm_name + (n.host_id ? ` on ${hostNames[n.host_id] || n.host_id.slice(0, 8)}` : ''),
+      href: `#/vm-nics/${n.id}`, state: n.configuration_state,
+    })),
+    ...gateways.map((g) => ({ kind: 'Gateway', label: g.name || g.id, href: `#/gateways/${g.id}`, state: g.configuration_state })),
+  ].filter((r) => r.state && r.state.status !== 'success');
+  if (rows.length === 0) {
+    return html`<p class="empty" data-testid="problems">Every host, VM NIC and gateway is realized.</p>`;
+  }
+  return html`<table data-testid="problems">
+    <thead><tr><th scope="col">Object</th><th scope="col">Kind</th><th scope="col">State</th><th scope="col">Why</th></tr></thead>
+    <tbody>${rows.map((r) => html`<tr>
+      <th scope="row"><a href=${r.href}>${r.label}</a></th><td>${r.kind}</td>
+      <td><span class=${`state ${r.state.status}`}>${r.state.status}</span></td>
+      <td>${(r.state.detail || []).map((d) => html`<span class="code">${d.code}</span> ${d.message} `)}</td>
+    </tr>`)}</tbody></table>`;
+}
+
 function AdminOverview() {
   const [metrics, setMetrics] = useState(null);
   const [hosts, setHosts] = useState(null);
+  const [nics, setNics] = useState(null);
+  const [gateways, setGateways] = useState(null);
   const [error, setError] = useState(null);
   const [series, setSeries] = useState([[], [], [], []]);
   useEffect(() => {
@@ -79,6 +106,8 @@ function AdminOverview() {
     sample();
     const timer = setInterval(sample, 2000);
     listAll('hosts').then((h) => live && setHosts(h)).catch((e) => live && setError(e));
+    listAll('vm-nics').then((n) => live && setNics(n)).catch((e) => live && setError(e));
+    listAll('gateways').then((g) => live && setGateways(g)).catch((e) => live && setError(e));
     return () => { live = false; clearInterval(timer); };
   }, []);
   const counts = {};
@@ -92,6 +121,11 @@ function AdminOverview() {
     <ul class="cards" data-testid="counts">
       ${Object.keys(kinds).map((k) => html`<li><a href=${`#/${k}`}><strong>${counts[k] ?? '…'}</strong> ${kinds[k].label}</a></li>`)}
     </ul>
+    <section>
+      <h2>Problems</h2>
+      <${ProblemsPanel} hosts=${hosts} nics=${nics} gateways=${gateways}
+        hostNames=${Object.fromEntries((hosts || []).map((h) => [h.id, h.name]))} />
+    </section>
     <section>
       <h2>Hosts</h2>
       ${hosts && hosts.length === 0 && html`<p class="empty">No hosts yet. <a href="#/hosts/new">Add one</a>, then enroll its agent.</p>`}
