@@ -297,24 +297,20 @@ NatTable::Result NatTable::outbound(net::Ipv4Address external_ip, uint8_t protoc
     bump(pool->counters->table_full);
     return {nullptr, Error::kTableFull};
   }
-  flows_[i] =
-      NatFlow{.external_ip = external_ip.to_u32(),
-              .ca = ca.to_u32(),
-              .remote_ip = remote.to_u32(),
-              .ca_port = ca_port,
-              .external_port = port,
-              .remote_port = remote_port,
-              .protocol = protocol,
-              .tcp = protocol == packet::ip_protocol::kTcp ? TcpState::kOpening : TcpState::kNotTcp,
-              .vsid = vsid,
-              .from_rule = false,
-              .last_seen = now,
-              .created = now};
-  insert_slot(i, false);
-  insert_slot(i, true);
-  bump(pool->counters->created);
-  bump(pool->counters->flows);
-  return {&flows_[i], Error::kOk};
+  return {&add(i, *pool,
+               NatFlow{.external_ip = external_ip.to_u32(),
+                       .ca = ca.to_u32(),
+                       .remote_ip = remote.to_u32(),
+                       .ca_port = ca_port,
+                       .external_port = port,
+                       .remote_port = remote_port,
+                       .protocol = protocol,
+                       .tcp = TcpState::kNotTcp,
+                       .vsid = vsid,
+                       .from_rule = false,
+                       .last_seen = now,
+                       .created = now}),
+          Error::kOk};
 }
 
 NatFlow* NatTable::inbound(net::Ipv4Address external_ip, uint8_t protocol, uint16_t external_port,
@@ -356,24 +352,30 @@ NatTable::Result NatTable::open_for_rule(net::Ipv4Address external_ip, uint8_t p
     bump(pool->counters->table_full);
     return {nullptr, Error::kTableFull};
   }
-  flows_[i] =
-      NatFlow{.external_ip = external_ip.to_u32(),
-              .ca = ca.to_u32(),
-              .remote_ip = remote.to_u32(),
-              .ca_port = ca_port,
-              .external_port = external_port,
-              .remote_port = remote_port,
-              .protocol = protocol,
-              .tcp = protocol == packet::ip_protocol::kTcp ? TcpState::kOpening : TcpState::kNotTcp,
-              .vsid = vsid,
-              .from_rule = true,
-              .last_seen = now,
-              .created = now};
-  insert_slot(i, false);
-  insert_slot(i, true);
-  bump(pool->counters->created);
-  bump(pool->counters->flows);
-  return {&flows_[i], Error::kOk};
+  return {&add(i, *pool,
+               NatFlow{.external_ip = external_ip.to_u32(),
+                       .ca = ca.to_u32(),
+                       .remote_ip = remote.to_u32(),
+                       .ca_port = ca_port,
+                       .external_port = external_port,
+                       .remote_port = remote_port,
+                       .protocol = protocol,
+                       .tcp = TcpState::kNotTcp,
+                       .vsid = vsid,
+                       .from_rule = true,
+                       .last_seen = now,
+                       .created = now}),
+          Error::kOk};
+}
+
+NatFlow& NatTable::add(uint32_t index, Pool& pool, NatFlow flow) {
+  if (flow.protocol == packet::ip_protocol::kTcp) flow.tcp = TcpState::kOpening;
+  flows_[index] = flow;
+  insert_slot(index, false);
+  insert_slot(index, true);
+  bump(pool.counters->created);
+  bump(pool.counters->flows);
+  return flows_[index];
 }
 
 void NatTable::seen(NatFlow& flow, uint8_t tcp_flags, bool from_vm, uint64_t now) {

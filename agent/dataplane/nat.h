@@ -138,6 +138,8 @@ class NatTable {
   void erase_slot(uint32_t flow, bool inbound);
   void release(uint32_t flow);
   uint32_t take_flow(uint64_t now);  // a free flow, after expiring a few; kNone: full
+  // Puts a new flow at `index` (from take_flow), indexed both ways, counted.
+  NatFlow& add(uint32_t index, Pool& pool, NatFlow flow);
   bool take_port(Pool& pool, int protocol, uint16_t wanted, uint16_t& port);
   Pool* pool_of(uint32_t external_ip);
 

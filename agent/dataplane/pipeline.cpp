@@ -479,8 +479,8 @@ Verdict detail::encapsulate_to(const Tables& t, uint32_t tunnel_index, net::Vsid
   const std::span<uint8_t> out =
       tunnel.encapsulator.encapsulate(frame.buffer, frame.offset, frame.length, flow_id);
   if (out.empty()) return drop(Reason::kNoFrame);
-  // The tunnel's template carries the first VSID seen for this PA; the key
-  // is this packet's (RFC 7637 section 3.2: VSID << 8 | FlowID).
+  // The tunnel's template is per PA; the key is this packet's (RFC 7637
+  // section 3.2: VSID << 8 | FlowID).
   packet::store_be32(out.data() + packet::kNvgreOverhead - 4, net::nvgre_key(vsid, flow_id));
   frame.offset -= static_cast<uint32_t>(packet::kNvgreOverhead);
   frame.length += static_cast<uint32_t>(packet::kNvgreOverhead);

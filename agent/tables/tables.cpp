@@ -98,6 +98,32 @@ std::shared_ptr<const Tables> Tables::build(const policy::HostPolicy& policy,
 
   // Lookup records, with the local port or the tunnel to their PA.
   std::unordered_map<net::Ipv4Address, uint32_t> tunnel_of_pa;
+  // The tunnel to a PA, made once: outer headers prepared, the next hop's
+  // MAC when the host layer knows it (the VSID is stored per packet).
+  auto tunnel_to = [&](net::Ipv4Address pa) {
+    auto [it, added] = tunnel_of_pa.emplace(pa, static_cast<uint32_t>(t->tunnels.size()));
+    if (added) {
+      Tunnel tunnel;
+      tunnel.pa = pa;
+      if (auto mac = facts.next_hop_macs.find(pa); mac != facts.next_hop_macs.end()) {
+        tunnel.next_hop_mac = mac->second;
+        tunnel.resolved = true;
+      } else {
+        t->unresolved_pas.push_back(pa);
+      }
+      tunnel.encapsulator = packet::NvgreEncapsulator(packet::NvgreTunnel{
+          .src_mac = facts.uplink_mac,
+          .dst_mac = tunnel.next_hop_mac,
+          .src_pa = t->pa,
+          .dst_pa = pa,
+          .vsid = net::Vsid{},
+          .flow_id = 0,
+          .ttl = 64,
+      });
+      t->tunnels.push_back(tunnel);
+    }
+    return it->second;
+  };
   t->records.reserve(policy.lookup_records.size());
   t->by_vsid_ca_.reserve(policy.lookup_records.size());
   t->by_vsid_mac_.reserve(policy.lookup_records.size());
@@ -107,28 +133,7 @@ std::shared_ptr<const Tables> Tables::build(const policy::HostPolicy& policy,
     if (port != kNoPort && t->ports[port].vsid == r.vsid && t->ports[port].ca == r.ca) {
       record.local_port = port;
     } else if (r.pa != t->pa || r.rule == policy::LookupRule::kRewrite) {
-      auto [it, added] = tunnel_of_pa.emplace(r.pa, static_cast<uint32_t>(t->tunnels.size()));
-      if (added) {
-        Tunnel tunnel;
-        tunnel.pa = r.pa;
-        if (auto mac = facts.next_hop_macs.find(r.pa); mac != facts.next_hop_macs.end()) {
-          tunnel.next_hop_mac = mac->second;
-          tunnel.resolved = true;
-        } else {
-          t->unresolved_pas.push_back(r.pa);
-        }
-        tunnel.encapsulator = packet::NvgreEncapsulator(packet::NvgreTunnel{
-            .src_mac = facts.uplink_mac,
-            .dst_mac = tunnel.next_hop_mac,
-            .src_pa = t->pa,
-            .dst_pa = r.pa,
-            .vsid = r.vsid,
-            .flow_id = 0,
-            .ttl = 64,
-        });
-        t->tunnels.push_back(tunnel);
-      }
-      record.tunnel = it->second;
+      record.tunnel = tunnel_to(r.pa);
     } else {
       // Our own PA but no port: the NIC is placed here and its interface
       // has not appeared yet. Nothing to forward to.
@@ -195,28 +200,7 @@ std::shared_ptr<const Tables> Tables::build(const policy::HostPolicy& policy,
       t->gateway_by_external_ip_.insert(g.external_ip.to_u32(), index);
       if (g.kind == policy::GatewayKind::kForwarding) t->local_forwarding_.push_back(index);
     } else {
-      auto [it, added] = tunnel_of_pa.emplace(g.pa, static_cast<uint32_t>(t->tunnels.size()));
-      if (added) {
-        Tunnel tunnel;
-        tunnel.pa = g.pa;
-        if (auto mac = facts.next_hop_macs.find(g.pa); mac != facts.next_hop_macs.end()) {
-          tunnel.next_hop_mac = mac->second;
-          tunnel.resolved = true;
-        } else {
-          t->unresolved_pas.push_back(g.pa);
-        }
-        tunnel.encapsulator = packet::NvgreEncapsulator(packet::NvgreTunnel{
-            .src_mac = facts.uplink_mac,
-            .dst_mac = tunnel.next_hop_mac,
-            .src_pa = t->pa,
-            .dst_pa = g.pa,
-            .vsid = net::Vsid{},
-            .flow_id = 0,
-            .ttl = 64,
-        });
-        t->tunnels.push_back(tunnel);
-      }
-      gw.tunnel = it->second;
+      gw.tunnel = tunnel_to(g.pa);
       t->source_pas_.insert(domain_pa_key(gw.domain, g.pa), 1);
     }
     t->domains[gw.domain].gateway = index;

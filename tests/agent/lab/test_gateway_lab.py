@@ -23,9 +23,7 @@ import vnetlab  # noqa: E402
 from vnetlab import PYTHON, frames_at, uuid, wait_until  # noqa: E402
 
 RED_TENANT = uuid(0xe000)
-INTERNET_LN = uuid(0xf000)
-EDGE_SITE = uuid(0xf001)
-EDGE_POOL = uuid(0xf002)
+EDGE_POOL = uuid(0xf002)  # Controller.external_network()
 SERVER = "203.0.113.1"
 
 # In the internet namespace: TCP 7000 answers each connection with the
@@ -105,14 +103,7 @@ class GatewayLab(vnetlab.LabTestCase):
         lab.connect_external(g2)
         for gw in (g1, g2):
             c.call("PATCH", f"/hosts/{gw.id}", {"external_interface": "ext0"})
-        # The external network: no network virtualization, one site, a pool.
-        c.call("PUT", f"/logical-networks/{INTERNET_LN}", {"name": "internet",
-                                                            "network_virtualization": False})
-        c.call("PUT", f"/sites/{EDGE_SITE}", {"logical_network_id": INTERNET_LN, "name": "edge",
-                                              "subnets": [{"prefix": "203.0.113.0/24"}]})
-        c.call("PUT", f"/ip-pools/{EDGE_POOL}", {
-            "site_id": EDGE_SITE, "subnet": "203.0.113.0/24", "gateway": SERVER,
-            "ranges": [{"start": "203.0.113.100", "end": "203.0.113.120"}]})
+        c.external_network(SERVER)
 
         c.vm_network(0xb1, "Blue")
         c.vm_network(0xd1, "Red", tenant=RED_TENANT)

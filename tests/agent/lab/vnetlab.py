@@ -121,6 +121,21 @@ class Controller:
                 "site_id": SITE, "subnet": prefix, "gateway": f"{base}.1",
                 "ranges": [{"start": f"{base}.10", "end": f"{base}.99"}]})
 
+    def external_network(self, gateway="203.0.113.1"):
+        """What gateways need of the administrator (docs/gateways.md): an
+        external logical network without network virtualization, a site on
+        203.0.113.0/24 and its pool 203.0.113.100-120 whose gateway is the
+        next hop. Returns the pool's id (uuid(0xf002))."""
+        ln, site, pool = uuid(0xf000), uuid(0xf001), uuid(0xf002)
+        self.call("PUT", f"/logical-networks/{ln}", {"name": "internet",
+                                                      "network_virtualization": False})
+        self.call("PUT", f"/sites/{site}", {"logical_network_id": ln, "name": "edge",
+                                            "subnets": [{"prefix": "203.0.113.0/24"}]})
+        self.call("PUT", f"/ip-pools/{pool}", {
+            "site_id": site, "subnet": "203.0.113.0/24", "gateway": gateway,
+            "ranges": [{"start": "203.0.113.100", "end": "203.0.113.120"}]})
+        return pool
+
     def place_host(self, host, n, pa):
         """The host in the model, with id uuid(n) and its PA."""
         host.id = uuid(n)

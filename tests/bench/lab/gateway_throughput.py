@@ -34,7 +34,7 @@ HOST1_PA, GW_PA, SERVER = "192.168.1.10", "192.168.3.30", "203.0.113.1"
 VSID = 5001
 GEN_CPU = "0"
 FWD_CPU = "1" if (os.cpu_count() or 1) > 1 else "0"
-INTERNET_LN, EDGE_SITE, EDGE_POOL = uuid(0xf000), uuid(0xf001), uuid(0xf002)
+EDGE_POOL = uuid(0xf002)  # Controller.external_network()
 GATEWAY = uuid(0x6b1)
 
 
@@ -53,13 +53,7 @@ class GatewayBench:
         c.place_host(h1, 0x101, HOST1_PA)
         c.place_host(self.g1, 0x103, GW_PA)
         c.call("PATCH", f"/hosts/{self.g1.id}", {"external_interface": "ext0"})
-        c.call("PUT", f"/logical-networks/{INTERNET_LN}", {"name": "internet",
-                                                            "network_virtualization": False})
-        c.call("PUT", f"/sites/{EDGE_SITE}", {"logical_network_id": INTERNET_LN, "name": "edge",
-                                              "subnets": [{"prefix": "203.0.113.0/24"}]})
-        c.call("PUT", f"/ip-pools/{EDGE_POOL}", {
-            "site_id": EDGE_SITE, "subnet": "203.0.113.0/24", "gateway": SERVER,
-            "ranges": [{"start": "203.0.113.100", "end": "203.0.113.120"}]})
+        c.external_network(SERVER)
         c.vm_network(0xb1, "Blue")
         c.vm_subnet(0xb10, 0xb1, "10.0.0.0/24", VSID)
         c.vm_nic(0x1b5, 0xb10, "gen", BLUE_MAC, "10.0.0.5", h1.id, "b5")
