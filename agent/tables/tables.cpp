@@ -100,22 +100,22 @@ std::shared_ptr<const Tables> Tables::build(const policy::HostPolicy& policy,
   std::unordered_map<net::Ipv4Address, uint32_t> tunnel_of_pa;
   // The tunnel to a PA, made once: outer headers prepared, the next hop's
   // MAC when the host layer knows it (the VSID is stored per packet).
-  auto tunnel_to = [&](net::Ipv4Address pa) {
-    auto [it, added] = tunnel_of_pa.emplace(pa, static_cast<uint32_t>(t->tunnels.size()));
+  auto tunnel_to = [&](net::Ipv4Address remote) {
+    auto [it, added] = tunnel_of_pa.emplace(remote, static_cast<uint32_t>(t->tunnels.size()));
     if (added) {
       Tunnel tunnel;
-      tunnel.pa = pa;
-      if (auto mac = facts.next_hop_macs.find(pa); mac != facts.next_hop_macs.end()) {
+      tunnel.pa = remote;
+      if (auto mac = facts.next_hop_macs.find(remote); mac != facts.next_hop_macs.end()) {
         tunnel.next_hop_mac = mac->second;
         tunnel.resolved = true;
       } else {
-        t->unresolved_pas.push_back(pa);
+        t->unresolved_pas.push_back(remote);
       }
       tunnel.encapsulator = packet::NvgreEncapsulator(packet::NvgreTunnel{
           .src_mac = facts.uplink_mac,
           .dst_mac = tunnel.next_hop_mac,
           .src_pa = t->pa,
-          .dst_pa = pa,
+          .dst_pa = remote,
           .vsid = net::Vsid{},
           .flow_id = 0,
           .ttl = 64,
