@@ -91,8 +91,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   trace->add_option("--port", trace_port, "the destination port (tcp, udp)");
   trace->add_option("--src", trace_src, "send from this address instead of the port's");
-  trace->add_option("--state-dir", state_dir, "The agent's state directory")
-      ->capture_default_str();
+  trace->add_option("--state-dir", state_dir, "The agent's state directory")->capture_default_str();
   trace->add_option("-o,--output", output, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();

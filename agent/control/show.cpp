@@ -142,8 +142,7 @@ std::string table_of(const std::string& what, const json& j) {
 
 }  // namespace
 
-int trace(const std::filesystem::path& state_dir, const json& request,
-          const std::string& output) {
+int trace(const std::filesystem::path& state_dir, const json& request, const std::string& output) {
   try {
     const json reply =
         json::parse(ask(StateDir(state_dir).socket(), json{{"trace", request}}), nullptr, false);

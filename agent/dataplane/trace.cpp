@@ -83,8 +83,8 @@ std::vector<uint8_t> vm_frame(const Input& in, net::MacAddress src_mac, net::Mac
       l4 = packet::UdpHeader{40000, in.port}.write(at, 8, src, in.to) + 8;
       break;
     case Protocol::kIcmp:
-      l4 = packet::IcmpHeader{.type = packet::icmp_type::kEchoRequest, .code = 0, .rest = 1}
-               .write(at, 8) +
+      l4 = packet::IcmpHeader{.type = packet::icmp_type::kEchoRequest, .code = 0, .rest = 1}.write(
+               at, 8) +
            8;
       break;
   }
@@ -114,7 +114,6 @@ std::string describe(const dp::Tables& t, const dp::PortEntry& port) {
                      port.vsid.value()) +
          (t.gateway_of(port.rdid) != nullptr ? ", its VM network has a gateway" : "");
 }
-
 
 // Where the packet goes after a host: the next host's tables by PA, or
 // nothing (run_local: it leaves the host).
@@ -163,9 +162,10 @@ Result trace_from(const Input& in, HostView first, uint16_t index, const NextHos
     dp::Context ctx{h.nat, 0};
     const dp::Verdict v = dp::from_port(*t, ctx, index, frame);
     if (v.dropped()) {
-      return drop_with(std::move(result), std::string(dp::to_string(v.reason)),
-                       {host_id, "arp", fmt::format("the VM asks who has {}: {}",
-                                                    in.to.to_string(), dp::to_string(v.reason))});
+      return drop_with(
+          std::move(result), std::string(dp::to_string(v.reason)),
+          {host_id, "arp",
+           fmt::format("the VM asks who has {}: {}", in.to.to_string(), dp::to_string(v.reason))});
     }
     dst_mac = net::MacAddress::from_bytes(frame.bytes().data() + 22);  // the reply's sender
     result.hops.push_back({host_id, "arp",
@@ -203,8 +203,8 @@ Result trace_from(const Input& in, HostView first, uint16_t index, const NextHos
         const dp::PortEntry& to = t->ports[v.out];
         if (entry == Entry::kPort && v.out == index) {
           // Answered by the virtual router itself (ping of the gateway, MTU).
-          result.hops.push_back({host_id, "pipeline",
-                                 fmt::format("{}: answered to port {}", reason, to.interface)});
+          result.hops.push_back(
+              {host_id, "pipeline", fmt::format("{}: answered to port {}", reason, to.interface)});
           return finish(std::move(result),
                         v.reason == dp::Reason::kIcmpEchoReply ? "delivered" : "dropped", reason);
         }
@@ -288,8 +288,7 @@ Result run(const Input& in, const Policies& policies) {
   auto host = [&](size_t i) -> HostView {
     auto it = hosts.find(i);
     if (it == hosts.end()) it = hosts.emplace(i, build(policies[i])).first;
-    return {it->second.policy->host_id.to_string(), it->second.tables.get(),
-            it->second.nat.get()};
+    return {it->second.policy->host_id.to_string(), it->second.tables.get(), it->second.nat.get()};
   };
   // The NIC's host: the one with a port for it.
   for (size_t i = 0; i < policies.size(); ++i) {

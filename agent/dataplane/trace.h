@@ -30,11 +30,11 @@ namespace vnet::trace {
 enum class Protocol : uint8_t { kIcmp, kTcp, kUdp };
 
 struct Input {
-  Uuid nic_id;                            // the VM NIC the packet leaves from
-  net::Ipv4Address to;                    // its destination
-  std::optional<net::Ipv4Address> from;   // its source; default: the NIC's CA
-  Protocol protocol = Protocol::kIcmp;    // ICMP echo, a TCP SYN or a UDP datagram
-  uint16_t port = 0;                      // the destination port (TCP, UDP)
+  Uuid nic_id;                           // the VM NIC the packet leaves from
+  net::Ipv4Address to;                   // its destination
+  std::optional<net::Ipv4Address> from;  // its source; default: the NIC's CA
+  Protocol protocol = Protocol::kIcmp;   // ICMP echo, a TCP SYN or a UDP datagram
+  uint16_t port = 0;                     // the destination port (TCP, UDP)
 };
 
 struct Hop {

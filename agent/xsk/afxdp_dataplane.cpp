@@ -59,7 +59,7 @@ struct AfXdpDataplane::State {
   std::unordered_map<net::Ipv4Address, net::MacAddress> built_macs;
   std::set<std::string> built_ports;
   std::shared_ptr<const dataplane::Tables> tables;
-  std::set<net::Ipv4Address> missing_hops;           // next hops without a MAC, last time
+  std::set<net::Ipv4Address> missing_hops;  // next hops without a MAC, last time
   // Gateways run here: the external addresses this agent added (address ->
   // interface index, prefix length), the external facts the tables were
   // built with, and the NAT counters last reported on.
@@ -521,7 +521,8 @@ nlohmann::json AfXdpDataplane::trace(const nlohmann::json& request) const {
     policy = state_->policy;
     tables = state_->tables;
   }
-  if (!policy || !tables) return {{"error", "no policy yet: the agent has never been synchronised"}};
+  if (!policy || !tables)
+    return {{"error", "no policy yet: the agent has never been synchronised"}};
   auto text = [&](const char* name) {
     const auto it = request.find(name);
     return it != request.end() && it->is_string() ? it->get<std::string>() : std::string();

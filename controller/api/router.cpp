@@ -311,10 +311,12 @@ Response Router::dispatch(const Request& request, const std::string& path,
     auto params = parse_query(query);
     for (const auto& [name, value] : params) {
       if (name != "from" && name != "to" && name != "protocol" && name != "port" && name != "src")
-        throw model::invalid("?" + name, "is not a parameter of /trace (from, to, protocol, port, src)");
+        throw model::invalid("?" + name,
+                             "is not a parameter of /trace (from, to, protocol, port, src)");
     }
     if (!params.contains("from")) throw model::invalid("?from", "is required: the VM NIC's id");
-    if (!params.contains("to")) throw model::invalid("?to", "is required: the destination IPv4 address");
+    if (!params.contains("to"))
+      throw model::invalid("?to", "is required: the destination IPv4 address");
     // The NIC as the caller may see it: another tenant's is a 404.
     const json nic = service_.get(who, model::kind("vm-nics"), params.at("from"));
     if (agents_ == nullptr)

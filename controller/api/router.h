@@ -32,7 +32,8 @@ class Agents {
   // GET /trace: the path of a packet from the NIC (its stored fields) to
   // `to` (controller/trace/trace.h), as the REST answer's JSON. `query`
   // holds the parsed protocol, port and src; throws a Problem for bad ones.
-  virtual nlohmann::json trace(const nlohmann::json& nic, const std::map<std::string, std::string>& query) = 0;
+  virtual nlohmann::json trace(const nlohmann::json& nic,
+                               const std::map<std::string, std::string>& query) = 0;
   // Prometheus text appended to /metrics.
   virtual std::string metrics() = 0;
   // Change `sequence` realized on every affected connected host: calls

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "agent/dataplane/trace.h"
 #include "controller/api/router.h"
 #include "controller/api/server.h"
 #include "controller/model/service.h"
@@ -24,7 +25,6 @@
 #include "controller/southbound/enrollment.h"
 #include "controller/southbound/server.h"
 #include "controller/store/store.h"
-#include "agent/dataplane/trace.h"
 #include "shared/log/log.h"
 #include "shared/policy/json.h"
 #include "shared/util/time.h"

@@ -492,8 +492,7 @@ int run_verb(Session& session, Verb& verb) {
   } else if (verb.name == "update") {
     const json body = body_of(session, verb);
     if (body.empty()) throw std::invalid_argument("nothing to change: give a field flag or --body");
-    const json updated =
-        session.call("PATCH", base + "/" + id + wait, body, if_match_header(verb));
+    const json updated = session.call("PATCH", base + "/" + id + wait, body, if_match_header(verb));
     print_one(session, updated);
     return realization_outcome(session, updated);
   } else if (verb.name == "delete") {
@@ -569,9 +568,13 @@ int trace(Session& session, const std::string& from, const std::string& to,
   std::vector<std::vector<std::string>> rows;
   size_t n = 0;
   for (const auto& hop : t.at("hops")) {
-    const std::string id = hop.at("host_id").is_string() ? hop.at("host_id").get<std::string>() : "";
+    const std::string id =
+        hop.at("host_id").is_string() ? hop.at("host_id").get<std::string>() : "";
     const auto name = host_names.find(id);
-    rows.push_back({std::to_string(++n), id.empty() ? "-" : name != host_names.end() ? name->second : id,
+    rows.push_back({std::to_string(++n),
+                    id.empty()                 ? "-"
+                    : name != host_names.end() ? name->second
+                                               : id,
                     hop.value("step", ""), hop.value("detail", "")});
   }
   print_table({"#", "HOST", "STEP", "DETAIL"}, rows);
@@ -703,8 +706,9 @@ int run(int argc, char** argv) {
     }
     HttpClient http(parse_url(url), token);
     Session session(http, output == "table");
-    if (trace_app->parsed()) return trace(session, trace_args.from, trace_args.to,
-                                          trace_args.protocol, trace_args.port, trace_args.src);
+    if (trace_app->parsed())
+      return trace(session, trace_args.from, trace_args.to, trace_args.protocol, trace_args.port,
+                   trace_args.src);
     if (chosen->kind->collection == "hosts" &&
         (chosen->name == "policy" || chosen->name == "enroll" || chosen->name == "revoke")) {
       const std::string id = session.resolve("hosts", chosen->target);

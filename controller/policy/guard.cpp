@@ -48,13 +48,11 @@ std::optional<GuardRefusal> PolicyGuard::check(const std::vector<model::Change>&
   // network's fragment. Anything else: every host it concerns.
   auto own_hosts = [&](const model::Change& change) {
     if (change.collection != "vm-nics") {
-      for (const auto& h : model_.hosts_touched_by(change.collection, change.id))
-        touched.insert(h);
+      for (const auto& h : model_.hosts_touched_by(change.collection, change.id)) touched.insert(h);
       return;
     }
     for (const auto* fields : {&change.before, &change.fields}) {
-      if (*fields && fields->value().contains("host_id") &&
-          fields->value()["host_id"].is_string())
+      if (*fields && fields->value().contains("host_id") && fields->value()["host_id"].is_string())
         touched.insert(fields->value()["host_id"].get<std::string>());
     }
   };

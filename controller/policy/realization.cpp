@@ -189,43 +189,58 @@ json Realization::host_state(const std::string& host_id) const {
       s.compile_problem || std::any_of(s.problems.begin(), s.problems.end(),
                                        [](const AgentProblem& p) { return p.nic_id.empty(); });
   const char* status = failed ? "failure" : detail.empty() ? "success" : "pending";
-  return json{{"connected", s.connected},
-              {"last_seen", s.last_seen ? json(rfc3339(*s.last_seen)) : json()},
-              {"cert_expires_at",
-               s.cert_expires_at ? json(rfc3339_from_unix(*s.cert_expires_at)) : json()},
-              {"desired_generation", s.desired},
-              {"realized_generation", s.realized},
-              {"configuration_state", {{"status", status}, {"detail", std::move(detail)}}}};
+  return json{
+      {"connected", s.connected},
+      {"last_seen", s.last_seen ? json(rfc3339(*s.last_seen)) : json()},
+      {"cert_expires_at", s.cert_expires_at ? json(rfc3339_from_unix(*s.cert_expires_at)) : json()},
+      {"desired_generation", s.desired},
+      {"realized_generation", s.realized},
+      {"configuration_state", {{"status", status}, {"detail", std::move(detail)}}}};
 }
 
-std::string Realization::uplink(const std::string& host_id) const {
-  return status(host_id).uplink;
+std::string Realization::uplink(const std::string& host_id) const { return status(host_id).uplink; }
+
+namespace {
+
+json state_of(const char* status, json detail) {
+  return json{{"status", status}, {"detail", std::move(detail)}};
 }
 
-json Realization::nic_state(const std::string& nic_id, const json& nic) const {
-  auto state = [](const char* status, json detail) {
-    return json{{"status", status}, {"detail", std::move(detail)}};
-  };
-  if (!nic.contains("host_id") || !nic.contains("interface")) {
-    return state("pending",
-                 json::array({problem("not_placed", "the NIC has no host_id and interface yet")}));
-  }
-  const HostStatus s = status(nic.at("host_id").get<std::string>());
+// An object placed on a host with status `s`: failure with the host's
+// problems about it (`mine` picks them), else pending while the host has no
+// agent or has not applied its newest generation, else success.
+template <class Mine>
+json placed_state(const HostStatus& s, const char* what, Mine mine) {
+  json failures = json::array();
   for (const auto& p : s.problems) {
-    if (p.nic_id == nic_id) return state("failure", json::array({problem(p.code, p.message)}));
+    if (mine(p)) failures.push_back(problem(p.code, p.message));
   }
+  if (!failures.empty()) return state_of("failure", std::move(failures));
   if (!s.connected) {
-    return state(
+    return state_of(
         "pending",
-        json::array({problem("host_not_connected", "no agent is connected for the NIC's host")}));
+        json::array({problem("host_not_connected",
+                             fmt::format("no agent is connected for the {}'s host", what))}));
   }
   if (s.realized < s.desired) {
-    return state("pending",
-                 json::array({problem("policy_pending",
-                                      fmt::format("the host's agent has generation {} of {}",
-                                                  s.realized, s.desired))}));
+    return state_of("pending",
+                    json::array({problem("policy_pending",
+                                         fmt::format("the host's agent has generation {} of {}",
+                                                     s.realized, s.desired))}));
   }
-  return state("success", json::array());
+  return state_of("success", json::array());
+}
+
+}  // namespace
+
+json Realization::nic_state(const std::string& nic_id, const json& nic) const {
+  if (!nic.contains("host_id") || !nic.contains("interface")) {
+    return state_of(
+        "pending",
+        json::array({problem("not_placed", "the NIC has no host_id and interface yet")}));
+  }
+  return placed_state(status(nic.at("host_id").get<std::string>()), "NIC",
+                      [&](const AgentProblem& p) { return p.nic_id == nic_id; });
 }
 
 std::map<std::string, uint64_t> Realization::problem_counts() const {
@@ -243,35 +258,18 @@ std::map<std::string, uint64_t> Realization::problem_counts() const {
 }
 
 json Realization::gateway_state(const std::string& gateway_id, const json& gateway) const {
-  auto state = [](const char* status, json detail) {
-    return json{{"status", status}, {"detail", std::move(detail)}};
-  };
   if (!gateway.contains("host_id")) {
-    return state("pending",
-                 json::array({problem(
-                     "not_placed",
-                     "no gateway host could take it (a host with an external_interface, in the "
-                     "external pool's host group; for a forwarding gateway, one whose forwarding "
-                     "gateways' prefixes do not overlap this VM network's): an administrator "
-                     "adds one and sets the gateway's host_id")}));
+    return state_of(
+        "pending",
+        json::array({problem("not_placed",
+                             "no gateway host could take it (a host with an external_interface, "
+                             "in the external pool's host group; for a forwarding gateway, one "
+                             "whose forwarding gateways' prefixes do not overlap this VM "
+                             "network's): an administrator adds one and sets the gateway's "
+                             "host_id")}));
   }
-  const HostStatus s = status(gateway.at("host_id").get<std::string>());
-  json failures = json::array();
-  for (const auto& p : s.problems) {
-    if (p.gateway_id == gateway_id) failures.push_back(problem(p.code, p.message));
-  }
-  if (!failures.empty()) return state("failure", std::move(failures));
-  if (!s.connected) {
-    return state("pending", json::array({problem("host_not_connected",
-                                                 "no agent is connected for the gateway's host")}));
-  }
-  if (s.realized < s.desired) {
-    return state("pending",
-                 json::array({problem("policy_pending",
-                                      fmt::format("the host's agent has generation {} of {}",
-                                                  s.realized, s.desired))}));
-  }
-  return state("success", json::array());
+  return placed_state(status(gateway.at("host_id").get<std::string>()), "gateway",
+                      [&](const AgentProblem& p) { return p.gateway_id == gateway_id; });
 }
 
 }  // namespace vnet::compiler
