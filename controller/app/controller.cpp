@@ -353,6 +353,9 @@ Controller::~Controller() {
   impl_->service.set_change_sink(nullptr);
   impl_->service.set_guard({});
   impl_->service.set_realization(nullptr);
+  // The engine's worker calls the southbound server: it ends first, or a
+  // late compile posts to a server being destroyed.
+  impl_->engine.stop();
   impl_->southbound.stop();
 }
 

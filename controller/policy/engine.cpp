@@ -120,7 +120,9 @@ std::string content_hash(const policy::HostPolicy& p) {
 Engine::Engine(store::Store& store, Realization& realization)
     : store_(store), realization_(realization) {}
 
-Engine::~Engine() {
+Engine::~Engine() { stop(); }
+
+void Engine::stop() {
   {
     std::lock_guard lock(queue_mutex_);
     stopping_ = true;

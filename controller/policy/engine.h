@@ -76,6 +76,8 @@ class Engine {
   bool knows(const std::string& host) const;
   // Blocks until every change submitted so far is compiled (tests, shutdown).
   void flush();
+  // Ends the worker: the listener is not called after this returns.
+  void stop();
   EngineStats stats() const;
 
  private:

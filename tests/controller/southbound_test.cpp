@@ -331,6 +331,30 @@ TEST_F(SouthboundTest, ShutdownAnswersWaitingWritesAtOnce) {
   EXPECT_EQ(answer.headers["vnet-realization"], "pending");
 }
 
+// The engine's worker tells the southbound server about each compiled host:
+// a controller destroyed while it compiles must end the worker before the
+// server (a late compile once reached a destroyed server, caught by UBSan).
+TEST_F(SouthboundTest, DestroyedWhileCompilingCallsNothingDestroyed) {
+  const model::Principal admin{model::Role::kAdmin, "", ""};
+  for (int round = 0; round < 6; ++round) {
+    for (int i = 0; i < 20; ++i) {
+      ctl->service().create(admin, model::kind("hosts"),
+                            {{"name", fmt::format("h{}-{}", round, i)},
+                             {"site_id", site},
+                             {"pa", fmt::format("192.168.1.{}", 20 * (round % 2) + i + 10)}});
+    }
+    ctl.reset();  // with up to 20 hosts still being compiled
+    ctl = std::make_unique<Controller>(dir.path() / "controller");
+    if (round % 2 == 1) {
+      // Start the next round on an empty site again.
+      const json hosts = ctl->call("GET", "/api/v1/hosts?limit=1000").json();
+      for (const json& h : hosts["items"])
+        ASSERT_EQ(ctl->call("DELETE", "/api/v1/hosts/" + h["id"].get<std::string>()).status, 204);
+    }
+  }
+  EXPECT_EQ(ctl->call("GET", "/api/v1/hosts").json()["items"].size(), 0u);
+}
+
 TEST_F(SouthboundTest, ChangesArriveAsDeltasAndWaitRealizedReturnsOnceAcked) {
   const std::string h = host("h1", "192.168.1.10");
   AgentThread agent(agent_options(h, enrollment(h), "a1"));
