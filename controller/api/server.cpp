@@ -1,6 +1,8 @@
 #include "controller/api/server.h"
 
 #include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -11,6 +13,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -23,6 +27,7 @@
 #include <vector>
 
 #include "controller/api/router.h"
+#include "shared/asio/tls_ops.h"
 #include "shared/log/limiter.h"
 #include "shared/log/log.h"
 
@@ -32,7 +37,61 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::ip::tcp;
+using tls_ops::TlsStream;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// One HTTP message in or out, on plain TCP or over TLS (tls_ops, where the
+// TLS instantiations live once).
+asio::awaitable<beast::error_code> read_request(beast::tcp_stream& s, beast::flat_buffer& buffer,
+                                                http::request_parser<http::string_body>& parser) {
+  auto [ec, n] = co_await http::async_read(s, buffer, parser, kTuple);
+  co_return ec;
+}
+asio::awaitable<beast::error_code> read_request(TlsStream& s, beast::flat_buffer& buffer,
+                                                http::request_parser<http::string_body>& parser) {
+  co_return co_await tls_ops::read(s, buffer, parser);
+}
+asio::awaitable<beast::error_code> send(beast::tcp_stream& s,
+                                        const http::response<http::string_body>& res) {
+  auto [ec, n] = co_await http::async_write(s, res, kTuple);
+  co_return ec;
+}
+asio::awaitable<beast::error_code> send(TlsStream& s,
+                                        const http::response<http::string_body>& res) {
+  co_return co_await tls_ops::write(s, res);
+}
+asio::awaitable<void> close(beast::tcp_stream& s) {
+  beast::error_code ignored;
+  s.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  co_return;
+}
+asio::awaitable<void> close(TlsStream& s) {
+  beast::get_lowest_layer(s).expires_after(std::chrono::seconds(1));
+  co_await tls_ops::shutdown(s);  // close_notify; the peer's answer is not awaited for long
+  beast::error_code ignored;
+  beast::get_lowest_layer(s).socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+// A TLS 1.2+ server context for a PEM chain (leaf first) and key; throws
+// std::runtime_error saying which part OpenSSL refused.
+std::shared_ptr<asio::ssl::context> server_context(const std::string& chain_pem,
+                                                   const std::string& key_pem) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression |
+                   asio::ssl::context::single_dh_use);
+  boost::system::error_code ec;
+  ctx->use_certificate_chain(asio::buffer(chain_pem), ec);
+  if (ec) throw std::runtime_error(fmt::format("the certificate is unusable: {}", ec.message()));
+  ctx->use_private_key(asio::buffer(key_pem), asio::ssl::context::pem, ec);
+  if (ec && ec.category() == asio::error::get_ssl_category() &&
+      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH)
+    throw std::runtime_error("the private key does not belong to the certificate");
+  if (ec) throw std::runtime_error(fmt::format("the private key is unusable: {}", ec.message()));
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+    throw std::runtime_error("the private key does not belong to the certificate");
+  return ctx;
+}
 
 struct Server::Impl {
   ServerOptions options;
@@ -50,6 +109,15 @@ struct Server::Impl {
   log::Limiter full_log;
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t> next_request_id{1};
+  // HTTPS when set; replaced whole when the certificate is renewed, so a
+  // connection keeps the context it began with.
+  mutable std::mutex tls_mutex;
+  std::shared_ptr<asio::ssl::context> tls_context;
+
+  std::shared_ptr<asio::ssl::context> current_tls() const {
+    std::lock_guard lock(tls_mutex);
+    return tls_context;
+  }
 
   Impl(ServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {}
 
@@ -85,8 +153,13 @@ struct Server::Impl {
       backoff = std::chrono::milliseconds(0);
       auto executor = socket.get_executor();
       ++connections;
-      asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket))),
-                     [this](std::exception_ptr) { --connections; });
+      auto done = [this](std::exception_ptr) { --connections; };
+      if (auto tls = current_tls()) {
+        asio::co_spawn(executor, tls_session(beast::tcp_stream(std::move(socket)), std::move(tls)),
+                       done);
+      } else {
+        asio::co_spawn(executor, plain_session(beast::tcp_stream(std::move(socket))), done);
+      }
     }
   }
 
@@ -100,19 +173,63 @@ struct Server::Impl {
     std::atomic<int>& count;
   };
 
-  asio::awaitable<void> session(beast::tcp_stream stream) {
+  static std::string peer_of(beast::tcp_stream& stream) {
+    beast::error_code ec;
+    auto ep = stream.socket().remote_endpoint(ec);
+    return ec ? std::string("?") : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+  }
+
+  asio::awaitable<void> plain_session(beast::tcp_stream stream) {
+    const std::string peer = peer_of(stream);
+    co_await session(stream, beast::flat_buffer(), peer);
+  }
+
+  // HTTPS: the client's first bytes must open a TLS handshake. Plain HTTP
+  // gets one plain 400 saying where to go, and nothing it sent (a token
+  // included) is read as a request.
+  asio::awaitable<void> tls_session(beast::tcp_stream tcp,
+                                    std::shared_ptr<asio::ssl::context> context) {
+    const std::string peer = peer_of(tcp);
     beast::flat_buffer buffer;
-    const std::string peer = [&] {
-      beast::error_code ec;
-      auto ep = stream.socket().remote_endpoint(ec);
-      return ec ? std::string("?") : fmt::format("{}:{}", ep.address().to_string(), ep.port());
-    }();
+    tcp.expires_after(options.idle_timeout);
+    auto [ec, n] = co_await tcp.async_read_some(buffer.prepare(1024), kTuple);
+    if (ec) co_return;
+    buffer.commit(n);
+    const auto* first = static_cast<const unsigned char*>(buffer.data().data());
+    if (first[0] != 0x16) {  // not a TLS handshake record
+      const std::string request_id = fmt::format("{:x}", next_request_id++);
+      const Response r = problem_response(
+          400, "Bad Request",
+          "this address serves HTTPS only (tokens never cross a network in clear text): use "
+          "https:// with the controller's CA (ca.crt in its data directory, or the operator's)",
+          request_id);
+      co_await write(tcp, r, 11, false);
+      spdlog::info("request id={} peer={} status=400 error=plain_http_on_https", request_id, peer);
+      co_await close(tcp);
+      co_return;
+    }
+    TlsStream stream(std::move(tcp), *context);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+    auto [handshake_ec, used] = co_await tls_ops::handshake(stream, asio::ssl::stream_base::server,
+                                                            asio::const_buffer(buffer.data()));
+    if (handshake_ec) {
+      spdlog::debug("tls_handshake_failed peer={} error={}", peer,
+                    log::quote(handshake_ec.message()));
+      co_return;
+    }
+    buffer.consume(used);
+    co_await session(stream, std::move(buffer), peer);
+  }
+
+  template <class Stream>
+  asio::awaitable<void> session(Stream& stream, beast::flat_buffer buffer,
+                                const std::string& peer) {
     while (!stopping) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(kMaxBodyBytes);
       parser.header_limit(16 * 1024);
-      stream.expires_after(options.idle_timeout);
-      auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+      beast::get_lowest_layer(stream).expires_after(options.idle_timeout);
+      const beast::error_code ec = co_await read_request(stream, buffer, parser);
       if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
           ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
           ec == asio::error::eof) {
@@ -165,8 +282,7 @@ struct Server::Impl {
                    seconds * 1000, peer);
       if (!keep_alive) break;
     }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    co_await close(stream);
   }
 
   // Waits until the deferred response's subscription wakes us or its
@@ -208,22 +324,6 @@ struct Server::Impl {
     }
   }
 
-  // Closing a socket with unread input makes the kernel send RST, which can
-  // destroy the answer (a 413) before the client reads it. So: stop sending,
-  // then read and drop what the client still sends, for a second at most.
-  asio::awaitable<void> lingering_close(beast::tcp_stream& stream) {
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream.expires_after(std::chrono::seconds(1));
-    std::array<char, 16384> sink;
-    size_t dropped = 0;
-    while (!ec && dropped < 4 * kMaxBodyBytes) {
-      auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
-      ec = read_ec;
-      dropped += n;
-    }
-  }
-
   // Stops accepting, waits for requests in flight (up to `grace`), then ends
   // every session by stopping the io_context.
   asio::awaitable<void> drain(std::chrono::milliseconds grace) {
@@ -244,8 +344,9 @@ struct Server::Impl {
     io.stop();
   }
 
-  asio::awaitable<void> write(beast::tcp_stream& stream, const Response& r, unsigned version,
-                              bool keep_alive, bool head = false) {
+  template <class Stream>
+  asio::awaitable<void> write(Stream& stream, const Response& r, unsigned version, bool keep_alive,
+                              bool head = false) {
     http::response<http::string_body> res{static_cast<http::status>(r.status), version};
     res.set(http::field::server, "vnet-controller");
     if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
@@ -254,8 +355,8 @@ struct Server::Impl {
     res.keep_alive(keep_alive);
     res.prepare_payload();
     if (head) res.content_length(r.body.size());
-    stream.expires_after(options.idle_timeout);
-    co_await http::async_write(stream, res, kTuple);
+    beast::get_lowest_layer(stream).expires_after(options.idle_timeout);
+    co_await send(stream, res);
   }
 };
 
@@ -281,6 +382,14 @@ Server::Server(ServerOptions options, Handler handler)
 Server::~Server() = default;
 
 uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void Server::use_certificate(const std::string& chain_pem, const std::string& key_pem) {
+  auto context = server_context(chain_pem, key_pem);
+  std::lock_guard lock(impl_->tls_mutex);
+  impl_->tls_context = std::move(context);
+}
+
+bool Server::tls() const { return impl_->current_tls() != nullptr; }
 
 void Server::run() {
   std::vector<std::thread> threads;

@@ -34,6 +34,12 @@ class Server {
   ~Server();
 
   uint16_t port() const;
+  // Serves HTTPS (TLS 1.2+) from now on with this certificate chain (PEM,
+  // the server's certificate first) and key; called again, connections
+  // opened after it get the new certificate (renewal). Throws
+  // std::runtime_error saying what is wrong with them.
+  void use_certificate(const std::string& chain_pem, const std::string& key_pem);
+  bool tls() const;
   // Serves on the calling thread and `threads - 1` more until stop().
   void run();
   // Stops accepting, lets requests in flight finish (up to `grace`), then

@@ -16,6 +16,7 @@
 #include "agent/dataplane/trace.h"
 #include "controller/api/router.h"
 #include "controller/api/server.h"
+#include "controller/app/https.h"
 #include "controller/model/service.h"
 #include "controller/policy/compiler.h"
 #include "controller/policy/engine.h"
@@ -323,6 +324,7 @@ struct Controller::Impl {
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
           return response;
         });
+    https = std::make_unique<ApiCertificates>(*api, ca, dir, listen.host, o.https);
     southbound.start();
   }
 
@@ -343,6 +345,7 @@ struct Controller::Impl {
   api::StaticFiles web;
   api::Router router;
   std::unique_ptr<api::Server> api;
+  std::unique_ptr<ApiCertificates> https;
   std::optional<std::string> first_admin_token;
 };
 
@@ -361,6 +364,7 @@ Controller::~Controller() {
 
 uint16_t Controller::api_port() const { return impl_->api->port(); }
 uint16_t Controller::southbound_port() const { return impl_->southbound.port(); }
+bool Controller::api_https() const { return impl_->https->https(); }
 const std::optional<std::string>& Controller::first_admin_token() const {
   return impl_->first_admin_token;
 }
@@ -381,9 +385,11 @@ int run(const Options& options) {
   try {
     Controller controller(options);
     controller.stop_on_signals();
-    spdlog::info("listening api={}:{} southbound={}:{} data_dir={}",
-                 parse_host_port(options.listen, "--listen").host, controller.api_port(),
-                 parse_host_port(options.southbound, "--southbound").host,
+    const std::string api_host = parse_host_port(options.listen, "--listen").host;
+    spdlog::info("listening api={}://{}:{} southbound={}:{} data_dir={}",
+                 controller.api_https() ? "https" : "http",
+                 api_host.find(':') == std::string::npos ? api_host : "[" + api_host + "]",
+                 controller.api_port(), parse_host_port(options.southbound, "--southbound").host,
                  controller.southbound_port(), log::quote(options.data_dir));
     controller.run();
     spdlog::info("stopped");

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "controller/app/https.h"
 #include "controller/model/kinds.h"
 
 namespace vnet::model {
@@ -35,6 +36,8 @@ struct Options {
   size_t max_agent_connections = 16384;
   // Each tenant's quotas unless the tenant has its own (--default-quota).
   model::QuotaDefaults quotas;
+  // --api-cert, --api-key, --api-names (https.h).
+  HttpsOptions https;
 };
 
 // Where the console is when --web-dir is not given (set at build time:
@@ -50,6 +53,8 @@ class Controller {
 
   uint16_t api_port() const;
   uint16_t southbound_port() const;
+  // Whether the REST API serves HTTPS (https.h says when).
+  bool api_https() const;
   // The first admin token, on the very first start only.
   const std::optional<std::string>& first_admin_token() const;
   model::Service& service();

@@ -10,6 +10,14 @@ int main(int argc, char** argv) {
   cli.add_option("--data-dir", options.data_dir, "Database, CA and first admin token")
       ->capture_default_str();
   cli.add_option("--listen", options.listen, "REST API address, ADDR:PORT")->capture_default_str();
+  cli.add_option("--api-cert", options.https.cert_file,
+                 "HTTPS certificate chain (PEM) for the REST API and console; without it, off "
+                 "loopback, one from the controller's own CA (ca.crt in --data-dir)");
+  cli.add_option("--api-key", options.https.key_file, "The --api-cert's private key (PEM)");
+  cli.add_option("--api-names", options.https.names,
+                 "Names and addresses in the own CA's API certificate, comma-separated "
+                 "(default: the host name and the --listen address)")
+      ->delimiter(',');
   cli.add_option("--southbound", options.southbound, "Agent channel address, ADDR:PORT")
       ->capture_default_str();
   cli.add_option(

@@ -1,6 +1,6 @@
 // vnetctl's HTTP/1.1 client: one request at a time over a kept-alive
-// connection (Boost.Beast, synchronous), kept out of this header so the
-// command code does not compile Beast.
+// connection, plain on loopback or over TLS (Boost.Beast, synchronous),
+// kept out of this header so the command code does not compile Beast.
 #pragma once
 
 #include <memory>
@@ -10,9 +10,12 @@
 namespace vnet::cli {
 
 struct Url {
+  bool tls = false;  // https://
   std::string host;  // "127.0.0.1", "[::1]" without brackets
   std::string port;  // "8080"
   std::string base;  // path prefix without trailing slash: "" or "/vnet"
+
+  std::string scheme() const { return tls ? "https" : "http"; }
 
   // "127.0.0.1:8080", "[::1]:8080": the Host header, and messages.
   std::string authority() const {
@@ -20,10 +23,8 @@ struct Url {
   }
 };
 
-// "http://HOST[:PORT][/BASE]" (port 80 by default); throws
-// std::invalid_argument with a sentence for anything else (https included:
-// put a TLS proxy's certificate in front and point vnetctl at plain HTTP on
-// loopback, or use the proxy from a client that speaks TLS).
+// "http[s]://HOST[:PORT][/BASE]" (port 80 or 443 by default); throws
+// std::invalid_argument with a sentence for anything else.
 Url parse_url(const std::string& text);
 
 struct Reply {
@@ -36,7 +37,11 @@ struct Reply {
 
 class HttpClient {
  public:
-  HttpClient(Url url, std::string token);
+  // https: the controller's certificate must verify against `ca_cert_file`
+  // (PEM; the controller's own ca.crt, or the operator's CA) or, when it is
+  // empty, the system's trusted CAs, and name the URL's host. http: only to
+  // a loopback address, so a token never crosses a network in clear text.
+  HttpClient(Url url, std::string token, std::string ca_cert_file = "");
   ~HttpClient();
 
   // Sends `method target` (target relative to the base: "/api/v1/hosts")

@@ -593,8 +593,10 @@ int trace(Session& session, const std::string& from, const std::string& to,
 int run(int argc, char** argv) {
   CLI::App app{
       "vnetctl: the vnet controller's REST API from a terminal.\n"
-      "Give the controller with --url or VNET_URL (default http://127.0.0.1:8080) and a token "
-      "with VNET_TOKEN or --token-file (the first admin token is in <data-dir>/admin.token)."};
+      "Give the controller with --url or VNET_URL (default http://127.0.0.1:8080; https:// "
+      "for a controller off loopback, with --ca-cert or VNET_CA_CERT when its certificate is "
+      "from its own CA) and a token with VNET_TOKEN or --token-file (the first admin token is "
+      "in <data-dir>/admin.token)."};
   app.fallthrough();
   app.require_subcommand(1);
   const char* env_url = std::getenv("VNET_URL");
@@ -603,6 +605,12 @@ int run(int argc, char** argv) {
   std::string token = env_token != nullptr ? env_token : "";
   std::string output = isatty(STDOUT_FILENO) ? "table" : "json";
   app.add_option("--url", url, "controller URL (VNET_URL)")->capture_default_str();
+  const char* env_ca = std::getenv("VNET_CA_CERT");
+  std::string ca_cert = env_ca != nullptr ? env_ca : "";
+  app.add_option("--ca-cert", ca_cert,
+                 "trust the controller's HTTPS certificate when this CA issued it (VNET_CA_CERT; "
+                 "a controller's own CA is ca.crt in its data directory; default: the system's "
+                 "CAs)");
   std::string token_file;
   app.add_option("--token", token,
                  "bearer token; prefer VNET_TOKEN or --token-file: a token on the command line "
@@ -704,7 +712,7 @@ int run(int argc, char** argv) {
           "no token: set VNET_TOKEN or give --token-file (the first admin token is in "
           "<data-dir>/admin.token of the controller)");
     }
-    HttpClient http(parse_url(url), token);
+    HttpClient http(parse_url(url), token, ca_cert);
     Session session(http, output == "table");
     if (trace_app->parsed())
       return trace(session, trace_args.from, trace_args.to, trace_args.protocol, trace_args.port,

@@ -49,4 +49,17 @@ CertificateAuthority::HostCertificate CertificateAuthority::sign_host(
               .count()};
 }
 
+CertificateAuthority::ServerCertificate CertificateAuthority::issue_server(
+    const std::vector<std::string>& names, std::chrono::hours lifetime) const {
+  if (names.empty()) throw std::invalid_argument("a server certificate needs a name");
+  ServerCertificate out;
+  out.key_pem = tls::generate_key();
+  const tls::Issued issued = tls::issue(ca_key_pem_, ca_pem_, out.key_pem, names.front(),
+                                        tls::Usage::kServer, lifetime, names);
+  out.chain_pem = issued.certificate_pem + ca_pem_;
+  out.serial = issued.serial;
+  out.not_after = issued.not_after;
+  return out;
+}
+
 }  // namespace vnet::southbound

@@ -1,11 +1,14 @@
 // The controller's own certificate authority (DESIGN.md section 3), kept in
 // the data directory: ca.key (0600) and ca.crt, created at first start and
 // reused after. The southbound listener's certificate (southbound.key,
-// southbound.crt, CN vnet-controller) is issued anew at every start.
+// southbound.crt, CN vnet-controller) is issued anew at every start; so is
+// the REST API's when it serves HTTPS without an operator's certificate.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace vnet::southbound {
 
@@ -27,6 +30,18 @@ class CertificateAuthority {
   };
   // Signs a host's CSR: CN = the host id, client authentication only.
   HostCertificate sign_host(const std::string& csr_pem, const std::string& host_id) const;
+
+  // A new key and a server certificate for the REST API's HTTPS, naming
+  // `names` (DNS names and IP addresses; the first is also the CN). The
+  // chain is the certificate followed by the CA's.
+  struct ServerCertificate {
+    std::string key_pem;
+    std::string chain_pem;
+    std::string serial;
+    std::chrono::system_clock::time_point not_after;
+  };
+  ServerCertificate issue_server(const std::vector<std::string>& names,
+                                 std::chrono::hours lifetime) const;
 
  private:
   std::string ca_key_pem_;

@@ -37,6 +37,12 @@ asio::awaitable<error_code> handshake(TlsStream& s, asio::ssl::stream_base::hand
   co_return ec;
 }
 
+asio::awaitable<std::pair<error_code, size_t>> handshake(
+    TlsStream& s, asio::ssl::stream_base::handshake_type side, asio::const_buffer already_read) {
+  auto [ec, used] = co_await s.async_handshake(side, already_read, kTuple);
+  co_return std::pair{ec, used};
+}
+
 asio::awaitable<error_code> shutdown(TlsStream& s) {
   auto [ec] = co_await s.async_shutdown(kTuple);
   co_return ec;

@@ -21,6 +21,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <string_view>
+#include <utility>
 
 namespace vnet::tls_ops {
 
@@ -35,6 +36,10 @@ using TlsWebSocket = websocket::stream<TlsStream>;
 
 // TLS.
 asio::awaitable<error_code> handshake(TlsStream& s, asio::ssl::stream_base::handshake_type side);
+// The same with bytes already read from the socket (a server that looked at
+// the first bytes); returns how many of them the handshake used.
+asio::awaitable<std::pair<error_code, size_t>> handshake(
+    TlsStream& s, asio::ssl::stream_base::handshake_type side, asio::const_buffer already_read);
 asio::awaitable<error_code> shutdown(TlsStream& s);
 
 // One HTTP/1.1 message over TLS (enrollment and the WebSocket upgrade).

@@ -1,5 +1,6 @@
 #include "shared/tls/x509.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -94,8 +95,16 @@ std::chrono::system_clock::time_point not_after_of(X509* cert) {
 }
 
 // Builds, signs and returns a certificate.
+// "DNS:name" or "IP:address" for a subjectAltName entry.
+std::string alt_name(const std::string& name) {
+  unsigned char ignored[16];
+  const bool ip = inet_pton(AF_INET, name.c_str(), ignored) == 1 ||
+                  inet_pton(AF_INET6, name.c_str(), ignored) == 1;
+  return fmt::format("{}:{}", ip ? "IP" : "DNS", name);
+}
+
 Issued build(EVP_PKEY* subject_key, std::string_view cn, X509* issuer, EVP_PKEY* issuer_key,
-             Usage usage, std::chrono::hours lifetime) {
+             Usage usage, std::chrono::hours lifetime, const std::vector<std::string>& names) {
   Cert cert(X509_new());
   if (!cert) fail("cannot allocate a certificate");
   X509_set_version(cert.get(), 2);
@@ -127,7 +136,13 @@ Issued build(EVP_PKEY* subject_key, std::string_view cn, X509* issuer, EVP_PKEY*
       add_extension(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
       add_extension(cert.get(), signer, NID_key_usage, "critical,digitalSignature");
       add_extension(cert.get(), signer, NID_ext_key_usage, "serverAuth");
-      add_extension(cert.get(), signer, NID_subject_alt_name, fmt::format("DNS:{}", cn).c_str());
+      if (names.empty()) {
+        add_extension(cert.get(), signer, NID_subject_alt_name, alt_name(std::string(cn)).c_str());
+      } else {
+        std::string list;
+        for (const auto& n : names) list += (list.empty() ? "" : ",") + alt_name(n);
+        add_extension(cert.get(), signer, NID_subject_alt_name, list.c_str());
+      }
       break;
     case Usage::kClient:
       add_extension(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
@@ -169,12 +184,12 @@ std::string make_csr(std::string_view key_pem, std::string_view cn) {
 
 Issued self_signed_ca(std::string_view key_pem, std::string_view cn, std::chrono::hours lifetime) {
   Key key = load_key(key_pem);
-  return build(key.get(), cn, nullptr, key.get(), Usage::kCa, lifetime);
+  return build(key.get(), cn, nullptr, key.get(), Usage::kCa, lifetime, {});
 }
 
 Issued issue(std::string_view ca_key_pem, std::string_view ca_cert_pem,
              std::string_view public_key_of, std::string_view cn, Usage usage,
-             std::chrono::hours lifetime) {
+             std::chrono::hours lifetime, const std::vector<std::string>& names) {
   Key ca_key = load_key(ca_key_pem);
   Cert ca = load_cert(ca_cert_pem);
   Key subject;
@@ -188,7 +203,7 @@ Issued issue(std::string_view ca_key_pem, std::string_view ca_cert_pem,
   } else {
     subject = load_key(public_key_of);
   }
-  return build(subject.get(), cn, ca.get(), ca_key.get(), usage, lifetime);
+  return build(subject.get(), cn, ca.get(), ca_key.get(), usage, lifetime, names);
 }
 
 std::string certificate_sha256(std::string_view pem) {

@@ -33,10 +33,12 @@ Issued self_signed_ca(std::string_view key_pem, std::string_view common_name,
                       std::chrono::hours lifetime);
 // A certificate for `public_key_of` (a CSR PEM, whose signature is checked,
 // or a private key PEM), with subject CN `common_name` (the CSR's subject is
-// ignored: the CA decides who this is), signed by the CA.
+// ignored: the CA decides who this is), signed by the CA. A server
+// certificate names `names` (DNS names and IP addresses) as its
+// subjectAltName, or the common name when `names` is empty.
 Issued issue(std::string_view ca_key_pem, std::string_view ca_cert_pem,
              std::string_view public_key_of, std::string_view common_name, Usage usage,
-             std::chrono::hours lifetime);
+             std::chrono::hours lifetime, const std::vector<std::string>& names = {});
 
 // Lower-case hex SHA-256 of the certificate's DER encoding: the value of
 // `ca_sha256`, the same as `openssl x509 -outform der | sha256sum`.

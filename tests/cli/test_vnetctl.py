@@ -20,19 +20,19 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 
 class Controller:
-    def __init__(self):
+    def __init__(self, listen="127.0.0.1:0"):
         self.dir = tempfile.mkdtemp(prefix="vnetctl-test-")
         self.log = open(os.path.join(self.dir, "controller.log"), "w+")
         self.proc = subprocess.Popen(
-            [CONTROLLER, "--data-dir", self.dir, "--listen", "127.0.0.1:0",
+            [CONTROLLER, "--data-dir", self.dir, "--listen", listen,
              "--southbound", "127.0.0.1:0", "--log-level", "info"],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 15
         while time.time() < deadline:
             self.log.seek(0)
-            m = re.search(r"listening api=[^ ]*:(\d+)", self.log.read())
+            m = re.search(r"listening api=(https?)://[^ ]*:(\d+)", self.log.read())
             if m:
-                self.url = f"http://127.0.0.1:{m.group(1)}"
+                self.url = f"{m.group(1)}://127.0.0.1:{m.group(2)}"
                 break
             if self.proc.poll() is not None:
                 break
@@ -313,9 +313,9 @@ class VnetctlTest(unittest.TestCase):
         r = self.run_cli("--url", "http://[::1]:1", "tenant", "list", expect=1)
         self.assertIn("cannot reach the controller at http://[::1]:1", r.stderr)
         r = self.run_cli("--url", "ftp://127.0.0.1", "tenant", "list", expect=2)
-        self.assertIn("is not a URL like http://127.0.0.1:8080", r.stderr)
-        r = self.run_cli("--url", "https://example.org", "tenant", "list", expect=2)
-        self.assertIn("plain HTTP", r.stderr)
+        self.assertIn("is not a URL like https://controller.example:8080", r.stderr)
+        r = self.run_cli("--url", "http://192.0.2.1:8080", "tenant", "list", expect=1)
+        self.assertIn("not a loopback address: vnetctl sends a token only over HTTPS", r.stderr)
         r = self.run_cli("tenant", "create", "--no-such-flag", "x", expect=109)
         self.assertIn("--no-such-flag", r.stderr)
         r = self.run_cli("tenant", "list", "-o", "yaml", expect=105)
@@ -343,6 +343,49 @@ class VnetctlTest(unittest.TestCase):
         r = self.run_cli("--url", self.ctl.url, "--token", self.ctl.admin, "tenant", "list",
                          env={"VNET_URL": "http://127.0.0.1:1", "VNET_TOKEN": "vnet_wrong"})
         self.assertEqual(len(json.loads(r.stdout)), len(all_tenants))
+
+
+
+
+class HttpsTest(unittest.TestCase):
+    """vnetctl against a controller off loopback: HTTPS with the
+    controller's own CA, trusted through --ca-cert or VNET_CA_CERT only."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ctl = Controller(listen="0.0.0.0:0")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ctl.stop()
+
+    def run_cli(self, *args, env=None):
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("VNET_")}
+        environment.update({"VNET_TOKEN": self.ctl.admin})
+        environment.update(env or {})
+        return subprocess.run([VNETCTL, *args], capture_output=True, text=True, env=environment, timeout=60)
+
+    def test_https_with_the_controllers_ca(self):
+        self.assertTrue(self.ctl.url.startswith("https://"), self.ctl.url)
+        ca = os.path.join(self.ctl.dir, "ca.crt")
+        r = self.run_cli("--url", self.ctl.url, "--ca-cert", ca, "logical-network", "create", "--name", "dc", "-o", "json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["name"], "dc")
+        r = self.run_cli("logical-network", "list", "-o", "json", env={"VNET_URL": self.ctl.url, "VNET_CA_CERT": ca})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([n["name"] for n in json.loads(r.stdout)], ["dc"])
+
+    def test_an_untrusted_certificate_is_refused_with_the_fix(self):
+        r = self.run_cli("--url", self.ctl.url, "host", "list")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("does not trust", r.stderr)
+        self.assertIn("--ca-cert", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_plain_http_to_an_https_port_is_answered_with_where_to_go(self):
+        r = self.run_cli("--url", self.ctl.url.replace("https://", "http://"), "host", "list")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("serves HTTPS only", r.stderr)
 
 
 if __name__ == "__main__":

@@ -85,8 +85,8 @@ class Process {
   // Waits for the "listening" line and returns the API port (or, with
   // `what` = "southbound", the southbound port).
   uint16_t port(const std::string& what = "api") {
-    const std::string listening = "msg=listening api=127.0.0.1:";
-    const std::string key = what + "=127.0.0.1:";
+    const std::string listening = "msg=listening api=http://127.0.0.1:";
+    const std::string key = what + (what == "api" ? "=http://127.0.0.1:" : "=127.0.0.1:");
     for (int i = 0; i < 500; ++i) {
       const std::string text = log();
       if (const size_t at = text.find(listening); at != std::string::npos) {

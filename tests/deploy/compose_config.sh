@@ -17,6 +17,10 @@ for cap in NET_ADMIN NET_RAW BPF IPC_LOCK; do
   [ "$(grep -c -- "- $cap" <<<"$config")" -ge 2 ] || { echo "the agents lack $cap"; exit 1; }
 done
 grep -q "memlock: -1" <<<"$config" || { echo "no unlimited memlock"; exit 1; }
+# Off loopback the API is HTTPS only: the enroller speaks it, with the CA.
+grep -q "VNET_API: https://controller:8080" <<<"$config" || { echo "the enroller does not use https"; exit 1; }
+grep -q -- "--cacert" deploy/enroll-hosts || { echo "enroll-hosts does not trust the controller's CA"; exit 1; }
+grep -q "controller,localhost,127.0.0.1" <<<"$config" || { echo "the API certificate does not name controller"; exit 1; }
 # Agents get only what enrollment needs: never the controller's data (its CA
 # key and admin token); only the enroller and the controller mount it.
 agents=$(
