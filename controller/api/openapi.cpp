@@ -27,6 +27,9 @@ json schema_of(const model::Field& f) {
     case FieldType::kIpv4List:
       s = {{"type", "array"}, {"items", {{"type", "string"}, {"format", "ipv4"}}}};
       break;
+    case FieldType::kUuidList:
+      s = {{"type", "array"}, {"items", {{"type", "string"}, {"format", "uuid"}}}};
+      break;
     case FieldType::kSubnets:
       s = {{"type", "array"},
            {"items",
@@ -65,7 +68,8 @@ json schema_of(const model::Field& f) {
   if (f.admin_only)
     note += std::string(note.empty() ? "" : " ") + "Only an administrator may set it.";
   if (!f.ref.empty())
-    note += std::string(note.empty() ? "" : " ") + "The id of one of /" + f.ref + ".";
+    note += std::string(note.empty() ? "" : " ") +
+            (f.type == FieldType::kUuidList ? "Ids of /" : "The id of one of /") + f.ref + ".";
   if (!note.empty()) s["description"] = note;
   if (!f.default_json.empty()) s["default"] = json::parse(f.default_json);
   // For clients that build forms from this document (the web console):
@@ -132,8 +136,16 @@ json Router::openapi() {
                                          : "the host's certificate is revoked";
         op["responses"][m == "GET" ? "200" : m == "POST" ? "201" : "204"] = {{"description", what}};
       } else if (path == "/api/v1/whoami") {
+        // A tenant's grants, by name (absent for an administrator).
+        const json granted = {
+            {"type", "array"},
+            {"items",
+             {{"type", "object"},
+              {"properties",
+               {{"id", {{"type", "string"}, {"format", "uuid"}}}, {"name", {{"type", "string"}}}}}}}};
         op["responses"]["200"] = {
-            {"description", "the token's role, and its tenant's id and name for a tenant"},
+            {"description",
+             "the token's role; for a tenant its tenant's id and name and what it was granted"},
             {"content",
              {{"application/json",
                {{"schema",
@@ -143,7 +155,9 @@ json Router::openapi() {
                     {"token_id", {{"type", "string"}, {"format", "uuid"}}},
                     {"token_name", {{"type", "string"}, {"nullable", true}}},
                     {"tenant_id", {{"type", "string"}, {"nullable", true}}},
-                    {"tenant_name", {{"type", "string"}, {"nullable", true}}}}}}}}}}}};
+                    {"tenant_name", {{"type", "string"}, {"nullable", true}}},
+                    {"logical_networks", granted},
+                    {"external_pools", granted}}}}}}}}}};
       } else if (path == "/api/v1/trace") {
         auto query = [](const char* name, json schema, bool required, const char* what) {
           return json{{"name", name},

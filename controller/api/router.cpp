@@ -416,7 +416,24 @@ json Router::whoami(const model::Principal& who) {
     out["tenant_name"] = nullptr;
   } else {
     out["tenant_id"] = who.tenant_id;
-    out["tenant_name"] = service_.get(system, model::kind("tenants"), who.tenant_id).at("name");
+    const json tenant = service_.get(system, model::kind("tenants"), who.tenant_id);
+    out["tenant_name"] = tenant.at("name");
+    // What the administrator granted, by name: the choices of the tenant's
+    // VM network and gateway forms.
+    auto named = [&](const char* grants, const char* collection) {
+      json list = json::array();
+      for (const auto& id : tenant.value(grants, json::array())) {
+        try {
+          const json object = service_.get(system, model::kind(collection), id.get<std::string>());
+          list.push_back({{"id", id}, {"name", object.value("name", "")}});
+        } catch (const Problem&) {
+          // Deleted since: nothing to offer.
+        }
+      }
+      return list;
+    };
+    out["logical_networks"] = named("logical_network_ids", "logical-networks");
+    out["external_pools"] = named("external_pool_ids", "ip-pools");
   }
   return out;
 }

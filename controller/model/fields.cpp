@@ -108,6 +108,27 @@ json canonical(const Field& field, const json& v, std::string& error) {
       return p;
     }
     case FieldType::kIpv4List: return ipv4_list(v, 0);
+    case FieldType::kUuidList: {
+      if (!v.is_array() || v.size() > 1000) {
+        error = "must be an array of at most 1000 ids";
+        return nullptr;
+      }
+      json out = json::array();
+      std::set<std::string> seen;
+      for (size_t i = 0; i < v.size(); ++i) {
+        const auto id = Uuid::parse(v[i].is_string() ? v[i].get<std::string>() : "");
+        if (!id) {
+          error = fmt::format("/{}: must be an id", i);
+          return nullptr;
+        }
+        if (!seen.insert(id->to_string()).second) {
+          error = fmt::format("/{}: {} is listed twice", i, id->to_string());
+          return nullptr;
+        }
+        out.push_back(id->to_string());
+      }
+      return out;
+    }
     case FieldType::kInterface: {
       if (!v.is_string()) {
         error = "must be a string";

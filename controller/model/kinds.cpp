@@ -33,6 +33,14 @@ std::vector<Kind> build() {
        false,
        true,
        {name_field(true),
+        // What the administrator grants the tenant (issue 16): the logical
+        // networks its VM networks may use and the site pools its gateways
+        // may take external addresses from. whoami lists them by name.
+        {.name = "logical_network_ids",
+         .type = T::kUuidList,
+         .ref = "logical-networks",
+         .default_json = "[]"},
+        {.name = "external_pool_ids", .type = T::kUuidList, .ref = "ip-pools", .default_json = "[]"},
         // Per-tenant quotas (issue 14); absent: the controller's default
         // (--default-quota). One tenant must not exhaust VSIDs, MACs or a
         // shared external pool.
@@ -111,7 +119,8 @@ std::vector<Kind> build() {
        true,
        false,
        {name_field(),
-        ref("logical_network_id", "logical-networks"),
+        // Absent: the tenant's one granted logical network.
+        ref("logical_network_id", "logical-networks", A::kImmutable, false),
         {.name = "isolation",
          .type = T::kEnum,
          .access = A::kImmutable,
@@ -167,10 +176,10 @@ std::vector<Kind> build() {
         // is: a tenant naming a host could stall it (issue 14). Absent, the
         // controller places it on the gateway host with the fewest gateways.
         {.name = "host_id", .type = T::kUuid, .admin_only = true, .column = true, .ref = "hosts"},
+        // Absent: the tenant's one granted external pool.
         {.name = "external_pool_id",
          .type = T::kUuid,
          .access = A::kImmutable,
-         .required = true,
          .column = true,
          .ref = "ip-pools"},
         {.name = "nat_rules", .type = T::kNatRules, .default_json = "[]"},

@@ -24,6 +24,7 @@ enum class FieldType {
   kRanges,     // array of {start, end} IPv4 addresses
   kInterface,  // a Linux interface name
   kNatRules,   // array of {protocol, external_port, internal_ip, internal_port}
+  kUuidList,   // array of references to objects of `ref` (a tenant's grants)
 };
 
 enum class Access {

@@ -49,6 +49,10 @@ void before_delete(store::Database& db, const Kind& kind, const Row& row);
 // Called when a write transaction rolls back: allocations it made are undone,
 // so the allocators' lower bounds may be too high.
 void forget_allocation_hints();
+// Tenants stored before grants existed (issue 16) are granted what they use
+// already: the logical networks of their VM networks and the external pools
+// of their gateways, so an upgrade takes nothing away. Idempotent.
+void grant_what_tenants_use(store::Database& db);
 // Fields that are computed, not stored (realization state, a gateway's
 // advertised prefixes), added to what GET shows; read in `db`.
 void add_computed(store::Database& db, const Kind& kind, nlohmann::json& object,

@@ -57,6 +57,64 @@ void require_unique_name(Database& db, const Kind& kind, const Row& row) {
   }
 }
 
+// The ids a tenant was granted in `grants` (logical_network_ids,
+// external_pool_ids).
+std::vector<std::string> grants_of(Database& db, const std::string& tenant_id,
+                                   const std::string& grants) {
+  std::vector<std::string> out;
+  if (auto t = load_row(db, kind("tenants"), tenant_id); t && t->fields.contains(grants)) {
+    for (const auto& id : t->fields.at(grants)) out.push_back(id.get<std::string>());
+  }
+  return out;
+}
+
+// The object field `field` of a tenant's new object names: one of the
+// tenant's grants, or its only grant when the field is absent. An
+// administrator writing for the tenant may name any (it grants them anyway).
+// A name not granted is refused in the same words whether or not it exists.
+std::string granted(Database& db, const Principal& who, const std::string& tenant_id, json& fields,
+                    const std::string& field, const std::string& grants, const std::string& what) {
+  const auto ids = grants_of(db, tenant_id, grants);
+  const std::string pointer = "/" + field;
+  if (!fields.contains(field) || fields.at(field).is_null()) {
+    if (ids.size() == 1) {
+      fields[field] = ids.front();
+      return ids.front();
+    }
+    if (ids.empty()) {
+      throw invalid(pointer, fmt::format("is required: the tenant has no {} granted (an "
+                                         "administrator grants them in the tenant's {})",
+                                         what, grants));
+    }
+    throw invalid(pointer, fmt::format("is required: the tenant has {} of them granted; name "
+                                       "one (whoami lists them)",
+                                       ids.size()));
+  }
+  const std::string id = text(fields, field.c_str());
+  if (!who.is_admin() && std::find(ids.begin(), ids.end(), id) == ids.end()) {
+    throw invalid(pointer, fmt::format("{} {} is not granted to your tenant (whoami lists what "
+                                       "is; an administrator grants more)",
+                                       what, id));
+  }
+  return id;
+}
+
+// A site pool of a logical network without network virtualization: where
+// gateways take external addresses.
+void require_external_pool(Database& db, const Row& pool, const std::string& pointer) {
+  if (!pool.fields.contains("site_id"))
+    throw invalid(pointer, "must be an IP pool of a site, not of a VM subnet");
+  const auto site = load_row(db, kind("sites"), text(pool.fields, "site_id"));
+  const auto ln =
+      site ? load_row(db, kind("logical-networks"), text(site->fields, "logical_network_id"))
+           : std::nullopt;
+  if (!ln || ln->fields.value("network_virtualization", true)) {
+    throw invalid(pointer,
+                  "must be a pool of a logical network without network virtualization (the "
+                  "external network)");
+  }
+}
+
 // --- allocation ---
 //
 // Per pool, a lower bound below which every value is taken, so that a create
@@ -214,6 +272,28 @@ void tenant_of_new_top_level(Database& db, const Principal& who, Row& row) {
     require_ref(db, who, "tenants", row.tenant_id, "/tenant_id");
   } else {
     row.tenant_id = who.tenant_id;
+  }
+}
+
+// A tenant's grants name existing logical networks with network
+// virtualization and external site pools.
+void tenants(Database& db, const Principal& who, Row& row) {
+  require_unique_name(db, kind("tenants"), row);
+  const json& lns = row.fields.value("logical_network_ids", json::array());
+  for (size_t i = 0; i < lns.size(); ++i) {
+    const std::string pointer = fmt::format("/logical_network_ids/{}", i);
+    const Row ln = require_ref(db, who, "logical-networks", lns[i].get<std::string>(), pointer);
+    if (!ln.fields.value("network_virtualization", false)) {
+      throw invalid(pointer, fmt::format("logical network {} does not allow network "
+                                         "virtualization: a tenant's VM networks cannot use it",
+                                         ln.id));
+    }
+  }
+  const json& pools = row.fields.value("external_pool_ids", json::array());
+  for (size_t i = 0; i < pools.size(); ++i) {
+    const std::string pointer = fmt::format("/external_pool_ids/{}", i);
+    require_external_pool(db, require_ref(db, who, "ip-pools", pools[i].get<std::string>(), pointer),
+                          pointer);
   }
 }
 
@@ -416,8 +496,9 @@ void vm_networks(Database& db, const Principal& who, Row& row, const Row* before
   }
   tenant_of_new_top_level(db, who, row);
   require_unique_network_name(db, row);
-  const Row ln = require_ref(db, who, "logical-networks", text(row.fields, "logical_network_id"),
-                             "/logical_network_id");
+  const std::string ln_id = granted(db, who, row.tenant_id, row.fields, "logical_network_id",
+                                    "logical_network_ids", "logical network");
+  const Row ln = require_ref(db, who, "logical-networks", ln_id, "/logical_network_id");
   if (!ln.fields.value("network_virtualization", false)) {
     throw invalid("/logical_network_id",
                   fmt::format("logical network {} does not allow network virtualization", ln.id));
@@ -712,19 +793,10 @@ void gateways(Database& db, const Principal& who, Row& row, const Row* before) {
     }
   }
   if (before != nullptr) return;
-  const Row pool =
-      require_ref(db, who, "ip-pools", text(f, "external_pool_id"), "/external_pool_id");
-  if (!pool.fields.contains("site_id"))
-    throw invalid("/external_pool_id", "must be an IP pool of a site, not of a VM subnet");
-  const auto site = load_row(db, kind("sites"), text(pool.fields, "site_id"));
-  const auto ln =
-      site ? load_row(db, kind("logical-networks"), text(site->fields, "logical_network_id"))
-           : std::nullopt;
-  if (!ln || ln->fields.value("network_virtualization", true)) {
-    throw invalid("/external_pool_id",
-                  "must be a pool of a logical network without network virtualization (the "
-                  "external network)");
-  }
+  const std::string pool_id = granted(db, who, row.tenant_id, f, "external_pool_id",
+                                      "external_pool_ids", "external pool");
+  const Row pool = require_ref(db, who, "ip-pools", pool_id, "/external_pool_id");
+  require_external_pool(db, pool, "/external_pool_id");
   if (!f.contains("host_id")) {
     if (const std::string host = place_gateway(db, pool, row); !host.empty()) f["host_id"] = host;
   }
@@ -753,10 +825,36 @@ void routes(Database& db, const Principal& who, Row& row, const Row* before) {
 
 void forget_allocation_hints() { hints().clear(); }
 
+void grant_what_tenants_use(Database& db) {
+  const Kind& tenants_kind = kind("tenants");
+  std::vector<Row> upgraded;
+  auto s = db.prepare("SELECT id FROM tenants");
+  while (s.step()) {
+    auto tenant = load_row(db, tenants_kind, s.column_text(0));
+    if (!tenant || tenant->fields.contains("logical_network_ids")) continue;
+    auto collect = [&](const char* sql) {
+      json ids = json::array();
+      auto q = db.prepare(sql);
+      q.bind(1, tenant->id);
+      while (q.step()) ids.push_back(q.column_text(0));
+      return ids;
+    };
+    tenant->fields["logical_network_ids"] = collect(
+        "SELECT DISTINCT logical_network_id FROM vm_networks WHERE tenant_id = ? ORDER BY 1");
+    tenant->fields["external_pool_ids"] = collect(
+        "SELECT DISTINCT external_pool_id FROM gateways WHERE tenant_id = ? AND "
+        "external_pool_id IS NOT NULL ORDER BY 1");
+    tenant->etag = new_etag();
+    upgraded.push_back(std::move(*tenant));
+  }
+  for (const Row& row : upgraded) update_row(db, tenants_kind, row);
+}
+
 void before_write(Database& db, const Kind& kind, const Principal& who, Row& row,
                   const Row* before) {
   const std::string& c = kind.collection;
-  if (c == "tenants" || c == "logical-networks") return require_unique_name(db, kind, row);
+  if (c == "tenants") return tenants(db, who, row);
+  if (c == "logical-networks") return require_unique_name(db, kind, row);
   if (c == "tokens") return tokens(db, who, row, before);
   if (c == "sites") return sites(db, who, row, before);
   if (c == "mac-pools") return mac_pools(db, row, before);
@@ -783,6 +881,20 @@ void before_delete(Database& db, const Kind& kind, const Row& row) {
           db.prepare(fmt::format("SELECT id FROM {} WHERE {} = ? LIMIT 5", other.table, column));
       s.bind(1, row.id);
       while (s.step()) users.push_back(fmt::format("{} {}", other.collection, s.column_text(0)));
+    }
+  }
+  // A tenant's grants (a JSON list in its body).
+  const char* grants = kind.collection == "logical-networks" ? "logical_network_ids"
+                       : kind.collection == "ip-pools"        ? "external_pool_ids"
+                                                              : nullptr;
+  if (grants != nullptr) {
+    // Read in C++, not with SQLite's JSON functions: the SQL stays portable
+    // (migrations/README.md). Deleting a logical network or a pool is rare.
+    auto s = db.prepare("SELECT id, body FROM tenants");
+    while (s.step() && users.size() < 5) {
+      const json ids = json::parse(s.column_text(1)).value(grants, json::array());
+      if (std::find(ids.begin(), ids.end(), json(row.id)) != ids.end())
+        users.push_back(fmt::format("tenants {} (granted)", s.column_text(0)));
     }
   }
   if (kind.collection == "ip-pools" || kind.collection == "mac-pools") {

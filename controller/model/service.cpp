@@ -137,6 +137,7 @@ thread_local uint64_t last_sequence = 0;
 }
 
 Service::Service(store::Store& store) : store_(store) {
+  store_.write([](store::Database& db) { grant_what_tenants_use(db); });
   store_.set_on_rollback([this] {
     pending_.clear();
     forget_allocation_hints();

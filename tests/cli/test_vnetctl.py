@@ -101,15 +101,19 @@ class VnetctlTest(unittest.TestCase):
         host = self.json_of("host", "create", "--name", "hv1", "--site", "Redmond",
                             "--external-interface", "eth1")
         self.assertEqual(host["pa"], "192.168.10.20")  # from the site's pool
-        tenant = self.json_of("tenant", "create", "--name", "Woodgrove")
+        # Grants by name: what the tenant's VM networks and gateways may use.
+        tenant = self.json_of("tenant", "create", "--name", "Woodgrove", "--logical-network-ids", "Fabric",
+                              "--external-pool-ids", "external")
+        self.assertEqual(tenant["logical_network_ids"], [ln["id"]])
+        self.assertEqual(tenant["external_pool_ids"], [ext_pool["id"]])
         token = self.json_of("token", "create", "--name", "woodgrove-cli", "--tenant", "Woodgrove")
         self.assertTrue(token["token"].startswith("vnet_"))
         self.assertEqual(token["role"], "tenant")
 
         # The tenant's own objects, with the tenant's token.
         t = token["token"]
-        net = self.json_of("vm-network", "create", "--name", "Green", "--logical-network-id", ln["id"],
-                           token=t)
+        net = self.json_of("vm-network", "create", "--name", "Green", token=t)  # the one grant
+        self.assertEqual(net["logical_network_id"], ln["id"])
         self.assertEqual(net["tenant_id"], tenant["id"])
         subnet = self.json_of("vm-subnet", "create", "--vm-network", "Green", "--name", "front",
                               "--prefix", "10.1.0.0/24", token=t)
@@ -174,11 +178,14 @@ class VnetctlTest(unittest.TestCase):
                 self.assertIn(f"deleted {noun} {obj['id']}", out)
                 r = self.run_cli(noun, "show", obj["id"], expect=1)
                 self.assertIn("(404)", r.stderr)
-        self.run_cli("ip-pool", "delete", ext_pool["id"])
-        for noun in ["host", "ip-pool", "mac-pool", "site", "logical-network", "tenant"]:
+        # Granted to a tenant: in use until the tenant (or its grant) goes.
+        r = self.run_cli("ip-pool", "delete", ext_pool["id"], expect=1)
+        self.assertIn(f"tenants {tenant['id']} (granted)", r.stderr)
+        for noun in ["tenant", "host", "ip-pool", "mac-pool", "site", "logical-network"]:
             obj = made[noun]
             self.run_cli(noun, "delete", obj["id"], "-o", "json")
             self.assertEqual(self.run_cli(noun, "show", obj["id"], expect=1).returncode, 1)
+        self.run_cli("ip-pool", "delete", ext_pool["id"])
 
     def test_host_policy_and_enroll(self):
         ln = self.json_of("logical-network", "create", "--name", "PolicyNet")

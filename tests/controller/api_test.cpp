@@ -28,8 +28,16 @@ class ApiTest : public ::testing::Test {
             .at("id");
   }
 
+  // Every tenant is granted the datacenter logical network and every
+  // external pool (tenants made before a pool get it when it is made).
+  std::vector<std::string> tenants_, external_pools_;
+
   Tenant tenant(const std::string& name) {
-    const std::string id = ctl.create("tenants", {{"name", name}}).at("id");
+    const std::string id = ctl.create("tenants", {{"name", name},
+                                                  {"logical_network_ids", {logical_network}},
+                                                  {"external_pool_ids", external_pools_}})
+                               .at("id");
+    tenants_.push_back(id);
     const json token = ctl.create("tokens", {{"name", name + " self-service"}, {"tenant_id", id}});
     EXPECT_EQ(token.at("role"), "tenant");
     return {id, token.at("token")};
@@ -47,10 +55,17 @@ class ApiTest : public ::testing::Test {
                                            {"name", "edge"},
                                            {"host_group", host_group},
                                            {"subnets", {{{"prefix", "203.0.113.0/24"}}}}});
-    return ctl.create("ip-pools", {{"site_id", site.at("id")},
-                                   {"subnet", "203.0.113.0/24"},
-                                   {"gateway", "203.0.113.1"},
-                                   {"ranges", {{{"start", first}, {"end", last}}}}});
+    const json pool = ctl.create("ip-pools", {{"site_id", site.at("id")},
+                                              {"subnet", "203.0.113.0/24"},
+                                              {"gateway", "203.0.113.1"},
+                                              {"ranges", {{{"start", first}, {"end", last}}}}});
+    external_pools_.push_back(pool.at("id"));
+    for (const auto& t : tenants_) {
+      EXPECT_EQ(ctl.call("PATCH", "/api/v1/tenants/" + t, {{"external_pool_ids", external_pools_}})
+                    .status,
+                200);
+    }
+    return pool;
   }
 
   // A VM network with one subnet and one pool, created by the tenant itself.
@@ -637,12 +652,15 @@ TEST_F(ApiTest, TokensAreSecretAndTheLastAdminTokenStays) {
             401);  // revoked at once
 }
 
-TEST_F(ApiTest, WhoamiTellsTheRoleAndTheTenantsOwnName) {
+TEST_F(ApiTest, WhoamiTellsTheRoleTheTenantsOwnNameAndItsGrants) {
   auto r = ctl.call("GET", "/api/v1/whoami");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json().at("role"), "admin");
   EXPECT_TRUE(r.json().at("tenant_id").is_null());
-  const json tenant = ctl.create("tenants", {{"name", "contoso"}});
+  const json pool = external_pool();
+  const json tenant = ctl.create("tenants", {{"name", "contoso"},
+                                             {"logical_network_ids", {logical_network}},
+                                             {"external_pool_ids", {pool.at("id")}}});
   const json token =
       ctl.create("tokens", {{"name", "contoso-portal"}, {"tenant_id", tenant.at("id")}});
   r = ctl.call("GET", "/api/v1/whoami", nullptr, token.at("token"));
@@ -651,9 +669,93 @@ TEST_F(ApiTest, WhoamiTellsTheRoleAndTheTenantsOwnName) {
                             {"token_id", token.at("id")},
                             {"token_name", "contoso-portal"},
                             {"tenant_id", tenant.at("id")},
-                            {"tenant_name", "contoso"}}));
+                            {"tenant_name", "contoso"},
+                            {"logical_networks", {{{"id", logical_network}, {"name", "datacenter"}}}},
+                            {"external_pools", {{{"id", pool.at("id")}, {"name", ""}}}}}));
   EXPECT_EQ(ctl.call("GET", "/api/v1/whoami", nullptr, "vnet_nonsense").status, 401);
   EXPECT_EQ(ctl.call("POST", "/api/v1/whoami", json::object()).status, 405);
+}
+
+// Tenant onboarding (issue 16): the administrator grants logical networks
+// and external pools; a tenant uses only what it was granted, and with one
+// grant need not name it.
+TEST_F(ApiTest, ATenantUsesWhatItWasGrantedAndWithOneGrantNeedNotNameIt) {
+  const Tenant t = tenant("contoso");  // granted the datacenter network
+  const std::string tenant_url = "/api/v1/tenants/" + t.id;
+  auto r = ctl.call("POST", "/api/v1/vm-networks", {{"name", "Blue"}}, t.token);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.json().at("logical_network_id"), logical_network);
+  const json blue = r.json();
+
+  // Not granted: refused in the same words whether it exists or not.
+  const std::string other =
+      ctl.create("logical-networks", {{"name", "lab"}, {"network_virtualization", true}}).at("id");
+  const std::string absent = "00000000-0000-4000-8000-000000000999";
+  for (const std::string& id : {other, absent}) {
+    r = ctl.call("POST", "/api/v1/vm-networks", {{"name", "Red"}, {"logical_network_id", id}},
+                 t.token);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.json().at("errors")[0].at("message"),
+              "logical network " + id +
+                  " is not granted to your tenant (whoami lists what is; an administrator grants "
+                  "more)");
+  }
+  // Two grants: name one.
+  ASSERT_EQ(ctl.call("PATCH", tenant_url, {{"logical_network_ids", {logical_network, other}}})
+                .status,
+            200);
+  r = ctl.call("POST", "/api/v1/vm-networks", {{"name", "Red"}}, t.token);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("the tenant has 2 of them granted; name one"), std::string::npos)
+      << r.body;
+  EXPECT_EQ(ctl.call("POST", "/api/v1/vm-networks", {{"name", "Red"}, {"logical_network_id", other}},
+                     t.token)
+                .status,
+            201);
+
+  // A grant names something a tenant can use.
+  const json pool = external_pool();
+  const json site = ctl.create("sites", {{"logical_network_id", logical_network},
+                                         {"name", "dc"},
+                                         {"subnets", {{{"prefix", "192.168.9.0/24"}}}}});
+  const json dc_pool = ctl.create("ip-pools", {{"site_id", site.at("id")},
+                                               {"subnet", "192.168.9.0/24"},
+                                               {"ranges", {{{"start", "192.168.9.10"},
+                                                            {"end", "192.168.9.20"}}}}});
+  const std::string internet_ln = ctl.call("GET", "/api/v1/sites?limit=100")
+                                      .json()
+                                      .at("items")[0]
+                                      .at("logical_network_id");
+  struct Bad {
+    json patch;
+    std::string field, words;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {{{"logical_network_ids", {internet_ln}}},
+            "/logical_network_ids/0",
+            "does not allow network virtualization"},
+           {{{"logical_network_ids", {absent}}}, "/logical_network_ids/0", "there is no"},
+           {{{"logical_network_ids", {other, other}}}, "/logical_network_ids", "listed twice"},
+           {{{"external_pool_ids", {dc_pool.at("id")}}},
+            "/external_pool_ids/0",
+            "without network virtualization"}}) {
+    r = ctl.call("PATCH", tenant_url, bad.patch);
+    EXPECT_EQ(r.status, 400) << bad.patch.dump() << r.body;
+    EXPECT_EQ(r.json().at("errors")[0].at("field"), bad.field) << r.body;
+    EXPECT_NE(r.body.find(bad.words), std::string::npos) << r.body;
+  }
+
+  // One pool granted (external_pool() granted it): a gateway without naming it.
+  r = ctl.call("POST", "/api/v1/gateways",
+               {{"name", "internet"}, {"vm_network_id", blue.at("id")}, {"kind", "nat"}}, t.token);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.json().at("external_pool_id"), pool.at("id"));
+  EXPECT_EQ(r.json().at("external_ip"), "203.0.113.100");
+
+  // A granted logical network is in use: deleting it names the tenant.
+  r = ctl.call("DELETE", "/api/v1/logical-networks/" + other);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("tenants " + t.id + " (granted)"), std::string::npos) << r.body;
 }
 
 TEST_F(ApiTest, ATenantNamesAnAdministratorsSitePoolForItsNatGatewayWithoutReadingIt) {
@@ -679,7 +781,7 @@ TEST_F(ApiTest, ATenantNamesAnAdministratorsSitePoolForItsNatGatewayWithoutReadi
                                  {"external_pool_id", aaa.pool.at("id")}},
                                 fabrikam.token);
   EXPECT_EQ(refused.status, 400) << refused.body;
-  EXPECT_NE(refused.body.find("there is no IP pool with id"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find("is not granted to your tenant"), std::string::npos) << refused.body;
 }
 // --- gateways (issue 15) ---------------------------------------------------
 
@@ -789,18 +891,20 @@ TEST_F(GatewayApiTest, TheExternalPoolMustBeAnExternalNetworksAndItsAddressesAre
       "ip-pools", {{"site_id", site.at("id")},
                    {"subnet", "192.168.1.0/24"},
                    {"ranges", {{{"start", "192.168.1.100"}, {"end", "192.168.1.120"}}}}});
+  // (An administrator may name any pool for a tenant's gateway, but not this.)
   auto r = ctl.call("POST", "/api/v1/gateways",
                     {{"name", "x"},
                      {"vm_network_id", a.vm_network.at("id")},
                      {"kind", "nat"},
-                     {"external_pool_id", dc_pool.at("id")}},
-                    t.token);
+                     {"external_pool_id", dc_pool.at("id")}});
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("without network virtualization"), std::string::npos) << r.body;
+  // No pool named and none granted: the tenant is told what to ask for.
   r = ctl.call("POST", "/api/v1/gateways",
                {{"name", "x"}, {"vm_network_id", a.vm_network.at("id")}, {"kind", "nat"}}, t.token);
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(r.json().at("errors")[0].at("field"), "/external_pool_id");
+  EXPECT_NE(r.body.find("the tenant has no external pool granted"), std::string::npos) << r.body;
 
   const json pool = external_pool("203.0.113.100", "203.0.113.100");  // one address
   const json first = ctl.create("gateways",

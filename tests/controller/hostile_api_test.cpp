@@ -44,7 +44,9 @@ class HostileApiTest : public ::testing::Test {
   }
 
   Tenant tenant(const std::string& name) {
-    const std::string id = ctl.create("tenants", {{"name", name}}).at("id");
+    const std::string id =
+        ctl.create("tenants", {{"name", name}, {"logical_network_ids", {logical_network}}})
+            .at("id");
     const json token = ctl.create("tokens", {{"name", name + " self-service"}, {"tenant_id", id}});
     return {id, token.at("token")};
   }
@@ -116,10 +118,7 @@ TEST_F(HostileApiTest, AWriteThatWouldGiveAHostAnInvalidPolicyIsRefusedAndChange
   // carry external_ip 0.0.0.0) is refused before it is written (issue 15:
   // every gateway takes its address from an external pool).
   r = ctl.call("POST", "/api/v1/gateways",
-               {{"name", "edge"},
-                {"vm_network_id", net.at("id")},
-                {"kind", "forwarding"},
-                {"host_id", host_id}});
+               {{"name", "edge"}, {"vm_network_id", net.at("id")}, {"kind", "forwarding"}});
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("/external_pool_id"), std::string::npos) << r.body;
   EXPECT_EQ(ctl.call("GET", "/api/v1/gateways").json().at("items").size(), 0u);

@@ -239,6 +239,37 @@ TEST(Concurrency, ParallelSubnetsGetDistinctVsids) {
   EXPECT_EQ(*distinct.rbegin(), 4096 + 39);  // the lowest free, densely
 }
 
+// Tenants stored before grants existed (issue 16) keep what they use: at
+// the next start each is granted its VM networks' logical networks and its
+// gateways' external pools; a tenant stored with grants is left alone.
+TEST(Restart, TenantsFromBeforeGrantsAreGrantedWhatTheyUse) {
+  TempDir dir;
+  std::string old_tenant, new_tenant, ln;
+  {
+    Controller ctl(dir.path());
+    old_tenant = ctl.create("tenants", {{"name", "contoso"}}).at("id");
+    new_tenant = ctl.create("tenants", {{"name", "fabrikam"}}).at("id");
+    ln = ctl.create("logical-networks", {{"name", "dc"}}).at("id");
+    for (const auto& t : {old_tenant, new_tenant}) {
+      ctl.create("vm-networks", {{"name", "AAA"}, {"tenant_id", t}, {"logical_network_id", ln}});
+    }
+  }
+  {
+    // What a database written before issue 16 holds: no grant fields.
+    store::Store store((dir.path() / "vnet.db").string());
+    store.write([&](store::Database& db) {
+      auto s = db.prepare("UPDATE tenants SET body = ? WHERE id = ?");
+      s.bind(1, std::string(R"({"name":"contoso"})")).bind(2, old_tenant).run();
+    });
+  }
+  Controller again(dir.path());
+  const json upgraded = again.call("GET", "/api/v1/tenants/" + old_tenant).json();
+  EXPECT_EQ(upgraded.at("logical_network_ids"), json::array({ln})) << upgraded.dump();
+  EXPECT_EQ(upgraded.at("external_pool_ids"), json::array()) << upgraded.dump();
+  const json untouched = again.call("GET", "/api/v1/tenants/" + new_tenant).json();
+  EXPECT_EQ(untouched.at("logical_network_ids"), json::array()) << untouched.dump();
+}
+
 TEST(Restart, EveryObjectSurvivesARestart) {
   TempDir dir;
   std::string nic_id, ip;

@@ -32,13 +32,15 @@ before(async () => {
   const edge = await admin.create('sites', { logical_network_id: internet.id, name: 'Edge', subnets: [{ prefix: '203.0.113.0/24' }] });
   ids.externalPool = (await admin.create('ip-pools', { name: 'internet', site_id: edge.id, subnet: '203.0.113.0/24', gateway: '203.0.113.1', ranges: [{ start: '203.0.113.100', end: '203.0.113.120' }] })).id;
   await admin.create('hosts', { name: 'edge-a', site_id: site.id, pa: '192.168.1.50', external_interface: 'ext0' });
+  // Contoso's grants are given through the form (the first test); Fabrikam's here.
   const contoso = await admin.create('tenants', { name: 'Contoso' });
-  const fabrikam = await admin.create('tenants', { name: 'Fabrikam' });
+  ids.contoso = contoso.id;
+  const fabrikam = await admin.create('tenants', { name: 'Fabrikam', logical_network_ids: [ln.id] });
   ids.contosoToken = (await admin.create('tokens', { name: 'contoso-portal', tenant_id: contoso.id })).token;
   ids.fabrikamToken = (await admin.create('tokens', { name: 'fabrikam-portal', tenant_id: fabrikam.id })).token;
   // Fabrikam's network, made through the API: Contoso must never see it.
   const fab = client(controller.url, ids.fabrikamToken);
-  const fabNet = await fab.create('vm-networks', { name: 'Fabrikam-Secret', logical_network_id: ln.id });
+  const fabNet = await fab.create('vm-networks', { name: 'Fabrikam-Secret' });  // its one grant
   ids.fabrikamNetwork = fabNet.id;
   const fabSubnet = await fab.create('vm-subnets', { vm_network_id: fabNet.id, name: 'fab-subnet', prefix: '10.0.0.0/24' });
   await fab.create('ip-pools', { vm_subnet_id: fabSubnet.id, ranges: [{ start: '10.0.0.10', end: '10.0.0.20' }] });
@@ -78,6 +80,33 @@ test('an administrator signs in, sees the admin views and creates a logical netw
   const stored = (await admin.list('logical-networks')).find((l) => l.name === 'Storage');
   assert.equal(stored.network_virtualization, false);
 
+  // Onboarding: grant Contoso the datacenter network and the internet pool
+  // (checkboxes), then hand a new token over.
+  await page.goto(`${controller.url}/#/tenants/${ids.contoso}`);
+  await page.getByRole('button', { name: 'Edit' }).click();
+  const networks = page.getByRole('group', { name: 'Logical networks granted' });
+  await networks.getByLabel('Datacenter').check();
+  assert.equal(await networks.getByLabel('Storage').isChecked(), false);
+  await page.getByRole('group', { name: 'External pools granted' }).getByLabel('internet').check();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.locator('[data-field="logical_network_ids"]').getByText('Datacenter').waitFor();
+  assert.equal(await page.locator('[data-field="logical_network_ids"]').textContent(), 'Datacenter');
+  assert.equal(await page.locator('[data-field="external_pool_ids"]').textContent(), 'internet');
+  const granted = await admin.call('GET', `/api/v1/tenants/${ids.contoso}`);
+  assert.deepEqual(granted.logical_network_ids, [ids.logicalNetwork]);
+  assert.deepEqual(granted.external_pool_ids, [ids.externalPool]);
+  await page.goto(`${controller.url}/#/tokens/new`);
+  await page.getByLabel(/^Name/).fill('contoso-ops');
+  await page.getByLabel(/^Tenant/).selectOption({ label: 'Contoso' });
+  await page.getByRole('button', { name: 'Create' }).click();
+  const secret = await page.getByTestId('secret').textContent();
+  assert.match(secret, /^vnet_[0-9a-f]{64}$/);
+  assert.equal(await page.getByTestId('handoff-url').textContent(), `${controller.url}/`);
+  assert.equal(await page.getByTestId('handoff-env').textContent(), `export VNET_URL=${controller.url} VNET_TOKEN=${secret}`);
+  await page.getByRole('button', { name: 'Copy the vnetctl environment' }).click();
+  await screenshot(page, 'admin-token-handoff');
+  ids.opsToken = secret;
+
   await page.goto(`${controller.url}/#/hosts`);
   await page.getByTestId('list-hosts').getByText('host-a').waitFor();
   assert.match(await page.getByTestId('list-hosts').textContent(), /192\.168\.1\.11/);
@@ -100,24 +129,32 @@ test('a tenant builds a network through the forms, sees the server\'s validation
   assert.equal(await nav.getByRole('link', { name: 'Hosts' }).count(), 0);
   assert.equal(await nav.getByRole('link', { name: 'Tenants' }).count(), 0);
 
-  // VM network: the tenant cannot list logical networks, so it types the id
-  // the administrator gave it.
+  // VM network: the form offers what the administrator granted, by name,
+  // and the one grant is chosen already.
   await page.goto(`${controller.url}/#/vm-networks/new`);
   await page.getByLabel(/^Name/).fill('Blue');
-  await page.getByLabel(/^Logical network/).fill(ids.logicalNetwork);
+  const ln = page.getByLabel(/^Logical network/);
+  await ln.locator('option', { hasText: 'Datacenter' }).waitFor({ state: 'attached' });
+  assert.equal(await ln.inputValue(), ids.logicalNetwork);
+  assert.deepEqual(await ln.locator('option').allTextContents(), ['—', 'Datacenter']);
   await page.getByRole('button', { name: 'Create' }).click();
   await page.getByRole('heading', { name: 'VM network Blue' }).waitFor();
   ids.blue = page.url().split('/').pop();
 
-  // VM subnet with a bad prefix: the server's message, next to the field.
-  await page.goto(`${controller.url}/#/vm-subnets/new`);
-  await page.getByLabel(/^VM network/).selectOption({ label: 'Blue' });
+  // "Add one" on the VM network opens the subnet form with it chosen.
+  await page.getByRole('link', { name: 'Add one' }).click();
+  await page.getByRole('heading', { name: 'New VM subnet' }).waitFor();
+  await page.getByLabel(/^VM network/).locator('option', { hasText: 'Blue' }).waitFor({ state: 'attached' });
+  assert.equal(await page.getByLabel(/^VM network/).inputValue(), ids.blue);
+  // VM subnet with a bad prefix: the server's message, next to the field,
+  // and its detail on top.
   await page.getByLabel(/^Name/).fill('web');
   await page.getByLabel(/^Prefix/).fill('10.0.0.1/24');
   await page.getByRole('button', { name: 'Create' }).click();
   const fieldError = page.locator('#f-prefix-error');
   await fieldError.waitFor();
   assert.match(await fieldError.textContent(), /host bits are set \(did you mean 10\.0\.0\.0\/24\?\)/);
+  assert.match(await page.locator('form .error').textContent(), /Bad Request \/prefix: .*host bits are set.*\(one field: see below\)/);
   assert.equal(await page.getByLabel(/^Prefix/).getAttribute('aria-invalid'), 'true');
   await screenshot(page, 'tenant-form-error');
   await page.getByLabel(/^Prefix/).fill('10.0.0.0/24');
@@ -127,8 +164,10 @@ test('a tenant builds a network through the forms, sees the server\'s validation
   assert.match(vsid, /^\d+$/);
   assert.ok(Number(vsid) >= 4096);
 
-  // CA pool and NIC through the forms.
-  await page.goto(`${controller.url}/#/ip-pools/new`);
+  // CA pool and NIC through the forms (a tenant's IP pools are CA pools).
+  await page.goto(`${controller.url}/#/ip-pools`);
+  await page.getByRole('link', { name: 'New CA pool' }).click();
+  await page.getByRole('heading', { name: 'New CA pool' }).waitFor();
   await page.getByLabel(/^VM subnet/).selectOption({ label: 'web' });
   await page.getByLabel(/^Ranges/).fill('10.0.0.10-10.0.0.19');
   await page.getByLabel(/^DNS/).fill('10.0.0.2');
@@ -142,16 +181,19 @@ test('a tenant builds a network through the forms, sees the server\'s validation
   await page.getByRole('button', { name: 'Create' }).click();
   await page.getByRole('heading', { name: /VM NIC web-1/ }).waitFor();
   assert.equal(await page.locator('[data-field="ip"]').textContent(), '10.0.0.10');
+  assert.match(await page.getByTestId('unplaced').textContent(), /an administrator places it/);
   ids.nic = page.url().split('/').pop();
 
   // A NAT gateway with a port forwarding rule, through the form (the
-  // external pool by the id the administrator gave).
+  // external pool: the one granted, chosen already).
   await page.goto(`${controller.url}/#/gateways/new`);
   assert.equal(await page.getByLabel(/^Host/).count(), 0);  // placement is the controller's
   await page.getByLabel(/^Name/).fill('internet');
   await page.getByLabel(/^VM network/).selectOption({ label: 'Blue' });
   await page.getByLabel(/^Kind/).selectOption('nat');
-  await page.getByLabel(/^External pool/).fill(ids.externalPool);
+  await page.getByLabel(/^External pool/).locator('option', { hasText: 'internet' }).waitFor({ state: 'attached' });
+  assert.equal(await page.getByLabel(/^External pool/).inputValue(), ids.externalPool);
+  assert.deepEqual(await page.getByLabel(/^External pool/).locator('option').allTextContents(), ['—', 'internet']);
   await page.getByLabel(/^NAT rules/).fill('tcp:8080=10.0.0.10:80');
   await page.getByRole('button', { name: 'Create' }).click();
   await page.locator('[data-field="external_ip"]').waitFor();
@@ -179,6 +221,7 @@ test('a tenant builds a network through the forms, sees the server\'s validation
   await page.goto(`${controller.url}/#/topology`);
   await page.locator('.topology-list').getByText('Blue').waitFor();
   assert.doesNotMatch(await page.locator('main').textContent(), /Fabrikam|fab-/);
+
   await page.goto(`${controller.url}/#/`);
   await page.getByTestId('counts').waitFor();
   assert.match(await page.getByTestId('counts').textContent(), /1 VM networks/);
@@ -250,7 +293,7 @@ test('an edit made elsewhere first is not overwritten: If-Match, and a clear mes
   await page.getByRole('button', { name: 'Save' }).click();
   const stale = page.getByTestId('stale');
   await stale.waitFor();
-  assert.match(await stale.textContent(), /Someone else changed this VM network after you opened it/);
+  assert.match(await stale.textContent(), /Someone else changed this VM network after you opened it\. Your changes were not saved\. Load/);
   assert.equal((await contoso.call('GET', `/api/v1/vm-networks/${ids.blue}`)).name, 'Blue-from-api');
   await stale.getByRole('button', { name: 'Load the current version' }).click();
   await page.getByRole('heading', { name: 'VM network Blue-from-api' }).waitFor();
@@ -268,8 +311,15 @@ test('deletes ask first, carry If-Match, and say what still uses the object', as
   await page.getByLabel(/^Prefix/).fill('192.0.2.0/24');
   await page.getByLabel(/^Next hop/).fill('10.0.0.1');
   await page.getByRole('button', { name: 'Create' }).click();
+  // The question is focused: Escape keeps the route, Enter deletes it.
   await page.getByRole('button', { name: 'Delete' }).click();
-  const confirm = page.getByRole('alertdialog');
+  let confirm = page.getByRole('alertdialog');
+  await confirm.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Delete');
+  await page.keyboard.press('Escape');
+  await confirm.waitFor({ state: 'detached' });
+  await page.getByRole('button', { name: 'Delete' }).click();
+  confirm = page.getByRole('alertdialog');
   await confirm.waitFor();
   assert.match(await confirm.textContent(), /This cannot be undone/);
   const routeId = page.url().split('/').pop();
@@ -289,8 +339,32 @@ test('deletes ask first, carry If-Match, and say what still uses the object', as
   await context.close();
 });
 
+test('the keyboard: the skip link reaches the content, navigation moves focus to it', async () => {
+  const { page, context, problems } = await openPage(browser, controller.url);
+  await signIn(page, ids.opsToken);  // the token handed over in the first test: Contoso's
+  assert.match(await page.getByTestId('who').textContent(), /Tenant Contoso · token contoso-ops/);
+  await page.keyboard.press('Tab');
+  const skip = page.getByRole('link', { name: 'Skip to content' });
+  assert.equal(await skip.evaluate((a) => a === document.activeElement), true);
+  const before = page.url();
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'content');
+  assert.equal(page.url(), before);
+  assert.equal(await page.getByRole('heading', { name: 'Not found' }).count(), 0);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'VM networks' }).click();
+  await page.getByRole('heading', { name: 'VM networks' }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'content');
+  // A tenant's hosts are numbered, not shown by id (ids may all start 00000000).
+  await page.goto(`${controller.url}/#/topology`);
+  await page.locator('.topology-list').getByText('web-1').waitFor();
+  assert.match(await page.locator('.topology-list').textContent(), /web-1 10\.0\.0\.10 .* on host 1/s);
+  assert.deepEqual(unexpected(problems, []), []);
+  await context.close();
+});
+
 test('a revoked token is signed out with a reason; a bad token is refused at sign-in', async () => {
   const { page, context, problems } = await openPage(browser, controller.url);
+  assert.match(await page.locator('main').textContent(), /in <data-dir>\/admin\.token/);
   await page.getByLabel('Token').fill('vnet_0000');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('alert').waitFor();

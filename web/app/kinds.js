@@ -4,10 +4,10 @@
 export const kinds = {
   'logical-networks': { label: 'Logical networks', columns: ['name', 'network_virtualization', 'flow_entropy'], admin: true },
   sites: { label: 'Sites', columns: ['name', 'logical_network_id', 'subnets', 'host_group'], admin: true },
-  'ip-pools': { label: 'IP pools', tenantLabel: 'CA pools', columns: ['name', 'vm_subnet_id', 'site_id', 'subnet', 'ranges', 'gateway', 'usage'], admin: false },
+  'ip-pools': { label: 'IP pools', tenantLabel: 'CA pools', tenantSingular: 'CA pool', columns: ['name', 'vm_subnet_id', 'site_id', 'subnet', 'ranges', 'gateway', 'usage'], admin: false },
   'mac-pools': { label: 'MAC pools', columns: ['name', 'start', 'end'], admin: true },
   hosts: { label: 'Hosts', columns: ['name', 'pa', 'external_interface', 'connected', 'last_seen', 'generations', 'configuration_state'], admin: true },
-  tenants: { label: 'Tenants', columns: ['name'], admin: true },
+  tenants: { label: 'Tenants', columns: ['name', 'logical_network_ids', 'external_pool_ids'], admin: true },
   tokens: { label: 'Tokens', columns: ['name', 'role', 'tenant_id'], admin: true },
   'vm-networks': { label: 'VM networks', columns: ['name', 'translation', 'isolation', 'rdid', 'tenant_id'], admin: false },
   'vm-subnets': { label: 'VM subnets', columns: ['name', 'prefix', 'vsid', 'vm_network_id'], admin: false },
@@ -27,6 +27,7 @@ export const headings = {
   configuration_state: 'State', last_seen: 'Last seen', next_hop: 'Next hop', host_group: 'Host group',
   network_virtualization: 'Network virtualization', flow_entropy: 'Flow entropy', generations: 'Realized / desired',
   external_ip: 'External IP', usage: 'Used / free', nat_rules: 'NAT rules', external_interface: 'External interface',
+  logical_network_ids: 'Logical networks granted', external_pool_ids: 'External pools granted',
 };
 
 export function heading(field) {

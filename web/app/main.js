@@ -9,9 +9,14 @@ import { TopologyView } from './topology.js';
 import { PolicyView } from './policy.js';
 import { OverviewView } from './overview.js';
 
+// #/vm-subnets/new?vm_network_id=ID -> ['vm-subnets', 'new'] and { vm_network_id: ID }
 function parseRoute() {
-  const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
-  return parts;
+  const [path] = location.hash.replace(/^#\/?/, '').split('?');
+  return path.split('/').filter(Boolean).map(decodeURIComponent);
+}
+function parseQuery() {
+  const query = location.hash.split('?')[1] || '';
+  return Object.fromEntries(new URLSearchParams(query));
 }
 
 function SignIn({ onSignedIn, reason }) {
@@ -36,7 +41,7 @@ function SignIn({ onSignedIn, reason }) {
   return html`
     <main class="signin">
       <h1>vnet console</h1>
-      <p>Sign in with an API token. Administrators find the first one in <code>&lt;data-dir&gt;/admin.token</code>;
+      <p>Sign in with an API token. Administrators find the first one in <code>${'<data-dir>/admin.token'}</code>;
          tenants get theirs from an administrator.</p>
       <form onSubmit=${submit}>
         <label for="token">Token</label>
@@ -71,7 +76,7 @@ function View({ who, route }) {
     return html`<main><h1>Not found</h1><p>There is no page at <code>#/${route.join('/')}</code>.</p></main>`;
   }
   if (!second) return html`<${ListView} key=${first} collection=${first} who=${who} />`;
-  if (second === 'new') return html`<${CreateView} key=${first} collection=${first} who=${who} />`;
+  if (second === 'new') return html`<${CreateView} key=${location.hash} collection=${first} who=${who} initial=${parseQuery()} />`;
   if (first === 'hosts' && third === 'policy') return html`<${PolicyView} key=${second} id=${second} />`;
   return html`<${ObjectView} key=${`${first}/${second}`} collection=${first} id=${second} who=${who} />`;
 }
@@ -83,7 +88,13 @@ function App() {
   const [route, setRoute] = useState(parseRoute());
 
   useEffect(() => {
-    const onHash = () => { setRoute(parseRoute()); window.scrollTo(0, 0); };
+    // After navigation the keyboard starts at the new page's content, not
+    // at the link it left (which may be gone).
+    const onHash = () => {
+      setRoute(parseRoute());
+      window.scrollTo(0, 0);
+      setTimeout(() => document.getElementById('content')?.focus({ preventScroll: true }), 0);
+    };
     window.addEventListener('hashchange', onHash);
     whenUnauthorized(() => {
       token.clear();
@@ -108,7 +119,7 @@ function App() {
   if (!who) return html`<${SignIn} reason=${reason} onSignedIn=${(w) => { setReason(''); setWho(w); }} />`;
   const signOut = () => { token.clear(); setWho(null); location.hash = '#/'; };
   return html`
-    <a class="skip" href="#content">Skip to content</a>
+    <a class="skip" href="#content" onClick=${(e) => { e.preventDefault(); document.getElementById('content')?.focus(); }}>Skip to content</a>
     <header>
       <a class="brand" href="#/">vnet</a>
       <span class="who" data-testid="who">

@@ -35,7 +35,8 @@ function Chart({ title, series, data }) {
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2 }))],
       axes: [{}, { size: 50 }],
       // The last five minutes, even while there are only a few samples.
-      scales: { x: { time: true, range: (u, min, max) => [max - 300, max] } },
+      // Until the second sample there is no max: end the axis now, not in 1970.
+      scales: { x: { time: true, range: (u, min, max) => { const end = Number.isFinite(max) && max > 0 ? max : Date.now() / 1000; return [end - 300, end]; } } },
     }, data, box.current);
     return () => plot.current.destroy();
   }, []);

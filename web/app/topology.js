@@ -25,6 +25,17 @@ async function load(who) {
   return { networks, subnets, nics, gateways, hosts };
 }
 
+// "host 1", "host 2" in the order a tenant's objects name them.
+function hostLabel(model, id) {
+  if (!model.hostNumbers) {
+    model.hostNumbers = new Map();
+    for (const o of [...model.nics, ...model.gateways]) {
+      if (o.host_id && !model.hostNumbers.has(o.host_id)) model.hostNumbers.set(o.host_id, model.hostNumbers.size + 1);
+    }
+  }
+  return `host ${model.hostNumbers.get(id) ?? '?'}`;
+}
+
 function elementsOf(model) {
   const els = [];
   const hostIds = new Set();
@@ -32,11 +43,13 @@ function elementsOf(model) {
     hostIds.add(h.id);
     els.push({ data: { id: `host:${h.id}`, label: `${h.name}\n${h.pa || 'no PA'}`, href: `#/hosts/${h.id}` }, classes: 'host' });
   }
+  // A tenant does not read hosts: it sees them numbered (which of its NICs
+  // share a host), not by name or id.
   const placed = [...model.nics, ...model.gateways].map((o) => o.host_id).filter(Boolean);
   for (const id of placed) {
     if (hostIds.has(id)) continue;
     hostIds.add(id);
-    els.push({ data: { id: `host:${id}`, label: `host ${id.slice(0, 8)}` }, classes: 'host' });
+    els.push({ data: { id: `host:${id}`, label: hostLabel(model, id) }, classes: 'host' });
   }
   for (const n of model.networks) {
     els.push({ data: { id: `net:${n.id}`, label: `${n.name} · ${n.translation}\nRDID ${n.rdid.slice(0, 8)}`, href: `#/vm-networks/${n.id}` }, classes: 'network' });
@@ -90,7 +103,7 @@ export function TopologyView({ who }) {
           <a href=${`#/vm-subnets/${s.id}`}>${s.name}</a> ${s.prefix}, VSID ${s.vsid}
           <ul>${m.nics.filter((x) => x.vm_subnet_id === s.id).map((x) => html`<li>
             <a href=${`#/vm-nics/${x.id}`}>${x.vm_name}</a> ${x.ip} ${x.mac}
-            ${x.host_id ? html` on ${m.hosts ? html`<a href=${`#/hosts/${x.host_id}`}>${m.hosts.find((h) => h.id === x.host_id)?.name || x.host_id}</a>` : html`host ${x.host_id.slice(0, 8)}`}` : ' (not placed)'}
+            ${x.host_id ? html` on ${m.hosts ? html`<a href=${`#/hosts/${x.host_id}`}>${m.hosts.find((h) => h.id === x.host_id)?.name || x.host_id}</a>` : hostLabel(m, x.host_id)}` : ' (not placed)'}
           </li>`)}</ul></li>`)}</ul></li>`)}</ul>
       ${m.hosts && html`<h2>Hosts</h2><ul>${m.hosts.map((h) => html`<li>
         <a href=${`#/hosts/${h.id}`}>${h.name}</a> PA ${h.pa || '—'} · ${h.connected ? 'connected' : 'not connected'}

@@ -1,7 +1,7 @@
 // Lists, object pages and forms for every collection, built from the API's
 // OpenAPI schemas: a field added to the controller shows up here without a
 // change to the console.
-import { html, useState, useEffect } from '../vendor/htm-preact-standalone.mjs';
+import { html, useState, useEffect, useRef } from '../vendor/htm-preact-standalone.mjs';
 import { api, listAll, schemaOf, ApiError } from './api.js';
 import { kinds, heading, text, poolUsage } from './kinds.js';
 
@@ -10,6 +10,7 @@ const refCollections = ['logical-networks', 'sites', 'ip-pools', 'hosts', 'tenan
 export function labelOf(item) {
   if (!item) return '';
   if (item.name) return item.name;
+  if (item.granted) return `pool ${item.id.slice(0, 8)}`;
   if (item.vm_name) return `${item.vm_name} (${item.ip || item.mac || ''})`;
   if (item.prefix) return item.prefix;
   return item.id;
@@ -28,7 +29,24 @@ export async function loadNames(collections, who) {
       if (!(e instanceof ApiError) || e.status !== 403) throw e;
     }
   }));
+  // A tenant knows what it was granted by name (whoami), not by reading
+  // the administrator's collections.
+  if (who.role !== 'admin') {
+    if (collections.includes('logical-networks')) {
+      names['logical-networks'] = Object.fromEntries((who.logical_networks || []).map((g) => [g.id, { ...g, granted: true }]));
+    }
+    if (collections.includes('ip-pools')) {
+      for (const g of who.external_pools || []) (names['ip-pools'] ||= {})[g.id] = { ...g, granted: true };
+    }
+  }
   return names;
+}
+
+// What one object of the collection is called for this reader (a tenant's
+// IP pools are its CA pools, as its menu says).
+function singular(collection, schema, who) {
+  const meta = kinds[collection];
+  return who?.role === 'tenant' && meta?.tenantSingular ? meta.tenantSingular : schema?.['x-vnet-singular'] || '';
 }
 
 function refTarget(schema, field) {
@@ -46,6 +64,10 @@ function Ref({ collection, id, names }) {
 function Value({ schema, field, value, names }) {
   const target = refTarget(schema, field);
   if (target && typeof value === 'string') return html`<${Ref} collection=${target} id=${value} names=${names} />`;
+  if (target && Array.isArray(value)) {
+    if (value.length === 0) return 'none';
+    return value.map((id, i) => html`${i > 0 ? ', ' : ''}<${Ref} collection=${target} id=${id} names=${names} />`);
+  }
   if (field === 'configuration_state' && value) {
     return html`<span class=${`state ${value.status}`}>${value.status}</span>
       ${(value.detail || []).map((d) => html` <span class="code" title=${d.message}>${d.code}</span>`)}`;
@@ -91,7 +113,7 @@ export function ListView({ collection, who }) {
     <main>
       <div class="title">
         <h1>${label}</h1>
-        <a class="button" href=${`#/${collection}/new`}>New ${state.schema?.['x-vnet-singular'] || ''}</a>
+        <a class="button" href=${`#/${collection}/new`}>New ${singular(collection, state.schema, who)}</a>
       </div>
       <${Problem} error=${state.error} />
       ${state.loading && html`<p class="loading">Loading…</p>`}
@@ -196,12 +218,22 @@ function decode(prop, raw) {
   return raw.trim() === '' ? null : raw.trim();
 }
 
+// What a reference field may name: an external pool is a site's pool (a
+// tenant's: the ones granted to it); a tenant's logical networks are its
+// grants (loadNames).
+function choicesFor(field, prop, options) {
+  const items = Object.values(options?.[prop['x-vnet-ref']] || {});
+  if (field === 'external_pool_id' || field === 'external_pool_ids') return items.filter((c) => c.site_id || c.granted);
+  return items;
+}
+
 function hint(prop) {
   if (prop.type === 'array') {
     const item = prop.items?.properties;
     if (item?.start) return 'start-end, separated by commas: 10.0.0.10-10.0.0.99';
     if (item?.prefix) return 'prefix[:VLAN], separated by commas: 192.168.1.0/24:10';
     if (item?.external_port) return 'protocol:port=address:port, separated by commas: tcp:8080=10.0.0.5:80';
+    if (prop['x-vnet-ref']) return '';
     return 'addresses separated by commas';
   }
   if (prop.example) return `e.g. ${prop.example}`;
@@ -230,20 +262,36 @@ function fieldErrors(error, fields) {
   return { byField, rest };
 }
 
-export function Form({ collection, schema, who, object, onSaved, onCancel, submitLabel }) {
+export function Form({ collection, schema, who, object, initial, onSaved, onCancel, submitLabel }) {
   const editing = Boolean(object);
   const fields = visibleFields(schema, who, editing);
   const withTenant = !editing && who.role === 'admin' && collection === 'vm-networks';
   const allFields = withTenant ? ['tenant_id', ...fields] : fields;
   const props = { ...schema.properties, tenant_id: { type: 'string', 'x-vnet-ref': 'tenants', description: 'The tenant that owns it.' } };
-  const [values, setValues] = useState(() => Object.fromEntries(allFields.map((f) => [f, encode(props[f], object ? object[f] : props[f].default)])));
+  // A new object starts from the defaults and what the link that opened the
+  // form gives (#/vm-subnets/new?vm_network_id=...: "Add one" on the parent).
+  const [values, setValues] = useState(() => Object.fromEntries(allFields.map((f) => [f,
+    object ? encode(props[f], object[f]) : (initial?.[f] ?? encode(props[f], props[f].default))])));
   const [options, setOptions] = useState(null);  // null while loading
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     const refs = allFields.map((f) => props[f]['x-vnet-ref']).filter(Boolean);
-    loadNames([...new Set(refs)], who).then(setOptions).catch(() => setOptions({}));
+    loadNames([...new Set(refs)], who).then((loaded) => {
+      setOptions(loaded);
+      // A new object: a reference with one possible choice is chosen
+      // already (a tenant's one granted logical network or external pool).
+      if (editing) return;
+      const chosen = {};
+      for (const f of allFields) {
+        const p = props[f];
+        if (!p['x-vnet-ref'] || p.type === 'array' || values[f]) continue;
+        const choices = choicesFor(f, p, loaded);
+        if (choices.length === 1 && (who.role !== 'admin' || required.has(f))) chosen[f] = choices[0].id;
+      }
+      if (Object.keys(chosen).length) setValues((v) => ({ ...v, ...chosen }));
+    }).catch(() => setOptions({}));
   }, [collection]);
 
   const required = new Set(editing ? [] : schema.required || []);
@@ -294,14 +342,25 @@ export function Form({ collection, schema, who, object, onSaved, onCancel, submi
     if (target && options === null) {
       return html`<select ...${common} disabled><option>Loading…</option></select>`;
     }
-    // An external pool is a site's pool: a tenant sees none of those (it is
-    // given the id by its administrator) and types it.
-    const choices = target && options[target]
-      ? Object.values(options[target]).filter((c) => f !== 'external_pool_id' || c.site_id)
-      : [];
-    if (target && options[target] && (choices.length || f !== 'external_pool_id')) {
+    const choices = target ? choicesFor(f, p, options) : [];
+    // A list of references (a tenant's grants): one checkbox each.
+    if (target && p.type === 'array') {
+      const chosen = new Set(String(values[f]).split(',').map((v) => v.trim()).filter(Boolean));
+      const toggle = (id, on) => {
+        if (on) chosen.add(id); else chosen.delete(id);
+        set([...chosen].join(', '));
+      };
+      return html`<div class="choices" role="group" id=${id} aria-label=${heading(f)} aria-describedby=${described}>
+        ${choices.length === 0 && html`<span class="empty">None exist yet.</span>`}
+        ${choices.map((c) => html`<label class="choice"><input type="checkbox" value=${c.id}
+          checked=${chosen.has(c.id)} onChange=${(e) => toggle(c.id, e.target.checked)} /> ${labelOf(c)}</label>`)}
+      </div>`;
+    }
+    const granted = who.role !== 'admin' && (f === 'logical_network_id' || f === 'external_pool_id');
+    if (target && options[target] && (choices.length || f !== 'external_pool_id' || granted)) {
+      const none = granted && choices.length === 0 ? 'None granted: ask your administrator' : null;
       return html`<select ...${common} value=${values[f]} onChange=${(e) => set(e.target.value)}>
-        <option value="">${required.has(f) ? 'Choose…' : '—'}</option>
+        <option value="">${none || (required.has(f) ? 'Choose…' : '—')}</option>
         ${choices.map((c) => html`<option value=${c.id}>${labelOf(c)}</option>`)}
       </select>`;
     }
@@ -311,12 +370,11 @@ export function Form({ collection, schema, who, object, onSaved, onCancel, submi
   return html`
     <form class="object-form" onSubmit=${submit} noValidate>
       ${stale && html`<div class="error" role="alert" data-testid="stale">
-        <strong>Someone else changed this ${schema['x-vnet-singular']} after you opened it.</strong>
-        Your changes were not saved. <button type="button" onClick=${onCancel}>Load the current version</button></div>`}
+        <strong>Someone else changed this ${singular(collection, schema, who)} after you opened it.</strong>${' '}
+        Your changes were not saved.${' '}<button type="button" onClick=${onCancel}>Load the current version</button></div>`}
       ${error && !stale && html`<div class="error" role="alert">
-        <strong>${error.title}</strong> ${Object.keys(byField).length > 0 && rest.length === 0
-          ? `The controller refused ${Object.keys(byField).length === 1 ? 'one field' : `${Object.keys(byField).length} fields`}: see below.`
-          : error.detail}
+        <strong>${error.title}</strong>${' '}${error.detail}${Object.keys(byField).length > 0
+          ? ` (${Object.keys(byField).length === 1 ? 'one field' : `${Object.keys(byField).length} fields`}: see below)` : ''}
         ${rest.length > 0 && html`<ul>${rest.map((r) => html`<li>${r}</li>`)}</ul>`}</div>`}
       ${allFields.map((f) => html`
         <div class=${`field ${byField[f] ? 'invalid' : ''}`}>
@@ -332,25 +390,66 @@ export function Form({ collection, schema, who, object, onSaved, onCancel, submi
     </form>`;
 }
 
-export function CreateView({ collection, who }) {
+// A block of text with a button that copies it.
+function Copyable({ text: content, label, testid }) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(content);
+      setCopied(true);
+    } catch {
+      setCopied(false);  // no clipboard (plain HTTP off loopback): select it by hand
+    }
+  };
+  return html`<div class="copyable">
+    <pre class="secret" data-testid=${testid}>${content}</pre>
+    <button type="button" class="secondary" onClick=${copy} aria-label=${`Copy ${label}`}>${copied ? 'Copied' : 'Copy'}</button>
+  </div>`;
+}
+
+// A new token's secret is shown once, here, and never again: with what the
+// person it is for needs to start (the console's address, vnetctl's
+// environment).
+function TokenHandOff({ created }) {
+  const consoleUrl = `${location.origin}${location.pathname}`;
+  const env = `export VNET_URL=${location.origin} VNET_TOKEN=${created.token}`;
+  const https = location.protocol === 'https:';
+  return html`<main>
+    <h1>Token ${created.name} created</h1>
+    <p>Copy the secret now: the controller keeps only its hash.</p>
+    <${Copyable} text=${created.token} label="the token" testid="secret" />
+    <h2>Hand it over</h2>
+    <p>${created.role === 'tenant' ? 'The tenant signs in to the console here with the token:' : 'Sign in to the console here with the token:'}</p>
+    <${Copyable} text=${consoleUrl} label="the console's address" testid="handoff-url" />
+    <p>Or with vnetctl${https ? ' (add VNET_CA_CERT=ca.crt from the controller\'s data directory when its certificate is from its own CA)' : ''}:</p>
+    <${Copyable} text=${env} label="the vnetctl environment" testid="handoff-env" />
+    <a class="button" href=${`#/tokens/${created.id}`}>Done</a>
+  </main>`;
+}
+
+// "Delete X?": focused when it opens, so Enter and Escape answer it.
+function Confirm({ text: question, onYes, onNo }) {
+  const yes = useRef(null);
+  useEffect(() => { yes.current?.focus(); }, []);
+  const onKey = (e) => { if (e.key === 'Escape') { e.preventDefault(); onNo(); } };
+  return html`<div class="confirm" role="alertdialog" aria-modal="false" aria-labelledby="confirm-text" onKeyDown=${onKey}>
+    <p id="confirm-text">${question}</p>
+    <button type="button" class="danger" ref=${yes} onClick=${onYes}>Delete</button>${' '}
+    <button type="button" class="secondary" onClick=${onNo}>Keep it</button>
+  </div>`;
+}
+
+export function CreateView({ collection, who, initial }) {
   const [schema, setSchema] = useState(null);
   const [created, setCreated] = useState(null);
   useEffect(() => { schemaOf(collection).then(setSchema); }, [collection]);
   if (!schema) return html`<main><p class="loading">Loading…</p></main>`;
-  if (created) {
-    // A new token's secret is shown once, here, and never again.
-    return html`<main>
-      <h1>Token ${created.name} created</h1>
-      <p>Copy the secret now: the controller keeps only its hash.</p>
-      <pre class="secret" data-testid="secret">${created.token}</pre>
-      <a class="button" href=${`#/tokens/${created.id}`}>Done</a>
-    </main>`;
-  }
+  if (created) return html`<${TokenHandOff} created=${created} />`;
   const label = kinds[collection].label;
   return html`<main>
-    <h1>New ${schema['x-vnet-singular']}</h1>
+    <h1>New ${singular(collection, schema, who)}</h1>
     <p class="crumbs"><a href=${`#/${collection}`}>${label}</a></p>
-    <${Form} collection=${collection} schema=${schema} who=${who} submitLabel="Create"
+    <${Form} collection=${collection} schema=${schema} who=${who} initial=${initial} submitLabel="Create"
       onSaved=${(o) => { if (collection === 'tokens') setCreated(o); else location.hash = `#/${collection}/${o.id}`; }}
       onCancel=${() => { location.hash = `#/${collection}`; }} />
   </main>`;
@@ -412,17 +511,14 @@ export function ObjectView({ collection, id, who }) {
     <main>
       <p class="crumbs"><a href=${`#/${collection}`}>${meta.label}</a></p>
       <div class="title">
-        <h1>${schema['x-vnet-singular']} ${title}</h1>
+        <h1>${singular(collection, schema, who)} ${title}</h1>
         ${mode === 'view' && html`<div class="actions">
           <button type="button" onClick=${() => setMode('edit')}>Edit</button>
           <button type="button" class="danger" onClick=${() => setMode('confirm')}>Delete</button>
         </div>`}
       </div>
-      ${mode === 'confirm' && html`<div class="confirm" role="alertdialog" aria-labelledby="confirm-text">
-        <p id="confirm-text">Delete ${schema['x-vnet-singular']} ${title}? This cannot be undone.</p>
-        <button type="button" class="danger" onClick=${remove} autofocus>Delete</button>
-        <button type="button" class="secondary" onClick=${() => setMode('view')}>Keep it</button>
-      </div>`}
+      ${mode === 'confirm' && html`<${Confirm} text=${`Delete ${singular(collection, schema, who)} ${title}? This cannot be undone.`}
+        onYes=${remove} onNo=${() => setMode('view')} />`}
       <${Problem} error=${deleteError} />
       ${mode === 'edit'
         ? html`<${Form} collection=${collection} schema=${schema} who=${who} object=${object} submitLabel="Save"
@@ -437,10 +533,13 @@ export function ObjectView({ collection, id, who }) {
         <p><a class="button" href=${`#/hosts/${id}/policy`}>Policy on this host</a></p>
         <${Enrollment} id=${id} />`}
       ${collection === 'vm-networks' && state.children && html`<section><h2>VM subnets</h2>
-        ${state.children.length === 0 ? html`<p class="empty">None yet. <a href="#/vm-subnets/new">Add one</a>.</p>`
+        ${state.children.length === 0 ? html`<p class="empty">None yet. <a href=${`#/vm-subnets/new?vm_network_id=${id}`}>Add one</a>.</p>`
           : html`<ul>${state.children.map((s) => html`<li><a href=${`#/vm-subnets/${s.id}`}>${s.name}</a> ${s.prefix} · VSID ${s.vsid}</li>`)}</ul>`}</section>`}
+      ${collection === 'vm-nics' && !object.host_id && html`<p class="note" data-testid="unplaced">
+        Not placed on a host yet: an administrator places it (its host and interface), as a compute
+        orchestrator does when it starts the VM. It carries traffic from then on.</p>`}
       ${collection === 'vm-subnets' && state.children && html`<section><h2>VM NICs</h2>
-        ${state.children.length === 0 ? html`<p class="empty">None yet.</p>`
+        ${state.children.length === 0 ? html`<p class="empty">None yet. <a href=${`#/vm-nics/new?vm_subnet_id=${id}`}>Add one</a>.</p>`
           : html`<ul>${state.children.map((n) => html`<li><a href=${`#/vm-nics/${n.id}`}>${n.vm_name}</a> ${n.ip} · ${n.mac} · ${n.configuration_state?.status || ''}</li>`)}</ul>`}</section>`}
     </main>`;
 }
