@@ -241,6 +241,8 @@ test('the administrator places the NIC, then sees it in the topology and in the 
   await page.getByLabel(/^Interface/).fill('tap-web1');
   await page.getByRole('button', { name: 'Save' }).click();
   await page.getByRole('button', { name: 'Edit' }).waitFor();
+  // After the save the page watches the NIC: host-a has no agent, so it waits.
+  await page.getByTestId('realization').getByText(/Waiting for host-a to apply it \(host_not_connected\)/).waitFor();
   assert.equal(await page.locator('[data-field="interface"]').textContent(), 'tap-web1');
   assert.equal(await page.locator('[data-field="host_id"]').textContent(), 'host-a');
 
@@ -333,7 +335,9 @@ test('deletes ask first, carry If-Match, and say what still uses the object', as
   await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
   const refusal = page.getByRole('alert');
   await refusal.waitFor();
-  assert.match(await refusal.textContent(), /Conflict.*in use by vm-subnets/s);
+  // "in use by" names and links the user.
+  await refusal.getByRole('link', { name: 'VM subnet web' }).waitFor();
+  assert.match(await refusal.textContent(), /Conflict.*in use by VM subnet web/s);
   assert.equal((await contoso.call('GET', `/api/v1/vm-networks/${ids.blue}`)).name, 'Blue-from-api');
   assert.deepEqual(unexpected(problems, [409]), []);
   await context.close();

@@ -78,28 +78,94 @@ function Value({ schema, field, value, names }) {
 
 export function Problem({ error }) {
   if (!error) return null;
-  return html`<div class="error" role="alert"><strong>${error.title}</strong> ${error.detail}</div>`;
+  return html`<div class="error" role="alert"><strong>${error.title}</strong>${' '}<${Linked} text=${error.detail || ''} /></div>`;
+}
+
+// A server message with "vm-subnets 5f0c…" in it (a 409's "in use by"):
+// each such reference becomes a link named like the object, once its name
+// is read (ids the reader may not read stay ids).
+const kReference = /\b(tenants|tokens|logical-networks|sites|ip-pools|mac-pools|hosts|vm-networks|vm-subnets|vm-nics|gateways|routes) ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b/g;
+function Linked({ text: message }) {
+  const [labels, setLabels] = useState({});
+  const found = [...message.matchAll(kReference)].map((m) => ({ collection: m[1], id: m[2] }));
+  useEffect(() => {
+    let live = true;
+    Promise.all(found.slice(0, 10).map(async ({ collection, id }) => {
+      try {
+        const { data } = await api('GET', `/api/v1/${collection}/${id}`);
+        return [id, `${kinds[collection]?.label.replace(/s$/, '') || collection} ${labelOf(data)}`];
+      } catch {
+        return [id, null];
+      }
+    })).then((pairs) => { if (live) setLabels(Object.fromEntries(pairs.filter(([, l]) => l))); });
+    return () => { live = false; };
+  }, [message]);
+  if (found.length === 0) return message;
+  const parts = [];
+  let at = 0;
+  for (const m of message.matchAll(kReference)) {
+    parts.push(message.slice(at, m.index));
+    const [whole, collection, id] = m;
+    parts.push(html`<a href=${`#/${collection}/${id}`}>${labels[id] || whole}</a>`);
+    at = m.index + whole.length;
+  }
+  parts.push(message.slice(at));
+  return parts;
+}
+
+const kPage = 100;
+
+// One page of a collection with the server's filters and order (docs/api.md,
+// "Lists"): ?name= (a * matches anything), ?configuration_state=, ?sort=.
+async function listPage(collection, query, cursor) {
+  const params = new URLSearchParams({ limit: String(kPage) });
+  if (query.name) params.set('name', `*${query.name}*`);
+  if (query.state) params.set('configuration_state', query.state);
+  if (query.sort) params.set('sort', query.sort);
+  if (cursor) params.set('cursor', cursor);
+  const { data } = await api('GET', `/api/v1/${collection}?${params}`);
+  return data;
 }
 
 export function ListView({ collection, who }) {
   const meta = kinds[collection];
   const [state, setState] = useState({ loading: true });
+  const [query, setQuery] = useState({ name: '', state: '', sort: '' });
+  const [typed, setTyped] = useState('');
+  // The filter box asks the server once typing pauses.
+  useEffect(() => {
+    const timer = setTimeout(() => setQuery((q) => (q.name === typed ? q : { ...q, name: typed })), 250);
+    return () => clearTimeout(timer);
+  }, [typed]);
+  const decorate = async (items, schema) => {
+    const refs = new Set(meta.columns.map((c) => refTarget(schema, c)).filter(Boolean));
+    const names = await loadNames([...refs].filter((c) => refCollections.includes(c)), who);
+    const usage = collection === 'ip-pools' ? await poolUsages(items) : {};
+    return { names, usage };
+  };
   useEffect(() => {
     let live = true;
     (async () => {
       try {
-        const [items, schema] = await Promise.all([listAll(collection), schemaOf(collection)]);
-        const refs = new Set(meta.columns.map((c) => refTarget(schema, c)).filter(Boolean));
-        const names = await loadNames([...refs].filter((c) => refCollections.includes(c)), who);
-        let usage = {};
-        if (collection === 'ip-pools') usage = await poolUsages(items);
-        if (live) setState({ items, schema, names, usage });
+        const [page, schema] = await Promise.all([listPage(collection, query), schemaOf(collection)]);
+        const extra = await decorate(page.items, schema);
+        if (live) setState({ items: page.items, next: page.next, schema, ...extra });
       } catch (error) {
-        if (live) setState({ error });
+        if (live) setState((old) => ({ ...old, loading: false, error }));
       }
     })();
     return () => { live = false; };
-  }, [collection]);
+  }, [collection, query]);
+  const more = async () => {
+    try {
+      const page = await listPage(collection, query, state.next);
+      const items = [...state.items, ...page.items];
+      const extra = await decorate(items, state.schema);
+      setState({ ...state, items, next: page.next, ...extra });
+    } catch (error) {
+      setState({ ...state, error });
+    }
+  };
 
   const label = who.role === 'tenant' && meta.tenantLabel ? meta.tenantLabel : meta.label;
   const columns = meta.columns.filter((c) => !(c === 'tenant_id' && who.role !== 'admin')
@@ -109,19 +175,41 @@ export function ListView({ collection, who }) {
     if (c === 'usage') return state.usage[item.id] ? `${state.usage[item.id].used} / ${state.usage[item.id].free}` : '—';
     return html`<${Value} schema=${state.schema} field=${c} value=${item[c]} names=${state.names} />`;
   };
+  const props = state.schema?.properties || {};
+  const named = Boolean(props.name || props.vm_name);
+  const stateful = Boolean(props.configuration_state);
+  const filtered = query.name || query.state;
+  // The first column (name) sorts: by name, by name descending, then back
+  // to the order of creation.
+  const nextSort = { '': 'name', name: '-name', '-name': '' }[query.sort];
+  const ariaSort = { name: 'ascending', '-name': 'descending' }[query.sort] || 'none';
+  const chip = (value, text_) => html`<button type="button" class=${`chip ${query.state === value ? 'on' : ''}`}
+    aria-pressed=${query.state === value} onClick=${() => setQuery({ ...query, state: value })}>${text_}</button>`;
   return html`
     <main>
       <div class="title">
         <h1>${label}</h1>
         <a class="button" href=${`#/${collection}/new`}>New ${singular(collection, state.schema, who)}</a>
       </div>
+      ${(named || stateful) && html`<div class="filters">
+        ${named && html`<label for="filter">Filter by name</label>
+          <input id="filter" type="search" value=${typed} onInput=${(e) => setTyped(e.target.value)}
+            placeholder="part of a name" data-testid="filter" />`}
+        ${stateful && html`<div class="chips" role="group" aria-label="State">
+          ${chip('', 'All')}${chip('success', 'Success')}${chip('pending', 'Pending')}${chip('failure', 'Failure')}</div>`}
+      </div>`}
       <${Problem} error=${state.error} />
       ${state.loading && html`<p class="loading">Loading…</p>`}
       ${state.items && (state.items.length === 0
-        ? html`<p class="empty">No ${label.toLowerCase()} yet.</p>`
+        ? html`<p class="empty">${filtered ? `No ${label.toLowerCase()} match.` : `No ${label.toLowerCase()} yet.`}</p>`
         : html`
           <table data-testid=${`list-${collection}`}>
-            <thead><tr><th scope="col">${heading(columns[0])}</th>${columns.slice(1).map((c) => html`<th scope="col">${heading(c)}</th>`)}</tr></thead>
+            <thead><tr>
+              <th scope="col" aria-sort=${named ? ariaSort : undefined}>${named
+                ? html`<button type="button" class="sort" onClick=${() => setQuery({ ...query, sort: nextSort })}>${heading(columns[0])}
+                    <span aria-hidden="true">${{ name: ' ▲', '-name': ' ▼' }[query.sort] || ''}</span></button>`
+                : heading(columns[0])}</th>
+              ${columns.slice(1).map((c) => html`<th scope="col">${heading(c)}</th>`)}</tr></thead>
             <tbody>
               ${state.items.map((item) => html`
                 <tr>
@@ -130,6 +218,8 @@ export function ListView({ collection, who }) {
                 </tr>`)}
             </tbody>
           </table>`)}
+      ${state.next && html`<p><button type="button" class="secondary" onClick=${more} data-testid="load-more">
+        Load more (${state.items.length} shown)</button></p>`}
     </main>`;
 }
 
@@ -313,6 +403,7 @@ export function Form({ collection, schema, who, object, initial, onSaved, onCanc
       const saved = editing
         ? await api('PATCH', `/api/v1/${collection}/${object.id}`, { body, ifMatch: `"${object.etag}"` })
         : await api('POST', `/api/v1/${collection}`, { body });
+      savedAt.set(saved.data.id, Date.now());
       onSaved(saved.data);
     } catch (err) {
       setError(err);
@@ -471,6 +562,49 @@ function Enrollment({ id }) {
   </section>`;
 }
 
+// When each object was last saved from this tab (id -> ms), so its page can
+// say how long the hosts took to apply the change.
+const savedAt = new Map();
+
+// After a save: while the object's configuration_state is pending, ask
+// again every 300 ms (for a minute at most), then say where and how fast it
+// was realized, or why it failed.
+function Realization({ collection, id, object, names, onUpdate }) {
+  const [outcome, setOutcome] = useState(null);
+  const status = object.configuration_state?.status;
+  useEffect(() => {
+    if (status !== 'pending') return undefined;
+    const since = savedAt.get(id) ?? Date.now();
+    let live = true;
+    const timer = setInterval(async () => {
+      if (Date.now() - since > 60000) { clearInterval(timer); return; }
+      try {
+        const { data } = await api('GET', `/api/v1/${collection}/${id}`);
+        if (!live || data.configuration_state?.status === 'pending') return;
+        clearInterval(timer);
+        setOutcome({ status: data.configuration_state?.status, seconds: (Date.now() - since) / 1000 });
+        onUpdate(data);
+      } catch {
+        clearInterval(timer);
+      }
+    }, 300);
+    return () => { live = false; clearInterval(timer); };
+  }, [id, status]);
+  const where = object.host_id ? (names.hosts?.[object.host_id]?.name || 'its host') : null;
+  const detail = (object.configuration_state?.detail || []).map((d) => d.code).join(', ');
+  if (status === 'pending') {
+    return html`<p class="note" role="status" data-testid="realization">
+      Waiting for ${where || 'the hosts'} to apply it${detail ? ` (${detail})` : ''}…</p>`;
+  }
+  if (!outcome) return null;
+  if (outcome.status === 'success') {
+    return html`<p class="note ok" role="status" data-testid="realization">
+      Realized${where ? ` on ${where}` : ''} in ${outcome.seconds.toFixed(1)} s.</p>`;
+  }
+  return html`<p class="note bad" role="status" data-testid="realization">
+    Not realized${where ? ` on ${where}` : ''}: ${detail || outcome.status}.</p>`;
+}
+
 export function ObjectView({ collection, id, who }) {
   const [state, setState] = useState({ loading: true });
   const [mode, setMode] = useState('view');
@@ -520,6 +654,8 @@ export function ObjectView({ collection, id, who }) {
       ${mode === 'confirm' && html`<${Confirm} text=${`Delete ${singular(collection, schema, who)} ${title}? This cannot be undone.`}
         onYes=${remove} onNo=${() => setMode('view')} />`}
       <${Problem} error=${deleteError} />
+      ${mode === 'view' && object.configuration_state && collection !== 'hosts' && html`<${Realization} collection=${collection}
+        id=${id} object=${object} names=${names} onUpdate=${(o) => setState((old) => ({ ...old, object: o }))} />`}
       ${mode === 'edit'
         ? html`<${Form} collection=${collection} schema=${schema} who=${who} object=${object} submitLabel="Save"
             onSaved=${() => { setMode('view'); load(); }} onCancel=${() => { setMode('view'); load(); }} />`
