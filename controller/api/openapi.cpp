@@ -137,12 +137,12 @@ json Router::openapi() {
         op["responses"][m == "GET" ? "200" : m == "POST" ? "201" : "204"] = {{"description", what}};
       } else if (path == "/api/v1/whoami") {
         // A tenant's grants, by name (absent for an administrator).
-        const json granted = {
-            {"type", "array"},
-            {"items",
-             {{"type", "object"},
-              {"properties",
-               {{"id", {{"type", "string"}, {"format", "uuid"}}}, {"name", {{"type", "string"}}}}}}}};
+        const json granted = {{"type", "array"},
+                              {"items",
+                               {{"type", "object"},
+                                {"properties",
+                                 {{"id", {{"type", "string"}, {"format", "uuid"}}},
+                                  {"name", {{"type", "string"}}}}}}}};
         op["responses"]["200"] = {
             {"description",
              "the token's role; for a tenant its tenant's id and name and what it was granted"},
@@ -219,11 +219,34 @@ json Router::openapi() {
                {"in", "query"},
                {"schema", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}}}},
               {{"name", "cursor"}, {"in", "query"}, {"schema", {{"type", "string"}}}}};
+          const bool named = kind->field("name") != nullptr || kind->field("vm_name") != nullptr;
           for (const auto& f : kind->fields) {
-            if (f.column)
+            if (f.column && !(named && f.name == "name"))
               op["parameters"].push_back(
                   {{"name", f.name}, {"in", "query"}, {"schema", {{"type", "string"}}}});
           }
+          if (named) {
+            op["parameters"].push_back(
+                {{"name", "name"},
+                 {"in", "query"},
+                 {"description",
+                  "The name (a VM NIC's vm_name): exact, or with * matching anything, "
+                  "case-insensitively"},
+                 {"schema", {{"type", "string"}}}});
+          }
+          if (kind->collection == "hosts" || kind->collection == "vm-nics" ||
+              kind->collection == "gateways") {
+            op["parameters"].push_back(
+                {{"name", "configuration_state"},
+                 {"in", "query"},
+                 {"schema", {{"type", "string"}, {"enum", {"success", "pending", "failure"}}}}});
+          }
+          json orders = {"created", "-created"};
+          if (named) orders.insert(orders.begin(), {"name", "-name"});
+          op["parameters"].push_back({{"name", "sort"},
+                                      {"in", "query"},
+                                      {"description", "The order; default created (oldest first)"},
+                                      {"schema", {{"type", "string"}, {"enum", orders}}}});
           op["responses"]["200"] = {
               {"description", "a page"},
               {"content",

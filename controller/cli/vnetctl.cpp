@@ -9,8 +9,10 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <list>
 #include <map>
@@ -36,27 +38,74 @@ struct Failure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Columns of `list` in table form; `show` prints every field.
+// Levenshtein distance, for "did you mean".
+size_t distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean X?)" for the nearest of `choices`, when one is near.
+std::string did_you_mean(const std::string& given, const std::vector<std::string>& choices) {
+  const std::string* best = nullptr;
+  size_t best_distance = 0;
+  for (const auto& c : choices) {
+    const size_t d = distance(given, c);
+    if (best == nullptr || d < best_distance) {
+      best = &c;
+      best_distance = d;
+    }
+  }
+  if (best == nullptr || best_distance > std::max<size_t>(2, given.size() / 3)) return "";
+  return fmt::format(" (did you mean {}?)", *best);
+}
+
+// Columns of `list` in table form (`-c` chooses others; `-o wide` adds the
+// id); references are shown by name. `show` prints every field.
 const std::map<std::string, std::vector<std::string>>& list_columns() {
   static const std::map<std::string, std::vector<std::string>> columns = {
-      {"tenants", {"id", "name"}},
-      {"tokens", {"id", "name", "role", "tenant_id"}},
-      {"logical-networks", {"id", "name", "network_virtualization", "flow_entropy"}},
-      {"sites", {"id", "name", "logical_network_id", "subnets", "host_group"}},
-      {"ip-pools", {"id", "name", "vm_subnet_id", "site_id", "subnet", "ranges", "gateway"}},
-      {"mac-pools", {"id", "name", "start", "end"}},
+      {"tenants", {"name", "logical_network_ids", "external_pool_ids", "age"}},
+      {"tokens", {"name", "role", "tenant_id", "age"}},
+      {"logical-networks", {"name", "network_virtualization", "flow_entropy", "age"}},
+      {"sites", {"name", "logical_network_id", "subnets", "host_group", "age"}},
+      {"ip-pools", {"name", "vm_subnet_id", "site_id", "subnet", "ranges", "gateway", "age"}},
+      {"mac-pools", {"name", "start", "end", "age"}},
       {"hosts",
-       {"id", "name", "pa", "connected", "desired_generation", "realized_generation",
-        "configuration_state"}},
-      {"vm-networks", {"id", "name", "translation", "isolation", "rdid", "tenant_id"}},
-      {"vm-subnets", {"id", "name", "prefix", "vsid", "vm_network_id"}},
+       {"name", "pa", "connected", "desired_generation", "realized_generation",
+        "configuration_state", "age"}},
+      {"vm-networks", {"name", "translation", "isolation", "rdid", "tenant_id", "age"}},
+      {"vm-subnets", {"name", "prefix", "vsid", "vm_network_id", "age"}},
       {"vm-nics",
-       {"id", "vm_name", "ip", "mac", "vm_subnet_id", "host_id", "interface",
-        "configuration_state"}},
-      {"gateways", {"id", "name", "kind", "vm_network_id", "host_id", "external_ip"}},
-      {"routes", {"id", "vm_network_id", "prefix", "next_hop", "metric"}},
+       {"vm_name", "ip", "mac", "vm_subnet_id", "host_id", "interface", "configuration_state",
+        "age"}},
+      {"gateways", {"name", "kind", "vm_network_id", "host_id", "external_ip", "age"}},
+      {"routes", {"vm_network_id", "prefix", "next_hop", "metric", "age"}},
   };
   return columns;
+}
+
+// "3m", "2h", "5d" since an RFC 3339 time; "-" when unknown.
+std::string age_of(const json& created_at, std::chrono::system_clock::time_point now) {
+  if (!created_at.is_string()) return "-";
+  std::tm tm{};
+  const std::string text = created_at.get<std::string>();
+  if (strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) return "-";
+  const auto then = std::chrono::system_clock::from_time_t(timegm(&tm));
+  const auto s = std::chrono::duration_cast<std::chrono::seconds>(now - then).count();
+  if (s < 0) return "0s";
+  if (s < 120) return fmt::format("{}s", s);
+  if (s < 2 * 3600) return fmt::format("{}m", s / 60);
+  if (s < 2 * 86400) return fmt::format("{}h", s / 3600);
+  return fmt::format("{}d", s / 86400);
 }
 
 std::string dashed(std::string name) {
@@ -143,9 +192,11 @@ void print_object(const json& object) {
 
 class Session {
  public:
-  Session(HttpClient& http, bool table) : http_(http), table_(table) {}
+  Session(HttpClient& http, bool table, bool wide = false)
+      : http_(http), table_(table || wide), wide_(wide) {}
 
   bool table() const { return table_; }
+  bool wide() const { return wide_; }
   // The Vnet-Realization header of the last answer ("" without ?wait).
   const std::string& last_realization() const { return last_realization_; }
 
@@ -243,6 +294,7 @@ class Session {
 
   HttpClient& http_;
   bool table_;
+  bool wide_;
   std::string last_realization_;
 };
 
@@ -369,12 +421,14 @@ struct Verb {
   std::string body;  // --body: JSON the flags are merged into
   bool wait = false;
   size_t limit = 0;
+  // list: --name, --state, --sort, -c
+  std::string name_filter, state, sort, columns;
   std::map<std::string, std::pair<CLI::Option*, std::string>> fields;
 };
 
 void add_field_flags(Verb& verb, bool for_filter) {
   for (const auto& f : verb.kind->fields) {
-    if (for_filter ? !f.column : f.access == Access::kReadOnly) continue;
+    if (for_filter ? !f.column || f.name == "name" : f.access == Access::kReadOnly) continue;
     auto& [option, value] = verb.fields[f.name];
     std::string names = "--" + dashed(f.name);
     // A reference may be given by name: --vm-network Blue as well as
@@ -458,6 +512,108 @@ int realization_outcome(const Session& session, const json& object) {
   return 3;
 }
 
+// The collection a column refers to ("" for none).
+std::string ref_of(const model::Kind& kind, const std::string& column) {
+  if (column == "tenant_id") return kind.tenant_owned ? "tenants" : "";
+  const model::Field* f = kind.field(column);
+  return f == nullptr ? "" : f->ref;
+}
+
+// -c a,b,c checked against the kind's fields (and "age", "id"); the default
+// columns otherwise; the id first with -o wide.
+std::vector<std::string> table_columns(const model::Kind& kind, const std::string& chosen,
+                                       bool wide) {
+  std::vector<std::string> columns = list_columns().at(kind.collection);
+  if (!chosen.empty()) {
+    columns.clear();
+    std::vector<std::string> known = {"id",
+                                      "age",
+                                      "configuration_state",
+                                      "connected",
+                                      "desired_generation",
+                                      "realized_generation"};
+    if (kind.tenant_owned) known.push_back("tenant_id");
+    for (const auto& f : kind.fields) known.push_back(f.name);
+    size_t start = 0;
+    while (start <= chosen.size()) {
+      const size_t comma = chosen.find(',', start);
+      std::string c = chosen.substr(start, comma == std::string::npos ? comma : comma - start);
+      std::replace(c.begin(), c.end(), '-', '_');
+      if (std::find(known.begin(), known.end(), c) == known.end()) {
+        throw std::invalid_argument(fmt::format("-c: {} has no column \"{}\"{}", kind.collection, c,
+                                                did_you_mean(c, known)));
+      }
+      columns.push_back(c);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  if (wide && std::find(columns.begin(), columns.end(), "id") == columns.end())
+    columns.insert(columns.begin(), "id");
+  return columns;
+}
+
+// A table of objects: references by name (ids with -o wide, or when the
+// reader may not read what they refer to), ages from created_at.
+void print_list(Session& session, const model::Kind& kind, const std::vector<std::string>& columns,
+                const json& items) {
+  std::map<std::string, std::map<std::string, std::string>> names;
+  if (!session.wide()) {
+    for (const auto& c : columns) {
+      const std::string ref = ref_of(kind, c);
+      if (ref.empty() || names.contains(ref)) continue;
+      auto& known = names[ref];
+      try {
+        for (const auto& o : session.list(ref, {})) {
+          std::string label = o.value("name", "");
+          if (label.empty()) label = o.value("vm_name", "");
+          if (label.empty()) label = o.value("prefix", "");
+          if (!label.empty()) known[o.at("id").get<std::string>()] = label;
+        }
+      } catch (const Failure&) {
+        // Not this reader's to list (a tenant and hosts): ids stay, except
+        // what the tenant was granted, which whoami names.
+        if (ref == "logical-networks" || ref == "ip-pools") {
+          const json who = session.call("GET", "/api/v1/whoami");
+          for (const auto& g : who.value(ref == "ip-pools" ? "external_pools" : "logical_networks",
+                                         json::array())) {
+            if (!g.value("name", "").empty()) known[g.at("id").get<std::string>()] = g.at("name");
+          }
+        }
+      }
+    }
+  }
+  auto name_of = [&](const std::string& ref, const json& v) -> std::string {
+    if (!v.is_string()) return cell(v);
+    auto it = names[ref].find(v.get<std::string>());
+    return it == names[ref].end() ? cell(v) : it->second;
+  };
+  const auto now = std::chrono::system_clock::now();
+  std::vector<std::string> headings;
+  for (const auto& c : columns) headings.push_back(heading(c));
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& item : items) {
+    std::vector<std::string> row;
+    for (const auto& c : columns) {
+      const json v = item.value(c, json());
+      const std::string ref = session.wide() ? "" : ref_of(kind, c);
+      if (c == "age") {
+        row.push_back(age_of(item.value("created_at", json()), now));
+      } else if (!ref.empty() && v.is_array()) {
+        std::string joined;
+        for (const auto& id : v) joined += (joined.empty() ? "" : ",") + name_of(ref, id);
+        row.push_back(joined.empty() ? "-" : joined);
+      } else if (!ref.empty()) {
+        row.push_back(name_of(ref, v));
+      } else {
+        row.push_back(cell(v));
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  print_table(headings, rows);
+}
+
 int run_verb(Session& session, Verb& verb) {
   const model::Kind& kind = *verb.kind;
   const std::string base = "/api/v1/" + kind.collection;
@@ -469,21 +625,16 @@ int run_verb(Session& session, Verb& verb) {
       const std::string& ref = name == "tenant_id" ? "tenants" : kind.field(name)->ref;
       filters[name] = ref.empty() ? flag.second : session.resolve(ref, flag.second);
     }
+    if (!verb.name_filter.empty()) filters["name"] = verb.name_filter;
+    if (!verb.state.empty()) filters["configuration_state"] = verb.state;
+    if (!verb.sort.empty()) filters["sort"] = verb.sort;
+    const std::vector<std::string> columns = table_columns(kind, verb.columns, session.wide());
     const json items = session.list(kind.collection, filters, verb.limit);
     if (!session.table()) {
       fmt::print("{}\n", items.dump(2));
       return 0;
     }
-    const auto& columns = list_columns().at(kind.collection);
-    std::vector<std::string> headings;
-    for (const auto& c : columns) headings.push_back(heading(c));
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& item : items) {
-      std::vector<std::string> row;
-      for (const auto& c : columns) row.push_back(cell(item.value(c, json())));
-      rows.push_back(std::move(row));
-    }
-    print_table(headings, rows);
+    print_list(session, kind, columns, items);
     return 0;
   }
   if (verb.name == "create") {
@@ -597,6 +748,138 @@ int trace(Session& session, const std::string& from, const std::string& to,
 
 }  // namespace
 
+// vnetctl whoami: GET /api/v1/whoami, grants by name.
+int whoami(Session& session) {
+  const json who = session.call("GET", "/api/v1/whoami");
+  if (!session.table()) {
+    fmt::print("{}\n", who.dump(2));
+    return 0;
+  }
+  auto names = [](const json& list) {
+    std::string out;
+    for (const auto& g : list)
+      out += (out.empty() ? "" : ", ") + g.value("name", "") + " (" + g.value("id", "") + ")";
+    return out.empty() ? std::string("none") : out;
+  };
+  std::vector<std::vector<std::string>> rows = {{"role", cell(who.value("role", json()))},
+                                                {"token", cell(who.value("token_name", json()))}};
+  if (who.value("role", "") == "tenant") {
+    rows.push_back({"tenant", cell(who.value("tenant_name", json()))});
+    rows.push_back({"logical networks", names(who.value("logical_networks", json::array()))});
+    rows.push_back({"external pools", names(who.value("external_pools", json::array()))});
+  }
+  print_table({"WHO", "VALUE"}, rows);
+  return 0;
+}
+
+// The long names of a (sub)command's options: "--name", "--url"...
+std::vector<std::string> flags_of(const CLI::App* app) {
+  std::vector<std::string> out;
+  for (const CLI::Option* o : app->get_options()) {
+    for (const auto& l : o->get_lnames()) out.push_back("--" + l);
+    for (const auto& sn : o->get_snames()) out.push_back("-" + sn);
+  }
+  return out;
+}
+
+std::vector<std::string> names_of(const CLI::App* app) {
+  std::vector<std::string> out;
+  for (const CLI::App* sub : app->get_subcommands({})) out.push_back(sub->get_name());
+  return out;
+}
+
+// A noun, verb or flag vnetctl does not know, said with the nearest it does
+// know; nullopt when every word is known (CLI11 then parses).
+std::optional<std::string> unknown_words(CLI::App& app, int argc, char** argv) {
+  const std::vector<std::string> global = flags_of(&app);
+  std::vector<const CLI::App*> path = {&app};
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word == "--") break;
+    if (word.rfind("-", 0) == 0) {
+      const std::string flag = word.substr(0, word.find('='));
+      std::vector<std::string> known = global;
+      for (const CLI::App* a : path) {
+        const auto more = flags_of(a);
+        known.insert(known.end(), more.begin(), more.end());
+      }
+      if (flag == "-h" || flag == "--help" || flag == "--version") continue;
+      if (std::find(known.begin(), known.end(), flag) == known.end()) {
+        std::string where = "vnetctl";
+        for (size_t k = 1; k < path.size(); ++k) where += " " + path[k]->get_name();
+        return fmt::format("no option {}{} (see {} --help)", flag, did_you_mean(flag, known),
+                           where);
+      }
+      // An option with a value takes the next word, unless given with =.
+      const CLI::App* owner = path.back();
+      const CLI::Option* o = nullptr;
+      for (const CLI::App* a : path) {
+        try {
+          o = a->get_option(flag.rfind("--", 0) == 0 ? flag : flag);
+          owner = a;
+          break;
+        } catch (const CLI::OptionNotFound&) {
+        }
+      }
+      (void)owner;
+      if (o != nullptr && o->get_type_size() != 0 && word.find('=') == std::string::npos) ++i;
+      continue;
+    }
+    const CLI::App* here = path.back();
+    const auto subs = names_of(here);
+    if (subs.empty()) continue;  // a positional (an id, a name)
+    if (std::find(subs.begin(), subs.end(), word) == subs.end()) {
+      return fmt::format("{} \"{}\"{} (see {} --help)", path.size() == 1 ? "no noun" : "no verb",
+                         word, did_you_mean(word, subs),
+                         path.size() == 1 ? "vnetctl" : "vnetctl " + here->get_name());
+    }
+    path.push_back(here->get_subcommand(word));
+  }
+  return std::nullopt;
+}
+
+// A completion script from the command tree itself: nouns, their verbs and
+// each verb's flags, so it cannot drift from vnetctl.
+std::string completion_script(const CLI::App& app, const std::string& shell) {
+  std::string cases;
+  std::string nouns;
+  for (const CLI::App* noun : app.get_subcommands({})) {
+    nouns += noun->get_name() + " ";
+    std::string verbs;
+    for (const CLI::App* verb : noun->get_subcommands({})) {
+      verbs += verb->get_name() + " ";
+      std::string flags;
+      for (const auto& f : flags_of(verb)) flags += f + " ";
+      cases += fmt::format("    \"{} {}\") words=\"{}\" ;;\n", noun->get_name(), verb->get_name(),
+                           flags);
+    }
+    std::string own;
+    for (const auto& f : flags_of(noun)) own += f + " ";
+    cases += fmt::format("    \"{}\") words=\"{}{}\" ;;\n", noun->get_name(), verbs, own);
+  }
+  std::string global;
+  for (const auto& f : flags_of(&app)) global += f + " ";
+  std::string script = fmt::format(R"(# vnetctl {} completion, generated by `vnetctl completion {}`.
+_vnetctl() {{
+  local cur=${{COMP_WORDS[COMP_CWORD]}} path="" words i w
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    w=${{COMP_WORDS[i]}}
+    case "$w" in -*) continue ;; esac
+    if [ -z "$path" ]; then path=$w; else case "$path" in *" "*) ;; *) path="$path $w" ;; esac; fi
+  done
+  case "$path" in
+    "") words="{}{}" ;;
+{}    *) words="" ;;
+  esac
+  COMPREPLY=($(compgen -W "$words" -- "$cur"))
+}}
+complete -F _vnetctl vnetctl
+)",
+                                   shell, shell, nouns, global, cases);
+  if (shell == "zsh") script = "autoload -U +X bashcompinit && bashcompinit\n" + script;
+  return script;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{
       "vnetctl: the vnet controller's REST API from a terminal.\n"
@@ -624,9 +907,11 @@ int run(int argc, char** argv) {
                  "is visible to every local user in ps");
   app.add_option("--token-file", token_file,
                  "read the bearer token from FILE (e.g. <data-dir>/admin.token)");
-  app.add_option("-o,--output", output, "table or json (table on a terminal, else json)")
-      ->check(CLI::IsMember({"table", "json"}))
+  app.add_option("-o,--output", output,
+                 "table, wide (a table with ids) or json (table on a terminal, else json)")
+      ->check(CLI::IsMember({"table", "wide", "json"}))
       ->capture_default_str();
+  app.set_version_flag("--version", std::string("vnetctl ") + VNET_VERSION);
 
   std::list<Verb> verbs;
   for (const auto& kind : model::kinds()) {
@@ -649,6 +934,22 @@ int run(int argc, char** argv) {
     Verb& list = add("list", "list " + kind.collection + " (every page)");
     add_field_flags(list, true);
     list.app->add_option("--limit", list.limit, "at most this many");
+    const bool named = kind.field("name") != nullptr || kind.field("vm_name") != nullptr;
+    if (named) {
+      list.app->add_option("--name", list.name_filter,
+                           "only these names: exact, or with * matching anything (any case)");
+    }
+    if (kind.collection == "hosts" || kind.collection == "vm-nics" ||
+        kind.collection == "gateways") {
+      list.app->add_option("--state", list.state, "only those in this configuration state")
+          ->check(CLI::IsMember({"success", "pending", "failure"}));
+    }
+    list.app->add_option("--sort", list.sort, "order: created (default), -created, name, -name")
+        ->check(CLI::IsMember(named
+                                  ? std::vector<std::string>{"created", "-created", "name", "-name"}
+                                  : std::vector<std::string>{"created", "-created"}));
+    list.app->add_option("-c,--columns", list.columns,
+                         "the table's columns, comma-separated (fields, and age)");
 
     Verb& show = add("show", "show one " + kind.singular);
     show.app->add_option("ID", show.target, "id or name")->required();
@@ -693,17 +994,34 @@ int run(int argc, char** argv) {
   trace_app->add_option("--src", trace_args.src,
                         "send from this address instead of the NIC's (what anti-spoofing does)");
 
+  CLI::App* whoami_app =
+      app.add_subcommand("whoami", "who the token is: role, tenant and what it was granted");
+  std::string shell;
+  CLI::App* completion_app = app.add_subcommand(
+      "completion", "print a completion script: source <(vnetctl completion bash)");
+  completion_app->add_option("SHELL", shell, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
+
+  if (auto mistake = unknown_words(app, argc, argv)) {
+    fmt::print(stderr, "vnetctl: {}\n", *mistake);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (completion_app->parsed()) {
+    fmt::print("{}", completion_script(app, shell));
+    return 0;
   }
 
   try {
     Verb* chosen = nullptr;
     for (auto& verb : verbs)
       if (verb.app->parsed()) chosen = &verb;
-    if (chosen == nullptr && !trace_app->parsed())
+    if (chosen == nullptr && !trace_app->parsed() && !whoami_app->parsed())
       throw std::invalid_argument("give a noun and a verb (see --help)");
     if (!token_file.empty()) {
       std::ifstream in(token_file);
@@ -720,7 +1038,8 @@ int run(int argc, char** argv) {
           "<data-dir>/admin.token of the controller)");
     }
     HttpClient http(parse_url(url), token, ca_cert);
-    Session session(http, output == "table");
+    Session session(http, output != "json", output == "wide");
+    if (whoami_app->parsed()) return whoami(session);
     if (trace_app->parsed())
       return trace(session, trace_args.from, trace_args.to, trace_args.protocol, trace_args.port,
                    trace_args.src);

@@ -40,12 +40,18 @@ std::vector<Kind> build() {
          .type = T::kUuidList,
          .ref = "logical-networks",
          .default_json = "[]"},
-        {.name = "external_pool_ids", .type = T::kUuidList, .ref = "ip-pools", .default_json = "[]"},
+        {.name = "external_pool_ids",
+         .type = T::kUuidList,
+         .ref = "ip-pools",
+         .default_json = "[]"},
         // Per-tenant quotas (issue 14); absent: the controller's default
         // (--default-quota). One tenant must not exhaust VSIDs, MACs or a
         // shared external pool.
-        quota("quota_vm_networks"), quota("quota_vm_subnets"), quota("quota_vm_nics"),
-        quota("quota_gateways"), quota("quota_routes")}},
+        quota("quota_vm_networks"),
+        quota("quota_vm_subnets"),
+        quota("quota_vm_nics"),
+        quota("quota_gateways"),
+        quota("quota_routes")}},
       {"tokens",
        "tokens",
        "token",
@@ -242,7 +248,14 @@ const Field* Kind::field(std::string_view name) const {
 }
 
 const std::vector<Kind>& kinds() {
-  static const std::vector<Kind> all = build();
+  static const std::vector<Kind> all = [] {
+    std::vector<Kind> built = build();
+    // When the object was created (RFC 3339, UTC), stamped by the server;
+    // absent on objects from before issue 16.
+    for (auto& k : built)
+      k.fields.push_back({.name = "created_at", .type = T::kString, .access = A::kReadOnly});
+    return built;
+  }();
   return all;
 }
 

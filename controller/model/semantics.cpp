@@ -292,8 +292,8 @@ void tenants(Database& db, const Principal& who, Row& row) {
   const json& pools = row.fields.value("external_pool_ids", json::array());
   for (size_t i = 0; i < pools.size(); ++i) {
     const std::string pointer = fmt::format("/external_pool_ids/{}", i);
-    require_external_pool(db, require_ref(db, who, "ip-pools", pools[i].get<std::string>(), pointer),
-                          pointer);
+    require_external_pool(
+        db, require_ref(db, who, "ip-pools", pools[i].get<std::string>(), pointer), pointer);
   }
 }
 
@@ -793,8 +793,8 @@ void gateways(Database& db, const Principal& who, Row& row, const Row* before) {
     }
   }
   if (before != nullptr) return;
-  const std::string pool_id = granted(db, who, row.tenant_id, f, "external_pool_id",
-                                      "external_pool_ids", "external pool");
+  const std::string pool_id =
+      granted(db, who, row.tenant_id, f, "external_pool_id", "external_pool_ids", "external pool");
   const Row pool = require_ref(db, who, "ip-pools", pool_id, "/external_pool_id");
   require_external_pool(db, pool, "/external_pool_id");
   if (!f.contains("host_id")) {
@@ -885,8 +885,8 @@ void before_delete(Database& db, const Kind& kind, const Row& row) {
   }
   // A tenant's grants (a JSON list in its body).
   const char* grants = kind.collection == "logical-networks" ? "logical_network_ids"
-                       : kind.collection == "ip-pools"        ? "external_pool_ids"
-                                                              : nullptr;
+                       : kind.collection == "ip-pools"       ? "external_pool_ids"
+                                                             : nullptr;
   if (grants != nullptr) {
     // Read in C++, not with SQLite's JSON functions: the SQL stays portable
     // (migrations/README.md). Deleting a logical network or a pool is rare.

@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 
 #include "controller/model/rows.h"
+#include "shared/util/time.h"
 #include "shared/util/uuid.h"
 
 namespace vnet::model {
@@ -250,6 +253,7 @@ json Service::create(const Principal& who, const Kind& kind, const json& body) {
   row.fields = check_fields(kind, who, body, Write::kCreate, nullptr, &errors);
   check_placement(realization_, kind, row.fields);
   row.etag = new_etag();
+  row.fields["created_at"] = rfc3339(std::chrono::system_clock::now());
   return with_conflicts([&] {
     return store_.write([&](store::Database& db) {
       if (load_row(db, kind, row.id))
@@ -287,6 +291,7 @@ PutResult Service::put(const Principal& who, const Kind& kind, const std::string
         row.fields = check_fields(kind, who, body, Write::kCreate, nullptr, &errors);
         check_placement(realization_, kind, row.fields);
         row.etag = new_etag();
+        row.fields["created_at"] = rfc3339(std::chrono::system_clock::now());
         run_rules(kind, errors, [&] { before_write(db, kind, who, row, nullptr); });
         check_quota(db, kind, row);
         insert_row(db, kind, row);
@@ -323,14 +328,73 @@ json Service::get(const Principal& who, const Kind& kind, const std::string& id)
   });
 }
 
+namespace {
+
+// `pattern` with `*` matching any run of characters, case-insensitively; a
+// pattern without `*` is an exact, case-sensitive match.
+bool name_matches(const std::string& pattern, const std::string& name) {
+  if (pattern.find('*') == std::string::npos) return pattern == name;
+  auto lower = [](char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  };
+  size_t p = 0, n = 0, star = std::string::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = n;
+    } else if (p < pattern.size() && lower(pattern[p]) == lower(name[n])) {
+      ++p;
+      ++n;
+    } else if (star != std::string::npos) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+// The field ?name= matches: a VM NIC's vm_name, else its name.
+const Field* name_field_of(const Kind& kind) {
+  if (const Field* f = kind.field("name")) return f;
+  return kind.field("vm_name");
+}
+
+}  // namespace
+
 Page Service::list(const Principal& who, const Kind& kind,
                    const std::map<std::string, std::string>& filters, size_t limit,
                    const std::string& cursor) {
   require_collection_access(who, kind);
   std::vector<std::pair<std::string, std::string>> where;
-  for (const auto& [name, value] : filters) {
-    const Field* f = kind.field(name);
-    const bool tenant_filter = name == "tenant_id" && kind.tenant_owned && who.is_admin();
+  std::optional<std::string> name_pattern, state;
+  std::string sort = "created";
+  const Field* name = name_field_of(kind);
+  const bool stateful =
+      kind.collection == "hosts" || kind.collection == "vm-nics" || kind.collection == "gateways";
+  for (const auto& [key, value] : filters) {
+    if (key == "sort") {
+      if (value != "name" && value != "-name" && value != "created" && value != "-created")
+        throw invalid("?sort", "must be name, -name, created or -created");
+      if ((value == "name" || value == "-name") && name == nullptr)
+        throw invalid("?sort", fmt::format("/{} has no names to sort by", kind.collection));
+      sort = value;
+      continue;
+    }
+    if (key == "name" && name != nullptr) {
+      name_pattern = value;
+      continue;
+    }
+    if (key == "configuration_state" && stateful) {
+      if (value != "success" && value != "pending" && value != "failure")
+        throw invalid("?configuration_state", "must be success, pending or failure");
+      state = value;
+      continue;
+    }
+    const Field* f = kind.field(key);
+    const bool tenant_filter = key == "tenant_id" && kind.tenant_owned && who.is_admin();
     if (!tenant_filter && (f == nullptr || !f->column)) {
       std::string allowed;
       for (const auto& field : kind.fields) {
@@ -338,47 +402,82 @@ Page Service::list(const Principal& who, const Kind& kind,
       }
       if (kind.tenant_owned && who.is_admin())
         allowed += (allowed.empty() ? "" : ", ") + std::string("tenant_id");
-      throw invalid("?" + name, fmt::format("is not a filter of /{}{}", kind.collection,
-                                            allowed.empty() ? "" : " (filters: " + allowed + ")"));
+      if (name != nullptr) allowed += (allowed.empty() ? "" : ", ") + std::string("name");
+      if (stateful) allowed += ", configuration_state";
+      throw invalid("?" + key, fmt::format("is not a filter of /{}{}", kind.collection,
+                                           allowed.empty() ? "" : " (filters: " + allowed + ")"));
     }
-    where.emplace_back(name, value);
+    where.emplace_back(key, value);
   }
   if (!who.is_admin()) where.emplace_back("tenant_id", who.tenant_id);
+  // An exact name of a name column is an index lookup.
+  if (name_pattern && name->column && name_pattern->find('*') == std::string::npos) {
+    where.emplace_back(name->name, *name_pattern);
+    name_pattern.reset();
+  }
+  const bool by_name = sort == "name" || sort == "-name";
+  const bool descending = sort == "-created";
+  // Cursors: the last rowid given out (by creation), or "n" and an offset
+  // (by name).
   int64_t after = 0;
   if (!cursor.empty()) {
     try {
+      const std::string digits = by_name && cursor.front() == 'n' ? cursor.substr(1) : cursor;
+      if (by_name != (cursor.front() == 'n')) throw std::invalid_argument("cursor");
       size_t used = 0;
-      after = std::stoll(cursor, &used);
-      if (used != cursor.size() || after < 0) throw std::invalid_argument("cursor");
+      after = std::stoll(digits, &used);
+      if (used != digits.size() || after < 0) throw std::invalid_argument("cursor");
     } catch (const std::exception&) {
-      throw invalid("?cursor", "is not a cursor this server gave out");
+      throw invalid("?cursor", "is not a cursor this server gave out for this order");
     }
   }
-  std::string sql = fmt::format("SELECT rowid, id, {}, etag, body FROM {} WHERE rowid > ?",
+  std::string sql = fmt::format("SELECT rowid, id, {}, etag, body FROM {} WHERE 1 = 1",
                                 kind.tenant_owned ? "tenant_id" : "''", kind.table);
-  for (const auto& [name, _] : where) sql += " AND " + name + " = ?";
-  sql += " ORDER BY rowid LIMIT ?";
+  if (!by_name && !cursor.empty()) sql += descending ? " AND rowid < ?" : " AND rowid > ?";
+  for (const auto& [column, _] : where) sql += " AND " + column + " = ?";
+  sql += descending ? " ORDER BY rowid DESC" : " ORDER BY rowid";
   return store_.read([&](store::Database& db) {
     auto s = db.prepare(sql);
     int i = 1;
-    s.bind(i++, after);
+    if (!by_name && !cursor.empty()) s.bind(i++, after);
     for (const auto& [_, value] : where) s.bind(i++, value);
-    s.bind(i, static_cast<int64_t>(limit + 1));
     Page page;
-    int64_t last = 0;
+    std::vector<std::pair<int64_t, json>> matched;
+    // Rows are read until a page and one more matched (by creation), or all
+    // of them (by name, sorted here).
     while (s.step()) {
-      if (page.items.size() == limit) {
-        page.next = std::to_string(last);
-        break;
-      }
+      if (!by_name && matched.size() == limit + 1) break;
       Row row;
-      last = s.column_int(0);
+      const int64_t rowid = s.column_int(0);
       row.id = s.column_text(1);
       row.tenant_id = s.column_text(2);
       row.etag = s.column_text(3);
       row.fields = json::parse(s.column_text(4));
-      page.items.push_back(present(db, realization_, kind, row));
+      if (name_pattern && !name_matches(*name_pattern, row.fields.value(name->name, ""))) continue;
+      json item = present(db, realization_, kind, row);
+      if (state && (!item.contains("configuration_state") ||
+                    item["configuration_state"].value("status", "") != *state))
+        continue;
+      matched.emplace_back(rowid, std::move(item));
     }
+    if (by_name) {
+      auto key = [&](const json& o) {
+        std::string n = o.value(name->name, "");
+        std::transform(n.begin(), n.end(), n.begin(), ::tolower);
+        return std::pair{n, o.at("id").get<std::string>()};
+      };
+      std::stable_sort(matched.begin(), matched.end(), [&](const auto& a, const auto& b) {
+        return sort == "name" ? key(a.second) < key(b.second) : key(b.second) < key(a.second);
+      });
+      const size_t from = std::min(static_cast<size_t>(after), matched.size());
+      for (size_t k = from; k < matched.size() && page.items.size() < limit; ++k)
+        page.items.push_back(std::move(matched[k].second));
+      if (from + limit < matched.size()) page.next = fmt::format("n{}", from + limit);
+      return page;
+    }
+    for (size_t k = 0; k < matched.size() && k < limit; ++k)
+      page.items.push_back(std::move(matched[k].second));
+    if (matched.size() > limit) page.next = std::to_string(matched[limit - 1].first);
     return page;
   });
 }

@@ -142,9 +142,12 @@ class VnetctlTest(unittest.TestCase):
             with self.subTest(noun=noun):
                 listed = self.json_of(noun, "list")
                 self.assertIn(obj["id"], [i["id"] for i in listed])
-                table = self.run_cli(noun, "list", "-o", "table").stdout
+                table = self.run_cli(noun, "list", "-o", "wide").stdout
                 self.assertTrue(table.splitlines()[0].startswith("ID"), table)
                 self.assertIn(obj["id"], table)
+                table = self.run_cli(noun, "list", "-o", "table").stdout
+                self.assertNotIn(obj["id"], table)  # names, not ids
+                self.assertTrue(table.splitlines()[0].endswith("AGE"), table)
                 shown = self.json_of(noun, "show", obj["id"])
                 self.assertEqual(shown["id"], obj["id"])
                 self.assertIn(obj["id"], self.run_cli(noun, "show", obj["id"], "-o", "table").stdout)
@@ -323,7 +326,8 @@ class VnetctlTest(unittest.TestCase):
         self.assertIn("is not a URL like https://controller.example:8080", r.stderr)
         r = self.run_cli("--url", "http://192.0.2.1:8080", "tenant", "list", expect=1)
         self.assertIn("not a loopback address: vnetctl sends a token only over HTTPS", r.stderr)
-        r = self.run_cli("tenant", "create", "--no-such-flag", "x", expect=109)
+        r = self.run_cli("tenant", "create", "--no-such-flag", "x", expect=2)
+        self.assertIn("no option --no-such-flag (see vnetctl tenant create --help)", r.stderr)
         self.assertIn("--no-such-flag", r.stderr)
         r = self.run_cli("tenant", "list", "-o", "yaml", expect=105)
         self.assertIn("yaml", r.stderr)
@@ -336,10 +340,70 @@ class VnetctlTest(unittest.TestCase):
         on_tty = subprocess.run(["script", "-qec", f"{VNETCTL} tenant list", "/dev/null"],
                                 capture_output=True, text=True, env=environment, timeout=60)
         self.assertEqual(on_tty.returncode, 0, on_tty.stderr)
-        self.assertRegex(on_tty.stdout.lstrip(), r"^ID\s+NAME")
+        self.assertRegex(on_tty.stdout.lstrip(), r"^NAME\s+LOGICAL NETWORK IDS")
         self.assertIn("tty-tenant", on_tty.stdout)
         piped = self.run_cli("tenant", "list").stdout
         self.assertIn("tty-tenant", [t["name"] for t in json.loads(piped)])
+
+    def test_lists_by_name_state_and_order_with_names_columns_and_ages(self):
+        ln = self.json_of("logical-network", "create", "--name", "ListNet")
+        tenant = self.json_of("tenant", "create", "--name", "Lister", "--logical-network-ids", "ListNet")
+        t = self.json_of("token", "create", "--name", "lister", "--tenant", "Lister")["token"]
+        for name in ["beta", "Alpha", "gamma"]:
+            self.json_of("vm-network", "create", "--name", name, token=t)
+        names = lambda *a: [n["name"] for n in self.json_of("vm-network", "list", *a, token=t)]
+        self.assertEqual(names("--name", "*a*"), ["beta", "Alpha", "gamma"])
+        self.assertEqual(names("--name", "a*"), ["Alpha"])
+        self.assertEqual(names("--sort", "name"), ["Alpha", "beta", "gamma"])
+        self.assertEqual(names("--sort", "-created"), ["gamma", "Alpha", "beta"])
+        # A table shows references by name and ages; wide shows ids.
+        net = self.json_of("vm-network", "show", "beta", token=t)
+        self.json_of("vm-subnet", "create", "--vm-network", "beta", "--name", "s1", "--prefix", "10.5.0.0/24", token=t)
+        table = self.run_cli("vm-subnet", "list", "-o", "table", token=t).stdout
+        self.assertRegex(table, r"^NAME\s+PREFIX\s+VSID\s+VM NETWORK ID\s+AGE\n")
+        self.assertRegex(table, r"\ns1\s+10\.5\.0\.0/24\s+\d+\s+beta\s+\d+s\n")
+        wide = self.run_cli("vm-subnet", "list", "-o", "wide", token=t).stdout
+        self.assertRegex(wide, r"^ID\s+NAME")
+        self.assertIn(net["id"], wide)
+        cols = self.run_cli("vm-network", "list", "-o", "table", "-c", "name,logical-network-id", "--name", "beta",
+                            token=t).stdout
+        self.assertEqual(cols.split(), ["NAME", "LOGICAL", "NETWORK", "ID", "beta", "ListNet"])
+        r = self.run_cli("vm-network", "list", "-c", "nmae", token=t, expect=2)
+        self.assertIn('no column "nmae" (did you mean name?)', r.stderr)
+        # State: the unplaced NIC waits.
+        self.json_of("ip-pool", "create", "--vm-subnet", "s1", "--ranges", "10.5.0.10-10.5.0.20", token=t)
+        self.json_of("vm-nic", "create", "--vm-subnet", "s1", "--vm-name", "waiting", token=t)
+        self.assertEqual([n["vm_name"] for n in self.json_of("vm-nic", "list", "--state", "pending", token=t)],
+                         ["waiting"])
+        self.assertEqual(self.json_of("vm-nic", "list", "--state", "failure", token=t), [])
+        # whoami, with the grants by name.
+        who = self.json_of("whoami", token=t)
+        self.assertEqual(who["tenant_name"], "Lister")
+        self.assertEqual(who["logical_networks"], [{"id": ln["id"], "name": "ListNet"}])
+        table = self.run_cli("whoami", "-o", "table", token=t).stdout
+        self.assertRegex(table, r"tenant\s+Lister")
+        self.assertIn(f"ListNet ({ln['id']})", table)
+        self.assertEqual(tenant["logical_network_ids"], [ln["id"]])
+
+    def test_did_you_mean_version_and_completion(self):
+        r = self.run_cli("vm-netwrk", "list", expect=2)
+        self.assertIn('no noun "vm-netwrk" (did you mean vm-network?)', r.stderr)
+        r = self.run_cli("vm-network", "lsit", expect=2)
+        self.assertIn('no verb "lsit" (did you mean list?)', r.stderr)
+        r = self.run_cli("vm-nic", "list", "--stat", "pending", expect=2)
+        self.assertIn("no option --stat (did you mean --state?)", r.stderr)
+        r = self.run_cli("--version")
+        self.assertRegex(r.stdout, r"^vnetctl \d+\.\d+\.\d+")
+        script = self.run_cli("completion", "bash").stdout
+        self.assertIn("complete -F _vnetctl vnetctl", script)
+        self.assertIn('"vm-nic list") words="', script)
+        self.assertIn("--state", script)
+        # The script completes in a real bash.
+        probe = subprocess.run(["bash", "-c", script + '\nCOMP_WORDS=(vnetctl vm-ni); COMP_CWORD=1; _vnetctl; echo "${COMPREPLY[@]}"\n'
+                                '\nCOMP_WORDS=(vnetctl vm-nic li); COMP_CWORD=2; _vnetctl; echo "${COMPREPLY[@]}"'],
+                               capture_output=True, text=True, timeout=30)
+        self.assertEqual(probe.stdout.split("\n")[:2], ["vm-nic", "list"], probe.stderr)
+        self.assertIn("bashcompinit", self.run_cli("completion", "zsh").stdout)
 
     def test_url_flag_overrides_the_environment_and_pages_are_followed(self):
         for i in range(5):

@@ -624,8 +624,8 @@ TEST_F(ApiTest, HealthMetricsAndOpenApiMatchTheRoutes) {
 
   // What a form builder needs: field order, access, references.
   const json& nics = doc.at("components").at("schemas").at("vm-nics");
-  EXPECT_EQ(nics.at("x-vnet-fields"),
-            json({"vm_subnet_id", "vm_name", "mac", "ip", "host_id", "interface", "pa"}));
+  EXPECT_EQ(nics.at("x-vnet-fields"), json({"vm_subnet_id", "vm_name", "mac", "ip", "host_id",
+                                            "interface", "pa", "created_at"}));
   EXPECT_EQ(nics.at("x-vnet-singular"), "VM NIC");
   EXPECT_EQ(nics.at("x-vnet-tenant-owned"), true);
   const json& props = nics.at("properties");
@@ -665,13 +665,14 @@ TEST_F(ApiTest, WhoamiTellsTheRoleTheTenantsOwnNameAndItsGrants) {
       ctl.create("tokens", {{"name", "contoso-portal"}, {"tenant_id", tenant.at("id")}});
   r = ctl.call("GET", "/api/v1/whoami", nullptr, token.at("token"));
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.json(), json({{"role", "tenant"},
-                            {"token_id", token.at("id")},
-                            {"token_name", "contoso-portal"},
-                            {"tenant_id", tenant.at("id")},
-                            {"tenant_name", "contoso"},
-                            {"logical_networks", {{{"id", logical_network}, {"name", "datacenter"}}}},
-                            {"external_pools", {{{"id", pool.at("id")}, {"name", ""}}}}}));
+  EXPECT_EQ(r.json(),
+            json({{"role", "tenant"},
+                  {"token_id", token.at("id")},
+                  {"token_name", "contoso-portal"},
+                  {"tenant_id", tenant.at("id")},
+                  {"tenant_name", "contoso"},
+                  {"logical_networks", {{{"id", logical_network}, {"name", "datacenter"}}}},
+                  {"external_pools", {{{"id", pool.at("id")}, {"name", ""}}}}}));
   EXPECT_EQ(ctl.call("GET", "/api/v1/whoami", nullptr, "vnet_nonsense").status, 401);
   EXPECT_EQ(ctl.call("POST", "/api/v1/whoami", json::object()).status, 405);
 }
@@ -701,15 +702,14 @@ TEST_F(ApiTest, ATenantUsesWhatItWasGrantedAndWithOneGrantNeedNotNameIt) {
                   "more)");
   }
   // Two grants: name one.
-  ASSERT_EQ(ctl.call("PATCH", tenant_url, {{"logical_network_ids", {logical_network, other}}})
-                .status,
-            200);
+  ASSERT_EQ(
+      ctl.call("PATCH", tenant_url, {{"logical_network_ids", {logical_network, other}}}).status,
+      200);
   r = ctl.call("POST", "/api/v1/vm-networks", {{"name", "Red"}}, t.token);
   EXPECT_EQ(r.status, 400) << r.body;
-  EXPECT_NE(r.body.find("the tenant has 2 of them granted; name one"), std::string::npos)
-      << r.body;
-  EXPECT_EQ(ctl.call("POST", "/api/v1/vm-networks", {{"name", "Red"}, {"logical_network_id", other}},
-                     t.token)
+  EXPECT_NE(r.body.find("the tenant has 2 of them granted; name one"), std::string::npos) << r.body;
+  EXPECT_EQ(ctl.call("POST", "/api/v1/vm-networks",
+                     {{"name", "Red"}, {"logical_network_id", other}}, t.token)
                 .status,
             201);
 
@@ -718,14 +718,12 @@ TEST_F(ApiTest, ATenantUsesWhatItWasGrantedAndWithOneGrantNeedNotNameIt) {
   const json site = ctl.create("sites", {{"logical_network_id", logical_network},
                                          {"name", "dc"},
                                          {"subnets", {{{"prefix", "192.168.9.0/24"}}}}});
-  const json dc_pool = ctl.create("ip-pools", {{"site_id", site.at("id")},
-                                               {"subnet", "192.168.9.0/24"},
-                                               {"ranges", {{{"start", "192.168.9.10"},
-                                                            {"end", "192.168.9.20"}}}}});
-  const std::string internet_ln = ctl.call("GET", "/api/v1/sites?limit=100")
-                                      .json()
-                                      .at("items")[0]
-                                      .at("logical_network_id");
+  const json dc_pool =
+      ctl.create("ip-pools", {{"site_id", site.at("id")},
+                              {"subnet", "192.168.9.0/24"},
+                              {"ranges", {{{"start", "192.168.9.10"}, {"end", "192.168.9.20"}}}}});
+  const std::string internet_ln =
+      ctl.call("GET", "/api/v1/sites?limit=100").json().at("items")[0].at("logical_network_id");
   struct Bad {
     json patch;
     std::string field, words;
@@ -756,6 +754,83 @@ TEST_F(ApiTest, ATenantUsesWhatItWasGrantedAndWithOneGrantNeedNotNameIt) {
   r = ctl.call("DELETE", "/api/v1/logical-networks/" + other);
   EXPECT_EQ(r.status, 409) << r.body;
   EXPECT_NE(r.body.find("tenants " + t.id + " (granted)"), std::string::npos) << r.body;
+}
+
+// Lists (issue 16): ?name= (exact, or * for anything, any case),
+// ?configuration_state=, ?sort= by name or creation, each paging with its
+// own cursor; every object says when it was created.
+TEST_F(ApiTest, ListsFilterByNameAndStateAndSortByNameOrCreation) {
+  const Tenant t = tenant("contoso");
+  for (const char* name : {"web-b", "Web-a", "db"})
+    ctl.create("vm-networks", {{"name", name}}, t.token);
+  auto names = [&](const std::string& query) {
+    const auto r = ctl.call("GET", "/api/v1/vm-networks" + query, nullptr, t.token);
+    EXPECT_EQ(r.status, 200) << query << r.body;
+    std::vector<std::string> out;
+    const json page = r.json();
+    for (const auto& item : page.at("items")) out.push_back(item.at("name"));
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(names("?name=web-b"), V({"web-b"}));
+  EXPECT_EQ(names("?name=WEB-B"), V({}));  // exact is exact
+  EXPECT_EQ(names("?name=web*"), V({"web-b", "Web-a"}));
+  EXPECT_EQ(names("?name=*A*"), V({"Web-a"}));
+  EXPECT_EQ(names(""), V({"web-b", "Web-a", "db"}));
+  EXPECT_EQ(names("?sort=name"), V({"db", "Web-a", "web-b"}));
+  EXPECT_EQ(names("?sort=-name"), V({"web-b", "Web-a", "db"}));
+  EXPECT_EQ(names("?sort=-created"), V({"db", "Web-a", "web-b"}));
+  EXPECT_EQ(names("?sort=name&name=w*"), V({"Web-a", "web-b"}));
+  // Pages in each order.
+  for (const std::string sort : {"name", "-created", "created"}) {
+    std::vector<std::string> all;
+    std::string cursor;
+    int pages = 0;
+    do {
+      const auto r = ctl.call(
+          "GET",
+          "/api/v1/vm-networks?limit=2&sort=" + sort + (cursor.empty() ? "" : "&cursor=" + cursor),
+          nullptr, t.token);
+      ASSERT_EQ(r.status, 200) << r.body;
+      const json page = r.json();
+      for (const auto& item : page.at("items")) all.push_back(item.at("name"));
+      cursor = page.at("next").is_null() ? "" : page.at("next").get<std::string>();
+      ++pages;
+    } while (!cursor.empty() && pages < 5);
+    EXPECT_EQ(pages, 2) << sort;
+    EXPECT_EQ(all, names("?sort=" + sort)) << sort;
+  }
+  // State: a NIC nobody placed waits.
+  const Network n = network(t, "nics");
+  const json nic =
+      ctl.create("vm-nics", {{"vm_subnet_id", n.subnet.at("id")}, {"vm_name", "web1"}}, t.token);
+  auto count = [&](const std::string& query) {
+    const auto r = ctl.call("GET", "/api/v1/vm-nics" + query, nullptr, t.token);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.json().at("items").size();
+  };
+  EXPECT_EQ(count("?configuration_state=pending"), 1u);
+  EXPECT_EQ(count("?configuration_state=success"), 0u);
+  EXPECT_EQ(count("?name=WEB*"), 1u);  // a NIC's name is its vm_name
+  // Refused, saying what is allowed.
+  for (const auto& [path, words] : std::vector<std::pair<std::string, std::string>>{
+           {"/api/v1/vm-networks?sort=size", "must be name, -name, created or -created"},
+           {"/api/v1/vm-nics?configuration_state=broken", "must be success, pending or failure"},
+           {"/api/v1/vm-networks?configuration_state=success", "is not a filter"},
+           {"/api/v1/routes?name=x", "is not a filter"},
+           {"/api/v1/routes?sort=name", "has no names to sort by"},
+           {"/api/v1/vm-networks?sort=name&cursor=5", "is not a cursor"}}) {
+    const auto r = ctl.call("GET", path, nullptr, t.token);
+    EXPECT_EQ(r.status, 400) << path;
+    EXPECT_NE(r.body.find(words), std::string::npos) << path << r.body;
+  }
+  // When each object was created: RFC 3339, by the server.
+  const std::string created = nic.at("created_at");
+  EXPECT_EQ(created.size(), 20u) << created;
+  EXPECT_EQ(created.back(), 'Z');
+  const auto r = ctl.call("POST", "/api/v1/vm-networks",
+                          {{"name", "x"}, {"created_at", "2020-01-01T00:00:00Z"}}, t.token);
+  EXPECT_EQ(r.status, 400) << r.body;
 }
 
 TEST_F(ApiTest, ATenantNamesAnAdministratorsSitePoolForItsNatGatewayWithoutReadingIt) {

@@ -253,8 +253,7 @@ TEST_F(SouthboundTest, ATenantsBadChangeIsRefusedAndTheHostRealizesTheNextTenant
     std::string token;
   };
   auto tenant = [&](const std::string& name) {
-    const json t =
-        ctl->create("tenants", {{"name", name}, {"logical_network_ids", {ln["id"]}}});
+    const json t = ctl->create("tenants", {{"name", name}, {"logical_network_ids", {ln["id"]}}});
     Tenant out;
     out.token = ctl->create("tokens", {{"name", name}, {"tenant_id", t["id"]}})["token"];
     const json net =

@@ -366,6 +366,42 @@ test('the keyboard: the skip link reaches the content, navigation moves focus to
   await context.close();
 });
 
+test('lists: a filter box, sorting by name, state chips and Load more, all asked of the server', async () => {
+  for (let i = 0; i < 101; i++) await admin.create('tenants', { name: `bulk-${String(i).padStart(3, '0')}` });
+  const { page, context, problems } = await openPage(browser, controller.url);
+  await signIn(page, controller.adminToken);
+  await page.goto(`${controller.url}/#/tenants`);
+  const table = page.getByTestId('list-tenants');
+  await table.waitFor();
+  assert.equal(await table.locator('tbody tr').count(), 100);
+  await page.getByTestId('load-more').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="list-tenants"] tbody tr').length === 103);
+  assert.equal(await page.getByTestId('load-more').count(), 0);
+  // The filter box: the server's ?name=*text*, any case.
+  await page.getByLabel('Filter by name').fill('BULK-09');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="list-tenants"] tbody tr').length === 10);
+  assert.match(await table.locator('tbody tr').first().textContent(), /bulk-090/);
+  // The name header sorts: descending on the second press.
+  const header = page.getByRole('columnheader', { name: /Name/ });
+  await header.getByRole('button').click();
+  await page.waitForFunction(() => document.querySelector('th[aria-sort]')?.getAttribute('aria-sort') === 'ascending');
+  await header.getByRole('button').click();
+  await page.waitForFunction(() => document.querySelector('th[aria-sort]')?.getAttribute('aria-sort') === 'descending');
+  await page.waitForFunction(() => document.querySelector('[data-testid="list-tenants"] tbody tr th')?.textContent === 'bulk-099');
+  await screenshot(page, 'admin-list-filtered');
+  // State chips: every NIC waits (no agents), none succeeds.
+  await page.goto(`${controller.url}/#/vm-nics`);
+  await page.getByTestId('list-vm-nics').waitFor();
+  await page.getByRole('button', { name: 'Success' }).click();
+  await page.getByText('No vm nics match.').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Success' }).getAttribute('aria-pressed'), 'true');
+  await page.getByRole('button', { name: 'Pending' }).click();
+  await page.getByTestId('list-vm-nics').waitFor();
+  assert.match(await page.getByTestId('list-vm-nics').textContent(), /fab-vm.*pending.*web-1.*pending/s);
+  assert.deepEqual(unexpected(problems, []), []);
+  await context.close();
+});
+
 test('a revoked token is signed out with a reason; a bad token is refused at sign-in', async () => {
   const { page, context, problems } = await openPage(browser, controller.url);
   assert.match(await page.locator('main').textContent(), /in <data-dir>\/admin\.token/);

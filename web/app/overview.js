@@ -107,7 +107,11 @@ function AdminOverview() {
     sample();
     const timer = setInterval(sample, 2000);
     listAll('hosts').then((h) => live && setHosts(h)).catch((e) => live && setError(e));
-    listAll('vm-nics').then((n) => live && setNics(n)).catch((e) => live && setError(e));
+    // Only the NICs that are not realized: the server filters (a large
+    // model has many NICs and few problems).
+    Promise.all(['pending', 'failure'].map((state) => listAll('vm-nics', { configuration_state: state })))
+      .then(([pending, failed]) => live && setNics([...failed, ...pending]))
+      .catch((e) => live && setError(e));
     listAll('gateways').then((g) => live && setGateways(g)).catch((e) => live && setError(e));
     return () => { live = false; clearInterval(timer); };
   }, []);

@@ -177,7 +177,7 @@ export function ListView({ collection, who }) {
   };
   const props = state.schema?.properties || {};
   const named = Boolean(props.name || props.vm_name);
-  const stateful = Boolean(props.configuration_state);
+  const stateful = meta.columns.includes('configuration_state');  // computed: not in the schema
   const filtered = query.name || query.state;
   // The first column (name) sorts: by name, by name descending, then back
   // to the order of creation.
