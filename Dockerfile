@@ -13,6 +13,7 @@ FROM debian:12
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       libsqlite3-0 libssl3 libspdlog1.10 libfmt9 libbpf1 libxdp1 libelf1 libmnl0 \
+      libtomlplusplus3 libsystemd0 \
       ca-certificates curl python3 iproute2 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/controller/vnet-controller /src/build/controller/vnetctl \

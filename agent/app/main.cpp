@@ -10,6 +10,7 @@
 #include "agent/control/agent.h"
 #include "agent/control/show.h"
 #include "agent/xsk/afxdp_dataplane.h"
+#include "shared/config/toml_config.h"
 #include "shared/log/log.h"
 
 int main(int argc, char** argv) {
@@ -18,7 +19,9 @@ int main(int argc, char** argv) {
   std::string dataplane = "afxdp";
   std::string uplink;
   std::string log_level = "info";
-  CLI::App cli{"vnet-agent: carries tenant traffic on this host as the controller says"};
+  CLI::App cli{"vnet-agent: carries tenant traffic on this host as the controller says",
+               "vnet-agent"};
+  vnet::config::add_config_option(cli, "/etc/vnet/agent.toml");
   cli.add_option("--controller", options.controller, "Southbound address, ADDR:PORT");
   cli.add_option("--host-id", options.host_id, "This host's id in the controller");
   std::string token_file;
@@ -96,7 +99,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
 
-  CLI11_PARSE(cli, argc, argv);
+  if (auto code = vnet::config::parse(cli, argc, argv)) return *code;
   if (show->parsed()) return vnet::agent::show(state_dir, what, output);
   if (trace->parsed()) {
     return vnet::agent::trace(state_dir,

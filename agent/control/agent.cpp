@@ -35,6 +35,7 @@
 #include "shared/tls/x509.h"
 #include "shared/util/file.h"
 #include "shared/util/json_text.h"
+#include "shared/util/systemd.h"
 #include "shared/util/time.h"
 
 namespace vnet::agent {
@@ -558,7 +559,10 @@ Agent::~Agent() {
 int Agent::run() {
   impl_->start_admin();
   asio::co_spawn(impl_->io, impl_->control_loop(), asio::detached);
+  // Serving: the engine carries the last policy while the session comes up.
+  systemd::ready("running; controller " + impl_->options.controller);
   impl_->io.run();
+  systemd::stopping();
   return impl_->exit_code;
 }
 

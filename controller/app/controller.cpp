@@ -28,6 +28,7 @@
 #include "controller/store/store.h"
 #include "shared/log/log.h"
 #include "shared/policy/json.h"
+#include "shared/util/systemd.h"
 #include "shared/util/time.h"
 
 namespace vnet::app {
@@ -391,7 +392,10 @@ int run(const Options& options) {
                  api_host.find(':') == std::string::npos ? api_host : "[" + api_host + "]",
                  controller.api_port(), parse_host_port(options.southbound, "--southbound").host,
                  controller.southbound_port(), log::quote(options.data_dir));
+    systemd::ready(fmt::format("serving the API on port {}, agents on port {}",
+                               controller.api_port(), controller.southbound_port()));
     controller.run();
+    systemd::stopping();
     spdlog::info("stopped");
     return 0;
   } catch (const std::exception& e) {

@@ -3,10 +3,13 @@
 #include <CLI/CLI.hpp>
 
 #include "controller/app/controller.h"
+#include "shared/config/toml_config.h"
 
 int main(int argc, char** argv) {
   vnet::app::Options options;
-  CLI::App cli{"vnet-controller: keeps the network model, serves the REST API, feeds the agents"};
+  CLI::App cli{"vnet-controller: keeps the network model, serves the REST API, feeds the agents",
+               "vnet-controller"};
+  vnet::config::add_config_option(cli, "/etc/vnet/controller.toml");
   cli.add_option("--data-dir", options.data_dir, "Database, CA and first admin token")
       ->capture_default_str();
   cli.add_option("--listen", options.listen, "REST API address, ADDR:PORT")->capture_default_str();
@@ -47,7 +50,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   policy->add_option("HOST", host, "Host id or name")->required();
 
-  CLI11_PARSE(cli, argc, argv);
+  if (auto code = vnet::config::parse(cli, argc, argv)) return *code;
   for (const auto& q : quotas) options.quotas.set(q);
   if (policy->parsed()) return vnet::app::print_policy(options.data_dir, host);
   return vnet::app::run(options);
