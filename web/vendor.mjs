@@ -18,6 +18,14 @@ const files = [
   ['uplot', 'dist/uPlot.esm.js', 'uPlot.esm.js'],
   ['uplot', 'dist/uPlot.min.css', 'uPlot.min.css'],
   ['uplot', 'LICENSE', 'licenses/uplot.txt'],
+  // fcose, the topology's compound-aware layout: UMD builds, loaded as
+  // classic scripts in this order (each sets a global the next one uses).
+  ['layout-base', 'layout-base.js', 'layout-base.js'],
+  ['layout-base', 'LICENSE', 'licenses/layout-base.txt'],
+  ['cose-base', 'cose-base.js', 'cose-base.js'],
+  ['cose-base', 'LICENSE', 'licenses/cose-base.txt'],
+  ['cytoscape-fcose', 'cytoscape-fcose.js', 'cytoscape-fcose.js'],
+  ['cytoscape-fcose', 'LICENSE', 'licenses/cytoscape-fcose.txt'],
 ];
 
 const lock = JSON.parse(readFileSync(join(here, 'package-lock.json'), 'utf8'));

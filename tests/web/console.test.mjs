@@ -253,6 +253,28 @@ test('the administrator places the NIC, then sees it in the topology and in the 
   await list.getByText('web-1').waitFor();
   assert.match(await list.textContent(), /web-1 10\.0\.0\.10 .* on host-a/s);
   assert.match(await list.textContent(), /Fabrikam-Secret/);  // the administrator sees every tenant
+  assert.match(await list.textContent(), /host-a PA 192\.168\.1\.11 · not connected · policy/);  // spaces kept
+  // fcose: no two top-level boxes (VM networks with their subnets, hosts)
+  // overlap, and labels are readable (at least 9 px) at the fitted zoom.
+  const layout = await page.evaluate(() => {
+    const { cy } = document.querySelector('[data-testid="topology"]').vnetTopology;
+    const tops = cy.nodes().filter((n) => !n.isChild()).map((n) => n.boundingBox({ includeLabels: true }));
+    let overlaps = 0;
+    for (let i = 0; i < tops.length; i++) {
+      for (let j = i + 1; j < tops.length; j++) {
+        const a = tops[i]; const b = tops[j];
+        if (a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2) overlaps++;
+      }
+    }
+    return { overlaps, count: tops.length, label: cy.zoom() * 13, zoom: cy.zoom() };
+  });
+  assert.ok(layout.count >= 4, JSON.stringify(layout));
+  assert.equal(layout.overlaps, 0, JSON.stringify(layout));
+  assert.ok(layout.label >= 9, JSON.stringify(layout));
+  await page.getByRole('button', { name: 'Zoom in' }).click();
+  const zoomed = await page.evaluate(() => document.querySelector('[data-testid="topology"]').vnetTopology.cy.zoom());
+  assert.ok(zoomed > layout.zoom * 1.2, `${zoomed} after ${layout.zoom}`);
+  await page.getByRole('button', { name: 'Fit' }).click();
   await page.waitForTimeout(300);
   await screenshot(page, 'admin-topology');
   await list.getByRole('link', { name: 'policy' }).first().click();

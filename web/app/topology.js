@@ -4,17 +4,25 @@
 // below the drawing for the keyboard and for screen readers.
 import { html, useState, useEffect, useRef } from '../vendor/htm-preact-standalone.mjs';
 import cytoscape from '../vendor/cytoscape.esm.min.mjs';
+
+// fcose lays out compound nodes (subnets inside their VM network) without
+// overlaps; index.html loads it as a classic script.
+if (window.cytoscapeFcose && !cytoscape.__fcose) {
+  cytoscape.use(window.cytoscapeFcose);
+  cytoscape.__fcose = true;
+}
+const kFont = 13;  // labels, in px at zoom 1
 import { listAll } from './api.js';
 import { Problem } from './views.js';
 
 const style = [
-  { selector: 'node', style: { label: 'data(label)', 'text-wrap': 'wrap', 'font-size': 11, 'text-valign': 'center', color: '#1d2733' } },
+  { selector: 'node', style: { label: 'data(label)', 'text-wrap': 'wrap', 'font-size': kFont, 'text-valign': 'center', color: '#1d2733' } },
   { selector: 'node.host', style: { shape: 'round-rectangle', 'background-color': '#dbe7f5', 'border-color': '#1f5fa8', 'border-width': 2, width: 150, height: 48 } },
   { selector: 'node.network', style: { 'background-color': '#f3f6ea', 'border-color': '#6b8e23', 'border-width': 2, 'text-valign': 'top', 'text-halign': 'center', 'font-weight': 'bold', padding: 18 } },
   { selector: 'node.subnet', style: { 'background-color': '#ffffff', 'border-color': '#9aa5b1', 'border-width': 1, 'border-style': 'dashed', 'text-valign': 'top', padding: 12 } },
-  { selector: 'node.nic', style: { shape: 'ellipse', 'background-color': '#ffe8c2', 'border-color': '#c77700', 'border-width': 1, width: 110, height: 40, 'font-size': 10 } },
-  { selector: 'node.gateway', style: { shape: 'diamond', 'background-color': '#f5d0d0', width: 60, height: 60, 'font-size': 10 } },
-  { selector: 'edge', style: { width: 1.5, 'line-color': '#8795a1', 'target-arrow-shape': 'triangle', 'target-arrow-color': '#8795a1', 'curve-style': 'bezier', label: 'data(label)', 'font-size': 9, color: '#52606d' } },
+  { selector: 'node.nic', style: { shape: 'ellipse', 'background-color': '#ffe8c2', 'border-color': '#c77700', 'border-width': 1, width: 120, height: 44 } },
+  { selector: 'node.gateway', style: { shape: 'diamond', 'background-color': '#f5d0d0', width: 70, height: 70 } },
+  { selector: 'edge', style: { width: 1.5, 'line-color': '#8795a1', 'target-arrow-shape': 'triangle', 'target-arrow-color': '#8795a1', 'curve-style': 'bezier', label: 'data(label)', 'font-size': kFont - 2, color: '#52606d' } },
   { selector: 'node:selected', style: { 'border-width': 4, 'border-color': '#d64545' } },
 ];
 
@@ -70,7 +78,13 @@ function elementsOf(model) {
 
 export function TopologyView({ who }) {
   const [state, setState] = useState({ loading: true });
+  const [view, setCy] = useState(null);
   const container = useRef(null);
+  const zoom = (factor) => {
+    if (!view) return;
+    const { cy } = view;
+    cy.zoom({ level: cy.zoom() * factor, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
+  };
   useEffect(() => {
     load(who).then((model) => setState({ model })).catch((error) => setState({ error }));
   }, []);
@@ -80,9 +94,20 @@ export function TopologyView({ who }) {
       container: container.current,
       elements: elementsOf(state.model),
       style,
-      layout: { name: 'cose', animate: false, padding: 24, nodeRepulsion: () => 90000, idealEdgeLength: () => 120 },
+      minZoom: 0.2,
+      maxZoom: 3,
+      layout: window.cytoscapeFcose
+        ? { name: 'fcose', quality: 'proof', animate: false, randomize: true, padding: 30, nodeDimensionsIncludeLabels: true,
+          idealEdgeLength: 140, nodeRepulsion: 9000, nodeSeparation: 90, tilingPaddingVertical: 20, tilingPaddingHorizontal: 20 }
+        : { name: 'cose', animate: false, padding: 30 },
     });
+    // Never so small that labels cannot be read: fit, but not below the zoom
+    // at which a label is 9 px (pan and zoom show the rest).
+    const fit = () => { cy.fit(undefined, 30); if (cy.zoom() * kFont < 9) { cy.zoom(9 / kFont); cy.center(); } };
+    fit();
     cy.on('tap', 'node', (e) => { const href = e.target.data('href'); if (href) location.hash = href; });
+    container.current.vnetTopology = { cy, fit };  // for the browser test and the buttons
+    setCy({ cy, fit });
     return () => cy.destroy();
   }, [state.model]);
   if (state.error) return html`<main><${Problem} error=${state.error} /></main>`;
@@ -91,6 +116,11 @@ export function TopologyView({ who }) {
     <h1>Topology</h1>
     <p class="legend"><span class="swatch host"></span> host (PA) <span class="swatch network"></span> VM network (routing domain)
       <span class="swatch subnet"></span> VM subnet (VSID) <span class="swatch nic"></span> VM NIC → its host</p>
+    <div class="zoom" role="group" aria-label="Zoom">
+      <button type="button" class="secondary" onClick=${() => zoom(1.25)} aria-label="Zoom in">+</button>
+      <button type="button" class="secondary" onClick=${() => zoom(0.8)} aria-label="Zoom out">−</button>
+      <button type="button" class="secondary" onClick=${() => view?.fit()}>Fit</button>
+    </div>
     <div class="topology" ref=${container} data-testid="topology" role="img"
       aria-label="Drawing of the topology; the same is listed below"></div>
     ${state.loading && html`<p class="loading">Loading…</p>`}
@@ -106,8 +136,8 @@ export function TopologyView({ who }) {
             ${x.host_id ? html` on ${m.hosts ? html`<a href=${`#/hosts/${x.host_id}`}>${m.hosts.find((h) => h.id === x.host_id)?.name || x.host_id}</a>` : hostLabel(m, x.host_id)}` : ' (not placed)'}
           </li>`)}</ul></li>`)}</ul></li>`)}</ul>
       ${m.hosts && html`<h2>Hosts</h2><ul>${m.hosts.map((h) => html`<li>
-        <a href=${`#/hosts/${h.id}`}>${h.name}</a> PA ${h.pa || '—'} · ${h.connected ? 'connected' : 'not connected'}
-        · <a href=${`#/hosts/${h.id}/policy`}>policy</a></li>`)}</ul>`}
+        <a href=${`#/hosts/${h.id}`}>${h.name}</a> PA ${h.pa || '—'} · ${h.connected ? 'connected' : 'not connected'}${' · '}<a
+          href=${`#/hosts/${h.id}/policy`}>policy</a></li>`)}</ul>`}
     </section>`}
   </main>`;
 }
