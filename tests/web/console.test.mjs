@@ -63,6 +63,9 @@ test('an administrator signs in, sees the admin views and creates a logical netw
   // The overview's counts come from /metrics; its chart is uPlot's.
   await page.getByTestId('counts').getByText('Hosts').waitFor();
   await page.locator('.uplot').first().waitFor();
+  // Before the second sample the time axis already ends now, not in 1970.
+  const axis = await page.evaluate(() => document.querySelector('.chart').uplot.scales.x);
+  assert.ok(Math.abs(axis.max - Date.now() / 1000) < 60, JSON.stringify(axis));
   await page.getByTestId('hosts-realization').getByText('host-a').waitFor();
   await page.waitForTimeout(2500);  // a second sample draws a line
   await screenshot(page, 'admin-overview');

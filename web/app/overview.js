@@ -38,6 +38,7 @@ function Chart({ title, series, data }) {
       // Until the second sample there is no max: end the axis now, not in 1970.
       scales: { x: { time: true, range: (u, min, max) => { const end = Number.isFinite(max) && max > 0 ? max : Date.now() / 1000; return [end - 300, end]; } } },
     }, data, box.current);
+    box.current.uplot = plot.current;  // for the browser test
     return () => plot.current.destroy();
   }, []);
   useEffect(() => { plot.current?.setData(data); }, [data]);
