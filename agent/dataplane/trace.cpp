@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <functional>
+#include <list>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 
@@ -38,7 +41,8 @@ struct Host {
   std::unique_ptr<dp::NatTable> nat;
 };
 
-Host build(std::shared_ptr<const policy::HostPolicy> p) {
+std::shared_ptr<const dp::Tables> build_tables(const policy::HostPolicy& policy) {
+  const policy::HostPolicy* p = &policy;
   dp::HostFacts facts;
   facts.uplink_mac = kUplinkMac;
   facts.uplink_mtu = 1500;
@@ -48,7 +52,13 @@ Host build(std::shared_ptr<const policy::HostPolicy> p) {
     facts.external_next_hop_macs[g.next_hop] = kNeighbour;
   }
   facts.external_mac = kExternalMac;
-  Host h{p, dp::Tables::build(*p, facts),
+  return dp::Tables::build(*p, facts);
+}
+
+// A host of the trace: its tables (built, or from the cache) and a NAT
+// table of the trace's own, empty.
+Host build(std::shared_ptr<const policy::HostPolicy> p, TableCache* cache) {
+  Host h{p, cache != nullptr ? cache->get(p) : build_tables(*p),
          std::make_unique<dp::NatTable>(dp::NatOptions{.capacity = 16})};
   std::vector<dp::NatTable::Gateway> gateways;
   for (const auto& g : h.tables->gateways) {
@@ -277,7 +287,45 @@ Result trace_from(const Input& in, HostView first, uint16_t index, const NextHos
 
 }  // namespace
 
-Result run(const Input& in, const Policies& policies) {
+struct TableCache::Impl {
+  size_t capacity;
+  mutable std::mutex mutex;
+  // Most recently used first.
+  std::list<std::pair<std::shared_ptr<const policy::HostPolicy>, std::shared_ptr<const dp::Tables>>>
+      entries;
+  size_t builds = 0;
+};
+
+TableCache::TableCache(size_t capacity) : impl_(std::make_unique<Impl>()) {
+  impl_->capacity = std::max<size_t>(1, capacity);
+}
+TableCache::~TableCache() = default;
+
+std::shared_ptr<const dp::Tables> TableCache::get(
+    const std::shared_ptr<const policy::HostPolicy>& policy) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    for (auto it = impl_->entries.begin(); it != impl_->entries.end(); ++it) {
+      if (it->first.get() == policy.get()) {
+        impl_->entries.splice(impl_->entries.begin(), impl_->entries, it);
+        return it->second;
+      }
+    }
+  }
+  auto tables = build_tables(*policy);  // outside the lock: it can take a second
+  std::lock_guard lock(impl_->mutex);
+  ++impl_->builds;
+  impl_->entries.emplace_front(policy, tables);
+  while (impl_->entries.size() > impl_->capacity) impl_->entries.pop_back();
+  return tables;
+}
+
+size_t TableCache::builds() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->builds;
+}
+
+Result run(const Input& in, const Policies& policies, TableCache* cache) {
   // The hosts by the PAs they answer for (their own, rewrite PAs).
   std::unordered_map<Ipv4Address, size_t> by_pa;
   for (size_t i = 0; i < policies.size(); ++i) {
@@ -287,7 +335,7 @@ Result run(const Input& in, const Policies& policies) {
   std::unordered_map<size_t, Host> hosts;
   auto host = [&](size_t i) -> HostView {
     auto it = hosts.find(i);
-    if (it == hosts.end()) it = hosts.emplace(i, build(policies[i])).first;
+    if (it == hosts.end()) it = hosts.emplace(i, build(policies[i], cache)).first;
     return {it->second.policy->host_id.to_string(), it->second.tables.get(), it->second.nat.get()};
   };
   // The NIC's host: the one with a port for it.

@@ -56,9 +56,27 @@ struct Result {
 // Every host's current compiled policy.
 using Policies = std::vector<std::shared_ptr<const policy::HostPolicy>>;
 
+// The tables built from recent policies, so that repeated traces do not
+// rebuild a host's tables (a second for a million lookup records): keyed by
+// the policy object itself (a new generation is a new object), the least
+// recently used dropped beyond `capacity`. Thread-safe.
+class TableCache {
+ public:
+  explicit TableCache(size_t capacity = 8);
+  ~TableCache();
+  std::shared_ptr<const agent::dataplane::Tables> get(
+      const std::shared_ptr<const policy::HostPolicy>& policy);
+  size_t builds() const;  // tables built so far (a test counts hits by it)
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // Runs the trace. The NIC's host is the one whose policy has a port for
-// the NIC; a NIC on no host's ports is dropped as "not_placed".
-Result run(const Input& input, const Policies& policies);
+// the NIC; a NIC on no host's ports is dropped as "not_placed". With a
+// cache, hosts' tables come from it.
+Result run(const Input& input, const Policies& policies, TableCache* cache = nullptr);
 
 // On one host's own tables (its live ones: unresolved neighbours show as
 // such) with a NAT table of its own, until the packet leaves the host. The

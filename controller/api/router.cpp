@@ -314,6 +314,16 @@ Response Router::dispatch(const Request& request, const std::string& path,
         throw model::invalid("?" + name,
                              "is not a parameter of /trace (from, to, protocol, port, src)");
     }
+    if (!allow_trace(who.token_id)) {
+      Response r = problem_response(
+          429, "Too Many Requests",
+          fmt::format("at most {} traces a second per token (a burst of {}); try again in a "
+                      "second",
+                      kTracesPerSecond, kTraceBurst),
+          request.request_id);
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
     if (!params.contains("from")) throw model::invalid("?from", "is required: the VM NIC's id");
     if (!params.contains("to"))
       throw model::invalid("?to", "is required: the destination IPv4 address");
@@ -403,6 +413,22 @@ Response Router::dispatch(const Request& request, const std::string& path,
 // Who the token is: what a client (the console) needs to choose its view
 // without probing for 403s. A tenant learns its own tenant's name here and
 // nothing else of the admin collections.
+bool Router::allow_trace(const std::string& token_id) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(trace_mutex_);
+  if (trace_budget_.size() > 10000) trace_budget_.clear();  // bounded: tokens come and go
+  auto [it, fresh] = trace_budget_.try_emplace(token_id, kTraceBurst, now);
+  auto& [tokens, last] = it->second;
+  if (!fresh) {
+    tokens = std::min(
+        kTraceBurst, tokens + std::chrono::duration<double>(now - last).count() * kTracesPerSecond);
+    last = now;
+  }
+  if (tokens < 1) return false;
+  tokens -= 1;
+  return true;
+}
+
 json Router::whoami(const model::Principal& who) {
   const model::Principal system{.role = model::Role::kAdmin, .tenant_id = "", .token_id = ""};
   json out = {{"role", who.is_admin() ? "admin" : "tenant"}, {"token_id", who.token_id}};

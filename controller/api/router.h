@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -71,10 +72,21 @@ class Router {
                             const model::Principal& who, const model::Kind& kind,
                             const std::string& id, bool deleted);
 
+  // Whether the token may run another trace now: a token bucket per token
+  // (a burst of kTraceBurst, then kTracesPerSecond), so that one tenant
+  // cannot keep the controller busy compiling tables.
+  bool allow_trace(const std::string& token_id);
+
   model::Service& service_;
   Metrics& metrics_;
   Agents* agents_;
   const StaticFiles* web_;
+  std::mutex trace_mutex_;
+  std::map<std::string, std::pair<double, std::chrono::steady_clock::time_point>> trace_budget_;
+
+ public:
+  static constexpr double kTraceBurst = 10;
+  static constexpr double kTracesPerSecond = 5;
 };
 
 // A problem document response (used by the server for errors it meets

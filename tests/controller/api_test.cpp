@@ -1223,6 +1223,26 @@ class TraceApiTest : public GatewayApiTest {
   }
 };
 
+// A trace compiles tables: one token may run a burst of 10, then 5 a
+// second (429 with Retry-After beyond), each token on its own budget.
+TEST_F(TraceApiTest, ATokenMayTraceTenAtOnceThenFiveASecond) {
+  const json web1 = nic(contoso, aaa.subnet, "web1", h1, "t-web1");
+  ctl.app().engine().flush();
+  const std::string url =
+      "/api/v1/trace?from=" + web1.at("id").get<std::string>() + "&to=10.10.1.200";
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(ctl.call("GET", url, nullptr, contoso.token).status, 200);
+  const auto refused = ctl.call("GET", url, nullptr, contoso.token);
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(refused.headers.at("retry-after"), "1");
+  EXPECT_NE(refused.body.find("at most 5 traces a second per token"), std::string::npos)
+      << refused.body;
+  // Another token has its own budget (and Fabrikam still cannot see the NIC).
+  EXPECT_EQ(ctl.call("GET", url).status, 200);
+  EXPECT_EQ(ctl.call("GET", url, nullptr, fabrikam.token).status, 404);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // 1.5 traces' worth
+  EXPECT_EQ(ctl.call("GET", url, nullptr, contoso.token).status, 200);
+}
+
 TEST_F(TraceApiTest, SameHostAcrossHostsAndRoutedEachStepNamed) {
   const json web1 = nic(contoso, aaa.subnet, "web1", h1, "t-web1");  // 10.10.1.100
   const json web2 = nic(contoso, aaa.subnet, "web2", h1, "t-web2");  // 10.10.1.101

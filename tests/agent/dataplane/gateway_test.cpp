@@ -536,6 +536,34 @@ TEST_F(GatewayTest, TheTraceOnAHostsOwnTablesStopsWhereThePacketLeavesIt) {
   EXPECT_EQ(r.reason, "port_unbound");
 }
 
+// The controller's trace keeps the tables of recent policies: the same
+// policy object is built once, a new generation (a new object) again, and
+// the answer is the same either way.
+TEST(TraceTableCache, BuildsEachPolicyOnceAndKeepsTheMostRecent) {
+  auto vm = std::make_shared<const policy::HostPolicy>(vm_host_policy());
+  auto gw = std::make_shared<const policy::HostPolicy>(gateway_host_policy());
+  trace::TableCache cache(1);
+  trace::Input in;
+  in.nic_id = vm->ports.at(0).nic_id;
+  in.to = ipv4(kServer);
+  const trace::Result uncached = trace::run(in, {vm, gw});
+  const trace::Result first = trace::run(in, {vm, gw}, &cache);
+  EXPECT_EQ(first.verdict, uncached.verdict);
+  EXPECT_EQ(first.reason, uncached.reason);
+  EXPECT_EQ(first.hops.size(), uncached.hops.size());
+  const size_t built = cache.builds();
+  EXPECT_GE(built, 1u);
+  EXPECT_EQ(cache.get(gw), cache.get(gw));
+  const size_t after = cache.builds();
+  EXPECT_EQ(cache.get(gw).get(), cache.get(gw).get());  // held: no rebuild
+  EXPECT_EQ(cache.builds(), after);
+  auto newer = std::make_shared<const policy::HostPolicy>(gateway_host_policy());
+  cache.get(newer);
+  EXPECT_EQ(cache.builds(), after + 1);  // a new generation is built
+  cache.get(gw);
+  EXPECT_EQ(cache.builds(), after + 2);  // capacity 1: the older one was dropped
+}
+
 TEST(NatTable, ARulesPortIsNeverHandedOutAndIsFreeAgainWhenTheRuleGoes) {
   NatTable nat(NatOptions{.capacity = 8, .port_min = 2000, .port_max = 2001});
   const auto blue = ipv4(kBlueExternal);
