@@ -5,9 +5,12 @@
 
 #include <fmt/format.h>
 
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "controller/policy/compiler.h"
+#include "controller/policy/engine.h"
 #include "controller/policy/model.h"
 #include "controller/policy/realization.h"
 #include "shared/policy/delta.h"
@@ -319,6 +322,124 @@ TEST(PolicyCompiler, IsolationNoneAndGatewaysOnTheHost) {
   EXPECT_EQ(p2.gateways[0].interface, "ext0");
   // The hosts of the network send to it: host 1 has a NIC of 0xb0.
   EXPECT_EQ(compile(m, id(1)).gateways, p2.gateways);
+}
+
+// The content hash decides whether a host gets a new generation, so it must
+// cover every field the agents receive. Each leaf of the canonical encoding
+// (the policy's JSON) is changed in turn, the policy read back, and its hash
+// must differ; a field added to the encoding but not to the hash fails here.
+TEST(ContentHash, EveryFieldOfTheEncodingChangesIt) {
+  policy::HostPolicy p = vnet::testing::seed_host1_policy();
+  ASSERT_FALSE(p.ports.empty());
+  ASSERT_FALSE(p.lookup_records.empty());
+  ASSERT_FALSE(p.customer_routes.empty());
+  p.ports[0].dns = {vnet::testing::ipv4("10.0.0.2")};
+  p.provider.routes.push_back(
+      {*net::IpPrefix::parse("192.168.2.0/24"), vnet::testing::ipv4("192.168.1.1")});
+  p.rewrite_pas.push_back(
+      {uuid(0x901), vnet::testing::ipv4("10.0.0.9"), vnet::testing::ipv4("192.168.1.77")});
+  policy::GatewayPolicy g;
+  g.gateway_id = uuid(0x902);
+  g.rdid = p.ports[0].rdid;
+  g.external_ip = vnet::testing::ipv4("203.0.113.10");
+  g.pa = p.provider.pa;
+  g.interface = "ext0";
+  g.next_hop = vnet::testing::ipv4("203.0.113.1");
+  g.nat_rules.push_back({policy::NatProtocol::kTcp, 8080, p.ports[0].ca, 80});
+  g.advertised_prefixes.push_back(*net::IpPrefix::parse("10.0.0.0/24"));
+  p.gateways.push_back(g);
+  const std::string base = content_hash(p);
+  {
+    const auto again = policy::from_json(policy::to_json(p));
+    ASSERT_TRUE(again) << again.error().to_string();
+    ASSERT_EQ(content_hash(*again), base);
+  }
+
+  // Other valid values for a leaf, tried in order until the policy reads.
+  auto candidates = [](const json& v) {
+    std::vector<json> out;
+    if (v.is_boolean()) out.push_back(!v.get<bool>());
+    if (v.is_number_integer()) {
+      out.push_back(v.get<int64_t>() + 1);
+      if (v.get<int64_t>() > 0) out.push_back(v.get<int64_t>() - 1);
+    }
+    if (v.is_string()) {
+      const std::string s = v.get<std::string>();
+      const std::map<std::string, std::string> enums = {
+          {"encap", "rewrite"},  {"rewrite", "encap"}, {"nat", "forwarding"},
+          {"forwarding", "nat"}, {"tcp", "udp"},       {"udp", "tcp"}};
+      if (auto it = enums.find(s); it != enums.end()) out.push_back(it->second);
+      if (auto a = net::Ipv4Address::parse(s)) {
+        out.push_back(net::Ipv4Address::from_u32(a->to_u32() ^ 1).to_string());
+        out.push_back(net::Ipv4Address::from_u32(a->to_u32() ^ 0x100).to_string());
+      }
+      if (s.find('/') != std::string::npos) {
+        const std::string address = s.substr(0, s.find('/'));
+        const int len = std::stoi(s.substr(s.find('/') + 1));
+        out.push_back(fmt::format("{}/{}", address, len > 8 ? len - 1 : len + 1));
+      }
+      if (s.size() >= 36 && s[8] == '-') {
+        for (size_t at : {s.size() - 2, s.size() - 1}) {  // two tries: ids may be neighbours
+          std::string t = s;
+          t[at] = t[at] == 'a' ? 'b' : 'a';
+          out.push_back(t);
+        }
+      }
+      if (s.size() == 17 && s[2] == ':') {
+        std::string t = s;
+        t[16] = t[16] == '0' ? '1' : '0';
+        out.push_back(t);
+      }
+      out.push_back(s + "x");
+    }
+    return out;
+  };
+  std::vector<std::string> unchanged, unreadable;
+  size_t leaves = 0;
+  const json encoded = policy::to_json(p);
+  std::vector<std::string> pointers;  // every scalar leaf
+  std::function<void(const json&, const std::string&)> walk = [&](const json& v,
+                                                                  const std::string& at) {
+    if (v.is_object()) {
+      for (const auto& [key, item] : v.items()) walk(item, at + "/" + key);
+    } else if (v.is_array()) {
+      for (size_t i = 0; i < v.size(); ++i) walk(v[i], at + "/" + std::to_string(i));
+    } else {
+      pointers.push_back(at);
+    }
+  };
+  walk(encoded, "");
+  for (const std::string& pointer : pointers) {
+    if (pointer == "/generation") continue;
+    ++leaves;
+    bool read = false;
+    const json::json_pointer where(pointer);
+    for (const json& other : candidates(encoded.at(where))) {
+      json changed = encoded;
+      changed[where] = other;
+      auto back = policy::from_json(changed);
+      if (!back) continue;
+      read = true;
+      if (content_hash(*back) == base) unchanged.push_back(pointer);
+      break;
+    }
+    if (!read) unreadable.push_back(pointer);
+  }
+  // A gateway's kind cannot change alone while it has NAT rules: checked
+  // on its own below.
+  std::erase(unreadable, "/gateways/0/kind");
+  EXPECT_GT(leaves, 40u);
+  EXPECT_TRUE(unchanged.empty()) << "the hash ignores: " << json(unchanged).dump();
+  EXPECT_TRUE(unreadable.empty()) << "no other valid value read for: " << json(unreadable).dump();
+  policy::HostPolicy nat = p;
+  nat.gateways[0].nat_rules.clear();
+  policy::HostPolicy forwarding = nat;
+  forwarding.gateways[0].kind = policy::GatewayKind::kForwarding;
+  EXPECT_NE(content_hash(nat), content_hash(forwarding));
+  // The generation alone does not change it.
+  policy::HostPolicy next = p;
+  next.generation += 1;
+  EXPECT_EQ(content_hash(next), base);
 }
 
 }  // namespace
