@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 #include <utility>
 #include <vector>
-#include <tuple>
 
 #include "shared/policy/host_policy.h"
 
@@ -209,11 +209,10 @@ std::optional<PolicyError> validate(const HostPolicy& p) {
       for (size_t x = 0; x < a.advertised_prefixes.size(); ++x) {
         for (const net::IpPrefix& other : b.advertised_prefixes) {
           if (!a.advertised_prefixes[x].overlaps(other)) continue;
-          return PolicyError{
-              fmt::format("/gateways/{}/advertised_prefixes/{}", i, x),
-              fmt::format("{} overlaps {} of forwarding gateway {} on the same host",
-                          a.advertised_prefixes[x].to_string(), other.to_string(),
-                          b.gateway_id.to_string())};
+          return PolicyError{fmt::format("/gateways/{}/advertised_prefixes/{}", i, x),
+                             fmt::format("{} overlaps {} of forwarding gateway {} on the same host",
+                                         a.advertised_prefixes[x].to_string(), other.to_string(),
+                                         b.gateway_id.to_string())};
         }
       }
     }

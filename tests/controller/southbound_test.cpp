@@ -22,8 +22,8 @@
 #include "controller/model/service.h"
 #include "controller/policy/engine.h"
 #include "controller/southbound/enrollment.h"
-#include "controller/store/store.h"
 #include "controller/store/sqlite.h"
+#include "controller/store/store.h"
 #include "shared/policy/json.h"
 #include "shared/proto/southbound.h"
 #include "shared/tls/x509.h"
@@ -308,9 +308,9 @@ TEST_F(SouthboundTest, ShutdownAnswersWaitingWritesAtOnce) {
   ASSERT_TRUE(eventually([&] { return host_state(h)["connected"] == true; }));
   const json tenant = ctl->create("tenants", {{"name", "t"}});
   const json ln = ctl->call("GET", "/api/v1/logical-networks").json()["items"][0];
-  const json net = ctl->create(
-      "vm-networks",
-      {{"tenant_id", tenant["id"]}, {"name", "n"}, {"logical_network_id", ln["id"]}});
+  const json net =
+      ctl->create("vm-networks",
+                  {{"tenant_id", tenant["id"]}, {"name", "n"}, {"logical_network_id", ln["id"]}});
   const json subnet = ctl->create(
       "vm-subnets", {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}});
   HttpResult answer;
@@ -323,9 +323,8 @@ TEST_F(SouthboundTest, ShutdownAnswersWaitingWritesAtOnce) {
                         {"interface", "vnet-vm"}});
   });
   // The NIC is committed and the write is waiting for the silent agent.
-  ASSERT_TRUE(eventually([&] {
-    return ctl->call("GET", "/api/v1/vm-nics").json()["items"].size() == 1;
-  }));
+  ASSERT_TRUE(
+      eventually([&] { return ctl->call("GET", "/api/v1/vm-nics").json()["items"].size() == 1; }));
   std::this_thread::sleep_for(200ms);  // the write's answer is now deferred
   const auto started = std::chrono::steady_clock::now();
   ctl->stop();
@@ -418,9 +417,9 @@ TEST_F(SouthboundTest, WaitRealizedSaysPendingForAnAbsentAgentAndFailedForAFaili
   const std::string h = host("h2", "192.168.1.20");
   const json tenant = ctl->create("tenants", {{"name", "t"}});
   const json ln = ctl->call("GET", "/api/v1/logical-networks").json()["items"][0];
-  const json net = ctl->create(
-      "vm-networks",
-      {{"tenant_id", tenant["id"]}, {"name", "n"}, {"logical_network_id", ln["id"]}});
+  const json net =
+      ctl->create("vm-networks",
+                  {{"tenant_id", tenant["id"]}, {"name", "n"}, {"logical_network_id", ln["id"]}});
   const json subnet = ctl->create(
       "vm-subnets", {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}});
   const auto started = std::chrono::steady_clock::now();
@@ -437,9 +436,9 @@ TEST_F(SouthboundTest, WaitRealizedSaysPendingForAnAbsentAgentAndFailedForAFaili
 
   // (In another VM network: one with a NIC on the absent host concerns it
   // too, and would be "pending" for that reason.)
-  const json net2 = ctl->create(
-      "vm-networks",
-      {{"tenant_id", tenant["id"]}, {"name", "n2"}, {"logical_network_id", ln["id"]}});
+  const json net2 =
+      ctl->create("vm-networks",
+                  {{"tenant_id", tenant["id"]}, {"name", "n2"}, {"logical_network_id", ln["id"]}});
   const json subnet2 = ctl->create(
       "vm-subnets", {{"vm_network_id", net2["id"]}, {"name", "s2"}, {"prefix", "10.0.0.0/24"}});
   // An agent that acks every generation, reporting the new NIC's interface missing.
@@ -466,10 +465,11 @@ TEST_F(SouthboundTest, WaitRealizedSaysPendingForAnAbsentAgentAndFailedForAFaili
     const uint64_t generation = p.value("generation", uint64_t{0});
     std::vector<proto::Problem> problems;
     const json ports = m.value("type", "") == "snapshot" ? p.value("ports", json::array())
-                                                        : m["ports"].value("set", json::array());
+                                                         : m["ports"].value("set", json::array());
     for (const auto& port_entry : ports) {
       nic_id = port_entry["nic_id"];
-      problems.push_back({"interface_missing", "interface vnet-vm1 is not on this host", nic_id, ""});
+      problems.push_back(
+          {"interface_missing", "interface vnet-vm1 is not on this host", nic_id, ""});
     }
     if (m.value("type", "") == "snapshot" || m.value("type", "") == "delta")
       agent.send(proto::ack(generation, problems).dump());
@@ -544,13 +544,13 @@ TEST(SouthboundStart, AHostWhosePolicyIsInvalidAtStartIsHeldBackNotRefused) {
       return service.create(admin, model::kind(kind), body)["id"].get<std::string>();
     };
     const std::string ln = create("logical-networks", {{"name", "dc"}});
-    const std::string site = create("sites", {{"logical_network_id", ln},
-                                              {"name", "s"},
-                                              {"subnets", {{{"prefix", "192.168.1.0/24"}}}}});
+    const std::string site = create(
+        "sites",
+        {{"logical_network_id", ln}, {"name", "s"}, {"subnets", {{{"prefix", "192.168.1.0/24"}}}}});
     h = create("hosts", {{"name", "h1"}, {"site_id", site}, {"pa", "192.168.1.10"}});
     const std::string tenant = create("tenants", {{"name", "t"}});
-    const std::string net = create(
-        "vm-networks", {{"name", "n"}, {"tenant_id", tenant}, {"logical_network_id", ln}});
+    const std::string net =
+        create("vm-networks", {{"name", "n"}, {"tenant_id", tenant}, {"logical_network_id", ln}});
     const std::string sub =
         create("vm-subnets", {{"vm_network_id", net}, {"name", "s"}, {"prefix", "10.0.0.0/24"}});
     nic = create("vm-nics", {{"vm_subnet_id", sub},
@@ -568,13 +568,13 @@ TEST(SouthboundStart, AHostWhosePolicyIsInvalidAtStartIsHeldBackNotRefused) {
   RawClient agent(key, cert);
   ASSERT_EQ(agent.open(ctl.southbound_port()), 101);
   agent.send(proto::hello(h, 0).dump());
-  ASSERT_TRUE(eventually([&] {
-    return ctl.call("GET", "/api/v1/hosts/" + h).json()["connected"] == true;
-  }));
+  ASSERT_TRUE(eventually(
+      [&] { return ctl.call("GET", "/api/v1/hosts/" + h).json()["connected"] == true; }));
   // The repair: the NIC leaves the host. The policy is valid and sent.
-  ASSERT_EQ(ctl.call("PATCH", "/api/v1/vm-nics/" + nic, {{"host_id", nullptr}, {"interface", nullptr}})
-                .status,
-            200);
+  ASSERT_EQ(
+      ctl.call("PATCH", "/api/v1/vm-nics/" + nic, {{"host_id", nullptr}, {"interface", nullptr}})
+          .status,
+      200);
   const json snapshot = json::parse(agent.receive(), nullptr, false);
   EXPECT_EQ(snapshot.value("type", ""), "snapshot") << snapshot.dump();
   EXPECT_TRUE(eventually([&] {
@@ -811,8 +811,8 @@ TEST_F(SouthboundTest, AnAgentRenewsItsCertificateOverItsSession) {
   const std::string first_key = read_file(options.state_dir / "agent.key");
   const json enrolled = host_state(h);
   ASSERT_TRUE(enrolled["cert_expires_at"].is_string()) << enrolled.dump();
-  const auto first_expiry = std::chrono::duration_cast<std::chrono::seconds>(
-      tls::not_after(first).time_since_epoch());
+  const auto first_expiry =
+      std::chrono::duration_cast<std::chrono::seconds>(tls::not_after(first).time_since_epoch());
   EXPECT_EQ(enrolled["cert_expires_at"], rfc3339_from_unix(first_expiry.count()));
 
   options.renew_before = std::chrono::hours(24 * 400);  // due now

@@ -214,13 +214,12 @@ TEST(Concurrency, ParallelSubnetsGetDistinctVsids) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 10; ++i) {
-        const std::string net =
-            service
-                .create(kAdmin, model::kind("vm-networks"),
-                        {{"name", fmt::format("n{}-{}", t, i)},
-                         {"tenant_id", tenant},
-                         {"logical_network_id", ln}})
-                .at("id");
+        const std::string net = service
+                                    .create(kAdmin, model::kind("vm-networks"),
+                                            {{"name", fmt::format("n{}-{}", t, i)},
+                                             {"tenant_id", tenant},
+                                             {"logical_network_id", ln}})
+                                    .at("id");
         const int vsid = service
                              .create(kAdmin, model::kind("vm-subnets"),
                                      {{"vm_network_id", net},

@@ -528,7 +528,8 @@ TEST_F(GatewayTest, TheTraceOnAHostsOwnTablesStopsWhereThePacketLeavesIt) {
   in.nic_id = uuid(0x115);  // Red 5, by NIC id, sending from an address not its own
   in.from = ipv4("10.0.0.99");
   r = trace::run_local(in, *tables_, "host1");
-  EXPECT_EQ((std::pair{r.verdict, r.reason}), (std::pair<std::string, std::string>{"dropped", "spoofed_ip"}));
+  EXPECT_EQ((std::pair{r.verdict, r.reason}),
+            (std::pair<std::string, std::string>{"dropped", "spoofed_ip"}));
   r = trace::run_local(in, *tables_, "host1", "no-such-port");
   EXPECT_EQ(r.reason, "spoofed_ip");  // the NIC id still names Red 5
   in.nic_id = Uuid();

@@ -173,8 +173,7 @@ policy::HostPolicy pipeline_policy() {
                        .mtu = 1458});
     p.lookup_records.push_back(
         {vsid(o.vsid), ipv4(kCa5), o.mac, host1(), policy::LookupRule::kEncap});
-    p.customer_routes.push_back(
-        {o.rdid, vsid(o.vsid), prefix("10.0.0.0/24"), ipv4("0.0.0.0"), 0});
+    p.customer_routes.push_back({o.rdid, vsid(o.vsid), prefix("10.0.0.0/24"), ipv4("0.0.0.0"), 0});
   }
   p.lookup_records.push_back(
       {vsid(kCyanVsid), ipv4(kCa7), cyan7(), host3(), policy::LookupRule::kEncap});
