@@ -24,6 +24,7 @@
 
 #include "controller/cli/http_client.h"
 #include "controller/model/kinds.h"
+#include "shared/util/nearest.h"
 #include "shared/util/uuid.h"
 
 namespace vnet::cli {
@@ -38,35 +39,10 @@ struct Failure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Levenshtein distance, for "did you mean".
-size_t distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // " (did you mean X?)" for the nearest of `choices`, when one is near.
 std::string did_you_mean(const std::string& given, const std::vector<std::string>& choices) {
-  const std::string* best = nullptr;
-  size_t best_distance = 0;
-  for (const auto& c : choices) {
-    const size_t d = distance(given, c);
-    if (best == nullptr || d < best_distance) {
-      best = &c;
-      best_distance = d;
-    }
-  }
-  if (best == nullptr || best_distance > std::max<size_t>(2, given.size() / 3)) return "";
-  return fmt::format(" (did you mean {}?)", *best);
+  const std::string near = nearest(given, choices);
+  return near.empty() ? "" : fmt::format(" (did you mean {}?)", near);
 }
 
 // Columns of `list` in table form (`-c` chooses others; `-o wide` adds the
@@ -811,17 +787,10 @@ std::optional<std::string> unknown_words(CLI::App& app, int argc, char** argv) {
                            where);
       }
       // An option with a value takes the next word, unless given with =.
-      const CLI::App* owner = path.back();
       const CLI::Option* o = nullptr;
       for (const CLI::App* a : path) {
-        try {
-          o = a->get_option(flag.rfind("--", 0) == 0 ? flag : flag);
-          owner = a;
-          break;
-        } catch (const CLI::OptionNotFound&) {
-        }
+        if ((o = a->get_option_no_throw(flag)) != nullptr) break;
       }
-      (void)owner;
       if (o != nullptr && o->get_type_size() != 0 && word.find('=') == std::string::npos) ++i;
       continue;
     }

@@ -384,6 +384,8 @@ Page Service::list(const Principal& who, const Kind& kind,
       continue;
     }
     if (key == "name" && name != nullptr) {
+      // Matching is O(pattern x name) per row: bounded as names are.
+      if (value.size() > 255) throw invalid("?name", "is at most 255 bytes, as names are");
       name_pattern = value;
       continue;
     }

@@ -3,8 +3,9 @@
 #include <fmt/format.h>
 
 #include <toml++/toml.h>
-#include <algorithm>
+
 #include <sstream>
+#include "shared/util/nearest.h"
 
 namespace vnet::config {
 namespace {
@@ -84,32 +85,14 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv) {
     // the nearest option.
     const std::string what = e.what();
     const std::string key = what.substr(what.rfind(' ') + 1);
-    std::string nearest;
-    size_t best = 3;
+    std::vector<std::string> options;
     for (const CLI::Option* o : app.get_options()) {
-      for (const auto& name : o->get_lnames()) {
-        // Edit distance, small strings.
-        std::vector<size_t> row(name.size() + 1);
-        for (size_t j = 0; j <= name.size(); ++j) row[j] = j;
-        for (size_t i = 1; i <= key.size(); ++i) {
-          size_t diagonal = row[0];
-          row[0] = i;
-          for (size_t j = 1; j <= name.size(); ++j) {
-            const size_t up = row[j];
-            row[j] = std::min(
-                {row[j] + 1, row[j - 1] + 1, diagonal + (key[i - 1] == name[j - 1] ? 0 : 1)});
-            diagonal = up;
-          }
-        }
-        if (row[name.size()] < best) {
-          best = row[name.size()];
-          nearest = name;
-        }
-      }
+      for (const auto& name : o->get_lnames()) options.push_back(name);
     }
+    const std::string near = nearest(key, options);
     fmt::print(stderr, "{}: {}: \"{}\" is not an option{}\n", app.get_name(),
                app.get_option("--config")->as<std::string>(), key,
-               nearest.empty() ? "" : fmt::format(" (did you mean {}?)", nearest));
+               near.empty() ? "" : fmt::format(" (did you mean {}?)", near));
     return 2;
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

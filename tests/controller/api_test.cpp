@@ -819,6 +819,7 @@ TEST_F(ApiTest, ListsFilterByNameAndStateAndSortByNameOrCreation) {
            {"/api/v1/vm-networks?configuration_state=success", "is not a filter"},
            {"/api/v1/routes?name=x", "is not a filter"},
            {"/api/v1/routes?sort=name", "has no names to sort by"},
+           {"/api/v1/vm-networks?name=" + std::string(256, '*'), "is at most 255 bytes"},
            {"/api/v1/vm-networks?sort=name&cursor=5", "is not a cursor"}}) {
     const auto r = ctl.call("GET", path, nullptr, t.token);
     EXPECT_EQ(r.status, 400) << path;
@@ -1187,11 +1188,10 @@ class TraceApiTest : public GatewayApiTest {
     fabrikam = tenant("fabrikam");
     aaa = network(contoso, "AAA");
     bbb = network(fabrikam, "BBB");
-    second = ctl.create("vm-subnets",
-                        {{"vm_network_id", aaa.vm_network.at("id")},
-                         {"name", "back"},
-                         {"prefix", "172.16.0.0/16"}},
-                        contoso.token);
+    second = ctl.create(
+        "vm-subnets",
+        {{"vm_network_id", aaa.vm_network.at("id")}, {"name", "back"}, {"prefix", "172.16.0.0/16"}},
+        contoso.token);
     ctl.create("ip-pools",
                {{"vm_subnet_id", second.at("id")},
                 {"ranges", {{{"start", "172.16.0.10"}, {"end", "172.16.0.20"}}}}},
@@ -1323,7 +1323,7 @@ TEST_F(TraceApiTest, ThroughANatGatewayToTheExternalNetwork) {
   EXPECT_TRUE(t.at("to_nic_id").is_null());
   EXPECT_EQ(steps(t), "vm port;frame;pipeline;uplink;external;");
   EXPECT_NE(t.at("hops")[2].at("detail").get<std::string>().find("to_gateway: NVGRE to PA "
-                                                                   "192.168.1.21"),
+                                                                 "192.168.1.21"),
             std::string::npos);
   EXPECT_EQ(t.at("hops")[4].at("host_id"), gw_host.at("id"));
   EXPECT_NE(t.at("hops")[4].at("detail").get<std::string>().find(
