@@ -62,7 +62,7 @@ using Policies = std::vector<std::shared_ptr<const policy::HostPolicy>>;
 // recently used dropped beyond `capacity`. Thread-safe.
 class TableCache {
  public:
-  explicit TableCache(size_t capacity = 8);
+  explicit TableCache(size_t capacity = 4);
   ~TableCache();
   std::shared_ptr<const agent::dataplane::Tables> get(
       const std::shared_ptr<const policy::HostPolicy>& policy);
