@@ -12,7 +12,7 @@ RUN cmake -S . -B build -G Ninja -DVNET_TESTS=OFF -DVNET_BENCH=OFF -DVNET_WEB_DI
 FROM debian:12
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
-      libsqlite3-0 libssl3 libspdlog1.10 libfmt9 libbpf1 libxdp1 libelf1 libmnl0 \
+      libsqlite3-0 libpq5 libssl3 libspdlog1.10 libfmt9 libbpf1 libxdp1 libelf1 libmnl0 \
       libtomlplusplus3 libsystemd0 \
       ca-certificates curl python3 iproute2 \
  && rm -rf /var/lib/apt/lists/*

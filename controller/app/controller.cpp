@@ -259,7 +259,7 @@ struct Controller::Impl {
         listen(parse_host_port(o.listen, "--listen")),
         southbound_at(parse_host_port(o.southbound, "--southbound")),
         dir((require_writable_dir(o.data_dir), std::filesystem::path(o.data_dir))),
-        store((dir / "vnet.db").string()),
+        store(store_url(o)),
         service(store),
         engine(store, realization),
         ca(dir),
@@ -271,7 +271,7 @@ struct Controller::Impl {
         agents(engine, realization, enrollment, southbound, ca, southbound_at),
         web(o.web_dir.empty() ? default_web_dir() : o.web_dir),
         router(service, metrics, &agents, &web) {
-    restrict_database_files(dir / "vnet.db");
+    if (store.engine() == store::Engine::kSqlite) restrict_database_files(store_url(o));
     if (!web.installed()) {
       spdlog::warn("console_missing web_dir={} detail={}", log::quote(web.root().string()),
                    log::quote("no index.html there; / answers 404 (see --web-dir)"));
@@ -280,7 +280,7 @@ struct Controller::Impl {
       write_secret_file(dir / "admin.token", *secret);
       first_admin_token = secret;
       spdlog::info("first_start admin_token_file={} database={}",
-                   log::quote((dir / "admin.token").string()), log::quote(store.path()));
+                   log::quote((dir / "admin.token").string()), log::quote(store.name()));
     }
     engine.set_listener([this](const std::string& host, auto compiled) {
       if (compiled) {
@@ -408,14 +408,24 @@ int run(const Options& options) {
   }
 }
 
-int print_policy(const std::string& data_dir, const std::string& host) {
-  const std::filesystem::path db = std::filesystem::path(data_dir) / "vnet.db";
-  if (!std::filesystem::exists(db)) {
-    fmt::print(stderr, "vnet-controller: {} does not exist (is --data-dir right?)\n", db.string());
-    return 1;
-  }
+std::string store_url(const Options& options) {
+  const std::string& url = options.store;
+  if (store::is_postgresql_url(url)) return url;
+  if (url == "sqlite:" || url.empty())
+    return (std::filesystem::path(options.data_dir) / "vnet.db").string();
+  if (url.rfind("sqlite:", 0) == 0) return url.substr(7);
+  throw std::invalid_argument(fmt::format(
+      "--store \"{}\" is neither sqlite:[PATH] nor a PostgreSQL URI postgresql://...", url));
+}
+
+int print_policy(const Options& options, const std::string& host) {
   try {
-    store::Store store(db.string());
+    const std::string url = store_url(options);
+    if (!store::is_postgresql_url(url) && !std::filesystem::exists(url)) {
+      fmt::print(stderr, "vnet-controller: {} does not exist (is --data-dir right?)\n", url);
+      return 1;
+    }
+    store::Store store(url);
     std::string id;
     std::optional<std::pair<uint64_t, std::string>> stored;
     store.read([&](store::Database& d) {
@@ -428,7 +438,7 @@ int print_policy(const std::string& data_dir, const std::string& host) {
     });
     if (id.empty()) {
       fmt::print(stderr, "vnet-controller: no host with id or name \"{}\" in {}\n", host,
-                 db.string());
+                 store.name());
       return 1;
     }
     const auto model = store.read([](store::Database& d) { return compiler::Model::load(d); });

@@ -25,6 +25,9 @@ namespace vnet::app {
 
 struct Options {
   std::string data_dir = "/var/lib/vnet";
+  // --store: "sqlite:" (vnet.db in data_dir), "sqlite:PATH", or a libpq
+  // URI "postgresql://..." shared by several replicas (DESIGN.md section 3).
+  std::string store = "sqlite:";
   std::string listen = "127.0.0.1:8080";
   std::string southbound = "0.0.0.0:6641";
   std::string log_level = "info";
@@ -76,7 +79,12 @@ class Controller {
 int run(const Options& options);
 // `vnet-controller policy --data-dir DIR HOST`: the host's compiled policy
 // (HOST is an id or a name), from the database alone, with the same compiler.
-int print_policy(const std::string& data_dir, const std::string& host);
+int print_policy(const Options& options, const std::string& host);
+
+// The database --store names: a PostgreSQL URI as given, else a SQLite file
+// path ("sqlite:" alone: vnet.db in the data directory). Throws
+// std::invalid_argument for anything else.
+std::string store_url(const Options& options);
 
 struct HostPort {
   std::string host;

@@ -12,6 +12,10 @@ int main(int argc, char** argv) {
   vnet::config::add_config_option(cli, "/etc/vnet/controller.toml");
   cli.add_option("--data-dir", options.data_dir, "Database, CA and first admin token")
       ->capture_default_str();
+  cli.add_option("--store", options.store,
+                 "The database: sqlite: (vnet.db in --data-dir), sqlite:PATH, or a PostgreSQL "
+                 "URI postgresql://USER@HOST:PORT/DB shared by several controllers")
+      ->capture_default_str();
   cli.add_option("--listen", options.listen, "REST API address, ADDR:PORT")->capture_default_str();
   cli.add_option("--api-cert", options.https.cert_file,
                  "HTTPS certificate chain (PEM) for the REST API and console; without it, off "
@@ -48,10 +52,11 @@ int main(int argc, char** argv) {
       "policy", "Print a host's compiled policy from the database (offline, same compiler)");
   policy->add_option("--data-dir", options.data_dir, "The controller's data directory")
       ->capture_default_str();
+  policy->add_option("--store", options.store, "The controller's --store")->capture_default_str();
   policy->add_option("HOST", host, "Host id or name")->required();
 
   if (auto code = vnet::config::parse(cli, argc, argv)) return *code;
   for (const auto& q : quotas) options.quotas.set(q);
-  if (policy->parsed()) return vnet::app::print_policy(options.data_dir, host);
+  if (policy->parsed()) return vnet::app::print_policy(options, host);
   return vnet::app::run(options);
 }

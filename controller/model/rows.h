@@ -11,7 +11,7 @@
 #include "controller/model/change.h"
 #include "controller/model/fields.h"
 #include "controller/model/kinds.h"
-#include "controller/store/sqlite.h"
+#include "controller/store/database.h"
 
 namespace vnet::model {
 

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "controller/store/sqlite.h"
+#include "controller/store/database.h"
 
 namespace vnet::compiler {
 namespace {
@@ -73,16 +73,7 @@ std::string table_of(std::string_view collection) {
 Model Model::load(store::Database& db) {
   Model model;
   // One read transaction, so every table is read from the same snapshot.
-  db.exec("BEGIN");
-  struct End {
-    store::Database& db;
-    ~End() {
-      try {
-        db.exec("COMMIT");
-      } catch (...) {  // a read transaction has nothing to lose
-      }
-    }
-  } end{db};
+  const store::ReadTransaction snapshot(db);
   // Parents before children: a NIC's network comes from its subnet.
   for (const char* collection : kCollections) {
     auto s = db.prepare(fmt::format("SELECT id, body FROM {}", table_of(collection)));

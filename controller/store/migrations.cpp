@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <ctime>
+
 namespace vnet::store {
 
 int schema_version(Database& db) {
@@ -13,7 +15,32 @@ int schema_version(Database& db) {
   return static_cast<int>(s.column_int(0));
 }
 
+namespace {
+
+struct SchemaLock {
+  explicit SchemaLock(Database& d) : db(d) { db.lock_schema(); }
+  ~SchemaLock() {
+    try {
+      db.unlock_schema();
+    } catch (const StoreError&) {  // the session's end releases it anyway
+    }
+  }
+  Database& db;
+};
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
+  return text;
+}
+
+}  // namespace
+
 int migrate(Database& db, const std::vector<Migration>& migrations) {
+  SchemaLock lock(db);
   const int current = schema_version(db);
   const int known = migrations.empty() ? 0 : migrations.back().version;
   if (current > known) {
@@ -27,16 +54,16 @@ int migrate(Database& db, const std::vector<Migration>& migrations) {
     if (m.version <= current) continue;
     Transaction tx(db);
     try {
-      db.exec(m.sql);
+      db.exec(db.engine() == Engine::kPostgresql && !m.postgresql_sql.empty() ? m.postgresql_sql
+                                                                              : m.sql);
     } catch (const StoreError& e) {
       throw StoreError(e.code(),
                        fmt::format("migration {:04}_{} failed: {}", m.version, m.name, e.what()));
     }
-    db.prepare(
-          "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, "
-          "datetime('now'))")
+    db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
         .bind(1, int64_t{m.version})
         .bind(2, m.name)
+        .bind(3, utc_now())
         .run();
     tx.commit();
     ++applied;

@@ -1,13 +1,15 @@
-// The schema comes only from migrations/NNNN_name.sql, compiled into the
-// binary (CMake embeds them), applied in order, each inside a transaction,
-// and recorded in schema_migrations.
+// The schema comes only from migrations/NNNN_name.sql (and, where
+// PostgreSQL needs another form, migrations/postgresql/NNNN_name.sql),
+// compiled into the binary (CMake embeds them), applied in order, each
+// inside a transaction, and recorded in schema_migrations. Several replicas
+// starting at once apply them once: migrate() holds the schema lock.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "controller/store/sqlite.h"
+#include "controller/store/database.h"
 
 namespace vnet::store {
 
@@ -15,6 +17,8 @@ struct Migration {
   int version;
   std::string name;
   std::string_view sql;
+  // PostgreSQL's form when it differs; empty: `sql` serves both.
+  std::string_view postgresql_sql = {};
 };
 
 // The migrations this binary knows, in version order.

@@ -1,6 +1,7 @@
-// The controller's store: one SQLite database in WAL mode with one writer
-// connection (writes are serialised, each in one transaction) and a small
-// pool of reader connections that run beside it.
+// The controller's store: one database (SQLite in WAL mode, or PostgreSQL
+// shared by several replicas) with one writer connection (writes are
+// serialised, each in one transaction, and under PostgreSQL also with every
+// other replica's) and a small pool of reader connections beside it.
 #pragma once
 
 #include <condition_variable>
@@ -12,14 +13,16 @@
 #include <thread>
 #include <vector>
 
-#include "controller/store/sqlite.h"
+#include "controller/store/database.h"
 
 namespace vnet::store {
 
 class Store {
  public:
-  // Opens or creates the database at `path` and applies pending migrations.
-  explicit Store(const std::string& path);
+  // Opens `url` (open_database(): a SQLite path or "sqlite:PATH", or a
+  // PostgreSQL URI), creating a SQLite file if needed, and applies pending
+  // migrations.
+  explicit Store(const std::string& url);
   ~Store();
 
   // Runs f(Database&) inside BEGIN IMMEDIATE ... COMMIT on the writer
@@ -27,6 +30,7 @@ class Store {
   template <class F>
   auto write(F&& f) {
     std::lock_guard lock(write_mutex_);
+    writer_->reconnect_if_lost();
     Transaction tx(*writer_);
     RollbackHook hook{on_rollback_};
     if constexpr (std::is_void_v<decltype(f(*writer_))>) {
@@ -49,7 +53,9 @@ class Store {
     return f(*lease.db);
   }
 
-  const std::string& path() const { return path_; }
+  // The URL it was opened with (a PostgreSQL password replaced by ***).
+  const std::string& name() const { return name_; }
+  Engine engine() const { return writer_->engine(); }
   // Runs, under the write lock, after any write transaction that did not
   // commit (caches of what the database holds must forget).
   void set_on_rollback(std::function<void()> f) { on_rollback_ = std::move(f); }
@@ -76,14 +82,15 @@ class Store {
     std::unique_ptr<Database> db;
   };
 
-  std::string path_;
+  std::string url_;
+  std::string name_;
   std::mutex write_mutex_;
   std::unique_ptr<Database> writer_;
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<Database>> readers_;
-  // Checkpoints the WAL in the background, so no request's commit pays for
-  // copying pages into the database file (SQLite's automatic checkpoint
-  // runs inside whichever commit crosses the threshold).
+  // SQLite: checkpoints the WAL in the background, so no request's commit
+  // pays for copying pages into the database file (SQLite's automatic
+  // checkpoint runs inside whichever commit crosses the threshold).
   std::mutex checkpoint_mutex_;
   std::condition_variable checkpoint_wake_;
   bool stopping_ = false;

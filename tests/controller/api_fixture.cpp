@@ -1,11 +1,16 @@
 #include "tests/controller/api_fixture.h"
 
+#include <fmt/format.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <fstream>
+
 #include <random>
+
+#include "controller/store/postgresql.h"
 
 namespace vnet::testing {
 
@@ -59,9 +64,44 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
+bool testing_postgresql() { return std::getenv("VNET_TEST_POSTGRESQL") != nullptr; }
+
+std::string postgresql_server_url() {
+  const char* state = std::getenv("VNET_TEST_POSTGRESQL");
+  if (state == nullptr) return {};
+  std::ifstream in(state);
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.contains("url")) {
+    ADD_FAILURE() << "VNET_TEST_POSTGRESQL=" << state
+                  << ": no server state there (tests/support/postgresql.py start writes it)";
+    return {};
+  }
+  return j.at("url");
+}
+
+std::string test_store_url(const std::filesystem::path& dir) {
+  if (!testing_postgresql()) return "sqlite:" + (dir / "vnet.db").string();
+  const auto remembered = dir / "store.url";
+  if (std::ifstream in(remembered); in) {
+    std::string url;
+    std::getline(in, url);
+    return url;
+  }
+  std::error_code ignored;  // a test of a data directory that cannot be made gets a schema too
+  std::filesystem::create_directories(dir, ignored);
+  const std::string server = postgresql_server_url();
+  std::random_device rd;
+  const std::string schema = fmt::format("t_{:08x}{:08x}", rd(), rd());
+  store::PostgresDatabase(server).exec("CREATE SCHEMA " + schema);
+  const std::string url = server + "?options=-csearch_path%3D" + schema;
+  std::ofstream(remembered) << url << "\n";
+  return url;
+}
+
 Controller::Controller(std::filesystem::path dir, uint16_t southbound_port) : dir_(std::move(dir)) {
   app::Options options;
   options.data_dir = dir_.string();
+  options.store = test_store_url(dir_);
   options.listen = "127.0.0.1:0";
   options.southbound = "127.0.0.1:" + std::to_string(southbound_port);
   options.log_level = "warn";

@@ -61,6 +61,15 @@ class Controller {
   std::string admin_token_;
 };
 
+// The database of a test's controller in `dir`: vnet.db there, or, when
+// VNET_TEST_POSTGRESQL names the state file of tests/support/postgresql.py,
+// a new schema on that server (the same schema again for the same dir, so a
+// restarted controller finds its data).
+std::string test_store_url(const std::filesystem::path& dir);
+bool testing_postgresql();
+// The test server's URL (no schema), or empty.
+std::string postgresql_server_url();
+
 // A temporary directory removed at the end of the test.
 class TempDir {
  public:

@@ -142,7 +142,7 @@ TEST_F(HostileApiTest, AWriteThatWouldGiveAHostAnInvalidPolicyIsRefusedAndChange
 // it; a write that adds an error is refused all the same.
 TEST(PolicyGuard, RepairsOfAnAlreadyBrokenHostGoThroughNewBreakagesDoNot) {
   TempDir dir;
-  store::Store store((dir.path() / "vnet.db").string());
+  store::Store store(test_store_url(dir.path()));
   model::Service service(store);
   const model::Principal admin{model::Role::kAdmin, "", ""};
   auto create = [&](const char* kind, const json& body) {
@@ -397,6 +397,7 @@ TEST_F(HostileApiTest, MetricsLabelRoutesNotPathsAndEscapeEveryValue) {
 
 TEST_F(HostileApiTest, TheDataDirectoryAndDatabaseAreTheControllersAlone) {
   namespace fs = std::filesystem;
+  if (testing_postgresql()) GTEST_SKIP() << "SQLite's files; PostgreSQL keeps its own";
   ctl.create("tenants", {{"name", "contoso"}});  // a write: the WAL exists
   EXPECT_EQ(fs::status(dir.path()).permissions() & fs::perms::all, fs::perms::owner_all);
   for (const char* name : {"vnet.db", "vnet.db-wal", "vnet.db-shm", "admin.token"}) {

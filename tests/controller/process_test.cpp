@@ -47,6 +47,15 @@ class Process {
         std::find(args.begin(), args.end(), "--southbound") == args.end()) {
       args.insert(args.end(), {"--southbound", "127.0.0.1:0"});
     }
+    // Under PostgreSQL (VNET_TEST_POSTGRESQL), the data directory's own
+    // schema there.
+    const auto data_dir = std::find(args.begin(), args.end(), "--data-dir");
+    if (binary == VNET_CONTROLLER_BINARY && testing_postgresql() && data_dir != args.end() &&
+        data_dir + 1 != args.end() &&
+        std::find(args.begin(), args.end(), "--store") == args.end()) {
+      const std::string url = test_store_url(*(data_dir + 1));
+      args.insert(args.end(), {"--store", url});
+    }
     args.insert(args.begin(), binary);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -481,7 +490,8 @@ TEST(Process, AnAgentRestartsFromItsPolicyFileWhileTheControllerIsDown) {
 
   // The offline compiler prints what the API shows.
   const std::string offline =
-      output_of(fmt::format("{} policy --data-dir {} h1", VNET_CONTROLLER_BINARY, data));
+      output_of(fmt::format("{} policy --data-dir {} {} h1", VNET_CONTROLLER_BINARY, data,
+                            testing_postgresql() ? "--store '" + test_store_url(data) + "'" : ""));
   EXPECT_EQ(json::parse(offline), call("GET", "hosts/" + h + "/policy").json()) << offline;
 
   // Controller down, agent restarted: it starts from policy.json.

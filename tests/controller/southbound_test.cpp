@@ -506,8 +506,8 @@ TEST_F(SouthboundTest, ATokenWorksOnceAndExpires) {
   // Expired.
   const json e2 = enrollment(h);
   {
-    store::Database db((dir.path() / "controller/vnet.db").string());
-    db.exec("UPDATE enrollment_tokens SET expires_at = 1 WHERE used_at IS NULL");
+    auto db = store::open_database(test_store_url(dir.path() / "controller"));
+    db->exec("UPDATE enrollment_tokens SET expires_at = 1 WHERE used_at IS NULL");
   }
   RawClient c;
   auto [status, body] = c.enroll(
@@ -537,7 +537,7 @@ TEST(SouthboundStart, AHostWhosePolicyIsInvalidAtStartIsHeldBackNotRefused) {
   std::string h;
   std::string nic;
   {
-    store::Store store((dir.path() / "vnet.db").string());
+    store::Store store(test_store_url(dir.path()));
     model::Service service(store);  // no guard: as an older release wrote it
     const model::Principal admin{model::Role::kAdmin, "", ""};
     auto create = [&](const char* kind, const json& body) {
@@ -586,7 +586,7 @@ TEST(SouthboundStart, AHostWhosePolicyIsInvalidAtStartIsHeldBackNotRefused) {
 // Expiry by an injected clock: no sleeping, no editing the database.
 TEST(Enrollment, TokensExpireAndCertificatesLapseOnTheInjectedClock) {
   TempDir dir;
-  store::Store store((dir.path() / "vnet.db").string());
+  store::Store store(test_store_url(dir.path()));
   model::Service service(store);
   const model::Principal admin{model::Role::kAdmin, "", ""};
   const std::string ln =

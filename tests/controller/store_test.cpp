@@ -9,6 +9,7 @@
 #include "controller/alloc/allocators.h"
 #include "controller/model/service.h"
 #include "controller/store/migrations.h"
+#include "controller/store/postgresql.h"
 #include "controller/store/store.h"
 #include "tests/controller/api_fixture.h"
 
@@ -21,9 +22,41 @@ using nlohmann::json;
 
 const Principal kAdmin{Role::kAdmin, "", ""};
 
+// The postgresql.* copies of these tests run on PostgreSQL, not on a SQLite
+// file beside them: a wrong switch would pass every test twice on SQLite.
+TEST(StoreEngine, TheTestsRunOnTheEngineTheyAreGiven) {
+  TempDir dir;
+  store::Store store(test_store_url(dir.path()));
+  EXPECT_EQ(store.engine(),
+            testing_postgresql() ? store::Engine::kPostgresql : store::Engine::kSqlite);
+  EXPECT_EQ(std::filesystem::exists(dir.path() / "vnet.db"), !testing_postgresql());
+  const auto v = store.read([](store::Database& db) {
+    auto s = db.prepare(db.engine() == store::Engine::kPostgresql ? "SELECT version()"
+                                                                  : "SELECT sqlite_version()");
+    s.step();
+    return s.column_text(0);
+  });
+  EXPECT_NE(v.find(testing_postgresql() ? "PostgreSQL 15" : "3."), std::string::npos) << v;
+}
+
+// `?` and `?N` become PostgreSQL's `$N`, never inside literals or comments.
+TEST(StoreEngine, PlaceholdersForPostgresql) {
+  EXPECT_EQ(store::postgres_placeholders("SELECT a FROM t WHERE b = ? AND c = ?"),
+            "SELECT a FROM t WHERE b = $1 AND c = $2");
+  EXPECT_EQ(store::postgres_placeholders("SELECT ?1, ?2 WHERE x = ?1"),
+            "SELECT $1, $2 WHERE x = $1");
+  EXPECT_EQ(store::postgres_placeholders("SELECT '?', \"a?\" -- why?\nFROM t WHERE x = ?"),
+            "SELECT '?', \"a?\" -- why?\nFROM t WHERE x = $1");
+  EXPECT_EQ(store::redact_url("postgresql://vnet:s3cret@db:5432/vnet?sslmode=require"),
+            "postgresql://vnet:***@db:5432/vnet?sslmode=require");
+  EXPECT_EQ(store::redact_url("postgresql://db/vnet?user=vnet&password=s3cret&x=1"),
+            "postgresql://db/vnet?user=vnet&password=***&x=1");
+}
+
 TEST(Migrations, FromEmptyToTheLatestAndRecorded) {
   TempDir dir;
-  store::Database db((dir.path() / "vnet.db").string());
+  auto owned = store::open_database(test_store_url(dir.path()));
+  store::Database& db = *owned;
   EXPECT_EQ(store::schema_version(db), 0);
   const int applied = store::migrate(db);
   EXPECT_EQ(applied, static_cast<int>(store::builtin_migrations().size()));
@@ -41,7 +74,8 @@ TEST(Migrations, FromEmptyToTheLatestAndRecorded) {
 
 TEST(Migrations, FromAnEarlierVersionAppliesOnlyTheNewOnes) {
   TempDir dir;
-  store::Database db((dir.path() / "vnet.db").string());
+  auto owned = store::open_database(test_store_url(dir.path()));
+  store::Database& db = *owned;
   std::vector<store::Migration> v1 = {{1, "one", "CREATE TABLE a (x INTEGER);"}};
   std::vector<store::Migration> v2 = v1;
   v2.push_back({2, "two", "ALTER TABLE a ADD COLUMN y TEXT; INSERT INTO a VALUES (1, 'b');"});
@@ -55,7 +89,8 @@ TEST(Migrations, FromAnEarlierVersionAppliesOnlyTheNewOnes) {
 
 TEST(Migrations, AFailingMigrationChangesNothing) {
   TempDir dir;
-  store::Database db((dir.path() / "vnet.db").string());
+  auto owned = store::open_database(test_store_url(dir.path()));
+  store::Database& db = *owned;
   std::vector<store::Migration> bad = {
       {1, "one", "CREATE TABLE a (x INTEGER);"},
       {2, "broken", "CREATE TABLE b (y INTEGER); SELECT * FROM nowhere;"}};
@@ -72,7 +107,8 @@ TEST(Migrations, AFailingMigrationChangesNothing) {
 
 TEST(Migrations, ADatabaseNewerThanTheBinaryIsRefused) {
   TempDir dir;
-  store::Database db((dir.path() / "vnet.db").string());
+  auto owned = store::open_database(test_store_url(dir.path()));
+  store::Database& db = *owned;
   std::vector<store::Migration> newer = {{1, "one", "SELECT 1;"}, {2, "two", "SELECT 1;"}};
   store::migrate(db, newer);
   try {
@@ -87,7 +123,7 @@ TEST(Migrations, ADatabaseNewerThanTheBinaryIsRefused) {
 
 TEST(StoreInvariants, TheDatabaseItselfRefusesDuplicates) {
   TempDir dir;
-  store::Store store((dir.path() / "vnet.db").string());
+  store::Store store(test_store_url(dir.path()));
   store.write([](store::Database& db) {
     db.exec("INSERT INTO ip_allocations (scope, address, owner_id) VALUES ('subnet:x', 1, 'a')");
   });
@@ -143,7 +179,7 @@ TEST(Allocators, ExcludedValuesAndALowerBoundAndStoppingAtTheFirstGap) {
 // is different, the pool's size is exactly how many succeed, the rest 409.
 TEST(Concurrency, ParallelNicCreatesNeverShareAnAddressOrMac) {
   TempDir dir;
-  store::Store store((dir.path() / "vnet.db").string());
+  store::Store store(test_store_url(dir.path()));
   model::Service service(store);
   const auto& k = [](const char* c) -> const model::Kind& { return model::kind(c); };
   const std::string tenant = service.create(kAdmin, k("tenants"), {{"name", "contoso"}}).at("id");
@@ -202,7 +238,7 @@ TEST(Concurrency, ParallelNicCreatesNeverShareAnAddressOrMac) {
 
 TEST(Concurrency, ParallelSubnetsGetDistinctVsids) {
   TempDir dir;
-  store::Store store((dir.path() / "vnet.db").string());
+  store::Store store(test_store_url(dir.path()));
   model::Service service(store);
   const std::string tenant =
       service.create(kAdmin, model::kind("tenants"), {{"name", "t"}}).at("id");
@@ -255,7 +291,7 @@ TEST(Restart, TenantsFromBeforeGrantsAreGrantedWhatTheyUse) {
   }
   {
     // What a database written before issue 16 holds: no grant fields.
-    store::Store store((dir.path() / "vnet.db").string());
+    store::Store store(test_store_url(dir.path()));
     store.write([&](store::Database& db) {
       auto s = db.prepare("UPDATE tenants SET body = ? WHERE id = ?");
       s.bind(1, std::string(R"({"name":"contoso"})")).bind(2, old_tenant).run();
