@@ -310,7 +310,18 @@ struct Controller::Impl {
                      refusal->host_id, refusal->error.to_string()));
                }
              },
-         .on_end = [this](bool committed) { committed ? guard->commit() : guard->rollback(); }});
+         .on_end = [this](bool committed) { committed ? guard->commit() : guard->rollback(); },
+         .follow =
+             [this](const std::vector<model::Change>& changes) {
+               if (std::any_of(changes.begin(), changes.end(), [](const model::Change& c) {
+                     return c.collection == model::kResyncAll;
+                   })) {
+                 guard = std::make_unique<compiler::PolicyGuard>(
+                     store.read([](store::Database& db) { return compiler::Model::load(db); }));
+               } else {
+                 guard->follow(changes);
+               }
+             }});
     service.set_change_sink(
         [this](std::vector<model::Change> changes) { return engine.submit(std::move(changes)); });
     service.set_realization(&realization);
@@ -330,6 +341,28 @@ struct Controller::Impl {
         });
     https = std::make_unique<ApiCertificates>(*api, ca, dir, listen.host, o.https);
     southbound.start();
+    // Several replicas on PostgreSQL: what the others commit reaches this
+    // one's engine (and so its agents) within a notification's time; a
+    // missed one is caught by the next wait's timeout.
+    if (store.engine() == store::Engine::kPostgresql) {
+      follower = std::thread([this] {
+        while (!stopping_follower) {
+          store.wait_for_changes(std::chrono::seconds(1));
+          if (stopping_follower) break;
+          try {
+            service.follow_changes();
+          } catch (const std::exception& e) {
+            spdlog::warn("change_follow_failed error={}", log::quote(e.what()));
+          }
+        }
+      });
+    }
+  }
+
+  void stop_follower() {
+    stopping_follower = true;
+    store.wake();
+    if (follower.joinable()) follower.join();
   }
 
   Options options;
@@ -351,11 +384,14 @@ struct Controller::Impl {
   std::unique_ptr<api::Server> api;
   std::unique_ptr<ApiCertificates> https;
   std::optional<std::string> first_admin_token;
+  std::atomic<bool> stopping_follower = false;
+  std::thread follower;
 };
 
 Controller::Controller(const Options& options) : impl_(std::make_unique<Impl>(options)) {}
 
 Controller::~Controller() {
+  impl_->stop_follower();
   // Nothing may call into the service once the engine is gone.
   impl_->service.set_change_sink(nullptr);
   impl_->service.set_guard({});

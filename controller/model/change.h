@@ -20,6 +20,11 @@ struct Change {
   std::optional<nlohmann::json> before{};
 };
 
+// The collection of a Change that means "the log no longer reaches back to
+// where this replica was: reload everything" (a replica that fell behind
+// the change log's pruning).
+inline constexpr const char* kResyncAll = "*";
+
 // Realization state that GET adds to hosts and VM NICs (the southbound side
 // knows it; the model only shows it).
 class RealizationView {

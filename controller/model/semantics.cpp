@@ -117,34 +117,29 @@ void require_external_pool(Database& db, const Row& pool, const std::string& poi
 
 // --- allocation ---
 //
-// Per pool, a lower bound below which every value is taken, so that a create
-// does not rescan what earlier creates filled (it made NIC creates O(n) in
-// the pool's size). The bound is only a place to start looking: the
-// database decides what is free. It lives under the writer lock (every
-// caller runs inside Store::write), and is forgotten when a write rolls back
-// or something is freed, so it can never skip a free value.
-std::map<std::string, uint64_t>& hints() {
-  static std::map<std::string, uint64_t> h;
-  return h;
-}
-
+// AllocationHints (rows.h): where first_free_in starts looking.
 // The lowest free value of `ranges` per alloc::first_free, streaming the
 // taken ones from `taken_sql` (ordered values of `scope` in [?2, ?3]) and
 // starting at the pool's lower bound.
-std::optional<uint64_t> first_free_in(Database& db, const std::string& taken_sql,
-                                      const std::string& scope, std::vector<alloc::Range> ranges,
+std::optional<uint64_t> first_free_in(Database& db, AllocationHints& hints,
+                                      const std::string& taken_sql, const std::string& scope,
+                                      std::vector<alloc::Range> ranges,
                                       const std::set<uint64_t>& excluded,
                                       const std::string& hint_key) {
-  const uint64_t from = hints().count(hint_key) ? hints()[hint_key] : 0;
+  const uint64_t from = hints.count(hint_key) ? hints[hint_key] : 0;
   auto s = db.prepare(taken_sql);
-  const auto found = alloc::first_free(
-      std::move(ranges), excluded, from, [&](uint64_t first, uint64_t last, auto&& visit) {
-        s.reset();
-        s.bind(1, scope).bind(2, static_cast<int64_t>(first)).bind(3, static_cast<int64_t>(last));
-        while (s.step() && visit(static_cast<uint64_t>(s.column_int(0)))) {
-        }
-      });
-  if (found) hints()[hint_key] = *found + 1;
+  auto taken = [&](uint64_t first, uint64_t last, auto&& visit) {
+    s.reset();
+    s.bind(1, scope).bind(2, static_cast<int64_t>(first)).bind(3, static_cast<int64_t>(last));
+    while (s.step() && visit(static_cast<uint64_t>(s.column_int(0)))) {
+    }
+  };
+  auto found = alloc::first_free(ranges, excluded, from, taken);
+  // Nothing above the bound: look below it too before saying the pool is
+  // exhausted (another replica may have freed a value there unseen), so
+  // exhaustion is the database's word, never the hint's.
+  if (!found && from > 0) found = alloc::first_free(std::move(ranges), excluded, 0, taken);
+  if (found) hints[hint_key] = *found + 1;
   return found;
 }
 
@@ -197,8 +192,8 @@ std::string pool_label(const Row& pool) {
 
 // The first address of `pool` that is free in `scope`: never its gateway
 // nor a reserved address.
-std::optional<net::Ipv4Address> allocate_from(Database& db, const std::string& scope,
-                                              const Row& pool) {
+std::optional<net::Ipv4Address> allocate_from(Database& db, AllocationHints& hints,
+                                              const std::string& scope, const Row& pool) {
   std::set<uint64_t> excluded;
   for (const auto& r : pool.fields.value("reserved", json::array())) {
     excluded.insert(ipv4(r.get<std::string>()).to_u32());
@@ -206,7 +201,7 @@ std::optional<net::Ipv4Address> allocate_from(Database& db, const std::string& s
   if (const std::string gw = text(pool.fields, "gateway"); !gw.empty())
     excluded.insert(ipv4(gw).to_u32());
   const auto a = first_free_in(
-      db,
+      db, hints,
       "SELECT address FROM ip_allocations WHERE scope = ?1 AND address BETWEEN ?2 AND ?3 "
       "ORDER BY address",
       scope, pool_ranges(pool.fields), excluded, scope + "|" + pool.id);
@@ -232,9 +227,10 @@ std::string site_scope(Database& db, const std::string& site_id) {
 std::string subnet_scope(const std::string& vm_subnet_id) { return "subnet:" + vm_subnet_id; }
 
 // Allocates (or, when given, records) an address for `owner` from `pools`.
-net::Ipv4Address take_address(Database& db, const std::string& scope, const std::vector<Row>& pools,
-                              const std::string& given, const std::string& owner,
-                              const std::string& pointer, const std::string& no_pool_message) {
+net::Ipv4Address take_address(Database& db, AllocationHints& hints, const std::string& scope,
+                              const std::vector<Row>& pools, const std::string& given,
+                              const std::string& owner, const std::string& pointer,
+                              const std::string& no_pool_message) {
   if (!given.empty()) {
     const auto a = ipv4(given);
     std::string pool_id;
@@ -246,7 +242,7 @@ net::Ipv4Address take_address(Database& db, const std::string& scope, const std:
   }
   if (pools.empty()) throw conflict(no_pool_message, {{pointer, "no pool to allocate from"}});
   for (const auto& p : pools) {
-    if (auto a = allocate_from(db, scope, p)) {
+    if (auto a = allocate_from(db, hints, scope, p)) {
       record_address(db, scope, *a, p.id, owner, pointer);
       return *a;
     }
@@ -257,8 +253,8 @@ net::Ipv4Address take_address(Database& db, const std::string& scope, const std:
                  {{pointer, "no free address"}});
 }
 
-void free_allocations(Database& db, const std::string& owner) {
-  hints().clear();  // something below a bound may become free
+void free_allocations(Database& db, AllocationHints& hints, const std::string& owner) {
+  hints.clear();  // something below a bound may become free
   db.prepare("DELETE FROM ip_allocations WHERE owner_id = ?").bind(1, owner).run();
   db.prepare("DELETE FROM mac_allocations WHERE owner_id = ?").bind(1, owner).run();
 }
@@ -437,7 +433,8 @@ void ip_pools(Database& db, const Principal& who, Row& row, const Row* before) {
   }
 }
 
-void hosts(Database& db, const Principal& who, Row& row, const Row* before) {
+void hosts(Database& db, AllocationHints& hints, const Principal& who, Row& row,
+           const Row* before) {
   require_unique_name(db, kind("hosts"), row);
   if (before != nullptr) {
     if (text(row.fields, "external_interface").empty() &&
@@ -461,8 +458,8 @@ void hosts(Database& db, const Principal& who, Row& row, const Row* before) {
       inside = inside || prefix(s.at("prefix")).contains(net::IpAddress(ipv4(given)));
     if (!inside) throw invalid("/pa", fmt::format("is not in a subnet of site {}", site.id));
   }
-  const auto pa = take_address(db, site_scope(db, site.id), pools_where(db, "site_id", site.id),
-                               given, row.id, "/pa",
+  const auto pa = take_address(db, hints, site_scope(db, site.id),
+                               pools_where(db, "site_id", site.id), given, row.id, "/pa",
                                fmt::format("site {} has no IP pool for provider addresses: give "
                                            "pa, or create an IP pool on the site",
                                            site.id));
@@ -506,7 +503,8 @@ void vm_networks(Database& db, const Principal& who, Row& row, const Row* before
   row.fields["rdid"] = new_uuid();
 }
 
-void vm_subnets(Database& db, const Principal& who, Row& row, const Row* before) {
+void vm_subnets(Database& db, AllocationHints& hints, const Principal& who, Row& row,
+                const Row* before) {
   if (before != nullptr) return;
   const Row network =
       require_ref(db, who, "vm-networks", text(row.fields, "vm_network_id"), "/vm_network_id");
@@ -532,7 +530,8 @@ void vm_subnets(Database& db, const Principal& who, Row& row, const Row* before)
   }
   // ?1 = ?1 keeps the scope parameter of first_free_in: VSIDs are global.
   const auto vsid = first_free_in(
-      db, "SELECT vsid FROM vm_subnets WHERE ?1 = ?1 AND vsid BETWEEN ?2 AND ?3 ORDER BY vsid", "",
+      db, hints,
+      "SELECT vsid FROM vm_subnets WHERE ?1 = ?1 AND vsid BETWEEN ?2 AND ?3 ORDER BY vsid", "",
       {{net::Vsid::kFirstAllocatable, net::Vsid::kLastAllocatable}}, {}, "vsid");
   if (!vsid) throw conflict("every VSID from 4096 to 16777214 is in use");
   row.fields["vsid"] = *vsid;
@@ -542,7 +541,7 @@ void vm_subnets(Database& db, const Principal& who, Row& row, const Row* before)
 // from the site pool whose subnet holds its host's PA, so the underlay
 // delivers it to that host. It keeps its PA while it stays in that pool's
 // subnet, and gets a new one when it moves elsewhere or loses its placement.
-void assign_rewrite_pa(Database& db, Row& row) {
+void assign_rewrite_pa(Database& db, AllocationHints& hints, Row& row) {
   json& f = row.fields;
   const std::string old = text(f, "pa");
   const auto subnet = load_row(db, kind("vm-subnets"), text(f, "vm_subnet_id"));
@@ -576,16 +575,18 @@ void assign_rewrite_pa(Database& db, Row& row) {
     }
   }
   if (!old.empty()) {
-    hints().clear();
+    hints.clear();
     db.prepare("DELETE FROM ip_allocations WHERE owner_id = ? AND scope LIKE 'ln:%'")
         .bind(1, row.id)
         .run();
     f.erase("pa");
   }
-  if (wants) f["pa"] = take_address(db, scope, {*pool}, "", row.id, "/host_id", "").to_string();
+  if (wants)
+    f["pa"] = take_address(db, hints, scope, {*pool}, "", row.id, "/host_id", "").to_string();
 }
 
-void vm_nics(Database& db, const Principal& who, Row& row, const Row* before) {
+void vm_nics(Database& db, AllocationHints& hints, const Principal& who, Row& row,
+             const Row* before) {
   json& f = row.fields;
   if (f.contains("host_id")) {
     const Row host = require_ref(db, who, "hosts", text(f, "host_id"), "/host_id");
@@ -600,7 +601,7 @@ void vm_nics(Database& db, const Principal& who, Row& row, const Row* before) {
   }
   if (f.contains("interface") && !f.contains("host_id"))
     throw invalid("/interface", "needs host_id");
-  if (before != nullptr) return assign_rewrite_pa(db, row);
+  if (before != nullptr) return assign_rewrite_pa(db, hints, row);
   const Row subnet = require_ref(db, who, "vm-subnets", text(f, "vm_subnet_id"), "/vm_subnet_id");
   row.tenant_id = subnet.tenant_id;
   const auto pools = pools_where(db, "vm_subnet_id", subnet.id);
@@ -639,7 +640,7 @@ void vm_nics(Database& db, const Principal& who, Row& row, const Row* before) {
     bool done = false;
     for (const auto& [id, pool] : mac_pools) {
       if (auto mac =
-              first_free_in(db,
+              first_free_in(db, hints,
                             "SELECT mac FROM mac_allocations WHERE scope = ?1 AND mac BETWEEN ?2 "
                             "AND ?3 ORDER BY mac",
                             id, {{mac_value(text(pool, "start")), mac_value(text(pool, "end"))}},
@@ -671,11 +672,11 @@ void vm_nics(Database& db, const Principal& who, Row& row, const Row* before) {
     }
   }
   const auto ip = take_address(
-      db, subnet_scope(subnet.id), pools, given, row.id, "/ip",
+      db, hints, subnet_scope(subnet.id), pools, given, row.id, "/ip",
       fmt::format("VM subnet {} has no IP pool: give ip, or create an IP pool for the subnet",
                   subnet.id));
   f["ip"] = ip.to_string();
-  assign_rewrite_pa(db, row);
+  assign_rewrite_pa(db, hints, row);
 }
 
 // A gateway host: a host with an external interface (DESIGN.md section 4).
@@ -746,7 +747,8 @@ std::string place_gateway(Database& db, const Row& pool, const Row& gateway) {
   return std::get<2>(best);
 }
 
-void gateways(Database& db, const Principal& who, Row& row, const Row* before) {
+void gateways(Database& db, AllocationHints& hints, const Principal& who, Row& row,
+              const Row* before) {
   json& f = row.fields;
   const Row network =
       require_ref(db, who, "vm-networks", text(f, "vm_network_id"), "/vm_network_id");
@@ -800,8 +802,8 @@ void gateways(Database& db, const Principal& who, Row& row, const Row* before) {
   if (!f.contains("host_id")) {
     if (const std::string host = place_gateway(db, pool, row); !host.empty()) f["host_id"] = host;
   }
-  const auto ip = take_address(db, site_scope(db, text(pool.fields, "site_id")), {pool}, "", row.id,
-                               "/external_pool_id", "");
+  const auto ip = take_address(db, hints, site_scope(db, text(pool.fields, "site_id")), {pool}, "",
+                               row.id, "/external_pool_id", "");
   f["external_ip"] = ip.to_string();
 }
 
@@ -822,8 +824,6 @@ void routes(Database& db, const Principal& who, Row& row, const Row* before) {
 }
 
 }  // namespace
-
-void forget_allocation_hints() { hints().clear(); }
 
 void grant_what_tenants_use(Database& db) {
   const Kind& tenants_kind = kind("tenants");
@@ -850,8 +850,8 @@ void grant_what_tenants_use(Database& db) {
   for (const Row& row : upgraded) update_row(db, tenants_kind, row);
 }
 
-void before_write(Database& db, const Kind& kind, const Principal& who, Row& row,
-                  const Row* before) {
+void before_write(Database& db, AllocationHints& hints, const Kind& kind, const Principal& who,
+                  Row& row, const Row* before) {
   const std::string& c = kind.collection;
   if (c == "tenants") return tenants(db, who, row);
   if (c == "logical-networks") return require_unique_name(db, kind, row);
@@ -859,15 +859,15 @@ void before_write(Database& db, const Kind& kind, const Principal& who, Row& row
   if (c == "sites") return sites(db, who, row, before);
   if (c == "mac-pools") return mac_pools(db, row, before);
   if (c == "ip-pools") return ip_pools(db, who, row, before);
-  if (c == "hosts") return hosts(db, who, row, before);
+  if (c == "hosts") return hosts(db, hints, who, row, before);
   if (c == "vm-networks") return vm_networks(db, who, row, before);
-  if (c == "vm-subnets") return vm_subnets(db, who, row, before);
-  if (c == "vm-nics") return vm_nics(db, who, row, before);
-  if (c == "gateways") return gateways(db, who, row, before);
+  if (c == "vm-subnets") return vm_subnets(db, hints, who, row, before);
+  if (c == "vm-nics") return vm_nics(db, hints, who, row, before);
+  if (c == "gateways") return gateways(db, hints, who, row, before);
   if (c == "routes") return routes(db, who, row, before);
 }
 
-void before_delete(Database& db, const Kind& kind, const Row& row) {
+void before_delete(Database& db, AllocationHints& hints, const Kind& kind, const Row& row) {
   // Whatever refers to the object keeps it alive: name the users.
   std::vector<std::string> users;
   for (const Kind& other : kinds()) {
@@ -915,7 +915,7 @@ void before_delete(Database& db, const Kind& kind, const Row& row) {
     if (s.column_int(0) <= 1)
       throw conflict("it is the last admin token: create another one first");
   }
-  free_allocations(db, row.id);
+  free_allocations(db, hints, row.id);
 }
 
 void add_computed(Database& db, const Kind& kind, json& object, const RealizationView* view) {

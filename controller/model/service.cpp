@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <optional>
+#include <set>
 
 #include "controller/model/rows.h"
 #include "shared/util/time.h"
@@ -139,19 +140,107 @@ namespace {
 thread_local uint64_t last_sequence = 0;
 }
 
+// Change-log rows kept: a replica that falls further behind reloads
+// everything. Pruned every kPruneEvery sequences.
+constexpr int64_t kChangeLogKept = 100000;
+constexpr int64_t kPruneEvery = 1000;
+
 Service::Service(store::Store& store) : store_(store) {
-  store_.write([](store::Database& db) { grant_what_tenants_use(db); });
+  store_.write([&](store::Database& db) {
+    grant_what_tenants_use(db);
+    auto s = db.prepare("SELECT COALESCE(MAX(seq), 0) FROM change_log");
+    s.step();
+    applied_seq_ = s.column_int(0);
+  });
+  store_.set_after_begin([this](store::Database& db) {
+    // What others committed since this replica last looked comes first, so
+    // the write's checks (and the guard's model) see it.
+    for (auto others = others_changes(db); !others.empty(); others = others_changes(db)) {
+      hints_.clear();  // others may have freed what the hints skip
+      if (guard_.follow) guard_.follow(others);
+      for (auto& c : others) followed_.push_back(std::move(c));
+    }
+  });
+  store_.set_before_commit([this](store::Database& db) { log_changes(db); });
+  committed_seq_ = applied_seq_;
   store_.set_on_rollback([this] {
     pending_.clear();
-    forget_allocation_hints();
+    followed_.clear();
+    applied_seq_ = committed_seq_;
+    hints_.clear();
     if (guard_.on_end) guard_.on_end(false);
   });
   store_.set_on_commit([this] {
     if (guard_.on_end) guard_.on_end(true);
     last_sequence = 0;
+    committed_seq_ = applied_seq_;
+    if (!followed_.empty()) {
+      if (sink_) sink_(std::move(followed_));
+      followed_.clear();
+    }
     if (pending_.empty()) return;
     if (sink_) last_sequence = sink_(std::move(pending_));
     pending_.clear();
+  });
+}
+
+std::vector<Change> Service::others_changes(store::Database& db) {
+  std::vector<Change> out;
+  auto s = db.prepare(
+      "SELECT seq, collection, object_id FROM change_log WHERE seq > ? ORDER BY seq LIMIT 10000");
+  s.bind(1, applied_seq_);
+  std::vector<std::pair<std::string, std::string>> objects;
+  int64_t last = applied_seq_;
+  while (s.step()) {
+    const int64_t seq = s.column_int(0);
+    if (seq != last + 1 && out.empty() && objects.empty()) {
+      out.push_back({kResyncAll, "", std::nullopt});  // pruned past us: reload all
+    }
+    last = seq;
+    objects.emplace_back(s.column_text(1), s.column_text(2));
+  }
+  if (last == applied_seq_) return out;
+  applied_seq_ = last;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& [collection, id] : objects) {
+    if (!seen.insert({collection, id}).second) continue;
+    const Kind* k = find_kind(collection);
+    if (k == nullptr) continue;
+    auto row = load_row(db, *k, id);
+    out.push_back({collection, id, row ? std::optional(row->fields) : std::nullopt});
+  }
+  // A batch of 10000 may not be all: the caller comes back.
+  return out;
+}
+
+void Service::log_changes(store::Database& db) {
+  if (pending_.empty()) return;
+  auto s = db.prepare("INSERT INTO change_log (seq, collection, object_id) VALUES (?, ?, ?)");
+  for (const auto& c : pending_) {
+    s.reset();
+    s.bind(1, ++applied_seq_).bind(2, c.collection).bind(3, c.id).run();
+    if (applied_seq_ % kPruneEvery == 0) {
+      db.prepare("DELETE FROM change_log WHERE seq <= ?")
+          .bind(1, applied_seq_ - kChangeLogKept)
+          .run();
+    }
+  }
+  if (db.engine() == store::Engine::kPostgresql) {
+    db.prepare("SELECT pg_notify('vnet_changes', ?)").bind(1, std::to_string(applied_seq_)).run();
+  }
+}
+
+size_t Service::follow_changes() {
+  return store_.exclusive([&](store::Database& db) {
+    size_t n = 0;
+    for (auto changes = others_changes(db); !changes.empty(); changes = others_changes(db)) {
+      n += changes.size();
+      hints_.clear();
+      if (guard_.follow) guard_.follow(changes);
+      if (sink_) sink_(std::move(changes));
+    }
+    committed_seq_ = applied_seq_;
+    return n;
   });
 }
 
@@ -232,7 +321,7 @@ std::optional<std::string> Service::bootstrap_admin_token() {
     row.etag = new_etag();
     row.fields = {{"name", "first admin token"}, {"role", "admin"}};
     const Principal system{Role::kAdmin, "", ""};
-    before_write(db, kind("tokens"), system, row, nullptr);
+    before_write(db, hints_, kind("tokens"), system, row, nullptr);
     insert_row(db, kind("tokens"), row);
     return row.secret;
   });
@@ -258,7 +347,7 @@ json Service::create(const Principal& who, const Kind& kind, const json& body) {
     return store_.write([&](store::Database& db) {
       if (load_row(db, kind, row.id))
         throw conflict(fmt::format("a {} with id {} exists already", kind.singular, row.id));
-      run_rules(kind, errors, [&] { before_write(db, kind, who, row, nullptr); });
+      run_rules(kind, errors, [&] { before_write(db, hints_, kind, who, row, nullptr); });
       check_quota(db, kind, row);
       insert_row(db, kind, row);
       count_usage(db, kind, row, +1);
@@ -292,7 +381,7 @@ PutResult Service::put(const Principal& who, const Kind& kind, const std::string
         check_placement(realization_, kind, row.fields);
         row.etag = new_etag();
         row.fields["created_at"] = rfc3339(std::chrono::system_clock::now());
-        run_rules(kind, errors, [&] { before_write(db, kind, who, row, nullptr); });
+        run_rules(kind, errors, [&] { before_write(db, hints_, kind, who, row, nullptr); });
         check_quota(db, kind, row);
         insert_row(db, kind, row);
         count_usage(db, kind, row, +1);
@@ -311,7 +400,7 @@ PutResult Service::put(const Principal& who, const Kind& kind, const std::string
       if (errors.empty() && row.fields == existing->fields)
         return PutResult{present(db, realization_, kind, *existing), false};  // idempotent
       row.etag = new_etag();
-      run_rules(kind, errors, [&] { before_write(db, kind, who, row, &*existing); });
+      run_rules(kind, errors, [&] { before_write(db, hints_, kind, who, row, &*existing); });
       update_row(db, kind, row);
       changed(kind, row, &*existing);
       return PutResult{present(db, realization_, kind, row), false};
@@ -503,7 +592,7 @@ json Service::patch(const Principal& who, const Kind& kind, const std::string& i
       if (errors.empty() && row.fields == existing->fields)
         return present(db, realization_, kind, *existing);
       row.etag = new_etag();
-      run_rules(kind, errors, [&] { before_write(db, kind, who, row, &*existing); });
+      run_rules(kind, errors, [&] { before_write(db, hints_, kind, who, row, &*existing); });
       update_row(db, kind, row);
       changed(kind, row, &*existing);
       return present(db, realization_, kind, row);
@@ -519,7 +608,7 @@ void Service::remove(const Principal& who, const Kind& kind, const std::string& 
       auto existing = load_row(db, kind, id);
       if (!existing || !visible_to(who, kind, *existing)) throw no_such(kind, id);
       check_if_match(kind, *existing, if_match);
-      before_delete(db, kind, *existing);
+      before_delete(db, hints_, kind, *existing);
       delete_row(db, kind, id);
       count_usage(db, kind, *existing, -1);
       deleted(kind, *existing);

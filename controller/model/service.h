@@ -13,6 +13,7 @@
 #include "controller/model/change.h"
 #include "controller/model/fields.h"
 #include "controller/model/kinds.h"
+#include "controller/model/rows.h"
 #include "controller/store/store.h"
 
 namespace vnet::model {
@@ -74,8 +75,20 @@ class Service {
   struct Guard {
     std::function<void(const std::vector<Change>&)> check;
     std::function<void(bool committed)> on_end;
+    // Other replicas' committed changes (kResyncAll: reload everything),
+    // applied without a check.
+    std::function<void(const std::vector<Change>&)> follow = {};
   };
   void set_guard(Guard guard) { guard_ = std::move(guard); }
+  // Several replicas on one database (docs/store.md): every write records
+  // its changes in the change log, and first hands the sink whatever other
+  // replicas committed since this one last looked (reloaded from the
+  // database, so the newest state wins). follow_changes() does the same
+  // between writes: the replica's follower calls it when the store
+  // announces a commit. Returns how many changes of others it handed on.
+  size_t follow_changes();
+  // The change log's last sequence this process has handed to the sink.
+  int64_t change_log_position() const { return applied_seq_; }
   // The quotas of tenants that set none (kinds.h); checked on every create.
   void set_quota_defaults(QuotaDefaults quotas) { quotas_ = quotas; }
 
@@ -85,10 +98,18 @@ class Service {
   void guard_check();
   void check_quota(store::Database& db, const Kind& kind, const Row& row);
   void count_usage(store::Database& db, const Kind& kind, const Row& row, int delta);
+  // Other replicas' changes since applied_seq_, as Changes of the objects'
+  // current rows (a resync marker when the log was pruned past it).
+  std::vector<Change> others_changes(store::Database& db);
+  void log_changes(store::Database& db);
 
   store::Store& store_;
   ChangeSink sink_;
   std::vector<Change> pending_;  // guarded by the store's write lock
+  std::vector<Change> followed_;  // others' changes read in this write's transaction
+  AllocationHints hints_;         // guarded by the store's write lock
+  int64_t applied_seq_ = 0;       // guarded by the store's write lock
+  int64_t committed_seq_ = 0;     // applied_seq_ as of the last commit: a rollback returns to it
   const RealizationView* realization_ = nullptr;
   Guard guard_;
   QuotaDefaults quotas_;

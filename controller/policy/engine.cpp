@@ -194,36 +194,28 @@ void Engine::set_listener(Listener listener) { listener_ = std::move(listener); 
 void Engine::start() {
   const auto started = std::chrono::steady_clock::now();
   model_ = store_.read([](store::Database& db) { return Model::load(db); });
-  std::map<std::string, std::pair<uint64_t, std::string>> stored;
-  store_.read([&](store::Database& db) {
-    auto s = db.prepare("SELECT host_id, generation, sha256 FROM host_policies");
-    while (s.step())
-      stored[s.column_text(0)] = {static_cast<uint64_t>(s.column_int(1)), s.column_text(2)};
-  });
   std::map<std::string, std::string> hashes;
-  std::map<std::string, uint64_t> generations;
+  std::vector<std::pair<std::string, std::shared_ptr<Compiled>>> compiled_hosts;
   for (const auto& [host, _] : model_.hosts) {
     auto compiled = std::make_shared<Compiled>();
     compiled->policy = compile_host(host);
     if (held_back(host, compiled->policy)) continue;  // the agent keeps what it has on disk
-    const std::string hash = content_hash(compiled->policy);
-    const auto it = stored.find(host);
-    if (it != stored.end() && it->second.second == hash) {
-      compiled->policy.generation = it->second.first;
-    } else {
-      compiled->policy.generation = it == stored.end() ? 1 : it->second.first + 1;
-      hashes[host] = hash;
-      generations[host] = compiled->policy.generation;
-    }
+    hashes[host] = content_hash(compiled->policy);
+    compiled_hosts.emplace_back(host, std::move(compiled));
+  }
+  // The stored generation when the content is the stored one, else the next.
+  size_t bumped = 0;
+  const auto generations = assign_generations(hashes, {}, &bumped);
+  for (auto& [host, compiled] : compiled_hosts) {
+    compiled->policy.generation = generations.at(host);
     realization_.set_desired(host, compiled->policy.generation);
     std::lock_guard lock(policies_mutex_);
     policies_[host] = std::move(compiled);
   }
-  persist(hashes, generations);
   stats_.full_compile_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   spdlog::info("policy_compiled hosts={} nics={} changed={} seconds={:.3f}", model_.hosts.size(),
-               model_.vm_nics.size(), generations.size(), stats_.full_compile_seconds);
+               model_.vm_nics.size(), bumped, stats_.full_compile_seconds);
   worker_ = std::thread([this] { run(); });
 }
 
@@ -279,19 +271,7 @@ void Engine::run() {
       // The model and the database disagree: recompile everything from the
       // store rather than serve a policy that may be wrong.
       spdlog::error("policy_batch_failed error={} action=full_recompile", log::quote(e.what()));
-      try {
-        model_ = store_.read([](store::Database& db) { return Model::load(db); });
-        fragments_.clear();
-        fragment_errors_.clear();
-        IdSet all;
-        for (const auto& [host, _] : model_.hosts) all.insert(host);
-        realization_.batch_done(last, recompile(all));
-      } catch (const std::exception& again) {
-        // Keep the last good policies; the next change tries again.
-        spdlog::error("policy_full_recompile_failed error={}", log::quote(again.what()));
-      }
-      std::lock_guard lock(queue_mutex_);
-      stats_.full_recompiles++;
+      reload_all(last);
     }
     {
       std::lock_guard lock(queue_mutex_);
@@ -302,7 +282,46 @@ void Engine::run() {
   }
 }
 
+void Engine::reload_all(uint64_t last_sequence) {
+  try {
+    model_ = store_.read([](store::Database& db) { return Model::load(db); });
+    fragments_.clear();
+    fragment_errors_.clear();
+    IdSet all;
+    for (const auto& [host, _] : model_.hosts) all.insert(host);
+    // Hosts gone from the database while this replica was not following.
+    std::vector<std::string> gone;
+    {
+      std::lock_guard lock(policies_mutex_);
+      for (const auto& [host, _] : policies_)
+        if (!model_.hosts.contains(host)) gone.push_back(host);
+    }
+    for (const auto& host : gone) {
+      {
+        std::lock_guard lock(policies_mutex_);
+        policies_.erase(host);
+        held_back_.erase(host);
+      }
+      realization_.host_removed(host);
+      if (listener_) listener_(host, nullptr);
+    }
+    realization_.batch_done(last_sequence, recompile(all));
+  } catch (const std::exception& again) {
+    // Keep the last good policies; the next change tries again.
+    spdlog::error("policy_full_recompile_failed error={}", log::quote(again.what()));
+  }
+  std::lock_guard lock(queue_mutex_);
+  stats_.full_recompiles++;
+}
+
 void Engine::process(std::vector<model::Change> changes, uint64_t last_sequence) {
+  if (std::any_of(changes.begin(), changes.end(),
+                  [](const model::Change& c) { return c.collection == model::kResyncAll; })) {
+    spdlog::warn("policy_resync reason={}",
+                 log::quote("the change log no longer reaches back to this replica's position"));
+    reload_all(last_sequence);
+    return;
+  }
   IdSet touched;
   std::vector<std::string> removed_hosts;
   for (const auto& change : changes) {
@@ -330,24 +349,33 @@ void Engine::process(std::vector<model::Change> changes, uint64_t last_sequence)
 
 std::map<std::string, uint64_t> Engine::recompile(const IdSet& hosts) {
   std::map<std::string, std::string> hashes;
-  std::map<std::string, uint64_t> generations;
-  std::vector<std::pair<std::string, std::shared_ptr<const Compiled>>> published;
+  std::map<std::string, uint64_t> floors;
+  std::vector<std::tuple<std::string, std::shared_ptr<Compiled>, std::shared_ptr<const Compiled>>>
+      changed;
   for (const auto& host : hosts) {
     if (!model_.hosts.contains(host)) continue;
     auto compiled = std::make_shared<Compiled>();
     compiled->policy = compile_host(host);
     if (held_back(host, compiled->policy)) continue;  // the previous one stays
-    const auto previous = policy(host);
+    auto previous = policy(host);
     if (previous && policy::same_content(previous->policy, compiled->policy)) continue;
-    compiled->policy.generation = previous ? previous->policy.generation + 1 : 1;
-    if (previous) compiled->delta = policy::diff(previous->policy, compiled->policy);
     hashes[host] = content_hash(compiled->policy);
-    generations[host] = compiled->policy.generation;
+    floors[host] = previous ? previous->policy.generation : 0;
+    changed.emplace_back(host, std::move(compiled), std::move(previous));
+  }
+  // Numbered and stored before anyone is told, so a restart never reuses a
+  // generation number for different content, and every replica gives one
+  // content the same number.
+  const auto generations = assign_generations(hashes, floors);
+  std::vector<std::pair<std::string, std::shared_ptr<const Compiled>>> published;
+  for (auto& [host, compiled, previous] : changed) {
+    compiled->policy.generation = generations.at(host);
+    // A delta only from the generation just before (another replica may
+    // have numbered contents this one never saw).
+    if (previous && previous->policy.generation + 1 == compiled->policy.generation)
+      compiled->delta = policy::diff(previous->policy, compiled->policy);
     published.emplace_back(host, std::move(compiled));
   }
-  // Stored before anyone is told, so a restart never reuses a generation
-  // number for different content.
-  persist(hashes, generations);
   for (auto& [host, compiled] : published) {
     {
       std::lock_guard lock(policies_mutex_);
@@ -361,21 +389,38 @@ std::map<std::string, uint64_t> Engine::recompile(const IdSet& hosts) {
   return generations;
 }
 
-void Engine::persist(const std::map<std::string, std::string>& hashes,
-                     const std::map<std::string, uint64_t>& generations) {
-  if (hashes.empty()) return;
+std::map<std::string, uint64_t> Engine::assign_generations(
+    const std::map<std::string, std::string>& hashes, const std::map<std::string, uint64_t>& floors,
+    size_t* written) {
+  std::map<std::string, uint64_t> out;
+  if (hashes.empty()) return out;
   store_.write([&](store::Database& db) {
+    auto read = db.prepare("SELECT generation, sha256 FROM host_policies WHERE host_id = ?");
     // A host deleted meanwhile has no row to refer to: skipped by the WHERE.
-    auto s = db.prepare(
+    auto write = db.prepare(
         "INSERT INTO host_policies (host_id, generation, sha256) "
         "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM hosts WHERE id = ?1) "
         "ON CONFLICT (host_id) DO UPDATE SET generation = excluded.generation, "
         "sha256 = excluded.sha256");
     for (const auto& [host, hash] : hashes) {
-      s.reset();
-      s.bind(1, host).bind(2, static_cast<int64_t>(generations.at(host))).bind(3, hash).run();
+      read.reset();
+      read.bind(1, host);
+      uint64_t stored = 0;
+      if (read.step()) {
+        stored = static_cast<uint64_t>(read.column_int(0));
+        if (read.column_text(1) == hash) {  // numbered already (by another replica)
+          out[host] = stored;
+          continue;
+        }
+      }
+      const auto floor = floors.find(host);
+      out[host] = std::max(stored, floor == floors.end() ? 0 : floor->second) + 1;
+      write.reset();
+      write.bind(1, host).bind(2, static_cast<int64_t>(out[host])).bind(3, hash).run();
+      if (written != nullptr) ++*written;
     }
   });
+  return out;
 }
 
 }  // namespace vnet::compiler

@@ -83,10 +83,19 @@ class Engine {
  private:
   void run();
   void process(std::vector<model::Change> changes, uint64_t last_sequence);
+  // Loads the model again and recompiles every host (a failed batch, or a
+  // replica that fell behind the change log).
+  void reload_all(uint64_t last_sequence);
   // Compiles `hosts`, bumps and stores what changed; returns new generations.
   std::map<std::string, uint64_t> recompile(const IdSet& hosts);
-  void persist(const std::map<std::string, std::string>& hashes,
-               const std::map<std::string, uint64_t>& generations);
+  // The generation of each host's new content (hash), in one write: the
+  // stored one when the stored content is this content (numbered already,
+  // by this replica before a restart or by another), else one more than both
+  // the stored one and `floors` (the host's generation in this replica).
+  // Counts the rows written in `written`.
+  std::map<std::string, uint64_t> assign_generations(
+      const std::map<std::string, std::string>& hashes,
+      const std::map<std::string, uint64_t>& floors, size_t* written = nullptr);
 
   store::Store& store_;
   Realization& realization_;

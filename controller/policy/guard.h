@@ -47,6 +47,10 @@ class PolicyGuard {
   void commit() { undo_.clear(); }
   // The transaction rolled back: take its changes back.
   void rollback();
+  // Changes committed by another replica: applied, never checked or undone.
+  void follow(const std::vector<model::Change>& changes) {
+    for (const auto& c : changes) model_.apply(c);
+  }
 
  private:
   // The errors in what `hosts` and `networks` put into host policies: per

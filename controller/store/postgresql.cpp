@@ -228,6 +228,22 @@ void PostgresDatabase::unlock_schema() {
   exec("SELECT pg_advisory_unlock(hashtext(coalesce(current_schema(), '')), 2)");
 }
 
+int PostgresDatabase::socket() const { return PQsocket(conn_); }
+
+bool PostgresDatabase::take_notifications() {
+  if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
+    throw StoreError(StoreError::Reason::kUnavailable, 0,
+                     fmt::format("the connection to PostgreSQL at {} was lost: {}", name_,
+                                 trimmed(PQerrorMessage(conn_))));
+  }
+  bool any = false;
+  while (PGnotify* n = PQnotifies(conn_)) {
+    any = true;
+    PQfreemem(n);
+  }
+  return any;
+}
+
 void PostgresDatabase::reconnect_if_lost() {
   if (PQstatus(conn_) != CONNECTION_OK) {
     PQreset(conn_);

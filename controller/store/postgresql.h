@@ -32,6 +32,12 @@ class PostgresDatabase final : public Database {
   // Connects again when the server went away (a restart, a failover).
   void reconnect_if_lost() override;
 
+  // LISTEN: the socket to poll, and whether notifications arrived since the
+  // last call (read and dropped: the caller reads the change log). Throws
+  // StoreError (unavailable) when the connection is lost.
+  int socket() const;
+  bool take_notifications();
+
   // For statements: the connection and where their affected rows go.
   pg_conn* connection() { return conn_; }
   void set_changes(int64_t n) { changes_ = n; }

@@ -4,10 +4,15 @@
 #include "controller/store/postgresql.h"
 #include "controller/store/sqlite.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 namespace vnet::store {
 
 Store::Store(const std::string& url)
     : url_(url), name_(redact_url(url)), writer_(open_database(url)) {
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   migrate(*writer_);
   if (writer_->engine() != Engine::kSqlite) return;
   writer_->exec("PRAGMA wal_autocheckpoint=0");
@@ -31,7 +36,50 @@ Store::Store(const std::string& url)
   });
 }
 
+bool Store::wait_for_changes(std::chrono::milliseconds timeout) {
+  std::vector<pollfd> fds = {{wake_fd_, POLLIN, 0}};
+  bool reconnected = false;
+  auto* pg = dynamic_cast<PostgresDatabase*>(listener_.get());
+  if (writer_->engine() == Engine::kPostgresql) {
+    try {
+      if (pg == nullptr) {
+        listener_ = open_database(url_);
+        pg = static_cast<PostgresDatabase*>(listener_.get());
+        pg->exec("LISTEN vnet_changes");
+        reconnected = true;  // what was committed before LISTEN must be read
+      }
+      if (pg->take_notifications()) return true;
+      fds.push_back({pg->socket(), POLLIN, 0});
+    } catch (const StoreError&) {
+      listener_.reset();  // the next call connects again
+      std::this_thread::sleep_for(std::min(timeout, std::chrono::milliseconds(500)));
+      return false;
+    }
+    if (reconnected) return true;
+  }
+  const int n = ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
+  if (n > 0 && (fds[0].revents & POLLIN) != 0) {
+    uint64_t drained = 0;
+    [[maybe_unused]] const auto ignored = ::read(wake_fd_, &drained, sizeof drained);
+  }
+  if (n > 0 && fds.size() > 1 && fds[1].revents != 0) {
+    try {
+      return pg->take_notifications();
+    } catch (const StoreError&) {
+      listener_.reset();
+      return true;
+    }
+  }
+  return false;
+}
+
+void Store::wake() {
+  const uint64_t one = 1;
+  [[maybe_unused]] const auto ignored = ::write(wake_fd_, &one, sizeof one);
+}
+
 Store::~Store() {
+  if (wake_fd_ >= 0) ::close(wake_fd_);
   {
     std::lock_guard lock(checkpoint_mutex_);
     stopping_ = true;

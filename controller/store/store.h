@@ -4,6 +4,7 @@
 // other replica's) and a small pool of reader connections beside it.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <functional>
@@ -33,17 +34,39 @@ class Store {
     writer_->reconnect_if_lost();
     Transaction tx(*writer_);
     RollbackHook hook{on_rollback_};
+    if (after_begin_) after_begin_(*writer_);
     if constexpr (std::is_void_v<decltype(f(*writer_))>) {
       f(*writer_);
+      if (before_commit_) before_commit_(*writer_);
       tx.commit();
       if (on_commit_) on_commit_();
     } else {
       auto result = f(*writer_);
+      if (before_commit_) before_commit_(*writer_);
       tx.commit();
       if (on_commit_) on_commit_();
       return result;
     }
   }
+
+  // Runs f(Database&) on the writer connection under the write lock, outside
+  // any transaction: what follows other replicas' commits reads there, so
+  // that nothing this process commits falls between its read and its use.
+  template <class F>
+  auto exclusive(F&& f) {
+    std::lock_guard lock(write_mutex_);
+    writer_->reconnect_if_lost();
+    return f(*writer_);
+  }
+
+  // PostgreSQL: waits until a commit of any replica is announced on the
+  // "vnet_changes" channel (NOTIFY), wake() is called, or `timeout` passes;
+  // true when announced (or the listening connection was lost and made
+  // again, so that the caller reads what it may have missed). SQLite: one
+  // writer, nothing to announce; waits for wake() or the timeout.
+  bool wait_for_changes(std::chrono::milliseconds timeout);
+  // Ends a wait_for_changes() at once (shutdown).
+  void wake();
 
   // Runs f(Database&) on a reader connection (a consistent snapshot per
   // statement; wrap several in a read transaction if they must agree).
@@ -62,6 +85,13 @@ class Store {
   // Runs, under the write lock, after every committed write transaction, so
   // whoever follows the changes sees them in commit order. Must not throw.
   void set_on_commit(std::function<void()> f) { on_commit_ = std::move(f); }
+  // Runs inside every write transaction after its work and before COMMIT,
+  // under the write lock (the change log is written there); throwing rolls
+  // the write back.
+  void set_before_commit(std::function<void(Database&)> f) { before_commit_ = std::move(f); }
+  // Runs first in every write transaction, under the write lock (a replica
+  // catches up with what others committed there, before the write reads).
+  void set_after_begin(std::function<void(Database&)> f) { after_begin_ = std::move(f); }
 
  private:
   // Calls on_rollback when unwinding from a failed write.
@@ -74,6 +104,8 @@ class Store {
   };
   std::function<void()> on_rollback_;
   std::function<void()> on_commit_;
+  std::function<void(Database&)> before_commit_;
+  std::function<void(Database&)> after_begin_;
 
   struct Lease {
     explicit Lease(Store& s);
@@ -95,6 +127,10 @@ class Store {
   std::condition_variable checkpoint_wake_;
   bool stopping_ = false;
   std::thread checkpointer_;
+  // wait_for_changes(): the LISTEN connection (PostgreSQL) and an eventfd
+  // that wake() writes.
+  std::unique_ptr<Database> listener_;
+  int wake_fd_ = -1;
 };
 
 }  // namespace vnet::store

@@ -98,10 +98,11 @@ std::string test_store_url(const std::filesystem::path& dir) {
   return url;
 }
 
-Controller::Controller(std::filesystem::path dir, uint16_t southbound_port) : dir_(std::move(dir)) {
+Controller::Controller(std::filesystem::path dir, uint16_t southbound_port, std::string store)
+    : dir_(std::move(dir)) {
   app::Options options;
   options.data_dir = dir_.string();
-  options.store = test_store_url(dir_);
+  options.store = store.empty() ? test_store_url(dir_) : store;
   options.listen = "127.0.0.1:0";
   options.southbound = "127.0.0.1:" + std::to_string(southbound_port);
   options.log_level = "warn";
@@ -110,7 +111,7 @@ Controller::Controller(std::filesystem::path dir, uint16_t southbound_port) : di
   if (app_->first_admin_token()) {
     admin_token_ = *app_->first_admin_token();
   } else {
-    // A restart: make a fresh admin token to keep talking.
+    // A restart (or a second replica): make a fresh admin token to keep talking.
     model::Principal admin{model::Role::kAdmin, "", ""};
     admin_token_ =
         service().create(admin, model::kind("tokens"), {{"name", "test restart"}}).at("token");

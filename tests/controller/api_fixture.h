@@ -35,7 +35,9 @@ class Controller {
  public:
   // southbound_port 0: any free port (a restart passes the old one, so
   // agents find it again).
-  explicit Controller(std::filesystem::path dir, uint16_t southbound_port = 0);
+  // store: the database URL (default test_store_url(dir)); replicas share one.
+  explicit Controller(std::filesystem::path dir, uint16_t southbound_port = 0,
+                      std::string store = "");
   ~Controller();
   void stop();
 

@@ -1,0 +1,231 @@
+// Several controller replicas on one PostgreSQL database (DESIGN.md section
+// 3, "Store"; docs/store.md), each a whole controller in this process with
+// its own data directory and ports. Registered only as postgresql.* tests.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "controller/policy/engine.h"
+#include "controller/store/postgresql.h"
+#include "tests/controller/api_fixture.h"
+
+namespace vnet::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+template <class F>
+bool eventually(F&& f, std::chrono::milliseconds limit = 10s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (f()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return f();
+}
+
+class Replicas : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing_postgresql()) GTEST_SKIP() << "replicas need PostgreSQL (VNET_TEST_POSTGRESQL)";
+    url = test_store_url(dir.path() / "a");
+    a = std::make_unique<Controller>(dir.path() / "a", 0, url);
+    b = std::make_unique<Controller>(dir.path() / "b", 0, url);
+  }
+
+  // A tenant with a VM subnet whose pool has `size` addresses from
+  // 10.0.0.10, and a host; created through `via`.
+  struct Net {
+    std::string tenant, token, subnet, pool, host;
+  };
+  Net network(Controller& via, int size) {
+    Net n;
+    const json ln = via.create("logical-networks", {{"name", "dc"}});
+    const json site = via.create("sites", {{"logical_network_id", ln["id"]},
+                                           {"name", "s1"},
+                                           {"subnets", {{{"prefix", "192.168.1.0/24"}}}}});
+    n.host = via.create("hosts", {{"name", "h1"}, {"site_id", site["id"]}, {"pa", "192.168.1.10"}})
+                 .at("id");
+    n.tenant =
+        via.create("tenants", {{"name", "contoso"}, {"logical_network_ids", {ln["id"]}}}).at("id");
+    n.token = via.create("tokens", {{"name", "t"}, {"tenant_id", n.tenant}}).at("token");
+    const json net =
+        via.create("vm-networks", {{"name", "n"}, {"logical_network_id", ln["id"]}}, n.token);
+    n.subnet = via.create("vm-subnets",
+                          {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}},
+                          n.token)
+                   .at("id");
+    n.pool = via.create("ip-pools",
+                        {{"vm_subnet_id", n.subnet},
+                         {"ranges",
+                          {{{"start", "10.0.0.10"}, {"end", fmt::format("10.0.0.{}", 9 + size)}}}}},
+                        n.token)
+                 .at("id");
+    return n;
+  }
+
+  TempDir dir;
+  std::string url;
+  std::unique_ptr<Controller> a, b;
+};
+
+TEST_F(Replicas, AWriteThroughOneIsReadThroughTheOther) {
+  const json t = a->create("tenants", {{"name", "contoso"}});
+  const auto got = b->call("GET", "/api/v1/tenants/" + t["id"].get<std::string>());
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(got.json()["name"], "contoso");
+  EXPECT_EQ(got.json()["etag"], t["etag"]);
+  // Changed through B, read through A; a stale etag is refused by either.
+  const auto patched =
+      b->call("PATCH", "/api/v1/tenants/" + t["id"].get<std::string>(), {{"name", "contoso-b"}});
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  const json seen = a->call("GET", "/api/v1/tenants/" + t["id"].get<std::string>()).json();
+  EXPECT_EQ(seen["name"], "contoso-b");
+  EXPECT_EQ(a->call("PATCH", "/api/v1/tenants/" + t["id"].get<std::string>(), {{"name", "stale"}},
+                    "", {{"If-Match", t["etag"].get<std::string>()}})
+                .status,
+            412);
+  // Lists agree.
+  EXPECT_EQ(a->call("GET", "/api/v1/tenants").json()["items"].size(),
+            b->call("GET", "/api/v1/tenants").json()["items"].size());
+}
+
+// 100 creates at once, half through each replica, into a pool of 60: every
+// address handed out once, exactly 60 created and 40 refused with 409.
+TEST_F(Replicas, ConcurrentNicCreatesOverTwoReplicasGetDistinctAddressesAndExactExhaustion) {
+  const Net n = network(*a, 60);
+  std::mutex m;
+  std::vector<std::string> ips, macs;
+  std::atomic<int> created = 0, exhausted = 0, other = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 10; ++t) {
+    threads.emplace_back([&, t] {
+      Controller& via = t % 2 == 0 ? *a : *b;
+      for (int i = 0; i < 10; ++i) {
+        const auto r = via.call(
+            "POST", "/api/v1/vm-nics",
+            {{"vm_subnet_id", n.subnet}, {"vm_name", fmt::format("vm{}-{}", t, i)}}, n.token);
+        if (r.status == 201) {
+          ++created;
+          std::lock_guard lock(m);
+          ips.push_back(r.json()["ip"]);
+          macs.push_back(r.json()["mac"]);
+        } else if (r.status == 409) {
+          ++exhausted;
+        } else {
+          ++other;
+          ADD_FAILURE() << r.status << " " << r.body;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created, 60);
+  EXPECT_EQ(exhausted, 40);
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(std::set<std::string>(ips.begin(), ips.end()).size(), ips.size());
+  EXPECT_EQ(std::set<std::string>(macs.begin(), macs.end()).size(), macs.size());
+  // Both replicas count the tenant's NICs alike.
+  EXPECT_EQ(b->call("GET", "/api/v1/vm-nics?limit=1000").json()["items"].size(), 60u);
+}
+
+// A replica's allocation hint never makes a pool look exhausted: an address
+// freed through the other replica is handed out again through this one.
+TEST_F(Replicas, AnAddressFreedThroughOneIsReusedThroughTheOther) {
+  const Net n = network(*a, 4);
+  std::vector<json> nics;
+  for (int i = 0; i < 4; ++i)
+    nics.push_back(a->create("vm-nics", {{"vm_subnet_id", n.subnet}, {"vm_name", "v"}}, n.token));
+  ASSERT_EQ(b->call("DELETE", "/api/v1/vm-nics/" + nics[1]["id"].get<std::string>()).status, 204);
+  const auto again =
+      a->call("POST", "/api/v1/vm-nics", {{"vm_subnet_id", n.subnet}, {"vm_name", "y"}}, n.token);
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(again.json()["ip"], nics[1]["ip"]);
+  EXPECT_EQ(
+      a->call("POST", "/api/v1/vm-nics", {{"vm_subnet_id", n.subnet}, {"vm_name", "x"}}, n.token)
+          .status,
+      409);
+}
+
+// A change committed through one replica is compiled by the other (which
+// serves its own agents), with the same generation on both.
+TEST_F(Replicas, AChangeThroughOneReachesTheOthersPolicyWithTheSameGeneration) {
+  const Net n = network(*a, 10);
+  const json nic =
+      a->create("vm-nics", {{"vm_subnet_id", n.subnet},
+                            {"vm_name", "web"},
+                            {"host_id", n.host},
+                            {"interface", "vnet-web"}});  // placement: the administrator's
+  auto has_nic = [&](Controller& c) {
+    const auto p = c.app().engine().policy(n.host);
+    std::string mac = nic["mac"];
+    std::transform(mac.begin(), mac.end(), mac.begin(), ::tolower);
+    std::string got = p && p->policy.ports.size() == 1 ? p->policy.ports[0].mac.to_string() : "";
+    std::transform(got.begin(), got.end(), got.begin(), ::tolower);
+    return got == mac;
+  };
+  ASSERT_TRUE(eventually([&] { return has_nic(*a); }));
+  ASSERT_TRUE(eventually([&] { return has_nic(*b); }));
+  EXPECT_EQ(a->app().engine().policy(n.host)->policy.generation,
+            b->app().engine().policy(n.host)->policy.generation);
+  // And back: removed through B, gone from A's policy.
+  ASSERT_EQ(b->call("DELETE", "/api/v1/vm-nics/" + nic["id"].get<std::string>()).status, 204);
+  ASSERT_TRUE(eventually([&] {
+    const auto p = a->app().engine().policy(n.host);
+    return p && p->policy.ports.empty();
+  }));
+  ASSERT_TRUE(eventually([&] {
+    const auto p = b->app().engine().policy(n.host);
+    return p && p->policy.ports.empty();
+  }));
+  EXPECT_EQ(a->app().engine().policy(n.host)->policy.generation,
+            b->app().engine().policy(n.host)->policy.generation);
+  // The desired generation on GET /hosts is the same through either.
+  EXPECT_TRUE(eventually([&] {
+    return a->call("GET", "/api/v1/hosts/" + n.host).json()["desired_generation"] ==
+           b->call("GET", "/api/v1/hosts/" + n.host).json()["desired_generation"];
+  }));
+}
+
+// Three replicas started at once on an empty schema: the migrations are
+// applied once and the first admin token is made by exactly one of them.
+TEST(ReplicaStart, ThreeAtOnceMigrateOnceAndOneWritesTheFirstAdminToken) {
+  if (!testing_postgresql()) GTEST_SKIP() << "replicas need PostgreSQL (VNET_TEST_POSTGRESQL)";
+  TempDir dir;
+  const std::string url = test_store_url(dir.path() / "r0");
+  std::vector<std::unique_ptr<Controller>> replicas(3);
+  std::vector<std::thread> starts;
+  for (int i = 0; i < 3; ++i) {
+    starts.emplace_back([&, i] {
+      replicas[i] = std::make_unique<Controller>(dir.path() / fmt::format("r{}", i), 0, url);
+    });
+  }
+  for (auto& t : starts) t.join();
+  int first = 0;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(replicas[i]);
+    if (replicas[i]->app().first_admin_token()) ++first;
+    EXPECT_EQ(std::filesystem::exists(dir.path() / fmt::format("r{}", i) / "admin.token"),
+              replicas[i]->app().first_admin_token().has_value());
+  }
+  EXPECT_EQ(first, 1);
+  auto db = store::open_database(url);
+  auto s = db->prepare("SELECT version, COUNT(*) FROM schema_migrations GROUP BY version");
+  int versions = 0;
+  while (s.step()) {
+    ++versions;
+    EXPECT_EQ(s.column_int(1), 1) << "version " << s.column_int(0);
+  }
+  EXPECT_GE(versions, 4);
+  auto admins = db->prepare("SELECT COUNT(*) FROM tokens WHERE role = 'admin'");
+  admins.step();
+  EXPECT_EQ(admins.column_int(0), 1 + 2);  // the first, and one per later replica (the fixture's)
+}
+
+}  // namespace
+}  // namespace vnet::testing
