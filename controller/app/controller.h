@@ -28,6 +28,9 @@ struct Options {
   // --store: "sqlite:" (vnet.db in data_dir), "sqlite:PATH", or a libpq
   // URI "postgresql://..." shared by several replicas (DESIGN.md section 3).
   std::string store = "sqlite:";
+  // --store-key: the 32-byte key that seals the CA's key in a PostgreSQL
+  // store, the same file on every replica; empty: store.key in data_dir.
+  std::string store_key;
   std::string listen = "127.0.0.1:8080";
   std::string southbound = "0.0.0.0:6641";
   std::string log_level = "info";

@@ -16,6 +16,10 @@ int main(int argc, char** argv) {
                  "The database: sqlite: (vnet.db in --data-dir), sqlite:PATH, or a PostgreSQL "
                  "URI postgresql://USER@HOST:PORT/DB shared by several controllers")
       ->capture_default_str();
+  cli.add_option("--store-key", options.store_key,
+                 "With a PostgreSQL --store: the 32-byte key that seals the controller CA's key "
+                 "in the database, the same file on every controller (default: store.key in "
+                 "--data-dir, written by the controller that initialises the database)");
   cli.add_option("--listen", options.listen, "REST API address, ADDR:PORT")->capture_default_str();
   cli.add_option("--api-cert", options.https.cert_file,
                  "HTTPS certificate chain (PEM) for the REST API and console; without it, off "

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "controller/store/store.h"
 #include "shared/log/log.h"
 #include "shared/proto/southbound.h"
+#include "shared/tls/seal.h"
 #include "shared/tls/x509.h"
 #include "shared/util/file.h"
 
@@ -30,6 +32,68 @@ CertificateAuthority::CertificateAuthority(const std::filesystem::path& dir) {
     write_file_atomically(cert_path, ca_pem_, 0644);
     spdlog::info("ca_created cert={}", log::quote(cert_path.string()));
   }
+  issue_listener(dir);
+}
+
+CertificateAuthority::CertificateAuthority(const std::filesystem::path& dir, store::Store& store,
+                                           const std::filesystem::path& store_key) {
+  if (store.engine() != store::Engine::kPostgresql) {
+    *this = CertificateAuthority(dir);
+    return;
+  }
+  auto read_key = [&]() -> std::optional<std::string> {
+    if (!std::filesystem::exists(store_key)) return std::nullopt;
+    std::string key = read_file(store_key);
+    if (key.size() != tls::kSealKeyBytes) {
+      throw std::runtime_error(fmt::format("--store-key {}: holds {} bytes, not {}",
+                                           store_key.string(), key.size(), tls::kSealKeyBytes));
+    }
+    return key;
+  };
+  store.write([&](store::Database& db) {
+    std::string sealed;
+    auto s = db.prepare("SELECT name, value FROM secrets WHERE name IN ('ca.crt', 'ca.key')");
+    while (s.step()) (s.column_text(0) == "ca.crt" ? ca_pem_ : sealed) = s.column_text(1);
+    if (!sealed.empty()) {
+      const auto key = read_key();
+      if (!key) {
+        throw std::runtime_error(fmt::format(
+            "--store-key {} does not exist, and the database's CA key is sealed with the store "
+            "key of the controller that initialised it: copy that controller's store.key here "
+            "(or name it with --store-key)",
+            store_key.string()));
+      }
+      auto opened = tls::unseal(*key, sealed, "vnet ca.key");
+      if (!opened) {
+        throw std::runtime_error(fmt::format(
+            "--store-key {} is not the key the database's CA key is sealed with (another "
+            "database's, or a new one): use the store.key of the controller that initialised "
+            "this database",
+            store_key.string()));
+      }
+      ca_key_pem_ = std::move(*opened);
+      return;
+    }
+    auto key = read_key();
+    if (!key) {
+      key = tls::random_key();
+      write_file_atomically(store_key, *key, 0600);
+      spdlog::info("store_key_created file={} detail={}", log::quote(store_key.string()),
+                   log::quote("every controller on this database needs a copy"));
+    }
+    ca_key_pem_ = tls::generate_key();
+    ca_pem_ = tls::self_signed_ca(ca_key_pem_, "vnet controller CA", kCaLifetime).certificate_pem;
+    auto insert = db.prepare("INSERT INTO secrets (name, value) VALUES (?, ?)");
+    insert.bind(1, "ca.crt").bind(2, ca_pem_).run();
+    insert.reset();
+    insert.bind(1, "ca.key").bind(2, tls::seal(*key, ca_key_pem_, "vnet ca.key")).run();
+    spdlog::info("ca_created store={}", log::quote(store.name()));
+  });
+  write_file_atomically(dir / "ca.crt", ca_pem_, 0644);
+  issue_listener(dir);
+}
+
+void CertificateAuthority::issue_listener(const std::filesystem::path& dir) {
   ca_sha256_ = tls::certificate_sha256(ca_pem_);
   server_key_pem_ = tls::generate_key();
   server_cert_pem_ =

@@ -98,11 +98,13 @@ std::string test_store_url(const std::filesystem::path& dir) {
   return url;
 }
 
-Controller::Controller(std::filesystem::path dir, uint16_t southbound_port, std::string store)
+Controller::Controller(std::filesystem::path dir, uint16_t southbound_port, std::string store,
+                       std::filesystem::path store_key)
     : dir_(std::move(dir)) {
   app::Options options;
   options.data_dir = dir_.string();
   options.store = store.empty() ? test_store_url(dir_) : store;
+  options.store_key = store_key.string();
   options.listen = "127.0.0.1:0";
   options.southbound = "127.0.0.1:" + std::to_string(southbound_port);
   options.log_level = "warn";

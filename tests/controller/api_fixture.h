@@ -35,9 +35,10 @@ class Controller {
  public:
   // southbound_port 0: any free port (a restart passes the old one, so
   // agents find it again).
-  // store: the database URL (default test_store_url(dir)); replicas share one.
+  // store: the database URL (default test_store_url(dir)); replicas share
+  // one, and its store key (default: store.key in dir).
   explicit Controller(std::filesystem::path dir, uint16_t southbound_port = 0,
-                      std::string store = "");
+                      std::string store = "", std::filesystem::path store_key = {});
   ~Controller();
   void stop();
 

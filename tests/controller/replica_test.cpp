@@ -9,8 +9,11 @@
 #include <set>
 #include <thread>
 
+#include "agent/control/agent.h"
 #include "controller/policy/engine.h"
 #include "controller/store/postgresql.h"
+#include "shared/tls/seal.h"
+#include "shared/util/file.h"
 #include "tests/controller/api_fixture.h"
 
 namespace vnet::testing {
@@ -35,7 +38,8 @@ class Replicas : public ::testing::Test {
     if (!testing_postgresql()) GTEST_SKIP() << "replicas need PostgreSQL (VNET_TEST_POSTGRESQL)";
     url = test_store_url(dir.path() / "a");
     a = std::make_unique<Controller>(dir.path() / "a", 0, url);
-    b = std::make_unique<Controller>(dir.path() / "b", 0, url);
+    // The operator's step: every replica gets the first one's store key.
+    b = std::make_unique<Controller>(dir.path() / "b", 0, url, dir.path() / "a" / "store.key");
   }
 
   // A tenant with a VM subnet whose pool has `size` addresses from
@@ -192,6 +196,77 @@ TEST_F(Replicas, AChangeThroughOneReachesTheOthersPolicyWithTheSameGeneration) {
   }));
 }
 
+// One CA for all: an agent enrolled with a token made through A, connecting
+// to B, is accepted there (the same CA, the token in the database) and
+// realizes what is committed through A.
+TEST_F(Replicas, EveryReplicaHasTheSameCaAndServesAnAgentEnrolledThroughAnother) {
+  EXPECT_EQ(read_file(dir.path() / "a" / "ca.crt"), read_file(dir.path() / "b" / "ca.crt"));
+  EXPECT_EQ(read_file(dir.path() / "a" / "store.key").size(), 32u);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "b" / "store.key"))
+      << "the second replica was given the first's key (SetUp copies it)";
+  const Net n = network(*a, 10);
+  const auto e = a->call("POST", "/api/v1/hosts/" + n.host + "/enrollment");
+  ASSERT_EQ(e.status, 201) << e.body;
+  agent::AgentOptions o;
+  o.controller = fmt::format("127.0.0.1:{}", b->southbound_port());
+  o.host_id = n.host;
+  o.enrollment_token = e.json()["token"];
+  o.ca_sha256 = e.json()["ca_sha256"];
+  o.state_dir = dir.path() / "agent";
+  o.backoff_initial = 50ms;
+  o.backoff_max = 200ms;
+  agent::Agent agent(o, std::make_unique<agent::NoDataplane>());
+  std::thread runner([&] { agent.run(); });
+  const json nic = a->create("vm-nics", {{"vm_subnet_id", n.subnet},
+                                         {"vm_name", "web"},
+                                         {"host_id", n.host},
+                                         {"interface", "vnet-web"}});
+  auto realized_on_b = [&] {
+    const json h = b->call("GET", "/api/v1/hosts/" + n.host).json();
+    return h["connected"] == true && h["realized_generation"] == h["desired_generation"] &&
+           h["desired_generation"].get<uint64_t>() > 0;
+  };
+  EXPECT_TRUE(eventually(realized_on_b)) << b->call("GET", "/api/v1/hosts/" + n.host).body;
+  const auto policy = read_file(dir.path() / "agent" / "policy.json");
+  std::string mac = nic["mac"];
+  std::transform(mac.begin(), mac.end(), mac.begin(), ::tolower);
+  std::string lower = policy;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  EXPECT_NE(lower.find(mac), std::string::npos) << policy;
+  agent.stop();
+  runner.join();
+}
+
+TEST(ReplicaStart, AReplicaWithoutTheStoreKeyOrWithAnotherRefusesToStartAndSaysWhy) {
+  if (!testing_postgresql()) GTEST_SKIP() << "replicas need PostgreSQL (VNET_TEST_POSTGRESQL)";
+  TempDir dir;
+  const std::string url = test_store_url(dir.path() / "a");
+  Controller first(dir.path() / "a", 0, url);
+  try {
+    Controller none(dir.path() / "none", 0, url);
+    ADD_FAILURE() << "started without the store key";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("store.key does not exist"), std::string::npos)
+        << e.what();
+  }
+  std::filesystem::create_directories(dir.path() / "other");
+  write_file_atomically(dir.path() / "other" / "store.key", tls::random_key(), 0600);
+  try {
+    Controller other(dir.path() / "other", 0, url);
+    ADD_FAILURE() << "started with another store key";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("is not the key the database's CA key is sealed with"),
+              std::string::npos)
+        << e.what();
+  }
+  // The database's CA key is not in the clear.
+  auto db = store::open_database(url);
+  auto s = db->prepare("SELECT value FROM secrets WHERE name = 'ca.key'");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.column_text(0).rfind("v1:", 0), 0u);
+  EXPECT_EQ(s.column_text(0).find("PRIVATE KEY"), std::string::npos);
+}
+
 // Three replicas started at once on an empty schema: the migrations are
 // applied once and the first admin token is made by exactly one of them.
 TEST(ReplicaStart, ThreeAtOnceMigrateOnceAndOneWritesTheFirstAdminToken) {
@@ -202,7 +277,8 @@ TEST(ReplicaStart, ThreeAtOnceMigrateOnceAndOneWritesTheFirstAdminToken) {
   std::vector<std::thread> starts;
   for (int i = 0; i < 3; ++i) {
     starts.emplace_back([&, i] {
-      replicas[i] = std::make_unique<Controller>(dir.path() / fmt::format("r{}", i), 0, url);
+      replicas[i] = std::make_unique<Controller>(dir.path() / fmt::format("r{}", i), 0, url,
+                                                 dir.path() / "store.key");
     });
   }
   for (auto& t : starts) t.join();
