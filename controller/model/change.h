@@ -18,6 +18,9 @@ struct Change {
   // The stored fields before the write (absent when it created the object):
   // what the policy guard restores when the write is refused.
   std::optional<nlohmann::json> before{};
+  // The change log's sequence of this change (the newest, for an object
+  // changed several times by others): where a model that applied it stands.
+  int64_t log_seq = 0;
 };
 
 // The collection of a Change that means "the log no longer reaches back to

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -190,6 +191,7 @@ std::vector<Change> Service::others_changes(store::Database& db) {
       "SELECT seq, collection, object_id FROM change_log WHERE seq > ? ORDER BY seq LIMIT 10000");
   s.bind(1, applied_seq_);
   std::vector<std::pair<std::string, std::string>> objects;
+  std::map<std::pair<std::string, std::string>, int64_t> newest;
   int64_t last = applied_seq_;
   while (s.step()) {
     const int64_t seq = s.column_int(0);
@@ -198,9 +200,11 @@ std::vector<Change> Service::others_changes(store::Database& db) {
     }
     last = seq;
     objects.emplace_back(s.column_text(1), s.column_text(2));
+    newest[objects.back()] = seq;
   }
   if (last == applied_seq_) return out;
   applied_seq_ = last;
+  if (!out.empty()) out.back().log_seq = last;
   std::set<std::pair<std::string, std::string>> seen;
   for (const auto& [collection, id] : objects) {
     if (!seen.insert({collection, id}).second) continue;
@@ -208,6 +212,7 @@ std::vector<Change> Service::others_changes(store::Database& db) {
     if (k == nullptr) continue;
     auto row = load_row(db, *k, id);
     out.push_back({collection, id, row ? std::optional(row->fields) : std::nullopt});
+    out.back().log_seq = newest[{collection, id}];
   }
   // A batch of 10000 may not be all: the caller comes back.
   return out;
@@ -216,9 +221,10 @@ std::vector<Change> Service::others_changes(store::Database& db) {
 void Service::log_changes(store::Database& db) {
   if (pending_.empty()) return;
   auto s = db.prepare("INSERT INTO change_log (seq, collection, object_id) VALUES (?, ?, ?)");
-  for (const auto& c : pending_) {
+  for (auto& c : pending_) {
     s.reset();
-    s.bind(1, ++applied_seq_).bind(2, c.collection).bind(3, c.id).run();
+    c.log_seq = ++applied_seq_;
+    s.bind(1, c.log_seq).bind(2, c.collection).bind(3, c.id).run();
     if (applied_seq_ % kPruneEvery == 0) {
       db.prepare("DELETE FROM change_log WHERE seq <= ?")
           .bind(1, applied_seq_ - kChangeLogKept)

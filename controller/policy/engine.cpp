@@ -207,7 +207,12 @@ void Engine::start() {
   size_t bumped = 0;
   const auto generations = assign_generations(hashes, {}, &bumped);
   for (auto& [host, compiled] : compiled_hosts) {
-    compiled->policy.generation = generations.at(host);
+    const auto numbered = generations.find(host);
+    if (numbered == generations.end()) {  // another replica is ahead: the next batch
+      behind_.insert(host);
+      continue;
+    }
+    compiled->policy.generation = numbered->second;
     realization_.set_desired(host, compiled->policy.generation);
     std::lock_guard lock(policies_mutex_);
     policies_[host] = std::move(compiled);
@@ -347,7 +352,11 @@ void Engine::process(std::vector<model::Change> changes, uint64_t last_sequence)
   realization_.batch_done(last_sequence, recompile(touched));
 }
 
-std::map<std::string, uint64_t> Engine::recompile(const IdSet& hosts) {
+std::map<std::string, uint64_t> Engine::recompile(const IdSet& touched) {
+  // Hosts whose content was not numbered because the database held a newer
+  // one (behind_) are compiled again with every batch until it is.
+  IdSet hosts = touched;
+  hosts.insert(behind_.begin(), behind_.end());
   std::map<std::string, std::string> hashes;
   std::map<std::string, uint64_t> floors;
   std::vector<std::tuple<std::string, std::shared_ptr<Compiled>, std::shared_ptr<const Compiled>>>
@@ -368,8 +377,14 @@ std::map<std::string, uint64_t> Engine::recompile(const IdSet& hosts) {
   // content the same number.
   const auto generations = assign_generations(hashes, floors);
   std::vector<std::pair<std::string, std::shared_ptr<const Compiled>>> published;
+  for (const auto& host : hosts) behind_.erase(host);
   for (auto& [host, compiled, previous] : changed) {
-    compiled->policy.generation = generations.at(host);
+    const auto numbered = generations.find(host);
+    if (numbered == generations.end()) {  // this replica is behind: not yet
+      behind_.insert(host);
+      continue;
+    }
+    compiled->policy.generation = numbered->second;
     // A delta only from the generation just before (another replica may
     // have numbered contents this one never saw).
     if (previous && previous->policy.generation + 1 == compiled->policy.generation)
@@ -395,13 +410,14 @@ std::map<std::string, uint64_t> Engine::assign_generations(
   std::map<std::string, uint64_t> out;
   if (hashes.empty()) return out;
   store_.write([&](store::Database& db) {
-    auto read = db.prepare("SELECT generation, sha256 FROM host_policies WHERE host_id = ?");
+    auto read =
+        db.prepare("SELECT generation, sha256, log_seq FROM host_policies WHERE host_id = ?");
     // A host deleted meanwhile has no row to refer to: skipped by the WHERE.
     auto write = db.prepare(
-        "INSERT INTO host_policies (host_id, generation, sha256) "
-        "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM hosts WHERE id = ?1) "
+        "INSERT INTO host_policies (host_id, generation, sha256, log_seq) "
+        "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM hosts WHERE id = ?1) "
         "ON CONFLICT (host_id) DO UPDATE SET generation = excluded.generation, "
-        "sha256 = excluded.sha256");
+        "sha256 = excluded.sha256, log_seq = excluded.log_seq");
     for (const auto& [host, hash] : hashes) {
       read.reset();
       read.bind(1, host);
@@ -412,11 +428,18 @@ std::map<std::string, uint64_t> Engine::assign_generations(
           out[host] = stored;
           continue;
         }
+        // Compiled by another replica from a newer model: this content is
+        // older than what the hosts may have; left unnumbered (behind_).
+        if (read.column_int(2) > model_.log_position) continue;
       }
       const auto floor = floors.find(host);
       out[host] = std::max(stored, floor == floors.end() ? 0 : floor->second) + 1;
       write.reset();
-      write.bind(1, host).bind(2, static_cast<int64_t>(out[host])).bind(3, hash).run();
+      write.bind(1, host)
+          .bind(2, static_cast<int64_t>(out[host]))
+          .bind(3, hash)
+          .bind(4, model_.log_position)
+          .run();
       if (written != nullptr) ++*written;
     }
   });

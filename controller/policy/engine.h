@@ -92,7 +92,8 @@ class Engine {
   // stored one when the stored content is this content (numbered already,
   // by this replica before a restart or by another), else one more than both
   // the stored one and `floors` (the host's generation in this replica).
-  // Counts the rows written in `written`.
+  // Counts the rows written in `written`. A host whose stored content was
+  // compiled from a newer model than this one (log_seq) gets no number.
   std::map<std::string, uint64_t> assign_generations(
       const std::map<std::string, std::string>& hashes,
       const std::map<std::string, uint64_t>& floors, size_t* written = nullptr);
@@ -118,6 +119,9 @@ class Engine {
   mutable std::mutex policies_mutex_;
   std::unordered_map<std::string, std::shared_ptr<const Compiled>> policies_;
   std::set<std::string> held_back_;  // hosts whose newest policy is invalid
+  // Hosts whose new content was not numbered: the database holds content
+  // compiled from a newer model (another replica's); the worker's alone.
+  IdSet behind_;
 
   mutable std::mutex queue_mutex_;
   std::condition_variable queue_cv_;

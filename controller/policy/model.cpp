@@ -74,6 +74,11 @@ Model Model::load(store::Database& db) {
   Model model;
   // One read transaction, so every table is read from the same snapshot.
   const store::ReadTransaction snapshot(db);
+  {
+    auto s = db.prepare("SELECT COALESCE(MAX(seq), 0) FROM change_log");
+    s.step();
+    model.log_position = s.column_int(0);
+  }
   // Parents before children: a NIC's network comes from its subnet.
   for (const char* collection : kCollections) {
     auto s = db.prepare(fmt::format("SELECT id, body FROM {}", table_of(collection)));
@@ -85,6 +90,7 @@ Model Model::load(store::Database& db) {
 }
 
 void Model::apply(const Change& change) {
+  log_position = std::max(log_position, change.log_seq);
   const std::string& c = change.collection;
   const Id& id = change.id;
   if (std::find(std::begin(kCollections), std::end(kCollections), c) == std::end(kCollections))

@@ -92,6 +92,10 @@ class Model {
   // Reads every object the compiler needs (one read transaction).
   static Model load(store::Database& db);
 
+  // The change log's sequence the model reflects (load: the last in the
+  // same snapshot; the engine moves it with each change it applies).
+  int64_t log_position = 0;
+
   // Applies one change. Collections the compiler does not read are ignored.
   void apply(const Change& change);
 
