@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
   CLI::App cli{"vnet-agent: carries tenant traffic on this host as the controller says",
                "vnet-agent"};
   vnet::config::add_config_option(cli, "/etc/vnet/agent.toml");
-  cli.add_option("--controller", options.controller, "Southbound address, ADDR:PORT");
+  cli.add_option("--controller", options.controller,
+                 "Southbound address, ADDR:PORT; several controller replicas as "
+                 "ADDR:PORT,ADDR:PORT,... (the agent moves to the next when one fails)");
   cli.add_option("--host-id", options.host_id, "This host's id in the controller");
   std::string token_file;
   cli.add_option("--enrollment-token", options.enrollment_token,
@@ -142,9 +144,10 @@ int main(int argc, char** argv) {
       // The controller's address, when it is one, tells which interface is
       // the management one (never a VM port).
       std::optional<vnet::net::Ipv4Address> controller;
-      if (const size_t colon = options.controller.rfind(':'); colon != std::string::npos) {
-        if (auto a = vnet::net::Ipv4Address::parse(options.controller.substr(0, colon)))
-          controller = *a;
+      // (the first of several replicas: they share the management network).
+      const std::string first = options.controller.substr(0, options.controller.find(','));
+      if (const size_t colon = first.rfind(':'); colon != std::string::npos) {
+        if (auto a = vnet::net::Ipv4Address::parse(first.substr(0, colon))) controller = *a;
       }
       vnet::agent::xsk::EngineOptions engine_options;
       engine_options.nat = nat;

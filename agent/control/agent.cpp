@@ -69,6 +69,22 @@ std::pair<std::string, std::string> split_address(const std::string& text) {
   return {host, text.substr(colon + 1)};
 }
 
+// --controller A[,B...]: each ADDR:PORT.
+std::vector<std::pair<std::string, std::string>> split_addresses(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = text.find(',', start);
+    const std::string one = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    if (one.empty())
+      throw std::runtime_error(
+          fmt::format("--controller \"{}\" has an empty address: ADDR:PORT[,ADDR:PORT...]", text));
+    out.push_back(split_address(one));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
 std::string error_text(const beast::error_code& ec) {
   return ec.category() == asio::error::get_ssl_category() ? fmt::format("TLS: {}", ec.message())
                                                           : ec.message();
@@ -80,8 +96,14 @@ struct Agent::Impl {
   AgentOptions options;
   std::unique_ptr<Dataplane> dataplane;
   StateDir state;
-  std::string host;
-  std::string port;
+  // --controller's replicas; the agent talks to one at a time and moves to
+  // the next when a session or an attempt fails.
+  std::vector<std::pair<std::string, std::string>> controllers;
+  size_t current_controller = 0;
+  std::string controller_address() const {
+    const auto& [h, p] = controllers[current_controller];
+    return (h.find(':') == std::string::npos ? h : "[" + h + "]") + ":" + p;
+  }
   asio::io_context io{1};
   asio::signal_set signals{io};
   asio::local::stream_protocol::acceptor admin{io};
@@ -112,7 +134,7 @@ struct Agent::Impl {
   // --- enrollment ------------------------------------------------------
 
   asio::awaitable<void> enroll() {
-    spdlog::info("enrolling controller={} host={}", options.controller, options.host_id);
+    spdlog::info("enrolling controller={} host={}", controller_address(), options.host_id);
     ssl::context ctx{ssl::context::tls_client};
     SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_3_VERSION);
     // Nothing is trusted yet: the chain is checked against the pin below,
@@ -130,7 +152,7 @@ struct Agent::Impl {
 
     const std::string key = tls::generate_key();
     http::request<http::string_body> req{http::verb::post, std::string(proto::kEnrollPath), 11};
-    req.set(http::field::host, host);
+    req.set(http::field::host, controllers[current_controller].first);
     req.set(http::field::content_type, "application/json");
     req.body() = json{{"host_id", options.host_id},
                       {"token", options.enrollment_token},
@@ -161,13 +183,14 @@ struct Agent::Impl {
 
   asio::awaitable<void> connect(beast::tcp_stream& stream) {
     tcp::resolver resolver(io);
+    const auto [host, port] = controllers[current_controller];
     auto [ec, endpoints] = co_await resolver.async_resolve(host, port, kTuple);
     if (ec) throw std::runtime_error(fmt::format("cannot resolve {}: {}", host, ec.message()));
     stream.expires_after(kConnectTimeout);
     auto [cec, ep] = co_await stream.async_connect(endpoints, kTuple);
     if (cec)
       throw std::runtime_error(
-          fmt::format("cannot connect to {}: {}", options.controller, cec.message()));
+          fmt::format("cannot connect to {}: {}", controller_address(), cec.message()));
     beast::error_code ignored;
     stream.socket().set_option(tcp::no_delay(true), ignored);  // acks go out at once
   }
@@ -249,12 +272,14 @@ struct Agent::Impl {
     beast::get_lowest_layer(ws).expires_after(kConnectTimeout);
     if (auto ec = co_await tls_ops::handshake(ws.next_layer(), ssl::stream_base::client); ec)
       throw std::runtime_error(
-          fmt::format("handshake with {}: {}", options.controller, error_text(ec)));
+          fmt::format("handshake with {}: {}", controller_address(), error_text(ec)));
     beast::get_lowest_layer(ws).expires_never();
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
     ws.read_message_max(proto::kMaxControllerMessage);
     websocket::response_type upgrade;
-    if (auto ec = co_await tls_ops::handshake(ws, upgrade, host, proto::kAgentPath); ec) {
+    if (auto ec = co_await tls_ops::handshake(ws, upgrade, controllers[current_controller].first,
+                                              proto::kAgentPath);
+        ec) {
       if (upgrade.result_int() >= 400 && upgrade.result_int() < 500) {
         const json body = parse_untrusted(upgrade.body()).value_or(json());
         throw std::runtime_error(fmt::format(
@@ -315,7 +340,7 @@ struct Agent::Impl {
     established = true;
     connected_since = rfc3339(std::chrono::system_clock::now());
     last_error.clear();
-    spdlog::info("connected controller={} generation={}", options.controller,
+    spdlog::info("connected controller={} generation={}", controller_address(),
                  current ? current->generation : 0);
 
     Follower follower(options.host_id, options.policy_backoff_initial, options.policy_backoff_max);
@@ -418,6 +443,12 @@ struct Agent::Impl {
       // A session that got through starts the backoff over.
       if (established) backoff = options.backoff_initial;
       established = false;
+      // The next attempt goes to the next replica: the one that failed may
+      // be gone (a replica's death moves its agents to the others).
+      const std::string failed = controller_address();
+      current_controller = (current_controller + 1) % controllers.size();
+      if (controllers.size() > 1)
+        spdlog::info("controller_next failed={} next={}", failed, controller_address());
       // Capped exponential backoff with full jitter in [backoff/2, backoff].
       std::uniform_int_distribution<int64_t> jitter(backoff.count() / 2, backoff.count());
       const auto delay = std::chrono::milliseconds(jitter(rng));
@@ -433,7 +464,8 @@ struct Agent::Impl {
   json answer(const std::string& what) {
     if (what == "status") {
       return {{"host_id", options.host_id},
-              {"controller", options.controller},
+              {"controller", controller_address()},
+              {"controllers", options.controller},
               {"connected", connected},
               {"connected_since", connected ? json(connected_since) : json()},
               {"generation", current ? json(current->generation) : json()},
@@ -530,7 +562,10 @@ Agent::Agent(AgentOptions options, std::unique_ptr<Dataplane> dataplane)
   });
   if (!Uuid::parse(o.host_id))
     throw std::runtime_error(fmt::format("--host-id \"{}\" is not a UUID", o.host_id));
-  std::tie(impl_->host, impl_->port) = split_address(o.controller);
+  impl_->controllers = split_addresses(o.controller);
+  // Agents spread over the replicas by host, the same one first after a
+  // restart.
+  impl_->current_controller = first_controller(o.host_id, impl_->controllers.size());
   impl_->state.ensure();
   if (!impl_->state.enrolled() && (o.enrollment_token.empty() || o.ca_sha256.empty())) {
     throw std::runtime_error(fmt::format(
@@ -554,6 +589,13 @@ Agent::Agent(AgentOptions options, std::unique_ptr<Dataplane> dataplane)
 Agent::~Agent() {
   impl_->dataplane->on_problems(nullptr);  // its thread may outlive io otherwise
   ::unlink(impl_->state.socket().c_str());
+}
+
+size_t first_controller(const std::string& host_id, size_t count) {
+  // FNV-1a: the same on every build (std::hash need not be).
+  uint64_t h = 1469598103934665603ull;
+  for (const char c : host_id) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return count == 0 ? 0 : static_cast<size_t>(h % count);
 }
 
 int Agent::run() {

@@ -17,7 +17,9 @@
 namespace vnet::agent {
 
 struct AgentOptions {
-  std::string controller;  // ADDR:PORT of the southbound listener
+  // ADDR:PORT of the southbound listener, or several replicas' separated by
+  // commas: one at a time, the next one after a failure.
+  std::string controller;
   std::string host_id;
   std::string enrollment_token;  // first start only
   std::string ca_sha256;         // first start only
@@ -35,6 +37,10 @@ struct AgentOptions {
   std::chrono::hours renew_before{24 * 30};
   std::chrono::seconds renew_check_interval{3600};
 };
+
+// Which of `count` --controller addresses a host's agent tries first: spread
+// by host id (so replicas share the agents), the same after a restart.
+size_t first_controller(const std::string& host_id, size_t count);
 
 class Agent {
  public:

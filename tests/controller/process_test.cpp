@@ -414,6 +414,104 @@ bool eventually(F f, int tenths = 100) {
   return f();
 }
 
+// Two replicas on PostgreSQL as processes; the agent's replica is killed
+// with kill -9 in the middle of a stream of changes made through the other:
+// the agent moves to the survivor (--controller A,B) and every change is
+// realized there, the last generation being the survivor's.
+TEST(Process, AnAgentsReplicaKilledWithKill9MovesItsAgentToTheOther) {
+  if (!testing_postgresql()) GTEST_SKIP() << "replicas need PostgreSQL (VNET_TEST_POSTGRESQL)";
+  TempDir dir;
+  const std::string url = test_store_url(dir.path() / "c1");
+  const std::string key = (dir.path() / "store.key").string();
+  std::vector<std::unique_ptr<Process>> replicas;
+  std::vector<uint16_t> api, sb;
+  for (const char* name : {"c1", "c2"}) {
+    replicas.push_back(std::make_unique<Process>(
+        std::vector<std::string>{"--data-dir", (dir.path() / name).string(), "--listen",
+                                 "127.0.0.1:0", "--store", url, "--store-key", key},
+        dir.path() / (std::string(name) + ".log")));
+    api.push_back(replicas.back()->port());
+    sb.push_back(replicas.back()->port("southbound"));
+  }
+  const std::string token = [&] {
+    std::string t = read_file(dir.path() / "c1/admin.token");
+    return t.substr(0, t.find('\n'));
+  }();
+  auto call = [&](size_t r, const std::string& method, const std::string& path,
+                  const json& body = nullptr) {
+    return http(api[r], method, "/api/v1/" + path, body.is_null() ? "" : body.dump(), token);
+  };
+  const json ln = call(0, "POST", "logical-networks", {{"name", "dc"}}).json();
+  const json site = call(1, "POST", "sites",
+                         {{"logical_network_id", ln["id"]},
+                          {"name", "s"},
+                          {"subnets", {{{"prefix", "192.168.1.0/24"}}}}})
+                        .json();
+  const std::string h =
+      call(0, "POST", "hosts", {{"name", "h1"}, {"site_id", site["id"]}, {"pa", "192.168.1.10"}})
+          .json()["id"];
+  const json tenant = call(1, "POST", "tenants", {{"name", "t"}}).json();
+  const json net =
+      call(0, "POST", "vm-networks",
+           {{"tenant_id", tenant["id"]}, {"name", "blue"}, {"logical_network_id", ln["id"]}})
+          .json();
+  const json subnet = call(1, "POST", "vm-subnets",
+                           {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}})
+                          .json();
+  ASSERT_EQ(call(0, "POST", "ip-pools",
+                 {{"vm_subnet_id", subnet["id"]},
+                  {"ranges", {{{"start", "10.0.0.10"}, {"end", "10.0.0.100"}}}}})
+                .status,
+            201);
+  const json e = call(0, "POST", "hosts/" + h + "/enrollment").json();
+  const std::string state = (dir.path() / "agent").string();
+  Process agent({"--controller", fmt::format("127.0.0.1:{},127.0.0.1:{}", sb[0], sb[1]),
+                 "--host-id", h, "--enrollment-token", e["token"], "--ca-sha256", e["ca_sha256"],
+                 "--state-dir", state, "--dataplane", "none"},
+                dir.path() / "agent.log", VNET_AGENT_BINARY);
+  auto connected_to = [&](size_t r) {
+    return call(r, "GET", "hosts/" + h).json()["connected"] == true;
+  };
+  ASSERT_TRUE(eventually([&] { return connected_to(0) || connected_to(1); })) << agent.log();
+  const size_t lost = connected_to(0) ? 0 : 1;
+  const size_t survivor = 1 - lost;
+  int created = 0;
+  std::thread stream([&] {
+    for (int i = 0; i < 20; ++i) {
+      const auto r = call(survivor, "POST", "vm-nics",
+                          {{"vm_subnet_id", subnet["id"]},
+                           {"vm_name", fmt::format("vm{}", i)},
+                           {"host_id", h},
+                           {"interface", fmt::format("vnet-{}", i)}});
+      if (r.status == 201) {
+        ++created;
+      } else {
+        ADD_FAILURE() << r.status << " " << r.body;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  replicas[lost]->signal(SIGKILL);
+  EXPECT_EQ(replicas[lost]->wait(), -SIGKILL);
+  stream.join();
+  EXPECT_EQ(created, 20);
+  // Every change compiled (20 ports), connected, acked, and on the agent's disk.
+  auto realized = [&] {
+    const json s = call(survivor, "GET", "hosts/" + h).json();
+    const json policy = call(survivor, "GET", "hosts/" + h + "/policy").json();
+    if (!policy.contains("ports") || policy["ports"].size() != 20) return false;
+    const json held = json::parse(read_file(dir.path() / "agent/policy.json"), nullptr, false);
+    return s["connected"] == true && s["realized_generation"] == policy["generation"] &&
+           s["desired_generation"] == policy["generation"] && held.is_object() &&
+           held["generation"] == policy["generation"] && held["ports"].size() == 20;
+  };
+  ASSERT_TRUE(eventually(realized)) << agent.log();
+  const std::string log = agent.log();
+  EXPECT_EQ(log.find("policy_rejected"), std::string::npos) << log;
+  EXPECT_NE(log.find("controller_next"), std::string::npos) << log;
+}
+
 // DESIGN.md: "a host keeps forwarding with its last policy while the
 // controller is away" -- the agent restarts from policy.json with no
 // controller, then catches up when the controller is back.

@@ -309,6 +309,59 @@ TEST_F(Replicas, EveryReplicaHasTheSameCaAndServesAnAgentEnrolledThroughAnother)
   runner.join();
 }
 
+// --controller A,B: when the agent's replica stops, it moves to the other,
+// which sends only what changed (its generation is the same content's), and
+// every change made meanwhile through the survivor is realized.
+TEST_F(Replicas, AnAgentMovesToAnotherReplicaWhenItsReplicaStops) {
+  const Net n = network(*a, 50);
+  const auto e = a->call("POST", "/api/v1/hosts/" + n.host + "/enrollment");
+  ASSERT_EQ(e.status, 201) << e.body;
+  agent::AgentOptions o;
+  o.controller =
+      fmt::format("127.0.0.1:{},127.0.0.1:{}", a->southbound_port(), b->southbound_port());
+  o.host_id = n.host;
+  o.enrollment_token = e.json()["token"];
+  o.ca_sha256 = e.json()["ca_sha256"];
+  o.state_dir = dir.path() / "agent";
+  o.backoff_initial = 50ms;
+  o.backoff_max = 200ms;
+  agent::Agent agent(o, std::make_unique<agent::NoDataplane>());
+  std::thread runner([&] { agent.run(); });
+  auto connected_to = [&](Controller& c) {
+    return c.call("GET", "/api/v1/hosts/" + n.host).json()["connected"] == true;
+  };
+  ASSERT_TRUE(eventually([&] { return connected_to(*a) || connected_to(*b); }));
+  const bool on_a = connected_to(*a);
+  std::unique_ptr<Controller>& lost = on_a ? a : b;
+  std::unique_ptr<Controller>& survivor = on_a ? b : a;
+  for (int i = 0; i < 3; ++i) {
+    survivor->create("vm-nics", {{"vm_subnet_id", n.subnet},
+                                 {"vm_name", fmt::format("before{}", i)},
+                                 {"host_id", n.host},
+                                 {"interface", fmt::format("vnet-b{}", i)}});
+  }
+  lost.reset();                  // its sessions end with it
+  for (int i = 0; i < 5; ++i) {  // a stream of changes while the agent moves
+    survivor->create("vm-nics", {{"vm_subnet_id", n.subnet},
+                                 {"vm_name", fmt::format("during{}", i)},
+                                 {"host_id", n.host},
+                                 {"interface", fmt::format("vnet-d{}", i)}});
+  }
+  survivor->app().engine().flush();  // desired_generation covers every create
+  auto realized = [&] {
+    const json h = survivor->call("GET", "/api/v1/hosts/" + n.host).json();
+    return h["connected"] == true && h["realized_generation"] == h["desired_generation"];
+  };
+  ASSERT_TRUE(eventually(realized)) << survivor->call("GET", "/api/v1/hosts/" + n.host).body;
+  const auto policy = survivor->app().engine().policy(n.host);
+  EXPECT_EQ(policy->policy.ports.size(), 8u);
+  const json held = json::parse(read_file(dir.path() / "agent" / "policy.json"));
+  EXPECT_EQ(held["generation"], policy->policy.generation);
+  EXPECT_EQ(held["ports"].size(), 8u);
+  agent.stop();
+  runner.join();
+}
+
 TEST(ReplicaStart, AReplicaWithoutTheStoreKeyOrWithAnotherRefusesToStartAndSaysWhy) {
   if (!testing_postgresql()) GTEST_SKIP() << "replicas need PostgreSQL (VNET_TEST_POSTGRESQL)";
   TempDir dir;

@@ -847,6 +847,41 @@ TEST_F(SouthboundTest, ADeletedHostsSessionEnds) {
   })) << metrics();
 }
 
+// --controller A,B,C: a replica that is down is skipped: the dead address
+// is put where each agent looks first.
+TEST_F(SouthboundTest, AnAgentGivenSeveralControllersSkipsOneThatIsDown) {
+  const uint16_t closed = [] {
+    asio::io_context io;
+    tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    return a.local_endpoint().port();
+  }();
+  const std::string live = fmt::format("127.0.0.1:{}", ctl->southbound_port());
+  const std::string dead = fmt::format("127.0.0.1:{}", closed);
+  const std::string h1 = host("h1", "192.168.1.10");
+  const std::string h2 = host("h2", "192.168.1.20");
+  auto dead_first = [&](const std::string& h) {
+    return agent::first_controller(h, 2) == 0 ? dead + "," + live : live + "," + dead;
+  };
+  auto o1 = agent_options(h1, enrollment(h1), "a1");
+  o1.controller = dead_first(h1);
+  auto o2 = agent_options(h2, enrollment(h2), "a2");
+  o2.controller = dead + "," + dead + "," + live;  // two down
+  if (agent::first_controller(h2, 3) == 2) o2.controller = live + "," + dead + "," + dead;
+  AgentThread first(o1), second(o2);
+  EXPECT_TRUE(eventually([&] { return realized(h1) && realized(h2); })) << host_state(h1).dump();
+  // An empty entry is refused at start with the form expected.
+  auto bad = agent_options(h1, json::object(), "a3");
+  bad.controller = live + ",," + dead;
+  try {
+    agent::Agent refused(bad, std::make_unique<agent::NoDataplane>());
+    ADD_FAILURE() << "an empty address was accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("has an empty address: ADDR:PORT[,ADDR:PORT...]"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(SouthboundTest, AgentsResyncAfterAControllerRestartWithoutANewGeneration) {
   const std::string h = host("h1", "192.168.1.10");
   AgentThread agent(agent_options(h, enrollment(h), "a1"));
