@@ -25,9 +25,13 @@
 #include "controller/southbound/ca.h"
 #include "controller/southbound/enrollment.h"
 #include "controller/southbound/server.h"
+#include "controller/store/copy.h"
+#include "controller/store/postgresql.h"
 #include "controller/store/store.h"
 #include "shared/log/log.h"
 #include "shared/policy/json.h"
+#include "shared/tls/seal.h"
+#include "shared/util/file.h"
 #include "shared/util/systemd.h"
 #include "shared/util/time.h"
 
@@ -453,6 +457,81 @@ std::string store_url(const Options& options) {
   if (url.rfind("sqlite:", 0) == 0) return url.substr(7);
   throw std::invalid_argument(fmt::format(
       "--store \"{}\" is neither sqlite:[PATH] nor a PostgreSQL URI postgresql://...", url));
+}
+
+int migrate_store(const std::string& from, const std::string& to, std::string data_dir,
+                  std::string store_key) {
+  try {
+    if (from.rfind("sqlite:", 0) != 0 || from.size() <= 7)
+      throw std::invalid_argument(fmt::format("--from \"{}\" is not sqlite:PATH", from));
+    if (!store::is_postgresql_url(to))
+      throw std::invalid_argument(fmt::format("--to \"{}\" is not a PostgreSQL URI", to));
+    const std::filesystem::path file = from.substr(7);
+    if (!std::filesystem::exists(file))
+      throw std::invalid_argument(fmt::format("--from {}: no such file", file.string()));
+    if (data_dir.empty()) data_dir = file.parent_path().string();
+    if (store_key.empty()) store_key = (std::filesystem::path(data_dir) / "store.key").string();
+    store::Store source(from);  // brought to this binary's schema first
+    store::Store target(to);
+    const auto ca_key = std::filesystem::path(data_dir) / "ca.key";
+    const auto ca_cert = std::filesystem::path(data_dir) / "ca.crt";
+    const auto started = std::chrono::steady_clock::now();
+    int64_t total = 0;
+    source.read([&](store::Database& src) {
+      const store::ReadTransaction snapshot(src);
+      target.write([&](store::Database& dst) {
+        // A new database: only what the migrations put there (the default
+        // MAC pool, which the copy brings again).
+        for (const auto& table : store::schema_tables()) {
+          auto s = dst.prepare(fmt::format("SELECT COUNT(*) FROM {}", table));
+          s.step();
+          const int64_t n = s.column_int(0);
+          if (table == "mac_pools" ? n > 1 : n > 0) {
+            throw std::runtime_error(fmt::format(
+                "--to {}: the database holds data already ({} rows in {}); migrate into a new "
+                "database, before any controller has started on it",
+                store::redact_url(to), n, table));
+          }
+        }
+        dst.exec("DELETE FROM mac_pools");
+        const auto copied = store::copy_rows(src, dst, store::schema_tables(),
+                                             [&](const std::string& table, int64_t rows) {
+                                               total += rows;
+                                               fmt::print("copied {:>8} rows of {}\n", rows, table);
+                                             });
+        if (std::filesystem::exists(ca_key) && std::filesystem::exists(ca_cert)) {
+          std::string key;
+          if (std::filesystem::exists(store_key)) {
+            key = read_file(store_key);
+          } else {
+            key = tls::random_key();
+            write_file_atomically(store_key, key, 0600);
+            fmt::print("wrote the store key to {}: copy it to every controller (--store-key)\n",
+                       store_key);
+          }
+          if (key.size() != tls::kSealKeyBytes)
+            throw std::runtime_error(fmt::format("--store-key {}: not 32 bytes", store_key));
+          auto insert = dst.prepare("INSERT INTO secrets (name, value) VALUES (?, ?)");
+          insert.bind(1, "ca.crt").bind(2, read_file(ca_cert)).run();
+          insert.reset();
+          insert.bind(1, "ca.key").bind(2, tls::seal(key, read_file(ca_key), "vnet ca.key")).run();
+          fmt::print("copied the CA of {} (sealed with the store key)\n", data_dir);
+        } else {
+          fmt::print(stderr,
+                     "vnet-controller: no ca.key/ca.crt in {} (--data-dir): the replicas will "
+                     "make a new CA and every host must enroll again\n",
+                     data_dir);
+        }
+      });
+    });
+    fmt::print("migrated {} rows from {} to {} in {:.1f} s\n", total, file.string(),
+               store::redact_url(to),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "vnet-controller: migrate-store: {} (nothing was copied)\n", e.what());
+    return 1;
+  }
 }
 
 int print_policy(const Options& options, const std::string& host) {

@@ -84,6 +84,16 @@ int run(const Options& options);
 // (HOST is an id or a name), from the database alone, with the same compiler.
 int print_policy(const Options& options, const std::string& host);
 
+// `vnet-controller migrate-store --from sqlite:PATH --to postgresql://...`:
+// copies a single controller's database, whole, in one transaction, into a
+// new PostgreSQL database (refused when it holds objects already), with the
+// CA of the SQLite controller's data directory (`data_dir`, default: the
+// file's directory) sealed under the store key (`store_key`, default
+// store.key there, created if absent), so that its hosts' certificates stay
+// valid on the replicas.
+int migrate_store(const std::string& from, const std::string& to, std::string data_dir,
+                  std::string store_key);
+
 // The database --store names: a PostgreSQL URI as given, else a SQLite file
 // path ("sqlite:" alone: vnet.db in the data directory). Throws
 // std::invalid_argument for anything else.

@@ -59,7 +59,23 @@ int main(int argc, char** argv) {
   policy->add_option("--store", options.store, "The controller's --store")->capture_default_str();
   policy->add_option("HOST", host, "Host id or name")->required();
 
+  std::string from, to, migrate_data_dir, migrate_key;
+  CLI::App* migrate = cli.add_subcommand(
+      "migrate-store",
+      "Copy a single controller's SQLite database (and its CA) into a new PostgreSQL database "
+      "for replicas, in one transaction");
+  migrate->add_option("--from", from, "sqlite:PATH of the stopped controller's vnet.db")
+      ->required();
+  migrate->add_option("--to", to, "postgresql://... of the new database")->required();
+  migrate->add_option("--data-dir", migrate_data_dir,
+                      "The SQLite controller's data directory, for its CA (default: --from's "
+                      "directory)");
+  migrate->add_option("--store-key", migrate_key,
+                      "The replicas' store key (default: store.key in --data-dir, created if "
+                      "absent)");
+
   if (auto code = vnet::config::parse(cli, argc, argv)) return *code;
+  if (migrate->parsed()) return vnet::app::migrate_store(from, to, migrate_data_dir, migrate_key);
   for (const auto& q : quotas) options.quotas.set(q);
   if (policy->parsed()) return vnet::app::print_policy(options, host);
   return vnet::app::run(options);

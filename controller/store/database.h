@@ -48,6 +48,9 @@ class StatementImpl {
   virtual int64_t column_int(int index) const = 0;
   virtual std::string column_text(int index) const = 0;
   virtual bool column_is_null(int index) const = 0;
+  // After the first step(): the result's columns.
+  virtual int column_count() const = 0;
+  virtual std::string column_name(int index) const = 0;
 };
 
 class Statement {
@@ -85,6 +88,8 @@ class Statement {
   int64_t column_int(int index) const { return impl_->column_int(index); }
   std::string column_text(int index) const { return impl_->column_text(index); }
   bool column_is_null(int index) const { return impl_->column_is_null(index); }
+  int column_count() const { return impl_->column_count(); }
+  std::string column_name(int index) const { return impl_->column_name(index); }
 
  private:
   std::unique_ptr<StatementImpl> impl_;

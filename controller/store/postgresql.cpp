@@ -96,6 +96,11 @@ class PostgresStatement final : public StatementImpl {
                        static_cast<size_t>(PQgetlength(result_, row_, index)));
   }
   bool column_is_null(int index) const override { return PQgetisnull(result_, row_, index) != 0; }
+  int column_count() const override { return result_ != nullptr ? PQnfields(result_) : 0; }
+  std::string column_name(int index) const override {
+    const char* name = result_ != nullptr ? PQfname(result_, index) : nullptr;
+    return name != nullptr ? name : "";
+  }
 
  private:
   struct Param {

@@ -65,6 +65,11 @@ class SqliteStatement final : public StatementImpl {
   bool column_is_null(int index) const override {
     return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
   }
+  int column_count() const override { return sqlite3_column_count(stmt_); }
+  std::string column_name(int index) const override {
+    const char* name = sqlite3_column_name(stmt_, index);
+    return name != nullptr ? name : "";
+  }
 
  private:
   sqlite3* db_;

@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "agent/control/agent.h"
+#include "controller/app/controller.h"
 #include "controller/policy/engine.h"
+#include "controller/store/copy.h"
 #include "controller/store/postgresql.h"
 #include "shared/tls/seal.h"
 #include "shared/util/file.h"
@@ -358,6 +360,102 @@ TEST_F(Replicas, AnAgentMovesToAnotherReplicaWhenItsReplicaStops) {
   const json held = json::parse(read_file(dir.path() / "agent" / "policy.json"));
   EXPECT_EQ(held["generation"], policy->policy.generation);
   EXPECT_EQ(held["ports"].size(), 8u);
+  agent.stop();
+  runner.join();
+}
+
+// migrate-store: a single controller's SQLite database, whole, into a new
+// PostgreSQL database, with its CA: every row arrives, the old tokens work,
+// and the host's agent, enrolled with the single controller, is served by a
+// replica without enrolling again. Copying into it again is refused.
+TEST(MigrateStore, ASingleControllersDatabaseMovesWholeWithItsCa) {
+  if (!testing_postgresql()) GTEST_SKIP() << "needs PostgreSQL (VNET_TEST_POSTGRESQL)";
+  TempDir dir;
+  const auto single_dir = dir.path() / "single";
+  const std::string sqlite = "sqlite:" + (single_dir / "vnet.db").string();
+  auto single = std::make_unique<Controller>(single_dir, 0, sqlite);
+  const std::string old_admin = single->admin_token();
+  const json ln = single->create("logical-networks", {{"name", "dc"}});
+  const json site = single->create("sites", {{"logical_network_id", ln["id"]},
+                                             {"name", "s1"},
+                                             {"subnets", {{{"prefix", "192.168.1.0/24"}}}}});
+  const std::string h =
+      single->create("hosts", {{"name", "h1"}, {"site_id", site["id"]}, {"pa", "192.168.1.10"}})
+          .at("id");
+  const std::string tenant =
+      single->create("tenants", {{"name", "contoso"}, {"logical_network_ids", {ln["id"]}}})
+          .at("id");
+  const json net = single->create(
+      "vm-networks", {{"name", "n"}, {"tenant_id", tenant}, {"logical_network_id", ln["id"]}});
+  const json subnet = single->create(
+      "vm-subnets", {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}});
+  single->create("ip-pools", {{"vm_subnet_id", subnet["id"]},
+                              {"ranges", {{{"start", "10.0.0.10"}, {"end", "10.0.0.20"}}}}});
+  for (int i = 0; i < 3; ++i) {
+    single->create("vm-nics", {{"vm_subnet_id", subnet["id"]},
+                               {"vm_name", fmt::format("vm{}", i)},
+                               {"host_id", h},
+                               {"interface", fmt::format("vnet-{}", i)}});
+  }
+  const auto e = single->call("POST", "/api/v1/hosts/" + h + "/enrollment");
+  ASSERT_EQ(e.status, 201) << e.body;
+  agent::AgentOptions o;
+  o.controller = fmt::format("127.0.0.1:{}", single->southbound_port());
+  o.host_id = h;
+  o.enrollment_token = e.json()["token"];
+  o.ca_sha256 = e.json()["ca_sha256"];
+  o.state_dir = dir.path() / "agent";
+  o.backoff_initial = 50ms;
+  o.backoff_max = 200ms;
+  {
+    agent::Agent agent(o, std::make_unique<agent::NoDataplane>());
+    std::thread runner([&] { agent.run(); });
+    EXPECT_TRUE(eventually([&] {
+      const json s = single->call("GET", "/api/v1/hosts/" + h).json();
+      return s["connected"] == true && s["realized_generation"] == s["desired_generation"];
+    }));
+    agent.stop();
+    runner.join();
+  }
+  const json nics_before = single->call("GET", "/api/v1/vm-nics").json()["items"];
+  single.reset();
+
+  const std::string url = test_store_url(dir.path() / "pg");
+  EXPECT_EQ(app::migrate_store(sqlite, url, "", ""), 0);
+  // Every table, row for row.
+  auto from = store::open_database(sqlite);
+  auto to = store::open_database(url);
+  for (const auto& table : store::schema_tables()) {
+    auto count = [&](store::Database& db) {
+      auto s = db.prepare(fmt::format("SELECT COUNT(*) FROM {}", table));
+      s.step();
+      return s.column_int(0);
+    };
+    const int64_t expected = table == "secrets" ? 2 : count(*from);  // the CA went in
+    EXPECT_EQ(count(*to), expected) << table;
+  }
+  EXPECT_EQ(app::migrate_store(sqlite, url, "", ""), 1);  // not into a database with data
+
+  Controller replica(dir.path() / "r1", 0, url, single_dir / "store.key");
+  EXPECT_EQ(read_file(dir.path() / "r1" / "ca.crt"), read_file(single_dir / "ca.crt"));
+  const auto nics = replica.call("GET", "/api/v1/vm-nics", nullptr, old_admin);
+  ASSERT_EQ(nics.status, 200) << nics.body;
+  EXPECT_EQ(nics.json()["items"], nics_before);
+  // The agent, with its old certificate, is served by the replica.
+  o.controller = fmt::format("127.0.0.1:{}", replica.southbound_port());
+  agent::Agent agent(o, std::make_unique<agent::NoDataplane>());
+  std::thread runner([&] { agent.run(); });
+  replica.create("vm-nics", {{"vm_subnet_id", subnet["id"]},
+                             {"vm_name", "after"},
+                             {"host_id", h},
+                             {"interface", "vnet-after"}});
+  replica.app().engine().flush();
+  EXPECT_TRUE(eventually([&] {
+    const json s = replica.call("GET", "/api/v1/hosts/" + h).json();
+    return s["connected"] == true && s["realized_generation"] == s["desired_generation"];
+  })) << replica.call("GET", "/api/v1/hosts/" + h).body;
+  const json held = json::parse(read_file(dir.path() / "agent" / "policy.json"));
+  EXPECT_EQ(held["ports"].size(), 4u);
   agent.stop();
   runner.join();
 }

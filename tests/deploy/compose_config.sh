@@ -39,4 +39,29 @@ mounting = sorted(n for n, s in services.items()
 if mounting != ["controller", "enroll"]:
     sys.exit(f"the controller's data volume is mounted by {mounting}")
 PY
+
+# The replicas' file: PostgreSQL, two controllers sharing it and the store
+# key, agents that know both and mount neither's data nor the key.
+replicas=$(VNET_PG_PASSWORD=check docker-compose -f docker-compose.replicas.yml config)
+python3 - "$(/usr/bin/python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))' <<<"$replicas")" <<'PY' || exit 1
+import json, sys
+services = json.loads(sys.argv[1])["services"]
+for name in ("postgres", "controller1", "controller2", "enroll", "agent1", "agent2"):
+    if name not in services:
+        sys.exit(f"docker-compose.replicas.yml: no service {name}")
+def sources(s):
+    return {(v["source"] if isinstance(v, dict) else v.split(":")[0]) for v in s.get("volumes", [])}
+for c in ("controller1", "controller2"):
+    command = services[c]["command"]
+    store = command[command.index("--store") + 1]
+    if not store.startswith("postgresql://vnet:check@postgres:5432/vnet"):
+        sys.exit(f"{c} is not on the PostgreSQL service: {store}")
+    if "store-key" not in sources(services[c]):
+        sys.exit(f"{c} does not mount the shared store key")
+for a in ("agent1", "agent2"):
+    if services[a]["environment"]["VNET_CONTROLLER"] != "controller1:6641,controller2:6641":
+        sys.exit(f"{a} does not know both replicas")
+    if sources(services[a]) & {"store-key", "controller1-data", "controller2-data"}:
+        sys.exit(f"{a} mounts a controller's secrets")
+PY
 echo "docker-compose config: ok"
