@@ -17,6 +17,7 @@
 #include "controller/api/router.h"
 #include "controller/api/server.h"
 #include "controller/app/https.h"
+#include "controller/app/status_exchange.h"
 #include "controller/model/service.h"
 #include "controller/policy/compiler.h"
 #include "controller/policy/engine.h"
@@ -350,12 +351,14 @@ struct Controller::Impl {
     // one's engine (and so its agents) within a notification's time; a
     // missed one is caught by the next wait's timeout.
     if (store.engine() == store::Engine::kPostgresql) {
+      status = std::make_unique<StatusExchange>(store, realization);
       follower = std::thread([this] {
         while (!stopping_follower) {
           store.wait_for_changes(std::chrono::seconds(1));
           if (stopping_follower) break;
           try {
             service.follow_changes();
+            status->refresh();
           } catch (const std::exception& e) {
             spdlog::warn("change_follow_failed error={}", log::quote(e.what()));
           }
@@ -390,6 +393,7 @@ struct Controller::Impl {
   std::unique_ptr<ApiCertificates> https;
   std::optional<std::string> first_admin_token;
   std::atomic<bool> stopping_follower = false;
+  std::unique_ptr<StatusExchange> status;  // PostgreSQL only
   std::thread follower;
 };
 
@@ -405,6 +409,8 @@ Controller::~Controller() {
   // late compile posts to a server being destroyed.
   impl_->engine.stop();
   impl_->southbound.stop();
+  // No session is left to publish through it.
+  impl_->status.reset();
 }
 
 uint16_t Controller::api_port() const { return impl_->api->port(); }

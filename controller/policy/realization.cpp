@@ -47,18 +47,47 @@ void Realization::host_removed(const std::string& host) {
 }
 
 void Realization::connected(const std::string& host, const std::string& uplink) {
-  std::lock_guard lock(mutex_);
-  HostStatus& s = hosts_[host];
-  s.connected = true;
-  s.uplink = uplink;
-  s.last_seen = std::chrono::system_clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    HostStatus& s = hosts_[host];
+    s.connected = true;
+    s.local = true;
+    s.uplink = uplink;
+    s.last_seen = std::chrono::system_clock::now();
+  }
+  published(host);
 }
 
 void Realization::disconnected(const std::string& host) {
   std::vector<Callback> ready;
   {
     std::lock_guard lock(mutex_);
-    if (auto it = hosts_.find(host); it != hosts_.end()) it->second.connected = false;
+    if (auto it = hosts_.find(host); it != hosts_.end()) {
+      it->second.connected = false;
+      it->second.local = false;
+    }
+    ready = take_ready_locked();
+  }
+  published(host);
+  run(std::move(ready));
+}
+
+void Realization::set_publisher(std::function<void(const std::string& host)> publish) {
+  publish_ = std::move(publish);
+}
+
+void Realization::merge_remote(const std::string& host, const Remote& remote) {
+  std::vector<Callback> ready;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = hosts_.find(host);
+    if (it == hosts_.end() || it->second.local) return;  // unknown here, or our own session
+    HostStatus& s = it->second;
+    s.connected = remote.connected;
+    s.last_seen = remote.last_seen;
+    s.realized = remote.realized;
+    s.problems = remote.problems;
+    s.uplink = remote.uplink;
     ready = take_ready_locked();
   }
   run(std::move(ready));
@@ -91,6 +120,7 @@ void Realization::acked(const std::string& host, uint64_t generation,
     s.last_seen = std::chrono::system_clock::now();
     ready = take_ready_locked();
   }
+  published(host);
   run(std::move(ready));
 }
 

@@ -42,6 +42,8 @@ struct HostStatus {
   std::string uplink;
   // When the host's certificate expires (Unix seconds); none: not enrolled.
   std::optional<int64_t> cert_expires_at;
+  // The session is this replica's (the others' come from the database).
+  bool local = false;
 };
 
 class Realization : public model::RealizationView {
@@ -65,6 +67,19 @@ class Realization : public model::RealizationView {
   void disconnected(const std::string& host);
   void seen(const std::string& host);
   void acked(const std::string& host, uint64_t generation, std::vector<AgentProblem> problems);
+
+  // Several replicas: `publish(host)` after each change a local session
+  // makes (the app writes it to the database for the others), and what the
+  // others' sessions say, merged in for hosts without a session here.
+  void set_publisher(std::function<void(const std::string& host)> publish);
+  struct Remote {
+    bool connected = false;
+    std::optional<std::chrono::system_clock::time_point> last_seen;
+    uint64_t realized = 0;
+    std::vector<AgentProblem> problems;
+    std::string uplink;
+  };
+  void merge_remote(const std::string& host, const Remote& remote);
 
   HostStatus status(const std::string& host) const;
   uint64_t connected_count() const;
@@ -103,6 +118,10 @@ class Realization : public model::RealizationView {
   std::vector<Callback> take_ready_locked();
   void run(std::vector<Callback> ready);
 
+  void published(const std::string& host) const {
+    if (publish_) publish_(host);
+  }
+  std::function<void(const std::string&)> publish_;
   mutable std::mutex mutex_;
   std::map<std::string, HostStatus> hosts_;
   std::deque<Batch> batches_;  // recent batches, oldest first

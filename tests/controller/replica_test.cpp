@@ -301,6 +301,25 @@ TEST_F(Replicas, EveryReplicaHasTheSameCaAndServesAnAgentEnrolledThroughAnother)
            h["desired_generation"].get<uint64_t>() > 0;
   };
   EXPECT_TRUE(eventually(realized_on_b)) << b->call("GET", "/api/v1/hosts/" + n.host).body;
+  // The session is B's; A shows the same (host_status), and a write through
+  // A waits for, and sees, the agent's ack through B.
+  auto same_on_a = [&] {
+    const json ha = a->call("GET", "/api/v1/hosts/" + n.host).json();
+    const json hb = b->call("GET", "/api/v1/hosts/" + n.host).json();
+    return ha["connected"] == true && ha["realized_generation"] == hb["realized_generation"] &&
+           ha["desired_generation"] == hb["desired_generation"] &&
+           ha["configuration_state"] == hb["configuration_state"];
+  };
+  EXPECT_TRUE(eventually(same_on_a)) << a->call("GET", "/api/v1/hosts/" + n.host).body;
+  const auto waited = a->call("POST", "/api/v1/vm-nics?wait=realized&timeout=10",
+                              {{"vm_subnet_id", n.subnet},
+                               {"vm_name", "db"},
+                               {"host_id", n.host},
+                               {"interface", "vnet-db"}});
+  EXPECT_EQ(waited.status, 201) << waited.body;
+  EXPECT_EQ(waited.headers.count("vnet-realization") ? waited.headers.at("vnet-realization") : "",
+            "realized")
+      << waited.body;
   const auto policy = read_file(dir.path() / "agent" / "policy.json");
   std::string mac = nic["mac"];
   std::transform(mac.begin(), mac.end(), mac.begin(), ::tolower);
