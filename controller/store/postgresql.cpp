@@ -72,8 +72,9 @@ class PostgresStatement final : public StatementImpl {
         values.push_back(p.value ? p.value->c_str() : nullptr);
         types.push_back(p.type);
       }
-      PGresult* r = PQexecParams(db_.connection(), sql_.c_str(), static_cast<int>(values.size()),
-                                 types.data(), values.data(), nullptr, nullptr, 0);
+      const std::string& name = db_.prepared(sql_, types);
+      PGresult* r = PQexecPrepared(db_.connection(), name.c_str(), static_cast<int>(values.size()),
+                                   values.data(), nullptr, nullptr, 0);
       check(r, db_.connection(), "");
       result_ = r;
       row_ = -1;
@@ -211,16 +212,9 @@ Statement PostgresDatabase::prepare(std::string_view sql) {
 // The locks are keyed by the schema, so databases in different schemas of
 // one server (the tests' own) do not wait for each other.
 void PostgresDatabase::begin_write() {
-  exec("BEGIN");
-  try {
-    exec("SELECT pg_advisory_xact_lock(hashtext(coalesce(current_schema(), '')), 1)");
-  } catch (...) {
-    try {
-      exec("ROLLBACK");
-    } catch (const StoreError&) {
-    }
-    throw;
-  }
+  // One round trip: a failure inside leaves the transaction aborted, which
+  // the caller's rollback ends.
+  exec("BEGIN; SELECT pg_advisory_xact_lock(hashtext(coalesce(current_schema(), '')), 1)");
 }
 
 void PostgresDatabase::begin_read() { exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); }
@@ -231,6 +225,24 @@ void PostgresDatabase::lock_schema() {
 
 void PostgresDatabase::unlock_schema() {
   exec("SELECT pg_advisory_unlock(hashtext(coalesce(current_schema(), '')), 2)");
+}
+
+const std::string& PostgresDatabase::prepared(const std::string& sql,
+                                              const std::vector<unsigned>& types) {
+  std::string key = sql;
+  key += '\0';
+  for (const unsigned t : types) key += std::to_string(t) + ",";
+  if (const auto it = prepared_.find(key); it != prepared_.end()) return it->second;
+  if (prepared_.size() >= 2000) {  // bounded: the controller's statements are far fewer
+    exec("DEALLOCATE ALL");
+    prepared_.clear();
+  }
+  std::string name = fmt::format("vnet_{}", prepared_.size());
+  PGresult* r =
+      PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(types.size()), types.data());
+  check(r, conn_, "");
+  PQclear(r);
+  return prepared_.emplace(std::move(key), std::move(name)).first->second;
 }
 
 int PostgresDatabase::socket() const { return PQsocket(conn_); }
@@ -252,6 +264,7 @@ bool PostgresDatabase::take_notifications() {
 void PostgresDatabase::reconnect_if_lost() {
   if (PQstatus(conn_) != CONNECTION_OK) {
     PQreset(conn_);
+    prepared_.clear();  // a new session has none
     if (PQstatus(conn_) != CONNECTION_OK) {
       throw StoreError(StoreError::Reason::kUnavailable, 0,
                        fmt::format("cannot connect to PostgreSQL at {}: {}", name_,

@@ -7,6 +7,8 @@
 
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "controller/store/database.h"
 
@@ -43,8 +45,13 @@ class PostgresDatabase final : public Database {
   void set_changes(int64_t n) { changes_ = n; }
   // `url` without its password, for messages.
   const std::string& name() const { return name_; }
+  // The server-side prepared statement for `sql` with these parameter
+  // types, prepared on first use: a statement run again is not parsed and
+  // planned again. Forgotten when the connection is made anew.
+  const std::string& prepared(const std::string& sql, const std::vector<unsigned>& types);
 
  private:
+  std::unordered_map<std::string, std::string> prepared_;
   pg_conn* conn_ = nullptr;
   std::string name_;
   int64_t changes_ = 0;

@@ -5,20 +5,40 @@
 # loopback with a fresh data directory. The baseline, measured in the same
 # run with the same settings, is GET /healthz (no token, no database).
 #
-#   tests/bench/api_bench.sh build/main/controller/vnet-controller [seconds]
+#   tests/bench/api_bench.sh build/main/controller/vnet-controller [seconds] [postgresql]
+#
+# With "postgresql", the same run measures the controller on SQLite and then
+# on a throw-away PostgreSQL 15 server (tests/support/postgresql.py) on the
+# same machine, each against its own baseline.
 set -euo pipefail
-controller=${1:?usage: api_bench.sh PATH/TO/vnet-controller [seconds]}
+controller=${1:?usage: api_bench.sh PATH/TO/vnet-controller [seconds] [postgresql]}
 seconds=${2:-${BENCH_SECONDS:-10}}
+stores=(sqlite)
+[ "${3:-}" = postgresql ] && stores+=(postgresql)
 command -v wrk >/dev/null || { echo "api_bench: wrk is not installed (scripts/setup installs it)" >&2; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
 
 work=$(mktemp -d)
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  wait 2>/dev/null
+  [ -f "$work/pg.json" ] && /usr/bin/python3 "$here/../support/postgresql.py" stop "$work/pg.json" >/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
+
+for store in "${stores[@]}"; do
+store_args=()
+if [ "$store" = postgresql ]; then
+  /usr/bin/python3 "$here/../support/postgresql.py" start "$work/pg.json" >/dev/null
+  store_args=(--store "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$work/pg.json")")
+fi
+rm -rf "$work/data"
 
 # One tenant posts every NIC of the run: no quota may stop it.
 "$controller" --data-dir "$work/data" --listen 127.0.0.1:0 --southbound 127.0.0.1:0 \
-  --default-quota vm-nics=100000000 --log-level warn 2>"$work/log" &
+  "${store_args[@]}" --default-quota vm-nics=100000000 --log-level warn 2>"$work/log" &
 pid=$!
 # --log-level warn: one log line per request would measure stderr, not vnet.
 for _ in $(seq 200); do
@@ -81,7 +101,7 @@ post=$(run "POST /api/v1/vm-nics" "$url/api/v1/vm-nics" "$work/post.lua")
 nics=$(curl -s "$url/metrics" | awk '/^vnet_objects\{kind="vm-nics"\}/ {print $2}')
 
 base_rps=$(awk '{print $(NF-2)}' <<<"$base")
-printf '\n%-32s %12s %10s %12s\n' "request (16 connections, ${seconds} s)" "req/s" "p99 ms" "x baseline"
+printf '\n%s\n%-32s %12s %10s %12s\n' "store: $store" "request (16 connections, ${seconds} s)" "req/s" "p99 ms" "x baseline"
 for line in "$base" "$get" "$console" "$post"; do
   name=$(awk '{NF-=3; print}' <<<"$line")
   rps=$(awk '{print $(NF-2)}' <<<"$line")
@@ -89,3 +109,7 @@ for line in "$base" "$get" "$console" "$post"; do
   printf '%-32s %12s %10s %12.2f\n' "$name" "$rps" "$p99" "$(awk -v a="$rps" -v b="$base_rps" 'BEGIN {print a / b}')"
 done
 echo "VM NICs in the database after the POST run: $nics (non-2xx answers: $(awk '{print $NF}' <<<"$post"))"
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null || true
+pid=""
+done
