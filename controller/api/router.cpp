@@ -1,5 +1,7 @@
 #include "controller/api/router.h"
 
+#include "controller/store/database.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -272,6 +274,21 @@ Response Router::handle(const Request& request) {
     response =
         problem_of(model::bad_request(fmt::format("a field has the wrong JSON type: {}", e.what())),
                    request.request_id);
+  } catch (const store::StoreError& e) {
+    if (e.is_unavailable() || e.is_busy()) {
+      // The database is away (PostgreSQL restarting, the network): the
+      // write did not happen; the next connection is made on the next try.
+      response = problem_of(Problem(503, "Service Unavailable",
+                                    fmt::format("the database is unavailable, nothing was "
+                                                "changed; try again: {}",
+                                                e.what())),
+                            request.request_id);
+      response.headers.emplace_back("Retry-After", "1");
+    } else {
+      response = problem_of(
+          Problem(500, "Internal Server Error", fmt::format("the controller failed: {}", e.what())),
+          request.request_id);
+    }
   } catch (const std::exception& e) {
     // A bug or a broken disk, never the client's fault: say so, keep serving.
     response = problem_of(

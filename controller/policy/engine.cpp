@@ -271,7 +271,13 @@ void Engine::run() {
       last = submitted_;
     }
     try {
-      process(std::move(batch), last);
+      if (reload_pending_) {
+        // The last full reload failed (the database was away): this batch's
+        // changes are in what is loaded now.
+        reload_all(last);
+      } else {
+        process(std::move(batch), last);
+      }
     } catch (const std::exception& e) {
       // The model and the database disagree: recompile everything from the
       // store rather than serve a policy that may be wrong.
@@ -311,9 +317,11 @@ void Engine::reload_all(uint64_t last_sequence) {
       if (listener_) listener_(host, nullptr);
     }
     realization_.batch_done(last_sequence, recompile(all));
+    reload_pending_ = false;
   } catch (const std::exception& again) {
-    // Keep the last good policies; the next change tries again.
+    // Keep the last good policies; the next batch loads everything again.
     spdlog::error("policy_full_recompile_failed error={}", log::quote(again.what()));
+    reload_pending_ = true;
   }
   std::lock_guard lock(queue_mutex_);
   stats_.full_recompiles++;

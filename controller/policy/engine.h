@@ -122,6 +122,8 @@ class Engine {
   // Hosts whose new content was not numbered: the database holds content
   // compiled from a newer model (another replica's); the worker's alone.
   IdSet behind_;
+  // A full reload failed: the next batch is a full reload (worker's alone).
+  bool reload_pending_ = false;
 
   mutable std::mutex queue_mutex_;
   std::condition_variable queue_cv_;

@@ -6,6 +6,8 @@
                                      write {"dir", "url", "pid"} to STATE_FILE
     postgresql.py stop STATE_FILE    stop it (fast, then immediate) and remove
                                      the directory and STATE_FILE
+    postgresql.py restart STATE_FILE stop it (fast: sessions are cut) and start
+                                     it again on the same port and data
 
 The server runs as the unprivileged user `postgres` when started by root
 (initdb refuses root), trusts local connections (nothing leaves loopback),
@@ -103,11 +105,23 @@ def start(state_file):
     print(f"PostgreSQL at {url} (pid {pid}, {top})")
 
 
+def restart(state_file):
+    with open(state_file) as f:
+        state = json.load(f)
+    r = subprocess.run(as_server_user([os.path.join(state["bindir"], "pg_ctl"), "-D",
+                                       state["data"], "-l", state["log"], "-o", state["options"],
+                                       "-m", "fast", "-w", "-t", "60", "restart"]),
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"postgresql.py: restart failed: {r.stderr.strip()}")
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("start", "stop"):
-        sys.exit("usage: postgresql.py start|stop STATE_FILE")
+    commands = {"start": start, "stop": stop, "restart": restart}
+    if len(sys.argv) != 3 or sys.argv[1] not in commands:
+        sys.exit("usage: postgresql.py start|stop|restart STATE_FILE")
     t0 = time.monotonic()
-    (start if sys.argv[1] == "start" else stop)(os.path.abspath(sys.argv[2]))
+    commands[sys.argv[1]](os.path.abspath(sys.argv[2]))
     print(f"postgresql.py {sys.argv[1]}: {time.monotonic() - t0:.1f} s")
 
 
