@@ -307,15 +307,7 @@ void Engine::reload_all(uint64_t last_sequence) {
       for (const auto& [host, _] : policies_)
         if (!model_.hosts.contains(host)) gone.push_back(host);
     }
-    for (const auto& host : gone) {
-      {
-        std::lock_guard lock(policies_mutex_);
-        policies_.erase(host);
-        held_back_.erase(host);
-      }
-      realization_.host_removed(host);
-      if (listener_) listener_(host, nullptr);
-    }
+    for (const auto& host : gone) drop_host(host);
     realization_.batch_done(last_sequence, recompile(all));
     reload_pending_ = false;
   } catch (const std::exception& again) {
@@ -349,15 +341,20 @@ void Engine::process(std::vector<model::Change> changes, uint64_t last_sequence)
   }
   for (const auto& host : removed_hosts) {
     touched.erase(host);
-    {
-      std::lock_guard lock(policies_mutex_);
-      policies_.erase(host);
-      held_back_.erase(host);
-    }
-    realization_.host_removed(host);
-    if (listener_) listener_(host, nullptr);
+    drop_host(host);
   }
   realization_.batch_done(last_sequence, recompile(touched));
+}
+
+void Engine::drop_host(const std::string& host) {
+  {
+    std::lock_guard lock(policies_mutex_);
+    policies_.erase(host);
+    held_back_.erase(host);
+  }
+  behind_.erase(host);
+  realization_.host_removed(host);
+  if (listener_) listener_(host, nullptr);
 }
 
 std::map<std::string, uint64_t> Engine::recompile(const IdSet& touched) {

@@ -86,6 +86,8 @@ class Engine {
   // Loads the model again and recompiles every host (a failed batch, or a
   // replica that fell behind the change log).
   void reload_all(uint64_t last_sequence);
+  // A deleted host: its policy goes, its session is told.
+  void drop_host(const std::string& host);
   // Compiles `hosts`, bumps and stores what changed; returns new generations.
   std::map<std::string, uint64_t> recompile(const IdSet& hosts);
   // The generation of each host's new content (hash), in one write: the

@@ -37,6 +37,33 @@ bool eventually(F&& f, std::chrono::milliseconds limit = 10s) {
   return f();
 }
 
+// An agent (no data plane) on a thread of its own, stopped at the end.
+agent::AgentOptions agent_options(const std::string& controllers, const std::string& host,
+                                  const json& enrollment, const std::filesystem::path& state) {
+  agent::AgentOptions o;
+  o.controller = controllers;
+  o.host_id = host;
+  o.enrollment_token = enrollment["token"];
+  o.ca_sha256 = enrollment["ca_sha256"];
+  o.state_dir = state;
+  o.backoff_initial = 50ms;
+  o.backoff_max = 200ms;
+  return o;
+}
+class RunningAgent {
+ public:
+  explicit RunningAgent(const agent::AgentOptions& o)
+      : agent_(o, std::make_unique<agent::NoDataplane>()), thread_([this] { agent_.run(); }) {}
+  ~RunningAgent() {
+    agent_.stop();
+    thread_.join();
+  }
+
+ private:
+  agent::Agent agent_;
+  std::thread thread_;
+};
+
 class Replicas : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -284,16 +311,8 @@ TEST_F(Replicas, EveryReplicaHasTheSameCaAndServesAnAgentEnrolledThroughAnother)
   const Net n = network(*a, 10);
   const auto e = a->call("POST", "/api/v1/hosts/" + n.host + "/enrollment");
   ASSERT_EQ(e.status, 201) << e.body;
-  agent::AgentOptions o;
-  o.controller = fmt::format("127.0.0.1:{}", b->southbound_port());
-  o.host_id = n.host;
-  o.enrollment_token = e.json()["token"];
-  o.ca_sha256 = e.json()["ca_sha256"];
-  o.state_dir = dir.path() / "agent";
-  o.backoff_initial = 50ms;
-  o.backoff_max = 200ms;
-  agent::Agent agent(o, std::make_unique<agent::NoDataplane>());
-  std::thread runner([&] { agent.run(); });
+  RunningAgent agent(agent_options(fmt::format("127.0.0.1:{}", b->southbound_port()), n.host,
+                                   e.json(), dir.path() / "agent"));
   const json nic = a->create("vm-nics", {{"vm_subnet_id", n.subnet},
                                          {"vm_name", "web"},
                                          {"host_id", n.host},
@@ -329,8 +348,6 @@ TEST_F(Replicas, EveryReplicaHasTheSameCaAndServesAnAgentEnrolledThroughAnother)
   std::string lower = policy;
   std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
   EXPECT_NE(lower.find(mac), std::string::npos) << policy;
-  agent.stop();
-  runner.join();
 }
 
 // --controller A,B: when the agent's replica stops, it moves to the other,
@@ -340,17 +357,9 @@ TEST_F(Replicas, AnAgentMovesToAnotherReplicaWhenItsReplicaStops) {
   const Net n = network(*a, 50);
   const auto e = a->call("POST", "/api/v1/hosts/" + n.host + "/enrollment");
   ASSERT_EQ(e.status, 201) << e.body;
-  agent::AgentOptions o;
-  o.controller =
-      fmt::format("127.0.0.1:{},127.0.0.1:{}", a->southbound_port(), b->southbound_port());
-  o.host_id = n.host;
-  o.enrollment_token = e.json()["token"];
-  o.ca_sha256 = e.json()["ca_sha256"];
-  o.state_dir = dir.path() / "agent";
-  o.backoff_initial = 50ms;
-  o.backoff_max = 200ms;
-  agent::Agent agent(o, std::make_unique<agent::NoDataplane>());
-  std::thread runner([&] { agent.run(); });
+  RunningAgent agent(agent_options(
+      fmt::format("127.0.0.1:{},127.0.0.1:{}", a->southbound_port(), b->southbound_port()), n.host,
+      e.json(), dir.path() / "agent"));
   auto connected_to = [&](Controller& c) {
     return c.call("GET", "/api/v1/hosts/" + n.host).json()["connected"] == true;
   };
@@ -382,8 +391,6 @@ TEST_F(Replicas, AnAgentMovesToAnotherReplicaWhenItsReplicaStops) {
   const json held = json::parse(read_file(dir.path() / "agent" / "policy.json"));
   EXPECT_EQ(held["generation"], policy->policy.generation);
   EXPECT_EQ(held["ports"].size(), 8u);
-  agent.stop();
-  runner.join();
 }
 
 // migrate-store: a single controller's SQLite database, whole, into a new
@@ -421,23 +428,14 @@ TEST(MigrateStore, ASingleControllersDatabaseMovesWholeWithItsCa) {
   }
   const auto e = single->call("POST", "/api/v1/hosts/" + h + "/enrollment");
   ASSERT_EQ(e.status, 201) << e.body;
-  agent::AgentOptions o;
-  o.controller = fmt::format("127.0.0.1:{}", single->southbound_port());
-  o.host_id = h;
-  o.enrollment_token = e.json()["token"];
-  o.ca_sha256 = e.json()["ca_sha256"];
-  o.state_dir = dir.path() / "agent";
-  o.backoff_initial = 50ms;
-  o.backoff_max = 200ms;
+  auto o = agent_options(fmt::format("127.0.0.1:{}", single->southbound_port()), h, e.json(),
+                         dir.path() / "agent");
   {
-    agent::Agent agent(o, std::make_unique<agent::NoDataplane>());
-    std::thread runner([&] { agent.run(); });
+    RunningAgent agent(o);
     EXPECT_TRUE(eventually([&] {
       const json s = single->call("GET", "/api/v1/hosts/" + h).json();
       return s["connected"] == true && s["realized_generation"] == s["desired_generation"];
     }));
-    agent.stop();
-    runner.join();
   }
   const json nics_before = single->call("GET", "/api/v1/vm-nics").json()["items"];
   single.reset();
@@ -465,8 +463,7 @@ TEST(MigrateStore, ASingleControllersDatabaseMovesWholeWithItsCa) {
   EXPECT_EQ(nics.json()["items"], nics_before);
   // The agent, with its old certificate, is served by the replica.
   o.controller = fmt::format("127.0.0.1:{}", replica.southbound_port());
-  agent::Agent agent(o, std::make_unique<agent::NoDataplane>());
-  std::thread runner([&] { agent.run(); });
+  RunningAgent agent(o);
   replica.create("vm-nics", {{"vm_subnet_id", subnet["id"]},
                              {"vm_name", "after"},
                              {"host_id", h},
@@ -478,8 +475,6 @@ TEST(MigrateStore, ASingleControllersDatabaseMovesWholeWithItsCa) {
   })) << replica.call("GET", "/api/v1/hosts/" + h).body;
   const json held = json::parse(read_file(dir.path() / "agent" / "policy.json"));
   EXPECT_EQ(held["ports"].size(), 4u);
-  agent.stop();
-  runner.join();
 }
 
 // PostgreSQL restarted in the middle of a stream of writes through two
