@@ -473,7 +473,13 @@ TEST(Process, AnAgentsReplicaKilledWithKill9MovesItsAgentToTheOther) {
     return call(r, "GET", "hosts/" + h).json()["connected"] == true;
   };
   ASSERT_TRUE(eventually([&] { return connected_to(0) || connected_to(1); })) << agent.log();
-  const size_t lost = connected_to(0) ? 0 : 1;
+  // Which replica holds the session: the agent's log says (GET /hosts shows
+  // the host connected through both).
+  ASSERT_TRUE(agent.logged("msg=connected controller=")) << agent.log();
+  const size_t lost = agent.log().find(fmt::format("msg=connected controller=127.0.0.1:{}",
+                                                   sb[0])) != std::string::npos
+                          ? 0
+                          : 1;
   const size_t survivor = 1 - lost;
   int created = 0;
   std::thread stream([&] {

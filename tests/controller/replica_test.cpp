@@ -360,11 +360,11 @@ TEST_F(Replicas, AnAgentMovesToAnotherReplicaWhenItsReplicaStops) {
   RunningAgent agent(agent_options(
       fmt::format("127.0.0.1:{},127.0.0.1:{}", a->southbound_port(), b->southbound_port()), n.host,
       e.json(), dir.path() / "agent"));
-  auto connected_to = [&](Controller& c) {
-    return c.call("GET", "/api/v1/hosts/" + n.host).json()["connected"] == true;
-  };
-  ASSERT_TRUE(eventually([&] { return connected_to(*a) || connected_to(*b); }));
-  const bool on_a = connected_to(*a);
+  // The replica holding the session (GET /hosts shows it connected through
+  // both).
+  auto session_on = [&](Controller& c) { return c.app().realization().status(n.host).local; };
+  ASSERT_TRUE(eventually([&] { return session_on(*a) || session_on(*b); }));
+  const bool on_a = session_on(*a);
   std::unique_ptr<Controller>& lost = on_a ? a : b;
   std::unique_ptr<Controller>& survivor = on_a ? b : a;
   for (int i = 0; i < 3; ++i) {
@@ -383,7 +383,7 @@ TEST_F(Replicas, AnAgentMovesToAnotherReplicaWhenItsReplicaStops) {
   survivor->app().engine().flush();  // desired_generation covers every create
   auto realized = [&] {
     const json h = survivor->call("GET", "/api/v1/hosts/" + n.host).json();
-    return h["connected"] == true && h["realized_generation"] == h["desired_generation"];
+    return session_on(*survivor) && h["realized_generation"] == h["desired_generation"];
   };
   ASSERT_TRUE(eventually(realized)) << survivor->call("GET", "/api/v1/hosts/" + n.host).body;
   const auto policy = survivor->app().engine().policy(n.host);
