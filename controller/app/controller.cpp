@@ -354,11 +354,14 @@ struct Controller::Impl {
       status = std::make_unique<StatusExchange>(store, realization);
       follower = std::thread([this] {
         while (!stopping_follower) {
-          store.wait_for_changes(std::chrono::seconds(1));
+          // A timeout (0) reads both: a notification may have been missed.
+          int announced = store.wait_for_changes(std::chrono::seconds(1));
           if (stopping_follower) break;
+          if (announced == 0)
+            announced = store::Store::kChangesAnnounced | store::Store::kStatusAnnounced;
           try {
-            service.follow_changes();
-            status->refresh();
+            if (announced & store::Store::kChangesAnnounced) service.follow_changes();
+            if (announced & store::Store::kStatusAnnounced) status->refresh();
           } catch (const std::exception& e) {
             spdlog::warn("change_follow_failed error={}", log::quote(e.what()));
           }

@@ -119,9 +119,6 @@ void StatusExchange::publish(const std::set<std::string>& hosts) {
 }
 
 void StatusExchange::refresh() {
-  const auto now = std::chrono::steady_clock::now();
-  if (now - last_refresh_ < std::chrono::milliseconds(100)) return;
-  last_refresh_ = now;
   const int64_t stale_before = unix_now() - kStale.count();
   store_.read([&](store::Database& db) {
     auto s = db.prepare(

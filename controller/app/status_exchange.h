@@ -35,7 +35,8 @@ class StatusExchange {
   StatusExchange& operator=(const StatusExchange&) = delete;
 
   // Reads the other replicas' rows into the realization (the follower
-  // thread calls it after each wake); at most every 100 ms.
+  // thread calls it when a replica announces a status change, and every
+  // second). Each replica's announcements are at most every 50 ms.
   void refresh();
   const std::string& replica() const { return replica_; }
 
@@ -51,7 +52,6 @@ class StatusExchange {
   std::condition_variable wake_;
   std::set<std::string> dirty_;
   bool stopping_ = false;
-  std::chrono::steady_clock::time_point last_refresh_{};
   std::thread thread_;
 };
 

@@ -247,18 +247,18 @@ const std::string& PostgresDatabase::prepared(const std::string& sql,
 
 int PostgresDatabase::socket() const { return PQsocket(conn_); }
 
-bool PostgresDatabase::take_notifications() {
+int PostgresDatabase::take_notifications() {
   if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
     throw StoreError(StoreError::Reason::kUnavailable, 0,
                      fmt::format("the connection to PostgreSQL at {} was lost: {}", name_,
                                  trimmed(PQerrorMessage(conn_))));
   }
-  bool any = false;
+  int kinds = 0;
   while (PGnotify* n = PQnotifies(conn_)) {
-    any = true;
+    kinds |= std::string_view(n->extra != nullptr ? n->extra : "") == "status" ? kStatus : kChanges;
     PQfreemem(n);
   }
-  return any;
+  return kinds;
 }
 
 void PostgresDatabase::reconnect_if_lost() {

@@ -34,11 +34,14 @@ class PostgresDatabase final : public Database {
   // Connects again when the server went away (a restart, a failover).
   void reconnect_if_lost() override;
 
-  // LISTEN: the socket to poll, and whether notifications arrived since the
-  // last call (read and dropped: the caller reads the change log). Throws
+  // LISTEN: the socket to poll, and the notifications that arrived since
+  // the last call, as kChanges (a payload that is a change sequence) and
+  // kStatus (payload "status") bits; the caller reads the tables. Throws
   // StoreError (unavailable) when the connection is lost.
+  static constexpr int kChanges = 1;
+  static constexpr int kStatus = 2;
   int socket() const;
-  bool take_notifications();
+  int take_notifications();
 
   // For statements: the connection and where their affected rows go.
   pg_conn* connection() { return conn_; }

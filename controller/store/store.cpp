@@ -36,9 +36,11 @@ Store::Store(const std::string& url)
   });
 }
 
-bool Store::wait_for_changes(std::chrono::milliseconds timeout) {
+int Store::wait_for_changes(std::chrono::milliseconds timeout) {
+  constexpr int kBoth = kChangesAnnounced | kStatusAnnounced;
+  static_assert(PostgresDatabase::kChanges == kChangesAnnounced &&
+                PostgresDatabase::kStatus == kStatusAnnounced);
   std::vector<pollfd> fds = {{wake_fd_, POLLIN, 0}};
-  bool reconnected = false;
   auto* pg = dynamic_cast<PostgresDatabase*>(listener_.get());
   if (writer_->engine() == Engine::kPostgresql) {
     try {
@@ -46,16 +48,15 @@ bool Store::wait_for_changes(std::chrono::milliseconds timeout) {
         listener_ = open_database(url_);
         pg = static_cast<PostgresDatabase*>(listener_.get());
         pg->exec("LISTEN vnet_changes");
-        reconnected = true;  // what was committed before LISTEN must be read
+        return kBoth;  // what was committed before LISTEN must be read
       }
-      if (pg->take_notifications()) return true;
+      if (const int kinds = pg->take_notifications()) return kinds;
       fds.push_back({pg->socket(), POLLIN, 0});
     } catch (const StoreError&) {
       listener_.reset();  // the next call connects again
       std::this_thread::sleep_for(std::min(timeout, std::chrono::milliseconds(500)));
-      return false;
+      return 0;
     }
-    if (reconnected) return true;
   }
   const int n = ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
   if (n > 0 && (fds[0].revents & POLLIN) != 0) {
@@ -67,10 +68,10 @@ bool Store::wait_for_changes(std::chrono::milliseconds timeout) {
       return pg->take_notifications();
     } catch (const StoreError&) {
       listener_.reset();
-      return true;
+      return kBoth;
     }
   }
-  return false;
+  return 0;
 }
 
 void Store::wake() {

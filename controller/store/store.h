@@ -60,11 +60,15 @@ class Store {
   }
 
   // PostgreSQL: waits until a commit of any replica is announced on the
-  // "vnet_changes" channel (NOTIFY), wake() is called, or `timeout` passes;
-  // true when announced (or the listening connection was lost and made
-  // again, so that the caller reads what it may have missed). SQLite: one
-  // writer, nothing to announce; waits for wake() or the timeout.
-  bool wait_for_changes(std::chrono::milliseconds timeout);
+  // "vnet_changes" channel (NOTIFY), wake() is called, or `timeout` passes.
+  // Returns what was announced: kChangesAnnounced (the change log grew),
+  // kStatusAnnounced (host_status changed), both when the listening
+  // connection was lost and made again (the caller reads what it may have
+  // missed), 0 on a timeout or wake(). SQLite: one writer, nothing to
+  // announce; waits for wake() or the timeout.
+  static constexpr int kChangesAnnounced = 1;
+  static constexpr int kStatusAnnounced = 2;
+  int wait_for_changes(std::chrono::milliseconds timeout);
   // Ends a wait_for_changes() at once (shutdown).
   void wake();
 

@@ -11,6 +11,10 @@
 //     waiting (the baseline).
 //
 //   build/main/tests/bench/southbound_bench --hosts 1000 --nics 50000 --moves 200
+//
+// With --replicas R --store postgresql://... (docs/store.md), R controllers
+// share the database, agent k connects to replica k mod R, and the moves are
+// written through replica 0 and wait for the acks of agents on every replica.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -164,9 +168,12 @@ Identity enroll(uint16_t api, uint16_t southbound, const std::string& admin,
 }
 
 // One tenant holds every object of the benchmark: no quota stops it.
-vnet::app::Options bench_options(const std::filesystem::path& dir) {
+vnet::app::Options bench_options(const std::filesystem::path& dir, const std::string& store,
+                                 const std::filesystem::path& store_key) {
   vnet::app::Options o;
   o.data_dir = dir.string();
+  o.store = store.empty() ? "sqlite:" : store;
+  o.store_key = store_key.string();
   o.listen = "127.0.0.1:0";
   o.southbound = "127.0.0.1:0";
   o.log_level = "warn";
@@ -183,6 +190,8 @@ int main(int argc, char** argv) {
   int nics = 50000;
   int moves = 200;
   int networks = 0;  // default: one per 100 NICs
+  int replica_count = 1;
+  std::string store;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     const int v = std::atoi(argv[i + 1]);
@@ -190,6 +199,12 @@ int main(int argc, char** argv) {
     if (a == "--nics") nics = v;
     if (a == "--moves") moves = v;
     if (a == "--networks") networks = v;
+    if (a == "--replicas") replica_count = std::max(1, v);
+    if (a == "--store") store = argv[i + 1];
+  }
+  if (replica_count > 1 && store.rfind("postgres", 0) != 0) {
+    fmt::print(stderr, "southbound_bench: --replicas needs --store postgresql://...\n");
+    return 2;
   }
   if (networks == 0) networks = std::max(1, nics / 100);
   spdlog::set_level(spdlog::level::warn);
@@ -201,8 +216,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> host_ids;
   std::vector<std::string> nic_ids;
   auto t = Clock::now();
+  const auto key = dir.path() / "store.key";
+  auto options = [&](int r) {
+    return bench_options(dir.path() / fmt::format("r{}", r), store, key);
+  };
   {
-    vnet::app::Controller c(bench_options(dir.path()));
+    vnet::app::Controller c(options(0));
     auto& s = c.service();
     const vnet::model::Principal admin{vnet::model::Role::kAdmin, "", ""};
     auto create = [&](const char* kind, const json& body) {
@@ -242,57 +261,73 @@ int main(int argc, char** argv) {
   }
   const double build_s = std::chrono::duration<double>(Clock::now() - t).count();
 
-  // 2. Baseline: loading the model from SQLite, in this run.
+  // 2. Baseline: loading the model from the database, in this run.
   t = Clock::now();
   {
-    vnet::store::Store store((dir.path() / "vnet.db").string());
-    const auto m =
-        store.read([](vnet::store::Database& d) { return vnet::compiler::Model::load(d); });
+    vnet::store::Store db(store.empty() ? (dir.path() / "r0" / "vnet.db").string() : store);
+    const auto m = db.read([](vnet::store::Database& d) { return vnet::compiler::Model::load(d); });
     if (m.vm_nics.size() != static_cast<size_t>(nics)) std::abort();
   }
   const double load_ms = ms(Clock::now() - t);
 
-  // 3. The controller as it starts: load, compile every host, reconcile.
+  // 3. The controllers as they start: load, compile every host, reconcile.
   const long rss_before = rss_kib();
-  vnet::app::Controller ctl(bench_options(dir.path()));
-  const double compile_s = ctl.engine().stats().full_compile_seconds;
+  std::vector<std::unique_ptr<vnet::app::Controller>> replicas;
+  double compile_s = 0;
+  for (int r = 0; r < replica_count; ++r) {
+    replicas.push_back(std::make_unique<vnet::app::Controller>(options(r)));
+    compile_s = std::max(compile_s, replicas.back()->engine().stats().full_compile_seconds);
+  }
+  vnet::app::Controller& ctl = *replicas[0];
   const long rss_after = rss_kib();
-  std::thread api([&] { ctl.run(); });
+  std::vector<std::thread> apis;
+  for (auto& c : replicas) apis.emplace_back([&c] { c->run(); });
+  auto stop_all = [&] {
+    for (auto& c : replicas) c->stop();
+    for (auto& a : apis) a.join();
+  };
   const std::string admin = [&] {
     const vnet::model::Principal a{vnet::model::Role::kAdmin, "", ""};
     return ctl.service()
         .create(a, vnet::model::kind("tokens"), {{"name", "bench"}})["token"]
         .get<std::string>();
   }();
+  auto replica_of = [&](size_t k) -> vnet::app::Controller& {
+    return *replicas[k % replicas.size()];
+  };
 
-  // 4. Enroll and connect every agent.
+  // 4. Enroll and connect every agent (agent k through replica k mod R).
   t = Clock::now();
   std::vector<Identity> ids;
-  for (const auto& h : host_ids)
-    ids.push_back(enroll(ctl.api_port(), ctl.southbound_port(), admin, h));
+  for (size_t k = 0; k < host_ids.size(); ++k) {
+    ids.push_back(
+        enroll(replica_of(k).api_port(), replica_of(k).southbound_port(), admin, host_ids[k]));
+  }
   const double enroll_s = std::chrono::duration<double>(Clock::now() - t).count();
   asio::io_context agents_io;
   std::atomic<int> connected{0};
   std::atomic<int> retries{0};
-  for (auto& id : ids)
-    asio::co_spawn(agents_io, agent(id, ctl.southbound_port(), connected, retries), asio::detached);
+  for (size_t k = 0; k < ids.size(); ++k) {
+    asio::co_spawn(agents_io, agent(ids[k], replica_of(k).southbound_port(), connected, retries),
+                   asio::detached);
+  }
   std::thread agents([&] { agents_io.run(); });
   t = Clock::now();
   auto all_realized = [&] {
-    for (const auto& h : host_ids) {
-      const auto s = ctl.realization().status(h);
+    for (size_t k = 0; k < host_ids.size(); ++k) {
+      const auto s = replica_of(k).realization().status(host_ids[k]);
       if (!s.connected || s.realized < s.desired) return false;
     }
     return true;
   };
-  while (!all_realized() && Clock::now() - t < std::chrono::seconds(120))
+  while (!all_realized() && Clock::now() - t < std::chrono::seconds(180))
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   const double connect_s = std::chrono::duration<double>(Clock::now() - t).count();
   if (!all_realized()) {
     int c = 0;
     int r = 0;
-    for (const auto& h : host_ids) {
-      const auto st = ctl.realization().status(h);
+    for (size_t k = 0; k < host_ids.size(); ++k) {
+      const auto st = replica_of(k).realization().status(host_ids[k]);
       c += st.connected ? 1 : 0;
       r += st.connected && st.realized >= st.desired ? 1 : 0;
     }
@@ -300,8 +335,7 @@ int main(int argc, char** argv) {
                "southbound_bench: after {:.0f} s, {} of {} agents connected, {} realized; "
                "the simulator opened {}\n",
                connect_s, c, hosts, r, connected.load());
-    ctl.stop();
-    api.join();
+    stop_all();
     agents_io.stop();
     agents.join();
     return 1;
@@ -339,20 +373,24 @@ int main(int argc, char** argv) {
   }
   const auto stats = ctl.engine().stats();
 
-  fmt::print("southbound_bench: {} hosts, {} NICs in {} VM networks, {} agents connected\n", hosts,
-             nics, networks, connected.load());
+  fmt::print(
+      "southbound_bench: {} hosts, {} NICs in {} VM networks, {} agents connected, {} "
+      "controller(s) on {}\n",
+      hosts, nics, networks, connected.load(), replica_count,
+      store.empty() ? "SQLite" : "PostgreSQL");
   fmt::print(
       "  model built through the service in {:.1f} s; enrollment of {} agents {:.1f} s; "
       "connect + snapshot + ack of all {:.2f} s ({} connection retries)\n",
       build_s, hosts, enroll_s, connect_s, retries.load());
   fmt::print(
-      "  full compile of every host   {:8.1f} ms   ({:.2f}x loading the model from SQLite: "
-      "{:.1f} ms)\n",
+      "  full compile of every host   {:8.1f} ms   ({:.2f}x loading the model from the "
+      "database: {:.1f} ms; the slowest replica)\n",
       compile_s * 1000, compile_s * 1000 / load_ms, load_ms);
   fmt::print(
-      "  controller memory            {:8.1f} MiB  (RSS growth at start; process before "
-      "any controller: {:.1f} MiB)\n",
-      static_cast<double>(rss_after - rss_before) / 1024, static_cast<double>(rss_empty) / 1024);
+      "  controller memory            {:8.1f} MiB  (RSS growth at start per controller; process "
+      "before any controller: {:.1f} MiB)\n",
+      static_cast<double>(rss_after - rss_before) / 1024 / replica_count,
+      static_cast<double>(rss_empty) / 1024);
   fmt::print(
       "  NIC move to all acks (n={})  p50 {:6.2f} ms  p99 {:6.2f} ms  max {:6.2f} ms  "
       "({:.2f}x the write alone: p50 {:.2f} ms)\n",
@@ -362,8 +400,7 @@ int main(int argc, char** argv) {
       "  hosts recompiled per change  {:.1f} (of {}); moves not realized in time: {}\n",
       static_cast<double>(stats.hosts_recompiled) / std::max(1.0, static_cast<double>(moves)),
       hosts, not_realized);
-  ctl.stop();
-  api.join();
+  stop_all();
   agents_io.stop();
   agents.join();
   return not_realized == 0 ? 0 : 1;
