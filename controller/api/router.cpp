@@ -3,11 +3,13 @@
 #include "controller/store/database.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 #include "controller/model/kinds.h"
 #include "controller/model/problem.h"
+#include "shared/log/log.h"
 #include "shared/util/json_text.h"
 
 namespace vnet::api {
@@ -278,10 +280,11 @@ Response Router::handle(const Request& request) {
     if (e.is_unavailable() || e.is_busy()) {
       // The database is away (PostgreSQL restarting, the network): the
       // write did not happen; the next connection is made on the next try.
+      // Where the database is stays in the log, not in the answer.
+      spdlog::warn("database_unavailable request_id={} error={}", request.request_id,
+                   log::quote(e.what()));
       response = problem_of(Problem(503, "Service Unavailable",
-                                    fmt::format("the database is unavailable, nothing was "
-                                                "changed; try again: {}",
-                                                e.what())),
+                                    "the database is unavailable; nothing was changed, try again"),
                             request.request_id);
       response.headers.emplace_back("Retry-After", "1");
     } else {

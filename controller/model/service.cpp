@@ -6,7 +6,6 @@
 #include <cctype>
 #include <map>
 #include <optional>
-#include <set>
 
 #include "controller/model/rows.h"
 #include "shared/util/time.h"
@@ -190,6 +189,7 @@ std::vector<Change> Service::others_changes(store::Database& db) {
   auto s = db.prepare(
       "SELECT seq, collection, object_id FROM change_log WHERE seq > ? ORDER BY seq LIMIT 10000");
   s.bind(1, applied_seq_);
+  // Each object once, in the order of its first change, with its newest.
   std::vector<std::pair<std::string, std::string>> objects;
   std::map<std::pair<std::string, std::string>, int64_t> newest;
   int64_t last = applied_seq_;
@@ -199,20 +199,19 @@ std::vector<Change> Service::others_changes(store::Database& db) {
       out.push_back({kResyncAll, "", std::nullopt});  // pruned past us: reload all
     }
     last = seq;
-    objects.emplace_back(s.column_text(1), s.column_text(2));
-    newest[objects.back()] = seq;
+    std::pair<std::string, std::string> object{s.column_text(1), s.column_text(2)};
+    if (!newest.contains(object)) objects.push_back(object);
+    newest[object] = seq;
   }
   if (last == applied_seq_) return out;
   applied_seq_ = last;
   if (!out.empty()) out.back().log_seq = last;
-  std::set<std::pair<std::string, std::string>> seen;
-  for (const auto& [collection, id] : objects) {
-    if (!seen.insert({collection, id}).second) continue;
-    const Kind* k = find_kind(collection);
+  for (const auto& object : objects) {
+    const Kind* k = find_kind(object.first);
     if (k == nullptr) continue;
-    auto row = load_row(db, *k, id);
-    out.push_back({collection, id, row ? std::optional(row->fields) : std::nullopt});
-    out.back().log_seq = newest[{collection, id}];
+    auto row = load_row(db, *k, object.second);
+    out.push_back({object.first, object.second, row ? std::optional(row->fields) : std::nullopt});
+    out.back().log_seq = newest[object];
   }
   // A batch of 10000 may not be all: the caller comes back.
   return out;
@@ -236,17 +235,14 @@ void Service::log_changes(store::Database& db) {
   }
 }
 
-size_t Service::follow_changes() {
-  return store_.exclusive([&](store::Database& db) {
-    size_t n = 0;
+void Service::follow_changes() {
+  store_.exclusive([&](store::Database& db) {
     for (auto changes = others_changes(db); !changes.empty(); changes = others_changes(db)) {
-      n += changes.size();
       hints_.clear();
       if (guard_.follow) guard_.follow(changes);
       if (sink_) sink_(std::move(changes));
     }
     committed_seq_ = applied_seq_;
-    return n;
   });
 }
 

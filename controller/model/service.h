@@ -85,10 +85,8 @@ class Service {
   // replicas committed since this one last looked (reloaded from the
   // database, so the newest state wins). follow_changes() does the same
   // between writes: the replica's follower calls it when the store
-  // announces a commit. Returns how many changes of others it handed on.
-  size_t follow_changes();
-  // The change log's last sequence this process has handed to the sink.
-  int64_t change_log_position() const { return applied_seq_; }
+  // announces a commit.
+  void follow_changes();
   // The quotas of tenants that set none (kinds.h); checked on every create.
   void set_quota_defaults(QuotaDefaults quotas) { quotas_ = quotas; }
 
@@ -105,7 +103,7 @@ class Service {
 
   store::Store& store_;
   ChangeSink sink_;
-  std::vector<Change> pending_;  // guarded by the store's write lock
+  std::vector<Change> pending_;   // guarded by the store's write lock
   std::vector<Change> followed_;  // others' changes read in this write's transaction
   AllocationHints hints_;         // guarded by the store's write lock
   int64_t applied_seq_ = 0;       // guarded by the store's write lock

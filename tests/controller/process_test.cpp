@@ -151,6 +151,42 @@ TEST(Process, RefusesABadListenAddress) {
   EXPECT_NE(p.log().find("--listen \"localhost\" is not ADDR:PORT"), std::string::npos) << p.log();
 }
 
+// --store: anything but sqlite:[PATH] or a PostgreSQL URI is refused, and a
+// PostgreSQL that cannot be reached stops the start with its address, never
+// its password.
+TEST(Process, AStoreThatIsNotOneOrCannotBeReachedStopsTheStartWithTheReason) {
+  TempDir dir;
+  Process other({"--data-dir", (dir.path() / "a").string(), "--listen", "127.0.0.1:0", "--store",
+                 "mysql://vnet@db/vnet"},
+                dir.path() / "a.log");
+  EXPECT_EQ(other.wait(), 1);
+  EXPECT_NE(other.log().find("--store \"mysql://vnet@db/vnet\" is neither sqlite:[PATH] nor a "
+                             "PostgreSQL URI"),
+            std::string::npos)
+      << other.log();
+  const uint16_t closed = [] {
+    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t n = sizeof a;
+    ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &n);
+    ::close(s);
+    return ntohs(a.sin_port);
+  }();
+  Process away({"--data-dir", (dir.path() / "b").string(), "--listen", "127.0.0.1:0", "--store",
+                fmt::format("postgresql://vnet:s3cret@127.0.0.1:{}/vnet", closed)},
+               dir.path() / "b.log");
+  EXPECT_EQ(away.wait(), 1);
+  const std::string log = away.log();
+  EXPECT_NE(log.find(fmt::format(
+                "cannot connect to PostgreSQL at postgresql://vnet:***@127.0.0.1:{}", closed)),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("s3cret"), std::string::npos) << log;
+}
+
 TEST(Process, FirstStartWritesTheAdminTokenAndSigtermExitsCleanly) {
   TempDir dir;
   const auto data = dir.path() / "data";

@@ -230,8 +230,8 @@ TEST_F(Replicas, AChangeThroughOneReachesTheOthersPolicyWithTheSameGeneration) {
 
 // Writes through both at once, each replica's engine batching them its own
 // way: the host ends with the same content under the same generation on
-// both (a replica behind the other never numbers its older content over the
-// newer one).
+// both. A check under concurrency that passed without the generation rule
+// too; the rule itself is forced in the next test.
 TEST_F(Replicas, ManyChangesThroughBothEndWithTheSameGenerationOnBoth) {
   const Net n = network(*a, 100);
   std::vector<std::thread> writers;
@@ -534,6 +534,8 @@ TEST(StoreOutage, PostgresqlRestartedUnderLoadLosesNoAcknowledgedWrite) {
         if (r.status == 201) acknowledged.push_back(r.json()["id"]);
         if (r.status == 503) {
           EXPECT_EQ(r.headers.count("retry-after"), 1u);
+          // Where the database is stays in the controller's log.
+          EXPECT_EQ(r.body.find("postgresql"), std::string::npos) << r.body;
         }
       }
     });
@@ -588,6 +590,13 @@ TEST(ReplicaStart, AReplicaWithoutTheStoreKeyOrWithAnotherRefusesToStartAndSaysW
     EXPECT_NE(std::string(e.what()).find("is not the key the database's CA key is sealed with"),
               std::string::npos)
         << e.what();
+  }
+  write_file_atomically(dir.path() / "other" / "store.key", "sixteen bytes!!!", 0600);
+  try {
+    Controller short_key(dir.path() / "other", 0, url);
+    ADD_FAILURE() << "started with a 16-byte store key";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("holds 16 bytes, not 32"), std::string::npos) << e.what();
   }
   // The database's CA key is not in the clear.
   auto db = store::open_database(url);
