@@ -234,8 +234,7 @@ json Router::openapi() {
                   "case-insensitively"},
                  {"schema", {{"type", "string"}}}});
           }
-          if (kind->collection == "hosts" || kind->collection == "vm-nics" ||
-              kind->collection == "gateways") {
+          if (kind->has_state) {
             op["parameters"].push_back(
                 {{"name", "configuration_state"},
                  {"in", "query"},

@@ -377,11 +377,11 @@ Response Router::dispatch(const Request& request, const std::string& path,
     const model::Principal who = authenticate(service_, request);
     if (method == "POST") {
       const auto wait = wait_of(query);
-      const json created = service_.create(who, *kind, parse_body(request, false));
-      Response r = item_response(201, created);
-      r.headers.emplace_back(
-          "Location", "/api/v1/" + kind->collection + "/" + created.at("id").get<std::string>());
-      if (wait) defer_until_realized(r, *wait, who, *kind, created.at("id"), false);
+      const model::Written created = service_.create(who, *kind, parse_body(request, false));
+      const std::string created_id = created.object.at("id");
+      Response r = item_response(201, created.object);
+      r.headers.emplace_back("Location", "/api/v1/" + kind->collection + "/" + created_id);
+      if (wait) defer_until_realized(r, *wait, who, *kind, created_id, false, created.sequence);
       return r;
     }
     auto params = parse_query(query);
@@ -413,20 +413,24 @@ Response Router::dispatch(const Request& request, const std::string& path,
   if (method == "GET") return item_response(200, service_.get(who, *kind, id));
   const auto wait = wait_of(query);
   Response r;
+  uint64_t sequence = 0;
   if (method == "PUT") {
     const auto result = service_.put(who, *kind, id, parse_body(request, false), if_match(request));
     r = item_response(result.created ? 201 : 200, result.object);
+    sequence = result.sequence;
     if (result.created)
       r.headers.emplace_back("Location", "/api/v1/" + kind->collection + "/" + id);
   } else if (method == "PATCH") {
-    r = item_response(200,
-                      service_.patch(who, *kind, id, parse_body(request, true), if_match(request)));
+    const auto result =
+        service_.patch(who, *kind, id, parse_body(request, true), if_match(request));
+    r = item_response(200, result.object);
+    sequence = result.sequence;
   } else {
-    service_.remove(who, *kind, id, if_match(request));
+    sequence = service_.remove(who, *kind, id, if_match(request));
     r.status = 204;
     r.content_type.clear();
   }
-  if (wait) defer_until_realized(r, *wait, who, *kind, id, method == "DELETE");
+  if (wait) defer_until_realized(r, *wait, who, *kind, id, method == "DELETE", sequence);
   return r;
 }
 
@@ -518,10 +522,9 @@ Response Router::host_action(const Request& request, const std::string& host_id,
 
 void Router::defer_until_realized(Response& response, std::chrono::milliseconds timeout,
                                   const model::Principal& who, const model::Kind& kind,
-                                  const std::string& id, bool deleted) {
+                                  const std::string& id, bool deleted, uint64_t sequence) {
   if (agents_ == nullptr)
     throw Problem(503, "Service Unavailable", "the southbound side is not running");
-  const uint64_t sequence = model::Service::last_change_sequence();
   auto d = std::make_shared<Deferred>();
   d->timeout = timeout;
   Agents* agents = agents_;

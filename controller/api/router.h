@@ -67,10 +67,11 @@ class Router {
   nlohmann::json whoami(const model::Principal& who);
   Response host_action(const Request& request, const std::string& host_id,
                        const std::string& action);
-  // Makes a write's response wait for realization (?wait=realized).
+  // Makes a write's response wait for realization (?wait=realized) of the
+  // changes the write was given `sequence` for (model::Written).
   void defer_until_realized(Response& response, std::chrono::milliseconds timeout,
                             const model::Principal& who, const model::Kind& kind,
-                            const std::string& id, bool deleted);
+                            const std::string& id, bool deleted, uint64_t sequence);
 
   // Whether the token may run another trace now: a token bucket per token
   // (a burst of kTraceBurst, then kTracesPerSecond), so that one tenant

@@ -27,7 +27,9 @@
 #include "controller/southbound/enrollment.h"
 #include "controller/southbound/server.h"
 #include "controller/store/copy.h"
+#include "controller/store/objects.h"
 #include "controller/store/postgresql.h"
+#include "controller/store/records.h"
 #include "controller/store/store.h"
 #include "shared/log/log.h"
 #include "shared/policy/json.h"
@@ -492,9 +494,7 @@ int migrate_store(const std::string& from, const std::string& to, std::string da
         // A new database: only what the migrations put there (the default
         // MAC pool, which the copy brings again).
         for (const auto& table : store::schema_tables()) {
-          auto s = dst.prepare(fmt::format("SELECT COUNT(*) FROM {}", table));
-          s.step();
-          const int64_t n = s.column_int(0);
+          const int64_t n = store::row_count(dst, table);
           if (table == "mac_pools" ? n > 1 : n > 0) {
             throw std::runtime_error(fmt::format(
                 "--to {}: the database holds data already ({} rows in {}); migrate into a new "
@@ -502,7 +502,7 @@ int migrate_store(const std::string& from, const std::string& to, std::string da
                 store::redact_url(to), n, table));
           }
         }
-        dst.exec("DELETE FROM mac_pools");
+        store::delete_rows(dst, "mac_pools");
         const auto copied = store::copy_rows(src, dst, store::schema_tables(),
                                              [&](const std::string& table, int64_t rows) {
                                                total += rows;
@@ -520,10 +520,9 @@ int migrate_store(const std::string& from, const std::string& to, std::string da
           }
           if (key.size() != tls::kSealKeyBytes)
             throw std::runtime_error(fmt::format("--store-key {}: not 32 bytes", store_key));
-          auto insert = dst.prepare("INSERT INTO secrets (name, value) VALUES (?, ?)");
-          insert.bind(1, "ca.crt").bind(2, read_file(ca_cert)).run();
-          insert.reset();
-          insert.bind(1, "ca.key").bind(2, tls::seal(key, read_file(ca_key), "vnet ca.key")).run();
+          store::Secrets secrets(dst);
+          secrets.put("ca.crt", read_file(ca_cert));
+          secrets.put("ca.key", tls::seal(key, read_file(ca_key), "vnet ca.key"));
           fmt::print("copied the CA of {} (sealed with the store key)\n", data_dir);
         } else {
           fmt::print(stderr,
@@ -554,12 +553,15 @@ int print_policy(const Options& options, const std::string& host) {
     std::string id;
     std::optional<std::pair<uint64_t, std::string>> stored;
     store.read([&](store::Database& d) {
-      auto s = d.prepare("SELECT id FROM hosts WHERE id = ? OR name = ?");
-      s.bind(1, host).bind(2, host);
-      if (s.step()) id = s.column_text(0);
-      auto g = d.prepare("SELECT generation, sha256 FROM host_policies WHERE host_id = ?");
-      g.bind(1, id);
-      if (g.step()) stored = {static_cast<uint64_t>(g.column_int(0)), g.column_text(1)};
+      store::Objects hosts(d, "hosts", false);
+      if (hosts.get(host)) {
+        id = host;
+      } else if (auto named = hosts.where({.column = "name", .value = host, .limit = 1});
+                 !named.empty()) {
+        id = named.front().id;
+      }
+      if (auto numbered = store::HostPolicies(d).get(id))
+        stored = {numbered->generation, numbered->sha256};
     });
     if (id.empty()) {
       fmt::print(stderr, "vnet-controller: no host with id or name \"{}\" in {}\n", host,

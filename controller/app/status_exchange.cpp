@@ -6,6 +6,7 @@
 
 #include "controller/model/rows.h"
 #include "controller/policy/realization.h"
+#include "controller/store/records.h"
 #include "controller/store/store.h"
 #include "shared/log/log.h"
 
@@ -61,10 +62,7 @@ void StatusExchange::run() {
       if (std::chrono::steady_clock::now() >= next_heartbeat) {
         next_heartbeat = std::chrono::steady_clock::now() + kHeartbeat;
         store_.exclusive([&](store::Database& db) {
-          db.prepare("UPDATE host_status SET updated_at = ? WHERE replica = ? AND connected = 1")
-              .bind(1, unix_now())
-              .bind(2, replica_)
-              .run();
+          store::HostStatusTable(db).heartbeat(replica_, unix_now());
         });
       }
     } catch (const std::exception& e) {
@@ -81,15 +79,7 @@ void StatusExchange::publish(const std::set<std::string>& hosts) {
   store_.exclusive([&](store::Database& db) {
     // A session here takes the row over; anything else changes only a row
     // this replica owns (a late "disconnected" never ends another's session).
-    auto upsert = db.prepare(
-        "INSERT INTO host_status (host_id, replica, connected, realized, last_seen, uplink, "
-        "problems, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 "
-        "WHERE EXISTS (SELECT 1 FROM hosts WHERE id = ?1) "
-        "ON CONFLICT (host_id) DO UPDATE SET replica = excluded.replica, "
-        "connected = excluded.connected, realized = excluded.realized, "
-        "last_seen = excluded.last_seen, uplink = excluded.uplink, problems = excluded.problems, "
-        "updated_at = excluded.updated_at "
-        "WHERE host_status.replica = excluded.replica OR excluded.connected = 1");
+    std::vector<store::HostStatusTable::Status> rows;
     for (const auto& host : hosts) {
       const compiler::HostStatus s = realization_.status(host);
       if (!s.local && s.connected) continue;  // another replica's session: not ours to write
@@ -100,48 +90,46 @@ void StatusExchange::publish(const std::set<std::string>& hosts) {
                             {"nic_id", p.nic_id},
                             {"gateway_id", p.gateway_id}});
       }
-      upsert.reset();
-      upsert.bind(1, host)
-          .bind(2, replica_)
-          .bind(3, int64_t{s.local && s.connected ? 1 : 0})
-          .bind(4, static_cast<int64_t>(s.realized));
+      std::optional<int64_t> last_seen;
       if (s.last_seen) {
-        upsert.bind(5, static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                s.last_seen->time_since_epoch())
-                                                .count()));
-      } else {
-        upsert.bind_null(5);
+        last_seen =
+            std::chrono::duration_cast<std::chrono::milliseconds>(s.last_seen->time_since_epoch())
+                .count();
       }
-      upsert.bind(6, s.uplink).bind(7, problems.dump()).bind(8, unix_now()).run();
+      rows.push_back({.host_id = host,
+                      .replica = replica_,
+                      .connected = s.local && s.connected,
+                      .realized = s.realized,
+                      .last_seen_ms = last_seen,
+                      .uplink = s.uplink,
+                      .problems = problems.dump(),
+                      .updated_at = unix_now()});
     }
-    db.exec("SELECT pg_notify('vnet_changes', 'status')");
+    store::HostStatusTable(db).publish(rows);
+    store::announce(db, "status");
   });
 }
 
 void StatusExchange::refresh() {
   const int64_t stale_before = unix_now() - kStale.count();
   store_.read([&](store::Database& db) {
-    auto s = db.prepare(
-        "SELECT host_id, connected, realized, last_seen, uplink, problems, updated_at "
-        "FROM host_status WHERE replica <> ?");
-    s.bind(1, replica_);
-    while (s.step()) {
+    for (auto& row : store::HostStatusTable(db).others(replica_)) {
       compiler::Realization::Remote r;
-      r.connected = s.column_int(1) == 1 && s.column_int(6) >= stale_before;
-      r.realized = static_cast<uint64_t>(s.column_int(2));
-      if (!s.column_is_null(3)) {
+      r.connected = row.connected && row.updated_at >= stale_before;
+      r.realized = row.realized;
+      if (row.last_seen_ms) {
         r.last_seen =
-            std::chrono::system_clock::time_point(std::chrono::milliseconds(s.column_int(3)));
+            std::chrono::system_clock::time_point(std::chrono::milliseconds(*row.last_seen_ms));
       }
-      r.uplink = s.column_text(4);
-      const json problems = json::parse(s.column_text(5), nullptr, false);
+      r.uplink = std::move(row.uplink);
+      const json problems = json::parse(row.problems, nullptr, false);
       if (problems.is_array()) {
         for (const auto& p : problems) {
           r.problems.push_back({p.value("code", ""), p.value("message", ""), p.value("nic_id", ""),
                                 p.value("gateway_id", "")});
         }
       }
-      realization_.merge_remote(s.column_text(0), r);
+      realization_.merge_remote(row.host_id, r);
     }
   });
 }

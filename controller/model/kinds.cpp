@@ -71,7 +71,9 @@ std::vector<Kind> build() {
        true,
        {name_field(true),
         {.name = "network_virtualization", .type = T::kBool, .default_json = "true"},
-        {.name = "flow_entropy", .type = T::kBool, .default_json = "false"}}},
+        {.name = "flow_entropy", .type = T::kBool, .default_json = "false"}},
+       /*has_state=*/false,
+       /*granted_in=*/"logical_network_ids"},
       {"sites",
        "sites",
        "site",
@@ -98,7 +100,9 @@ std::vector<Kind> build() {
         {.name = "ranges", .type = T::kRanges, .required = true},
         {.name = "reserved", .type = T::kIpv4List, .default_json = "[]"},
         {.name = "gateway", .type = T::kIpv4},
-        {.name = "dns", .type = T::kIpv4List, .default_json = "[]"}}},
+        {.name = "dns", .type = T::kIpv4List, .default_json = "[]"}},
+       /*has_state=*/false,
+       /*granted_in=*/"external_pool_ids"},
       {"mac-pools",
        "mac_pools",
        "MAC pool",
@@ -118,7 +122,8 @@ std::vector<Kind> build() {
         // A gateway host's interface on an external network (DESIGN.md
         // section 4, "Gateways"): the controller places gateways on hosts
         // that have one.
-        {.name = "external_interface", .type = T::kInterface}}},
+        {.name = "external_interface", .type = T::kInterface}},
+       /*has_state=*/true},
       {"vm-networks",
        "vm_networks",
        "VM network",
@@ -137,7 +142,7 @@ std::vector<Kind> build() {
          .access = A::kImmutable,
          .choices = {"encap", "rewrite"},
          .default_json = "\"encap\""},
-        {.name = "rdid", .type = T::kUuid, .access = A::kReadOnly}}},
+        {.name = "rdid", .type = T::kUuid, .access = A::kReadOnly, .unique_column = true}}},
       {"vm-subnets",
        "vm_subnets",
        "VM subnet",
@@ -150,6 +155,7 @@ std::vector<Kind> build() {
          .type = T::kInteger,
          .access = A::kAssigned,
          .admin_only = true,
+         .unique_column = true,
          .min = 4096,
          .max = 16777214}}},
       {"vm-nics",
@@ -165,7 +171,8 @@ std::vector<Kind> build() {
         {.name = "interface", .type = T::kInterface, .admin_only = true},
         // The NIC's own provider address while it is placed, in a VM network
         // with translation "rewrite" (DESIGN.md section 4, IP rewrite).
-        {.name = "pa", .type = T::kIpv4, .access = A::kReadOnly}}},
+        {.name = "pa", .type = T::kIpv4, .access = A::kReadOnly}},
+       /*has_state=*/true},
       {"gateways",
        "gateways",
        "gateway",
@@ -191,7 +198,8 @@ std::vector<Kind> build() {
         {.name = "nat_rules", .type = T::kNatRules, .default_json = "[]"},
         // advertised_prefixes and configuration_state are computed when
         // read (rows.cpp, add_computed).
-        {.name = "external_ip", .type = T::kIpv4, .access = A::kReadOnly}}},
+        {.name = "external_ip", .type = T::kIpv4, .access = A::kReadOnly}},
+       /*has_state=*/true},
       {"routes",
        "routes",
        "route",

@@ -38,10 +38,11 @@ struct Field {
   std::string name;
   FieldType type;
   Access access = Access::kWritable;
-  bool required = false;    // on create
-  bool admin_only = false;  // a tenant may not set it (403)
-  bool column = false;      // mirrored in a column of the same name (filters, references)
-  std::string ref{};        // collection referenced, for kUuid
+  bool required = false;       // on create
+  bool admin_only = false;     // a tenant may not set it (403)
+  bool column = false;         // mirrored in a column of the same name (filters, references)
+  bool unique_column = false;  // mirrored in a column the database keeps unique (not a filter)
+  std::string ref{};           // collection referenced, for kUuid
   std::vector<std::string> choices{};
   long long min = 0;
   long long max = 0;
@@ -55,6 +56,14 @@ struct Kind {
   bool tenant_owned;       // rows carry tenant_id; tenants see their own
   bool admin_only;         // tenants may not touch the collection at all
   std::vector<Field> fields;
+  // GET shows a configuration_state (realization) and lists filter on it.
+  bool has_state = false;
+  // The tenants' field that lists the objects of this kind a tenant was
+  // granted (issue 16), "" when none.
+  std::string granted_in{};
+  // What the kind means beyond its fields (semantics.cpp registers one per
+  // kind, rows.h): its checks and allocations before a write, its refusals
+  // before a delete, what GET computes.
 
   const Field* field(std::string_view name) const;
 };

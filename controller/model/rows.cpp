@@ -13,75 +13,69 @@ using nlohmann::json;
 
 // Columns besides id, etag and body: tenant_id, the fields marked column,
 // the values the database must keep unique, and the semantics' extras.
-std::vector<std::pair<std::string, json>> columns(const Kind& kind, const Row& row) {
-  std::vector<std::pair<std::string, json>> out;
+store::Columns columns(const Kind& kind, const Row& row) {
+  store::Columns out;
+  auto value = [](const json& v) -> store::Value {
+    if (v.is_null()) return std::monostate{};
+    if (v.is_number_integer()) return v.get<int64_t>();
+    if (v.is_string()) return v.get<std::string>();
+    return v.dump();
+  };
   if (kind.tenant_owned)
-    out.emplace_back("tenant_id", row.tenant_id.empty() ? json() : json(row.tenant_id));
+    out.emplace_back("tenant_id", row.tenant_id.empty() ? store::Value() : row.tenant_id);
   for (const auto& f : kind.fields) {
-    if (f.column) out.emplace_back(f.name, row.fields.value(f.name, json()));
+    if (f.column || f.unique_column)
+      out.emplace_back(f.name, value(row.fields.value(f.name, json())));
   }
-  if (kind.collection == "vm-networks") out.emplace_back("rdid", row.fields.at("rdid"));
-  if (kind.collection == "vm-subnets") out.emplace_back("vsid", row.fields.at("vsid"));
-  for (const auto& [name, value] : row.extra_columns) out.emplace_back(name, value);
+  for (const auto& [name, v] : row.extra_columns) out.emplace_back(name, v);
   return out;
 }
 
-void bind_json(store::Statement& s, int index, const json& v) {
-  if (v.is_null()) {
-    s.bind_null(index);
-  } else if (v.is_number_integer()) {
-    s.bind(index, v.get<int64_t>());
-  } else if (v.is_string()) {
-    s.bind(index, std::string_view(v.get_ref<const std::string&>()));
-  } else {
-    s.bind(index, std::string_view(v.dump()));
-  }
+store::ObjectRow stored(const Row& row) {
+  return {.rowid = 0,
+          .id = row.id,
+          .tenant_id = row.tenant_id,
+          .etag = row.etag,
+          .body = row.fields.dump()};
 }
 
 }  // namespace
 
-std::optional<Row> load_row(store::Database& db, const Kind& kind, const std::string& id) {
-  auto s = db.prepare(fmt::format("SELECT id, {}, etag, body FROM {} WHERE id = ?",
-                                  kind.tenant_owned ? "tenant_id" : "''", kind.table));
-  s.bind(1, id);
-  if (!s.step()) return std::nullopt;
+store::Objects objects(store::Database& db, const Kind& kind) {
+  return store::Objects(db, kind.table, kind.tenant_owned);
+}
+
+Row to_row(store::ObjectRow&& stored) {
   Row row;
-  row.id = s.column_text(0);
-  row.tenant_id = s.column_text(1);
-  row.etag = s.column_text(2);
-  row.fields = json::parse(s.column_text(3));
+  row.id = std::move(stored.id);
+  row.tenant_id = std::move(stored.tenant_id);
+  row.etag = std::move(stored.etag);
+  row.fields = json::parse(stored.body);
   return row;
 }
 
+std::optional<Row> load_row(store::Database& db, const Kind& kind, const std::string& id) {
+  auto found = objects(db, kind).get(id);
+  if (!found) return std::nullopt;
+  return to_row(std::move(*found));
+}
+
 void insert_row(store::Database& db, const Kind& kind, const Row& row) {
-  const auto cols = columns(kind, row);
-  std::string names = "id, etag, body";
-  std::string marks = "?, ?, ?";
-  for (const auto& [name, _] : cols) {
-    names += ", " + name;
-    marks += ", ?";
-  }
-  auto s = db.prepare(fmt::format("INSERT INTO {} ({}) VALUES ({})", kind.table, names, marks));
-  s.bind(1, row.id).bind(2, row.etag).bind(3, row.fields.dump());
-  int i = 4;
-  for (const auto& [_, value] : cols) bind_json(s, i++, value);
-  s.run();
+  objects(db, kind).insert(stored(row), columns(kind, row));
 }
 
 void update_row(store::Database& db, const Kind& kind, const Row& row) {
-  const auto cols = columns(kind, row);
-  std::string sets = "etag = ?, body = ?";
-  for (const auto& [name, _] : cols) sets += ", " + name + " = ?";
-  auto s = db.prepare(fmt::format("UPDATE {} SET {} WHERE id = ?", kind.table, sets));
-  s.bind(1, row.etag).bind(2, row.fields.dump());
-  int i = 3;
-  for (const auto& [_, value] : cols) bind_json(s, i++, value);
-  s.bind(i, row.id);
-  s.run();
+  objects(db, kind).update(stored(row), columns(kind, row));
 }
 
 void delete_row(store::Database& db, const Kind& kind, const std::string& id) {
-  db.prepare(fmt::format("DELETE FROM {} WHERE id = ?", kind.table)).bind(1, id).run();
+  objects(db, kind).remove(id);
+}
+
+std::vector<Row> rows_where(store::Database& db, const Kind& kind, store::Objects::Match match) {
+  std::vector<Row> out;
+  for (auto& r : objects(db, kind).where(match)) out.push_back(to_row(std::move(r)));
+  return out;
 }
 
 bool visible_to(const Principal& who, const Kind& kind, const Row& row) {

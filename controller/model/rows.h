@@ -13,6 +13,7 @@
 #include "controller/model/fields.h"
 #include "controller/model/kinds.h"
 #include "controller/store/database.h"
+#include "controller/store/objects.h"
 
 namespace vnet::model {
 
@@ -22,15 +23,22 @@ struct Row {
   std::string etag;
   nlohmann::json fields = nlohmann::json::object();
   // Columns that are not fields (a token's hash), set by the semantics.
-  std::vector<std::pair<std::string, std::string>> extra_columns;
+  store::Columns extra_columns;
   // A new token's secret: in the creation response only, never stored.
   std::string secret;
 };
+
+// The table of `kind` (store/objects.h).
+store::Objects objects(store::Database& db, const Kind& kind);
+Row to_row(store::ObjectRow&& stored);
 
 std::optional<Row> load_row(store::Database& db, const Kind& kind, const std::string& id);
 void insert_row(store::Database& db, const Kind& kind, const Row& row);
 void update_row(store::Database& db, const Kind& kind, const Row& row);
 void delete_row(store::Database& db, const Kind& kind, const std::string& id);
+
+// Rows of `kind` as Objects::where selects them.
+std::vector<Row> rows_where(store::Database& db, const Kind& kind, store::Objects::Match match);
 
 bool visible_to(const Principal& who, const Kind& kind, const Row& row);
 
@@ -49,6 +57,36 @@ std::string sha256_hex(std::string_view data);
 // freed, a write rolls back, or another replica committed.
 using AllocationHints = std::map<std::string, uint64_t>;
 
+// What one kind means beyond its fields' types: semantics.cpp registers one
+// per kind (registry()), beside the kind's table in kinds.cpp; a kind
+// without a registration stops the controller at its first write.
+struct WriteScope {
+  store::Database& db;
+  AllocationHints& hints;
+  const Principal& who;
+};
+struct Rules {
+  // Checks references and invariants, fills tenant_id, allocates; `before`
+  // is the stored object on replace and patch.
+  void (*before_write)(const WriteScope&, Row& row, const Row* before) = nullptr;
+  // Who holds the object besides the rows that name it in a reference
+  // column and the tenants granted it (before_delete finds those): what
+  // was allocated from it, a tenant's objects.
+  void (*held_by)(store::Database&, const Row& row, std::vector<std::string>& users) = nullptr;
+  // Its own refusals of a delete (the last admin token).
+  void (*before_delete)(store::Database&, const Row& row) = nullptr;
+  // What GET adds: realization state, a gateway's advertised prefixes.
+  void (*computed)(store::Database&, nlohmann::json& object, const RealizationView* view) = nullptr;
+  // Checked before the write's transaction against what agents reported (a
+  // NIC placed on its host's uplink).
+  void (*check_placement)(const RealizationView& view, const nlohmann::json& fields) = nullptr;
+  // before_write reads optional fields only through contains(), so it runs
+  // even when fields failed their checks and one answer names every bad
+  // field (docs/api.md).
+  bool partial_fields = false;
+};
+const Rules& rules_of(const Kind& kind);
+
 // Per-kind meaning (semantics.cpp): checks references and invariants, fills
 // tenant_id, and allocates addresses, MACs, VSIDs and RDIDs, inside the
 // write transaction. `before` is the stored object on replace and patch.
@@ -65,5 +103,7 @@ void grant_what_tenants_use(store::Database& db);
 // advertised prefixes), added to what GET shows; read in `db`.
 void add_computed(store::Database& db, const Kind& kind, nlohmann::json& object,
                   const RealizationView* view);
+// The kind's check_placement, when it has one and `view` is given.
+void check_placement(const RealizationView* view, const Kind& kind, const nlohmann::json& fields);
 
 }  // namespace vnet::model

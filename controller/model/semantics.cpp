@@ -8,10 +8,13 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <tuple>
 
 #include "controller/alloc/allocators.h"
 #include "controller/model/rows.h"
+#include "controller/store/allocations.h"
+#include "controller/store/records.h"
 #include "shared/net/ip.h"
 #include "shared/net/mac.h"
 #include "shared/net/vsid.h"
@@ -48,11 +51,11 @@ Row require_ref(Database& db, const Principal& who, const std::string& collectio
 }
 
 void require_unique_name(Database& db, const Kind& kind, const Row& row) {
-  auto s = db.prepare(fmt::format("SELECT id FROM {} WHERE name = ? AND id <> ?", kind.table));
-  s.bind(1, text(row.fields, "name")).bind(2, row.id);
-  if (s.step()) {
+  const auto taken = objects(db, kind).where(
+      {.column = "name", .value = text(row.fields, "name"), .except_id = row.id, .limit = 1});
+  if (!taken.empty()) {
     throw conflict(fmt::format("a {} named \"{}\" exists already (id {})", kind.singular,
-                               text(row.fields, "name"), s.column_text(0)),
+                               text(row.fields, "name"), taken.front().id),
                    {{"/name", "is taken"}});
   }
 }
@@ -119,21 +122,15 @@ void require_external_pool(Database& db, const Row& pool, const std::string& poi
 //
 // AllocationHints (rows.h): where first_free_in starts looking.
 // The lowest free value of `ranges` per alloc::first_free, streaming the
-// taken ones from `taken_sql` (ordered values of `scope` in [?2, ?3]) and
-// starting at the pool's lower bound.
+// taken ones of `space` in `scope` from the database and starting at the
+// pool's lower bound.
 std::optional<uint64_t> first_free_in(Database& db, AllocationHints& hints,
-                                      const std::string& taken_sql, const std::string& scope,
+                                      store::Allocations::Space space, const std::string& scope,
                                       std::vector<alloc::Range> ranges,
                                       const std::set<uint64_t>& excluded,
                                       const std::string& hint_key) {
   const uint64_t from = hints.count(hint_key) ? hints[hint_key] : 0;
-  auto s = db.prepare(taken_sql);
-  auto taken = [&](uint64_t first, uint64_t last, auto&& visit) {
-    s.reset();
-    s.bind(1, scope).bind(2, static_cast<int64_t>(first)).bind(3, static_cast<int64_t>(last));
-    while (s.step() && visit(static_cast<uint64_t>(s.column_int(0)))) {
-    }
-  };
+  auto taken = store::Allocations(db).taken(space, scope);
   auto found = alloc::first_free(ranges, excluded, from, taken);
   // Nothing above the bound: look below it too before saying the pool is
   // exhausted (another replica may have freed a value there unseen), so
@@ -146,9 +143,7 @@ std::optional<uint64_t> first_free_in(Database& db, AllocationHints& hints,
 // --- addresses ---
 
 std::string owner_of_address(Database& db, const std::string& scope, net::Ipv4Address a) {
-  auto s = db.prepare("SELECT owner_id FROM ip_allocations WHERE scope = ? AND address = ?");
-  s.bind(1, scope).bind(2, int64_t{a.to_u32()});
-  return s.step() ? s.column_text(0) : std::string();
+  return store::Allocations(db).address_owner(scope, a.to_u32()).value_or("");
 }
 
 void record_address(Database& db, const std::string& scope, net::Ipv4Address a,
@@ -160,12 +155,7 @@ void record_address(Database& db, const std::string& scope, net::Ipv4Address a,
                    {{pointer, "is in use"}});
   }
   if (holder == owner) return;
-  db.prepare("INSERT INTO ip_allocations (scope, address, pool_id, owner_id) VALUES (?, ?, ?, ?)")
-      .bind(1, scope)
-      .bind(2, int64_t{a.to_u32()})
-      .bind(3, pool_id.empty() ? std::optional<std::string>() : std::optional<std::string>(pool_id))
-      .bind(4, owner)
-      .run();
+  store::Allocations(db).take_address(scope, a.to_u32(), pool_id, owner);
 }
 
 std::vector<alloc::Range> pool_ranges(const json& pool) {
@@ -200,23 +190,14 @@ std::optional<net::Ipv4Address> allocate_from(Database& db, AllocationHints& hin
   }
   if (const std::string gw = text(pool.fields, "gateway"); !gw.empty())
     excluded.insert(ipv4(gw).to_u32());
-  const auto a = first_free_in(
-      db, hints,
-      "SELECT address FROM ip_allocations WHERE scope = ?1 AND address BETWEEN ?2 AND ?3 "
-      "ORDER BY address",
-      scope, pool_ranges(pool.fields), excluded, scope + "|" + pool.id);
+  const auto a = first_free_in(db, hints, store::Allocations::Space::kAddresses, scope,
+                               pool_ranges(pool.fields), excluded, scope + "|" + pool.id);
   if (!a) return std::nullopt;
   return net::Ipv4Address::from_u32(static_cast<uint32_t>(*a));
 }
 
 std::vector<Row> pools_where(Database& db, const std::string& column, const std::string& value) {
-  std::vector<Row> pools;
-  auto s = db.prepare(fmt::format("SELECT id FROM ip_pools WHERE {} = ? ORDER BY rowid", column));
-  s.bind(1, value);
-  std::vector<std::string> ids;
-  while (s.step()) ids.push_back(s.column_text(0));
-  for (const auto& id : ids) pools.push_back(*load_row(db, kind("ip-pools"), id));
-  return pools;
+  return rows_where(db, kind("ip-pools"), {.column = column, .value = value});
 }
 
 // Provider and external addresses are unique within a logical network.
@@ -255,8 +236,9 @@ net::Ipv4Address take_address(Database& db, AllocationHints& hints, const std::s
 
 void free_allocations(Database& db, AllocationHints& hints, const std::string& owner) {
   hints.clear();  // something below a bound may become free
-  db.prepare("DELETE FROM ip_allocations WHERE owner_id = ?").bind(1, owner).run();
-  db.prepare("DELETE FROM mac_allocations WHERE owner_id = ?").bind(1, owner).run();
+  store::Allocations allocations(db);
+  allocations.free_addresses(owner);
+  allocations.free_macs(owner);
 }
 
 // --- per kind ---
@@ -340,12 +322,10 @@ void mac_pools(Database& db, Row& row, const Row* before) {
   const uint64_t start = mac_value(text(row.fields, "start"));
   const uint64_t end = mac_value(text(row.fields, "end"));
   if (end < start) throw invalid("/end", "comes before start");
-  auto s = db.prepare("SELECT id, body FROM mac_pools WHERE id <> ?");
-  s.bind(1, row.id);
-  while (s.step()) {
-    const json other = json::parse(s.column_text(1));
-    if (start <= mac_value(text(other, "end")) && mac_value(text(other, "start")) <= end) {
-      throw conflict(fmt::format("the range overlaps MAC pool {}", s.column_text(0)),
+  for (const auto& other : rows_where(db, kind("mac-pools"), {.except_id = row.id})) {
+    if (start <= mac_value(text(other.fields, "end")) &&
+        mac_value(text(other.fields, "start")) <= end) {
+      throw conflict(fmt::format("the range overlaps MAC pool {}", other.id),
                      {{"/start", "overlaps another pool"}});
     }
   }
@@ -420,14 +400,12 @@ void ip_pools(Database& db, const Principal& who, Row& row, const Row* before) {
   }
   if (before != nullptr) {
     // Addresses already handed out from this pool must stay inside it.
-    auto s = db.prepare("SELECT address, owner_id FROM ip_allocations WHERE pool_id = ?");
-    s.bind(1, row.id);
-    while (s.step()) {
-      const auto a = net::Ipv4Address::from_u32(static_cast<uint32_t>(s.column_int(0)));
+    for (const auto& [address, owner] : store::Allocations(db).addresses_of_pool(row.id)) {
+      const auto a = net::Ipv4Address::from_u32(address);
       if (!pool_offers(f, a)) {
-        throw conflict(fmt::format("{} is in use by {} and would fall outside the pool",
-                                   a.to_string(), s.column_text(1)),
-                       {{"/ranges", "must keep the addresses in use"}});
+        throw conflict(
+            fmt::format("{} is in use by {} and would fall outside the pool", a.to_string(), owner),
+            {{"/ranges", "must keep the addresses in use"}});
       }
     }
   }
@@ -439,10 +417,10 @@ void hosts(Database& db, AllocationHints& hints, const Principal& who, Row& row,
   if (before != nullptr) {
     if (text(row.fields, "external_interface").empty() &&
         !text(before->fields, "external_interface").empty()) {
-      auto s = db.prepare("SELECT id FROM gateways WHERE host_id = ? LIMIT 5");
-      s.bind(1, row.id);
       std::string list;
-      while (s.step()) list += (list.empty() ? "" : ", ") + s.column_text(0);
+      for (const auto& g :
+           objects(db, kind("gateways")).where({.column = "host_id", .value = row.id, .limit = 5}))
+        list += (list.empty() ? "" : ", ") + g.id;
       if (!list.empty()) {
         throw conflict(fmt::format("host {} runs gateways {}: move them first", row.id, list),
                        {{"/external_interface", "is in use by gateways"}});
@@ -471,14 +449,14 @@ void hosts(Database& db, AllocationHints& hints, const Principal& who, Row& row,
 void require_unique_network_name(Database& db, const Row& row) {
   // Portable SQL (migrations/README.md): the names are compared here; a
   // tenant holds at most its quota of VM networks.
-  auto s = db.prepare("SELECT id, body FROM vm_networks WHERE tenant_id = ? AND id <> ?");
-  s.bind(1, row.tenant_id).bind(2, row.id);
   const std::string name = text(row.fields, "name");
-  while (s.step()) {
-    if (text(json::parse(s.column_text(1)), "name") != name) continue;
-    throw conflict(fmt::format("the tenant has a VM network named \"{}\" already (id {})", name,
-                               s.column_text(0)),
-                   {{"/name", "is taken"}});
+  for (const auto& other :
+       rows_where(db, kind("vm-networks"),
+                  {.column = "tenant_id", .value = row.tenant_id, .except_id = row.id})) {
+    if (text(other.fields, "name") != name) continue;
+    throw conflict(
+        fmt::format("the tenant has a VM network named \"{}\" already (id {})", name, other.id),
+        {{"/name", "is taken"}});
   }
 }
 
@@ -510,29 +488,24 @@ void vm_subnets(Database& db, AllocationHints& hints, const Principal& who, Row&
       require_ref(db, who, "vm-networks", text(row.fields, "vm_network_id"), "/vm_network_id");
   row.tenant_id = network.tenant_id;
   const auto p = prefix(text(row.fields, "prefix"));
-  auto s = db.prepare("SELECT id, body FROM vm_subnets WHERE vm_network_id = ?");
-  s.bind(1, network.id);
-  while (s.step()) {
-    const std::string other = json::parse(s.column_text(1)).at("prefix");
-    if (prefix(other).overlaps(p)) {
-      throw invalid("/prefix", fmt::format("overlaps {} of VM subnet {}", other, s.column_text(0)));
+  for (const auto& other :
+       rows_where(db, kind("vm-subnets"), {.column = "vm_network_id", .value = network.id})) {
+    const std::string theirs = other.fields.at("prefix");
+    if (prefix(theirs).overlaps(p)) {
+      throw invalid("/prefix", fmt::format("overlaps {} of VM subnet {}", theirs, other.id));
     }
   }
   if (row.fields.contains("vsid")) {
-    auto holder = db.prepare("SELECT id FROM vm_subnets WHERE vsid = ?");
-    holder.bind(1, row.fields.at("vsid").get<int64_t>());
-    if (holder.step()) {
-      throw conflict(fmt::format("VSID {} is in use by VM subnet {}",
-                                 row.fields.at("vsid").get<int64_t>(), holder.column_text(0)),
+    const int64_t vsid = row.fields.at("vsid").get<int64_t>();
+    if (const auto holder = store::Allocations(db).vsid_holder(vsid)) {
+      throw conflict(fmt::format("VSID {} is in use by VM subnet {}", vsid, *holder),
                      {{"/vsid", "is in use"}});
     }
     return;
   }
-  // ?1 = ?1 keeps the scope parameter of first_free_in: VSIDs are global.
-  const auto vsid = first_free_in(
-      db, hints,
-      "SELECT vsid FROM vm_subnets WHERE ?1 = ?1 AND vsid BETWEEN ?2 AND ?3 ORDER BY vsid", "",
-      {{net::Vsid::kFirstAllocatable, net::Vsid::kLastAllocatable}}, {}, "vsid");
+  const auto vsid =
+      first_free_in(db, hints, store::Allocations::Space::kVsids, "",
+                    {{net::Vsid::kFirstAllocatable, net::Vsid::kLastAllocatable}}, {}, "vsid");
   if (!vsid) throw conflict("every VSID from 4096 to 16777214 is in use");
   row.fields["vsid"] = *vsid;
 }
@@ -576,9 +549,7 @@ void assign_rewrite_pa(Database& db, AllocationHints& hints, Row& row) {
   }
   if (!old.empty()) {
     hints.clear();
-    db.prepare("DELETE FROM ip_allocations WHERE owner_id = ? AND scope LIKE 'ln:%'")
-        .bind(1, row.id)
-        .run();
+    store::Allocations(db).free_addresses(row.id, "ln:");
     f.erase("pa");
   }
   if (wants)
@@ -609,22 +580,19 @@ void vm_nics(Database& db, AllocationHints& hints, const Principal& who, Row& ro
   // The MAC: given (unique within the pool it falls in), or the first free
   // one of the MAC pools, the default pool first.
   std::vector<std::pair<std::string, json>> mac_pools;
-  auto s = db.prepare("SELECT id, body FROM mac_pools ORDER BY id <> ?, rowid");
-  s.bind(1, std::string(kDefaultMacPoolId));
-  while (s.step()) mac_pools.emplace_back(s.column_text(0), json::parse(s.column_text(1)));
+  for (auto& pool : rows_where(db, kind("mac-pools"), {})) {
+    mac_pools.emplace_back(pool.id, std::move(pool.fields));
+  }
+  std::stable_partition(mac_pools.begin(), mac_pools.end(),
+                        [](const auto& pool) { return pool.first == kDefaultMacPoolId; });
+  store::Allocations allocations(db);
   auto record_mac = [&](const std::string& scope, uint64_t mac) {
-    auto holder = db.prepare("SELECT owner_id FROM mac_allocations WHERE scope = ? AND mac = ?");
-    holder.bind(1, scope).bind(2, static_cast<int64_t>(mac));
-    if (holder.step()) {
+    if (const auto holder = allocations.mac_owner(scope, mac)) {
       throw conflict(fmt::format("MAC {} is in use by {}",
-                                 net::MacAddress::from_u64(mac).to_string(), holder.column_text(0)),
+                                 net::MacAddress::from_u64(mac).to_string(), *holder),
                      {{"/mac", "is in use"}});
     }
-    db.prepare("INSERT INTO mac_allocations (scope, mac, owner_id) VALUES (?, ?, ?)")
-        .bind(1, scope)
-        .bind(2, static_cast<int64_t>(mac))
-        .bind(3, row.id)
-        .run();
+    allocations.take_mac(scope, mac, row.id);
   };
   if (f.contains("mac")) {
     const auto mac = net::MacAddress::parse(text(f, "mac")).value();
@@ -639,12 +607,9 @@ void vm_nics(Database& db, AllocationHints& hints, const Principal& who, Row& ro
   } else {
     bool done = false;
     for (const auto& [id, pool] : mac_pools) {
-      if (auto mac =
-              first_free_in(db, hints,
-                            "SELECT mac FROM mac_allocations WHERE scope = ?1 AND mac BETWEEN ?2 "
-                            "AND ?3 ORDER BY mac",
-                            id, {{mac_value(text(pool, "start")), mac_value(text(pool, "end"))}},
-                            {}, "mac|" + id)) {
+      if (auto mac = first_free_in(db, hints, store::Allocations::Space::kMacs, id,
+                                   {{mac_value(text(pool, "start")), mac_value(text(pool, "end"))}},
+                                   {}, "mac|" + id)) {
         record_mac(id, *mac);
         f["mac"] = net::MacAddress::from_u64(*mac).to_string();
         done = true;
@@ -689,9 +654,9 @@ bool is_gateway_host(const Row& host) { return !text(host.fields, "external_inte
 // The prefixes of a VM network's subnets.
 std::vector<net::IpPrefix> network_prefixes(Database& db, const std::string& network) {
   std::vector<net::IpPrefix> out;
-  auto s = db.prepare("SELECT body FROM vm_subnets WHERE vm_network_id = ?");
-  s.bind(1, network);
-  while (s.step()) out.push_back(prefix(json::parse(s.column_text(0)).at("prefix")));
+  for (const auto& subnet :
+       rows_where(db, kind("vm-subnets"), {.column = "vm_network_id", .value = network}))
+    out.push_back(prefix(subnet.fields.at("prefix")));
   return out;
 }
 
@@ -701,12 +666,11 @@ std::vector<net::IpPrefix> network_prefixes(Database& db, const std::string& net
 // placement avoids it).
 bool forwarding_fits(Database& db, const std::string& host, const std::string& network) {
   const auto mine = network_prefixes(db, network);
-  auto s = db.prepare("SELECT vm_network_id, body FROM gateways WHERE host_id = ?");
-  s.bind(1, host);
-  while (s.step()) {
-    if (text(json::parse(s.column_text(1)), "kind") != "forwarding" || s.column_text(0) == network)
-      continue;
-    for (const auto& theirs : network_prefixes(db, s.column_text(0))) {
+  for (const auto& gateway :
+       rows_where(db, kind("gateways"), {.column = "host_id", .value = host})) {
+    const std::string theirs_network = text(gateway.fields, "vm_network_id");
+    if (text(gateway.fields, "kind") != "forwarding" || theirs_network == network) continue;
+    for (const auto& theirs : network_prefixes(db, theirs_network)) {
       for (const auto& p : mine) {
         if (p.overlaps(theirs)) return false;
       }
@@ -719,17 +683,13 @@ std::string place_gateway(Database& db, const Row& pool, const Row& gateway) {
   const bool forwarding = text(gateway.fields, "kind") == "forwarding";
   const auto pool_site = load_row(db, kind("sites"), text(pool.fields, "site_id"));
   const std::string group = pool_site ? text(pool_site->fields, "host_group") : std::string();
-  std::map<std::string, long long> load;
-  auto counts = db.prepare(
-      "SELECT host_id, COUNT(*) FROM gateways WHERE host_id IS NOT NULL GROUP BY host_id");
-  while (counts.step()) load[counts.column_text(0)] = counts.column_int(1);
+  auto load = objects(db, kind("gateways")).count_by("host_id");
   std::map<std::string, std::string> group_of_site;
   std::tuple<long long, std::string, std::string> best{-1, "", ""};  // load, name, id
-  auto hosts = db.prepare("SELECT id, site_id, body FROM hosts");
-  while (hosts.step()) {
-    const json body = json::parse(hosts.column_text(2));
+  for (const auto& host : rows_where(db, kind("hosts"), {})) {
+    const json& body = host.fields;
     if (text(body, "external_interface").empty()) continue;
-    const std::string site = hosts.column_text(1);
+    const std::string site = text(body, "site_id");
     if (!group.empty()) {
       if (!group_of_site.contains(site)) {
         const auto row = load_row(db, kind("sites"), site);
@@ -737,11 +697,10 @@ std::string place_gateway(Database& db, const Row& pool, const Row& gateway) {
       }
       if (group_of_site[site] != group) continue;
     }
-    if (forwarding &&
-        !forwarding_fits(db, hosts.column_text(0), text(gateway.fields, "vm_network_id")))
+    if (forwarding && !forwarding_fits(db, host.id, text(gateway.fields, "vm_network_id")))
       continue;
-    const std::tuple<long long, std::string, std::string> candidate{
-        load[hosts.column_text(0)], text(body, "name"), hosts.column_text(0)};
+    const std::tuple<long long, std::string, std::string> candidate{load[host.id],
+                                                                    text(body, "name"), host.id};
     if (std::get<0>(best) < 0 || candidate < best) best = candidate;
   }
   return std::get<2>(best);
@@ -761,11 +720,13 @@ void gateways(Database& db, AllocationHints& hints, const Principal& who, Row& r
     }
     // One gateway per VM network: it is where everything that leaves the
     // network goes (as in SCVMM).
-    auto other = db.prepare("SELECT id FROM gateways WHERE vm_network_id = ? AND id <> ?");
-    other.bind(1, network.id).bind(2, row.id);
-    if (other.step()) {
+    const auto other =
+        objects(db, kind("gateways"))
+            .where(
+                {.column = "vm_network_id", .value = network.id, .except_id = row.id, .limit = 1});
+    if (!other.empty()) {
       throw conflict(
-          fmt::format("VM network {} has a gateway already ({})", network.id, other.column_text(0)),
+          fmt::format("VM network {} has a gateway already ({})", network.id, other.front().id),
           {{"/vm_network_id", "has a gateway already"}});
     }
   }
@@ -813,161 +774,242 @@ void routes(Database& db, const Principal& who, Row& row, const Row* before) {
         require_ref(db, who, "vm-networks", text(row.fields, "vm_network_id"), "/vm_network_id");
     row.tenant_id = network.tenant_id;
   }
-  auto s = db.prepare("SELECT id, body FROM routes WHERE vm_network_id = ? AND id <> ?");
-  s.bind(1, text(row.fields, "vm_network_id")).bind(2, row.id);
-  while (s.step()) {
-    if (json::parse(s.column_text(1)).at("prefix") == row.fields.at("prefix")) {
-      throw conflict(fmt::format("route {} has the same prefix", s.column_text(0)),
+  for (const auto& other : rows_where(db, kind("routes"),
+                                      {.column = "vm_network_id",
+                                      .value = text(row.fields, "vm_network_id"),
+                                      .except_id = row.id})) {
+    if (other.fields.at("prefix") == row.fields.at("prefix")) {
+      throw conflict(fmt::format("route {} has the same prefix", other.id),
                      {{"/prefix", "has a route already"}});
     }
   }
 }
 
+// --- what a delete must respect, and what a read computes ---
+
+// A tenant's objects name it in their tenant_id.
+void tenant_held_by(Database& db, const Row& row, std::vector<std::string>& users) {
+  for (const Kind& other : kinds()) {
+    if (!other.tenant_owned) continue;
+    for (const auto& user :
+         objects(db, other).where({.column = "tenant_id", .value = row.id, .limit = 5}))
+      users.push_back(fmt::format("{} {}", other.collection, user.id));
+  }
+}
+
+void ip_pool_held_by(Database& db, const Row& row, std::vector<std::string>& users) {
+  for (const auto& [_, owner] : store::Allocations(db).addresses_of_pool(row.id, 5))
+    users.push_back(fmt::format("the address of {}", owner));
+}
+
+void mac_pool_held_by(Database& db, const Row& row, std::vector<std::string>& users) {
+  for (const auto& owner : store::Allocations(db).mac_owners(row.id, 5))
+    users.push_back(fmt::format("the address of {}", owner));
+}
+
+void token_before_delete(Database& db, const Row& row) {
+  if (text(row.fields, "role") == "admin" && store::Tokens(db).admins() <= 1)
+    throw conflict("it is the last admin token: create another one first");
+}
+
+json not_connected() {
+  return {{"status", "pending"},
+          {"detail", json::array({{{"code", "host_not_connected"},
+                                   {"message", "no agent has connected for this host"}}})}};
+}
+
+// Realization state, from the southbound side when there is one (an
+// offline tool has none: nothing is connected).
+void host_computed(Database&, json& object, const RealizationView* view) {
+  if (view != nullptr) {
+    const json state = view->host_state(object.at("id"));
+    for (const auto& [key, value] : state.items()) object[key] = value;
+    return;
+  }
+  object["connected"] = false;
+  object["last_seen"] = nullptr;
+  object["desired_generation"] = 0;
+  object["realized_generation"] = 0;
+  object["configuration_state"] = not_connected();
+}
+
+void nic_computed(Database&, json& object, const RealizationView* view) {
+  if (view != nullptr) {
+    object["configuration_state"] = view->nic_state(object.at("id"), object);
+    return;
+  }
+  object["configuration_state"] =
+      object.contains("host_id")
+          ? not_connected()
+          : json{{"status", "pending"},
+                 {"detail",
+                  json::array({{{"code", "not_placed"},
+                                {"message", "the NIC has no host_id and interface yet"}}})}};
+}
+
+void gateway_computed(Database& db, json& object, const RealizationView* view) {
+  // What the physical network routes to external_ip: the VM network's
+  // subnets (forwarding; a NAT gateway advertises only its address).
+  json prefixes = json::array();
+  if (text(object, "kind") == "forwarding") {
+    for (const auto& subnet :
+         rows_where(db, kind("vm-subnets"),
+                    {.column = "vm_network_id", .value = text(object, "vm_network_id")}))
+      prefixes.push_back(subnet.fields.at("prefix"));
+  }
+  object["advertised_prefixes"] = std::move(prefixes);
+  object["configuration_state"] =
+      view != nullptr ? view->gateway_state(object.at("id"), object) : not_connected();
+}
+
+// A NIC bound to its host's uplink would have the agent attach a VM port's
+// XDP program there and cut the host off (the agent refuses it too, with
+// interface_reserved, for the hosts the controller has not heard from).
+void nic_placement(const RealizationView& view, const json& fields) {
+  if (!fields.contains("host_id") || !fields.contains("interface") ||
+      !fields["host_id"].is_string() || !fields["interface"].is_string())
+    return;
+  const std::string uplink = view.uplink(fields["host_id"].get<std::string>());
+  if (!uplink.empty() && fields["interface"] == uplink) {
+    throw invalid("/interface",
+                  fmt::format("{} is the uplink of host {}: a VM NIC needs its own interface",
+                              uplink, fields["host_id"].get<std::string>()));
+  }
+}
+
+// --- one registration per kind ---
+
+using W = const WriteScope&;
+
+const std::map<std::string, Rules, std::less<>>& registry() {
+  static const std::map<std::string, Rules, std::less<>> all = {
+      {"tenants",
+       {.before_write = [](W w, Row& row, const Row*) { tenants(w.db, w.who, row); },
+        .held_by = tenant_held_by}},
+      {"tokens",
+       {.before_write = [](W w, Row& row, const Row* before) { tokens(w.db, w.who, row, before); },
+        .before_delete = token_before_delete}},
+      {"logical-networks",
+       {.before_write =
+            [](W w, Row& row, const Row*) {
+              require_unique_name(w.db, kind("logical-networks"), row);
+            }}},
+      {"sites",
+       {.before_write = [](W w, Row& row, const Row* before) { sites(w.db, w.who, row, before); }}},
+      {"ip-pools",
+       {.before_write = [](W w, Row& row,
+                           const Row* before) { ip_pools(w.db, w.who, row, before); },
+        .held_by = ip_pool_held_by,
+        // ip_pools() reads every optional field through contains().
+        .partial_fields = true}},
+      {"mac-pools",
+       {.before_write = [](W w, Row& row, const Row* before) { mac_pools(w.db, row, before); },
+        .held_by = mac_pool_held_by}},
+      {"hosts",
+       {.before_write = [](W w, Row& row,
+                           const Row* before) { hosts(w.db, w.hints, w.who, row, before); },
+        .computed = host_computed}},
+      {"vm-networks",
+       {.before_write = [](W w, Row& row,
+                           const Row* before) { vm_networks(w.db, w.who, row, before); }}},
+      {"vm-subnets",
+       {.before_write = [](W w, Row& row,
+                           const Row* before) { vm_subnets(w.db, w.hints, w.who, row, before); }}},
+      {"vm-nics",
+       {.before_write = [](W w, Row& row,
+                           const Row* before) { vm_nics(w.db, w.hints, w.who, row, before); },
+        .computed = nic_computed,
+        .check_placement = nic_placement}},
+      {"gateways",
+       {.before_write = [](W w, Row& row,
+                           const Row* before) { gateways(w.db, w.hints, w.who, row, before); },
+        .computed = gateway_computed}},
+      {"routes",
+       {.before_write = [](W w, Row& row,
+                           const Row* before) { routes(w.db, w.who, row, before); }}},
+  };
+  return all;
+}
+
 }  // namespace
+
+const Rules& rules_of(const Kind& kind) {
+  // Every kind has its registration: checked once, at the first use.
+  static const std::map<const Kind*, const Rules*> by_kind = [] {
+    std::map<const Kind*, const Rules*> out;
+    for (const Kind& k : kinds()) {
+      const auto it = registry().find(k.collection);
+      if (it == registry().end())
+        throw std::logic_error("the kind " + k.collection + " has no rules in semantics.cpp");
+      out[&k] = &it->second;
+    }
+    if (out.size() != registry().size())
+      throw std::logic_error("semantics.cpp registers rules for a kind that does not exist");
+    return out;
+  }();
+  return *by_kind.at(&kind);
+}
 
 void grant_what_tenants_use(Database& db) {
   const Kind& tenants_kind = kind("tenants");
   std::vector<Row> upgraded;
-  auto s = db.prepare("SELECT id FROM tenants");
-  while (s.step()) {
-    auto tenant = load_row(db, tenants_kind, s.column_text(0));
-    if (!tenant || tenant->fields.contains("logical_network_ids")) continue;
-    auto collect = [&](const char* sql) {
-      json ids = json::array();
-      auto q = db.prepare(sql);
-      q.bind(1, tenant->id);
-      while (q.step()) ids.push_back(q.column_text(0));
-      return ids;
-    };
-    tenant->fields["logical_network_ids"] = collect(
-        "SELECT DISTINCT logical_network_id FROM vm_networks WHERE tenant_id = ? ORDER BY 1");
-    tenant->fields["external_pool_ids"] = collect(
-        "SELECT DISTINCT external_pool_id FROM gateways WHERE tenant_id = ? AND "
-        "external_pool_id IS NOT NULL ORDER BY 1");
-    tenant->etag = new_etag();
-    upgraded.push_back(std::move(*tenant));
+  for (auto& tenant : rows_where(db, tenants_kind, {})) {
+    if (tenant.fields.contains("logical_network_ids")) continue;
+    tenant.fields["logical_network_ids"] =
+        objects(db, kind("vm-networks")).distinct("logical_network_id", "tenant_id", tenant.id);
+    tenant.fields["external_pool_ids"] =
+        objects(db, kind("gateways")).distinct("external_pool_id", "tenant_id", tenant.id);
+    tenant.etag = new_etag();
+    upgraded.push_back(std::move(tenant));
   }
   for (const Row& row : upgraded) update_row(db, tenants_kind, row);
 }
 
 void before_write(Database& db, AllocationHints& hints, const Kind& kind, const Principal& who,
                   Row& row, const Row* before) {
-  const std::string& c = kind.collection;
-  if (c == "tenants") return tenants(db, who, row);
-  if (c == "logical-networks") return require_unique_name(db, kind, row);
-  if (c == "tokens") return tokens(db, who, row, before);
-  if (c == "sites") return sites(db, who, row, before);
-  if (c == "mac-pools") return mac_pools(db, row, before);
-  if (c == "ip-pools") return ip_pools(db, who, row, before);
-  if (c == "hosts") return hosts(db, hints, who, row, before);
-  if (c == "vm-networks") return vm_networks(db, who, row, before);
-  if (c == "vm-subnets") return vm_subnets(db, hints, who, row, before);
-  if (c == "vm-nics") return vm_nics(db, hints, who, row, before);
-  if (c == "gateways") return gateways(db, hints, who, row, before);
-  if (c == "routes") return routes(db, who, row, before);
+  if (const auto f = rules_of(kind).before_write) f({db, hints, who}, row, before);
 }
 
 void before_delete(Database& db, AllocationHints& hints, const Kind& kind, const Row& row) {
   // Whatever refers to the object keeps it alive: name the users.
   std::vector<std::string> users;
   for (const Kind& other : kinds()) {
-    std::vector<std::string> columns;
     for (const auto& f : other.fields) {
-      if (f.column && f.ref == kind.collection) columns.push_back(f.name);
-    }
-    if (kind.collection == "tenants" && other.tenant_owned) columns.push_back("tenant_id");
-    for (const auto& column : columns) {
-      auto s =
-          db.prepare(fmt::format("SELECT id FROM {} WHERE {} = ? LIMIT 5", other.table, column));
-      s.bind(1, row.id);
-      while (s.step()) users.push_back(fmt::format("{} {}", other.collection, s.column_text(0)));
+      if (!f.column || f.ref != kind.collection) continue;
+      for (const auto& user :
+           objects(db, other).where({.column = f.name, .value = row.id, .limit = 5}))
+        users.push_back(fmt::format("{} {}", other.collection, user.id));
     }
   }
   // A tenant's grants (a JSON list in its body).
-  const char* grants = kind.collection == "logical-networks" ? "logical_network_ids"
-                       : kind.collection == "ip-pools"       ? "external_pool_ids"
-                                                             : nullptr;
-  if (grants != nullptr) {
+  if (!kind.granted_in.empty()) {
     // Read in C++, not with SQLite's JSON functions: the SQL stays portable
     // (migrations/README.md). Deleting a logical network or a pool is rare.
-    auto s = db.prepare("SELECT id, body FROM tenants");
-    while (s.step() && users.size() < 5) {
-      const json ids = json::parse(s.column_text(1)).value(grants, json::array());
+    for (const auto& tenant : rows_where(db, model::kind("tenants"), {})) {
+      if (users.size() >= 5) break;
+      const json ids = tenant.fields.value(kind.granted_in, json::array());
       if (std::find(ids.begin(), ids.end(), json(row.id)) != ids.end())
-        users.push_back(fmt::format("tenants {} (granted)", s.column_text(0)));
+        users.push_back(fmt::format("tenants {} (granted)", tenant.id));
     }
   }
-  if (kind.collection == "ip-pools" || kind.collection == "mac-pools") {
-    auto s = db.prepare(kind.collection == "ip-pools"
-                            ? "SELECT owner_id FROM ip_allocations WHERE pool_id = ? LIMIT 5"
-                            : "SELECT owner_id FROM mac_allocations WHERE scope = ? LIMIT 5");
-    s.bind(1, row.id);
-    while (s.step()) users.push_back(fmt::format("the address of {}", s.column_text(0)));
-  }
+  const Rules& rules = rules_of(kind);
+  if (rules.held_by) rules.held_by(db, row, users);
   if (!users.empty()) {
     std::string list;
     for (const auto& u : users) list += (list.empty() ? "" : ", ") + u;
     throw conflict(fmt::format("{} {} is in use by {}", kind.singular, row.id, list));
   }
-  if (kind.collection == "tokens" && text(row.fields, "role") == "admin") {
-    auto s = db.prepare("SELECT COUNT(*) FROM tokens WHERE role = 'admin'");
-    s.step();
-    if (s.column_int(0) <= 1)
-      throw conflict("it is the last admin token: create another one first");
-  }
+  if (rules.before_delete) rules.before_delete(db, row);
   free_allocations(db, hints, row.id);
 }
 
+void check_placement(const RealizationView* view, const Kind& kind, const json& fields) {
+  if (const auto f = rules_of(kind).check_placement; f != nullptr && view != nullptr)
+    f(*view, fields);
+}
+
 void add_computed(Database& db, const Kind& kind, json& object, const RealizationView* view) {
-  if (kind.collection == "gateways") {
-    // What the physical network routes to external_ip: the VM network's
-    // subnets (forwarding; a NAT gateway advertises only its address).
-    json prefixes = json::array();
-    if (text(object, "kind") == "forwarding") {
-      auto s = db.prepare("SELECT body FROM vm_subnets WHERE vm_network_id = ? ORDER BY rowid");
-      s.bind(1, text(object, "vm_network_id"));
-      while (s.step()) prefixes.push_back(json::parse(s.column_text(0)).at("prefix"));
-    }
-    object["advertised_prefixes"] = std::move(prefixes);
-    object["configuration_state"] =
-        view != nullptr
-            ? view->gateway_state(object.at("id"), object)
-            : json{
-                  {"status", "pending"},
-                  {"detail", json::array({{{"code", "host_not_connected"},
-                                           {"message", "no agent has connected for this host"}}})}};
-    return;
-  }
-  // Realization state, from the southbound side when there is one (an
-  // offline tool has none: nothing is connected).
-  if (view != nullptr && kind.collection == "hosts") {
-    const json state = view->host_state(object.at("id"));
-    for (const auto& [key, value] : state.items()) object[key] = value;
-    return;
-  }
-  if (view != nullptr && kind.collection == "vm-nics") {
-    object["configuration_state"] = view->nic_state(object.at("id"), object);
-    return;
-  }
-  const json not_connected = {
-      {"status", "pending"},
-      {"detail", json::array({{{"code", "host_not_connected"},
-                               {"message", "no agent has connected for this host"}}})}};
-  if (kind.collection == "hosts") {
-    object["connected"] = false;
-    object["last_seen"] = nullptr;
-    object["desired_generation"] = 0;
-    object["realized_generation"] = 0;
-    object["configuration_state"] = not_connected;
-  } else if (kind.collection == "vm-nics") {
-    object["configuration_state"] =
-        object.contains("host_id")
-            ? not_connected
-            : json{{"status", "pending"},
-                   {"detail",
-                    json::array({{{"code", "not_placed"},
-                                  {"message", "the NIC has no host_id and interface yet"}}})}};
-  }
+  if (const auto f = rules_of(kind).computed) f(db, object, view);
 }
 
 }  // namespace vnet::model

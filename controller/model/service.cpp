@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "controller/model/rows.h"
+#include "controller/store/records.h"
 #include "shared/util/time.h"
 #include "shared/util/uuid.h"
 
@@ -72,29 +73,14 @@ void check_envelope(const Kind& kind, const Principal& who, const json& body, co
   }
 }
 
-// A NIC bound to its host's uplink would have the agent attach a VM port's
-// XDP program there and cut the host off (the agent refuses it too, with
-// interface_reserved, for the hosts the controller has not heard from).
-void check_placement(const RealizationView* view, const Kind& kind, const json& fields) {
-  if (view == nullptr || kind.collection != "vm-nics" || !fields.contains("host_id") ||
-      !fields.contains("interface") || !fields["host_id"].is_string() ||
-      !fields["interface"].is_string())
-    return;
-  const std::string uplink = view->uplink(fields["host_id"].get<std::string>());
-  if (!uplink.empty() && fields["interface"] == uplink) {
-    throw invalid("/interface",
-                  fmt::format("{} is the uplink of host {}: a VM NIC needs its own interface",
-                              uplink, fields["host_id"].get<std::string>()));
-  }
-}
-
 // The kind's own rules run even when fields failed their checks, so that
 // one answer names every bad field (docs/api.md: a bad DNS server must not
 // hide a bad range). Their errors on fields that have one already are left
 // out, and nothing they did stays: the write rolls back. Only for kinds
-// whose rules read every optional field through contains(): the others
-// assume valid fields, and their rules run once the fields are.
-bool rules_take_partial_fields(const Kind& kind) { return kind.collection == "ip-pools"; }
+// whose rules read every optional field through contains()
+// (Rules::partial_fields): the others assume valid fields, and their rules
+// run once the fields are.
+bool rules_take_partial_fields(const Kind& kind) { return rules_of(kind).partial_fields; }
 
 template <class F>
 void run_rules(const Kind& kind, std::vector<FieldError>& errors, F&& rules) {
@@ -136,10 +122,6 @@ auto with_conflicts(F&& f) {
 
 }  // namespace
 
-namespace {
-thread_local uint64_t last_sequence = 0;
-}
-
 // Change-log rows kept: a replica that falls further behind reloads
 // everything. Pruned every kPruneEvery sequences.
 constexpr int64_t kChangeLogKept = 100000;
@@ -148,9 +130,7 @@ constexpr int64_t kPruneEvery = 1000;
 Service::Service(store::Store& store) : store_(store) {
   store_.write([&](store::Database& db) {
     grant_what_tenants_use(db);
-    auto s = db.prepare("SELECT COALESCE(MAX(seq), 0) FROM change_log");
-    s.step();
-    applied_seq_ = s.column_int(0);
+    applied_seq_ = store::ChangeLog(db).last();
   });
   store_.set_after_begin([this](store::Database& db) {
     // What others committed since this replica last looked comes first, so
@@ -168,40 +148,39 @@ Service::Service(store::Store& store) : store_(store) {
     followed_.clear();
     applied_seq_ = committed_seq_;
     hints_.clear();
+    sequence_out_ = nullptr;
     if (guard_.on_end) guard_.on_end(false);
   });
   store_.set_on_commit([this] {
     if (guard_.on_end) guard_.on_end(true);
-    last_sequence = 0;
+    uint64_t* sequence = std::exchange(sequence_out_, nullptr);
     committed_seq_ = applied_seq_;
     if (!followed_.empty()) {
       if (sink_) sink_(std::move(followed_));
       followed_.clear();
     }
     if (pending_.empty()) return;
-    if (sink_) last_sequence = sink_(std::move(pending_));
+    const uint64_t given = sink_ ? sink_(std::move(pending_)) : 0;
+    if (sequence != nullptr) *sequence = given;
     pending_.clear();
   });
 }
 
 std::vector<Change> Service::others_changes(store::Database& db) {
   std::vector<Change> out;
-  auto s = db.prepare(
-      "SELECT seq, collection, object_id FROM change_log WHERE seq > ? ORDER BY seq LIMIT 10000");
-  s.bind(1, applied_seq_);
   // Each object once, in the order of its first change, with its newest.
   std::vector<std::pair<std::string, std::string>> objects;
   std::map<std::pair<std::string, std::string>, int64_t> newest;
   int64_t last = applied_seq_;
-  while (s.step()) {
-    const int64_t seq = s.column_int(0);
-    if (seq != last + 1 && out.empty() && objects.empty()) {
+  for (auto& entry : store::ChangeLog(db).since(applied_seq_, 10000)) {
+    if (entry.seq != last + 1 && out.empty() && objects.empty()) {
       out.push_back({kResyncAll, "", std::nullopt});  // pruned past us: reload all
     }
-    last = seq;
-    std::pair<std::string, std::string> object{s.column_text(1), s.column_text(2)};
+    last = entry.seq;
+    std::pair<std::string, std::string> object{std::move(entry.collection),
+                                               std::move(entry.object_id)};
     if (!newest.contains(object)) objects.push_back(object);
-    newest[object] = seq;
+    newest[object] = entry.seq;
   }
   if (last == applied_seq_) return out;
   applied_seq_ = last;
@@ -219,20 +198,17 @@ std::vector<Change> Service::others_changes(store::Database& db) {
 
 void Service::log_changes(store::Database& db) {
   if (pending_.empty()) return;
-  auto s = db.prepare("INSERT INTO change_log (seq, collection, object_id) VALUES (?, ?, ?)");
+  std::vector<store::ChangeLog::Entry> entries;
+  bool prune = false;
   for (auto& c : pending_) {
-    s.reset();
     c.log_seq = ++applied_seq_;
-    s.bind(1, c.log_seq).bind(2, c.collection).bind(3, c.id).run();
-    if (applied_seq_ % kPruneEvery == 0) {
-      db.prepare("DELETE FROM change_log WHERE seq <= ?")
-          .bind(1, applied_seq_ - kChangeLogKept)
-          .run();
-    }
+    entries.push_back({c.log_seq, c.collection, c.id});
+    prune = prune || applied_seq_ % kPruneEvery == 0;
   }
-  if (db.engine() == store::Engine::kPostgresql) {
-    db.prepare("SELECT pg_notify('vnet_changes', ?)").bind(1, std::to_string(applied_seq_)).run();
-  }
+  store::ChangeLog log(db);
+  log.append(entries);
+  if (prune) log.prune_through(applied_seq_ - kChangeLogKept);
+  store::announce(db, std::to_string(applied_seq_));
 }
 
 void Service::follow_changes() {
@@ -246,7 +222,17 @@ void Service::follow_changes() {
   });
 }
 
-uint64_t Service::last_change_sequence() { return last_sequence; }
+template <class F>
+Written Service::write(F&& f) {
+  Written out;
+  out.object = with_conflicts([&] {
+    return store_.write([&](store::Database& db) {
+      sequence_out_ = &out.sequence;
+      return f(db, out);
+    });
+  });
+  return out;
+}
 
 void Service::changed(const Kind& kind, const Row& row, const Row* before) {
   pending_.push_back({kind.collection, row.id, row.fields,
@@ -270,9 +256,7 @@ void Service::check_quota(store::Database& db, const Kind& kind, const Row& row)
       tenant && tenant->fields.contains(field) && tenant->fields[field].is_number_integer()) {
     limit = tenant->fields[field].get<long long>();
   }
-  auto s = db.prepare("SELECT count FROM tenant_usage WHERE tenant_id = ? AND collection = ?");
-  s.bind(1, row.tenant_id).bind(2, kind.collection);
-  const long long used = s.step() ? s.column_int(0) : 0;
+  const long long used = store::TenantUsage(db).used(row.tenant_id, kind.collection);
   if (used >= limit) {
     throw conflict(fmt::format("tenant {} has {} {}s, its quota; an administrator may raise "
                                "{} on the tenant",
@@ -285,14 +269,7 @@ void Service::check_quota(store::Database& db, const Kind& kind, const Row& row)
 // collections with a quota, in the same transaction.
 void Service::count_usage(store::Database& db, const Kind& kind, const Row& row, int delta) {
   if (quotas_.of(kind.collection) < 0 || row.tenant_id.empty()) return;
-  db.prepare(
-        "INSERT INTO tenant_usage (tenant_id, collection, count) VALUES (?, ?, ?) "
-        "ON CONFLICT (tenant_id, collection) DO UPDATE SET count = tenant_usage.count + ?")
-      .bind(1, row.tenant_id)
-      .bind(2, kind.collection)
-      .bind(3, static_cast<int64_t>(std::max(delta, 0)))
-      .bind(4, static_cast<int64_t>(delta))
-      .run();
+  store::TenantUsage(db).add(row.tenant_id, kind.collection, delta);
 }
 
 void Service::guard_check() {
@@ -302,22 +279,19 @@ void Service::guard_check() {
 std::optional<Principal> Service::authenticate(std::string_view token) {
   const std::string hash = sha256_hex(token);
   return store_.read([&](store::Database& db) -> std::optional<Principal> {
-    auto s = db.prepare("SELECT id, role, tenant_id FROM tokens WHERE secret_sha256 = ?");
-    s.bind(1, hash);
-    if (!s.step()) return std::nullopt;
+    auto holder = store::Tokens(db).by_secret(hash);
+    if (!holder) return std::nullopt;
     Principal p;
-    p.token_id = s.column_text(0);
-    p.role = s.column_text(1) == "admin" ? Role::kAdmin : Role::kTenant;
-    p.tenant_id = s.column_text(2);
+    p.token_id = std::move(holder->token_id);
+    p.role = holder->role == "admin" ? Role::kAdmin : Role::kTenant;
+    p.tenant_id = std::move(holder->tenant_id);
     return p;
   });
 }
 
 std::optional<std::string> Service::bootstrap_admin_token() {
   return store_.write([&](store::Database& db) -> std::optional<std::string> {
-    auto s = db.prepare("SELECT COUNT(*) FROM tokens WHERE role = 'admin'");
-    s.step();
-    if (s.column_int(0) > 0) return std::nullopt;
+    if (store::Tokens(db).admins() > 0) return std::nullopt;
     Row row;
     row.id = new_uuid();
     row.etag = new_etag();
@@ -329,7 +303,19 @@ std::optional<std::string> Service::bootstrap_admin_token() {
   });
 }
 
-json Service::create(const Principal& who, const Kind& kind, const json& body) {
+json Service::insert_new(store::Database& db, const Kind& kind, const Principal& who, Row& row,
+                         std::vector<FieldError>& errors) {
+  run_rules(kind, errors, [&] { before_write(db, hints_, kind, who, row, nullptr); });
+  check_quota(db, kind, row);
+  insert_row(db, kind, row);
+  count_usage(db, kind, row, +1);
+  changed(kind, row, nullptr);
+  json out = present(db, realization_, kind, row);
+  if (!row.secret.empty()) out["token"] = row.secret;  // shown once, never stored
+  return out;
+}
+
+Written Service::create(const Principal& who, const Kind& kind, const json& body) {
   require_collection_access(who, kind);
   Row row;
   row.id = new_uuid();
@@ -345,68 +331,51 @@ json Service::create(const Principal& who, const Kind& kind, const json& body) {
   check_placement(realization_, kind, row.fields);
   row.etag = new_etag();
   row.fields["created_at"] = rfc3339(std::chrono::system_clock::now());
-  return with_conflicts([&] {
-    return store_.write([&](store::Database& db) {
-      if (load_row(db, kind, row.id))
-        throw conflict(fmt::format("a {} with id {} exists already", kind.singular, row.id));
-      run_rules(kind, errors, [&] { before_write(db, hints_, kind, who, row, nullptr); });
-      check_quota(db, kind, row);
-      insert_row(db, kind, row);
-      count_usage(db, kind, row, +1);
-      changed(kind, row, nullptr);
-      json out = present(db, realization_, kind, row);
-      if (!row.secret.empty()) out["token"] = row.secret;
-      return out;
-    });
+  return write([&](store::Database& db, Written&) {
+    if (load_row(db, kind, row.id))
+      throw conflict(fmt::format("a {} with id {} exists already", kind.singular, row.id));
+    return insert_new(db, kind, who, row, errors);
   });
 }
 
-PutResult Service::put(const Principal& who, const Kind& kind, const std::string& id,
-                       const json& body, const std::optional<std::string>& if_match) {
+Written Service::put(const Principal& who, const Kind& kind, const std::string& id,
+                     const json& body, const std::optional<std::string>& if_match) {
   require_collection_access(who, kind);
   require_uuid(id);
-  return with_conflicts([&] {
-    return store_.write([&](store::Database& db) {
-      auto existing = load_row(db, kind, id);
-      if (existing && !visible_to(who, kind, *existing)) throw no_such(kind, id);
-      Row row;
-      row.id = id;
-      check_envelope(kind, who, body, id, row);
-      if (!existing) {
-        if (if_match && *if_match != "*")
-          throw precondition_failed(
-              fmt::format("there is no {} with id {} to match", kind.singular, id));
-        if (if_match)
-          throw precondition_failed(fmt::format("there is no {} with id {}", kind.singular, id));
-        std::vector<FieldError> errors;
-        row.fields = check_fields(kind, who, body, Write::kCreate, nullptr, &errors);
-        check_placement(realization_, kind, row.fields);
-        row.etag = new_etag();
-        row.fields["created_at"] = rfc3339(std::chrono::system_clock::now());
-        run_rules(kind, errors, [&] { before_write(db, hints_, kind, who, row, nullptr); });
-        check_quota(db, kind, row);
-        insert_row(db, kind, row);
-        count_usage(db, kind, row, +1);
-        changed(kind, row, nullptr);
-        json out = present(db, realization_, kind, row);
-        if (!row.secret.empty()) out["token"] = row.secret;
-        return PutResult{out, true};
-      }
-      check_if_match(kind, *existing, if_match);
-      if (!row.tenant_id.empty() && row.tenant_id != existing->tenant_id)
-        throw invalid("/tenant_id", "cannot be changed");
-      row.tenant_id = existing->tenant_id;
+  return write([&](store::Database& db, Written& written) {
+    auto existing = load_row(db, kind, id);
+    if (existing && !visible_to(who, kind, *existing)) throw no_such(kind, id);
+    Row row;
+    row.id = id;
+    check_envelope(kind, who, body, id, row);
+    if (!existing) {
+      if (if_match && *if_match != "*")
+        throw precondition_failed(
+            fmt::format("there is no {} with id {} to match", kind.singular, id));
+      if (if_match)
+        throw precondition_failed(fmt::format("there is no {} with id {}", kind.singular, id));
       std::vector<FieldError> errors;
-      row.fields = check_fields(kind, who, body, Write::kReplace, existing->fields, &errors);
+      row.fields = check_fields(kind, who, body, Write::kCreate, nullptr, &errors);
       check_placement(realization_, kind, row.fields);
-      if (errors.empty() && row.fields == existing->fields)
-        return PutResult{present(db, realization_, kind, *existing), false};  // idempotent
       row.etag = new_etag();
-      run_rules(kind, errors, [&] { before_write(db, hints_, kind, who, row, &*existing); });
-      update_row(db, kind, row);
-      changed(kind, row, &*existing);
-      return PutResult{present(db, realization_, kind, row), false};
-    });
+      row.fields["created_at"] = rfc3339(std::chrono::system_clock::now());
+      written.created = true;
+      return insert_new(db, kind, who, row, errors);
+    }
+    check_if_match(kind, *existing, if_match);
+    if (!row.tenant_id.empty() && row.tenant_id != existing->tenant_id)
+      throw invalid("/tenant_id", "cannot be changed");
+    row.tenant_id = existing->tenant_id;
+    std::vector<FieldError> errors;
+    row.fields = check_fields(kind, who, body, Write::kReplace, existing->fields, &errors);
+    check_placement(realization_, kind, row.fields);
+    if (errors.empty() && row.fields == existing->fields)
+      return present(db, realization_, kind, *existing);  // idempotent
+    row.etag = new_etag();
+    run_rules(kind, errors, [&] { before_write(db, hints_, kind, who, row, &*existing); });
+    update_row(db, kind, row);
+    changed(kind, row, &*existing);
+    return present(db, realization_, kind, row);
   });
 }
 
@@ -463,8 +432,7 @@ Page Service::list(const Principal& who, const Kind& kind,
   std::optional<std::string> name_pattern, state;
   std::string sort = "created";
   const Field* name = name_field_of(kind);
-  const bool stateful =
-      kind.collection == "hosts" || kind.collection == "vm-nics" || kind.collection == "gateways";
+  const bool stateful = kind.has_state;
   for (const auto& [key, value] : filters) {
     if (key == "sort") {
       if (value != "name" && value != "-name" && value != "created" && value != "-created")
@@ -524,35 +492,27 @@ Page Service::list(const Principal& who, const Kind& kind,
       throw invalid("?cursor", "is not a cursor this server gave out for this order");
     }
   }
-  std::string sql = fmt::format("SELECT rowid, id, {}, etag, body FROM {} WHERE 1 = 1",
-                                kind.tenant_owned ? "tenant_id" : "''", kind.table);
-  if (!by_name && !cursor.empty()) sql += descending ? " AND rowid < ?" : " AND rowid > ?";
-  for (const auto& [column, _] : where) sql += " AND " + column + " = ?";
-  sql += descending ? " ORDER BY rowid DESC" : " ORDER BY rowid";
+  store::Objects::Scan scan{.equal = {}, .after = std::nullopt, .descending = descending};
+  if (!by_name && !cursor.empty()) scan.after = after;
+  for (const auto& [column, value] : where) scan.equal.emplace_back(column, value);
   return store_.read([&](store::Database& db) {
-    auto s = db.prepare(sql);
-    int i = 1;
-    if (!by_name && !cursor.empty()) s.bind(i++, after);
-    for (const auto& [_, value] : where) s.bind(i++, value);
     Page page;
     std::vector<std::pair<int64_t, json>> matched;
     // Rows are read until a page and one more matched (by creation), or all
     // of them (by name, sorted here).
-    while (s.step()) {
-      if (!by_name && matched.size() == limit + 1) break;
-      Row row;
-      const int64_t rowid = s.column_int(0);
-      row.id = s.column_text(1);
-      row.tenant_id = s.column_text(2);
-      row.etag = s.column_text(3);
-      row.fields = json::parse(s.column_text(4));
-      if (name_pattern && !name_matches(*name_pattern, row.fields.value(name->name, ""))) continue;
+    objects(db, kind).scan(scan, [&](store::ObjectRow&& stored) {
+      if (!by_name && matched.size() == limit + 1) return false;
+      const int64_t rowid = stored.rowid;
+      const Row row = to_row(std::move(stored));
+      if (name_pattern && !name_matches(*name_pattern, row.fields.value(name->name, "")))
+        return true;
       json item = present(db, realization_, kind, row);
       if (state && (!item.contains("configuration_state") ||
                     item["configuration_state"].value("status", "") != *state))
-        continue;
+        return true;
       matched.emplace_back(rowid, std::move(item));
-    }
+      return true;
+    });
     if (by_name) {
       auto key = [&](const json& o) {
         std::string n = o.value(name->name, "");
@@ -575,58 +535,51 @@ Page Service::list(const Principal& who, const Kind& kind,
   });
 }
 
-json Service::patch(const Principal& who, const Kind& kind, const std::string& id,
-                    const json& patch, const std::optional<std::string>& if_match) {
+Written Service::patch(const Principal& who, const Kind& kind, const std::string& id,
+                       const json& patch, const std::optional<std::string>& if_match) {
   require_collection_access(who, kind);
-  return with_conflicts([&] {
-    return store_.write([&](store::Database& db) {
-      auto existing = load_row(db, kind, id);
-      if (!existing || !visible_to(who, kind, *existing)) throw no_such(kind, id);
-      check_if_match(kind, *existing, if_match);
-      Row row = *existing;
-      Row probe;
-      check_envelope(kind, who, patch, id, probe);
-      if (!probe.tenant_id.empty() && probe.tenant_id != existing->tenant_id)
-        throw invalid("/tenant_id", "cannot be changed");
-      std::vector<FieldError> errors;
-      row.fields = check_fields(kind, who, patch, Write::kPatch, existing->fields, &errors);
-      check_placement(realization_, kind, row.fields);
-      if (errors.empty() && row.fields == existing->fields)
-        return present(db, realization_, kind, *existing);
-      row.etag = new_etag();
-      run_rules(kind, errors, [&] { before_write(db, hints_, kind, who, row, &*existing); });
-      update_row(db, kind, row);
-      changed(kind, row, &*existing);
-      return present(db, realization_, kind, row);
-    });
+  return write([&](store::Database& db, Written&) {
+    auto existing = load_row(db, kind, id);
+    if (!existing || !visible_to(who, kind, *existing)) throw no_such(kind, id);
+    check_if_match(kind, *existing, if_match);
+    Row row = *existing;
+    Row probe;
+    check_envelope(kind, who, patch, id, probe);
+    if (!probe.tenant_id.empty() && probe.tenant_id != existing->tenant_id)
+      throw invalid("/tenant_id", "cannot be changed");
+    std::vector<FieldError> errors;
+    row.fields = check_fields(kind, who, patch, Write::kPatch, existing->fields, &errors);
+    check_placement(realization_, kind, row.fields);
+    if (errors.empty() && row.fields == existing->fields)
+      return present(db, realization_, kind, *existing);
+    row.etag = new_etag();
+    run_rules(kind, errors, [&] { before_write(db, hints_, kind, who, row, &*existing); });
+    update_row(db, kind, row);
+    changed(kind, row, &*existing);
+    return present(db, realization_, kind, row);
   });
 }
 
-void Service::remove(const Principal& who, const Kind& kind, const std::string& id,
-                     const std::optional<std::string>& if_match) {
+uint64_t Service::remove(const Principal& who, const Kind& kind, const std::string& id,
+                         const std::optional<std::string>& if_match) {
   require_collection_access(who, kind);
-  with_conflicts([&] {
-    store_.write([&](store::Database& db) {
-      auto existing = load_row(db, kind, id);
-      if (!existing || !visible_to(who, kind, *existing)) throw no_such(kind, id);
-      check_if_match(kind, *existing, if_match);
-      before_delete(db, hints_, kind, *existing);
-      delete_row(db, kind, id);
-      count_usage(db, kind, *existing, -1);
-      deleted(kind, *existing);
-    });
-    return 0;
-  });
+  return write([&](store::Database& db, Written&) {
+           auto existing = load_row(db, kind, id);
+           if (!existing || !visible_to(who, kind, *existing)) throw no_such(kind, id);
+           check_if_match(kind, *existing, if_match);
+           before_delete(db, hints_, kind, *existing);
+           delete_row(db, kind, id);
+           count_usage(db, kind, *existing, -1);
+           deleted(kind, *existing);
+           return json();
+         })
+      .sequence;
 }
 
 std::map<std::string, int64_t> Service::counts() {
   return store_.read([&](store::Database& db) {
     std::map<std::string, int64_t> out;
-    for (const auto& k : kinds()) {
-      auto s = db.prepare(fmt::format("SELECT COUNT(*) FROM {}", k.table));
-      s.step();
-      out[k.collection] = s.column_int(0);
-    }
+    for (const auto& k : kinds()) out[k.collection] = objects(db, k).count();
     return out;
   });
 }

@@ -25,8 +25,13 @@ struct Page {
   std::optional<std::string> next;  // cursor of the next page
 };
 
-struct PutResult {
+// What a write did: the object as GET shows it, the sequence number the
+// change sink gave the write's changes (what ?wait=realized waits for; 0
+// when it changed nothing, as an idempotent PUT), and whether a PUT created
+// the object.
+struct Written {
   nlohmann::json object;
+  uint64_t sequence = 0;
   bool created = false;
 };
 
@@ -42,19 +47,20 @@ class Service {
   // Creates an admin token when none exists (first start); returns its secret.
   std::optional<std::string> bootstrap_admin_token();
 
-  nlohmann::json create(const Principal& who, const Kind& kind, const nlohmann::json& body);
-  PutResult put(const Principal& who, const Kind& kind, const std::string& id,
-                const nlohmann::json& body, const std::optional<std::string>& if_match);
+  Written create(const Principal& who, const Kind& kind, const nlohmann::json& body);
+  Written put(const Principal& who, const Kind& kind, const std::string& id,
+              const nlohmann::json& body, const std::optional<std::string>& if_match);
   nlohmann::json get(const Principal& who, const Kind& kind, const std::string& id);
   // filters: field name -> value, for the kind's reference fields (and
   // tenant_id for an admin); anything else is a 400.
   Page list(const Principal& who, const Kind& kind,
             const std::map<std::string, std::string>& filters, size_t limit,
             const std::string& cursor);
-  nlohmann::json patch(const Principal& who, const Kind& kind, const std::string& id,
-                       const nlohmann::json& patch, const std::optional<std::string>& if_match);
-  void remove(const Principal& who, const Kind& kind, const std::string& id,
-              const std::optional<std::string>& if_match);
+  Written patch(const Principal& who, const Kind& kind, const std::string& id,
+                const nlohmann::json& patch, const std::optional<std::string>& if_match);
+  // The sequence of the deletion (as Written's).
+  uint64_t remove(const Principal& who, const Kind& kind, const std::string& id,
+                  const std::optional<std::string>& if_match);
 
   // Objects by collection, for /metrics.
   std::map<std::string, int64_t> counts();
@@ -64,9 +70,6 @@ class Service {
   // number it gave them.
   using ChangeSink = std::function<uint64_t(std::vector<Change>)>;
   void set_change_sink(ChangeSink sink) { sink_ = std::move(sink); }
-  // The sequence number of the last write this thread committed, 0 when it
-  // changed nothing (an idempotent PUT): what ?wait=realized waits for.
-  static uint64_t last_change_sequence();
   void set_realization(const RealizationView* view) { realization_ = view; }
   // Runs at the end of every write, under the write lock, with the
   // transaction's changes so far; throws a Problem to refuse the write (the
@@ -91,6 +94,14 @@ class Service {
   void set_quota_defaults(QuotaDefaults quotas) { quotas_ = quotas; }
 
  private:
+  // Runs f(db, written) in a write transaction; f returns the object and
+  // may set `created`; the sequence is filled in at commit.
+  template <class F>
+  Written write(F&& f);
+  // Inserts a new object (its fields checked, `errors` those that failed)
+  // after its kind's rules and quota: what GET shows of it.
+  nlohmann::json insert_new(store::Database& db, const Kind& kind, const Principal& who, Row& row,
+                            std::vector<FieldError>& errors);
   void changed(const Kind& kind, const Row& row, const Row* before);
   void deleted(const Kind& kind, const Row& before);
   void guard_check();
@@ -108,6 +119,7 @@ class Service {
   AllocationHints hints_;         // guarded by the store's write lock
   int64_t applied_seq_ = 0;       // guarded by the store's write lock
   int64_t committed_seq_ = 0;     // applied_seq_ as of the last commit: a rollback returns to it
+  uint64_t* sequence_out_ = nullptr;  // the running write's Written::sequence (write lock)
   const RealizationView* realization_ = nullptr;
   Guard guard_;
   QuotaDefaults quotas_;

@@ -7,6 +7,7 @@
 
 #include "controller/model/rows.h"
 #include "controller/policy/compiler.h"
+#include "controller/store/records.h"
 #include "controller/store/store.h"
 #include "shared/log/log.h"
 #include "shared/policy/json.h"
@@ -415,36 +416,23 @@ std::map<std::string, uint64_t> Engine::assign_generations(
   std::map<std::string, uint64_t> out;
   if (hashes.empty()) return out;
   store_.write([&](store::Database& db) {
-    auto read =
-        db.prepare("SELECT generation, sha256, log_seq FROM host_policies WHERE host_id = ?");
-    // A host deleted meanwhile has no row to refer to: skipped by the WHERE.
-    auto write = db.prepare(
-        "INSERT INTO host_policies (host_id, generation, sha256, log_seq) "
-        "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM hosts WHERE id = ?1) "
-        "ON CONFLICT (host_id) DO UPDATE SET generation = excluded.generation, "
-        "sha256 = excluded.sha256, log_seq = excluded.log_seq");
+    // A host deleted meanwhile is skipped by put().
+    store::HostPolicies policies(db);
     for (const auto& [host, hash] : hashes) {
-      read.reset();
-      read.bind(1, host);
       uint64_t stored = 0;
-      if (read.step()) {
-        stored = static_cast<uint64_t>(read.column_int(0));
-        if (read.column_text(1) == hash) {  // numbered already (by another replica)
+      if (const auto numbered = policies.get(host)) {
+        stored = numbered->generation;
+        if (numbered->sha256 == hash) {  // numbered already (by another replica)
           out[host] = stored;
           continue;
         }
         // Compiled by another replica from a newer model: this content is
         // older than what the hosts may have; left unnumbered (behind_).
-        if (read.column_int(2) > model_.log_position) continue;
+        if (numbered->log_seq > model_.log_position) continue;
       }
       const auto floor = floors.find(host);
       out[host] = std::max(stored, floor == floors.end() ? 0 : floor->second) + 1;
-      write.reset();
-      write.bind(1, host)
-          .bind(2, static_cast<int64_t>(out[host]))
-          .bind(3, hash)
-          .bind(4, model_.log_position)
-          .run();
+      policies.put(host, {.generation = out[host], .sha256 = hash, .log_seq = model_.log_position});
       if (written != nullptr) ++*written;
     }
   });

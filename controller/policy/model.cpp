@@ -5,6 +5,8 @@
 #include <algorithm>
 
 #include "controller/store/database.h"
+#include "controller/store/objects.h"
+#include "controller/store/records.h"
 
 namespace vnet::compiler {
 namespace {
@@ -74,17 +76,14 @@ Model Model::load(store::Database& db) {
   Model model;
   // One read transaction, so every table is read from the same snapshot.
   const store::ReadTransaction snapshot(db);
-  {
-    auto s = db.prepare("SELECT COALESCE(MAX(seq), 0) FROM change_log");
-    s.step();
-    model.log_position = s.column_int(0);
-  }
+  model.log_position = store::ChangeLog(db).last();
   // Parents before children: a NIC's network comes from its subnet.
   for (const char* collection : kCollections) {
-    auto s = db.prepare(fmt::format("SELECT id, body FROM {}", table_of(collection)));
-    while (s.step()) {
-      model.apply({collection, s.column_text(0), json::parse(s.column_text(1))});
-    }
+    store::Objects objects(db, table_of(collection), false);
+    objects.scan({}, [&](store::ObjectRow&& row) {
+      model.apply({collection, std::move(row.id), json::parse(row.body)});
+      return true;
+    });
   }
   return model;
 }

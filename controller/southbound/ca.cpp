@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "controller/store/records.h"
 #include "controller/store/store.h"
 #include "shared/log/log.h"
 #include "shared/proto/southbound.h"
@@ -51,9 +52,9 @@ CertificateAuthority::CertificateAuthority(const std::filesystem::path& dir, sto
     return key;
   };
   store.write([&](store::Database& db) {
-    std::string sealed;
-    auto s = db.prepare("SELECT name, value FROM secrets WHERE name IN ('ca.crt', 'ca.key')");
-    while (s.step()) (s.column_text(0) == "ca.crt" ? ca_pem_ : sealed) = s.column_text(1);
+    store::Secrets secrets(db);
+    ca_pem_ = secrets.get("ca.crt").value_or("");
+    const std::string sealed = secrets.get("ca.key").value_or("");
     if (!sealed.empty()) {
       const auto key = read_key();
       if (!key) {
@@ -83,10 +84,8 @@ CertificateAuthority::CertificateAuthority(const std::filesystem::path& dir, sto
     }
     ca_key_pem_ = tls::generate_key();
     ca_pem_ = tls::self_signed_ca(ca_key_pem_, "vnet controller CA", kCaLifetime).certificate_pem;
-    auto insert = db.prepare("INSERT INTO secrets (name, value) VALUES (?, ?)");
-    insert.bind(1, "ca.crt").bind(2, ca_pem_).run();
-    insert.reset();
-    insert.bind(1, "ca.key").bind(2, tls::seal(*key, ca_key_pem_, "vnet ca.key")).run();
+    secrets.put("ca.crt", ca_pem_);
+    secrets.put("ca.key", tls::seal(*key, ca_key_pem_, "vnet ca.key"));
     spdlog::info("ca_created store={}", log::quote(store.name()));
   });
   write_file_atomically(dir / "ca.crt", ca_pem_, 0644);

@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include "controller/model/rows.h"
+#include "controller/store/records.h"
 #include "controller/store/store.h"
 #include "shared/util/time.h"
 
@@ -12,12 +13,7 @@ Enrollment::Enrollment(store::Store& store, const CertificateAuthority& ca, Cloc
     : store_(store), ca_(ca), now_(now ? std::move(now) : Clock([] { return unix_now(); })) {}
 
 std::map<std::string, int64_t> Enrollment::certificates() {
-  return store_.read([&](store::Database& db) {
-    std::map<std::string, int64_t> out;
-    auto s = db.prepare("SELECT host_id, not_after FROM host_certificates");
-    while (s.step()) out[s.column_text(0)] = s.column_int(1);
-    return out;
-  });
+  return store_.read([&](store::Database& db) { return store::Enrollments(db).certificates(); });
 }
 
 Enrollment::Token Enrollment::create(const std::string& host_id, std::chrono::seconds ttl) {
@@ -27,11 +23,7 @@ Enrollment::Token Enrollment::create(const std::string& host_id, std::chrono::se
   for (unsigned char b : random) t.token += fmt::format("{:02x}", b);
   t.expires_at = now_() + ttl.count();
   store_.write([&](store::Database& db) {
-    db.prepare("INSERT INTO enrollment_tokens (token_sha256, host_id, expires_at) VALUES (?, ?, ?)")
-        .bind(1, model::sha256_hex(t.token))
-        .bind(2, host_id)
-        .bind(3, t.expires_at)
-        .run();
+    store::Enrollments(db).add_token(model::sha256_hex(t.token), host_id, t.expires_at);
   });
   return t;
 }
@@ -40,14 +32,14 @@ CertificateAuthority::HostCertificate Enrollment::redeem(const std::string& host
                                                          const std::string& token,
                                                          const std::string& csr) {
   const auto issued = store_.write([&](store::Database& db) {
-    auto s = db.prepare(
-        "SELECT host_id, expires_at, used_at FROM enrollment_tokens WHERE token_sha256 = ?");
-    s.bind(1, model::sha256_hex(token));
-    if (!s.step() || s.column_text(0) != host_id)
+    store::Enrollments enrollments(db);
+    const std::string token_sha256 = model::sha256_hex(token);
+    const auto issued_token = enrollments.token(token_sha256);
+    if (!issued_token || issued_token->host_id != host_id)
       throw EnrollError(401, "the enrollment token is not one issued for this host");
-    if (!s.column_is_null(2))
+    if (issued_token->used)
       throw EnrollError(401, "the enrollment token was used already; ask for a new one");
-    if (s.column_int(1) <= now_())
+    if (issued_token->expires_at <= now_())
       throw EnrollError(401, "the enrollment token has expired; ask for a new one");
     CertificateAuthority::HostCertificate cert;
     try {
@@ -56,10 +48,7 @@ CertificateAuthority::HostCertificate Enrollment::redeem(const std::string& host
       throw EnrollError(400, fmt::format("the CSR is not usable: {}", e.what()));
     }
     const int64_t now = now_();
-    db.prepare("UPDATE enrollment_tokens SET used_at = ? WHERE token_sha256 = ?")
-        .bind(1, now)
-        .bind(2, model::sha256_hex(token))
-        .run();
+    enrollments.use_token(token_sha256, now);
     record(db, host_id, cert, now);
     return cert;
   });
@@ -69,23 +58,14 @@ CertificateAuthority::HostCertificate Enrollment::redeem(const std::string& host
 
 void Enrollment::record(store::Database& db, const std::string& host_id,
                         const CertificateAuthority::HostCertificate& cert, int64_t now) {
-  db.prepare(
-        "INSERT INTO host_certificates (host_id, serial, not_after, issued_at) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (host_id) DO UPDATE SET serial = excluded.serial, "
-        "not_after = excluded.not_after, issued_at = excluded.issued_at")
-      .bind(1, host_id)
-      .bind(2, cert.serial)
-      .bind(3, cert.not_after)
-      .bind(4, now)
-      .run();
+  store::Enrollments(db).record_certificate(host_id, cert.serial, cert.not_after, now);
 }
 
 CertificateAuthority::HostCertificate Enrollment::renew(const std::string& host_id,
                                                         const std::string& csr) {
   const auto cert = store_.write([&](store::Database& db) {
-    auto s = db.prepare("SELECT 1 FROM host_certificates WHERE host_id = ? AND not_after > ?");
-    s.bind(1, host_id).bind(2, now_());
-    if (!s.step()) throw EnrollError(401, "the host holds no current certificate to renew");
+    if (!store::Enrollments(db).has_current(host_id, now_()))
+      throw EnrollError(401, "the host holds no current certificate to renew");
     CertificateAuthority::HostCertificate issued;
     try {
       issued = ca_.sign_host(csr, host_id);
@@ -100,24 +80,15 @@ CertificateAuthority::HostCertificate Enrollment::renew(const std::string& host_
 }
 
 bool Enrollment::revoke(const std::string& host_id) {
-  const bool revoked = store_.write([&](store::Database& db) {
-    db.prepare("DELETE FROM enrollment_tokens WHERE host_id = ? AND used_at IS NULL")
-        .bind(1, host_id)
-        .run();
-    auto s = db.prepare("DELETE FROM host_certificates WHERE host_id = ?");
-    s.bind(1, host_id).run();
-    return db.changes() > 0;
-  });
+  const bool revoked =
+      store_.write([&](store::Database& db) { return store::Enrollments(db).revoke(host_id); });
   if (revoked && observer_) observer_(host_id, std::nullopt);
   return revoked;
 }
 
 bool Enrollment::is_current(const std::string& host_id, const std::string& serial) {
   return store_.read([&](store::Database& db) {
-    auto s = db.prepare(
-        "SELECT 1 FROM host_certificates WHERE host_id = ? AND serial = ? AND not_after > ?");
-    s.bind(1, host_id).bind(2, serial).bind(3, now_());
-    return s.step();
+    return store::Enrollments(db).has_current(host_id, now_(), serial);
   });
 }
 

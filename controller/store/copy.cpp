@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <optional>
+#include <stdexcept>
 
 namespace vnet::store {
 
@@ -28,6 +30,25 @@ const std::vector<std::string>& schema_tables() {
                                                   "change_log",
                                                   "secrets"};
   return tables;
+}
+
+namespace {
+const std::string& known_table(const std::string& table) {
+  const auto& all = schema_tables();
+  if (std::find(all.begin(), all.end(), table) == all.end())
+    throw std::logic_error(fmt::format("{} is not a table of the schema", table));
+  return table;
+}
+}  // namespace
+
+int64_t row_count(Database& db, const std::string& table) {
+  auto s = db.prepare(fmt::format("SELECT COUNT(*) FROM {}", known_table(table)));
+  s.step();
+  return s.column_int(0);
+}
+
+void delete_rows(Database& db, const std::string& table) {
+  db.exec(fmt::format("DELETE FROM {}", known_table(table)));
 }
 
 std::vector<std::pair<std::string, int64_t>> copy_rows(

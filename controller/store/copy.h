@@ -17,6 +17,11 @@ namespace vnet::store {
 // rows can be inserted in with foreign keys on).
 const std::vector<std::string>& schema_tables();
 
+// Rows in `table` (one of schema_tables()).
+int64_t row_count(Database& db, const std::string& table);
+// Deletes every row of `table` (one of schema_tables()).
+void delete_rows(Database& db, const std::string& table);
+
 // Copies every row of `tables`, in order, from `from` into `to` (inside the
 // caller's transactions), naming the source's columns, so a column the
 // target has beyond them (PostgreSQL's rowid) takes its default; rows go in

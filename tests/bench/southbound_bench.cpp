@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
     auto& s = c.service();
     const vnet::model::Principal admin{vnet::model::Role::kAdmin, "", ""};
     auto create = [&](const char* kind, const json& body) {
-      return s.create(admin, vnet::model::kind(kind), body)["id"].get<std::string>();
+      return s.create(admin, vnet::model::kind(kind), body).object["id"].get<std::string>();
     };
     const std::string ln = create("logical-networks", {{"name", "dc"}});
     const std::string site = create(
@@ -289,7 +289,8 @@ int main(int argc, char** argv) {
   const std::string admin = [&] {
     const vnet::model::Principal a{vnet::model::Role::kAdmin, "", ""};
     return ctl.service()
-        .create(a, vnet::model::kind("tokens"), {{"name", "bench"}})["token"]
+        .create(a, vnet::model::kind("tokens"), {{"name", "bench"}})
+        .object["token"]
         .get<std::string>();
   }();
   auto replica_of = [&](size_t k) -> vnet::app::Controller& {

@@ -115,8 +115,9 @@ Controller::Controller(std::filesystem::path dir, uint16_t southbound_port, std:
   } else {
     // A restart (or a second replica): make a fresh admin token to keep talking.
     model::Principal admin{model::Role::kAdmin, "", ""};
-    admin_token_ =
-        service().create(admin, model::kind("tokens"), {{"name", "test restart"}}).at("token");
+    admin_token_ = service()
+                       .create(admin, model::kind("tokens"), {{"name", "test restart"}})
+                       .object.at("token");
   }
   thread_ = std::thread([this] { app_->run(); });
 }

@@ -146,7 +146,7 @@ TEST(PolicyGuard, RepairsOfAnAlreadyBrokenHostGoThroughNewBreakagesDoNot) {
   model::Service service(store);
   const model::Principal admin{model::Role::kAdmin, "", ""};
   auto create = [&](const char* kind, const json& body) {
-    return service.create(admin, model::kind(kind), body);
+    return service.create(admin, model::kind(kind), body).object;
   };
   const json ln = create("logical-networks", {{"name", "dc"}});
   const json site = create("sites", {{"logical_network_id", ln["id"]},

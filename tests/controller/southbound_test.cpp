@@ -541,7 +541,7 @@ TEST(SouthboundStart, AHostWhosePolicyIsInvalidAtStartIsHeldBackNotRefused) {
     model::Service service(store);  // no guard: as an older release wrote it
     const model::Principal admin{model::Role::kAdmin, "", ""};
     auto create = [&](const char* kind, const json& body) {
-      return service.create(admin, model::kind(kind), body)["id"].get<std::string>();
+      return service.create(admin, model::kind(kind), body).object["id"].get<std::string>();
     };
     const std::string ln = create("logical-networks", {{"name", "dc"}});
     const std::string site = create(
@@ -590,14 +590,17 @@ TEST(Enrollment, TokensExpireAndCertificatesLapseOnTheInjectedClock) {
   model::Service service(store);
   const model::Principal admin{model::Role::kAdmin, "", ""};
   const std::string ln =
-      service.create(admin, model::kind("logical-networks"), {{"name", "dc"}})["id"];
-  const std::string site = service.create(admin, model::kind("sites"),
-                                          {{"logical_network_id", ln},
-                                           {"name", "s"},
-                                           {"subnets", {{{"prefix", "192.168.1.0/24"}}}}})["id"];
-  const std::string h =
-      service.create(admin, model::kind("hosts"),
-                     {{"name", "h1"}, {"site_id", site}, {"pa", "192.168.1.10"}})["id"];
+      service.create(admin, model::kind("logical-networks"), {{"name", "dc"}}).object["id"];
+  const std::string site = service
+                               .create(admin, model::kind("sites"),
+                                       {{"logical_network_id", ln},
+                                        {"name", "s"},
+                                        {"subnets", {{{"prefix", "192.168.1.0/24"}}}}})
+                               .object["id"];
+  const std::string h = service
+                            .create(admin, model::kind("hosts"),
+                                    {{"name", "h1"}, {"site_id", site}, {"pa", "192.168.1.10"}})
+                            .object["id"];
   southbound::CertificateAuthority ca(dir.path());
   int64_t now = 1'000'000;
   southbound::Enrollment enrollment(store, ca, [&] { return now; });

@@ -3,12 +3,16 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
 #include "controller/alloc/allocators.h"
 #include "controller/model/service.h"
+#include "controller/store/allocations.h"
 #include "controller/store/migrations.h"
+#include "controller/store/objects.h"
 #include "controller/store/postgresql.h"
 #include "controller/store/store.h"
 #include "tests/controller/api_fixture.h"
@@ -146,6 +150,154 @@ TEST(StoreInvariants, TheDatabaseItselfRefusesDuplicates) {
                store::StoreError);
 }
 
+// The object tables' repository: what the model asks for, in creation
+// order, and never a name that is not an identifier spliced into SQL.
+TEST(Repositories, ObjectsSelectInCreationOrderAndRefuseNamesThatAreNotIdentifiers) {
+  TempDir dir;
+  store::Store store(test_store_url(dir.path()));
+  store.write([](store::Database& db) {
+    store::Objects tenants(db, "tenants", false);
+    for (const char* id : {"t3", "t1", "t2"}) {
+      tenants.insert({.rowid = 0, .id = id, .tenant_id = "", .etag = "e", .body = "{}"},
+                     {{"name", std::string("name-") + id}});
+    }
+    store::Objects networks(db, "logical_networks", false);
+    networks.insert({.rowid = 0, .id = "l", .tenant_id = "", .etag = "e", .body = "{}"},
+                    {{"name", std::string("l")}});
+    store::Objects vm_networks(db, "vm_networks", true);
+    for (const char* id : {"n1", "n2", "n3"}) {
+      vm_networks.insert({.rowid = 0,
+                          .id = id,
+                          .tenant_id = id == std::string("n3") ? "t2" : "t1",
+                          .etag = "e",
+                          .body = fmt::format(R"({{"name":"{}"}})", id)},
+                         {{"tenant_id", std::string(id == std::string("n3") ? "t2" : "t1")},
+                          {"logical_network_id", std::string("l")},
+                          {"rdid", std::string("r-") + id}});
+    }
+  });
+  store.read([](store::Database& db) {
+    store::Objects tenants(db, "tenants", false);
+    auto ids = [](const std::vector<store::ObjectRow>& rows) {
+      std::vector<std::string> out;
+      for (const auto& r : rows) out.push_back(r.id);
+      return out;
+    };
+    EXPECT_EQ(ids(tenants.where({})), (std::vector<std::string>{"t3", "t1", "t2"}));
+    EXPECT_EQ(ids(tenants.where({.except_id = "t1", .limit = 1})), std::vector<std::string>{"t3"});
+    EXPECT_EQ(ids(tenants.where({.column = "name", .value = std::string("name-t2")})),
+              std::vector<std::string>{"t2"});
+    EXPECT_EQ(tenants.count(), 3);
+    store::Objects vm_networks(db, "vm_networks", true);
+    const auto n3 = vm_networks.get("n3");
+    ASSERT_TRUE(n3);
+    EXPECT_EQ(n3->tenant_id, "t2");
+    EXPECT_EQ(n3->body, R"({"name":"n3"})");
+    EXPECT_FALSE(vm_networks.get("n4"));
+    EXPECT_EQ(vm_networks.count_by("tenant_id"),
+              (std::map<std::string, int64_t>{{"t1", 2}, {"t2", 1}}));
+    EXPECT_EQ(vm_networks.distinct("logical_network_id", "tenant_id", std::string("t1")),
+              std::vector<std::string>{"l"});
+    // A page after the first row, newest first, and stopping when told.
+    std::vector<std::string> seen;
+    vm_networks.scan({.equal = {{"tenant_id", std::string("t1")}}}, [&](store::ObjectRow&& r) {
+      seen.push_back(r.id);
+      return true;
+    });
+    EXPECT_EQ(seen, (std::vector<std::string>{"n1", "n2"}));
+    seen.clear();
+    const int64_t first = vm_networks.get("n1")->rowid;
+    vm_networks.scan({.equal = {}, .after = first + 100, .descending = true},
+                     [&](store::ObjectRow&& r) {
+                       seen.push_back(r.id);
+                       return seen.size() < 2;
+                     });
+    EXPECT_EQ(seen, (std::vector<std::string>{"n3", "n2"}));
+    // Names come from the model's kinds, never from a request; still, one
+    // that is not an identifier is refused before any SQL is made of it.
+    EXPECT_THROW(store::Objects(db, "tenants; DROP TABLE tenants", false), std::logic_error);
+    EXPECT_THROW(tenants.where({.column = "name = name OR 1", .value = std::string("x")}),
+                 std::logic_error);
+    EXPECT_THROW(tenants.count_by("1name"), std::logic_error);
+    EXPECT_EQ(tenants.count(), 3);
+  });
+}
+
+// Provider addresses are freed by their scope's prefix; a NIC's customer
+// address stays.
+TEST(Repositories, FreeingOneScopesAddressesKeepsTheOthers) {
+  TempDir dir;
+  store::Store store(test_store_url(dir.path()));
+  store.write([](store::Database& db) {
+    store::Allocations a(db);
+    a.take_address("ln:x", 10, "", "nic");
+    a.take_address("subnet:y", 11, "", "nic");
+    a.take_address("ln:x", 12, "", "other");
+    a.take_mac("given", 0x02, "nic");
+    EXPECT_EQ(a.address_owner("ln:x", 10), "nic");
+    EXPECT_EQ(a.mac_owner("given", 0x02), "nic");
+    EXPECT_THROW(a.free_addresses("nic", "ln%"), std::logic_error);
+    a.free_addresses("nic", "ln:");
+    EXPECT_FALSE(a.address_owner("ln:x", 10));
+    EXPECT_EQ(a.address_owner("subnet:y", 11), "nic");
+    EXPECT_EQ(a.address_owner("ln:x", 12), "other");
+    std::vector<uint64_t> taken;
+    a.taken(store::Allocations::Space::kAddresses, "ln:x")(0, 100, [&](uint64_t v) {
+      taken.push_back(v);
+      return true;
+    });
+    EXPECT_EQ(taken, std::vector<uint64_t>{12});
+    a.free_macs("nic");
+    EXPECT_FALSE(a.mac_owner("given", 0x02));
+  });
+}
+
+// Each write returns the sequence the change sink gave its own changes
+// (what ?wait=realized waits for), under concurrent writers too; a write
+// that changed nothing returns 0.
+TEST(Repositories, WritesReturnTheSequenceOfTheirOwnChanges) {
+  TempDir dir;
+  store::Store store(test_store_url(dir.path()));
+  model::Service service(store);
+  std::mutex mutex;
+  std::map<uint64_t, std::vector<std::string>> given;  // sequence -> ids changed
+  uint64_t next = 100;
+  service.set_change_sink([&](std::vector<model::Change> changes) {
+    std::lock_guard lock(mutex);
+    const uint64_t sequence = next += 7;
+    for (const auto& c : changes) given[sequence].push_back(c.id);
+    return sequence;
+  });
+  std::vector<std::thread> threads;
+  std::vector<std::pair<std::string, uint64_t>> written(40);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        const auto w =
+            service.create(kAdmin, model::kind("tenants"), {{"name", fmt::format("t{}-{}", t, i)}});
+        written[t * 10 + i] = {w.object.at("id"), w.sequence};
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<uint64_t> sequences;
+  for (const auto& [id, sequence] : written) {
+    ASSERT_TRUE(given.contains(sequence)) << id;
+    EXPECT_EQ(given[sequence], std::vector<std::string>{id});
+    sequences.insert(sequence);
+  }
+  EXPECT_EQ(sequences.size(), 40u);
+  const std::string id = written.front().first;
+  const json body = {{"name", "renamed"}};
+  const auto patched = service.patch(kAdmin, model::kind("tenants"), id, body, std::nullopt);
+  EXPECT_EQ(given[patched.sequence], std::vector<std::string>{id});
+  const auto same = service.put(kAdmin, model::kind("tenants"), id, body, std::nullopt);
+  EXPECT_EQ(same.sequence, 0u);  // nothing changed
+  EXPECT_FALSE(same.created);
+  const uint64_t removed = service.remove(kAdmin, model::kind("tenants"), id, std::nullopt);
+  EXPECT_EQ(given[removed], std::vector<std::string>{id});
+}
+
 TEST(Allocators, FirstFreeSkipsTakenAndStopsAtTheEnd) {
   using alloc::first_free;
   EXPECT_EQ(first_free({{10, 12}}, {}), 10u);
@@ -182,18 +334,20 @@ TEST(Concurrency, ParallelNicCreatesNeverShareAnAddressOrMac) {
   store::Store store(test_store_url(dir.path()));
   model::Service service(store);
   const auto& k = [](const char* c) -> const model::Kind& { return model::kind(c); };
-  const std::string tenant = service.create(kAdmin, k("tenants"), {{"name", "contoso"}}).at("id");
-  const std::string ln = service.create(kAdmin, k("logical-networks"), {{"name", "dc"}}).at("id");
+  const std::string tenant =
+      service.create(kAdmin, k("tenants"), {{"name", "contoso"}}).object.at("id");
+  const std::string ln =
+      service.create(kAdmin, k("logical-networks"), {{"name", "dc"}}).object.at("id");
   const std::string net =
       service
           .create(kAdmin, k("vm-networks"),
                   {{"name", "AAA"}, {"tenant_id", tenant}, {"logical_network_id", ln}})
-          .at("id");
+          .object.at("id");
   const std::string subnet =
       service
           .create(kAdmin, k("vm-subnets"),
                   {{"vm_network_id", net}, {"name", "s"}, {"prefix", "10.0.0.0/24"}})
-          .at("id");
+          .object.at("id");
   service.create(
       kAdmin, k("ip-pools"),
       {{"vm_subnet_id", subnet}, {"ranges", {{{"start", "10.0.0.10"}, {"end", "10.0.0.59"}}}}});
@@ -209,7 +363,8 @@ TEST(Concurrency, ParallelNicCreatesNeverShareAnAddressOrMac) {
       for (int i = 0; i < kPerThread; ++i) {
         try {
           const json nic =
-              service.create(kAdmin, k("vm-nics"), {{"vm_subnet_id", subnet}, {"vm_name", "v"}});
+              service.create(kAdmin, k("vm-nics"), {{"vm_subnet_id", subnet}, {"vm_name", "v"}})
+                  .object;
           std::lock_guard lock(mutex);
           ips.push_back(nic.at("ip"));
           macs.push_back(nic.at("mac"));
@@ -241,9 +396,9 @@ TEST(Concurrency, ParallelSubnetsGetDistinctVsids) {
   store::Store store(test_store_url(dir.path()));
   model::Service service(store);
   const std::string tenant =
-      service.create(kAdmin, model::kind("tenants"), {{"name", "t"}}).at("id");
+      service.create(kAdmin, model::kind("tenants"), {{"name", "t"}}).object.at("id");
   const std::string ln =
-      service.create(kAdmin, model::kind("logical-networks"), {{"name", "dc"}}).at("id");
+      service.create(kAdmin, model::kind("logical-networks"), {{"name", "dc"}}).object.at("id");
   std::mutex mutex;
   std::vector<int> vsids;
   std::vector<std::thread> threads;
@@ -255,13 +410,13 @@ TEST(Concurrency, ParallelSubnetsGetDistinctVsids) {
                                             {{"name", fmt::format("n{}-{}", t, i)},
                                              {"tenant_id", tenant},
                                              {"logical_network_id", ln}})
-                                    .at("id");
+                                    .object.at("id");
         const int vsid = service
                              .create(kAdmin, model::kind("vm-subnets"),
                                      {{"vm_network_id", net},
                                       {"name", "s"},
                                       {"prefix", fmt::format("10.{}.{}.0/24", t, i)}})
-                             .at("vsid");
+                             .object.at("vsid");
         std::lock_guard lock(mutex);
         vsids.push_back(vsid);
       }

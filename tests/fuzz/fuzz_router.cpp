@@ -39,10 +39,10 @@ struct World {
     admin = *service->bootstrap_admin_token();
     const model::Principal system{model::Role::kAdmin, "", ""};
     const auto t = service->create(system, model::kind("tenants"), {{"name", "fuzz"}});
-    tenant =
-        service
-            ->create(system, model::kind("tokens"), {{"name", "fuzz"}, {"tenant_id", t.at("id")}})
-            .at("token");
+    tenant = service
+                 ->create(system, model::kind("tokens"),
+                          {{"name", "fuzz"}, {"tenant_id", t.object.at("id")}})
+                 .object.at("token");
     const auto ln = service->create(system, model::kind("logical-networks"), {{"name", "dc"}});
     (void)ln;
   }
