@@ -4,117 +4,90 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <concepts>
+#include <type_traits>
 
 #include "controller/model/rows.h"
 #include "controller/policy/compiler.h"
 #include "controller/store/records.h"
 #include "controller/store/store.h"
 #include "shared/log/log.h"
+#include "shared/policy/encoding.h"
 #include "shared/policy/json.h"
 
 namespace vnet::compiler {
 namespace {
 
-// The policy's content as bytes for hashing: every field, fixed order,
-// strings length-prefixed. Much cheaper than JSON for hosts with thousands
-// of records (this runs for every recompiled host).
-class Bytes {
+// The policy's content as bytes for hashing: every field of the encoding
+// (shared/policy/encoding.h's describe(), which the JSON encoding walks
+// too), in its order, lists count-prefixed, strings length-prefixed, the
+// generation left out. Much cheaper than hashing the JSON text for hosts
+// with thousands of records (this runs for every recompiled host).
+class ContentBytes {
  public:
   template <class T>
-  void raw(const T& v) {
-    out_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  void operator()(const char*, const T& value) {
+    put(value);
   }
-  void text(const std::string& s) {
-    raw(static_cast<uint32_t>(s.size()));
-    out_ += s;
+  template <class T>
+  void version(const char*, const T&) {}  // the generation is not content
+  template <class T>
+  void object(const char*, const T& value) {
+    policy::describe(*this, value);
   }
-  void uuid(const Uuid& u) { out_.append(reinterpret_cast<const char*>(u.bytes().data()), 16); }
-  void mac(const net::MacAddress& m) {
-    out_.append(reinterpret_cast<const char*>(m.bytes().data()), m.bytes().size());
+  template <class T>
+  void list(const char*, const std::vector<T>& items) {
+    raw(static_cast<uint32_t>(items.size()));
+    for (const auto& item : items) {
+      if constexpr (policy::Described<T>) {
+        policy::describe(*this, item);
+      } else {
+        put(item);
+      }
+    }
   }
-  void ip(net::Ipv4Address a) { raw(a.to_u32()); }
-  void prefix(const net::IpPrefix& p) {
-    raw(p.first().v4().to_u32());
-    raw(p.length());
-  }
+
   void reserve(size_t n) { out_.reserve(n); }
   const std::string& str() const { return out_; }
 
  private:
+  template <class T>
+  void raw(const T& v) {
+    out_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void put(const std::string& s) {
+    raw(static_cast<uint32_t>(s.size()));
+    out_ += s;
+  }
+  void put(bool v) { raw(static_cast<uint8_t>(v)); }
+  template <std::unsigned_integral T>
+  void put(T v) {
+    raw(v);
+  }
+  template <class E>
+  requires std::is_enum_v<E>
+  void put(E v) { raw(static_cast<std::underlying_type_t<E>>(v)); }
+  void put(net::Vsid v) { raw(v.value()); }
+  void put(const Uuid& u) { out_.append(reinterpret_cast<const char*>(u.bytes().data()), 16); }
+  void put(const net::MacAddress& m) {
+    out_.append(reinterpret_cast<const char*>(m.bytes().data()), m.bytes().size());
+  }
+  void put(net::Ipv4Address a) { raw(a.to_u32()); }
+  void put(const net::IpPrefix& p) {
+    raw(p.first().v4().to_u32());
+    raw(p.length());
+  }
+
   std::string out_;
 };
 
 }  // namespace
 
 std::string content_hash(const policy::HostPolicy& p) {
-  Bytes b;
+  ContentBytes b;
   b.reserve(64 + p.lookup_records.size() * 24 + p.customer_routes.size() * 32 +
             p.ports.size() * 96);
-  b.uuid(p.host_id);
-  b.ip(p.provider.pa);
-  b.raw(p.provider.prefix_len);
-  b.raw(p.provider.flow_entropy);
-  b.raw(static_cast<uint32_t>(p.provider.routes.size()));
-  for (const auto& r : p.provider.routes) {
-    b.prefix(r.prefix);
-    b.ip(r.next_hop);
-  }
-  b.raw(static_cast<uint32_t>(p.ports.size()));
-  for (const auto& port : p.ports) {
-    b.uuid(port.nic_id);
-    b.text(port.interface);
-    b.mac(port.mac);
-    b.ip(port.ca);
-    b.raw(port.prefix_len);
-    b.ip(port.gateway);
-    b.raw(static_cast<uint32_t>(port.dns.size()));
-    for (const auto& d : port.dns) b.ip(d);
-    b.raw(port.vsid.value());
-    b.uuid(port.rdid);
-    b.raw(port.mtu);
-  }
-  b.raw(static_cast<uint32_t>(p.lookup_records.size()));
-  for (const auto& r : p.lookup_records) {
-    b.raw(r.vsid.value());
-    b.ip(r.ca);
-    b.mac(r.mac);
-    b.ip(r.pa);
-    b.raw(static_cast<uint8_t>(r.rule));
-  }
-  b.raw(static_cast<uint32_t>(p.customer_routes.size()));
-  for (const auto& r : p.customer_routes) {
-    b.uuid(r.rdid);
-    b.raw(r.vsid.value());
-    b.prefix(r.prefix);
-    b.ip(r.next_hop);
-    b.raw(r.metric);
-  }
-  b.raw(static_cast<uint32_t>(p.rewrite_pas.size()));
-  for (const auto& r : p.rewrite_pas) {
-    b.uuid(r.nic_id);
-    b.ip(r.ca);
-    b.ip(r.pa);
-  }
-  b.raw(static_cast<uint32_t>(p.gateways.size()));
-  for (const auto& g : p.gateways) {
-    b.uuid(g.gateway_id);
-    b.uuid(g.rdid);
-    b.raw(static_cast<uint8_t>(g.kind));
-    b.ip(g.external_ip);
-    b.ip(g.pa);
-    b.text(g.interface);
-    b.raw(g.prefix_len);
-    b.ip(g.next_hop);
-    b.raw(static_cast<uint32_t>(g.nat_rules.size()));
-    for (const auto& r : g.nat_rules) {
-      b.raw(static_cast<uint8_t>(r.protocol));
-      b.raw(r.external_port);
-      b.ip(r.internal_ip);
-      b.raw(r.internal_port);
-    }
-    b.raw(static_cast<uint32_t>(g.advertised_prefixes.size()));
-    for (const auto& prefix : g.advertised_prefixes) b.prefix(prefix);
-  }
+  policy::describe(b, p);
   return model::sha256_hex(b.str());
 }
 

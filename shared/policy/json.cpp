@@ -2,26 +2,18 @@
 
 #include <fmt/format.h>
 
+#include <concepts>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "shared/policy/delta.h"
+#include "shared/policy/encoding.h"
 #include "shared/util/json_text.h"
 
 namespace vnet::policy {
 namespace {
 
 using nlohmann::json;
-
-// --- writing ---
-// build<J> writes fields in DESIGN.md's order; J = ordered_json keeps that
-// order in text, which people read (GET /hosts/{id}/policy, the agent's file).
-
-template <class J>
-J addresses_json(const std::vector<net::Ipv4Address>& list) {
-  J out = J::array();
-  for (const auto& a : list) out.push_back(a.to_string());
-  return out;
-}
 
 // --- reading ---
 
@@ -215,88 +207,93 @@ GatewayPolicy read_gateway(const json& j, const std::string& path) {
 
 namespace {
 
+// --- writing ---
+// describe() (encoding.h) names the fields in DESIGN.md's order; J =
+// ordered_json keeps that order in text, which people read (GET
+// /hosts/{id}/policy, the agent's file).
+
 template <class J>
-J element(const ProviderRoute& r) {
-  return J{{"prefix", r.prefix.to_string()}, {"next_hop", r.next_hop.to_string()}};
+J scalar(const std::string& v) {
+  return J(v);
 }
 template <class J>
-J element(const Port& port) {
-  return J{{"nic_id", port.nic_id.to_string()},  {"interface", port.interface},
-           {"mac", port.mac.to_string()},        {"ca", port.ca.to_string()},
-           {"prefix_len", port.prefix_len},      {"gateway", port.gateway.to_string()},
-           {"dns", addresses_json<J>(port.dns)}, {"vsid", port.vsid.value()},
-           {"rdid", port.rdid.to_string()},      {"mtu", port.mtu}};
+J scalar(bool v) {
+  return J(v);
+}
+template <class J, std::unsigned_integral T>
+J scalar(T v) {
+  return J(v);
 }
 template <class J>
-J element(const LookupRecord& rec) {
-  return J{{"vsid", rec.vsid.value()},
-           {"ca", rec.ca.to_string()},
-           {"mac", rec.mac.to_string()},
-           {"pa", rec.pa.to_string()},
-           {"rule", to_string(rec.rule)}};
+J scalar(net::Vsid v) {
+  return J(v.value());
 }
 template <class J>
-J element(const CustomerRoute& r) {
-  return J{{"rdid", r.rdid.to_string()},
-           {"vsid", r.vsid.value()},
-           {"prefix", r.prefix.to_string()},
-           {"next_hop", r.next_hop.to_string()},
-           {"metric", r.metric}};
+J scalar(const Uuid& v) {
+  return J(v.to_string());
 }
 template <class J>
-J element(const RewritePa& r) {
-  return J{{"nic_id", r.nic_id.to_string()}, {"ca", r.ca.to_string()}, {"pa", r.pa.to_string()}};
-}
-template <class J, class T>
-J elements(const std::vector<T>& items);
-template <class J>
-J element(const NatRule& rule) {
-  return J{{"protocol", to_string(rule.protocol)},
-           {"external_port", rule.external_port},
-           {"internal_ip", rule.internal_ip.to_string()},
-           {"internal_port", rule.internal_port}};
+J scalar(const net::MacAddress& v) {
+  return J(v.to_string());
 }
 template <class J>
-J element(const net::IpPrefix& prefix) {
-  return J(prefix.to_string());
+J scalar(net::Ipv4Address v) {
+  return J(v.to_string());
 }
 template <class J>
-J element(const GatewayPolicy& g) {
-  return J{{"gateway_id", g.gateway_id.to_string()},
-           {"rdid", g.rdid.to_string()},
-           {"kind", to_string(g.kind)},
-           {"external_ip", g.external_ip.to_string()},
-           {"pa", g.pa.to_string()},
-           {"interface", g.interface},
-           {"prefix_len", g.prefix_len},
-           {"next_hop", g.next_hop.to_string()},
-           {"nat_rules", elements<J>(g.nat_rules)},
-           {"advertised_prefixes", elements<J>(g.advertised_prefixes)}};
+J scalar(const net::IpPrefix& v) {
+  return J(v.to_string());
 }
+template <class J, class E>
+requires std::is_enum_v<E> J scalar(E v) { return J(std::string(to_string(v))); }
+
+template <class J>
+class JsonWriter {
+ public:
+  template <class T>
+  void operator()(const char* name, const T& value) {
+    out_[name] = scalar<J>(value);
+  }
+  template <class T>
+  void version(const char* name, const T& value) {
+    out_[name] = scalar<J>(value);
+  }
+  template <class T>
+  void object(const char* name, const T& value) {
+    out_[name] = write(value);
+  }
+  template <class T>
+  void list(const char* name, const std::vector<T>& items) {
+    J array = J::array();
+    for (const auto& item : items) array.push_back(write(item));
+    out_[name] = std::move(array);
+  }
+
+  template <class T>
+  static J write(const T& value) {
+    if constexpr (Described<T>) {
+      JsonWriter w;
+      describe(w, value);
+      return std::move(w.out_);
+    } else {
+      return scalar<J>(value);
+    }
+  }
+
+ private:
+  J out_ = J::object();
+};
+
 template <class J, class T>
 J elements(const std::vector<T>& items) {
   J out = J::array();
-  for (const auto& item : items) out.push_back(element<J>(item));
+  for (const auto& item : items) out.push_back(JsonWriter<J>::write(item));
   return out;
-}
-template <class J>
-J provider_json(const Provider& p) {
-  return J{{"pa", p.pa.to_string()},
-           {"prefix_len", p.prefix_len},
-           {"routes", elements<J>(p.routes)},
-           {"flow_entropy", p.flow_entropy}};
 }
 
 template <class J>
 J build(const HostPolicy& p) {
-  return J{{"host_id", p.host_id.to_string()},
-           {"generation", p.generation},
-           {"provider", provider_json<J>(p.provider)},
-           {"ports", elements<J>(p.ports)},
-           {"lookup_records", elements<J>(p.lookup_records)},
-           {"customer_routes", elements<J>(p.customer_routes)},
-           {"rewrite_pas", elements<J>(p.rewrite_pas)},
-           {"gateways", elements<J>(p.gateways)}};
+  return JsonWriter<J>::write(p);
 }
 
 template <class T>
@@ -344,8 +341,8 @@ Expected<HostPolicy, PolicyError> from_json(const json& j) {
 
 Expected<HostPolicy, PolicyError> from_json_text(std::string_view text) {
   if (json_depth(text) > kMaxJsonDepth) {
-    return Unexpected(PolicyError{
-        "", fmt::format("the policy nests deeper than {} levels", kMaxJsonDepth)});
+    return Unexpected(
+        PolicyError{"", fmt::format("the policy nests deeper than {} levels", kMaxJsonDepth)});
   }
   json j;
   try {
@@ -360,7 +357,7 @@ Expected<HostPolicy, PolicyError> from_json_text(std::string_view text) {
 
 json to_json(const PolicyDelta& d) {
   json out{{"host_id", d.host_id.to_string()}, {"from", d.from}, {"generation", d.generation}};
-  if (d.provider) out["provider"] = provider_json<json>(*d.provider);
+  if (d.provider) out["provider"] = JsonWriter<json>::write(*d.provider);
   out["ports"] = section_json(d.ports);
   out["lookup_records"] = section_json(d.lookup_records);
   out["customer_routes"] = section_json(d.customer_routes);
