@@ -359,11 +359,16 @@ struct Controller::Impl {
           // A timeout (0) reads both: a notification may have been missed.
           int announced = store.wait_for_changes(std::chrono::seconds(1));
           if (stopping_follower) break;
-          if (announced == 0)
+          // The hosts a status announcement named: only their rows are read.
+          auto hosts = store.take_announced_hosts();
+          if (announced == 0) {
             announced = store::Store::kChangesAnnounced | store::Store::kStatusAnnounced;
+            hosts.reset();
+          }
           try {
             if (announced & store::Store::kChangesAnnounced) service.follow_changes();
-            if (announced & store::Store::kStatusAnnounced) status->refresh();
+            if (announced & store::Store::kStatusAnnounced)
+              status->refresh(hosts ? &*hosts : nullptr);
           } catch (const std::exception& e) {
             spdlog::warn("change_follow_failed error={}", log::quote(e.what()));
           }

@@ -70,8 +70,10 @@ void StatusExchange::run() {
       std::lock_guard lock(mutex_);
       dirty_.insert(hosts.begin(), hosts.end());  // again with the next round
     }
-    // Coalesces a burst of acks into one round.
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // A burst of acks (a change to many hosts) is coalesced into rounds of
+    // at most one per 50 ms; a few acks go out at once, since a write
+    // through another replica may be waiting for them (?wait=realized).
+    if (hosts.size() >= kBurst) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 
@@ -106,14 +108,20 @@ void StatusExchange::publish(const std::set<std::string>& hosts) {
                       .updated_at = unix_now()});
     }
     store::HostStatusTable(db).publish(rows);
-    store::announce(db, "status");
+    // A few hosts are named, so the others read only their rows.
+    std::string payload = "status";
+    if (rows.size() < kBurst) {
+      for (size_t i = 0; i < rows.size(); ++i) payload += (i == 0 ? ":" : ",") + rows[i].host_id;
+    }
+    store::announce(db, payload);
   });
 }
 
-void StatusExchange::refresh() {
+void StatusExchange::refresh(const std::set<std::string>* hosts) {
   const int64_t stale_before = unix_now() - kStale.count();
   store_.read([&](store::Database& db) {
-    for (auto& row : store::HostStatusTable(db).others(replica_)) {
+    std::vector<std::pair<std::string, compiler::Realization::Remote>> remotes;
+    for (auto& row : store::HostStatusTable(db).others(replica_, hosts)) {
       compiler::Realization::Remote r;
       r.connected = row.connected && row.updated_at >= stale_before;
       r.realized = row.realized;
@@ -129,8 +137,9 @@ void StatusExchange::refresh() {
                                 p.value("gateway_id", "")});
         }
       }
-      realization_.merge_remote(row.host_id, r);
+      remotes.emplace_back(std::move(row.host_id), std::move(r));
     }
+    realization_.merge_remote(remotes);
   });
 }
 

@@ -26,9 +26,12 @@ class StatusExchange {
   // A connected row not refreshed for this long is a replica that died.
   static constexpr std::chrono::seconds kStale{15};
   static constexpr std::chrono::seconds kHeartbeat{5};
+  // A round of at least this many hosts waits 50 ms before the next.
+  static constexpr size_t kBurst = 64;
 
   // Publishes `realization`'s local sessions (it becomes its publisher) from
-  // a thread of its own, at most every 50 ms.
+  // a thread of its own: a round as soon as something changed, and after a
+  // round of kBurst hosts or more, the next 50 ms later.
   StatusExchange(store::Store& store, compiler::Realization& realization);
   ~StatusExchange();
   StatusExchange(const StatusExchange&) = delete;
@@ -36,8 +39,9 @@ class StatusExchange {
 
   // Reads the other replicas' rows into the realization (the follower
   // thread calls it when a replica announces a status change, and every
-  // second). Each replica's announcements are at most every 50 ms.
-  void refresh();
+  // second for all of them).
+  // `hosts`: only theirs (what an announcement named); null: every row.
+  void refresh(const std::set<std::string>* hosts = nullptr);
   const std::string& replica() const { return replica_; }
 
  private:

@@ -77,18 +77,26 @@ void Realization::set_publisher(std::function<void(const std::string& host)> pub
 }
 
 void Realization::merge_remote(const std::string& host, const Remote& remote) {
+  merge_remote({{host, remote}});
+}
+
+void Realization::merge_remote(const std::vector<std::pair<std::string, Remote>>& remotes) {
   std::vector<Callback> ready;
   {
     std::lock_guard lock(mutex_);
-    const auto it = hosts_.find(host);
-    if (it == hosts_.end() || it->second.local) return;  // unknown here, or our own session
-    HostStatus& s = it->second;
-    s.connected = remote.connected;
-    s.last_seen = remote.last_seen;
-    s.realized = remote.realized;
-    s.problems = remote.problems;
-    s.uplink = remote.uplink;
-    ready = take_ready_locked();
+    bool merged = false;
+    for (const auto& [host, remote] : remotes) {
+      const auto it = hosts_.find(host);
+      if (it == hosts_.end() || it->second.local) continue;  // unknown here, or our own session
+      HostStatus& s = it->second;
+      s.connected = remote.connected;
+      s.last_seen = remote.last_seen;
+      s.realized = remote.realized;
+      s.problems = remote.problems;
+      s.uplink = remote.uplink;
+      merged = true;
+    }
+    if (merged) ready = take_ready_locked();
   }
   run(std::move(ready));
 }

@@ -80,6 +80,8 @@ class Realization : public model::RealizationView {
     std::string uplink;
   };
   void merge_remote(const std::string& host, const Remote& remote);
+  // Several at once: one lock, and waiters looked at once.
+  void merge_remote(const std::vector<std::pair<std::string, Remote>>& remotes);
 
   HostStatus status(const std::string& host) const;
   uint64_t connected_count() const;

@@ -247,7 +247,7 @@ const std::string& PostgresDatabase::prepared(const std::string& sql,
 
 int PostgresDatabase::socket() const { return PQsocket(conn_); }
 
-int PostgresDatabase::take_notifications() {
+int PostgresDatabase::take_notifications(std::vector<std::string>* status_payloads) {
   if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
     throw StoreError(StoreError::Reason::kUnavailable, 0,
                      fmt::format("the connection to PostgreSQL at {} was lost: {}", name_,
@@ -255,7 +255,13 @@ int PostgresDatabase::take_notifications() {
   }
   int kinds = 0;
   while (PGnotify* n = PQnotifies(conn_)) {
-    kinds |= std::string_view(n->extra != nullptr ? n->extra : "") == "status" ? kStatus : kChanges;
+    const std::string_view payload(n->extra != nullptr ? n->extra : "");
+    if (payload.starts_with("status")) {
+      kinds |= kStatus;
+      if (status_payloads != nullptr) status_payloads->emplace_back(payload);
+    } else {
+      kinds |= kChanges;
+    }
     PQfreemem(n);
   }
   return kinds;

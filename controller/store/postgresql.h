@@ -36,12 +36,13 @@ class PostgresDatabase final : public Database {
 
   // LISTEN: the socket to poll, and the notifications that arrived since
   // the last call, as kChanges (a payload that is a change sequence) and
-  // kStatus (payload "status") bits; the caller reads the tables. Throws
-  // StoreError (unavailable) when the connection is lost.
+  // kStatus (payload "status", or "status:ID,ID..." naming hosts) bits;
+  // `status_payloads` gets the status payloads. The caller reads the
+  // tables. Throws StoreError (unavailable) when the connection is lost.
   static constexpr int kChanges = 1;
   static constexpr int kStatus = 2;
   int socket() const;
-  int take_notifications();
+  int take_notifications(std::vector<std::string>* status_payloads = nullptr);
 
   // For statements: the connection and where their affected rows go.
   pg_conn* connection() { return conn_; }

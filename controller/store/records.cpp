@@ -130,12 +130,37 @@ void HostStatusTable::heartbeat(std::string_view replica, int64_t now) {
       .run();
 }
 
-std::vector<HostStatusTable::Status> HostStatusTable::others(std::string_view replica) {
-  auto s = db_.prepare(
+std::vector<HostStatusTable::Status> HostStatusTable::others(std::string_view replica,
+                                                             const std::set<std::string>* hosts) {
+  constexpr const char* kSelect =
       "SELECT host_id, replica, connected, realized, last_seen, uplink, problems, updated_at "
-      "FROM host_status WHERE replica <> ?");
-  s.bind(1, replica);
+      "FROM host_status WHERE replica <> ?";
   std::vector<Status> out;
+  if (hosts == nullptr) {
+    auto s = db_.prepare(kSelect);
+    s.bind(1, replica);
+    read(s, out);
+    return out;
+  }
+  // A few hosts (an announcement names at most 64): one statement per 16,
+  // so the prepared statements stay few.
+  constexpr size_t kChunk = 16;
+  std::vector<std::string> ids(hosts->begin(), hosts->end());
+  for (size_t from = 0; from < ids.size(); from += kChunk) {
+    const size_t n = std::min(kChunk, ids.size() - from);
+    std::string sql = std::string(kSelect) + " AND host_id IN (?";
+    for (size_t i = 1; i < kChunk; ++i) sql += ", ?";
+    sql += ")";
+    auto s = db_.prepare(sql);
+    s.bind(1, replica);
+    for (size_t i = 0; i < kChunk; ++i)
+      s.bind(static_cast<int>(i + 2), ids[from + std::min(i, n - 1)]);
+    read(s, out);
+  }
+  return out;
+}
+
+void HostStatusTable::read(Statement& s, std::vector<Status>& out) {
   while (s.step()) {
     out.push_back({.host_id = s.column_text(0),
                    .replica = s.column_text(1),
@@ -147,7 +172,6 @@ std::vector<HostStatusTable::Status> HostStatusTable::others(std::string_view re
                    .problems = s.column_text(6),
                    .updated_at = s.column_int(7)});
   }
-  return out;
 }
 
 std::optional<std::string> Secrets::get(std::string_view name) {

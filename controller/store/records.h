@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,10 +110,12 @@ class HostStatusTable {
   void publish(const std::vector<Status>& rows);
   // Marks the replica's connected rows as fresh at `now`.
   void heartbeat(std::string_view replica, int64_t now);
-  // Every row not owned by `replica`.
-  std::vector<Status> others(std::string_view replica);
+  // Every row not owned by `replica` (of `hosts` only, when given).
+  std::vector<Status> others(std::string_view replica,
+                             const std::set<std::string>* hosts = nullptr);
 
  private:
+  static void read(Statement& s, std::vector<Status>& out);
   Database& db_;
 };
 

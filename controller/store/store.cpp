@@ -8,6 +8,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <utility>
+
 namespace vnet::store {
 
 Store::Store(const std::string& url)
@@ -48,9 +50,10 @@ int Store::wait_for_changes(std::chrono::milliseconds timeout) {
         listener_ = open_database(url_);
         pg = static_cast<PostgresDatabase*>(listener_.get());
         pg->exec("LISTEN vnet_changes");
+        announced_all_ = true;
         return kBoth;  // what was committed before LISTEN must be read
       }
-      if (const int kinds = pg->take_notifications()) return kinds;
+      if (const int kinds = take(*pg)) return kinds;
       fds.push_back({pg->socket(), POLLIN, 0});
     } catch (const StoreError&) {
       listener_.reset();  // the next call connects again
@@ -65,13 +68,37 @@ int Store::wait_for_changes(std::chrono::milliseconds timeout) {
   }
   if (n > 0 && fds.size() > 1 && fds[1].revents != 0) {
     try {
-      return pg->take_notifications();
+      return take(*pg);
     } catch (const StoreError&) {
       listener_.reset();
+      announced_all_ = true;
       return kBoth;
     }
   }
   return 0;
+}
+
+int Store::take(PostgresDatabase& pg) {
+  std::vector<std::string> payloads;
+  const int kinds = pg.take_notifications(&payloads);
+  for (const auto& p : payloads) {
+    if (p == "status") announced_all_ = true;
+    if (!p.starts_with("status:")) continue;
+    std::string_view ids = std::string_view(p).substr(7);
+    while (!ids.empty()) {
+      const size_t comma = ids.find(',');
+      announced_hosts_.emplace(ids.substr(0, comma));
+      ids = comma == std::string_view::npos ? std::string_view() : ids.substr(comma + 1);
+    }
+  }
+  return kinds;
+}
+
+std::optional<std::set<std::string>> Store::take_announced_hosts() {
+  std::set<std::string> hosts;
+  hosts.swap(announced_hosts_);
+  if (std::exchange(announced_all_, false)) return std::nullopt;
+  return hosts;
 }
 
 void Store::wake() {

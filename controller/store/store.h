@@ -10,6 +10,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +19,8 @@
 #include "controller/store/database.h"
 
 namespace vnet::store {
+
+class PostgresDatabase;
 
 class Store {
  public:
@@ -69,6 +73,10 @@ class Store {
   static constexpr int kChangesAnnounced = 1;
   static constexpr int kStatusAnnounced = 2;
   int wait_for_changes(std::chrono::milliseconds timeout);
+  // After wait_for_changes() returned kStatusAnnounced: the hosts whose
+  // status the announcements named, or nothing when the whole table must be
+  // read (an announcement naming none, a new listening connection). Clears.
+  std::optional<std::set<std::string>> take_announced_hosts();
   // Ends a wait_for_changes() at once (shutdown).
   void wake();
 
@@ -98,6 +106,9 @@ class Store {
   void set_after_begin(std::function<void(Database&)> f) { after_begin_ = std::move(f); }
 
  private:
+  // take_notifications() of the listening connection, remembering the
+  // hosts status announcements named.
+  int take(PostgresDatabase& pg);
   // Calls on_rollback when unwinding from a failed write.
   struct RollbackHook {
     std::function<void()>& f;
@@ -134,6 +145,8 @@ class Store {
   // wait_for_changes(): the LISTEN connection (PostgreSQL) and an eventfd
   // that wake() writes.
   std::unique_ptr<Database> listener_;
+  std::set<std::string> announced_hosts_;  // wait_for_changes' caller's alone
+  bool announced_all_ = false;
   int wake_fd_ = -1;
 };
 

@@ -15,6 +15,8 @@
 // With --replicas R --store postgresql://... (docs/store.md), R controllers
 // share the database, agent k connects to replica k mod R, and the moves are
 // written through replica 0 and wait for the acks of agents on every replica.
+// --failover 1 then stops the last replica and measures how long its agents
+// take to be realized through the others.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -91,14 +93,27 @@ struct Identity {
 // every snapshot and delta it receives. Like a real agent it retries a
 // connection that fails (1,000 agents connecting at once can outrun the
 // controller's 10 s handshake timeout); `retries` counts those.
-asio::awaitable<bool> session(const Identity& id, uint16_t port, std::atomic<int>& connected);
+asio::awaitable<bool> session(const Identity& id, uint16_t port, std::atomic<int>& connected,
+                              uint64_t& generation);
 
-asio::awaitable<void> agent(Identity id, uint16_t port, std::atomic<int>& connected,
-                            std::atomic<int>& retries) {
+// `ports`: the replicas, `first` the agent's own. When an established
+// session ends (its replica died), the agent goes to the next replica after
+// [250, 500] ms, as vnet-agent does (backoff_initial 500 ms, full jitter).
+asio::awaitable<void> agent(Identity id, std::vector<uint16_t> ports, size_t first,
+                            std::atomic<int>& connected, std::atomic<int>& retries) {
   auto ex = co_await asio::this_coro::executor;
   std::mt19937 rng(std::hash<std::string>{}(id.host_id));
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    if (co_await session(id, port, connected)) co_return;
+  size_t current = first % ports.size();
+  uint64_t generation = 0;  // the last acked: a resync without a snapshot when nothing changed
+  for (int attempt = 0; attempt < 20;) {
+    if (co_await session(id, ports[current], connected, generation)) {
+      current = (current + 1) % ports.size();
+      attempt = 0;
+      asio::steady_timer t(ex, std::chrono::milliseconds(250 + rng() % 251));
+      co_await t.async_wait(kTuple);
+      continue;
+    }
+    ++attempt;
     ++retries;
     asio::steady_timer t(ex, std::chrono::milliseconds(250 + rng() % 750));
     co_await t.async_wait(kTuple);
@@ -106,7 +121,8 @@ asio::awaitable<void> agent(Identity id, uint16_t port, std::atomic<int>& connec
 }
 
 // false: the session could not be established; true: it ended after.
-asio::awaitable<bool> session(const Identity& id, uint16_t port, std::atomic<int>& connected) {
+asio::awaitable<bool> session(const Identity& id, uint16_t port, std::atomic<int>& connected,
+                              uint64_t& generation) {
   auto ex = co_await asio::this_coro::executor;
   ssl::context ctx{ssl::context::tls_client};
   ctx.set_verify_mode(ssl::verify_none);
@@ -121,8 +137,12 @@ asio::awaitable<bool> session(const Identity& id, uint16_t port, std::atomic<int
   ws.read_message_max(vnet::proto::kMaxControllerMessage);
   websocket::response_type upgrade;
   if (co_await vnet::tls_ops::handshake(ws, upgrade, "vnet-controller", "/agent")) co_return false;
-  std::string hello = vnet::proto::hello(id.host_id, 0).dump();
+  std::string hello = vnet::proto::hello(id.host_id, generation).dump();
   co_await vnet::tls_ops::write(ws, asio::buffer(hello));
+  if (generation > 0) {  // what it holds, acked again, as vnet-agent does after its hello
+    std::string held = vnet::proto::ack(generation, {}).dump();
+    co_await vnet::tls_ops::write(ws, asio::buffer(held));
+  }
   ++connected;
   beast::flat_buffer buffer;
   for (;;) {
@@ -133,8 +153,8 @@ asio::awaitable<bool> session(const Identity& id, uint16_t port, std::atomic<int
     }
     // The generation is all an ack needs; a real agent also applies.
     const json m = json::parse(beast::buffers_to_string(buffer.data()));
-    const uint64_t generation = m["type"] == "snapshot" ? m["policy"]["generation"].get<uint64_t>()
-                                                        : m.value("generation", 0);
+    generation = m["type"] == "snapshot" ? m["policy"]["generation"].get<uint64_t>()
+                                         : m.value("generation", generation);
     std::string ack = vnet::proto::ack(generation, {}).dump();
     co_await vnet::tls_ops::write(ws, asio::buffer(ack));
   }
@@ -191,6 +211,7 @@ int main(int argc, char** argv) {
   int moves = 200;
   int networks = 0;  // default: one per 100 NICs
   int replica_count = 1;
+  bool failover = false;
   std::string store;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -201,14 +222,18 @@ int main(int argc, char** argv) {
     if (a == "--networks") networks = v;
     if (a == "--replicas") replica_count = std::max(1, v);
     if (a == "--store") store = argv[i + 1];
+    if (a == "--failover") failover = v != 0;
   }
+  vnet::testing::TempDir dir;
+  // "test": a schema of its own on the test suite's PostgreSQL
+  // (VNET_TEST_POSTGRESQL, tests/support/postgresql.py), as ctest runs it.
+  if (store == "test") store = vnet::testing::test_store_url(dir.path());
   if (replica_count > 1 && store.rfind("postgres", 0) != 0) {
     fmt::print(stderr, "southbound_bench: --replicas needs --store postgresql://...\n");
     return 2;
   }
   if (networks == 0) networks = std::max(1, nics / 100);
   spdlog::set_level(spdlog::level::warn);
-  vnet::testing::TempDir dir;
   const long rss_empty = rss_kib();
 
   // 1. The model, written through the service (the same code as REST,
@@ -283,8 +308,12 @@ int main(int argc, char** argv) {
   std::vector<std::thread> apis;
   for (auto& c : replicas) apis.emplace_back([&c] { c->run(); });
   auto stop_all = [&] {
-    for (auto& c : replicas) c->stop();
-    for (auto& a : apis) a.join();
+    for (auto& c : replicas) {
+      if (c) c->stop();
+    }
+    for (auto& a : apis) {
+      if (a.joinable()) a.join();
+    }
   };
   const std::string admin = [&] {
     const vnet::model::Principal a{vnet::model::Role::kAdmin, "", ""};
@@ -308,8 +337,10 @@ int main(int argc, char** argv) {
   asio::io_context agents_io;
   std::atomic<int> connected{0};
   std::atomic<int> retries{0};
+  std::vector<uint16_t> southbound_ports;
+  for (auto& c : replicas) southbound_ports.push_back(c->southbound_port());
   for (size_t k = 0; k < ids.size(); ++k) {
-    asio::co_spawn(agents_io, agent(ids[k], replica_of(k).southbound_port(), connected, retries),
+    asio::co_spawn(agents_io, agent(ids[k], southbound_ports, k, connected, retries),
                    asio::detached);
   }
   std::thread agents([&] { agents_io.run(); });
@@ -374,6 +405,44 @@ int main(int argc, char** argv) {
   }
   const auto stats = ctl.engine().stats();
 
+  // 6. Failover (--failover 1, R > 1): the last replica stops (its sessions
+  //    end as a killed process's do); each of its agents counts as
+  //    failed over once another replica holds its session and it acked the
+  //    desired generation there.
+  std::vector<double> failed_over;
+  size_t orphans = 0;
+  if (failover && replicas.size() > 1) {
+    const size_t dead = replicas.size() - 1;
+    std::vector<size_t> moving;
+    for (size_t k = 0; k < host_ids.size(); ++k) {
+      if (k % replicas.size() == dead) moving.push_back(k);
+    }
+    const auto start = Clock::now();
+    replicas[dead]->stop();
+    apis[dead].join();
+    replicas[dead].reset();  // its sockets close, as a killed process's do
+    std::vector<double> at(moving.size(), -1);
+    size_t left = moving.size();
+    while (left > 0 && Clock::now() - start < std::chrono::seconds(60)) {
+      for (size_t i = 0; i < moving.size(); ++i) {
+        if (at[i] >= 0) continue;
+        for (size_t r = 0; r < dead; ++r) {
+          const auto st = replicas[r]->realization().status(host_ids[moving[i]]);
+          if (st.local && st.connected && st.desired > 0 && st.realized >= st.desired) {
+            at[i] = ms(Clock::now() - start);
+            --left;
+            break;
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    for (double v : at) {
+      if (v >= 0) failed_over.push_back(v);
+    }
+    orphans = left;
+  }
+
   fmt::print(
       "southbound_bench: {} hosts, {} NICs in {} VM networks, {} agents connected, {} "
       "controller(s) on {}\n",
@@ -401,8 +470,16 @@ int main(int argc, char** argv) {
       "  hosts recompiled per change  {:.1f} (of {}); moves not realized in time: {}\n",
       static_cast<double>(stats.hosts_recompiled) / std::max(1.0, static_cast<double>(moves)),
       hosts, not_realized);
+  if (failover && replicas.size() > 1) {
+    fmt::print(
+        "  failover of {} agents        p50 {:6.0f} ms  p99 {:6.0f} ms  all {:6.0f} ms  "
+        "({:.2f}x connecting every agent at start: {:.0f} ms); not moved in 60 s: {}\n",
+        failed_over.size() + orphans, percentile(failed_over, 0.5), percentile(failed_over, 0.99),
+        percentile(failed_over, 1.0), percentile(failed_over, 1.0) / (connect_s * 1000),
+        connect_s * 1000, orphans);
+  }
   stop_all();
   agents_io.stop();
   agents.join();
-  return not_realized == 0 ? 0 : 1;
+  return not_realized == 0 && orphans == 0 ? 0 : 1;
 }

@@ -17,6 +17,8 @@
 #include "controller/policy/engine.h"
 #include "controller/store/copy.h"
 #include "controller/store/postgresql.h"
+#include "controller/store/records.h"
+#include "controller/store/store.h"
 #include "shared/tls/seal.h"
 #include "shared/util/file.h"
 #include "tests/controller/api_fixture.h"
@@ -397,6 +399,49 @@ TEST_F(Replicas, AnAgentMovesToAnotherReplicaWhenItsReplicaStops) {
 // PostgreSQL database, with its CA: every row arrives, the old tokens work,
 // and the host's agent, enrolled with the single controller, is served by a
 // replica without enrolling again. Copying into it again is refused.
+// A status announcement names the hosts whose rows changed, so the other
+// replicas read only those; one naming none, or a new listening connection,
+// means every row.
+TEST(StatusAnnouncements, NameTheirHostsOrAskForEveryRow) {
+  TempDir dir;
+  const std::string url = test_store_url(dir.path());
+  store::Store writer(url);
+  store::Store listener(url);
+  // The first wait connects and LISTENs: everything must be read once.
+  EXPECT_EQ(listener.wait_for_changes(10ms),
+            store::Store::kChangesAnnounced | store::Store::kStatusAnnounced);
+  EXPECT_FALSE(listener.take_announced_hosts());
+  auto announce = [&](const std::string& payload) {
+    writer.write([&](store::Database& db) { store::announce(db, payload); });
+  };
+  announce("status:h1,h2");
+  announce("status:h3");
+  int announced = 0;
+  ASSERT_TRUE(eventually([&] {
+    announced |= listener.wait_for_changes(100ms);
+    return (announced & store::Store::kStatusAnnounced) != 0;
+  }));
+  std::set<std::string> hosts;
+  ASSERT_TRUE(eventually([&] {
+    if (auto named = listener.take_announced_hosts()) hosts.insert(named->begin(), named->end());
+    listener.wait_for_changes(20ms);
+    return hosts.size() == 3;
+  }));
+  EXPECT_EQ(hosts, (std::set<std::string>{"h1", "h2", "h3"}));
+  announce("status");
+  announce("status:h4");
+  bool all = false;
+  ASSERT_TRUE(eventually([&] {
+    listener.wait_for_changes(100ms);
+    all = all || !listener.take_announced_hosts().has_value();
+    return all;
+  }));
+  // A change (a sequence number) is not a status announcement.
+  announce("42");
+  ASSERT_TRUE(eventually(
+      [&] { return (listener.wait_for_changes(100ms) & store::Store::kChangesAnnounced) != 0; }));
+}
+
 TEST(MigrateStore, ASingleControllersDatabaseMovesWholeWithItsCa) {
   if (!testing_postgresql()) GTEST_SKIP() << "needs PostgreSQL (VNET_TEST_POSTGRESQL)";
   TempDir dir;
