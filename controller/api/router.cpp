@@ -257,6 +257,22 @@ std::string Router::route_of(const std::string& path) {
   return "unmatched";
 }
 
+namespace {
+
+// A 500: what failed goes to the log under the request id, never to the
+// client (a database error names tables, constraints, where the database
+// is; a tenant has no business with any of it).
+Response internal_failure(const std::string& request_id, const std::exception& e) {
+  spdlog::error("request_failed request_id={} error={}", request_id, log::quote(e.what()));
+  return problem_of(Problem(500, "Internal Server Error",
+                            fmt::format("the controller failed; its log names the error under "
+                                        "request id {}",
+                                        request_id)),
+                    request_id);
+}
+
+}  // namespace
+
 Response Router::handle(const Request& request) {
   const size_t q = request.target.find('?');
   const std::string path = request.target.substr(0, q);
@@ -288,15 +304,11 @@ Response Router::handle(const Request& request) {
                             request.request_id);
       response.headers.emplace_back("Retry-After", "1");
     } else {
-      response = problem_of(
-          Problem(500, "Internal Server Error", fmt::format("the controller failed: {}", e.what())),
-          request.request_id);
+      response = internal_failure(request.request_id, e);
     }
   } catch (const std::exception& e) {
     // A bug or a broken disk, never the client's fault: say so, keep serving.
-    response = problem_of(
-        Problem(500, "Internal Server Error", fmt::format("the controller failed: {}", e.what())),
-        request.request_id);
+    response = internal_failure(request.request_id, e);
   }
   response.route = route_of(path);
   return response;

@@ -267,8 +267,13 @@ struct Server::Impl {
         response = handler(request);
       } catch (const std::exception& e) {
         // The router answers every error itself; this is a last resort.
+        // What failed goes to the log, never to the client.
+        spdlog::error("request_failed request_id={} error={}", request_id, log::quote(e.what()));
         response = problem_response(500, "Internal Server Error",
-                                    fmt::format("the controller failed: {}", e.what()), request_id);
+                                    fmt::format("the controller failed; its log names the error "
+                                                "under request id {}",
+                                                request_id),
+                                    request_id);
       }
       if (response.deferred) response = co_await wait(std::move(response.deferred));
       response.headers.emplace_back("X-Request-Id", request_id);
