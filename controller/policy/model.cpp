@@ -41,15 +41,6 @@ std::string text(const json& f, const char* name) {
   return it == f.end() || !it->is_string() ? std::string() : it->get<std::string>();
 }
 
-template <class Map>
-void set_or_erase(Map& map, const Id& id, const std::optional<typename Map::mapped_type>& value) {
-  if (value) {
-    map[id] = *value;
-  } else {
-    map.erase(id);
-  }
-}
-
 void link(std::unordered_map<Id, IdSet>& index, const Id& key, const Id& id, bool add) {
   if (key.empty()) return;
   if (add) {
@@ -60,10 +51,6 @@ void link(std::unordered_map<Id, IdSet>& index, const Id& key, const Id& id, boo
   }
 }
 
-constexpr const char* kCollections[] = {
-    "logical-networks", "sites",   "ip-pools", "hosts", "vm-networks",
-    "vm-subnets",       "vm-nics", "gateways", "routes"};
-
 std::string table_of(std::string_view collection) {
   std::string t(collection);
   std::replace(t.begin(), t.end(), '-', '_');
@@ -72,16 +59,294 @@ std::string table_of(std::string_view collection) {
 
 }  // namespace
 
+// What the compiler reads of each collection, one entry per collection:
+// how its stored fields become the typed struct (model.h), which indexes
+// an object feeds, and which VM networks (fragments) and hosts a change to
+// it concerns. In load order: parents before children (a NIC's network
+// comes from its subnet).
+struct Model::Reader {
+  const char* collection;
+  void (*read)(Model&, const Id&, const json&);
+  void (*erase)(Model&, const Id&);
+  void (*index)(Model&, const Id&, bool add);
+  IdSet (*networks)(const Model&, const Id&);
+  IdSet (*hosts)(const Model&, const Id&);
+
+  static const std::vector<Reader>& all();
+  static const Reader* of(std::string_view collection);
+};
+
+namespace {
+
+void no_index(Model&, const Id&, bool) {}
+IdSet none(const Model&, const Id&) { return {}; }
+
+template <class Map>
+const typename Map::mapped_type* find(const Map& map, const Id& id) {
+  const auto it = map.find(id);
+  return it == map.end() ? nullptr : &it->second;
+}
+
+IdSet sites_hosts(const Model& m, const Id& site) {
+  const auto it = m.hosts_by_site.find(site);
+  return it == m.hosts_by_site.end() ? IdSet() : it->second;
+}
+
+void add_all(IdSet& out, const IdSet& more) { out.insert(more.begin(), more.end()); }
+
+}  // namespace
+
+const std::vector<Model::Reader>& Model::Reader::all() {
+  static const std::vector<Reader> readers = {
+      {.collection = "logical-networks",
+       .read = [](Model& m, const Id& id,
+                  const json& f) { m.logical_networks[id] = {f.value("flow_entropy", false)}; },
+       .erase = [](Model& m, const Id& id) { m.logical_networks.erase(id); },
+       .index = no_index,
+       .networks = none,
+       .hosts =
+           [](const Model& m, const Id& id) {
+             IdSet out;
+             if (auto it = m.sites_by_logical_network.find(id);
+                 it != m.sites_by_logical_network.end())
+               for (const Id& site : it->second) add_all(out, sites_hosts(m, site));
+             return out;
+           }},
+      {.collection = "sites",
+       .read =
+           [](Model& m, const Id& id, const json& f) {
+             Site s{text(f, "logical_network_id"), {}};
+             for (const auto& subnet : f.at("subnets"))
+               s.subnets.push_back(prefix(subnet.at("prefix")));
+             m.sites[id] = std::move(s);
+           },
+       .erase = [](Model& m, const Id& id) { m.sites.erase(id); },
+       .index =
+           [](Model& m, const Id& id, bool add) {
+             if (const auto* s = find(m.sites, id))
+               link(m.sites_by_logical_network, s->logical_network_id, id, add);
+           },
+       .networks = none,
+       .hosts = sites_hosts},
+      {.collection = "ip-pools",
+       .read =
+           [](Model& m, const Id& id, const json& f) {
+             IpPool p{
+                 text(f, "site_id"), text(f, "vm_subnet_id"), prefix(f.at("subnet")), {}, {}, {}};
+             for (const auto& r : f.at("ranges"))
+               p.ranges.emplace_back(ipv4(r.at("start")).to_u32(), ipv4(r.at("end")).to_u32());
+             p.gateway = optional_ipv4(f, "gateway");
+             p.dns = ipv4_list(f, "dns");
+             m.ip_pools[id] = std::move(p);
+           },
+       .erase = [](Model& m, const Id& id) { m.ip_pools.erase(id); },
+       .index =
+           [](Model& m, const Id& id, bool add) {
+             if (const auto* p = find(m.ip_pools, id)) {
+               link(m.pools_by_subnet, p->vm_subnet_id, id, add);
+               link(m.pools_by_site, p->site_id, id, add);
+             }
+           },
+       // An external pool's subnet and gateway are in its gateways' policy.
+       .networks =
+           [](const Model& m, const Id& id) {
+             IdSet out;
+             if (auto it = m.gateways_by_pool.find(id); it != m.gateways_by_pool.end())
+               for (const Id& gw : it->second) out.insert(m.gateways.at(gw).vm_network_id);
+             return out;
+           },
+       .hosts =
+           [](const Model& m, const Id& id) {
+             IdSet out;
+             if (const auto* p = find(m.ip_pools, id)) {
+               if (!p->site_id.empty()) add_all(out, sites_hosts(m, p->site_id));
+               if (auto gws = m.gateways_by_pool.find(id); gws != m.gateways_by_pool.end())
+                 for (const Id& gw : gws->second)
+                   add_all(out, m.hosts_of_network(m.gateways.at(gw).vm_network_id));
+               if (const auto* s = find(m.vm_subnets, p->vm_subnet_id))
+                 add_all(out, m.hosts_of_network(s->vm_network_id));
+             }
+             return out;
+           }},
+      {.collection = "hosts",
+       .read =
+           [](Model& m, const Id& id, const json& f) {
+             m.hosts[id] = {text(f, "site_id"), optional_ipv4(f, "pa"),
+                            text(f, "external_interface")};
+           },
+       .erase = [](Model& m, const Id& id) { m.hosts.erase(id); },
+       .index =
+           [](Model& m, const Id& id, bool add) {
+             if (const auto* h = find(m.hosts, id)) link(m.hosts_by_site, h->site_id, id, add);
+           },
+       // The host's PA is in the records of every network with a NIC on it,
+       // and with its external interface in the gateways it runs.
+       .networks = [](const Model& m, const Id& id) { return m.networks_on_host(id); },
+       .hosts =
+           [](const Model& m, const Id& id) {
+             IdSet out;
+             if (m.hosts.contains(id)) {
+               out.insert(id);
+               // Its PA is in the lookup records of every host sharing a VM network.
+               for (const Id& network : m.networks_on_host(id))
+                 add_all(out, m.hosts_of_network(network));
+             }
+             return out;
+           }},
+      {.collection = "vm-networks",
+       .read =
+           [](Model& m, const Id& id, const json& f) {
+             auto rdid = Uuid::parse(text(f, "rdid"));
+             if (!rdid)
+               throw std::runtime_error(fmt::format("VM network {} has no valid rdid", id));
+             m.vm_networks[id] = {text(f, "logical_network_id"), *rdid,
+                                  text(f, "isolation") != "none",
+                                  text(f, "translation") == "rewrite"};
+           },
+       .erase = [](Model& m, const Id& id) { m.vm_networks.erase(id); },
+       .index = no_index,
+       .networks = [](const Model&, const Id& id) { return IdSet{id}; },
+       .hosts = [](const Model& m, const Id& id) { return m.hosts_of_network(id); }},
+      {.collection = "vm-subnets",
+       .read =
+           [](Model& m, const Id& id, const json& f) {
+             m.vm_subnets[id] = {text(f, "vm_network_id"), prefix(f.at("prefix")),
+                                 net::Vsid::from_24_bits(f.at("vsid").get<uint32_t>())};
+           },
+       .erase = [](Model& m, const Id& id) { m.vm_subnets.erase(id); },
+       .index =
+           [](Model& m, const Id& id, bool add) {
+             if (const auto* s = find(m.vm_subnets, id))
+               link(m.subnets_by_network, s->vm_network_id, id, add);
+           },
+       .networks =
+           [](const Model& m, const Id& id) {
+             const auto* s = find(m.vm_subnets, id);
+             return s == nullptr ? IdSet() : IdSet{s->vm_network_id};
+           },
+       .hosts =
+           [](const Model& m, const Id& id) {
+             const auto* s = find(m.vm_subnets, id);
+             return s == nullptr ? IdSet() : m.hosts_of_network(s->vm_network_id);
+           }},
+      {.collection = "vm-nics",
+       .read =
+           [](Model& m, const Id& id, const json& f) {
+             const Id subnet = text(f, "vm_subnet_id");
+             const auto* s = find(m.vm_subnets, subnet);
+             auto mac = net::MacAddress::parse(text(f, "mac"));
+             if (!mac) throw std::runtime_error(fmt::format("VM NIC {} has no valid mac", id));
+             m.vm_nics[id] = {subnet,
+                              s == nullptr ? Id() : s->vm_network_id,
+                              *mac,
+                              ipv4(f.at("ip")),
+                              text(f, "host_id"),
+                              text(f, "interface"),
+                              optional_ipv4(f, "pa")};
+           },
+       .erase = [](Model& m, const Id& id) { m.vm_nics.erase(id); },
+       .index =
+           [](Model& m, const Id& id, bool add) {
+             if (const auto* n = find(m.vm_nics, id)) {
+               link(m.nics_by_network, n->vm_network_id, id, add);
+               link(m.nics_by_host, n->host_id, id, add);
+               m.count_placement(n->vm_network_id, n->host_id, add);
+             }
+           },
+       .networks =
+           [](const Model& m, const Id& id) {
+             const auto* n = find(m.vm_nics, id);
+             return n == nullptr ? IdSet() : IdSet{n->vm_network_id};
+           },
+       .hosts =
+           [](const Model& m, const Id& id) {
+             IdSet out;
+             if (const auto* n = find(m.vm_nics, id)) {
+               out = m.hosts_of_network(n->vm_network_id);
+               if (!n->host_id.empty()) out.insert(n->host_id);
+             }
+             return out;
+           }},
+      {.collection = "gateways",
+       .read =
+           [](Model& m, const Id& id, const json& f) {
+             Gateway g{
+                 text(f, "vm_network_id"),        text(f, "host_id"),          text(f, "kind"),
+                 optional_ipv4(f, "external_ip"), text(f, "external_pool_id"), {}};
+             for (const auto& r : f.value("nat_rules", json::array())) {
+               g.nat_rules.push_back(
+                   {*policy::parse_nat_protocol(r.at("protocol").get<std::string>()),
+                    r.at("external_port").get<uint16_t>(), ipv4(r.at("internal_ip")),
+                    r.at("internal_port").get<uint16_t>()});
+             }
+             m.gateways[id] = std::move(g);
+           },
+       .erase = [](Model& m, const Id& id) { m.gateways.erase(id); },
+       .index =
+           [](Model& m, const Id& id, bool add) {
+             if (const auto* g = find(m.gateways, id)) {
+               link(m.gateways_by_network, g->vm_network_id, id, add);
+               link(m.gateways_by_host, g->host_id, id, add);
+               link(m.gateways_by_pool, g->external_pool_id, id, add);
+               m.count_placement(g->vm_network_id, g->host_id, add);
+             }
+           },
+       .networks =
+           [](const Model& m, const Id& id) {
+             const auto* g = find(m.gateways, id);
+             return g == nullptr ? IdSet() : IdSet{g->vm_network_id};
+           },
+       .hosts =
+           [](const Model& m, const Id& id) {
+             IdSet out;
+             if (const auto* g = find(m.gateways, id)) {
+               out = m.hosts_of_network(g->vm_network_id);
+               if (!g->host_id.empty()) out.insert(g->host_id);
+             }
+             return out;
+           }},
+      {.collection = "routes",
+       .read =
+           [](Model& m, const Id& id, const json& f) {
+             m.routes[id] = {text(f, "vm_network_id"), prefix(f.at("prefix")),
+                             ipv4(f.at("next_hop")), f.value("metric", 0u)};
+           },
+       .erase = [](Model& m, const Id& id) { m.routes.erase(id); },
+       .index =
+           [](Model& m, const Id& id, bool add) {
+             if (const auto* r = find(m.routes, id))
+               link(m.routes_by_network, r->vm_network_id, id, add);
+           },
+       .networks =
+           [](const Model& m, const Id& id) {
+             const auto* r = find(m.routes, id);
+             return r == nullptr ? IdSet() : IdSet{r->vm_network_id};
+           },
+       .hosts =
+           [](const Model& m, const Id& id) {
+             const auto* r = find(m.routes, id);
+             return r == nullptr ? IdSet() : m.hosts_of_network(r->vm_network_id);
+           }},
+  };
+  return readers;
+}
+
+const Model::Reader* Model::Reader::of(std::string_view collection) {
+  for (const auto& r : all()) {
+    if (collection == r.collection) return &r;
+  }
+  return nullptr;  // a collection the compiler does not read (tenants, tokens, MAC pools)
+}
+
 Model Model::load(store::Database& db) {
   Model model;
   // One read transaction, so every table is read from the same snapshot.
   const store::ReadTransaction snapshot(db);
   model.log_position = store::ChangeLog(db).last();
-  // Parents before children: a NIC's network comes from its subnet.
-  for (const char* collection : kCollections) {
-    store::Objects objects(db, table_of(collection), false);
+  for (const Reader& reader : Reader::all()) {
+    store::Objects objects(db, table_of(reader.collection), false);
     objects.scan({}, [&](store::ObjectRow&& row) {
-      model.apply({collection, std::move(row.id), json::parse(row.body)});
+      model.apply({reader.collection, std::move(row.id), json::parse(row.body)});
       return true;
     });
   }
@@ -90,106 +355,15 @@ Model Model::load(store::Database& db) {
 
 void Model::apply(const Change& change) {
   log_position = std::max(log_position, change.log_seq);
-  const std::string& c = change.collection;
+  const Reader* reader = Reader::of(change.collection);
+  if (reader == nullptr) return;
   const Id& id = change.id;
-  if (std::find(std::begin(kCollections), std::end(kCollections), c) == std::end(kCollections))
-    return;
-  index(c, id, false);
-  if (!change.fields) {
-    logical_networks.erase(id);
-    sites.erase(id);
-    ip_pools.erase(id);
-    hosts.erase(id);
-    vm_networks.erase(id);
-    vm_subnets.erase(id);
-    vm_nics.erase(id);
-    gateways.erase(id);
-    routes.erase(id);
-    return;
-  }
-  const json& f = *change.fields;
-  if (c == "logical-networks") {
-    logical_networks[id] = {f.value("flow_entropy", false)};
-  } else if (c == "sites") {
-    Site s{text(f, "logical_network_id"), {}};
-    for (const auto& subnet : f.at("subnets")) s.subnets.push_back(prefix(subnet.at("prefix")));
-    sites[id] = std::move(s);
-  } else if (c == "ip-pools") {
-    IpPool p{text(f, "site_id"), text(f, "vm_subnet_id"), prefix(f.at("subnet")), {}, {}, {}};
-    for (const auto& r : f.at("ranges"))
-      p.ranges.emplace_back(ipv4(r.at("start")).to_u32(), ipv4(r.at("end")).to_u32());
-    p.gateway = optional_ipv4(f, "gateway");
-    p.dns = ipv4_list(f, "dns");
-    ip_pools[id] = std::move(p);
-  } else if (c == "hosts") {
-    hosts[id] = {text(f, "site_id"), optional_ipv4(f, "pa"), text(f, "external_interface")};
-  } else if (c == "vm-networks") {
-    auto rdid = Uuid::parse(text(f, "rdid"));
-    if (!rdid) throw std::runtime_error(fmt::format("VM network {} has no valid rdid", id));
-    vm_networks[id] = {text(f, "logical_network_id"), *rdid, text(f, "isolation") != "none",
-                       text(f, "translation") == "rewrite"};
-  } else if (c == "vm-subnets") {
-    vm_subnets[id] = {text(f, "vm_network_id"), prefix(f.at("prefix")),
-                      net::Vsid::from_24_bits(f.at("vsid").get<uint32_t>())};
-  } else if (c == "vm-nics") {
-    const Id subnet = text(f, "vm_subnet_id");
-    const auto s = vm_subnets.find(subnet);
-    auto mac = net::MacAddress::parse(text(f, "mac"));
-    if (!mac) throw std::runtime_error(fmt::format("VM NIC {} has no valid mac", id));
-    vm_nics[id] = {subnet,
-                   s == vm_subnets.end() ? Id() : s->second.vm_network_id,
-                   *mac,
-                   ipv4(f.at("ip")),
-                   text(f, "host_id"),
-                   text(f, "interface"),
-                   optional_ipv4(f, "pa")};
-  } else if (c == "gateways") {
-    Gateway g{text(f, "vm_network_id"),        text(f, "host_id"),          text(f, "kind"),
-              optional_ipv4(f, "external_ip"), text(f, "external_pool_id"), {}};
-    for (const auto& r : f.value("nat_rules", json::array())) {
-      g.nat_rules.push_back({*policy::parse_nat_protocol(r.at("protocol").get<std::string>()),
-                             r.at("external_port").get<uint16_t>(), ipv4(r.at("internal_ip")),
-                             r.at("internal_port").get<uint16_t>()});
-    }
-    gateways[id] = std::move(g);
-  } else if (c == "routes") {
-    routes[id] = {text(f, "vm_network_id"), prefix(f.at("prefix")), ipv4(f.at("next_hop")),
-                  f.value("metric", 0u)};
-  }
-  index(c, id, true);
-}
-
-void Model::index(const std::string& c, const Id& id, bool add) {
-  if (c == "sites") {
-    if (auto it = sites.find(id); it != sites.end())
-      link(sites_by_logical_network, it->second.logical_network_id, id, add);
-  } else if (c == "ip-pools") {
-    if (auto it = ip_pools.find(id); it != ip_pools.end()) {
-      link(pools_by_subnet, it->second.vm_subnet_id, id, add);
-      link(pools_by_site, it->second.site_id, id, add);
-    }
-  } else if (c == "hosts") {
-    if (auto it = hosts.find(id); it != hosts.end())
-      link(hosts_by_site, it->second.site_id, id, add);
-  } else if (c == "vm-subnets") {
-    if (auto it = vm_subnets.find(id); it != vm_subnets.end())
-      link(subnets_by_network, it->second.vm_network_id, id, add);
-  } else if (c == "vm-nics") {
-    if (auto it = vm_nics.find(id); it != vm_nics.end()) {
-      link(nics_by_network, it->second.vm_network_id, id, add);
-      link(nics_by_host, it->second.host_id, id, add);
-      count_placement(it->second.vm_network_id, it->second.host_id, add);
-    }
-  } else if (c == "gateways") {
-    if (auto it = gateways.find(id); it != gateways.end()) {
-      link(gateways_by_network, it->second.vm_network_id, id, add);
-      link(gateways_by_host, it->second.host_id, id, add);
-      link(gateways_by_pool, it->second.external_pool_id, id, add);
-      count_placement(it->second.vm_network_id, it->second.host_id, add);
-    }
-  } else if (c == "routes") {
-    if (auto it = routes.find(id); it != routes.end())
-      link(routes_by_network, it->second.vm_network_id, id, add);
+  reader->index(*this, id, false);
+  if (change.fields) {
+    reader->read(*this, id, *change.fields);
+    reader->index(*this, id, true);
+  } else {
+    reader->erase(*this, id);
   }
 }
 
@@ -220,76 +394,14 @@ IdSet Model::networks_on_host(const Id& host) const {
   return out;
 }
 
-IdSet Model::networks_touched_by(const std::string& c, const Id& id) const {
-  if (c == "vm-nics") {
-    if (auto it = vm_nics.find(id); it != vm_nics.end()) return {it->second.vm_network_id};
-  } else if (c == "vm-subnets") {
-    if (auto it = vm_subnets.find(id); it != vm_subnets.end()) return {it->second.vm_network_id};
-  } else if (c == "vm-networks") {
-    return {id};
-  } else if (c == "routes") {
-    if (auto it = routes.find(id); it != routes.end()) return {it->second.vm_network_id};
-  } else if (c == "gateways") {
-    if (auto it = gateways.find(id); it != gateways.end()) return {it->second.vm_network_id};
-  } else if (c == "hosts") {
-    // The host's PA is in the records of every network with a NIC on it,
-    // and with its external interface in the gateways it runs.
-    return networks_on_host(id);
-  } else if (c == "ip-pools") {
-    // An external pool's subnet and gateway are in its gateways' policy.
-    IdSet out;
-    if (auto it = gateways_by_pool.find(id); it != gateways_by_pool.end())
-      for (const Id& gw : it->second) out.insert(gateways.at(gw).vm_network_id);
-    return out;
-  }
-  return {};
+IdSet Model::networks_touched_by(const std::string& collection, const Id& id) const {
+  const Reader* reader = Reader::of(collection);
+  return reader == nullptr ? IdSet() : reader->networks(*this, id);
 }
 
-IdSet Model::hosts_touched_by(const std::string& c, const Id& id) const {
-  IdSet out;
-  auto add_all = [&](const IdSet& s) { out.insert(s.begin(), s.end()); };
-  auto add_site = [&](const Id& site) {
-    if (auto it = hosts_by_site.find(site); it != hosts_by_site.end()) add_all(it->second);
-  };
-  if (c == "vm-nics") {
-    if (auto it = vm_nics.find(id); it != vm_nics.end()) {
-      add_all(hosts_of_network(it->second.vm_network_id));
-      if (!it->second.host_id.empty()) out.insert(it->second.host_id);
-    }
-  } else if (c == "vm-subnets") {
-    if (auto it = vm_subnets.find(id); it != vm_subnets.end())
-      add_all(hosts_of_network(it->second.vm_network_id));
-  } else if (c == "vm-networks") {
-    add_all(hosts_of_network(id));
-  } else if (c == "routes") {
-    if (auto it = routes.find(id); it != routes.end())
-      add_all(hosts_of_network(it->second.vm_network_id));
-  } else if (c == "gateways") {
-    if (auto it = gateways.find(id); it != gateways.end()) {
-      add_all(hosts_of_network(it->second.vm_network_id));
-      if (!it->second.host_id.empty()) out.insert(it->second.host_id);
-    }
-  } else if (c == "ip-pools") {
-    if (auto it = ip_pools.find(id); it != ip_pools.end()) {
-      if (!it->second.site_id.empty()) add_site(it->second.site_id);
-      if (auto gws = gateways_by_pool.find(id); gws != gateways_by_pool.end())
-        for (const Id& gw : gws->second) add_all(hosts_of_network(gateways.at(gw).vm_network_id));
-      if (auto s = vm_subnets.find(it->second.vm_subnet_id); s != vm_subnets.end())
-        add_all(hosts_of_network(s->second.vm_network_id));
-    }
-  } else if (c == "hosts") {
-    if (hosts.contains(id)) {
-      out.insert(id);
-      // Its PA is in the lookup records of every host sharing a VM network.
-      for (const Id& network : networks_on_host(id)) add_all(hosts_of_network(network));
-    }
-  } else if (c == "sites") {
-    add_site(id);
-  } else if (c == "logical-networks") {
-    if (auto it = sites_by_logical_network.find(id); it != sites_by_logical_network.end())
-      for (const Id& site : it->second) add_site(site);
-  }
-  return out;
+IdSet Model::hosts_touched_by(const std::string& collection, const Id& id) const {
+  const Reader* reader = Reader::of(collection);
+  return reader == nullptr ? IdSet() : reader->hosts(*this, id);
 }
 
 }  // namespace vnet::compiler

@@ -140,7 +140,9 @@ class Model {
   std::unordered_map<Id, std::map<Id, int>> networks_by_host;
 
  private:
-  void index(const std::string& collection, const Id& id, bool add);
+  // One per collection the compiler reads (model.cpp): its parsing,
+  // indexes and what a change to it concerns.
+  struct Reader;
   void count_placement(const Id& network, const Id& host, bool add);
 };
 
