@@ -391,9 +391,18 @@ std::map<std::string, uint64_t> Engine::assign_generations(
   store_.write([&](store::Database& db) {
     // A host deleted meanwhile is skipped by put().
     store::HostPolicies policies(db);
+    // Many hosts (a full compile): every row in one statement, not one each.
+    std::optional<std::map<std::string, store::HostPolicies::Numbered>> all;
+    if (hashes.size() > 64) all = policies.all();
+    auto stored_of = [&](const std::string& host) -> std::optional<store::HostPolicies::Numbered> {
+      if (!all) return policies.get(host);
+      const auto it = all->find(host);
+      if (it == all->end()) return std::nullopt;
+      return it->second;
+    };
     for (const auto& [host, hash] : hashes) {
       uint64_t stored = 0;
-      if (const auto numbered = policies.get(host)) {
+      if (const auto numbered = stored_of(host)) {
         stored = numbered->generation;
         if (numbered->sha256 == hash) {  // numbered already (by another replica)
           out[host] = stored;

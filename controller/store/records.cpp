@@ -82,6 +82,17 @@ std::optional<HostPolicies::Numbered> HostPolicies::get(std::string_view host_id
   return out;
 }
 
+std::map<std::string, HostPolicies::Numbered> HostPolicies::all() {
+  auto s = db_.prepare("SELECT host_id, generation, sha256, log_seq FROM host_policies");
+  std::map<std::string, Numbered> out;
+  while (s.step()) {
+    out[s.column_text(0)] = {.generation = static_cast<uint64_t>(s.column_int(1)),
+                             .sha256 = s.column_text(2),
+                             .log_seq = s.column_int(3)};
+  }
+  return out;
+}
+
 void HostPolicies::put(std::string_view host_id, const Numbered& numbered) {
   if (!put_) {
     put_ = db_.prepare(
