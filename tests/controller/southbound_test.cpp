@@ -1046,5 +1046,43 @@ TEST_F(SouthboundTest, OnlyTheConcernedHostsGetANewGeneration) {
   EXPECT_EQ(generations(), after);
 }
 
+// A start numbers many hosts at once (more than 64: host_policies read in
+// one statement): every generation is the stored one when the content did
+// not change.
+TEST_F(SouthboundTest, TheGenerationsOfManyHostsSurviveARestart) {
+  std::vector<std::string> hosts;
+  for (int i = 0; i < 70; ++i)
+    hosts.push_back(ctl->create("hosts", {{"name", fmt::format("h{}", i)},
+                                          {"site_id", site},
+                                          {"pa", fmt::format("192.168.1.{}", 10 + i)}})["id"]);
+  // Some hosts past their first generation, so "the stored one" is not 1.
+  const json tenant = ctl->create("tenants", {{"name", "t"}});
+  const json ln = ctl->call("GET", "/api/v1/logical-networks").json()["items"][0];
+  const json net = ctl->create("vm-networks", {{"tenant_id", tenant["id"]},
+                                               {"name", "n"},
+                                               {"logical_network_id", ln["id"]}});
+  const json sub = ctl->create(
+      "vm-subnets", {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}});
+  for (int i = 0; i < 5; ++i) {
+    ctl->create("vm-nics", {{"vm_subnet_id", sub["id"]},
+                            {"vm_name", fmt::format("v{}", i)},
+                            {"ip", fmt::format("10.0.0.{}", 10 + i)},
+                            {"host_id", hosts[static_cast<size_t>(i) * 7]},
+                            {"interface", fmt::format("tap{}", i)}});
+  }
+  auto generations = [&] {
+    ctl->app().engine().flush();
+    std::vector<uint64_t> g;
+    for (const auto& h : hosts) g.push_back(ctl->app().realization().status(h).desired);
+    return g;
+  };
+  const auto before = generations();
+  ASSERT_GT(*std::max_element(before.begin(), before.end()), 1u);
+  ASSERT_EQ(std::count(before.begin(), before.end(), 0u), 0);
+  ctl.reset();
+  ctl = std::make_unique<Controller>(dir.path() / "controller");
+  EXPECT_EQ(generations(), before);
+}
+
 }  // namespace
 }  // namespace vnet::testing
