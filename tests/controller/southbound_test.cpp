@@ -1058,9 +1058,9 @@ TEST_F(SouthboundTest, TheGenerationsOfManyHostsSurviveARestart) {
   // Some hosts past their first generation, so "the stored one" is not 1.
   const json tenant = ctl->create("tenants", {{"name", "t"}});
   const json ln = ctl->call("GET", "/api/v1/logical-networks").json()["items"][0];
-  const json net = ctl->create("vm-networks", {{"tenant_id", tenant["id"]},
-                                               {"name", "n"},
-                                               {"logical_network_id", ln["id"]}});
+  const json net =
+      ctl->create("vm-networks",
+                  {{"tenant_id", tenant["id"]}, {"name", "n"}, {"logical_network_id", ln["id"]}});
   const json sub = ctl->create(
       "vm-subnets", {{"vm_network_id", net["id"]}, {"name", "s"}, {"prefix", "10.0.0.0/24"}});
   for (int i = 0; i < 5; ++i) {
