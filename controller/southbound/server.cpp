@@ -425,6 +425,9 @@ struct Server::Impl {
     const bool registered = s->state.registered;
     s->ended = true;
     s->wake.cancel();
+    // Counted before the host shows disconnected: whoever sees it
+    // disconnected (GET /hosts/{id}) finds the close in /metrics too.
+    count(closed, code);
     if (registered) {
       --open_sessions;
       if (auto it = sessions.find(s->host()); it != sessions.end() && it->second == s) {
@@ -432,7 +435,6 @@ struct Server::Impl {
         realization.disconnected(s->host());
       }
     }
-    count(closed, code);
     spdlog::info("agent_disconnected host={} peer={} reason={} detail={}", s->host(), peer, code,
                  log::quote(message));
   }
