@@ -161,9 +161,8 @@ struct Server::Impl {
       }
       backoff = std::chrono::milliseconds(0);
       ++connections;
-      asio::co_spawn(io, connection(std::move(socket)), [this](std::exception_ptr) {
-        --connections;
-      });
+      asio::co_spawn(io, connection(std::move(socket)),
+                     [this](std::exception_ptr) { --connections; });
     }
   }
 
@@ -319,8 +318,7 @@ struct Server::Impl {
         text = (as_delta ? proto::delta(*c->delta) : proto::snapshot(c->policy)).dump();
         s->state.sent = c->policy.generation;
         spdlog::debug("policy_sent host={} type={} generation={} bytes={}", s->host(), type,
-                      s->state.sent,
-                      text.size());
+                      s->state.sent, text.size());
       } else {
         s->wake.expires_at(asio::steady_timer::time_point::max());
         co_await s->wake.async_wait(kTuple);
