@@ -107,6 +107,7 @@ void StatusExchange::publish(const std::set<std::string>& hosts) {
                       .problems = problems.dump(),
                       .updated_at = unix_now()});
     }
+    if (rows.empty()) return;  // nothing of ours: no announcement for others to read
     store::HostStatusTable(db).publish(rows);
     // A few hosts are named, so the others read only their rows.
     std::string payload = "status";

@@ -61,9 +61,9 @@ struct Kind {
   // The tenants' field that lists the objects of this kind a tenant was
   // granted (issue 16), "" when none.
   std::string granted_in{};
-  // What the kind means beyond its fields (semantics.cpp registers one per
-  // kind, rows.h): its checks and allocations before a write, its refusals
-  // before a delete, what GET computes.
+  // What the kind means beyond its fields (checks and allocations before a
+  // write, refusals before a delete, what GET computes) is its Rules,
+  // registered per kind in semantics.cpp (rows.h: rules_of).
 
   const Field* field(std::string_view name) const;
 };

@@ -94,6 +94,26 @@ IdSet sites_hosts(const Model& m, const Id& site) {
 
 void add_all(IdSet& out, const IdSet& more) { out.insert(more.begin(), more.end()); }
 
+// A subnet's, NIC's, gateway's or route's VM network (`Map` its map).
+template <auto Map>
+IdSet its_network(const Model& m, const Id& id) {
+  const auto* o = find(m.*Map, id);
+  return o == nullptr ? IdSet() : IdSet{o->vm_network_id};
+}
+
+// The hosts of that VM network, and the object's own host if it has one.
+template <auto Map>
+IdSet its_hosts(const Model& m, const Id& id) {
+  IdSet out;
+  if (const auto* o = find(m.*Map, id)) {
+    out = m.hosts_of_network(o->vm_network_id);
+    if constexpr (requires { o->host_id; }) {
+      if (!o->host_id.empty()) out.insert(o->host_id);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 const std::vector<Model::Reader>& Model::Reader::all() {
@@ -219,16 +239,8 @@ const std::vector<Model::Reader>& Model::Reader::all() {
              if (const auto* s = find(m.vm_subnets, id))
                link(m.subnets_by_network, s->vm_network_id, id, add);
            },
-       .networks =
-           [](const Model& m, const Id& id) {
-             const auto* s = find(m.vm_subnets, id);
-             return s == nullptr ? IdSet() : IdSet{s->vm_network_id};
-           },
-       .hosts =
-           [](const Model& m, const Id& id) {
-             const auto* s = find(m.vm_subnets, id);
-             return s == nullptr ? IdSet() : m.hosts_of_network(s->vm_network_id);
-           }},
+       .networks = its_network<&Model::vm_subnets>,
+       .hosts = its_hosts<&Model::vm_subnets>},
       {.collection = "vm-nics",
        .read =
            [](Model& m, const Id& id, const json& f) {
@@ -253,20 +265,8 @@ const std::vector<Model::Reader>& Model::Reader::all() {
                m.count_placement(n->vm_network_id, n->host_id, add);
              }
            },
-       .networks =
-           [](const Model& m, const Id& id) {
-             const auto* n = find(m.vm_nics, id);
-             return n == nullptr ? IdSet() : IdSet{n->vm_network_id};
-           },
-       .hosts =
-           [](const Model& m, const Id& id) {
-             IdSet out;
-             if (const auto* n = find(m.vm_nics, id)) {
-               out = m.hosts_of_network(n->vm_network_id);
-               if (!n->host_id.empty()) out.insert(n->host_id);
-             }
-             return out;
-           }},
+       .networks = its_network<&Model::vm_nics>,
+       .hosts = its_hosts<&Model::vm_nics>},
       {.collection = "gateways",
        .read =
            [](Model& m, const Id& id, const json& f) {
@@ -291,20 +291,8 @@ const std::vector<Model::Reader>& Model::Reader::all() {
                m.count_placement(g->vm_network_id, g->host_id, add);
              }
            },
-       .networks =
-           [](const Model& m, const Id& id) {
-             const auto* g = find(m.gateways, id);
-             return g == nullptr ? IdSet() : IdSet{g->vm_network_id};
-           },
-       .hosts =
-           [](const Model& m, const Id& id) {
-             IdSet out;
-             if (const auto* g = find(m.gateways, id)) {
-               out = m.hosts_of_network(g->vm_network_id);
-               if (!g->host_id.empty()) out.insert(g->host_id);
-             }
-             return out;
-           }},
+       .networks = its_network<&Model::gateways>,
+       .hosts = its_hosts<&Model::gateways>},
       {.collection = "routes",
        .read =
            [](Model& m, const Id& id, const json& f) {
@@ -317,16 +305,8 @@ const std::vector<Model::Reader>& Model::Reader::all() {
              if (const auto* r = find(m.routes, id))
                link(m.routes_by_network, r->vm_network_id, id, add);
            },
-       .networks =
-           [](const Model& m, const Id& id) {
-             const auto* r = find(m.routes, id);
-             return r == nullptr ? IdSet() : IdSet{r->vm_network_id};
-           },
-       .hosts =
-           [](const Model& m, const Id& id) {
-             const auto* r = find(m.routes, id);
-             return r == nullptr ? IdSet() : m.hosts_of_network(r->vm_network_id);
-           }},
+       .networks = its_network<&Model::routes>,
+       .hosts = its_hosts<&Model::routes>},
   };
   return readers;
 }

@@ -76,10 +76,6 @@ void Realization::set_publisher(std::function<void(const std::string& host)> pub
   publish_ = std::move(publish);
 }
 
-void Realization::merge_remote(const std::string& host, const Remote& remote) {
-  merge_remote({{host, remote}});
-}
-
 void Realization::merge_remote(const std::vector<std::pair<std::string, Remote>>& remotes) {
   std::vector<Callback> ready;
   {

@@ -79,8 +79,7 @@ class Realization : public model::RealizationView {
     std::vector<AgentProblem> problems;
     std::string uplink;
   };
-  void merge_remote(const std::string& host, const Remote& remote);
-  // Several at once: one lock, and waiters looked at once.
+  // One lock for all of them, and the waiters looked at once.
   void merge_remote(const std::vector<std::pair<std::string, Remote>>& remotes);
 
   HostStatus status(const std::string& host) const;

@@ -153,16 +153,17 @@ std::vector<HostStatusTable::Status> HostStatusTable::others(std::string_view re
     read(s, out);
     return out;
   }
-  // A few hosts (an announcement names at most 64): one statement per 16,
-  // so the prepared statements stay few.
+  // The hosts announcements named (at most Store::kMaxAnnouncedHosts): one
+  // statement of 16, run once per 16, the last padded with its last id.
   constexpr size_t kChunk = 16;
-  std::vector<std::string> ids(hosts->begin(), hosts->end());
+  std::string sql = std::string(kSelect) + " AND host_id IN (?";
+  for (size_t i = 1; i < kChunk; ++i) sql += ", ?";
+  sql += ")";
+  auto s = db_.prepare(sql);
+  const std::vector<std::string> ids(hosts->begin(), hosts->end());
   for (size_t from = 0; from < ids.size(); from += kChunk) {
     const size_t n = std::min(kChunk, ids.size() - from);
-    std::string sql = std::string(kSelect) + " AND host_id IN (?";
-    for (size_t i = 1; i < kChunk; ++i) sql += ", ?";
-    sql += ")";
-    auto s = db_.prepare(sql);
+    s.reset();
     s.bind(1, replica);
     for (size_t i = 0; i < kChunk; ++i)
       s.bind(static_cast<int>(i + 2), ids[from + std::min(i, n - 1)]);

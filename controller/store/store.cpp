@@ -91,6 +91,11 @@ int Store::take(PostgresDatabase& pg) {
       ids = comma == std::string_view::npos ? std::string_view() : ids.substr(comma + 1);
     }
   }
+  // Bounded: past this many, reading every row is as cheap.
+  if (announced_hosts_.size() > kMaxAnnouncedHosts) {
+    announced_hosts_.clear();
+    announced_all_ = true;
+  }
   return kinds;
 }
 

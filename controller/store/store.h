@@ -76,7 +76,9 @@ class Store {
   // After wait_for_changes() returned kStatusAnnounced: the hosts whose
   // status the announcements named, or nothing when the whole table must be
   // read (an announcement naming none, a new listening connection). Clears.
+  // More hosts than kMaxAnnouncedHosts between two calls count as all.
   std::optional<std::set<std::string>> take_announced_hosts();
+  static constexpr size_t kMaxAnnouncedHosts = 1024;
   // Ends a wait_for_changes() at once (shutdown).
   void wake();
 

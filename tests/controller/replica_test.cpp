@@ -436,6 +436,26 @@ TEST(StatusAnnouncements, NameTheirHostsOrAskForEveryRow) {
     all = all || !listener.take_announced_hosts().has_value();
     return all;
   }));
+  // At most kMaxAnnouncedHosts names are held; past them, every row. One
+  // NOTIFY each (under PostgreSQL's 8,000-byte payload), read one at a time.
+  // What the steps above announced may still be arriving: read it all first.
+  while (listener.wait_for_changes(200ms) != 0) listener.take_announced_hosts();
+  auto named_hosts = [&](size_t n) -> std::optional<std::set<std::string>> {
+    std::string payload = "status";
+    for (size_t i = 0; i < n; ++i) payload += fmt::format("{}h{}", i == 0 ? ":" : ",", i);
+    announce(payload);
+    std::optional<std::set<std::string>> named;
+    EXPECT_TRUE(eventually([&] {
+      if ((listener.wait_for_changes(100ms) & store::Store::kStatusAnnounced) == 0) return false;
+      named = listener.take_announced_hosts();
+      return true;
+    }));
+    return named;
+  };
+  const auto at_bound = named_hosts(store::Store::kMaxAnnouncedHosts);
+  ASSERT_TRUE(at_bound);
+  EXPECT_EQ(at_bound->size(), store::Store::kMaxAnnouncedHosts);
+  EXPECT_FALSE(named_hosts(store::Store::kMaxAnnouncedHosts + 1));
   // A change (a sequence number) is not a status announcement.
   announce("42");
   ASSERT_TRUE(eventually(
