@@ -1,215 +1,108 @@
 #include "controller/model/kinds.h"
 
+#include <fmt/format.h>
+
 #include <stdexcept>
+#include <tuple>
+
+#include "controller/model/types.h"
 
 namespace vnet::model {
 namespace {
 
-using A = Access;
-using T = FieldType;
+template <class T>
+struct Fits {
+  static bool of(FieldType) { return false; }
+};
+template <>
+struct Fits<std::string> {
+  static bool of(FieldType t) {
+    return t == FieldType::kString || t == FieldType::kEnum || t == FieldType::kUuid ||
+           t == FieldType::kInterface;
+  }
+};
+template <FieldType Type>
+struct Exactly {
+  static bool of(FieldType t) { return t == Type; }
+};
+template <>
+struct Fits<bool> : Exactly<FieldType::kBool> {};
+template <>
+struct Fits<int64_t> : Exactly<FieldType::kInteger> {};
+template <>
+struct Fits<net::Vsid> : Exactly<FieldType::kInteger> {};
+template <>
+struct Fits<net::Ipv4Address> : Exactly<FieldType::kIpv4> {};
+template <>
+struct Fits<net::IpPrefix> : Exactly<FieldType::kIpv4Prefix> {};
+template <>
+struct Fits<net::MacAddress> : Exactly<FieldType::kMac> {};
+template <>
+struct Fits<Uuid> : Exactly<FieldType::kUuid> {};
+template <>
+struct Fits<std::vector<net::Ipv4Address>> : Exactly<FieldType::kIpv4List> {};
+template <>
+struct Fits<std::vector<SiteSubnet>> : Exactly<FieldType::kSubnets> {};
+template <>
+struct Fits<std::vector<AddressRange>> : Exactly<FieldType::kRanges> {};
+template <>
+struct Fits<std::vector<NatRule>> : Exactly<FieldType::kNatRules> {};
+template <>
+struct Fits<std::vector<std::string>> : Exactly<FieldType::kUuidList> {};
+template <class T>
+struct Fits<std::optional<T>> : Fits<T> {};
 
-Field name_field(bool column = false) {
-  return {.name = "name", .type = T::kString, .required = true, .column = column};
-}
-Field ref(std::string name, std::string collection, Access access = A::kImmutable,
-          bool required = true) {
-  return {.name = std::move(name),
-          .type = T::kUuid,
-          .access = access,
-          .required = required,
-          .column = true,
-          .ref = std::move(collection)};
+template <class S, class M>
+M member_type(M S::*);
+
+Field field_of(const Spec& s) {
+  Field f{.name = s.name,
+          .type = s.type,
+          .access = s.access,
+          .required = s.required,
+          .admin_only = s.admin_only,
+          .column = s.column,
+          .unique_column = s.unique_column,
+          .ref = s.ref,
+          .min = s.min,
+          .max = s.max,
+          .default_json = s.default_json};
+  for (std::string_view rest = s.choices; !rest.empty();) {
+    const size_t comma = rest.find(',');
+    f.choices.emplace_back(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return f;
 }
 
-Field quota(std::string name) {
-  return {.name = std::move(name), .type = T::kInteger, .min = 0, .max = 10000000};
+// The Kind of struct S: its collection-level facts and one Field per
+// member it describes, each checked against the member's C++ type.
+template <class S>
+Kind kind_of() {
+  Kind k{.collection = S::meta.collection,
+         .table = S::meta.table,
+         .singular = S::meta.singular,
+         .tenant_owned = S::meta.tenant_owned,
+         .admin_only = S::meta.admin_only,
+         .fields = {},
+         .has_state = S::meta.has_state,
+         .granted_in = S::meta.granted_in};
+  auto member = [&](auto pointer, const Spec& spec) {
+    using M = decltype(member_type(pointer));
+    if (!Fits<M>::of(spec.type)) {
+      throw std::logic_error(
+          fmt::format("types.h: the member of {}'s field {} cannot hold its type",
+                      S::meta.collection, spec.name));
+    }
+    k.fields.push_back(field_of(spec));
+  };
+  S::describe(member);
+  return k;
 }
 
 std::vector<Kind> build() {
-  return {
-      {"tenants",
-       "tenants",
-       "tenant",
-       false,
-       true,
-       {name_field(true),
-        // What the administrator grants the tenant (issue 16): the logical
-        // networks its VM networks may use and the site pools its gateways
-        // may take external addresses from. whoami lists them by name.
-        {.name = "logical_network_ids",
-         .type = T::kUuidList,
-         .ref = "logical-networks",
-         .default_json = "[]"},
-        {.name = "external_pool_ids",
-         .type = T::kUuidList,
-         .ref = "ip-pools",
-         .default_json = "[]"},
-        // Per-tenant quotas (issue 14); absent: the controller's default
-        // (--default-quota). One tenant must not exhaust VSIDs, MACs or a
-        // shared external pool.
-        quota("quota_vm_networks"),
-        quota("quota_vm_subnets"),
-        quota("quota_vm_nics"),
-        quota("quota_gateways"),
-        quota("quota_routes")}},
-      {"tokens",
-       "tokens",
-       "token",
-       false,
-       true,
-       {name_field(),
-        {.name = "role",
-         .type = T::kEnum,
-         .access = A::kImmutable,
-         .column = true,
-         .choices = {"admin", "tenant"}},
-        ref("tenant_id", "tenants", A::kImmutable, false)}},
-      {"logical-networks",
-       "logical_networks",
-       "logical network",
-       false,
-       true,
-       {name_field(true),
-        {.name = "network_virtualization", .type = T::kBool, .default_json = "true"},
-        {.name = "flow_entropy", .type = T::kBool, .default_json = "false"}},
-       /*has_state=*/false,
-       /*granted_in=*/"logical_network_ids"},
-      {"sites",
-       "sites",
-       "site",
-       false,
-       true,
-       {ref("logical_network_id", "logical-networks"),
-        name_field(),
-        {.name = "subnets", .type = T::kSubnets, .required = true},
-        {.name = "host_group", .type = T::kString, .default_json = "\"\""}}},
-      {"ip-pools",
-       "ip_pools",
-       "IP pool",
-       true,
-       false,
-       {{.name = "name", .type = T::kString, .default_json = "\"\""},
-        {.name = "site_id",
-         .type = T::kUuid,
-         .access = A::kImmutable,
-         .admin_only = true,
-         .column = true,
-         .ref = "sites"},
-        {.name = "subnet", .type = T::kIpv4Prefix, .access = A::kImmutable, .admin_only = true},
-        ref("vm_subnet_id", "vm-subnets", A::kImmutable, false),
-        {.name = "ranges", .type = T::kRanges, .required = true},
-        {.name = "reserved", .type = T::kIpv4List, .default_json = "[]"},
-        {.name = "gateway", .type = T::kIpv4},
-        {.name = "dns", .type = T::kIpv4List, .default_json = "[]"}},
-       /*has_state=*/false,
-       /*granted_in=*/"external_pool_ids"},
-      {"mac-pools",
-       "mac_pools",
-       "MAC pool",
-       false,
-       true,
-       {{.name = "name", .type = T::kString, .default_json = "\"\""},
-        {.name = "start", .type = T::kMac, .access = A::kImmutable, .required = true},
-        {.name = "end", .type = T::kMac, .access = A::kImmutable, .required = true}}},
-      {"hosts",
-       "hosts",
-       "host",
-       false,
-       true,
-       {name_field(true),
-        ref("site_id", "sites"),
-        {.name = "pa", .type = T::kIpv4, .access = A::kAssigned},
-        // A gateway host's interface on an external network (DESIGN.md
-        // section 4, "Gateways"): the controller places gateways on hosts
-        // that have one.
-        {.name = "external_interface", .type = T::kInterface}},
-       /*has_state=*/true},
-      {"vm-networks",
-       "vm_networks",
-       "VM network",
-       true,
-       false,
-       {name_field(),
-        // Absent: the tenant's one granted logical network.
-        ref("logical_network_id", "logical-networks", A::kImmutable, false),
-        {.name = "isolation",
-         .type = T::kEnum,
-         .access = A::kImmutable,
-         .choices = {"hnv", "none"},
-         .default_json = "\"hnv\""},
-        {.name = "translation",
-         .type = T::kEnum,
-         .access = A::kImmutable,
-         .choices = {"encap", "rewrite"},
-         .default_json = "\"encap\""},
-        {.name = "rdid", .type = T::kUuid, .access = A::kReadOnly, .unique_column = true}}},
-      {"vm-subnets",
-       "vm_subnets",
-       "VM subnet",
-       true,
-       false,
-       {ref("vm_network_id", "vm-networks"),
-        name_field(),
-        {.name = "prefix", .type = T::kIpv4Prefix, .access = A::kImmutable, .required = true},
-        {.name = "vsid",
-         .type = T::kInteger,
-         .access = A::kAssigned,
-         .admin_only = true,
-         .unique_column = true,
-         .min = 4096,
-         .max = 16777214}}},
-      {"vm-nics",
-       "vm_nics",
-       "VM NIC",
-       true,
-       false,
-       {ref("vm_subnet_id", "vm-subnets"),
-        {.name = "vm_name", .type = T::kString, .required = true},
-        {.name = "mac", .type = T::kMac, .access = A::kAssigned},
-        {.name = "ip", .type = T::kIpv4, .access = A::kAssigned},
-        {.name = "host_id", .type = T::kUuid, .admin_only = true, .column = true, .ref = "hosts"},
-        {.name = "interface", .type = T::kInterface, .admin_only = true},
-        // The NIC's own provider address while it is placed, in a VM network
-        // with translation "rewrite" (DESIGN.md section 4, IP rewrite).
-        {.name = "pa", .type = T::kIpv4, .access = A::kReadOnly}},
-       /*has_state=*/true},
-      {"gateways",
-       "gateways",
-       "gateway",
-       true,
-       false,
-       {name_field(),
-        ref("vm_network_id", "vm-networks"),
-        {.name = "kind",
-         .type = T::kEnum,
-         .access = A::kImmutable,
-         .required = true,
-         .choices = {"nat", "forwarding"}},
-        // Where the gateway runs is the operator's choice, as NIC placement
-        // is: a tenant naming a host could stall it (issue 14). Absent, the
-        // controller places it on the gateway host with the fewest gateways.
-        {.name = "host_id", .type = T::kUuid, .admin_only = true, .column = true, .ref = "hosts"},
-        // Absent: the tenant's one granted external pool.
-        {.name = "external_pool_id",
-         .type = T::kUuid,
-         .access = A::kImmutable,
-         .column = true,
-         .ref = "ip-pools"},
-        {.name = "nat_rules", .type = T::kNatRules, .default_json = "[]"},
-        // advertised_prefixes and configuration_state are computed when
-        // read (rows.cpp, add_computed).
-        {.name = "external_ip", .type = T::kIpv4, .access = A::kReadOnly}},
-       /*has_state=*/true},
-      {"routes",
-       "routes",
-       "route",
-       true,
-       false,
-       {ref("vm_network_id", "vm-networks"),
-        {.name = "prefix", .type = T::kIpv4Prefix, .required = true},
-        {.name = "next_hop", .type = T::kIpv4, .required = true},
-        {.name = "metric", .type = T::kInteger, .min = 0, .max = 65535, .default_json = "0"}}},
-  };
+  return std::apply([](auto... kind) { return std::vector<Kind>{kind_of<decltype(kind)>()...}; },
+                    AllKinds{});
 }
 
 }  // namespace
@@ -260,8 +153,10 @@ const std::vector<Kind>& kinds() {
     std::vector<Kind> built = build();
     // When the object was created (RFC 3339, UTC), stamped by the server;
     // absent on objects from before issue 16.
-    for (auto& k : built)
-      k.fields.push_back({.name = "created_at", .type = T::kString, .access = A::kReadOnly});
+    for (auto& k : built) {
+      k.fields.push_back(
+          {.name = "created_at", .type = FieldType::kString, .access = Access::kReadOnly});
+    }
     return built;
   }();
   return all;

@@ -12,12 +12,6 @@ namespace {
 
 using policy::HostPolicy;
 
-bool in_ranges(const IpPool& pool, net::Ipv4Address a) {
-  for (const auto& [start, end] : pool.ranges)
-    if (a.to_u32() >= start && a.to_u32() <= end) return true;
-  return false;
-}
-
 // The CA pool that handed out (or holds) the address, else the subnet's
 // first pool: its gateway and DNS servers are what DHCP tells the VM.
 const IpPool* pool_for(const Model& m, const Id& subnet_id, net::Ipv4Address ca) {
@@ -26,7 +20,7 @@ const IpPool* pool_for(const Model& m, const Id& subnet_id, net::Ipv4Address ca)
   const IpPool* first = nullptr;
   for (const Id& id : it->second) {
     const IpPool& pool = m.ip_pools.at(id);
-    if (in_ranges(pool, ca)) return &pool;
+    if (pool.offers(ca)) return &pool;
     if (first == nullptr) first = &pool;
   }
   return first;
@@ -39,12 +33,12 @@ policy::Provider provider_of(const Model& m, const Host& host) {
   const auto site = m.sites.find(host.site_id);
   if (site == m.sites.end()) return p;
   for (const auto& subnet : site->second.subnets) {
-    if (subnet.contains(net::IpAddress(p.pa))) p.prefix_len = subnet.length();
+    if (subnet.prefix.contains(net::IpAddress(p.pa))) p.prefix_len = subnet.prefix.length();
   }
   if (auto pools = m.pools_by_site.find(host.site_id); pools != m.pools_by_site.end()) {
     for (const Id& id : pools->second) {
       const IpPool& pool = m.ip_pools.at(id);
-      if (pool.gateway && pool.subnet.contains(net::IpAddress(p.pa))) {
+      if (pool.gateway && pool.subnet && pool.subnet->contains(net::IpAddress(p.pa))) {
         p.routes.push_back({*net::IpPrefix::parse("0.0.0.0/0"), *pool.gateway});
         break;  // one default route: the pool the PA lives in
       }
@@ -71,13 +65,13 @@ void add_gateways(const Model& m, const Id& network_id, const VmNetwork& network
         continue;
       policy::GatewayPolicy g;
       g.gateway_id = *Uuid::parse(id);
-      g.rdid = network.rdid;
+      g.rdid = *network.rdid;
       g.kind =
           gw.kind == "forwarding" ? policy::GatewayKind::kForwarding : policy::GatewayKind::kNat;
       g.external_ip = *gw.external_ip;
       g.pa = *host->second.pa;
       g.interface = host->second.external_interface;
-      g.prefix_len = pool->second.subnet.length();
+      g.prefix_len = pool->second.subnet->length();
       g.next_hop = pool->second.gateway.value_or(net::Ipv4Address());
       if (g.kind == policy::GatewayKind::kNat) {
         g.nat_rules = gw.nat_rules;
@@ -103,10 +97,10 @@ void add_network(const Model& m, const Id& network_id, const VmNetwork& network,
       const auto subnet = m.vm_subnets.find(nic.vm_subnet_id);
       if (host == m.hosts.end() || !host->second.pa || subnet == m.vm_subnets.end()) continue;
       // IP rewrite: the NIC's own PA (none yet: nowhere to send to).
-      if (network.rewrite && !nic.pa) continue;
+      if (network.rewrite() && !nic.pa) continue;
       out.lookup_records.push_back(
-          {subnet->second.vsid, nic.ip, nic.mac, network.rewrite ? *nic.pa : *host->second.pa,
-           network.rewrite ? policy::LookupRule::kRewrite : policy::LookupRule::kEncap});
+          {*subnet->second.vsid, *nic.ip, *nic.mac, network.rewrite() ? *nic.pa : *host->second.pa,
+           network.rewrite() ? policy::LookupRule::kRewrite : policy::LookupRule::kEncap});
     }
   }
   std::vector<const VmSubnet*> subnets;
@@ -114,7 +108,7 @@ void add_network(const Model& m, const Id& network_id, const VmNetwork& network,
     for (const Id& id : it->second) {
       const VmSubnet& s = m.vm_subnets.at(id);
       subnets.push_back(&s);
-      out.customer_routes.push_back({network.rdid, s.vsid, s.prefix, net::Ipv4Address(), 0});
+      out.customer_routes.push_back({*network.rdid, *s.vsid, s.prefix, net::Ipv4Address(), 0});
     }
   }
   add_gateways(m, network_id, network, subnets, out);
@@ -127,8 +121,9 @@ void add_network(const Model& m, const Id& network_id, const VmNetwork& network,
       const Route& r = m.routes.at(id);
       for (const VmSubnet* s : subnets) {
         if (!s->prefix.contains(net::IpAddress(r.next_hop))) continue;
-        policy::CustomerRoute route{network.rdid, s->vsid, r.prefix, r.next_hop, r.metric};
-        auto [slot, inserted] = best.try_emplace({s->vsid, r.prefix}, route);
+        policy::CustomerRoute route{*network.rdid, *s->vsid, r.prefix, r.next_hop,
+                                    static_cast<uint32_t>(r.metric)};
+        auto [slot, inserted] = best.try_emplace({*s->vsid, r.prefix}, route);
         if (!inserted && route.metric < slot->second.metric) slot->second = route;
       }
     }
@@ -148,7 +143,7 @@ void add_network(const Model& m, const Id& network_id, const VmNetwork& network,
 Fragment compile_gateways(const Model& m, const Id& network_id) {
   Fragment f;
   const auto network = m.vm_networks.find(network_id);
-  if (network == m.vm_networks.end() || !network->second.hnv) return f;
+  if (network == m.vm_networks.end() || !network->second.hnv()) return f;
   std::vector<const VmSubnet*> subnets;
   if (auto it = m.subnets_by_network.find(network_id); it != m.subnets_by_network.end())
     for (const Id& id : it->second) subnets.push_back(&m.vm_subnets.at(id));
@@ -159,7 +154,7 @@ Fragment compile_gateways(const Model& m, const Id& network_id) {
 Fragment compile_network(const Model& m, const Id& network_id) {
   Fragment f;
   const auto network = m.vm_networks.find(network_id);
-  if (network == m.vm_networks.end() || !network->second.hnv) return f;
+  if (network == m.vm_networks.end() || !network->second.hnv()) return f;
   add_network(m, network_id, network->second, f);
   auto by_key = [](const auto& a, const auto& b) { return policy::key(a) < policy::key(b); };
   std::sort(f.lookup_records.begin(), f.lookup_records.end(), by_key);
@@ -219,23 +214,23 @@ HostPolicy compile(const Model& m, const Id& host_id, const Fragments& fragments
       // A port needs its interface (the orchestrator's binding) and an HNV
       // network; isolation "none" is the physical network's business.
       if (nic.interface.empty() || subnet == m.vm_subnets.end() || network == m.vm_networks.end() ||
-          !network->second.hnv)
+          !network->second.hnv())
         continue;
       policy::Port port;
       port.nic_id = *Uuid::parse(nic_id);
       port.interface = nic.interface;
-      port.mac = nic.mac;
-      port.ca = nic.ip;
+      port.mac = *nic.mac;
+      port.ca = *nic.ip;
       port.prefix_len = subnet->second.prefix.length();
-      const IpPool* pool = pool_for(m, nic.vm_subnet_id, nic.ip);
+      const IpPool* pool = pool_for(m, nic.vm_subnet_id, *nic.ip);
       port.gateway = pool != nullptr && pool->gateway
                          ? *pool->gateway
                          : *subnet->second.prefix.first().v4().offset(1);
       if (pool != nullptr) port.dns = pool->dns;
-      port.vsid = subnet->second.vsid;
-      port.rdid = network->second.rdid;
+      port.vsid = *subnet->second.vsid;
+      port.rdid = *network->second.rdid;
       port.mtu = kUplinkMtu - kNvgreOverhead;
-      if (network->second.rewrite && nic.pa) {
+      if (network->second.rewrite() && nic.pa) {
         out.rewrite_pas.push_back({port.nic_id, port.ca, *nic.pa});
       }
       out.ports.push_back(std::move(port));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "controller/model/codec.h"
 #include "controller/store/database.h"
 #include "controller/store/objects.h"
 #include "controller/store/records.h"
@@ -12,34 +13,6 @@ namespace vnet::compiler {
 namespace {
 
 using nlohmann::json;
-
-// The store validated everything it holds, so a parse failure here is a
-// corrupt database: say which value.
-net::Ipv4Address ipv4(const json& j) {
-  auto a = net::Ipv4Address::parse(j.get<std::string>());
-  if (!a) throw std::runtime_error(fmt::format("stored address {} is invalid", j.dump()));
-  return *a;
-}
-std::optional<net::Ipv4Address> optional_ipv4(const json& f, const char* name) {
-  const auto it = f.find(name);
-  if (it == f.end() || it->is_null()) return std::nullopt;
-  return ipv4(*it);
-}
-net::IpPrefix prefix(const json& j) {
-  auto p = net::IpPrefix::parse(j.get<std::string>());
-  if (!p) throw std::runtime_error(fmt::format("stored prefix {} is invalid", j.dump()));
-  return *p;
-}
-std::vector<net::Ipv4Address> ipv4_list(const json& f, const char* name) {
-  std::vector<net::Ipv4Address> out;
-  if (const auto it = f.find(name); it != f.end())
-    for (const auto& a : *it) out.push_back(ipv4(a));
-  return out;
-}
-std::string text(const json& f, const char* name) {
-  const auto it = f.find(name);
-  return it == f.end() || !it->is_string() ? std::string() : it->get<std::string>();
-}
 
 void link(std::unordered_map<Id, IdSet>& index, const Id& key, const Id& id, bool add) {
   if (key.empty()) return;
@@ -77,6 +50,25 @@ struct Model::Reader {
 };
 
 namespace {
+
+// Members a stored object of the kind always has once written (assigned
+// on create): without them the database is corrupt, and the compiler says
+// which object rather than compile a policy without them.
+template <auto... Members, class S>
+S require(S object, const Id& id) {
+  const bool complete = (... && (object.*Members).has_value());
+  if (!complete)
+    throw std::runtime_error(
+        fmt::format("stored {} {} lacks a field assigned on create", S::meta.singular, id));
+  return object;
+}
+
+// Decodes the stored fields into the collection's map (`Map`).
+template <auto Map, auto... Required>
+void read_into(Model& m, const Id& id, const json& f) {
+  using S = typename std::remove_reference_t<decltype(m.*Map)>::mapped_type;
+  (m.*Map)[id] = require<Required...>(model::decode<S>(f), id);
+}
 
 void no_index(Model&, const Id&, bool) {}
 IdSet none(const Model&, const Id&) { return {}; }
@@ -119,8 +111,7 @@ IdSet its_hosts(const Model& m, const Id& id) {
 const std::vector<Model::Reader>& Model::Reader::all() {
   static const std::vector<Reader> readers = {
       {.collection = "logical-networks",
-       .read = [](Model& m, const Id& id,
-                  const json& f) { m.logical_networks[id] = {f.value("flow_entropy", false)}; },
+       .read = read_into<&Model::logical_networks>,
        .erase = [](Model& m, const Id& id) { m.logical_networks.erase(id); },
        .index = no_index,
        .networks = none,
@@ -133,13 +124,7 @@ const std::vector<Model::Reader>& Model::Reader::all() {
              return out;
            }},
       {.collection = "sites",
-       .read =
-           [](Model& m, const Id& id, const json& f) {
-             Site s{text(f, "logical_network_id"), {}};
-             for (const auto& subnet : f.at("subnets"))
-               s.subnets.push_back(prefix(subnet.at("prefix")));
-             m.sites[id] = std::move(s);
-           },
+       .read = read_into<&Model::sites>,
        .erase = [](Model& m, const Id& id) { m.sites.erase(id); },
        .index =
            [](Model& m, const Id& id, bool add) {
@@ -149,16 +134,7 @@ const std::vector<Model::Reader>& Model::Reader::all() {
        .networks = none,
        .hosts = sites_hosts},
       {.collection = "ip-pools",
-       .read =
-           [](Model& m, const Id& id, const json& f) {
-             IpPool p{
-                 text(f, "site_id"), text(f, "vm_subnet_id"), prefix(f.at("subnet")), {}, {}, {}};
-             for (const auto& r : f.at("ranges"))
-               p.ranges.emplace_back(ipv4(r.at("start")).to_u32(), ipv4(r.at("end")).to_u32());
-             p.gateway = optional_ipv4(f, "gateway");
-             p.dns = ipv4_list(f, "dns");
-             m.ip_pools[id] = std::move(p);
-           },
+       .read = read_into<&Model::ip_pools, &IpPool::subnet>,
        .erase = [](Model& m, const Id& id) { m.ip_pools.erase(id); },
        .index =
            [](Model& m, const Id& id, bool add) {
@@ -189,11 +165,7 @@ const std::vector<Model::Reader>& Model::Reader::all() {
              return out;
            }},
       {.collection = "hosts",
-       .read =
-           [](Model& m, const Id& id, const json& f) {
-             m.hosts[id] = {text(f, "site_id"), optional_ipv4(f, "pa"),
-                            text(f, "external_interface")};
-           },
+       .read = read_into<&Model::hosts>,
        .erase = [](Model& m, const Id& id) { m.hosts.erase(id); },
        .index =
            [](Model& m, const Id& id, bool add) {
@@ -214,25 +186,13 @@ const std::vector<Model::Reader>& Model::Reader::all() {
              return out;
            }},
       {.collection = "vm-networks",
-       .read =
-           [](Model& m, const Id& id, const json& f) {
-             auto rdid = Uuid::parse(text(f, "rdid"));
-             if (!rdid)
-               throw std::runtime_error(fmt::format("VM network {} has no valid rdid", id));
-             m.vm_networks[id] = {text(f, "logical_network_id"), *rdid,
-                                  text(f, "isolation") != "none",
-                                  text(f, "translation") == "rewrite"};
-           },
+       .read = read_into<&Model::vm_networks, &VmNetwork::rdid>,
        .erase = [](Model& m, const Id& id) { m.vm_networks.erase(id); },
        .index = no_index,
        .networks = [](const Model&, const Id& id) { return IdSet{id}; },
        .hosts = [](const Model& m, const Id& id) { return m.hosts_of_network(id); }},
       {.collection = "vm-subnets",
-       .read =
-           [](Model& m, const Id& id, const json& f) {
-             m.vm_subnets[id] = {text(f, "vm_network_id"), prefix(f.at("prefix")),
-                                 net::Vsid::from_24_bits(f.at("vsid").get<uint32_t>())};
-           },
+       .read = read_into<&Model::vm_subnets, &VmSubnet::vsid>,
        .erase = [](Model& m, const Id& id) { m.vm_subnets.erase(id); },
        .index =
            [](Model& m, const Id& id, bool add) {
@@ -244,17 +204,12 @@ const std::vector<Model::Reader>& Model::Reader::all() {
       {.collection = "vm-nics",
        .read =
            [](Model& m, const Id& id, const json& f) {
-             const Id subnet = text(f, "vm_subnet_id");
-             const auto* s = find(m.vm_subnets, subnet);
-             auto mac = net::MacAddress::parse(text(f, "mac"));
-             if (!mac) throw std::runtime_error(fmt::format("VM NIC {} has no valid mac", id));
-             m.vm_nics[id] = {subnet,
-                              s == nullptr ? Id() : s->vm_network_id,
-                              *mac,
-                              ipv4(f.at("ip")),
-                              text(f, "host_id"),
-                              text(f, "interface"),
-                              optional_ipv4(f, "pa")};
+             VmNic nic{
+                 require<&model::VmNic::mac, &model::VmNic::ip>(model::decode<model::VmNic>(f), id),
+                 {}};
+             if (const auto* s = find(m.vm_subnets, nic.vm_subnet_id))
+               nic.vm_network_id = s->vm_network_id;
+             m.vm_nics[id] = std::move(nic);
            },
        .erase = [](Model& m, const Id& id) { m.vm_nics.erase(id); },
        .index =
@@ -268,19 +223,7 @@ const std::vector<Model::Reader>& Model::Reader::all() {
        .networks = its_network<&Model::vm_nics>,
        .hosts = its_hosts<&Model::vm_nics>},
       {.collection = "gateways",
-       .read =
-           [](Model& m, const Id& id, const json& f) {
-             Gateway g{
-                 text(f, "vm_network_id"),        text(f, "host_id"),          text(f, "kind"),
-                 optional_ipv4(f, "external_ip"), text(f, "external_pool_id"), {}};
-             for (const auto& r : f.value("nat_rules", json::array())) {
-               g.nat_rules.push_back(
-                   {*policy::parse_nat_protocol(r.at("protocol").get<std::string>()),
-                    r.at("external_port").get<uint16_t>(), ipv4(r.at("internal_ip")),
-                    r.at("internal_port").get<uint16_t>()});
-             }
-             m.gateways[id] = std::move(g);
-           },
+       .read = read_into<&Model::gateways>,
        .erase = [](Model& m, const Id& id) { m.gateways.erase(id); },
        .index =
            [](Model& m, const Id& id, bool add) {
@@ -294,11 +237,7 @@ const std::vector<Model::Reader>& Model::Reader::all() {
        .networks = its_network<&Model::gateways>,
        .hosts = its_hosts<&Model::gateways>},
       {.collection = "routes",
-       .read =
-           [](Model& m, const Id& id, const json& f) {
-             m.routes[id] = {text(f, "vm_network_id"), prefix(f.at("prefix")),
-                             ipv4(f.at("next_hop")), f.value("metric", 0u)};
-           },
+       .read = read_into<&Model::routes>,
        .erase = [](Model& m, const Id& id) { m.routes.erase(id); },
        .index =
            [](Model& m, const Id& id, bool add) {

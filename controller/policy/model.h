@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "controller/model/change.h"
+#include "controller/model/types.h"
 #include "shared/net/ip.h"
 #include "shared/net/ipv4.h"
 #include "shared/net/mac.h"
@@ -27,62 +28,22 @@ class Database;
 
 namespace vnet::compiler {
 
-using Id = std::string;  // the model's UUID text
+using Id = model::Id;  // the model's UUID text
 using IdSet = std::set<Id>;
 
-struct LogicalNetwork {
-  bool flow_entropy = false;
-};
-struct Site {
-  Id logical_network_id;
-  std::vector<net::IpPrefix> subnets;
-};
-struct IpPool {
-  Id site_id;       // "" for a CA pool
-  Id vm_subnet_id;  // "" for a site pool
-  net::IpPrefix subnet;
-  std::vector<std::pair<uint32_t, uint32_t>> ranges;
-  std::optional<net::Ipv4Address> gateway;
-  std::vector<net::Ipv4Address> dns;
-};
-struct Host {
-  Id site_id;
-  std::optional<net::Ipv4Address> pa;
-  std::string external_interface;  // "" unless it is a gateway host
-};
-struct VmNetwork {
-  Id logical_network_id;
-  Uuid rdid;
-  bool hnv = true;       // isolation "hnv"; "none" is not virtualized
-  bool rewrite = false;  // translation "rewrite"
-};
-struct VmSubnet {
-  Id vm_network_id;
-  net::IpPrefix prefix;
-  net::Vsid vsid;
-};
-struct VmNic {
-  Id vm_subnet_id;
+// The kinds' own structs (controller/model/types.h): the compiler reads
+// what the store holds, decoded once, with nothing of its own added but a
+// NIC's VM network.
+using model::Gateway;
+using model::Host;
+using model::IpPool;
+using model::LogicalNetwork;
+using model::Route;
+using model::Site;
+using model::VmNetwork;
+using model::VmSubnet;
+struct VmNic : model::VmNic {
   Id vm_network_id;  // the subnet's, kept for the indexes
-  net::MacAddress mac;
-  net::Ipv4Address ip;
-  Id host_id;  // "" when not placed
-  std::string interface;
-  std::optional<net::Ipv4Address> pa;  // its own PA in a rewrite VM network
-};
-struct Gateway {
-  Id vm_network_id;
-  Id host_id;
-  std::string kind;
-  std::optional<net::Ipv4Address> external_ip;
-  Id external_pool_id;
-  std::vector<policy::NatRule> nat_rules;
-};
-struct Route {
-  Id vm_network_id;
-  net::IpPrefix prefix;
-  net::Ipv4Address next_hop;
-  uint32_t metric = 0;
 };
 
 using Change = model::Change;
