@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "controller/model/types.h"
+
 namespace vnet::model {
 
 // One committed change to one object, as the policy engine follows them:
@@ -36,11 +38,11 @@ class RealizationView {
   // connected, last_seen, desired_generation, realized_generation,
   // configuration_state of a host.
   virtual nlohmann::json host_state(const std::string& host_id) const = 0;
-  // configuration_state of a VM NIC, given its stored fields.
-  virtual nlohmann::json nic_state(const std::string& nic_id, const nlohmann::json& nic) const = 0;
-  // configuration_state of a gateway, given its stored fields.
+  // configuration_state of a VM NIC.
+  virtual nlohmann::json nic_state(const std::string& nic_id, const VmNic& nic) const = 0;
+  // configuration_state of a gateway.
   virtual nlohmann::json gateway_state(const std::string& gateway_id,
-                                       const nlohmann::json& gateway) const = 0;
+                                       const Gateway& gateway) const = 0;
   // The host's uplink interface as its agent reported it ("" when unknown):
   // never a VM NIC's interface.
   virtual std::string uplink(const std::string& /*host_id*/) const { return ""; }

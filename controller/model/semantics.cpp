@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "controller/alloc/allocators.h"
+#include "controller/model/codec.h"
 #include "controller/model/rows.h"
 #include "controller/store/allocations.h"
 #include "controller/store/records.h"
@@ -25,20 +26,49 @@ namespace {
 using nlohmann::json;
 using store::Database;
 
-std::string text(const json& fields, const char* name) {
-  const auto it = fields.find(name);
-  return it != fields.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-net::Ipv4Address ipv4(const std::string& s) { return net::Ipv4Address::parse(s).value(); }
-net::IpPrefix prefix(const std::string& s) { return net::IpPrefix::parse(s).value(); }
-uint64_t mac_value(const std::string& s) { return net::MacAddress::parse(s).value().to_u64(); }
+// --- typed access to stored objects (types.h) ---
 
-// The object `id` of `collection` named by field `pointer`: it must exist,
-// and a tenant may only name its own tenant-owned objects. Either way the
-// answer is the same, so ids leak nothing.
-Row require_ref(Database& db, const Principal& who, const std::string& collection,
-                const std::string& id, const std::string& pointer) {
-  const Kind& target = kind(collection);
+// An object of kind S with its envelope: what the rules read of the
+// objects they look up.
+template <class S>
+struct Stored : S {
+  Id id;
+  Id tenant_id;
+};
+
+template <class S>
+const Kind& kind_of() {
+  static const Kind& k = kind(S::meta.collection);
+  return k;
+}
+
+template <class S>
+Stored<S> typed(const Row& row) {
+  return {decode<S>(row.fields), row.id, row.tenant_id};
+}
+
+template <class S>
+std::optional<Stored<S>> load(Database& db, const Id& id) {
+  auto row = load_row(db, kind_of<S>(), id);
+  if (!row) return std::nullopt;
+  return typed<S>(*row);
+}
+
+template <class S>
+std::vector<Stored<S>> where(Database& db, store::Objects::Match match) {
+  std::vector<Stored<S>> out;
+  for (const Row& row : rows_where(db, kind_of<S>(), std::move(match)))
+    out.push_back(typed<S>(row));
+  return out;
+}
+
+// The object `id` of kind S named by field `pointer`: it must exist, and a
+// tenant may only name its own tenant-owned objects. Either way the answer
+// is the same, so ids leak nothing.
+template <class S>
+Stored<S> require_ref(Database& db, const Principal& who, const Id& id,
+                      const std::string& pointer) {
+  const Kind& target = kind_of<S>();
   auto row = load_row(db, target, id);
   // A row of a tenant-owned kind without a tenant is the administrator's (a
   // site's IP pool): a tenant may name it by id (a NAT gateway's external
@@ -47,71 +77,56 @@ Row require_ref(Database& db, const Principal& who, const std::string& collectio
   if (!row || (target.tenant_owned && !admins && !visible_to(who, target, *row))) {
     throw invalid(pointer, fmt::format("there is no {} with id {}", target.singular, id));
   }
-  return *row;
+  return typed<S>(*row);
 }
 
-void require_unique_name(Database& db, const Kind& kind, const Row& row) {
-  const auto taken = objects(db, kind).where(
-      {.column = "name", .value = text(row.fields, "name"), .except_id = row.id, .limit = 1});
+void require_unique_name(Database& db, const Kind& kind, const Id& id, const std::string& name) {
+  const auto taken =
+      objects(db, kind).where({.column = "name", .value = name, .except_id = id, .limit = 1});
   if (!taken.empty()) {
-    throw conflict(fmt::format("a {} named \"{}\" exists already (id {})", kind.singular,
-                               text(row.fields, "name"), taken.front().id),
+    throw conflict(fmt::format("a {} named \"{}\" exists already (id {})", kind.singular, name,
+                               taken.front().id),
                    {{"/name", "is taken"}});
   }
 }
 
-// The ids a tenant was granted in `grants` (logical_network_ids,
-// external_pool_ids).
-std::vector<std::string> grants_of(Database& db, const std::string& tenant_id,
-                                   const std::string& grants) {
-  std::vector<std::string> out;
-  if (auto t = load_row(db, kind("tenants"), tenant_id); t && t->fields.contains(grants)) {
-    for (const auto& id : t->fields.at(grants)) out.push_back(id.get<std::string>());
-  }
-  return out;
-}
-
-// The object field `field` of a tenant's new object names: one of the
-// tenant's grants, or its only grant when the field is absent. An
-// administrator writing for the tenant may name any (it grants them anyway).
-// A name not granted is refused in the same words whether or not it exists.
-std::string granted(Database& db, const Principal& who, const std::string& tenant_id, json& fields,
-                    const std::string& field, const std::string& grants, const std::string& what) {
-  const auto ids = grants_of(db, tenant_id, grants);
-  const std::string pointer = "/" + field;
-  if (!fields.contains(field) || fields.at(field).is_null()) {
-    if (ids.size() == 1) {
-      fields[field] = ids.front();
-      return ids.front();
-    }
+// The reference `field` (of `name`) of a tenant's new object: one of the
+// tenant's grants (`grants`, the tenant's field `grants_name`), or its only
+// grant when the field is absent. An administrator writing for the tenant
+// may name any (it grants them anyway). A name not granted is refused in
+// the same words whether or not it exists.
+Id granted(Database& db, const Principal& who, const Id& tenant_id, Id& field, const char* name,
+           std::vector<Id> Tenant::*grants, const char* grants_name, const std::string& what) {
+  const auto tenant = load<Tenant>(db, tenant_id);
+  const std::vector<Id> ids = tenant ? (*tenant).*grants : std::vector<Id>();
+  const std::string pointer = fmt::format("/{}", name);
+  if (field.empty()) {
+    if (ids.size() == 1) return field = ids.front();
     if (ids.empty()) {
       throw invalid(pointer, fmt::format("is required: the tenant has no {} granted (an "
                                          "administrator grants them in the tenant's {})",
-                                         what, grants));
+                                         what, grants_name));
     }
     throw invalid(pointer, fmt::format("is required: the tenant has {} of them granted; name "
                                        "one (whoami lists them)",
                                        ids.size()));
   }
-  const std::string id = text(fields, field.c_str());
-  if (!who.is_admin() && std::find(ids.begin(), ids.end(), id) == ids.end()) {
+  if (!who.is_admin() && std::find(ids.begin(), ids.end(), field) == ids.end()) {
     throw invalid(pointer, fmt::format("{} {} is not granted to your tenant (whoami lists what "
                                        "is; an administrator grants more)",
-                                       what, id));
+                                       what, field));
   }
-  return id;
+  return field;
 }
 
 // A site pool of a logical network without network virtualization: where
 // gateways take external addresses.
-void require_external_pool(Database& db, const Row& pool, const std::string& pointer) {
-  if (!pool.fields.contains("site_id"))
+void require_external_pool(Database& db, const Stored<IpPool>& pool, const std::string& pointer) {
+  if (pool.site_id.empty())
     throw invalid(pointer, "must be an IP pool of a site, not of a VM subnet");
-  const auto site = load_row(db, kind("sites"), text(pool.fields, "site_id"));
-  const auto ln =
-      site ? load_row(db, kind("logical-networks"), text(site->fields, "logical_network_id"))
-           : std::nullopt;
-  if (!ln || ln->fields.value("network_virtualization", true)) {
+  const auto site = load<Site>(db, pool.site_id);
+  const auto ln = site ? load<LogicalNetwork>(db, site->logical_network_id) : std::nullopt;
+  if (!ln || ln->network_virtualization) {
     throw invalid(pointer,
                   "must be a pool of a logical network without network virtualization (the "
                   "external network)");
@@ -158,68 +173,53 @@ void record_address(Database& db, const std::string& scope, net::Ipv4Address a,
   store::Allocations(db).take_address(scope, a.to_u32(), pool_id, owner);
 }
 
-std::vector<alloc::Range> pool_ranges(const json& pool) {
+std::vector<alloc::Range> pool_ranges(const IpPool& pool) {
   std::vector<alloc::Range> out;
-  for (const auto& r : pool.at("ranges")) {
-    out.push_back({ipv4(r.at("start").get<std::string>()).to_u32(),
-                   ipv4(r.at("end").get<std::string>()).to_u32()});
-  }
+  for (const auto& r : pool.ranges) out.push_back({r.start.to_u32(), r.end.to_u32()});
   return out;
 }
 
-bool pool_offers(const json& pool, net::Ipv4Address a) {
-  for (const auto& r : pool_ranges(pool)) {
-    if (a.to_u32() >= r.first && a.to_u32() <= r.last) return true;
-  }
-  return false;
-}
-
-std::string pool_label(const Row& pool) {
-  const std::string name = text(pool.fields, "name");
-  return name.empty() ? fmt::format("IP pool {}", pool.id)
-                      : fmt::format("IP pool \"{}\" ({})", name, pool.id);
+std::string pool_label(const Stored<IpPool>& pool) {
+  return pool.name.empty() ? fmt::format("IP pool {}", pool.id)
+                           : fmt::format("IP pool \"{}\" ({})", pool.name, pool.id);
 }
 
 // The first address of `pool` that is free in `scope`: never its gateway
 // nor a reserved address.
 std::optional<net::Ipv4Address> allocate_from(Database& db, AllocationHints& hints,
-                                              const std::string& scope, const Row& pool) {
+                                              const std::string& scope,
+                                              const Stored<IpPool>& pool) {
   std::set<uint64_t> excluded;
-  for (const auto& r : pool.fields.value("reserved", json::array())) {
-    excluded.insert(ipv4(r.get<std::string>()).to_u32());
-  }
-  if (const std::string gw = text(pool.fields, "gateway"); !gw.empty())
-    excluded.insert(ipv4(gw).to_u32());
+  for (const auto& r : pool.reserved) excluded.insert(r.to_u32());
+  if (pool.gateway) excluded.insert(pool.gateway->to_u32());
   const auto a = first_free_in(db, hints, store::Allocations::Space::kAddresses, scope,
-                               pool_ranges(pool.fields), excluded, scope + "|" + pool.id);
+                               pool_ranges(pool), excluded, scope + "|" + pool.id);
   if (!a) return std::nullopt;
   return net::Ipv4Address::from_u32(static_cast<uint32_t>(*a));
 }
 
-std::vector<Row> pools_where(Database& db, const std::string& column, const std::string& value) {
-  return rows_where(db, kind("ip-pools"), {.column = column, .value = value});
+std::vector<Stored<IpPool>> pools_where(Database& db, const std::string& column, const Id& value) {
+  return where<IpPool>(db, {.column = column, .value = value});
 }
 
 // Provider and external addresses are unique within a logical network.
-std::string site_scope(Database& db, const std::string& site_id) {
-  auto site = load_row(db, kind("sites"), site_id);
-  return "ln:" + text(site->fields, "logical_network_id");
+std::string site_scope(Database& db, const Id& site_id) {
+  return "ln:" + load<Site>(db, site_id).value().logical_network_id;
 }
-std::string subnet_scope(const std::string& vm_subnet_id) { return "subnet:" + vm_subnet_id; }
+std::string subnet_scope(const Id& vm_subnet_id) { return "subnet:" + vm_subnet_id; }
 
 // Allocates (or, when given, records) an address for `owner` from `pools`.
 net::Ipv4Address take_address(Database& db, AllocationHints& hints, const std::string& scope,
-                              const std::vector<Row>& pools, const std::string& given,
-                              const std::string& owner, const std::string& pointer,
-                              const std::string& no_pool_message) {
-  if (!given.empty()) {
-    const auto a = ipv4(given);
+                              const std::vector<Stored<IpPool>>& pools,
+                              std::optional<net::Ipv4Address> given, const std::string& owner,
+                              const std::string& pointer, const std::string& no_pool_message) {
+  if (given) {
     std::string pool_id;
     for (const auto& p : pools) {
-      if (pool_offers(p.fields, a)) pool_id = p.id;
+      if (p.offers(*given)) pool_id = p.id;
     }
-    record_address(db, scope, a, pool_id, owner, pointer);
-    return a;
+    record_address(db, scope, *given, pool_id, owner, pointer);
+    return *given;
   }
   if (pools.empty()) throw conflict(no_pool_message, {{pointer, "no pool to allocate from"}});
   for (const auto& p : pools) {
@@ -241,13 +241,18 @@ void free_allocations(Database& db, AllocationHints& hints, const std::string& o
   allocations.free_macs(owner);
 }
 
-// --- per kind ---
+// --- per kind: before a write ---
+//
+// Each takes the object being written as its struct (`f`, written back to
+// the row afterwards) and, on replace and patch, the stored one (`before`).
+
+using W = const WriteScope&;
 
 void tenant_of_new_top_level(Database& db, const Principal& who, Row& row) {
   if (who.is_admin()) {
     if (row.tenant_id.empty())
       throw invalid("/tenant_id", "is required when an administrator creates it");
-    require_ref(db, who, "tenants", row.tenant_id, "/tenant_id");
+    require_ref<Tenant>(db, who, row.tenant_id, "/tenant_id");
   } else {
     row.tenant_id = who.tenant_id;
   }
@@ -255,143 +260,128 @@ void tenant_of_new_top_level(Database& db, const Principal& who, Row& row) {
 
 // A tenant's grants name existing logical networks with network
 // virtualization and external site pools.
-void tenants(Database& db, const Principal& who, Row& row) {
-  require_unique_name(db, kind("tenants"), row);
-  const json& lns = row.fields.value("logical_network_ids", json::array());
-  for (size_t i = 0; i < lns.size(); ++i) {
+void tenants(W w, Row& row, Tenant& f, const Tenant*) {
+  require_unique_name(w.db, kind_of<Tenant>(), row.id, f.name);
+  for (size_t i = 0; i < f.logical_network_ids.size(); ++i) {
     const std::string pointer = fmt::format("/logical_network_ids/{}", i);
-    const Row ln = require_ref(db, who, "logical-networks", lns[i].get<std::string>(), pointer);
-    if (!ln.fields.value("network_virtualization", false)) {
+    const auto ln = require_ref<LogicalNetwork>(w.db, w.who, f.logical_network_ids[i], pointer);
+    if (!ln.network_virtualization) {
       throw invalid(pointer, fmt::format("logical network {} does not allow network "
                                          "virtualization: a tenant's VM networks cannot use it",
                                          ln.id));
     }
   }
-  const json& pools = row.fields.value("external_pool_ids", json::array());
-  for (size_t i = 0; i < pools.size(); ++i) {
+  for (size_t i = 0; i < f.external_pool_ids.size(); ++i) {
     const std::string pointer = fmt::format("/external_pool_ids/{}", i);
-    require_external_pool(
-        db, require_ref(db, who, "ip-pools", pools[i].get<std::string>(), pointer), pointer);
+    require_external_pool(w.db, require_ref<IpPool>(w.db, w.who, f.external_pool_ids[i], pointer),
+                          pointer);
   }
 }
 
-void tokens(Database& db, const Principal& who, Row& row, const Row* before) {
+void tokens(W w, Row& row, Token& f, const Token* before) {
   if (before != nullptr) return;  // only the name can change
-  const std::string tenant_id = text(row.fields, "tenant_id");
-  std::string role = text(row.fields, "role");
-  if (role.empty()) role = tenant_id.empty() ? "admin" : "tenant";
-  if (role == "tenant" && tenant_id.empty())
+  if (f.role.empty()) f.role = f.tenant_id.empty() ? "admin" : "tenant";
+  if (f.role == "tenant" && f.tenant_id.empty())
     throw invalid("/tenant_id", "is required for a tenant's token");
-  if (role == "admin" && !tenant_id.empty())
+  if (f.role == "admin" && !f.tenant_id.empty())
     throw invalid("/tenant_id", "an admin token has no tenant");
-  if (!tenant_id.empty()) require_ref(db, who, "tenants", tenant_id, "/tenant_id");
-  row.fields["role"] = role;
+  if (!f.tenant_id.empty()) require_ref<Tenant>(w.db, w.who, f.tenant_id, "/tenant_id");
   // 32 random bytes; only their SHA-256 is stored.
   row.secret = "vnet_" + new_etag() + new_etag() + new_etag() + new_etag();
   row.extra_columns = {{"secret_sha256", sha256_hex(row.secret)}};
 }
 
-void sites(Database& db, const Principal& who, Row& row, const Row* before) {
+void logical_networks(W w, Row& row, LogicalNetwork& f, const LogicalNetwork*) {
+  require_unique_name(w.db, kind_of<LogicalNetwork>(), row.id, f.name);
+}
+
+void sites(W w, Row& row, Site& f, const Site* before) {
   if (before == nullptr)
-    require_ref(db, who, "logical-networks", text(row.fields, "logical_network_id"),
-                "/logical_network_id");
-  const auto& subnets = row.fields.at("subnets");
-  for (size_t i = 0; i < subnets.size(); ++i) {
+    require_ref<LogicalNetwork>(w.db, w.who, f.logical_network_id, "/logical_network_id");
+  for (size_t i = 0; i < f.subnets.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
-      if (prefix(subnets[i].at("prefix")).overlaps(prefix(subnets[j].at("prefix")))) {
+      if (f.subnets[i].prefix.overlaps(f.subnets[j].prefix)) {
         throw invalid(fmt::format("/subnets/{}/prefix", i),
-                      fmt::format("overlaps {}", subnets[j].at("prefix").get<std::string>()));
+                      fmt::format("overlaps {}", f.subnets[j].prefix.to_string()));
       }
     }
   }
-  if (before != nullptr) {
-    for (const auto& pool : pools_where(db, "site_id", row.id)) {
-      bool kept = false;
-      for (const auto& s : subnets) kept = kept || s.at("prefix") == pool.fields.at("subnet");
-      if (!kept) {
-        throw conflict(
-            fmt::format("{} uses subnet {}", pool_label(pool), text(pool.fields, "subnet")),
-            {{"/subnets", "must keep the subnets that IP pools use"}});
-      }
+  if (before == nullptr) return;
+  for (const auto& pool : pools_where(w.db, "site_id", row.id)) {
+    const bool kept = std::any_of(f.subnets.begin(), f.subnets.end(),
+                                  [&](const SiteSubnet& s) { return s.prefix == pool.subnet; });
+    if (!kept) {
+      throw conflict(fmt::format("{} uses subnet {}", pool_label(pool),
+                                 pool.subnet ? pool.subnet->to_string() : ""),
+                     {{"/subnets", "must keep the subnets that IP pools use"}});
     }
   }
 }
 
-void mac_pools(Database& db, Row& row, const Row* before) {
+void mac_pools(W w, Row& row, MacPool& f, const MacPool* before) {
   if (before != nullptr) return;
-  const uint64_t start = mac_value(text(row.fields, "start"));
-  const uint64_t end = mac_value(text(row.fields, "end"));
+  const uint64_t start = f.start.to_u64();
+  const uint64_t end = f.end.to_u64();
   if (end < start) throw invalid("/end", "comes before start");
-  for (const auto& other : rows_where(db, kind("mac-pools"), {.except_id = row.id})) {
-    if (start <= mac_value(text(other.fields, "end")) &&
-        mac_value(text(other.fields, "start")) <= end) {
+  for (const auto& other : where<MacPool>(w.db, {.except_id = row.id})) {
+    if (start <= other.end.to_u64() && other.start.to_u64() <= end) {
       throw conflict(fmt::format("the range overlaps MAC pool {}", other.id),
                      {{"/start", "overlaps another pool"}});
     }
   }
 }
 
-void ip_pools(Database& db, const Principal& who, Row& row, const Row* before) {
-  json& f = row.fields;
-  const bool on_site = f.contains("site_id");
-  const bool on_vm_subnet = f.contains("vm_subnet_id");
+// Registered with partial_fields: runs even when some fields failed their
+// checks (they are absent from `f` then), so one answer names every bad
+// field.
+void ip_pools(W w, Row& row, IpPool& f, const IpPool* before) {
+  const bool on_site = !f.site_id.empty();
+  const bool on_vm_subnet = !f.vm_subnet_id.empty();
   if (on_site == on_vm_subnet) {
     throw bad_request(
         "an IP pool belongs to a VM subnet (vm_subnet_id) or, for an administrator, "
         "to a site's subnet (site_id and subnet)",
-        {{on_site ? "/vm_subnet_id" : "/vm_subnet_id",
-          on_site ? "cannot go with site_id" : "is required"}});
+        {{"/vm_subnet_id", on_site ? "cannot go with site_id" : "is required"}});
   }
   if (on_site) {
-    const Row site = require_ref(db, who, "sites", text(f, "site_id"), "/site_id");
-    if (!f.contains("subnet")) throw invalid("/subnet", "is required with site_id");
-    bool found = false;
-    for (const auto& s : site.fields.at("subnets"))
-      found = found || s.at("prefix") == f.at("subnet");
+    const auto site = require_ref<Site>(w.db, w.who, f.site_id, "/site_id");
+    if (!f.subnet) throw invalid("/subnet", "is required with site_id");
+    const bool found = std::any_of(site.subnets.begin(), site.subnets.end(),
+                                   [&](const SiteSubnet& s) { return s.prefix == *f.subnet; });
     if (!found) throw invalid("/subnet", fmt::format("is not a subnet of site {}", site.id));
     row.tenant_id.clear();
   } else {
-    const Row subnet = require_ref(db, who, "vm-subnets", text(f, "vm_subnet_id"), "/vm_subnet_id");
-    if (f.contains("subnet") && f.at("subnet") != subnet.fields.at("prefix")) {
+    const auto subnet = require_ref<VmSubnet>(w.db, w.who, f.vm_subnet_id, "/vm_subnet_id");
+    if (f.subnet && *f.subnet != subnet.prefix)
       throw invalid("/subnet", "is the VM subnet's prefix; leave it out");
-    }
-    f["subnet"] = subnet.fields.at("prefix");
+    f.subnet = subnet.prefix;
     row.tenant_id = subnet.tenant_id;
-    if (!f.contains("gateway")) {
-      // The subnet's first address, as DESIGN.md says and HNV does.
-      f["gateway"] = prefix(text(f, "subnet")).first().v4().offset(1)->to_string();
-    }
+    // The subnet's first address, as DESIGN.md says and HNV does.
+    if (!f.gateway) f.gateway = subnet.prefix.first().v4().offset(1);
   }
-  const net::IpPrefix subnet = prefix(text(f, "subnet"));
-  auto inside = [&](const std::string& a) { return subnet.contains(net::IpAddress(ipv4(a))); };
+  const net::IpPrefix subnet = *f.subnet;
+  auto inside = [&](net::Ipv4Address a) { return subnet.contains(net::IpAddress(a)); };
   // Every address outside the subnet at once.
   std::vector<FieldError> outside;
   const std::string message = fmt::format("is outside {}", subnet.to_string());
-  if (f.contains("ranges")) {
-    for (size_t i = 0; i < f.at("ranges").size(); ++i) {
-      const auto& r = f.at("ranges")[i];
-      for (const char* end : {"start", "end"}) {
-        if (!inside(r.at(end))) outside.push_back({fmt::format("/ranges/{}/{}", i, end), message});
-      }
-    }
+  for (size_t i = 0; i < f.ranges.size(); ++i) {
+    if (!inside(f.ranges[i].start))
+      outside.push_back({fmt::format("/ranges/{}/start", i), message});
+    if (!inside(f.ranges[i].end)) outside.push_back({fmt::format("/ranges/{}/end", i), message});
   }
-  if (f.contains("reserved")) {
-    for (size_t i = 0; i < f.at("reserved").size(); ++i) {
-      if (!inside(f.at("reserved")[i]))
-        outside.push_back({fmt::format("/reserved/{}", i), message});
-    }
+  for (size_t i = 0; i < f.reserved.size(); ++i) {
+    if (!inside(f.reserved[i])) outside.push_back({fmt::format("/reserved/{}", i), message});
   }
-  if (f.contains("gateway") && !inside(f.at("gateway"))) outside.push_back({"/gateway", message});
+  if (f.gateway && !inside(*f.gateway)) outside.push_back({"/gateway", message});
   if (!outside.empty()) throw invalid_fields(std::move(outside));
   // Pools never overlap: within a VM subnet (and so within its VM network,
   // whose subnets do not overlap), or within a site.
-  const auto ranges = pool_ranges(f);
-  for (const auto& other : pools_where(db, on_site ? "site_id" : "vm_subnet_id",
-                                       text(f, on_site ? "site_id" : "vm_subnet_id"))) {
-    if (other.id == row.id || other.fields.at("subnet") != f.at("subnet")) continue;
-    for (const auto& a : ranges) {
-      for (const auto& b : pool_ranges(other.fields)) {
-        if (a.first <= b.last && b.first <= a.last) {
+  for (const auto& other : pools_where(w.db, on_site ? "site_id" : "vm_subnet_id",
+                                       on_site ? f.site_id : f.vm_subnet_id)) {
+    if (other.id == row.id || other.subnet != f.subnet) continue;
+    for (const auto& a : f.ranges) {
+      for (const auto& b : other.ranges) {
+        if (a.start <= b.end && b.start <= a.end) {
           throw conflict(fmt::format("the ranges overlap {}", pool_label(other)),
                          {{"/ranges", "overlap another pool"}});
         }
@@ -400,9 +390,9 @@ void ip_pools(Database& db, const Principal& who, Row& row, const Row* before) {
   }
   if (before != nullptr) {
     // Addresses already handed out from this pool must stay inside it.
-    for (const auto& [address, owner] : store::Allocations(db).addresses_of_pool(row.id)) {
+    for (const auto& [address, owner] : store::Allocations(w.db).addresses_of_pool(row.id)) {
       const auto a = net::Ipv4Address::from_u32(address);
-      if (!pool_offers(f, a)) {
+      if (!f.offers(a)) {
         throw conflict(
             fmt::format("{} is in use by {} and would fall outside the pool", a.to_string(), owner),
             {{"/ranges", "must keep the addresses in use"}});
@@ -411,15 +401,13 @@ void ip_pools(Database& db, const Principal& who, Row& row, const Row* before) {
   }
 }
 
-void hosts(Database& db, AllocationHints& hints, const Principal& who, Row& row,
-           const Row* before) {
-  require_unique_name(db, kind("hosts"), row);
+void hosts(W w, Row& row, Host& f, const Host* before) {
+  require_unique_name(w.db, kind_of<Host>(), row.id, f.name);
   if (before != nullptr) {
-    if (text(row.fields, "external_interface").empty() &&
-        !text(before->fields, "external_interface").empty()) {
+    if (f.external_interface.empty() && !before->external_interface.empty()) {
       std::string list;
-      for (const auto& g :
-           objects(db, kind("gateways")).where({.column = "host_id", .value = row.id, .limit = 5}))
+      for (const auto& g : objects(w.db, kind_of<Gateway>())
+                               .where({.column = "host_id", .value = row.id, .limit = 5}))
         list += (list.empty() ? "" : ", ") + g.id;
       if (!list.empty()) {
         throw conflict(fmt::format("host {} runs gateways {}: move them first", row.id, list),
@@ -428,110 +416,95 @@ void hosts(Database& db, AllocationHints& hints, const Principal& who, Row& row,
     }
     return;
   }
-  const Row site = require_ref(db, who, "sites", text(row.fields, "site_id"), "/site_id");
-  const std::string given = text(row.fields, "pa");
-  if (!given.empty()) {
-    bool inside = false;
-    for (const auto& s : site.fields.at("subnets"))
-      inside = inside || prefix(s.at("prefix")).contains(net::IpAddress(ipv4(given)));
+  const auto site = require_ref<Site>(w.db, w.who, f.site_id, "/site_id");
+  if (f.pa) {
+    const bool inside =
+        std::any_of(site.subnets.begin(), site.subnets.end(),
+                    [&](const SiteSubnet& s) { return s.prefix.contains(net::IpAddress(*f.pa)); });
     if (!inside) throw invalid("/pa", fmt::format("is not in a subnet of site {}", site.id));
   }
-  const auto pa = take_address(db, hints, site_scope(db, site.id),
-                               pools_where(db, "site_id", site.id), given, row.id, "/pa",
-                               fmt::format("site {} has no IP pool for provider addresses: give "
-                                           "pa, or create an IP pool on the site",
-                                           site.id));
-  row.fields["pa"] = pa.to_string();
+  f.pa = take_address(w.db, w.hints, site_scope(w.db, site.id),
+                      pools_where(w.db, "site_id", site.id), f.pa, row.id, "/pa",
+                      fmt::format("site {} has no IP pool for provider addresses: give "
+                                  "pa, or create an IP pool on the site",
+                                  site.id));
 }
 
 // docs/api.md: a VM network's name is unique within its tenant (vnetctl
 // names networks by it).
-void require_unique_network_name(Database& db, const Row& row) {
+void require_unique_network_name(Database& db, const Id& tenant_id, const Id& id,
+                                 const std::string& name) {
   // Portable SQL (migrations/README.md): the names are compared here; a
   // tenant holds at most its quota of VM networks.
-  const std::string name = text(row.fields, "name");
   for (const auto& other :
-       rows_where(db, kind("vm-networks"),
-                  {.column = "tenant_id", .value = row.tenant_id, .except_id = row.id})) {
-    if (text(other.fields, "name") != name) continue;
+       where<VmNetwork>(db, {.column = "tenant_id", .value = tenant_id, .except_id = id})) {
+    if (other.name != name) continue;
     throw conflict(
         fmt::format("the tenant has a VM network named \"{}\" already (id {})", name, other.id),
         {{"/name", "is taken"}});
   }
 }
 
-void vm_networks(Database& db, const Principal& who, Row& row, const Row* before) {
+void vm_networks(W w, Row& row, VmNetwork& f, const VmNetwork* before) {
   if (before != nullptr) {
-    if (text(row.fields, "name") != text(before->fields, "name")) {
-      Row probe = row;
-      probe.tenant_id = before->tenant_id;
-      require_unique_network_name(db, probe);
-    }
+    if (f.name != before->name) require_unique_network_name(w.db, row.tenant_id, row.id, f.name);
     return;
   }
-  tenant_of_new_top_level(db, who, row);
-  require_unique_network_name(db, row);
-  const std::string ln_id = granted(db, who, row.tenant_id, row.fields, "logical_network_id",
-                                    "logical_network_ids", "logical network");
-  const Row ln = require_ref(db, who, "logical-networks", ln_id, "/logical_network_id");
-  if (!ln.fields.value("network_virtualization", false)) {
+  tenant_of_new_top_level(w.db, w.who, row);
+  require_unique_network_name(w.db, row.tenant_id, row.id, f.name);
+  granted(w.db, w.who, row.tenant_id, f.logical_network_id, "logical_network_id",
+          &Tenant::logical_network_ids, "logical_network_ids", "logical network");
+  const auto ln =
+      require_ref<LogicalNetwork>(w.db, w.who, f.logical_network_id, "/logical_network_id");
+  if (!ln.network_virtualization) {
     throw invalid("/logical_network_id",
                   fmt::format("logical network {} does not allow network virtualization", ln.id));
   }
-  row.fields["rdid"] = new_uuid();
+  f.rdid = Uuid::parse(new_uuid()).value();
 }
 
-void vm_subnets(Database& db, AllocationHints& hints, const Principal& who, Row& row,
-                const Row* before) {
+void vm_subnets(W w, Row& row, VmSubnet& f, const VmSubnet* before) {
   if (before != nullptr) return;
-  const Row network =
-      require_ref(db, who, "vm-networks", text(row.fields, "vm_network_id"), "/vm_network_id");
+  const auto network = require_ref<VmNetwork>(w.db, w.who, f.vm_network_id, "/vm_network_id");
   row.tenant_id = network.tenant_id;
-  const auto p = prefix(text(row.fields, "prefix"));
   for (const auto& other :
-       rows_where(db, kind("vm-subnets"), {.column = "vm_network_id", .value = network.id})) {
-    const std::string theirs = other.fields.at("prefix");
-    if (prefix(theirs).overlaps(p)) {
-      throw invalid("/prefix", fmt::format("overlaps {} of VM subnet {}", theirs, other.id));
+       where<VmSubnet>(w.db, {.column = "vm_network_id", .value = network.id})) {
+    if (other.prefix.overlaps(f.prefix)) {
+      throw invalid("/prefix",
+                    fmt::format("overlaps {} of VM subnet {}", other.prefix.to_string(), other.id));
     }
   }
-  if (row.fields.contains("vsid")) {
-    const int64_t vsid = row.fields.at("vsid").get<int64_t>();
-    if (const auto holder = store::Allocations(db).vsid_holder(vsid)) {
-      throw conflict(fmt::format("VSID {} is in use by VM subnet {}", vsid, *holder),
+  if (f.vsid) {
+    if (const auto holder = store::Allocations(w.db).vsid_holder(f.vsid->value())) {
+      throw conflict(fmt::format("VSID {} is in use by VM subnet {}", f.vsid->value(), *holder),
                      {{"/vsid", "is in use"}});
     }
     return;
   }
   const auto vsid =
-      first_free_in(db, hints, store::Allocations::Space::kVsids, "",
+      first_free_in(w.db, w.hints, store::Allocations::Space::kVsids, "",
                     {{net::Vsid::kFirstAllocatable, net::Vsid::kLastAllocatable}}, {}, "vsid");
   if (!vsid) throw conflict("every VSID from 4096 to 16777214 is in use");
-  row.fields["vsid"] = *vsid;
+  f.vsid = net::Vsid::from_24_bits(static_cast<uint32_t>(*vsid));
 }
 
 // A NIC of a VM network that uses IP rewrite owns a PA while it is placed:
 // from the site pool whose subnet holds its host's PA, so the underlay
 // delivers it to that host. It keeps its PA while it stays in that pool's
 // subnet, and gets a new one when it moves elsewhere or loses its placement.
-void assign_rewrite_pa(Database& db, AllocationHints& hints, Row& row) {
-  json& f = row.fields;
-  const std::string old = text(f, "pa");
-  const auto subnet = load_row(db, kind("vm-subnets"), text(f, "vm_subnet_id"));
-  const auto network =
-      subnet ? load_row(db, kind("vm-networks"), text(subnet->fields, "vm_network_id"))
-             : std::nullopt;
-  const bool wants =
-      network && text(network->fields, "translation") == "rewrite" && !text(f, "host_id").empty();
-  std::optional<Row> pool;
+void assign_rewrite_pa(Database& db, AllocationHints& hints, const Id& id, VmNic& f) {
+  const auto old = f.pa;
+  const auto subnet = load<VmSubnet>(db, f.vm_subnet_id);
+  const auto network = subnet ? load<VmNetwork>(db, subnet->vm_network_id) : std::nullopt;
+  const bool wants = network && network->rewrite() && !f.host_id.empty();
+  std::optional<Stored<IpPool>> pool;
   std::string scope;
   if (wants) {
-    const auto host = load_row(db, kind("hosts"), text(f, "host_id"));
-    const auto host_pa = ipv4(text(host->fields, "pa"));
-    scope = site_scope(db, text(host->fields, "site_id"));
-    for (auto& p : pools_where(db, "site_id", text(host->fields, "site_id"))) {
-      if (p.fields.contains("subnet") &&
-          prefix(text(p.fields, "subnet")).contains(net::IpAddress(host_pa))) {
+    const auto host = load<Host>(db, f.host_id).value();
+    const auto host_pa = host.pa.value();
+    scope = site_scope(db, host.site_id);
+    for (auto& p : pools_where(db, "site_id", host.site_id)) {
+      if (p.subnet && p.subnet->contains(net::IpAddress(host_pa))) {
         pool = std::move(p);
         break;
       }
@@ -539,53 +512,44 @@ void assign_rewrite_pa(Database& db, AllocationHints& hints, Row& row) {
     if (!pool) {
       throw conflict(fmt::format("host {} has no site IP pool on the subnet of its PA {}: a NIC "
                                  "of a rewrite VM network needs a PA from it",
-                                 host->id, host_pa.to_string()),
+                                 host.id, host_pa.to_string()),
                      {{"/host_id", "no IP pool for rewrite PAs on the host's subnet"}});
     }
-    if (!old.empty() && pool_offers(pool->fields, ipv4(old)) &&
-        owner_of_address(db, scope, ipv4(old)) == row.id) {
+    if (old && pool->offers(*old) && owner_of_address(db, scope, *old) == id) {
       return;  // placed in the same subnet: the PA stays
     }
   }
-  if (!old.empty()) {
+  if (old) {
     hints.clear();
-    store::Allocations(db).free_addresses(row.id, "ln:");
-    f.erase("pa");
+    store::Allocations(db).free_addresses(id, "ln:");
+    f.pa.reset();
   }
-  if (wants)
-    f["pa"] = take_address(db, hints, scope, {*pool}, "", row.id, "/host_id", "").to_string();
+  if (wants) f.pa = take_address(db, hints, scope, {*pool}, std::nullopt, id, "/host_id", "");
 }
 
-void vm_nics(Database& db, AllocationHints& hints, const Principal& who, Row& row,
-             const Row* before) {
-  json& f = row.fields;
-  if (f.contains("host_id")) {
-    const Row host = require_ref(db, who, "hosts", text(f, "host_id"), "/host_id");
+void vm_nics(W w, Row& row, VmNic& f, const VmNic* before) {
+  if (!f.host_id.empty()) {
+    const auto host = require_ref<Host>(w.db, w.who, f.host_id, "/host_id");
     // The external interface belongs to the host's gateways (XDP in
     // external mode): a VM port there would take the external network.
-    if (!text(f, "interface").empty() &&
-        text(f, "interface") == text(host.fields, "external_interface")) {
+    if (!f.interface.empty() && f.interface == host.external_interface) {
       throw invalid("/interface", fmt::format("{} is the external interface of host {}: a VM NIC "
                                               "needs its own interface",
-                                              text(f, "interface"), host.id));
+                                              f.interface, host.id));
     }
   }
-  if (f.contains("interface") && !f.contains("host_id"))
-    throw invalid("/interface", "needs host_id");
-  if (before != nullptr) return assign_rewrite_pa(db, hints, row);
-  const Row subnet = require_ref(db, who, "vm-subnets", text(f, "vm_subnet_id"), "/vm_subnet_id");
+  if (!f.interface.empty() && f.host_id.empty()) throw invalid("/interface", "needs host_id");
+  if (before != nullptr) return assign_rewrite_pa(w.db, w.hints, row.id, f);
+  const auto subnet = require_ref<VmSubnet>(w.db, w.who, f.vm_subnet_id, "/vm_subnet_id");
   row.tenant_id = subnet.tenant_id;
-  const auto pools = pools_where(db, "vm_subnet_id", subnet.id);
+  const auto pools = pools_where(w.db, "vm_subnet_id", subnet.id);
 
   // The MAC: given (unique within the pool it falls in), or the first free
   // one of the MAC pools, the default pool first.
-  std::vector<std::pair<std::string, json>> mac_pools;
-  for (auto& pool : rows_where(db, kind("mac-pools"), {})) {
-    mac_pools.emplace_back(pool.id, std::move(pool.fields));
-  }
+  auto mac_pools = where<MacPool>(w.db, {});
   std::stable_partition(mac_pools.begin(), mac_pools.end(),
-                        [](const auto& pool) { return pool.first == kDefaultMacPoolId; });
-  store::Allocations allocations(db);
+                        [](const auto& pool) { return pool.id == kDefaultMacPoolId; });
+  store::Allocations allocations(w.db);
   auto record_mac = [&](const std::string& scope, uint64_t mac) {
     if (const auto holder = allocations.mac_owner(scope, mac)) {
       throw conflict(fmt::format("MAC {} is in use by {}",
@@ -594,69 +558,56 @@ void vm_nics(Database& db, AllocationHints& hints, const Principal& who, Row& ro
     }
     allocations.take_mac(scope, mac, row.id);
   };
-  if (f.contains("mac")) {
-    const auto mac = net::MacAddress::parse(text(f, "mac")).value();
-    if (!mac.is_unicast() || mac.is_zero()) throw invalid("/mac", "must be a unicast MAC address");
+  if (f.mac) {
+    if (!f.mac->is_unicast() || f.mac->is_zero())
+      throw invalid("/mac", "must be a unicast MAC address");
     std::string scope = "given";
-    for (const auto& [id, pool] : mac_pools) {
-      if (mac.to_u64() >= mac_value(text(pool, "start")) &&
-          mac.to_u64() <= mac_value(text(pool, "end")))
-        scope = id;
+    for (const auto& pool : mac_pools) {
+      if (pool.start <= *f.mac && *f.mac <= pool.end) scope = pool.id;
     }
-    record_mac(scope, mac.to_u64());
+    record_mac(scope, f.mac->to_u64());
   } else {
-    bool done = false;
-    for (const auto& [id, pool] : mac_pools) {
-      if (auto mac = first_free_in(db, hints, store::Allocations::Space::kMacs, id,
-                                   {{mac_value(text(pool, "start")), mac_value(text(pool, "end"))}},
-                                   {}, "mac|" + id)) {
-        record_mac(id, *mac);
-        f["mac"] = net::MacAddress::from_u64(*mac).to_string();
-        done = true;
+    for (const auto& pool : mac_pools) {
+      if (auto mac =
+              first_free_in(w.db, w.hints, store::Allocations::Space::kMacs, pool.id,
+                            {{pool.start.to_u64(), pool.end.to_u64()}}, {}, "mac|" + pool.id)) {
+        record_mac(pool.id, *mac);
+        f.mac = net::MacAddress::from_u64(*mac);
         break;
       }
     }
-    if (!done) throw conflict("every MAC pool is exhausted", {{"/mac", "no free MAC address"}});
+    if (!f.mac) throw conflict("every MAC pool is exhausted", {{"/mac", "no free MAC address"}});
   }
 
   // The IP: given (inside the subnet, not its network, broadcast or gateway
   // address), or the first free address of the subnet's pools.
-  const auto subnet_prefix = prefix(text(subnet.fields, "prefix"));
-  const std::string given = text(f, "ip");
-  if (!given.empty()) {
-    const auto a = ipv4(given);
-    if (!subnet_prefix.contains(net::IpAddress(a)))
-      throw invalid("/ip", fmt::format("is outside {}", subnet_prefix.to_string()));
-    if (subnet_prefix.length() <= 30 &&
-        (net::IpAddress(a) == subnet_prefix.first() || net::IpAddress(a) == subnet_prefix.last())) {
-      throw invalid("/ip", fmt::format("is the network or broadcast address of {}",
-                                       subnet_prefix.to_string()));
+  const net::IpPrefix& prefix = subnet.prefix;
+  if (f.ip) {
+    const net::IpAddress a(*f.ip);
+    if (!prefix.contains(a)) throw invalid("/ip", fmt::format("is outside {}", prefix.to_string()));
+    if (prefix.length() <= 30 && (a == prefix.first() || a == prefix.last())) {
+      throw invalid("/ip",
+                    fmt::format("is the network or broadcast address of {}", prefix.to_string()));
     }
     for (const auto& p : pools) {
-      if (text(p.fields, "gateway") == given) throw invalid("/ip", "is the VM subnet's gateway");
+      if (p.gateway == f.ip) throw invalid("/ip", "is the VM subnet's gateway");
     }
   }
-  const auto ip = take_address(
-      db, hints, subnet_scope(subnet.id), pools, given, row.id, "/ip",
+  f.ip = take_address(
+      w.db, w.hints, subnet_scope(subnet.id), pools, f.ip, row.id, "/ip",
       fmt::format("VM subnet {} has no IP pool: give ip, or create an IP pool for the subnet",
                   subnet.id));
-  f["ip"] = ip.to_string();
-  assign_rewrite_pa(db, hints, row);
+  assign_rewrite_pa(w.db, w.hints, row.id, f);
 }
 
 // A gateway host: a host with an external interface (DESIGN.md section 4).
-bool is_gateway_host(const Row& host) { return !text(host.fields, "external_interface").empty(); }
+bool is_gateway_host(const Host& host) { return !host.external_interface.empty(); }
 
-// Where a new gateway runs: the gateway host with the fewest gateways (then
-// the first by name) among those whose site shares the external pool's
-// site's host group (any gateway host when that host group is empty), as
-// SCVMM scopes a logical network's site to host groups. "" when none.
 // The prefixes of a VM network's subnets.
-std::vector<net::IpPrefix> network_prefixes(Database& db, const std::string& network) {
+std::vector<net::IpPrefix> network_prefixes(Database& db, const Id& network) {
   std::vector<net::IpPrefix> out;
-  for (const auto& subnet :
-       rows_where(db, kind("vm-subnets"), {.column = "vm_network_id", .value = network}))
-    out.push_back(prefix(subnet.fields.at("prefix")));
+  for (const auto& subnet : where<VmSubnet>(db, {.column = "vm_network_id", .value = network}))
+    out.push_back(subnet.prefix);
   return out;
 }
 
@@ -664,13 +615,11 @@ std::vector<net::IpPrefix> network_prefixes(Database& db, const std::string& net
 // forwarding gateways there: inbound, they are told apart by destination
 // alone, so their prefixes must not overlap (the policy guard refuses it;
 // placement avoids it).
-bool forwarding_fits(Database& db, const std::string& host, const std::string& network) {
+bool forwarding_fits(Database& db, const Id& host, const Id& network) {
   const auto mine = network_prefixes(db, network);
-  for (const auto& gateway :
-       rows_where(db, kind("gateways"), {.column = "host_id", .value = host})) {
-    const std::string theirs_network = text(gateway.fields, "vm_network_id");
-    if (text(gateway.fields, "kind") != "forwarding" || theirs_network == network) continue;
-    for (const auto& theirs : network_prefixes(db, theirs_network)) {
+  for (const auto& gateway : where<Gateway>(db, {.column = "host_id", .value = host})) {
+    if (!gateway.forwarding() || gateway.vm_network_id == network) continue;
+    for (const auto& theirs : network_prefixes(db, gateway.vm_network_id)) {
       for (const auto& p : mine) {
         if (p.overlaps(theirs)) return false;
       }
@@ -679,41 +628,37 @@ bool forwarding_fits(Database& db, const std::string& host, const std::string& n
   return true;
 }
 
-std::string place_gateway(Database& db, const Row& pool, const Row& gateway) {
-  const bool forwarding = text(gateway.fields, "kind") == "forwarding";
-  const auto pool_site = load_row(db, kind("sites"), text(pool.fields, "site_id"));
-  const std::string group = pool_site ? text(pool_site->fields, "host_group") : std::string();
-  auto load = objects(db, kind("gateways")).count_by("host_id");
-  std::map<std::string, std::string> group_of_site;
-  std::tuple<long long, std::string, std::string> best{-1, "", ""};  // load, name, id
-  for (const auto& host : rows_where(db, kind("hosts"), {})) {
-    const json& body = host.fields;
-    if (text(body, "external_interface").empty()) continue;
-    const std::string site = text(body, "site_id");
+// Where a new gateway runs: the gateway host with the fewest gateways (then
+// the first by name) among those whose site shares the external pool's
+// site's host group (any gateway host when that host group is empty), as
+// SCVMM scopes a logical network's site to host groups. "" when none.
+Id place_gateway(Database& db, const IpPool& pool, const Gateway& gateway) {
+  const auto pool_site = load<Site>(db, pool.site_id);
+  const std::string group = pool_site ? pool_site->host_group : std::string();
+  auto load_of = objects(db, kind_of<Gateway>()).count_by("host_id");
+  std::map<Id, std::string> group_of_site;
+  std::tuple<long long, std::string, Id> best{-1, "", ""};  // load, name, id
+  for (const auto& host : where<Host>(db, {})) {
+    if (!is_gateway_host(host)) continue;
     if (!group.empty()) {
-      if (!group_of_site.contains(site)) {
-        const auto row = load_row(db, kind("sites"), site);
-        group_of_site[site] = row ? text(row->fields, "host_group") : std::string();
+      if (!group_of_site.contains(host.site_id)) {
+        const auto site = load<Site>(db, host.site_id);
+        group_of_site[host.site_id] = site ? site->host_group : std::string();
       }
-      if (group_of_site[site] != group) continue;
+      if (group_of_site[host.site_id] != group) continue;
     }
-    if (forwarding && !forwarding_fits(db, host.id, text(gateway.fields, "vm_network_id")))
-      continue;
-    const std::tuple<long long, std::string, std::string> candidate{load[host.id],
-                                                                    text(body, "name"), host.id};
+    if (gateway.forwarding() && !forwarding_fits(db, host.id, gateway.vm_network_id)) continue;
+    const std::tuple<long long, std::string, Id> candidate{load_of[host.id], host.name, host.id};
     if (std::get<0>(best) < 0 || candidate < best) best = candidate;
   }
   return std::get<2>(best);
 }
 
-void gateways(Database& db, AllocationHints& hints, const Principal& who, Row& row,
-              const Row* before) {
-  json& f = row.fields;
-  const Row network =
-      require_ref(db, who, "vm-networks", text(f, "vm_network_id"), "/vm_network_id");
+void gateways(W w, Row& row, Gateway& f, const Gateway* before) {
+  const auto network = require_ref<VmNetwork>(w.db, w.who, f.vm_network_id, "/vm_network_id");
   if (before == nullptr) {
     row.tenant_id = network.tenant_id;
-    if (text(network.fields, "translation") == "rewrite") {
+    if (network.rewrite()) {
       throw invalid("/vm_network_id",
                     "is a VM network with translation \"rewrite\": gateways carry NVGRE, so "
                     "they serve VM networks with translation \"encap\"");
@@ -721,7 +666,7 @@ void gateways(Database& db, AllocationHints& hints, const Principal& who, Row& r
     // One gateway per VM network: it is where everything that leaves the
     // network goes (as in SCVMM).
     const auto other =
-        objects(db, kind("gateways"))
+        objects(w.db, kind_of<Gateway>())
             .where(
                 {.column = "vm_network_id", .value = network.id, .except_id = row.id, .limit = 1});
     if (!other.empty()) {
@@ -731,14 +676,13 @@ void gateways(Database& db, AllocationHints& hints, const Principal& who, Row& r
     }
   }
   // NAT rules forward to CAs of the VM network.
-  const auto& rules = f.value("nat_rules", json::array());
-  if (!rules.empty() && text(f, "kind") != "nat")
+  if (!f.nat_rules.empty() && f.kind != "nat")
     throw invalid("/nat_rules", "are for NAT gateways only");
-  if (!rules.empty()) {
-    const auto prefixes = network_prefixes(db, network.id);
+  if (!f.nat_rules.empty()) {
+    const auto prefixes = network_prefixes(w.db, network.id);
     std::vector<FieldError> outside;
-    for (size_t i = 0; i < rules.size(); ++i) {
-      const auto a = net::IpAddress(ipv4(rules[i].at("internal_ip")));
+    for (size_t i = 0; i < f.nat_rules.size(); ++i) {
+      const net::IpAddress a(f.nat_rules[i].internal_ip);
       if (std::none_of(prefixes.begin(), prefixes.end(),
                        [&](const net::IpPrefix& p) { return p.contains(a); })) {
         outside.push_back({fmt::format("/nat_rules/{}/internal_ip", i),
@@ -747,8 +691,8 @@ void gateways(Database& db, AllocationHints& hints, const Principal& who, Row& r
     }
     if (!outside.empty()) throw invalid_fields(std::move(outside));
   }
-  if (f.contains("host_id")) {
-    const Row host = require_ref(db, who, "hosts", text(f, "host_id"), "/host_id");
+  if (!f.host_id.empty()) {
+    const auto host = require_ref<Host>(w.db, w.who, f.host_id, "/host_id");
     if (!is_gateway_host(host)) {
       throw invalid("/host_id", fmt::format("host {} has no external_interface: it is not a "
                                             "gateway host",
@@ -756,33 +700,38 @@ void gateways(Database& db, AllocationHints& hints, const Principal& who, Row& r
     }
   }
   if (before != nullptr) return;
-  const std::string pool_id =
-      granted(db, who, row.tenant_id, f, "external_pool_id", "external_pool_ids", "external pool");
-  const Row pool = require_ref(db, who, "ip-pools", pool_id, "/external_pool_id");
-  require_external_pool(db, pool, "/external_pool_id");
-  if (!f.contains("host_id")) {
-    if (const std::string host = place_gateway(db, pool, row); !host.empty()) f["host_id"] = host;
-  }
-  const auto ip = take_address(db, hints, site_scope(db, text(pool.fields, "site_id")), {pool}, "",
+  granted(w.db, w.who, row.tenant_id, f.external_pool_id, "external_pool_id",
+          &Tenant::external_pool_ids, "external_pool_ids", "external pool");
+  const auto pool = require_ref<IpPool>(w.db, w.who, f.external_pool_id, "/external_pool_id");
+  require_external_pool(w.db, pool, "/external_pool_id");
+  if (f.host_id.empty()) f.host_id = place_gateway(w.db, pool, f);
+  f.external_ip = take_address(w.db, w.hints, site_scope(w.db, pool.site_id), {pool}, std::nullopt,
                                row.id, "/external_pool_id", "");
-  f["external_ip"] = ip.to_string();
 }
 
-void routes(Database& db, const Principal& who, Row& row, const Row* before) {
+void routes(W w, Row& row, Route& f, const Route* before) {
   if (before == nullptr) {
-    const Row network =
-        require_ref(db, who, "vm-networks", text(row.fields, "vm_network_id"), "/vm_network_id");
+    const auto network = require_ref<VmNetwork>(w.db, w.who, f.vm_network_id, "/vm_network_id");
     row.tenant_id = network.tenant_id;
   }
-  for (const auto& other : rows_where(db, kind("routes"),
-                                      {.column = "vm_network_id",
-                                      .value = text(row.fields, "vm_network_id"),
-                                      .except_id = row.id})) {
-    if (other.fields.at("prefix") == row.fields.at("prefix")) {
+  for (const auto& other : where<Route>(
+           w.db, {.column = "vm_network_id", .value = f.vm_network_id, .except_id = row.id})) {
+    if (other.prefix == f.prefix) {
       throw conflict(fmt::format("route {} has the same prefix", other.id),
                      {{"/prefix", "has a route already"}});
     }
   }
+}
+
+// The registered before_write of kind S: the row's fields as S for
+// `Rule`, written back after it.
+template <class S, void (*Rule)(W, Row&, S&, const S*)>
+void typed_write(W w, Row& row, const Row* before) {
+  S object = decode<S>(row.fields);
+  std::optional<S> old;
+  if (before != nullptr) old = decode<S>(before->fields);
+  Rule(w, row, object, old ? &*old : nullptr);
+  encode_into(object, row.fields);
 }
 
 // --- what a delete must respect, and what a read computes ---
@@ -808,7 +757,7 @@ void mac_pool_held_by(Database& db, const Row& row, std::vector<std::string>& us
 }
 
 void token_before_delete(Database& db, const Row& row) {
-  if (text(row.fields, "role") == "admin" && store::Tokens(db).admins() <= 1)
+  if (decode<Token>(row.fields).role == "admin" && store::Tokens(db).admins() <= 1)
     throw conflict("it is the last admin token: create another one first");
 }
 
@@ -835,7 +784,7 @@ void host_computed(Database&, json& object, const RealizationView* view) {
 
 void nic_computed(Database&, json& object, const RealizationView* view) {
   if (view != nullptr) {
-    object["configuration_state"] = view->nic_state(object.at("id"), object);
+    object["configuration_state"] = view->nic_state(object.at("id"), decode<VmNic>(object));
     return;
   }
   object["configuration_state"] =
@@ -851,82 +800,59 @@ void gateway_computed(Database& db, json& object, const RealizationView* view) {
   // What the physical network routes to external_ip: the VM network's
   // subnets (forwarding; a NAT gateway advertises only its address).
   json prefixes = json::array();
-  if (text(object, "kind") == "forwarding") {
-    for (const auto& subnet :
-         rows_where(db, kind("vm-subnets"),
-                    {.column = "vm_network_id", .value = text(object, "vm_network_id")}))
-      prefixes.push_back(subnet.fields.at("prefix"));
+  const auto gateway = decode<Gateway>(object);
+  if (gateway.forwarding()) {
+    for (const auto& prefix : network_prefixes(db, gateway.vm_network_id))
+      prefixes.push_back(prefix.to_string());
   }
   object["advertised_prefixes"] = std::move(prefixes);
   object["configuration_state"] =
-      view != nullptr ? view->gateway_state(object.at("id"), object) : not_connected();
+      view != nullptr ? view->gateway_state(object.at("id"), gateway) : not_connected();
 }
 
 // A NIC bound to its host's uplink would have the agent attach a VM port's
 // XDP program there and cut the host off (the agent refuses it too, with
 // interface_reserved, for the hosts the controller has not heard from).
 void nic_placement(const RealizationView& view, const json& fields) {
-  if (!fields.contains("host_id") || !fields.contains("interface") ||
-      !fields["host_id"].is_string() || !fields["interface"].is_string())
-    return;
-  const std::string uplink = view.uplink(fields["host_id"].get<std::string>());
-  if (!uplink.empty() && fields["interface"] == uplink) {
+  const auto nic = decode<VmNic>(fields);
+  if (nic.host_id.empty() || nic.interface.empty()) return;
+  const std::string uplink = view.uplink(nic.host_id);
+  if (!uplink.empty() && nic.interface == uplink) {
     throw invalid("/interface",
                   fmt::format("{} is the uplink of host {}: a VM NIC needs its own interface",
-                              uplink, fields["host_id"].get<std::string>()));
+                              uplink, nic.host_id));
   }
 }
 
 // --- one registration per kind ---
 
-using W = const WriteScope&;
+template <class S>
+std::pair<const std::string, Rules> registration(Rules rules) {
+  return {S::meta.collection, rules};
+}
 
 const std::map<std::string, Rules, std::less<>>& registry() {
   static const std::map<std::string, Rules, std::less<>> all = {
-      {"tenants",
-       {.before_write = [](W w, Row& row, const Row*) { tenants(w.db, w.who, row); },
-        .held_by = tenant_held_by}},
-      {"tokens",
-       {.before_write = [](W w, Row& row, const Row* before) { tokens(w.db, w.who, row, before); },
-        .before_delete = token_before_delete}},
-      {"logical-networks",
-       {.before_write =
-            [](W w, Row& row, const Row*) {
-              require_unique_name(w.db, kind("logical-networks"), row);
-            }}},
-      {"sites",
-       {.before_write = [](W w, Row& row, const Row* before) { sites(w.db, w.who, row, before); }}},
-      {"ip-pools",
-       {.before_write = [](W w, Row& row,
-                           const Row* before) { ip_pools(w.db, w.who, row, before); },
-        .held_by = ip_pool_held_by,
-        // ip_pools() reads every optional field through contains().
-        .partial_fields = true}},
-      {"mac-pools",
-       {.before_write = [](W w, Row& row, const Row* before) { mac_pools(w.db, row, before); },
-        .held_by = mac_pool_held_by}},
-      {"hosts",
-       {.before_write = [](W w, Row& row,
-                           const Row* before) { hosts(w.db, w.hints, w.who, row, before); },
-        .computed = host_computed}},
-      {"vm-networks",
-       {.before_write = [](W w, Row& row,
-                           const Row* before) { vm_networks(w.db, w.who, row, before); }}},
-      {"vm-subnets",
-       {.before_write = [](W w, Row& row,
-                           const Row* before) { vm_subnets(w.db, w.hints, w.who, row, before); }}},
-      {"vm-nics",
-       {.before_write = [](W w, Row& row,
-                           const Row* before) { vm_nics(w.db, w.hints, w.who, row, before); },
-        .computed = nic_computed,
-        .check_placement = nic_placement}},
-      {"gateways",
-       {.before_write = [](W w, Row& row,
-                           const Row* before) { gateways(w.db, w.hints, w.who, row, before); },
-        .computed = gateway_computed}},
-      {"routes",
-       {.before_write = [](W w, Row& row,
-                           const Row* before) { routes(w.db, w.who, row, before); }}},
+      registration<Tenant>(
+          {.before_write = typed_write<Tenant, tenants>, .held_by = tenant_held_by}),
+      registration<Token>(
+          {.before_write = typed_write<Token, tokens>, .before_delete = token_before_delete}),
+      registration<LogicalNetwork>({.before_write = typed_write<LogicalNetwork, logical_networks>}),
+      registration<Site>({.before_write = typed_write<Site, sites>}),
+      registration<IpPool>({.before_write = typed_write<IpPool, ip_pools>,
+                            .held_by = ip_pool_held_by,
+                            .partial_fields = true}),
+      registration<MacPool>(
+          {.before_write = typed_write<MacPool, mac_pools>, .held_by = mac_pool_held_by}),
+      registration<Host>({.before_write = typed_write<Host, hosts>, .computed = host_computed}),
+      registration<VmNetwork>({.before_write = typed_write<VmNetwork, vm_networks>}),
+      registration<VmSubnet>({.before_write = typed_write<VmSubnet, vm_subnets>}),
+      registration<VmNic>({.before_write = typed_write<VmNic, vm_nics>,
+                           .computed = nic_computed,
+                           .check_placement = nic_placement}),
+      registration<Gateway>(
+          {.before_write = typed_write<Gateway, gateways>, .computed = gateway_computed}),
+      registration<Route>({.before_write = typed_write<Route, routes>}),
   };
   return all;
 }
@@ -951,14 +877,14 @@ const Rules& rules_of(const Kind& kind) {
 }
 
 void grant_what_tenants_use(Database& db) {
-  const Kind& tenants_kind = kind("tenants");
+  const Kind& tenants_kind = kind_of<Tenant>();
   std::vector<Row> upgraded;
   for (auto& tenant : rows_where(db, tenants_kind, {})) {
     if (tenant.fields.contains("logical_network_ids")) continue;
     tenant.fields["logical_network_ids"] =
-        objects(db, kind("vm-networks")).distinct("logical_network_id", "tenant_id", tenant.id);
+        objects(db, kind_of<VmNetwork>()).distinct("logical_network_id", "tenant_id", tenant.id);
     tenant.fields["external_pool_ids"] =
-        objects(db, kind("gateways")).distinct("external_pool_id", "tenant_id", tenant.id);
+        objects(db, kind_of<Gateway>()).distinct("external_pool_id", "tenant_id", tenant.id);
     tenant.etag = new_etag();
     upgraded.push_back(std::move(tenant));
   }
@@ -985,7 +911,7 @@ void before_delete(Database& db, AllocationHints& hints, const Kind& kind, const
   if (!kind.granted_in.empty()) {
     // Read in C++, not with SQLite's JSON functions: the SQL stays portable
     // (migrations/README.md). Deleting a logical network or a pool is rare.
-    for (const auto& tenant : rows_where(db, model::kind("tenants"), {})) {
+    for (const auto& tenant : rows_where(db, kind_of<Tenant>(), {})) {
       if (users.size() >= 5) break;
       const json ids = tenant.fields.value(kind.granted_in, json::array());
       if (std::find(ids.begin(), ids.end(), json(row.id)) != ids.end())

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "controller/model/codec.h"
 #include "controller/policy/compiler.h"
 
 namespace vnet::compiler {
@@ -47,13 +48,14 @@ std::optional<GuardRefusal> PolicyGuard::check(const std::vector<model::Change>&
   // host only; what the other hosts of its network see of it is its VM
   // network's fragment. Anything else: every host it concerns.
   auto own_hosts = [&](const model::Change& change) {
-    if (change.collection != "vm-nics") {
+    if (change.collection != model::VmNic::meta.collection) {
       for (const auto& h : model_.hosts_touched_by(change.collection, change.id)) touched.insert(h);
       return;
     }
     for (const auto* fields : {&change.before, &change.fields}) {
-      if (*fields && fields->value().contains("host_id") && fields->value()["host_id"].is_string())
-        touched.insert(fields->value()["host_id"].get<std::string>());
+      if (!*fields) continue;
+      if (const Id host = model::decode<model::VmNic>(**fields).host_id; !host.empty())
+        touched.insert(host);
     }
   };
   const size_t first = undo_.size();

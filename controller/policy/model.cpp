@@ -24,12 +24,6 @@ void link(std::unordered_map<Id, IdSet>& index, const Id& key, const Id& id, boo
   }
 }
 
-std::string table_of(std::string_view collection) {
-  std::string t(collection);
-  std::replace(t.begin(), t.end(), '-', '_');
-  return t;
-}
-
 }  // namespace
 
 // What the compiler reads of each collection, one entry per collection:
@@ -110,7 +104,7 @@ IdSet its_hosts(const Model& m, const Id& id) {
 
 const std::vector<Model::Reader>& Model::Reader::all() {
   static const std::vector<Reader> readers = {
-      {.collection = "logical-networks",
+      {.collection = LogicalNetwork::meta.collection,
        .read = read_into<&Model::logical_networks>,
        .erase = [](Model& m, const Id& id) { m.logical_networks.erase(id); },
        .index = no_index,
@@ -123,7 +117,7 @@ const std::vector<Model::Reader>& Model::Reader::all() {
                for (const Id& site : it->second) add_all(out, sites_hosts(m, site));
              return out;
            }},
-      {.collection = "sites",
+      {.collection = Site::meta.collection,
        .read = read_into<&Model::sites>,
        .erase = [](Model& m, const Id& id) { m.sites.erase(id); },
        .index =
@@ -133,7 +127,7 @@ const std::vector<Model::Reader>& Model::Reader::all() {
            },
        .networks = none,
        .hosts = sites_hosts},
-      {.collection = "ip-pools",
+      {.collection = IpPool::meta.collection,
        .read = read_into<&Model::ip_pools, &IpPool::subnet>,
        .erase = [](Model& m, const Id& id) { m.ip_pools.erase(id); },
        .index =
@@ -164,7 +158,7 @@ const std::vector<Model::Reader>& Model::Reader::all() {
              }
              return out;
            }},
-      {.collection = "hosts",
+      {.collection = Host::meta.collection,
        .read = read_into<&Model::hosts>,
        .erase = [](Model& m, const Id& id) { m.hosts.erase(id); },
        .index =
@@ -185,13 +179,13 @@ const std::vector<Model::Reader>& Model::Reader::all() {
              }
              return out;
            }},
-      {.collection = "vm-networks",
+      {.collection = VmNetwork::meta.collection,
        .read = read_into<&Model::vm_networks, &VmNetwork::rdid>,
        .erase = [](Model& m, const Id& id) { m.vm_networks.erase(id); },
        .index = no_index,
        .networks = [](const Model&, const Id& id) { return IdSet{id}; },
        .hosts = [](const Model& m, const Id& id) { return m.hosts_of_network(id); }},
-      {.collection = "vm-subnets",
+      {.collection = VmSubnet::meta.collection,
        .read = read_into<&Model::vm_subnets, &VmSubnet::vsid>,
        .erase = [](Model& m, const Id& id) { m.vm_subnets.erase(id); },
        .index =
@@ -201,7 +195,7 @@ const std::vector<Model::Reader>& Model::Reader::all() {
            },
        .networks = its_network<&Model::vm_subnets>,
        .hosts = its_hosts<&Model::vm_subnets>},
-      {.collection = "vm-nics",
+      {.collection = model::VmNic::meta.collection,
        .read =
            [](Model& m, const Id& id, const json& f) {
              VmNic nic{
@@ -222,7 +216,7 @@ const std::vector<Model::Reader>& Model::Reader::all() {
            },
        .networks = its_network<&Model::vm_nics>,
        .hosts = its_hosts<&Model::vm_nics>},
-      {.collection = "gateways",
+      {.collection = Gateway::meta.collection,
        .read = read_into<&Model::gateways>,
        .erase = [](Model& m, const Id& id) { m.gateways.erase(id); },
        .index =
@@ -236,7 +230,7 @@ const std::vector<Model::Reader>& Model::Reader::all() {
            },
        .networks = its_network<&Model::gateways>,
        .hosts = its_hosts<&Model::gateways>},
-      {.collection = "routes",
+      {.collection = Route::meta.collection,
        .read = read_into<&Model::routes>,
        .erase = [](Model& m, const Id& id) { m.routes.erase(id); },
        .index =
@@ -263,7 +257,7 @@ Model Model::load(store::Database& db) {
   const store::ReadTransaction snapshot(db);
   model.log_position = store::ChangeLog(db).last();
   for (const Reader& reader : Reader::all()) {
-    store::Objects objects(db, table_of(reader.collection), false);
+    store::Objects objects(db, model::kind(reader.collection).table, false);
     objects.scan({}, [&](store::ObjectRow&& row) {
       model.apply({reader.collection, std::move(row.id), json::parse(row.body)});
       return true;

@@ -267,13 +267,13 @@ json placed_state(const HostStatus& s, const char* what, Mine mine) {
 
 }  // namespace
 
-json Realization::nic_state(const std::string& nic_id, const json& nic) const {
-  if (!nic.contains("host_id") || !nic.contains("interface")) {
+json Realization::nic_state(const std::string& nic_id, const model::VmNic& nic) const {
+  if (nic.host_id.empty() || nic.interface.empty()) {
     return state_of(
         "pending",
         json::array({problem("not_placed", "the NIC has no host_id and interface yet")}));
   }
-  return placed_state(status(nic.at("host_id").get<std::string>()), "NIC",
+  return placed_state(status(nic.host_id), "NIC",
                       [&](const AgentProblem& p) { return p.nic_id == nic_id; });
 }
 
@@ -291,8 +291,9 @@ std::map<std::string, uint64_t> Realization::problem_counts() const {
   return out;
 }
 
-json Realization::gateway_state(const std::string& gateway_id, const json& gateway) const {
-  if (!gateway.contains("host_id")) {
+json Realization::gateway_state(const std::string& gateway_id,
+                                const model::Gateway& gateway) const {
+  if (gateway.host_id.empty()) {
     return state_of(
         "pending",
         json::array({problem("not_placed",
@@ -302,7 +303,7 @@ json Realization::gateway_state(const std::string& gateway_id, const json& gatew
                              "network's): an administrator adds one and sets the gateway's "
                              "host_id")}));
   }
-  return placed_state(status(gateway.at("host_id").get<std::string>()), "gateway",
+  return placed_state(status(gateway.host_id), "gateway",
                       [&](const AgentProblem& p) { return p.gateway_id == gateway_id; });
 }
 

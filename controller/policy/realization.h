@@ -99,9 +99,9 @@ class Realization : public model::RealizationView {
 
   // model::RealizationView
   nlohmann::json host_state(const std::string& host_id) const override;
-  nlohmann::json nic_state(const std::string& nic_id, const nlohmann::json& nic) const override;
+  nlohmann::json nic_state(const std::string& nic_id, const model::VmNic& nic) const override;
   nlohmann::json gateway_state(const std::string& gateway_id,
-                               const nlohmann::json& gateway) const override;
+                               const model::Gateway& gateway) const override;
   std::string uplink(const std::string& host_id) const override;
 
  private:

@@ -446,8 +446,10 @@ TEST(ContentHash, EveryFieldOfTheEncodingChangesIt) {
 TEST(Realization, AGatewayShowsWhatItsHostReportsAndMetricsCountItByCode) {
   Realization r;
   const std::string host = id(3);
-  const json gateway = {{"host_id", host}, {"kind", "nat"}};
-  EXPECT_EQ(r.gateway_state(id(0xa1), json::object()).at("detail")[0].at("code"), "not_placed");
+  model::Gateway gateway;
+  gateway.host_id = host;
+  gateway.kind = "nat";
+  EXPECT_EQ(r.gateway_state(id(0xa1), model::Gateway()).at("detail")[0].at("code"), "not_placed");
   EXPECT_EQ(r.gateway_state(id(0xa1), gateway).at("detail")[0].at("code"), "host_not_connected");
   r.set_desired(host, 2);
   r.connected(host);
