@@ -466,6 +466,8 @@ void prefetch_from_port(const Tables& t, uint16_t index, const Frame& frame, int
   if ((dst.to_u32() & port.netmask) != port.network) return;
   if (stage == 0) {
     t.prefetch_slot(port.vsid, dst);
+    // The line the outer headers will be written to (the frame's headroom).
+    if (frame.offset >= packet::kNvgreOverhead) __builtin_prefetch(p - packet::kNvgreOverhead, 1);
   } else {
     t.prefetch_record(port.vsid, dst);
   }

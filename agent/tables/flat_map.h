@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "agent/tables/huge_array.h"
 #include "agent/tables/keys.h"
 
 namespace vnet::agent::dataplane {
@@ -23,7 +24,7 @@ class FlatMap {
   // Sizes the table for `n` keys; clears it.
   void reserve(size_t n) {
     const size_t capacity = std::bit_ceil(std::max<size_t>(16, n * 2));
-    slots_.assign(capacity, Slot{});
+    slots_ = HugeArray<Slot>(capacity);
     shift_ = static_cast<unsigned>(64 - std::countr_zero(capacity));
     size_ = 0;
   }
@@ -47,6 +48,7 @@ class FlatMap {
   }
 
   size_t size() const { return size_; }
+  size_t bytes() const { return slots_.size() * sizeof(Slot); }
 
   // Asks the CPU to bring the key's first slot into the cache, so that a
   // find() a little later does not wait for memory.
@@ -69,8 +71,8 @@ class FlatMap {
     }
   }
   void rehash(size_t capacity) {
-    std::vector<Slot> old = std::move(slots_);
-    slots_.assign(capacity, Slot{});
+    HugeArray<Slot> old = std::move(slots_);
+    slots_ = HugeArray<Slot>(capacity);
     shift_ = static_cast<unsigned>(64 - std::countr_zero(capacity));
     size_ = 0;
     for (const Slot& slot : old) {
@@ -80,7 +82,7 @@ class FlatMap {
 
   // One cache line holds four slots, whatever the key.
   static_assert(sizeof(Slot) == 16);
-  std::vector<Slot> slots_;
+  HugeArray<Slot> slots_;
   unsigned shift_ = 60;
   size_t size_ = 0;
 };

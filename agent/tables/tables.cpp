@@ -125,7 +125,6 @@ std::shared_ptr<const Tables> Tables::build(const policy::HostPolicy& policy,
     return it->second;
   };
   t->records.reserve(policy.lookup_records.size());
-  t->by_vsid_ca_.reserve(policy.lookup_records.size());
   t->by_vsid_mac_.reserve(policy.lookup_records.size());
   for (const policy::LookupRecord& r : policy.lookup_records) {
     RecordEntry record{.vsid = r.vsid, .ca = r.ca, .mac = r.mac, .pa = r.pa, .rule = r.rule};
@@ -138,8 +137,13 @@ std::shared_ptr<const Tables> Tables::build(const policy::HostPolicy& policy,
       // Our own PA but no port: the NIC is placed here and its interface
       // has not appeared yet. Nothing to forward to.
     }
-    const auto index = static_cast<uint32_t>(t->records.size());
-    t->by_vsid_ca_.insert(vsid_ca_key(r.vsid, r.ca), index);
+    const uint32_t index = t->records.insert(record);
+    if (index == kNone) {
+      t->warnings.push_back(
+          "more lookup records than the table was sized for: the rest are "
+          "left out");
+      break;
+    }
     t->by_vsid_mac_.insert(vsid_mac_key(r.vsid, r.mac), index);
     if (const uint32_t d = t->domain_of(r.vsid); d != kNone && r.pa != t->pa) {
       t->source_pas_.insert(domain_pa_key(d, r.pa), 1);
@@ -147,7 +151,6 @@ std::shared_ptr<const Tables> Tables::build(const policy::HostPolicy& policy,
     if (r.rule == policy::LookupRule::kRewrite && record.local_port == kNoPort) {
       t->rewrite_by_pa_.insert(r.pa.to_u32(), index);
     }
-    t->records.push_back(record);
   }
 
   // Gateways: the one of each routing domain, run here or reached through
@@ -222,6 +225,13 @@ uint16_t Tables::port_by_interface(std::string_view interface) const {
     if (ports[i].interface == interface) return static_cast<uint16_t>(i);
   }
   return kNoPort;
+}
+
+size_t Tables::memory_bytes() const {
+  return records.bytes() + by_vsid_mac_.bytes() + source_pas_.bytes() + rewrite_by_pa_.bytes() +
+         port_by_rewrite_pa_.bytes() + port_by_mac_.bytes() + local_vsids_.bytes() +
+         domain_of_vsid_.bytes() + gateway_by_external_ip_.bytes() +
+         tunnels.size() * sizeof(Tunnel);
 }
 
 std::vector<net::Ipv4Address> Tables::rewrite_pas() const {

@@ -13,6 +13,7 @@
 
 #include "agent/tables/flat_map.h"
 #include "agent/tables/keys.h"
+#include "agent/tables/record_table.h"
 #include "shared/net/ipv4.h"
 #include "shared/net/mac.h"
 #include "shared/net/vsid.h"
@@ -26,8 +27,6 @@ namespace vnet::agent::dataplane {
 // default MAC pool, outside the pool itself).
 inline constexpr net::MacAddress kRouterMac = net::MacAddress::from_u64(0x001dd8000001ull);
 inline constexpr uint32_t kDhcpLeaseSeconds = 86400;
-inline constexpr uint16_t kNoPort = 0xffff;
-inline constexpr uint32_t kNone = 0xffffffff;
 
 // A VM NIC on this host, as the pipeline needs it.
 struct PortEntry {
@@ -46,17 +45,6 @@ struct PortEntry {
   uint32_t rdid = 0;            // index into Tables::domains
   uint16_t mtu = 1458;          // what DHCP tells the VM: uplink MTU - 42
   net::Ipv4Address rewrite_pa;  // its own PA in a rewrite VM network, else 0.0.0.0
-};
-
-// A lookup record with what the pipeline derives from it.
-struct RecordEntry {
-  net::Vsid vsid;
-  net::Ipv4Address ca;
-  net::MacAddress mac;
-  net::Ipv4Address pa;
-  policy::LookupRule rule = policy::LookupRule::kEncap;
-  uint16_t local_port = kNoPort;  // the port when the record is on this host
-  uint32_t tunnel = kNone;        // index into Tables::tunnels when remote
 };
 
 // Outer headers towards one PA, prepared once; the VSID and FlowID are
@@ -132,7 +120,7 @@ class Tables {
   uint16_t uplink_mtu = 1500;
   bool flow_entropy = false;
   std::vector<PortEntry> ports;
-  std::vector<RecordEntry> records;
+  RecordTable records;  // by (VSID, CA), each record in its hash slot
   std::vector<Tunnel> tunnels;
   std::vector<RoutingDomain> domains;
   std::vector<GatewayEntry> gateways;
@@ -147,16 +135,16 @@ class Tables {
 
   // Look-ups, all O(1) but the routes.
   const RecordEntry* record_by_ca(net::Vsid vsid, net::Ipv4Address ca) const {
-    return at(by_vsid_ca_.find(vsid_ca_key(vsid, ca)));
+    return records.find(vsid, ca);
   }
-  // Cache hints for record_by_ca(), for a batch: first the slot, then (once
-  // the slot has arrived) the record itself.
-  void prefetch_slot(net::Vsid vsid, net::Ipv4Address ca) const {
-    by_vsid_ca_.prefetch(vsid_ca_key(vsid, ca));
-  }
+  // Cache hints for record_by_ca(), for a batch: first the record's slot,
+  // then (once the slot has arrived) the tunnel it names.
+  void prefetch_slot(net::Vsid vsid, net::Ipv4Address ca) const { records.prefetch(vsid, ca); }
   void prefetch_record(net::Vsid vsid, net::Ipv4Address ca) const {
-    if (const auto index = by_vsid_ca_.find(vsid_ca_key(vsid, ca))) {
-      __builtin_prefetch(&records[*index]);
+    if (const RecordEntry* r = records.find(vsid, ca); r != nullptr && r->tunnel != kNone) {
+      const auto* tunnel = reinterpret_cast<const char*>(&tunnels[r->tunnel]);
+      __builtin_prefetch(tunnel);
+      __builtin_prefetch(tunnel + 64);
     }
   }
   const RecordEntry* record_by_mac(net::Vsid vsid, uint64_t mac) const {
@@ -216,13 +204,15 @@ class Tables {
   std::vector<net::Ipv4Address> external_addresses() const;
   bool has_rewrite_pas() const { return port_by_rewrite_pa_.size() != 0; }
   std::vector<net::Ipv4Address> rewrite_pas() const;
+  // What the look-up structures take (hash slots and records; the ports',
+  // tunnels' and gateways' arrays are small beside them).
+  size_t memory_bytes() const;
 
  private:
   const RecordEntry* at(std::optional<uint32_t> index) const {
-    return index ? &records[*index] : nullptr;
+    return index ? &records.at(*index) : nullptr;
   }
-  FlatMap<uint64_t> by_vsid_ca_;     // vsid_ca_key -> record
-  FlatMap<VsidMacKey> by_vsid_mac_;  // vsid_mac_key -> record
+  FlatMap<VsidMacKey> by_vsid_mac_;  // vsid_mac_key -> the record's slot in `records`
   FlatMap<uint64_t> source_pas_;     // domain_pa_key -> 1
   FlatMap<> rewrite_by_pa_;
   FlatMap<> port_by_rewrite_pa_;
