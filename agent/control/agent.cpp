@@ -331,7 +331,8 @@ struct Agent::Impl {
     asio::co_spawn(io, writer(), [writer_done](std::exception_ptr) { *writer_done = true; });
     asio::co_spawn(io, stats(), asio::detached);
 
-    send(proto::hello(options.host_id, current ? current->generation : 0, dataplane->uplink()));
+    send(proto::hello(options.host_id, current ? current->generation : 0, dataplane->uplink(),
+                      dataplane->uplink_mtu()));
     // What we hold is realized as far as we know: say so with its problems,
     // so a restarted controller sees the host realized without resending.
     if (current) send(proto::ack(current->generation, last_problems));
@@ -393,7 +394,7 @@ struct Agent::Impl {
             [&, alive = std::weak_ptr<bool>(session_alive)](beast::error_code waited) {
               if (waited || alive.expired() || done) return;
               send(proto::hello(options.host_id, current ? current->generation : 0,
-                                dataplane->uplink()));
+                                dataplane->uplink(), dataplane->uplink_mtu()));
             });
       }
     }

@@ -42,6 +42,9 @@ class Dataplane {
   // The uplink interface, "" when there is none; the agent tells the
   // controller, which then refuses it as a VM NIC's interface.
   virtual std::string uplink() const { return ""; }
+  // The uplink's MTU, 0 when unknown; told to the controller with the
+  // uplink, it compiles the ports' MTU from it (uplink MTU - 42).
+  virtual uint16_t uplink_mtu() const { return 0; }
 };
 
 class NoDataplane : public Dataplane {

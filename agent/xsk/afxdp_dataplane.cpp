@@ -424,6 +424,11 @@ struct AfXdpDataplane::State {
 
 std::string AfXdpDataplane::uplink() const { return state_->uplink; }
 
+uint16_t AfXdpDataplane::uplink_mtu() const {
+  const auto info = host::interface_info(state_->uplink);
+  return info ? info->mtu : 0;
+}
+
 AfXdpDataplane::AfXdpDataplane(const std::string& uplink,
                                std::optional<net::Ipv4Address> controller, EngineOptions options)
     : state_(std::make_unique<State>(uplink, controller, options)) {

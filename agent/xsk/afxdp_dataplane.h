@@ -43,6 +43,7 @@ class AfXdpDataplane : public Dataplane {
   nlohmann::json trace(const nlohmann::json& request) const override;
   void on_problems(std::function<void(std::vector<proto::Problem>)> listener) override;
   std::string uplink() const override;
+  uint16_t uplink_mtu() const override;
 
  private:
   struct State;

@@ -11,7 +11,12 @@
 #include <filesystem>
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "agent/dataplane/trace.h"
 #include "controller/api/router.h"
@@ -260,6 +265,52 @@ HostPort parse_host_port(const std::string& text, const std::string& option) {
   return {host, static_cast<uint16_t>(std::stoul(port))};
 }
 
+// What agents report of their uplink's MTU, written through the service on
+// a thread of its own, so the southbound thread never waits for the
+// database: at most one report per host waits (the latest), so the queue
+// is bounded by the hosts that exist.
+class UplinkMtus {
+ public:
+  using Record = std::function<void(const std::string&, uint16_t)>;
+  void start(Record record) {
+    thread_ = std::thread([this, record = std::move(record)] {
+      std::unique_lock lock(mutex_);
+      while (true) {
+        wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+        if (stopping_) return;
+        auto [host, mtu] = *pending_.begin();
+        pending_.erase(pending_.begin());
+        lock.unlock();
+        record(host, mtu);
+        lock.lock();
+      }
+    });
+  }
+  void report(const std::string& host, uint16_t mtu) {
+    {
+      std::lock_guard lock(mutex_);
+      pending_[host] = mtu;
+    }
+    wake_.notify_one();
+  }
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+  ~UplinkMtus() { stop(); }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::map<std::string, uint16_t> pending_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 struct Controller::Impl {
   explicit Impl(const Options& o)
       : options(o),
@@ -348,6 +399,16 @@ struct Controller::Impl {
           return response;
         });
     https = std::make_unique<ApiCertificates>(*api, ca, dir, listen.host, o.https);
+    southbound.on_uplink_mtu(
+        [this](const std::string& host, uint16_t mtu) { uplink_mtus.report(host, mtu); });
+    uplink_mtus.start([this](const std::string& host, uint16_t mtu) {
+      try {
+        service.record_uplink_mtu(host, mtu);
+      } catch (const std::exception& e) {
+        spdlog::warn("uplink_mtu_not_recorded host={} mtu={} error={}", host, mtu,
+                     log::quote(e.what()));
+      }
+    });
     southbound.start();
     // Several replicas on PostgreSQL: what the others commit reaches this
     // one's engine (and so its agents) within a notification's time; a
@@ -403,6 +464,7 @@ struct Controller::Impl {
   std::unique_ptr<ApiCertificates> https;
   std::optional<std::string> first_admin_token;
   std::atomic<bool> stopping_follower = false;
+  UplinkMtus uplink_mtus;
   std::unique_ptr<StatusExchange> status;  // PostgreSQL only
   std::thread follower;
 };
@@ -411,6 +473,7 @@ Controller::Controller(const Options& options) : impl_(std::make_unique<Impl>(op
 
 Controller::~Controller() {
   impl_->stop_follower();
+  impl_->uplink_mtus.stop();
   // Nothing may call into the service once the engine is gone.
   impl_->service.set_change_sink(nullptr);
   impl_->service.set_guard({});

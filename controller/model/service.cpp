@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 
+#include "controller/model/codec.h"
 #include "controller/model/rows.h"
 #include "controller/store/records.h"
 #include "shared/util/time.h"
@@ -532,6 +533,23 @@ Page Service::list(const Principal& who, const Kind& kind,
       page.items.push_back(std::move(matched[k].second));
     if (matched.size() > limit) page.next = std::to_string(matched[limit - 1].first);
     return page;
+  });
+}
+
+void Service::record_uplink_mtu(const std::string& host_id, uint16_t mtu) {
+  const Kind& hosts = kind(Host::meta.collection);
+  write([&](store::Database& db, Written&) {
+    auto existing = load_row(db, hosts, host_id);
+    if (!existing) return json();
+    Host host = decode<Host>(existing->fields);
+    if (host.uplink_mtu == int64_t{mtu}) return json();
+    host.uplink_mtu = mtu;
+    Row row = *existing;
+    encode_into(host, row.fields);
+    row.etag = new_etag();
+    update_row(db, hosts, row);
+    changed(hosts, row, &*existing);
+    return json();
   });
 }
 

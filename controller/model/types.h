@@ -242,6 +242,9 @@ struct Host {
   // A gateway host's interface on an external network (DESIGN.md section
   // 4, "Gateways"): the controller places gateways on hosts that have one.
   std::string external_interface;
+  // The uplink's MTU as the host's agent last reported it (issue 18): its
+  // ports get uplink MTU - 42. Absent until an agent has said.
+  std::optional<int64_t> uplink_mtu;
 
   template <class V>
   static void describe(V& v) {
@@ -249,6 +252,11 @@ struct Host {
     v(&Host::site_id, spec::ref("site_id", "sites"));
     v(&Host::pa, {.name = "pa", .type = FieldType::kIpv4, .access = Access::kAssigned});
     v(&Host::external_interface, {.name = "external_interface", .type = FieldType::kInterface});
+    v(&Host::uplink_mtu, {.name = "uplink_mtu",
+                          .type = FieldType::kInteger,
+                          .access = Access::kReadOnly,
+                          .min = 68,
+                          .max = 65535});
   }
 };
 
@@ -259,6 +267,9 @@ struct VmNetwork {
   std::string isolation;    // "hnv" or "none" (not virtualized)
   std::string translation;  // "encap" or "rewrite"
   std::optional<Uuid> rdid;
+  // At most this MTU for the network's VMs (issue 18); absent: each host's
+  // uplink MTU - 42.
+  std::optional<int64_t> mtu;
 
   bool hnv() const { return isolation != "none"; }
   bool rewrite() const { return translation == "rewrite"; }
@@ -281,6 +292,7 @@ struct VmNetwork {
                                 .default_json = "\"encap\""});
     v(&VmNetwork::rdid,
       {.name = "rdid", .type = T::kUuid, .access = Access::kReadOnly, .unique_column = true});
+    v(&VmNetwork::mtu, {.name = "mtu", .type = T::kInteger, .min = 576, .max = 65493});
   }
 };
 

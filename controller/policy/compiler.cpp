@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 
@@ -11,6 +12,17 @@ namespace vnet::compiler {
 namespace {
 
 using policy::HostPolicy;
+
+// What a port's VM is told: its host's uplink MTU (as its agent reported
+// it; 1500 until then) less the NVGRE overhead, or the VM network's own
+// MTU when that is smaller. IP rewrite adds no header, but one MTU for a
+// network's ports keeps its VMs agreeing.
+uint16_t port_mtu(const Host& host, const VmNetwork& network) {
+  const int64_t uplink = host.uplink_mtu.value_or(kUplinkMtu);
+  int64_t mtu = uplink - kNvgreOverhead;
+  if (network.mtu) mtu = std::min(mtu, *network.mtu);
+  return static_cast<uint16_t>(std::clamp<int64_t>(mtu, 68, 0xffff - kNvgreOverhead));
+}
 
 // The CA pool that handed out (or holds) the address, else the subnet's
 // first pool: its gateway and DNS servers are what DHCP tells the VM.
@@ -229,7 +241,7 @@ HostPolicy compile(const Model& m, const Id& host_id, const Fragments& fragments
       if (pool != nullptr) port.dns = pool->dns;
       port.vsid = *subnet->second.vsid;
       port.rdid = *network->second.rdid;
-      port.mtu = kUplinkMtu - kNvgreOverhead;
+      port.mtu = port_mtu(host, network->second);
       if (network->second.rewrite() && nic.pa) {
         out.rewrite_pas.push_back({port.nic_id, port.ca, *nic.pa});
       }

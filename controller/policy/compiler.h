@@ -13,7 +13,7 @@
 namespace vnet::compiler {
 
 // Told to VMs by DHCP option 26: a 1500-byte uplink less NVGRE's 42 bytes.
-inline constexpr uint16_t kUplinkMtu = 1500;
+inline constexpr uint16_t kUplinkMtu = 1500;  // a host's until its agent reports its own
 inline constexpr uint16_t kNvgreOverhead = 42;
 
 // What one VM network (routing domain) contributes to every host it is on:

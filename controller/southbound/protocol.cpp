@@ -17,7 +17,8 @@ bool is_string(const json& m, const char* field) {
   return m.contains(field) && m[field].is_string();
 }
 
-// hello: {host_id: this certificate's host, generation: unsigned, uplink?: an interface name}
+// hello: {host_id: this certificate's host, generation: unsigned, uplink?: an interface name,
+//         uplink_mtu?: 68 to 65535}
 std::optional<std::string> hello_error(const SessionState& s, const json& m) {
   if (!is_string(m, "host_id") || m["host_id"].get<std::string>() != s.host)
     return "hello must name this certificate's host";
@@ -26,6 +27,10 @@ std::optional<std::string> hello_error(const SessionState& s, const json& m) {
   if (m.contains("uplink") &&
       (!m["uplink"].is_string() || m["uplink"].get<std::string>().size() > 15))
     return "hello's uplink must be an interface name";
+  if (m.contains("uplink_mtu") &&
+      (!m["uplink_mtu"].is_number_unsigned() || m["uplink_mtu"].get<uint64_t>() < 68 ||
+       m["uplink_mtu"].get<uint64_t>() > 65535))
+    return "hello's uplink_mtu must be an MTU from 68 to 65535";
   return std::nullopt;
 }
 
@@ -55,6 +60,7 @@ SessionStep on_agent_message(SessionState& s, const json& m,
     s.sent = m["generation"];
     step.registered = true;
     step.uplink = m.value("uplink", std::string());
+    step.uplink_mtu = m.value("uplink_mtu", uint16_t{0});
     step.wake = true;
     return step;
   }

@@ -42,6 +42,7 @@ struct SessionStep {
   std::optional<std::pair<std::string, std::string>> close;
   bool registered = false;  // it registered now: take the host's slot
   std::string uplink;       // what its hello said of the host's uplink
+  uint16_t uplink_mtu = 0;  // and of its MTU (0: not said)
   bool seen = false;        // a message of a registered session
   // An ack to record: generation and problems.
   std::optional<std::pair<uint64_t, std::vector<compiler::AgentProblem>>> ack;

@@ -83,6 +83,7 @@ struct Session : std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct Server::Impl {
+  std::function<void(const std::string&, uint16_t)> uplink_mtu_observer;
   ServerOptions options;
   compiler::Engine& engine;
   compiler::Realization& realization;
@@ -396,6 +397,8 @@ struct Server::Impl {
       sessions[s->host()] = session.shared_from_this();
       ++open_sessions;
       realization.connected(s->host(), step.uplink);
+      if (step.uplink_mtu != 0 && uplink_mtu_observer)
+        uplink_mtu_observer(s->host(), step.uplink_mtu);
       spdlog::info("agent_connected host={} peer={} generation={} uplink={}", s->host(), peer,
                    s->state.sent, log::quote(step.uplink));
     }
@@ -486,6 +489,10 @@ void Server::close_host(const std::string& host, const std::string& code,
     if (auto it = impl->sessions.find(host); it != impl->sessions.end())
       it->second->close(code, message);
   });
+}
+
+void Server::on_uplink_mtu(std::function<void(const std::string&, uint16_t)> observer) {
+  impl_->uplink_mtu_observer = std::move(observer);
 }
 
 std::string Server::metrics() const {

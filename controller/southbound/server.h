@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -53,6 +54,10 @@ class Server {
   void close_host(const std::string& host, const std::string& code, const std::string& message);
   // Prometheus text lines for GET /metrics.
   std::string metrics() const;
+  // Called on the server's thread when an agent's hello reports its
+  // uplink's MTU (host, MTU); it must be quick (the controller queues it).
+  // Set before start().
+  void on_uplink_mtu(std::function<void(const std::string&, uint16_t)> observer);
 
  private:
   struct Impl;

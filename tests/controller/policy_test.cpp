@@ -206,6 +206,37 @@ TEST(PolicyCompiler, SubnetsOfOneVmNetworkRouteAndTenantRoutesTakeTheNextHopsVsi
   EXPECT_EQ(port->mtu, 1458);
 }
 
+// Issue 18: a port's MTU is its host's uplink MTU (as its agent reported
+// it) less the 42 NVGRE bytes, or the VM network's own when smaller; 1458
+// until the agent has said.
+TEST(PolicyCompiler, APortsMtuIsItsUplinksLessNvgreOrItsNetworksOwn) {
+  Model m = seed_model();
+  auto mtus = [&](const Id& host) {
+    std::vector<int> out;
+    for (const auto& port : compile(m, host).ports) out.push_back(port.mtu);
+    return out;
+  };
+  EXPECT_EQ(mtus(id(1)), (std::vector<int>{1458, 1458}));
+  m.apply({"hosts", id(1),
+           json{{"name", "host1"},
+                {"site_id", id(0x20)},
+                {"pa", "192.168.1.10"},
+                {"uplink_mtu", 1542}}});
+  EXPECT_EQ(mtus(id(1)), (std::vector<int>{1500, 1500}));
+  EXPECT_EQ(mtus(id(2)), (std::vector<int>{1458, 1458}));  // its own uplink, not host 1's
+  m.apply({"hosts", id(1),
+           json{{"name", "host1"},
+                {"site_id", id(0x20)},
+                {"pa", "192.168.1.10"},
+                {"uplink_mtu", 9000}}});
+  EXPECT_EQ(mtus(id(1)), (std::vector<int>{8958, 8958}));
+  // Blue (the first port's network) says 1400: its port gets 1400, Red's keeps 8958.
+  m.apply({"vm-networks", id(0xb0),
+           json{{"logical_network_id", id(0x10)}, {"rdid", id(0xb1)}, {"mtu", 1400}}});
+  EXPECT_EQ(mtus(id(1)), (std::vector<int>{1400, 8958}));
+  EXPECT_EQ(policy::validate(compile(m, id(1))), std::nullopt);
+}
+
 TEST(PolicyCompiler, ANicMovingBetweenHostsChangesExactlyItsRecordAndPorts) {
   Model m = seed_model();
   m.apply({"hosts", id(3), json{{"name", "host3"}, {"site_id", id(0x20)}, {"pa", "192.168.1.30"}}});

@@ -40,6 +40,25 @@ TEST(SouthboundProtocol, MessagesAndTheirAnswers) {
             {"generation", uint64_t{0}},
             {"uplink", std::string(40, 'x')}},
        "wrong_host", "hello"},
+      {"hello with the uplink's MTU", false, proto::hello(kHost, 3, "eth0", 9000), "", "hello"},
+      {"hello whose uplink_mtu is below IPv4's minimum", false,
+       json{{"type", "hello"},
+            {"host_id", kHost},
+            {"generation", uint64_t{0}},
+            {"uplink_mtu", uint64_t{67}}},
+       "wrong_host", "hello"},
+      {"hello whose uplink_mtu is text", false,
+       json{{"type", "hello"},
+            {"host_id", kHost},
+            {"generation", uint64_t{0}},
+            {"uplink_mtu", "1500"}},
+       "wrong_host", "hello"},
+      {"hello whose uplink_mtu is over 65535", false,
+       json{{"type", "hello"},
+            {"host_id", kHost},
+            {"generation", uint64_t{0}},
+            {"uplink_mtu", uint64_t{70000}}},
+       "wrong_host", "hello"},
       {"not an object", true, json::array({1, 2}), "bad_frame", "other"},
       {"type is a number", true, json{{"type", 3}}, "bad_frame", "other"},
       {"null (not JSON, or too deep)", true, json(), "bad_frame", "other"},
@@ -77,9 +96,11 @@ TEST(SouthboundProtocol, MessagesAndTheirAnswers) {
 
 TEST(SouthboundProtocol, HelloRegistersAndSaysWhatTheAgentHolds) {
   SessionState s{.host = kHost, .registered = false, .sent = 0, .hold_until = {}};
-  const SessionStep step = on_agent_message(s, proto::hello(kHost, 7, "uplink"), Clock::now(), 0);
+  const SessionStep step =
+      on_agent_message(s, proto::hello(kHost, 7, "uplink", 1542), Clock::now(), 0);
   EXPECT_TRUE(step.registered);
   EXPECT_EQ(step.uplink, "uplink");
+  EXPECT_EQ(step.uplink_mtu, 1542);
   EXPECT_EQ(s.sent, 7u);
   EXPECT_TRUE(step.wake);
 }

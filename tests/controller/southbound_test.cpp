@@ -485,6 +485,48 @@ TEST_F(SouthboundTest, WaitRealizedSaysPendingForAnAbsentAgentAndFailedForAFaili
       << answer.body;
 }
 
+// Issue 18: the uplink MTU an agent's hello reports is the host's
+// uplink_mtu, and the host's ports are compiled with uplink MTU - 42.
+TEST_F(SouthboundTest, TheUplinkMtuAnAgentReportsGivesItsPortsThatMtuLessNvgre) {
+  const std::string h = host("h1", "192.168.1.10");
+  const json tenant = ctl->create("tenants", {{"name", "t1"}});
+  const json ln = ctl->create("logical-networks", {{"name", "virt"}});
+  const json net =
+      ctl->create("vm-networks",
+                  {{"tenant_id", tenant["id"]}, {"name", "n1"}, {"logical_network_id", ln["id"]}});
+  const json subnet = ctl->create(
+      "vm-subnets", {{"vm_network_id", net["id"]}, {"name", "s1"}, {"prefix", "10.0.0.0/24"}});
+  ctl->create("vm-nics", {{"vm_subnet_id", subnet["id"]},
+                          {"vm_name", "vm1"},
+                          {"ip", "10.0.0.5"},
+                          {"host_id", h},
+                          {"interface", "vnet-vm1"}});
+  EXPECT_FALSE(host_state(h).contains("uplink_mtu"));
+  const uint16_t port = ctl->southbound_port();
+  auto [key, cert] = enrolled_identity(port, h, enrollment(h)["token"]);
+  RawClient agent(key, cert);
+  ASSERT_EQ(agent.open(port), 101);
+  agent.send(proto::hello(h, 0, "eth0", 1542).dump());
+  ASSERT_TRUE(eventually([&] { return host_state(h).value("uplink_mtu", 0) == 1542; }))
+      << host_state(h).dump();
+  // The policy it is sent (a snapshot, then a delta once the MTU is in):
+  // its port's MTU ends at 1500.
+  int mtu = 0;
+  for (int i = 0; i < 10 && mtu != 1500; ++i) {
+    const json m = json::parse(agent.receive(), nullptr, false);
+    if (!m.is_object()) break;
+    const json ports = m.value("type", "") == "snapshot"
+                           ? m["policy"].value("ports", json::array())
+                           : m.value("ports", json::object()).value("set", json::array());
+    for (const auto& p : ports) mtu = p.value("mtu", 0);
+    const json& g = m.value("type", "") == "snapshot" ? m["policy"] : m;
+    if (g.contains("generation")) agent.send(proto::ack(g["generation"], {}).dump());
+  }
+  EXPECT_EQ(mtu, 1500);
+  // A tenant cannot set it: it is the agent's word.
+  EXPECT_EQ(ctl->call("PATCH", "/api/v1/hosts/" + h, {{"uplink_mtu", 9000}}).status, 400);
+}
+
 TEST_F(SouthboundTest, AWaitForADisconnectedHostDoesNotBlock) {
   const std::string h = host("h1", "192.168.1.10");
   const auto r =

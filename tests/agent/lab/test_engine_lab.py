@@ -291,6 +291,73 @@ class EngineLab(vnetlab.LabTestCase):
         self.assertEqual(self.blue5.ping("10.0.0.7"), 3)
 
 
+class UnderlayMtuLab(vnetlab.LabTestCase):
+    """Issue 18: hosts whose uplinks carry 1542 bytes. Each agent reports
+    its uplink's MTU; the controller compiles uplink MTU - 42, so VMs are
+    told 1500 and a 1500-byte packet that must not be fragmented crosses
+    hosts in NVGRE."""
+
+    @classmethod
+    def build(cls):
+        lab = cls.lab
+        c = lab.start_controller()
+        h1 = lab.add_host("m1", "192.168.1.1/24", "10.98.1.1/24", "10.98.1.10/24", mtu=1542)
+        h2 = lab.add_host("m2", "192.168.2.1/24", "10.98.2.1/24", "10.98.2.20/24", mtu=1542)
+        c.underlay(["192.168.1.0/24", "192.168.2.0/24"])
+        c.place_host(h1, 0x101, "192.168.1.10")
+        c.place_host(h2, 0x102, "192.168.2.20")
+        c.vm_network(0xb1, "Blue")
+        c.vm_subnet(0xb10, 0xb1, "10.0.0.0/24", 5001, ("10.0.0.5", "10.0.0.50"), ["10.0.0.2"])
+        cls.vms = {}
+        for name, n, ip, mac, host, interface in (
+                ("blue5", 0x1b5, "10.0.0.5", "00:1d:d8:b7:1c:05", h1, "b5"),
+                ("blue7", 0x1b7, "10.0.0.7", "00:1d:d8:b7:1c:07", h2, "b7"),
+                ("dhcp6", 0x1b6, None, "00:1d:d8:b7:1c:06", h1, "d6")):
+            nic = c.vm_nic(n, 0xb10, name, mac, ip, host.id, interface)
+            vm = lab.add_vm(name, host, interface, mac, f"{ip}/24" if ip else None,
+                            "10.0.0.1" if ip else None)
+            vm.nic = nic
+            cls.vms[name] = vm
+        cls.h1, cls.h2, cls.c = h1, h2, c
+        lab.start_agents([h1, h2])
+
+    def test_hosts_show_the_uplink_mtu_their_agents_reported(self):
+        for host in (self.h1, self.h2):
+            wait_until(lambda h=host: self.c.call("GET", f"/hosts/{h.id}").get("uplink_mtu") == 1542,
+                       what=f"{host.name}'s uplink_mtu")
+
+    def test_dhcp_tells_the_vm_1500(self):
+        vm = self.vms["dhcp6"]
+        wait_until(lambda: self.c.call("GET", f"/hosts/{self.h1.id}").get("uplink_mtu") == 1542,
+                   what="m1's uplink_mtu")
+        self.h1.wait_realized()
+        out = vm.ns.python(DHCP_MTU_CLIENT, vm.mac, timeout=30)
+        self.assertEqual(out.split(), [vm.nic["ip"], "1500"])
+
+    def test_a_1500_byte_packet_that_must_not_fragment_crosses_hosts(self):
+        for host in (self.h1, self.h2):
+            wait_until(lambda h=host: self.c.call("GET", f"/hosts/{h.id}").get("uplink_mtu") == 1542,
+                       what=f"{host.name}'s uplink_mtu")
+            host.wait_realized()
+        out = self.vms["blue5"].ns.run("ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "2",
+                                       "-M", "do", "-s", "1472", "10.0.0.7", check=False)
+        self.assertIn(" 3 received", out, out)
+
+
+DHCP_MTU_CLIENT = r"""
+import sys
+from scapy.all import BOOTP, DHCP, IP, UDP, Ether, conf, srp1, mac2str
+conf.verb = 0
+conf.checkIPaddr = False
+mac = sys.argv[1]
+base = Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / IP(src="0.0.0.0", dst="255.255.255.255") / UDP(sport=68, dport=67)
+offer = srp1(base / BOOTP(chaddr=mac2str(mac), xid=5, flags=0x8000) /
+             DHCP(options=[("message-type", "discover"), "end"]), iface="eth0", timeout=5)
+o = dict(x for x in offer[DHCP].options if isinstance(x, tuple))
+print(offer[BOOTP].yiaddr, o["interface-mtu"])
+"""
+
+
 SNIFF = r"""
 import sys
 from scapy.all import IP, sniff
