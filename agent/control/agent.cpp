@@ -113,6 +113,7 @@ struct Agent::Impl {
   // What `show status` reports.
   std::shared_ptr<const policy::HostPolicy> current;
   std::vector<proto::Problem> last_problems;
+  uint16_t sent_uplink_mtu = 0;  // what the last hello said of the uplink's MTU
   bool connected = false;
   bool established = false;  // the current attempt reached the controller
   std::string last_error;
@@ -331,8 +332,9 @@ struct Agent::Impl {
     asio::co_spawn(io, writer(), [writer_done](std::exception_ptr) { *writer_done = true; });
     asio::co_spawn(io, stats(), asio::detached);
 
+    sent_uplink_mtu = dataplane->uplink_mtu();
     send(proto::hello(options.host_id, current ? current->generation : 0, dataplane->uplink(),
-                      dataplane->uplink_mtu()));
+                      sent_uplink_mtu));
     // What we hold is realized as far as we know: say so with its problems,
     // so a restarted controller sees the host realized without resending.
     if (current) send(proto::ack(current->generation, last_problems));
@@ -393,8 +395,9 @@ struct Agent::Impl {
         resync.async_wait(
             [&, alive = std::weak_ptr<bool>(session_alive)](beast::error_code waited) {
               if (waited || alive.expired() || done) return;
+              sent_uplink_mtu = dataplane->uplink_mtu();
               send(proto::hello(options.host_id, current ? current->generation : 0,
-                                dataplane->uplink(), dataplane->uplink_mtu()));
+                                dataplane->uplink(), sent_uplink_mtu));
             });
       }
     }
@@ -557,6 +560,16 @@ Agent::Agent(AgentOptions options, std::unique_ptr<Dataplane> dataplane)
       impl->last_problems = std::move(problems);
       if (impl->current && impl->send_now) {
         impl->send_now(proto::ack(impl->current->generation, impl->last_problems));
+      }
+      // The uplink's MTU changed under a running session: a hello says so
+      // (the controller recompiles the ports' MTU from it).
+      if (const uint16_t mtu = impl->dataplane->uplink_mtu();
+          impl->send_now && mtu != 0 && mtu != impl->sent_uplink_mtu) {
+        impl->sent_uplink_mtu = mtu;
+        impl->send_now(proto::hello(impl->options.host_id,
+                                    impl->current ? impl->current->generation : 0,
+                                    impl->dataplane->uplink(), mtu));
+        spdlog::info("uplink_mtu_changed mtu={}", mtu);
       }
       spdlog::info("problems_changed count={}", impl->last_problems.size());
     });

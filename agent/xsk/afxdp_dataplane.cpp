@@ -49,6 +49,7 @@ struct AfXdpDataplane::State {
   std::shared_ptr<const policy::HostPolicy> policy;
   std::vector<proto::Problem> problems;
   std::function<void(std::vector<proto::Problem>)> listener;
+  uint16_t listened_mtu = 0;  // the uplink MTU when the listener was last called
   // What this agent added to the host, so it removes only that.
   std::optional<std::pair<net::Ipv4Address, uint8_t>> added_pa;
   net::Ipv4Address configured_pa;
@@ -84,6 +85,7 @@ struct AfXdpDataplane::State {
                                ": no such interface (the physical NIC that carries the PA)");
     }
     uplink_info = *info;
+    listened_mtu = info->mtu;
     engine = std::make_unique<Engine>(name, options);
     spdlog::info("engine_started uplink={} mac={} mtu={}", name, uplink_info.mac.to_string(),
                  uplink_info.mtu);
@@ -394,8 +396,10 @@ struct AfXdpDataplane::State {
       try {
         auto now = reconcile();
         nat_problems(now);
-        if (!same(now, problems)) {
+        // A changed uplink MTU is news too: the agent tells the controller.
+        if (!same(now, problems) || uplink_info.mtu != listened_mtu) {
           problems = now;
+          listened_mtu = uplink_info.mtu;
           if (listener) listener(problems);
         }
       } catch (const std::exception& e) {

@@ -83,6 +83,8 @@ SessionStep on_agent_message(SessionState& s, const json& m,
     // The agent lost its place (a policy it could not apply): resend what
     // it lacks, but not more often than once per kResyncInterval.
     if (auto error = hello_error(s, m)) return close("wrong_host", *error);
+    // Its uplink's MTU changed (the agent says so with a hello).
+    step.uplink_mtu = m.value("uplink_mtu", uint16_t{0});
     if (now < s.hold_until) step.throttled = "hello";
     s.hold_until = std::max(now, s.hold_until) + kResyncInterval;
     s.sent = m["generation"];

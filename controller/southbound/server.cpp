@@ -397,11 +397,11 @@ struct Server::Impl {
       sessions[s->host()] = session.shared_from_this();
       ++open_sessions;
       realization.connected(s->host(), step.uplink);
-      if (step.uplink_mtu != 0 && uplink_mtu_observer)
-        uplink_mtu_observer(s->host(), step.uplink_mtu);
       spdlog::info("agent_connected host={} peer={} generation={} uplink={}", s->host(), peer,
                    s->state.sent, log::quote(step.uplink));
     }
+    if (step.uplink_mtu != 0 && uplink_mtu_observer)
+      uplink_mtu_observer(s->host(), step.uplink_mtu);
     if (step.seen) realization.seen(s->host());
     if (step.ack) realization.acked(s->host(), step.ack->first, step.ack->second);
     if (step.pong) s->control.emplace_back("pong", proto::pong().dump());

@@ -101,6 +101,11 @@ TEST(SouthboundProtocol, HelloRegistersAndSaysWhatTheAgentHolds) {
   EXPECT_TRUE(step.registered);
   EXPECT_EQ(step.uplink, "uplink");
   EXPECT_EQ(step.uplink_mtu, 1542);
+  // A later hello of the session says the uplink's MTU changed.
+  const SessionStep again = on_agent_message(s, proto::hello(kHost, 7, "uplink", 9000),
+                                             Clock::now() + std::chrono::seconds(5), 0);
+  EXPECT_FALSE(again.registered);
+  EXPECT_EQ(again.uplink_mtu, 9000);
   EXPECT_EQ(s.sent, 7u);
   EXPECT_TRUE(step.wake);
 }

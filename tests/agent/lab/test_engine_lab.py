@@ -343,6 +343,21 @@ class UnderlayMtuLab(vnetlab.LabTestCase):
                                        "-M", "do", "-s", "1472", "10.0.0.7", check=False)
         self.assertIn(" 3 received", out, out)
 
+    def test_the_uplink_mtu_changing_under_a_running_agent_reaches_the_controller(self):
+        def set_mtu(mtu):
+            self.h1.ns.run("ip", "link", "set", "uplink", "mtu", str(mtu))
+            self.lab.underlay.run("ip", "link", "set", "m1-ul", "mtu", str(mtu))
+        try:
+            set_mtu(1600)
+            wait_until(lambda: self.c.call("GET", f"/hosts/{self.h1.id}").get("uplink_mtu") == 1600,
+                       what="m1's new uplink_mtu", timeout=30)
+            self.h1.wait_realized()
+            self.assertEqual(self.h1.show("policy")["ports"][0]["mtu"], 1558)
+        finally:
+            set_mtu(1542)
+            wait_until(lambda: self.c.call("GET", f"/hosts/{self.h1.id}").get("uplink_mtu") == 1542,
+                       what="m1's uplink_mtu back", timeout=30)
+
 
 DHCP_MTU_CLIENT = r"""
 import sys
