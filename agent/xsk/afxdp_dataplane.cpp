@@ -17,12 +17,14 @@
 #include "agent/xsk/port_plan.h"
 #include "agent/xsk/provider_plan.h"
 #include "shared/log/log.h"
+#include "shared/packet/ethernet.h"
 
 namespace vnet::agent::xsk {
 namespace {
 
 constexpr auto kReconcileInterval = std::chrono::seconds(1);
 constexpr auto kResolveInterval = std::chrono::milliseconds(10);
+constexpr uint32_t kXdpHeadroom = 256;  // XDP_PACKET_HEADROOM: where the kernel puts a frame
 
 bool same(const std::vector<proto::Problem>& a, const std::vector<proto::Problem>& b) {
   if (a.size() != b.size()) return false;
@@ -50,6 +52,7 @@ struct AfXdpDataplane::State {
   std::vector<proto::Problem> problems;
   std::function<void(std::vector<proto::Problem>)> listener;
   uint16_t listened_mtu = 0;  // the uplink MTU when the listener was last called
+  uint16_t max_mtu = 0;       // the largest IP packet a UMEM frame holds
   // What this agent added to the host, so it removes only that.
   std::optional<std::pair<net::Ipv4Address, uint8_t>> added_pa;
   net::Ipv4Address configured_pa;
@@ -86,6 +89,15 @@ struct AfXdpDataplane::State {
     }
     uplink_info = *info;
     listened_mtu = info->mtu;
+    // What a UMEM frame holds after the kernel's XDP headroom, less the
+    // Ethernet header: the largest IP packet this engine carries.
+    max_mtu = static_cast<uint16_t>(
+        std::min<uint32_t>(options.frame_size - kXdpHeadroom - packet::kEthernetHeaderLen, 0xffff));
+    if (info->mtu > max_mtu) {
+      spdlog::warn("uplink_mtu_capped uplink={} interface_mtu={} carried={} detail={}", name,
+                   info->mtu, max_mtu,
+                   log::quote("the engine's frames hold no more; VMs are told this less 42"));
+    }
     engine = std::make_unique<Engine>(name, options);
     spdlog::info("engine_started uplink={} mac={} mtu={}", name, uplink_info.mac.to_string(),
                  uplink_info.mtu);
@@ -218,10 +230,10 @@ struct AfXdpDataplane::State {
         external_macs != built_external_macs || !tables) {
       dataplane::HostFacts facts;
       facts.uplink_mac = uplink_info.mac;
-      facts.uplink_mtu = uplink_info.mtu;
+      facts.uplink_mtu = std::min(uplink_info.mtu, max_mtu);
       facts.next_hop_macs = macs;
       facts.external_mac = external_info.mac;
-      facts.external_mtu = external_info.mtu;
+      facts.external_mtu = std::min(external_info.mtu, max_mtu);
       facts.external_next_hop_macs = external_macs;
       tables = dataplane::Tables::build(p, facts);
       for (const std::string& warning : tables->warnings) {
@@ -430,7 +442,7 @@ std::string AfXdpDataplane::uplink() const { return state_->uplink; }
 
 uint16_t AfXdpDataplane::uplink_mtu() const {
   const auto info = host::interface_info(state_->uplink);
-  return info ? info->mtu : 0;
+  return info ? std::min(info->mtu, state_->max_mtu) : 0;
 }
 
 AfXdpDataplane::AfXdpDataplane(const std::string& uplink,
