@@ -11,6 +11,10 @@ drops (issue 5). The same generator and sink measure, in the same run:
 
 Usage (root): throughput.py --traffic BIN --controller BIN --agent BIN
               [--seconds 5] [--sizes 64,1400] [--variants bare,vnet,ovs,vxlan]
+              [--generator xdp|packet] [--flows N]
+The generator sends from an AF_XDP socket (issue 18; `--generator packet`:
+AF_PACKET with sendmmsg, the first generator, about 0.64 Mpps here), one
+UDP flow or N (source ports in turn).
 The generator runs on CPU 0 and all forwarding on CPU 1: the forwarder, and
 the VM port's receive path too (threaded NAPI on the port's veth, its kthread
 pinned to CPU 1), so the generator's CPU does nothing but send and the
@@ -90,8 +94,11 @@ class Bench:
                                  "sink", "h1-ul", str(seconds + 1.5)],
                                 stdout=subprocess.PIPE, text=True)
         assert sink.stdout.readline().strip() == "ready"
+        options = ["--flows", str(self.args.flows)]
+        if self.args.generator == "xdp":
+            options.append("--xdp")
         gen = self.vm.ns.run("taskset", "-c", GEN_CPU, self.args.traffic, "send", "eth0", str(size),
-                             str(seconds), VM_MAC, PEER_MAC, "10.0.0.5", "10.0.0.7",
+                             str(seconds), VM_MAC, PEER_MAC, "10.0.0.5", "10.0.0.7", *options,
                              timeout=seconds + 30)
         received = int(sink.communicate(timeout=seconds + 30)[0].split()[1])
         sent = int(gen.split()[1])  # "sent PACKETS SECONDS"
@@ -190,6 +197,8 @@ def main():
     p.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is shown")
     p.add_argument("--sizes", default="64,1400")
     p.add_argument("--variants", default="bare,vnet,vxlan,ovs")
+    p.add_argument("--generator", choices=("xdp", "packet"), default="xdp")
+    p.add_argument("--flows", type=int, default=1)
     args = p.parse_args()
     if os.geteuid() != 0:
         print("SKIP: the lab throughput benchmark needs root")
@@ -210,7 +219,8 @@ def main():
                       f"{r['port_rx'] / 1e6:6.3f}  port rx_dropped "
                       f"{r['port_rx_dropped'] / 1e6:6.3f}  uplink tx {r['uplink_tx'] / 1e6:6.3f}"
                       + (f"  engine {r['engine']}" if "engine" in r else ""), flush=True)
-    print("\nfigures in Mpps delivered to the sink; ratio against the bare forwarder and OVS")
+    print(f"\ngenerator {args.generator}, {args.flows} flow(s); figures in Mpps delivered to the "
+          "sink; ratio against the bare forwarder and OVS")
     print(f"{'size':>6} {'bare':>8} {'vnet':>8} {'ovs':>8} {'vxlan':>8} {'vnet/bare':>10} "
           f"{'vnet/ovs':>9}")
     for size in (int(s) for s in args.sizes.split(",")):
