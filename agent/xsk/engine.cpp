@@ -3,7 +3,6 @@
 #include <linux/if_xdp.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <xdp/xsk.h>
@@ -14,6 +13,7 @@
 #include <stdexcept>
 
 #include "agent/dataplane/pipeline.h"
+#include "agent/tables/huge_array.h"
 #include "shared/log/log.h"
 
 namespace vnet::agent::xsk {
@@ -34,35 +34,11 @@ void count(std::atomic<uint64_t>& counter, uint64_t n = 1) {
 
 }  // namespace
 
-namespace {
-
-// The UMEM's memory: 2 MiB aligned and advised for transparent huge pages,
-// as the tables are (agent/tables/huge_array.h), so that the frames of a
-// batch do not each cost a TLB miss; then populated, as MAP_POPULATE would.
-// Without THP the advice is ignored and the pages are ordinary ones.
-uint8_t* map_frames(size_t size) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t mapped = size + kHuge;
-  void* raw = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) {
-    throw std::runtime_error(std::string("UMEM: mmap: ") + std::strerror(errno));
-  }
-  auto* start = static_cast<uint8_t*>(raw);
-  auto* area = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(start) + kHuge - 1) &
-                                          ~uintptr_t{kHuge - 1});
-  // Give back what lies before and after the aligned area.
-  if (area > start) munmap(start, static_cast<size_t>(area - start));
-  const size_t used = (size + 4095) & ~size_t{4095};
-  if (const size_t tail = mapped - static_cast<size_t>(area - start) - used; tail > 0)
-    munmap(area + used, tail);
-  madvise(area, size, MADV_HUGEPAGE);  // advice; ignored when THP is off
-  for (size_t at = 0; at < size; at += 4096) area[at] = 0;
-  return area;
-}
-
-}  // namespace
-
 struct Engine::Umem {
+  // 2 MiB aligned and advised for transparent huge pages, as the tables
+  // are, so that the frames of a batch do not each cost a TLB miss; zeroed,
+  // so populated as MAP_POPULATE did.
+  dataplane::HugeArray<uint8_t> memory;
   uint8_t* area = nullptr;
   size_t size = 0;
   xsk_umem* umem = nullptr;
@@ -72,7 +48,6 @@ struct Engine::Umem {
 
   ~Umem() {
     if (umem != nullptr) xsk_umem__delete(umem);
-    if (area != nullptr) munmap(area, size);
   }
 };
 
@@ -111,7 +86,8 @@ Engine::Engine(const std::string& uplink, EngineOptions options)
 
   umem_ = std::make_unique<Umem>();
   umem_->size = size_t{options_.frames} * options_.frame_size;
-  umem_->area = map_frames(umem_->size);
+  umem_->memory = dataplane::HugeArray<uint8_t>(umem_->size);
+  umem_->area = umem_->memory.data();
   const xsk_umem_config config{.fill_size = options_.ring_size,
                                .comp_size = options_.ring_size,
                                .frame_size = options_.frame_size,

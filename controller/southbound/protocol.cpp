@@ -34,6 +34,15 @@ std::optional<std::string> hello_error(const SessionState& s, const json& m) {
   return std::nullopt;
 }
 
+// The uplink MTU a (valid) hello reports when it differs from what the
+// session said before, else 0: a repeated hello costs the store nothing.
+uint16_t uplink_mtu_change(SessionState& s, const json& m) {
+  const auto mtu = m.value("uplink_mtu", uint16_t{0});
+  if (mtu == 0 || mtu == s.uplink_mtu) return 0;
+  s.uplink_mtu = mtu;
+  return mtu;
+}
+
 }  // namespace
 
 SessionStep on_agent_message(SessionState& s, const json& m,
@@ -60,7 +69,7 @@ SessionStep on_agent_message(SessionState& s, const json& m,
     s.sent = m["generation"];
     step.registered = true;
     step.uplink = m.value("uplink", std::string());
-    step.uplink_mtu = m.value("uplink_mtu", uint16_t{0});
+    step.uplink_mtu = uplink_mtu_change(s, m);
     step.wake = true;
     return step;
   }
@@ -84,7 +93,7 @@ SessionStep on_agent_message(SessionState& s, const json& m,
     // it lacks, but not more often than once per kResyncInterval.
     if (auto error = hello_error(s, m)) return close("wrong_host", *error);
     // Its uplink's MTU changed (the agent says so with a hello).
-    step.uplink_mtu = m.value("uplink_mtu", uint16_t{0});
+    step.uplink_mtu = uplink_mtu_change(s, m);
     if (now < s.hold_until) step.throttled = "hello";
     s.hold_until = std::max(now, s.hold_until) + kResyncInterval;
     s.sent = m["generation"];

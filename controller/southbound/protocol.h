@@ -34,6 +34,7 @@ struct SessionState {
   // Resends that a hello asks for wait until then.
   std::chrono::steady_clock::time_point hold_until{};
   bool renewed = false;  // one certificate renewal per session
+  uint16_t uplink_mtu = 0;  // what the session's hellos said of it (0: nothing yet)
 };
 
 struct SessionStep {
@@ -42,7 +43,7 @@ struct SessionStep {
   std::optional<std::pair<std::string, std::string>> close;
   bool registered = false;  // it registered now: take the host's slot
   std::string uplink;       // what its hello said of the host's uplink
-  uint16_t uplink_mtu = 0;  // and of its MTU (0: not said)
+  uint16_t uplink_mtu = 0;  // its MTU, when this hello changed it (0: unchanged or not said)
   bool seen = false;        // a message of a registered session
   // An ack to record: generation and problems.
   std::optional<std::pair<uint64_t, std::vector<compiler::AgentProblem>>> ack;

@@ -198,6 +198,26 @@ TEST_F(ApiTest, TenantsNeverSeeOrTouchEachOthersObjects) {
             0u);
 }
 
+// Issue 18: a tenant may cap its VM network's MTU, within 576-65493; a
+// host's uplink_mtu is its agent's word (the southbound test sets it).
+TEST_F(ApiTest, AVmNetworksMtuIsTheTenantsWithinItsRange) {
+  const Tenant contoso = tenant("contoso");
+  const Network aaa = network(contoso, "AAA");
+  const std::string url = "/api/v1/vm-networks/" + aaa.vm_network.at("id").get<std::string>();
+  EXPECT_FALSE(aaa.vm_network.contains("mtu"));
+  auto r = ctl.call("PATCH", url, {{"mtu", 1400}}, contoso.token);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("mtu"), 1400);
+  for (const json& bad : {json(575), json(65494), json("1400"), json(-1)}) {
+    r = ctl.call("PATCH", url, {{"mtu", bad}}, contoso.token);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.json().at("errors")[0].at("field"), "/mtu") << r.body;
+  }
+  r = ctl.call("PATCH", url, {{"mtu", nullptr}}, contoso.token);  // back to the uplinks'
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(r.json().contains("mtu"));
+}
+
 TEST_F(ApiTest, PlacementAndVsidAreTheAdministratorsToSet) {
   const Tenant contoso = tenant("contoso");
   const Network aaa = network(contoso, "AAA");

@@ -216,19 +216,18 @@ TEST(PolicyCompiler, APortsMtuIsItsUplinksLessNvgreOrItsNetworksOwn) {
     for (const auto& port : compile(m, host).ports) out.push_back(port.mtu);
     return out;
   };
+  auto host1_reports = [&](int uplink_mtu) {
+    m.apply({"hosts", id(1),
+             json{{"name", "host1"},
+                  {"site_id", id(0x20)},
+                  {"pa", "192.168.1.10"},
+                  {"uplink_mtu", uplink_mtu}}});
+  };
   EXPECT_EQ(mtus(id(1)), (std::vector<int>{1458, 1458}));
-  m.apply({"hosts", id(1),
-           json{{"name", "host1"},
-                {"site_id", id(0x20)},
-                {"pa", "192.168.1.10"},
-                {"uplink_mtu", 1542}}});
+  host1_reports(1542);
   EXPECT_EQ(mtus(id(1)), (std::vector<int>{1500, 1500}));
   EXPECT_EQ(mtus(id(2)), (std::vector<int>{1458, 1458}));  // its own uplink, not host 1's
-  m.apply({"hosts", id(1),
-           json{{"name", "host1"},
-                {"site_id", id(0x20)},
-                {"pa", "192.168.1.10"},
-                {"uplink_mtu", 9000}}});
+  host1_reports(9000);
   EXPECT_EQ(mtus(id(1)), (std::vector<int>{8958, 8958}));
   // Blue (the first port's network) says 1400: its port gets 1400, Red's keeps 8958.
   m.apply({"vm-networks", id(0xb0),

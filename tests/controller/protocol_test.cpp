@@ -106,6 +106,10 @@ TEST(SouthboundProtocol, HelloRegistersAndSaysWhatTheAgentHolds) {
                                              Clock::now() + std::chrono::seconds(5), 0);
   EXPECT_FALSE(again.registered);
   EXPECT_EQ(again.uplink_mtu, 9000);
+  // The same MTU again is no change: nothing to record.
+  const SessionStep same = on_agent_message(s, proto::hello(kHost, 7, "uplink", 9000),
+                                            Clock::now() + std::chrono::seconds(10), 0);
+  EXPECT_EQ(same.uplink_mtu, 0);
   EXPECT_EQ(s.sent, 7u);
   EXPECT_TRUE(step.wake);
 }

@@ -73,13 +73,26 @@ TEST(TypedKinds, EveryFieldOfEveryKindIsReadAndWrittenAsStored) {
   std::apply([](auto... kind) { (round_trips<decltype(kind)>(), ...); }, AllKinds{});
 }
 
-TEST(TypedKinds, EveryKindOfTheTableHasItsStruct) {
-  EXPECT_EQ(kinds().size(), std::tuple_size_v<AllKinds>);
-  EXPECT_EQ(kind("vm-subnets").field("vsid")->min, 4096);
+// What describe() says of a field arrives in the Kind table whole: the
+// choices split, the range, the reference, the default, the access.
+TEST(TypedKinds, TheKindTablesCarryWhatTheStructsDescribe) {
+  const Field* vsid = kind("vm-subnets").field("vsid");
+  ASSERT_NE(vsid, nullptr);
+  EXPECT_EQ(std::make_pair(vsid->min, vsid->max), std::make_pair(4096LL, 16777214LL));
+  EXPECT_TRUE(vsid->admin_only && vsid->unique_column && !vsid->column);
+  EXPECT_EQ(vsid->access, Access::kAssigned);
   EXPECT_EQ(kind("gateways").field("kind")->choices,
             (std::vector<std::string>{"nat", "forwarding"}));
+  EXPECT_EQ(kind("vm-networks").field("translation")->default_json, "\"encap\"");
+  const Field* subnet = kind("vm-nics").field("vm_subnet_id");
+  EXPECT_TRUE(subnet->required && subnet->column);
+  EXPECT_EQ(subnet->ref, "vm-subnets");
   EXPECT_TRUE(kind("hosts").has_state);
+  EXPECT_FALSE(kind("routes").has_state);
   EXPECT_EQ(kind("ip-pools").granted_in, "external_pool_ids");
+  EXPECT_EQ(kind("vm-nics").singular, "VM NIC");
+  // Every kind also has the server's created_at, last.
+  for (const Kind& k : kinds()) EXPECT_EQ(k.fields.back().name, "created_at") << k.collection;
 }
 
 TEST(TypedKinds, AbsentFieldsStayAbsentAndDefaultsAreKept) {

@@ -181,7 +181,7 @@ class Scenario4Dhcp(vnetlab.LabTestCase):
 
     def test_the_first_vm_gets_the_pools_first_address(self):
         self.assertEqual(self.nic["ip"], "10.10.1.100")
-        out = self.vm.ns.python(DHCP_CLIENT, "00:1d:d8:b7:1c:d1", timeout=30)
+        out = self.vm.ns.python(vnetlab.DHCP_CLIENT, "00:1d:d8:b7:1c:d1", timeout=30)
         address, router, dns, mtu = out.split()
         self.assertEqual((address, router, dns, mtu), ("10.10.1.100", "10.10.0.1", "10.10.0.2",
                                                        "1458"))
@@ -311,22 +311,6 @@ class Scenario7ControllerDown(vnetlab.LabTestCase, TwoHostsMixin):
         del blue9
 
 
-DHCP_CLIENT = r"""
-import sys
-from scapy.all import BOOTP, DHCP, IP, UDP, Ether, conf, srp1, mac2str
-conf.verb = 0
-conf.checkIPaddr = False
-mac = sys.argv[1]
-base = Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / IP(src="0.0.0.0", dst="255.255.255.255") / UDP(sport=68, dport=67)
-offer = srp1(base / BOOTP(chaddr=mac2str(mac), xid=5, flags=0x8000) /
-             DHCP(options=[("message-type", "discover"), "end"]), iface="eth0", timeout=5)
-o = dict(x for x in offer[DHCP].options if isinstance(x, tuple))
-ack = srp1(base / BOOTP(chaddr=mac2str(mac), xid=6, flags=0x8000) /
-           DHCP(options=[("message-type", "request"), ("requested_addr", offer[BOOTP].yiaddr),
-                         ("server_id", o["server_id"]), "end"]), iface="eth0", timeout=5)
-a = dict(x for x in ack[DHCP].options if isinstance(x, tuple))
-print(ack[BOOTP].yiaddr, a["router"], a["name_server"], a["interface-mtu"])
-"""
 
 
 def main():

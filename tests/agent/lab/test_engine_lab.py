@@ -189,7 +189,7 @@ class EngineLab(vnetlab.LabTestCase):
         self.assertGreater(after, before)  # routed 5002 -> 5001 inside host 2
 
     def test_dhcp_gives_the_pool_address(self):
-        out = self.dhcp.ns.python(DHCP_CLIENT, self.dhcp.mac, timeout=30, check=False)
+        out = self.dhcp.ns.python(DHCP_OFFER_AND_ACK, self.dhcp.mac, timeout=30, check=False)
         self.assertEqual(len(out.split()), 2, f"no answers: {self.h1.counters().get('d6')}")
         offer, ack = out.split()
         self.assertEqual(offer, self.dhcp.nic["ip"])
@@ -321,24 +321,26 @@ class UnderlayMtuLab(vnetlab.LabTestCase):
         cls.h1, cls.h2, cls.c = h1, h2, c
         lab.start_agents([h1, h2])
 
+    def reported(self, host, mtu, timeout=10):
+        """Until the controller shows the host's uplink_mtu as `mtu` and the
+        host has realized the policy compiled from it."""
+        wait_until(lambda: self.c.call("GET", f"/hosts/{host.id}").get("uplink_mtu") == mtu,
+                   what=f"{host.name}'s uplink_mtu {mtu}", timeout=timeout)
+        host.wait_realized()
+
     def test_hosts_show_the_uplink_mtu_their_agents_reported(self):
         for host in (self.h1, self.h2):
-            wait_until(lambda h=host: self.c.call("GET", f"/hosts/{h.id}").get("uplink_mtu") == 1542,
-                       what=f"{host.name}'s uplink_mtu")
+            self.reported(host, 1542)
 
     def test_dhcp_tells_the_vm_1500(self):
         vm = self.vms["dhcp6"]
-        wait_until(lambda: self.c.call("GET", f"/hosts/{self.h1.id}").get("uplink_mtu") == 1542,
-                   what="m1's uplink_mtu")
-        self.h1.wait_realized()
-        out = vm.ns.python(DHCP_MTU_CLIENT, vm.mac, timeout=30)
-        self.assertEqual(out.split(), [vm.nic["ip"], "1500"])
+        self.reported(self.h1, 1542)
+        address, _, _, mtu = vm.ns.python(vnetlab.DHCP_CLIENT, vm.mac, timeout=30).split()
+        self.assertEqual((address, mtu), (vm.nic["ip"], "1500"))
 
     def test_a_1500_byte_packet_that_must_not_fragment_crosses_hosts(self):
         for host in (self.h1, self.h2):
-            wait_until(lambda h=host: self.c.call("GET", f"/hosts/{h.id}").get("uplink_mtu") == 1542,
-                       what=f"{host.name}'s uplink_mtu")
-            host.wait_realized()
+            self.reported(host, 1542)
         out = self.vms["blue5"].ns.run("ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "2",
                                        "-M", "do", "-s", "1472", "10.0.0.7", check=False)
         self.assertIn(" 3 received", out, out)
@@ -349,28 +351,12 @@ class UnderlayMtuLab(vnetlab.LabTestCase):
             self.lab.underlay.run("ip", "link", "set", "m1-ul", "mtu", str(mtu))
         try:
             set_mtu(1600)
-            wait_until(lambda: self.c.call("GET", f"/hosts/{self.h1.id}").get("uplink_mtu") == 1600,
-                       what="m1's new uplink_mtu", timeout=30)
-            self.h1.wait_realized()
-            self.assertEqual(self.h1.show("policy")["ports"][0]["mtu"], 1558)
+            self.reported(self.h1, 1600, timeout=30)
+            self.assertEqual([p["mtu"] for p in self.h1.show("policy")["ports"]], [1558, 1558])
         finally:
             set_mtu(1542)
-            wait_until(lambda: self.c.call("GET", f"/hosts/{self.h1.id}").get("uplink_mtu") == 1542,
-                       what="m1's uplink_mtu back", timeout=30)
+            self.reported(self.h1, 1542, timeout=30)
 
-
-DHCP_MTU_CLIENT = r"""
-import sys
-from scapy.all import BOOTP, DHCP, IP, UDP, Ether, conf, srp1, mac2str
-conf.verb = 0
-conf.checkIPaddr = False
-mac = sys.argv[1]
-base = Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / IP(src="0.0.0.0", dst="255.255.255.255") / UDP(sport=68, dport=67)
-offer = srp1(base / BOOTP(chaddr=mac2str(mac), xid=5, flags=0x8000) /
-             DHCP(options=[("message-type", "discover"), "end"]), iface="eth0", timeout=5)
-o = dict(x for x in offer[DHCP].options if isinstance(x, tuple))
-print(offer[BOOTP].yiaddr, o["interface-mtu"])
-"""
 
 
 SNIFF = r"""
@@ -390,7 +376,7 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for _ in range(5): s.sendto(b"x" * 100, (sys.argv[1], 9))
 """
 
-DHCP_CLIENT = r"""
+DHCP_OFFER_AND_ACK = r"""
 import sys
 from scapy.all import BOOTP, DHCP, IP, UDP, Ether, conf, srp1, mac2str
 conf.verb = 0

@@ -646,3 +646,24 @@ class OvsSwitch:
 
     def add_vm_port(self, interface):
         self.vsctl("add-port", "br-int", interface)
+
+
+# A VM's DHCP exchange (scapy, run in the VM with the NIC's MAC): DISCOVER,
+# then REQUEST of what was offered; prints the ACK's address, router, DNS
+# server and interface MTU (option 26).
+DHCP_CLIENT = r"""
+import sys
+from scapy.all import BOOTP, DHCP, IP, UDP, Ether, conf, srp1, mac2str
+conf.verb = 0
+conf.checkIPaddr = False
+mac = sys.argv[1]
+base = Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / IP(src="0.0.0.0", dst="255.255.255.255") / UDP(sport=68, dport=67)
+offer = srp1(base / BOOTP(chaddr=mac2str(mac), xid=5, flags=0x8000) /
+             DHCP(options=[("message-type", "discover"), "end"]), iface="eth0", timeout=5)
+o = dict(x for x in offer[DHCP].options if isinstance(x, tuple))
+ack = srp1(base / BOOTP(chaddr=mac2str(mac), xid=6, flags=0x8000) /
+           DHCP(options=[("message-type", "request"), ("requested_addr", offer[BOOTP].yiaddr),
+                         ("server_id", o["server_id"]), "end"]), iface="eth0", timeout=5)
+a = dict(x for x in ack[DHCP].options if isinstance(x, tuple))
+print(ack[BOOTP].yiaddr, a["router"], a["name_server"], a["interface-mtu"])
+"""
