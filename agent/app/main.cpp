@@ -47,6 +47,11 @@ int main(int argc, char** argv) {
                  "The interface on the physical network that carries the PA (afxdp)");
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
+  uint32_t engine_threads = 0;
+  cli.add_option("--engine-threads", engine_threads,
+                 "Engine threads, one per uplink receive queue 0..N-1 (afxdp); default: the "
+                 "uplink's queue count, at most the CPUs this process may use")
+      ->check(CLI::Range(uint32_t{1}, uint32_t{64}));
   // Gateway hosts (DESIGN.md section 4, "Gateways"): the NAT flow table.
   vnet::agent::dataplane::NatOptions nat;
   cli.add_option("--nat-flows", nat.capacity,
@@ -151,6 +156,7 @@ int main(int argc, char** argv) {
       }
       vnet::agent::xsk::EngineOptions engine_options;
       engine_options.nat = nat;
+      engine_options.threads = engine_threads;  // 0: the dataplane decides
       engine =
           std::make_unique<vnet::agent::xsk::AfXdpDataplane>(uplink, controller, engine_options);
     } else {

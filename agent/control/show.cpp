@@ -95,7 +95,17 @@ std::string table_of(const std::string& what, const json& j) {
     // {port: {reason: n}} from the engine; empty without one.
     for (const auto& [port, reasons] : j.items()) {
       if (reasons.is_object()) {
-        for (const auto& [reason, n] : reasons.items()) rows.push_back({port, reason, text(n)});
+        for (const auto& [reason, n] : reasons.items()) {
+          if (!n.is_array()) {
+            rows.push_back({port, reason, text(n)});
+            continue;
+          }
+          // The uplink's queues and the engine threads: one row per figure.
+          for (size_t i = 0; i < n.size(); ++i) {
+            for (const auto& [field, v] : n[i].items())
+              rows.push_back({port, fmt::format("{}[{}].{}", reason, i, field), text(v)});
+          }
+        }
       } else {
         rows.push_back({port, "", text(reasons)});
       }

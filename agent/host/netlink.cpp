@@ -2,15 +2,18 @@
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
+#include <linux/ethtool.h>
 #include <linux/if_packet.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -85,6 +88,12 @@ std::optional<InterfaceInfo> interface_info(const std::string& name) {
         net::MacAddress::from_bytes(reinterpret_cast<const uint8_t*>(request.ifr_hwaddr.sa_data));
   }
   if (ioctl(fd, SIOCGIFMTU, &request) == 0) info.mtu = static_cast<uint16_t>(request.ifr_mtu);
+  ethtool_channels channels{};
+  channels.cmd = ETHTOOL_GCHANNELS;
+  request.ifr_data = reinterpret_cast<char*>(&channels);
+  if (ioctl(fd, SIOCETHTOOL, &request) == 0) {
+    info.rx_queues = std::max<uint32_t>(1, channels.combined_count + channels.rx_count);
+  }
   if (ioctl(fd, SIOCGIFFLAGS, &request) == 0) {
     info.up = (request.ifr_flags & IFF_UP) != 0;
     info.loopback = (request.ifr_flags & IFF_LOOPBACK) != 0;

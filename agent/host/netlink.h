@@ -21,6 +21,7 @@ struct InterfaceInfo {
   int ifindex = 0;
   net::MacAddress mac;
   uint16_t mtu = 1500;
+  uint32_t rx_queues = 1;  // receive queues (ethtool's combined + rx channels)
   bool up = false;
   bool loopback = false;
 };

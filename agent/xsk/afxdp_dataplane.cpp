@@ -1,5 +1,7 @@
 #include "agent/xsk/afxdp_dataplane.h"
 
+#include <sched.h>
+
 #include <fmt/format.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
@@ -98,9 +100,29 @@ struct AfXdpDataplane::State {
                    info->mtu, max_mtu,
                    log::quote("the engine's frames hold no more; VMs are told this less 42"));
     }
+    // One engine thread per uplink queue, at most one per CPU this process
+    // may run on, unless told (--engine-threads).
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    const uint32_t cpu_count =
+        sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? static_cast<uint32_t>(CPU_COUNT(&cpus)) : 1;
+    if (options.threads == 0) options.threads = std::min(info->rx_queues, std::max(1u, cpu_count));
+    if (options.threads > info->rx_queues) {
+      throw std::runtime_error("--engine-threads " + std::to_string(options.threads) + ": " + name +
+                               " has " + std::to_string(info->rx_queues) +
+                               " receive queues (one thread serves one queue; ethtool -L " + name +
+                               " combined N gives it more)");
+    }
+    if (options.threads < info->rx_queues) {
+      spdlog::warn("uplink_queues_unserved uplink={} queues={} threads={} detail={}", name,
+                   info->rx_queues, options.threads,
+                   log::quote("tenant traffic the NIC spreads to the other queues is not "
+                              "forwarded: give the NIC as many queues as engine threads "
+                              "(ethtool -L)"));
+    }
     engine = std::make_unique<Engine>(name, options);
-    spdlog::info("engine_started uplink={} mac={} mtu={}", name, uplink_info.mac.to_string(),
-                 uplink_info.mtu);
+    spdlog::info("engine_started uplink={} mac={} mtu={} threads={} queues={}", name,
+                 uplink_info.mac.to_string(), uplink_info.mtu, options.threads, info->rx_queues);
   }
 
   // Brings the host in line with the policy; returns what is not realized.
@@ -590,6 +612,23 @@ nlohmann::json AfXdpDataplane::counters() const {
     for (size_t r = 0; r < dataplane::kReasonCount; ++r) {
       if (s.reasons[r] != 0)
         c[std::string(to_string(static_cast<dataplane::Reason>(r)))] = s.reasons[r];
+    }
+    c["thread"] = s.thread;
+    if (s.uplink) {
+      // Each queue's share, and what each engine thread handed to the others.
+      nlohmann::json queues = nlohmann::json::array();
+      for (const QueueSnapshot& q : s.queues)
+        queues.push_back(
+            {{"queue", q.queue}, {"rx_packets", q.rx_packets}, {"tx_packets", q.tx_packets}});
+      c["queues"] = std::move(queues);
+      nlohmann::json threads = nlohmann::json::array();
+      for (const ThreadSnapshot& t : state_->engine->threads())
+        threads.push_back({{"thread", t.thread},
+                           {"sockets", t.sockets},
+                           {"handed_off", t.handed_off},
+                           {"handoff_full", t.handoff_full},
+                           {"handoff_stale", t.handoff_stale}});
+      c["threads"] = std::move(threads);
     }
     out[s.uplink ? "uplink" : s.external ? "external:" + s.interface : s.interface] = std::move(c);
   }

@@ -3,10 +3,13 @@
 #include <linux/if_xdp.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <xdp/xsk.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -26,6 +29,9 @@ constexpr int kIdleLoopsBeforePoll = 16;
 constexpr int kPollMilliseconds = 10;
 constexpr uint32_t kMaxBatch = 64;  // frames[] below is on the stack, built per batch
 constexpr uint64_t kExpireEveryNs = 1'000'000;
+constexpr uint32_t kMaxThreads = 64;
+constexpr uint32_t kMaxFill = 4096;           // a fill target is at most half a ring
+constexpr uint32_t kMaxHandoffPerLoop = 256;  // from each other thread
 
 void count(std::atomic<uint64_t>& counter, uint64_t n = 1) {
   // One writer (the engine thread): a plain add, visible to readers.
@@ -42,7 +48,8 @@ struct Engine::Umem {
   uint8_t* area = nullptr;
   size_t size = 0;
   xsk_umem* umem = nullptr;
-  // The UMEM's own fill and completion rings: the uplink socket uses them.
+  // The UMEM's own fill and completion rings: the socket on uplink queue 0
+  // uses them.
   xsk_ring_prod fill{};
   xsk_ring_cons comp{};
 
@@ -53,10 +60,13 @@ struct Engine::Umem {
 
 struct Engine::Socket {
   std::string interface;
-  bool uplink = false;
-  bool external = false;
-  uint16_t id = 0;  // owner id of its frames
-  std::unique_ptr<bpf::XdpProgram> program;
+  Role role = Role::kPort;
+  uint16_t id = 0;      // owner id of its frames
+  uint32_t serial = 0;  // never reused: tells a handed-off frame's socket from a later one
+  uint32_t queue = 0;
+  uint32_t thread = 0;  // the engine thread that polls it and alone touches its rings
+  bpf::XdpProgram* program = nullptr;
+  std::unique_ptr<bpf::XdpProgram> own_program;  // a port's or the external interface's
   xsk_socket* xsk = nullptr;
   xsk_ring_cons rx{};
   xsk_ring_prod tx{};
@@ -65,27 +75,70 @@ struct Engine::Socket {
   xsk_ring_prod* fill = nullptr;
   xsk_ring_cons* comp = nullptr;
   int fd = -1;
-  uint16_t port = dataplane::kNoPort;  // index into the current tables
   uint32_t in_fill = 0;                // frames handed to the kernel to receive into
   uint32_t in_tx = 0;                  // frames submitted and not completed
-  std::vector<xdp_desc> pending;       // this batch's frames for its TX ring
+  std::vector<xdp_desc> pending;       // this loop's frames for its TX ring
   SocketCounters counters;
+
+  bool uplink() const { return role == Role::kUplink; }
+  bool external() const { return role == Role::kExternal; }
 
   ~Socket() {
     if (xsk != nullptr) xsk_socket__delete(xsk);
-    program.reset();  // detaches after the socket is gone
+    own_program.reset();  // detaches after the socket is gone
+  }
+};
+
+// What every engine thread forwards by, immutable once published.
+struct Engine::Plan {
+  uint64_t generation = 0;
+  std::shared_ptr<const dataplane::Tables> tables;
+  bool nat = false;               // a NAT gateway runs here: loops hold nat_mutex_
+  std::vector<Socket*> by_port;   // tables port index -> socket; null when unbound
+  std::vector<Socket*> by_id;     // socket id -> socket (handed-off frames name the id)
+  std::vector<uint16_t> port_of;  // socket id -> its port index in `tables`
+  std::vector<Socket*> uplink;    // per thread: its uplink queue's socket
+  Socket* external = nullptr;
+  std::vector<std::vector<Socket*>> polled;  // per thread: the sockets it polls
+  uint32_t fill_target = 64;                 // frames each socket keeps in its fill ring
+};
+
+struct Engine::Worker {
+  uint32_t index = 0;
+  std::shared_ptr<const Plan> plan;
+  std::atomic<uint64_t> taken{0};  // the generation of `plan`
+  FrameCache frames;
+  // [source thread]: frames other threads give this one (null for itself).
+  std::vector<std::unique_ptr<HandoffRing>> inbound;
+  std::vector<HandoffRing*> outbound;  // [destination thread]: this thread's rings to it
+  int wake_fd = -1;                    // eventfd: a sleeping thread's reason to wake
+  std::atomic<bool> sleeping{false};
+  std::atomic<uint64_t> handed_off{0}, handoff_full{0}, handoff_stale{0};
+  std::vector<uint64_t> scratch;  // refill's frames
+  uint64_t now = 0;               // ns, read once per loop
+  uint64_t last_expire = 0;
+  std::thread thread;
+
+  explicit Worker(FrameDepot& depot) : frames(depot) { scratch.reserve(kMaxFill); }
+  ~Worker() {
+    if (wake_fd >= 0) close(wake_fd);
   }
 };
 
 Engine::Engine(const std::string& uplink, EngineOptions options)
     : options_(options), nat_(options.nat) {
   options_.batch = std::min(options_.batch, kMaxBatch);
+  options_.threads = std::max<uint32_t>(1, options_.threads);
+  if (options_.threads > kMaxThreads) {
+    throw std::runtime_error("at most " + std::to_string(kMaxThreads) + " engine threads");
+  }
   // Frames are pinned memory; root's limit may still be 8 MiB on old kernels.
   rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
   setrlimit(RLIMIT_MEMLOCK, &unlimited);
 
+  total_frames_ = options_.frames * options_.threads;
   umem_ = std::make_unique<Umem>();
-  umem_->size = size_t{options_.frames} * options_.frame_size;
+  umem_->size = size_t{total_frames_} * options_.frame_size;
   umem_->memory = dataplane::HugeArray<uint8_t>(umem_->size);
   umem_->area = umem_->memory.data();
   const xsk_umem_config config{.fill_size = options_.ring_size,
@@ -98,47 +151,80 @@ Engine::Engine(const std::string& uplink, EngineOptions options)
       err != 0) {
     throw std::runtime_error(std::string("UMEM: ") + std::strerror(-err));
   }
-  free_frames_.reserve(options_.frames);
-  for (uint32_t i = options_.frames; i-- > 0;) {
-    free_frames_.push_back(uint64_t{i} * options_.frame_size);
-  }
-  owner_.assign(options_.frames, kFree);
+  depot_.reserve(total_frames_);
+  for (uint32_t i = total_frames_; i-- > 0;) depot_.put(uint64_t{i} * options_.frame_size);
+  owner_ = std::make_unique<std::atomic<uint16_t>[]>(total_frames_);
+  for (uint32_t i = 0; i < total_frames_; ++i) owner_[i].store(kFree, std::memory_order_relaxed);
   ids_in_use_.assign(kMaxSockets, false);
 
-  sockets_.push_back(open_socket(uplink, Role::kUplink));
-  thread_ = std::thread([this] { run(); });
+  for (uint32_t t = 0; t < options_.threads; ++t) {
+    auto w = std::make_unique<Worker>(depot_);
+    w->index = t;
+    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->wake_fd < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+    w->inbound.resize(options_.threads);
+    for (uint32_t from = 0; from < options_.threads; ++from) {
+      if (from != t) w->inbound[from] = std::make_unique<HandoffRing>(options_.handoff);
+    }
+    workers_.push_back(std::move(w));
+  }
+  for (auto& w : workers_) {
+    w->outbound.assign(options_.threads, nullptr);
+    for (uint32_t to = 0; to < options_.threads; ++to) {
+      if (to != w->index) w->outbound[to] = workers_[to]->inbound[w->index].get();
+    }
+  }
+
+  uplink_program_ = bpf::XdpProgram::attach(uplink, bpf::XdpMode::kUplink);
+  {
+    std::lock_guard lock(mutex_);
+    for (uint32_t q = 0; q < options_.threads; ++q) {
+      sockets_.push_back(open_socket(uplink, Role::kUplink, q, q));
+    }
+    publish_plan(0);  // no thread runs yet: each starts from this plan
+  }
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->thread = std::thread([this, worker] { run(*worker); });
+  }
 }
 
 Engine::~Engine() {
   stop_ = true;
-  {
-    std::lock_guard lock(mutex_);
-    pause_requested_ = false;
+  for (auto& w : workers_) wake(*w);
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
   }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  // Port sockets first: the uplink's socket owns the UMEM's rings.
-  while (sockets_.size() > 1) sockets_.pop_back();
-  sockets_.clear();
+  // Ports and the external interface first, then the uplink's queues, the
+  // one on queue 0 last: it was created on the UMEM's own rings.
+  std::lock_guard lock(mutex_);
+  while (!sockets_.empty()) sockets_.pop_back();
+  stuck_.clear();
+  uplink_program_.reset();
   umem_.reset();
 }
 
-std::unique_ptr<Engine::Socket> Engine::open_socket(const std::string& interface, Role role) {
-  const bool uplink = role == Role::kUplink;
+std::unique_ptr<Engine::Socket> Engine::open_socket(const std::string& interface, Role role,
+                                                    uint32_t queue, uint32_t thread) {
   auto s = std::make_unique<Socket>();
   s->interface = interface;
-  s->uplink = uplink;
-  s->external = role == Role::kExternal;
+  s->role = role;
+  s->queue = queue;
+  s->thread = thread;
   size_t id = 0;
   while (id < kMaxSockets && ids_in_use_[id]) ++id;
   if (id == kMaxSockets) throw std::runtime_error(interface + ": too many ports");
   s->id = static_cast<uint16_t>(id);
+  s->serial = next_serial_++;
   s->pending.reserve(options_.ring_size);
 
-  s->program =
-      bpf::XdpProgram::attach(interface, role == Role::kUplink     ? bpf::XdpMode::kUplink
-                                         : role == Role::kExternal ? bpf::XdpMode::kExternal
-                                                                   : bpf::XdpMode::kPort);
+  if (role == Role::kUplink) {
+    s->program = uplink_program_.get();
+  } else {
+    s->own_program = bpf::XdpProgram::attach(
+        interface, role == Role::kExternal ? bpf::XdpMode::kExternal : bpf::XdpMode::kPort);
+    s->program = s->own_program.get();
+  }
   xsk_socket_config config{};
   config.rx_size = options_.ring_size;
   config.tx_size = options_.ring_size;
@@ -146,103 +232,193 @@ std::unique_ptr<Engine::Socket> Engine::open_socket(const std::string& interface
   config.xdp_flags = 0;
   config.bind_flags = XDP_USE_NEED_WAKEUP;
   int err;
-  if (uplink) {
+  if (role == Role::kUplink && queue == 0) {
     s->fill = &umem_->fill;
     s->comp = &umem_->comp;
-    err = xsk_socket__create(&s->xsk, interface.c_str(), 0, umem_->umem, &s->rx, &s->tx, &config);
+    err =
+        xsk_socket__create(&s->xsk, interface.c_str(), queue, umem_->umem, &s->rx, &s->tx, &config);
   } else {
     s->fill = &s->own_fill;
     s->comp = &s->own_comp;
-    err = xsk_socket__create_shared(&s->xsk, interface.c_str(), 0, umem_->umem, &s->rx, &s->tx,
+    err = xsk_socket__create_shared(&s->xsk, interface.c_str(), queue, umem_->umem, &s->rx, &s->tx,
                                     s->fill, s->comp, &config);
   }
   if (err != 0) {
-    throw std::runtime_error("AF_XDP socket on " + interface + ": " + std::strerror(-err));
+    throw std::runtime_error("AF_XDP socket on " + interface + " queue " + std::to_string(queue) +
+                             ": " + std::strerror(-err));
   }
   s->fd = xsk_socket__fd(s->xsk);
-  // Frames to receive into before the XDP program can redirect to it: a
-  // frame redirected to an empty fill ring is dropped (the engine thread is
-  // paused or not started here, so its pool is ours to take from).
   ids_in_use_[id] = true;
-  refill(*s);
+  // Frames to receive into before the XDP program can redirect to it: a
+  // frame redirected to an empty fill ring is dropped. Its thread takes
+  // over the fill ring with the plan that hands it the socket.
+  std::vector<uint64_t> frames;
+  const uint32_t sockets = static_cast<uint32_t>(sockets_.size()) + 1;
+  const uint32_t target =
+      std::min(options_.ring_size / 2, std::max<uint32_t>(total_frames_ / (2 * sockets), 64));
+  depot_.take(frames, target);
+  uint32_t index = 0;
+  const uint32_t got =
+      xsk_ring_prod__reserve(s->fill, static_cast<uint32_t>(frames.size()), &index);
+  for (uint32_t i = 0; i < got; ++i) {
+    owner_[frames[i] / options_.frame_size].store(s->id, std::memory_order_relaxed);
+    *xsk_ring_prod__fill_addr(s->fill, index + i) = frames[i];
+  }
+  xsk_ring_prod__submit(s->fill, got);
+  s->in_fill = got;
+  for (size_t i = got; i < frames.size(); ++i) depot_.put(frames[i]);
   if (const int e = xsk_socket__update_xskmap(s->xsk, s->program->xsks_map_fd()); e != 0) {
-    s.reset();  // closes it: the kernel lets go of its fill ring
-    reclaim(static_cast<uint16_t>(id));
+    retire(std::move(s));
     throw std::runtime_error("AF_XDP socket on " + interface + ": XSKMAP: " + std::strerror(-e));
   }
-  spdlog::info("socket_bound interface={} role={} xdp={} copy_mode=true", interface,
-               uplink        ? "uplink"
-               : s->external ? "external"
-                             : "port",
-               s->program->native() ? "native" : "generic");
+  spdlog::info("socket_bound interface={} role={} queue={} thread={} xdp={} copy_mode=true",
+               interface,
+               role == Role::kUplink     ? "uplink"
+               : role == Role::kExternal ? "external"
+                                         : "port",
+               queue, thread, s->program->native() ? "native" : "generic");
   return s;
 }
 
 // --- control side ---------------------------------------------------------
 
-void Engine::pause() {
-  std::unique_lock lock(mutex_, std::adopt_lock);
-  pause_requested_ = true;
-  cv_.wait(lock, [&] { return paused_ || !thread_.joinable(); });
-  lock.release();  // the caller keeps mutex_ until resume()
+bool Engine::publish_plan(int deadline_ms) {
+  auto plan = std::make_shared<Plan>();
+  plan->tables = tables_;
+  plan->by_id.assign(kMaxSockets, nullptr);
+  plan->port_of.assign(kMaxSockets, dataplane::kNoPort);
+  plan->uplink.assign(options_.threads, nullptr);
+  plan->polled.resize(options_.threads);
+  plan->by_port.assign(tables_ ? tables_->ports.size() : 0, nullptr);
+  if (tables_) {
+    for (const dataplane::GatewayEntry& g : tables_->gateways) {
+      plan->nat |= g.local && g.kind == policy::GatewayKind::kNat;
+    }
+  }
+  for (const auto& owned : sockets_) {
+    Socket& s = *owned;
+    plan->by_id[s.id] = &s;
+    plan->polled[s.thread].push_back(&s);
+    if (s.uplink()) {
+      plan->uplink[s.thread] = &s;
+    } else if (s.external()) {
+      plan->external = &s;
+    }
+    const uint16_t port = s.uplink() || s.external() || !tables_
+                              ? dataplane::kNoPort
+                              : tables_->port_by_interface(s.interface);
+    plan->port_of[s.id] = port;
+    if (port != dataplane::kNoPort) plan->by_port[port] = &s;
+  }
+  const auto count = std::max<uint32_t>(1, static_cast<uint32_t>(sockets_.size()));
+  plan->fill_target =
+      std::min(options_.ring_size / 2, std::max<uint32_t>(total_frames_ / (2 * count), 64));
+  uint64_t generation;
+  {
+    std::lock_guard lock(plan_mutex_);
+    generation = plan_generation_.load() + 1;
+    plan->generation = generation;
+    next_plan_ = std::move(plan);
+    plan_generation_.store(generation, std::memory_order_release);
+  }
+  if (deadline_ms <= 0) return false;
+  for (auto& w : workers_) wake(*w);
+  // Each thread takes it at its next loop; one asleep polls at most 10 ms.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
+  for (;;) {
+    bool all = true;
+    for (auto& w : workers_) all &= w->taken.load(std::memory_order_acquire) >= generation;
+    if (all) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
 }
 
-void Engine::resume() {
-  pause_requested_ = false;
-  mutex_.unlock();
-  cv_.notify_all();
+void Engine::retire(std::unique_ptr<Socket> socket) {
+  // Nothing polls it: close it (the kernel lets go of its rings), then every
+  // frame it held (fill, RX or TX ring) is free again.
+  const uint16_t id = socket->id;
+  socket.reset();
+  std::vector<uint64_t> frames;
+  for (uint32_t f = 0; f < total_frames_; ++f) {
+    if (owner_[f].load(std::memory_order_relaxed) == id) {
+      owner_[f].store(kFree, std::memory_order_relaxed);
+      frames.push_back(uint64_t{f} * options_.frame_size);
+    }
+  }
+  depot_.give(frames, frames.size());
+  ids_in_use_[id] = false;
+}
+
+uint32_t Engine::least_loaded_thread() const {
+  std::vector<size_t> load(options_.threads, 0);
+  for (const auto& s : sockets_) {
+    if (!s->uplink()) ++load[s->thread];
+  }
+  return static_cast<uint32_t>(std::min_element(load.begin(), load.end()) - load.begin());
 }
 
 void Engine::publish(std::shared_ptr<const dataplane::Tables> tables) {
-  uint64_t ticket;
+  std::lock_guard lock(mutex_);
+  tables_ = std::move(tables);
+  // The gateways that run here now: flows of the others go. Here, on the
+  // calling thread (this allocates), under the table's lock.
+  std::vector<dataplane::NatTable::Gateway> gateways;
+  if (tables_) {
+    for (const dataplane::GatewayEntry& g : tables_->gateways) {
+      if (!g.local || g.kind != policy::GatewayKind::kNat) continue;
+      dataplane::NatTable::Gateway entry{g.external_ip, {}};
+      for (const policy::NatRule& r : g.nat_rules)
+        entry.rule_ports.emplace_back(static_cast<uint8_t>(r.protocol), r.external_port);
+      gateways.push_back(std::move(entry));
+    }
+  }
   {
-    std::lock_guard lock(mutex_);
-    next_tables_ = std::move(tables);
-    ticket = ++tables_published_;
-    tables_changed_ = true;
+    std::lock_guard nat_lock(nat_mutex_);
+    nat_.sync(gateways);
   }
-  // The engine takes them at its next loop; it polls at most 10 ms at a time.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  while (tables_taken_.load() < ticket && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
+  publish_plan(1000);
 }
 
-bpf::XdpProgram& Engine::uplink_program() { return *sockets_[0]->program; }
+bpf::XdpProgram& Engine::uplink_program() { return *uplink_program_; }
 
 void Engine::bind_port(const std::string& interface) {
-  if (has_port(interface)) return;
-  mutex_.lock();
-  pause();
-  try {
-    sockets_.push_back(open_socket(interface, Role::kPort));
-  } catch (...) {
-    resume();
-    throw;
+  std::lock_guard lock(mutex_);
+  for (const auto& s : sockets_) {
+    if (s->interface == interface && s->role == Role::kPort) return;
   }
-  remap_ports();
-  resume();
+  sockets_.push_back(open_socket(interface, Role::kPort, 0, least_loaded_thread()));
+  publish_plan(1000);
 }
 
-void Engine::release_port(const std::string& interface) {
-  mutex_.lock();
-  pause();
-  for (size_t i = 1; i < sockets_.size(); ++i) {
-    if (sockets_[i]->interface != interface || sockets_[i]->external) continue;
-    const uint16_t id = sockets_[i]->id;
-    sockets_.erase(sockets_.begin() + static_cast<ptrdiff_t>(i));  // closes it: the kernel lets go
-    reclaim(id);
-    spdlog::info("socket_released interface={}", interface);
-    break;
+void Engine::release_where(bool external, const std::string& interface) {
+  std::lock_guard lock(mutex_);
+  for (auto it = sockets_.begin(); it != sockets_.end(); ++it) {
+    Socket& s = **it;
+    if (s.uplink() || s.external() != external || (!external && s.interface != interface)) continue;
+    std::unique_ptr<Socket> socket = std::move(*it);
+    sockets_.erase(it);
+    const std::string name = socket->interface;
+    // Closed only once no thread can touch it: every one took a plan without it.
+    if (publish_plan(5000)) {
+      retire(std::move(socket));
+    } else {
+      spdlog::error("socket_not_released interface={} detail={}", name,
+                    log::quote("an engine thread did not take the new plan in 5 s; the socket "
+                               "stays open"));
+      stuck_.push_back(std::move(socket));
+    }
+    spdlog::info("socket_released interface={} role={}", name, external ? "external" : "port");
+    return;
   }
-  remap_ports();
-  resume();
 }
+
+void Engine::release_port(const std::string& interface) { release_where(false, interface); }
 
 bool Engine::has_port(const std::string& interface) const {
   std::lock_guard lock(mutex_);
-  for (size_t i = 1; i < sockets_.size(); ++i) {
-    if (sockets_[i]->interface == interface && !sockets_[i]->external) return true;
+  for (const auto& s : sockets_) {
+    if (s->interface == interface && s->role == Role::kPort) return true;
   }
   return false;
 }
@@ -250,8 +426,8 @@ bool Engine::has_port(const std::string& interface) const {
 std::vector<std::string> Engine::ports() const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> names;
-  for (size_t i = 1; i < sockets_.size(); ++i) {
-    if (!sockets_[i]->external) names.push_back(sockets_[i]->interface);
+  for (const auto& s : sockets_) {
+    if (s->role == Role::kPort) names.push_back(s->interface);
   }
   return names;
 }
@@ -259,51 +435,34 @@ std::vector<std::string> Engine::ports() const {
 void Engine::bind_external(const std::string& interface) {
   if (external() == interface) return;
   release_external();
-  mutex_.lock();
-  pause();
-  try {
-    sockets_.push_back(open_socket(interface, Role::kExternal));
-  } catch (...) {
-    resume();
-    throw;
-  }
-  remap_ports();
-  resume();
+  std::lock_guard lock(mutex_);
+  sockets_.push_back(open_socket(interface, Role::kExternal, 0, least_loaded_thread()));
+  publish_plan(1000);
 }
 
-void Engine::release_external() {
-  mutex_.lock();
-  pause();
-  for (size_t i = 1; i < sockets_.size(); ++i) {
-    if (!sockets_[i]->external) continue;
-    const uint16_t id = sockets_[i]->id;
-    const std::string name = sockets_[i]->interface;
-    sockets_.erase(sockets_.begin() + static_cast<ptrdiff_t>(i));
-    reclaim(id);
-    spdlog::info("socket_released interface={} role=external", name);
-    break;
-  }
-  remap_ports();
-  resume();
-}
+void Engine::release_external() { release_where(true, ""); }
 
 std::string Engine::external() const {
   std::lock_guard lock(mutex_);
-  return external_socket_ >= 0 ? sockets_[static_cast<size_t>(external_socket_)]->interface : "";
+  for (const auto& s : sockets_) {
+    if (s->external()) return s->interface;
+  }
+  return "";
 }
 
 bpf::XdpProgram* Engine::external_program() {
   std::lock_guard lock(mutex_);
-  return external_socket_ >= 0 ? sockets_[static_cast<size_t>(external_socket_)]->program.get()
-                               : nullptr;
+  for (const auto& s : sockets_) {
+    if (s->external()) return s->program;
+  }
+  return nullptr;
 }
 
 std::vector<GatewaySnapshot> Engine::gateways() const {
-  // The engine thread changes the NAT table's set of gateways only while it
-  // holds mutex_ (a tables swap); the counters are atomics.
   std::lock_guard lock(mutex_);
   std::vector<GatewaySnapshot> out;
   if (!tables_) return out;
+  std::lock_guard nat_lock(nat_mutex_);
   for (const net::Ipv4Address& ip : tables_->external_addresses()) {
     GatewaySnapshot g{ip};
     if (const dataplane::NatCounters* c = nat_.counters(ip)) {
@@ -320,8 +479,7 @@ std::vector<GatewaySnapshot> Engine::gateways() const {
 }
 
 NatSnapshot Engine::nat(size_t limit) {
-  mutex_.lock();
-  pause();
+  std::lock_guard lock(nat_mutex_);
   NatSnapshot out;
   out.now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                       std::chrono::steady_clock::now().time_since_epoch())
@@ -333,121 +491,140 @@ NatSnapshot Engine::nat(size_t limit) {
     if (out.flows.size() >= limit) break;
     if (f.external_ip != 0 && !nat_.expired(f, out.now)) out.flows.push_back(f);
   }
-  resume();
   return out;
 }
 
 std::vector<SocketSnapshot> Engine::counters() const {
+  // The uplink's queues are one interface: their counters are summed here.
   std::lock_guard lock(mutex_);
   std::vector<SocketSnapshot> out;
   for (const auto& s : sockets_) {
-    SocketSnapshot snap;
-    snap.interface = s->interface;
-    snap.uplink = s->uplink;
-    snap.external = s->external;
-    snap.native_xdp = s->program->native();
-    snap.rx_packets = s->counters.rx_packets.load();
-    snap.rx_bytes = s->counters.rx_bytes.load();
-    snap.tx_packets = s->counters.tx_packets.load();
-    snap.tx_bytes = s->counters.tx_bytes.load();
+    SocketSnapshot one;
+    one.interface = s->interface;
+    one.uplink = s->uplink();
+    one.external = s->external();
+    one.native_xdp = s->program->native();
+    one.thread = s->thread;
+    one.rx_packets = s->counters.rx_packets.load();
+    one.rx_bytes = s->counters.rx_bytes.load();
+    one.tx_packets = s->counters.tx_packets.load();
+    one.tx_bytes = s->counters.tx_bytes.load();
     for (size_t r = 0; r < dataplane::kReasonCount; ++r)
-      snap.reasons[r] = s->counters.reasons[r].load();
-    snap.xdp = s->program->stats();
-    out.push_back(std::move(snap));
+      one.reasons[r] = s->counters.reasons[r].load();
+    if (s->uplink()) {
+      one.queues.push_back({s->queue, one.rx_packets, one.tx_packets});
+      if (!out.empty() && out.front().uplink) {
+        SocketSnapshot& sum = out.front();
+        sum.rx_packets += one.rx_packets;
+        sum.rx_bytes += one.rx_bytes;
+        sum.tx_packets += one.tx_packets;
+        sum.tx_bytes += one.tx_bytes;
+        for (size_t r = 0; r < dataplane::kReasonCount; ++r) sum.reasons[r] += one.reasons[r];
+        sum.queues.push_back(one.queues.front());
+        continue;
+      }
+    }
+    one.xdp = s->program->stats();
+    out.push_back(std::move(one));
   }
   return out;
 }
 
-void Engine::reclaim(uint16_t id) {
-  // Every frame a closed socket held (in its fill, RX or TX ring) is ours again.
-  for (size_t f = 0; f < owner_.size(); ++f) {
-    if (owner_[f] == id) {
-      owner_[f] = kFree;
-      free_frames_.push_back(uint64_t{f} * options_.frame_size);
-    }
+std::vector<ThreadSnapshot> Engine::threads() const {
+  std::lock_guard lock(mutex_);
+  std::vector<ThreadSnapshot> out;
+  for (const auto& w : workers_) {
+    ThreadSnapshot t{w->index};
+    for (const auto& s : sockets_) t.sockets += s->thread == w->index ? 1 : 0;
+    t.handed_off = w->handed_off.load();
+    t.handoff_full = w->handoff_full.load();
+    t.handoff_stale = w->handoff_stale.load();
+    out.push_back(t);
   }
-  ids_in_use_[id] = false;
+  return out;
 }
 
-void Engine::remap_ports() {
-  socket_of_port_.assign(tables_ ? tables_->ports.size() : 0, dataplane::kNoPort);
-  external_socket_ = -1;
-  for (size_t i = 0; i < sockets_.size(); ++i) {
-    Socket& s = *sockets_[i];
-    if (s.external) external_socket_ = static_cast<int>(i);
-    s.port = s.uplink || s.external || !tables_ ? dataplane::kNoPort
-                                                : tables_->port_by_interface(s.interface);
-    if (s.port != dataplane::kNoPort) socket_of_port_[s.port] = static_cast<uint16_t>(i);
-  }
+// --- the engine threads ---------------------------------------------------
+
+void Engine::wake(Worker& w) {
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = write(w.wake_fd, &one, sizeof one);
 }
 
-// --- the engine thread ----------------------------------------------------
-
-void Engine::run() {
+void Engine::run(Worker& w) {
   std::vector<pollfd> fds;
   int idle = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
-    if (pause_requested_.load(std::memory_order_acquire)) {
-      std::unique_lock lock(mutex_);
-      paused_ = true;
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return !pause_requested_ || stop_; });
-      paused_ = false;
-      continue;
+    if (plan_generation_.load(std::memory_order_acquire) !=
+        w.taken.load(std::memory_order_relaxed)) {
+      std::lock_guard lock(plan_mutex_);
+      w.plan = next_plan_;
+      w.taken.store(w.plan->generation, std::memory_order_release);
     }
-    if (tables_changed_.load(std::memory_order_acquire)) {
-      std::lock_guard lock(mutex_);
-      tables_ = std::move(next_tables_);
-      tables_changed_ = false;
-      remap_ports();
-      // The gateways run here now: flows of the others go (between batches:
-      // this allocates).
-      std::vector<dataplane::NatTable::Gateway> gateways;
-      if (tables_) {
-        for (const dataplane::GatewayEntry& g : tables_->gateways) {
-          if (!g.local || g.kind != policy::GatewayKind::kNat) continue;
-          dataplane::NatTable::Gateway entry{g.external_ip, {}};
-          for (const policy::NatRule& r : g.nat_rules)
-            entry.rule_ports.emplace_back(static_cast<uint8_t>(r.protocol), r.external_port);
-          gateways.push_back(std::move(entry));
-        }
-      }
-      nat_.sync(gateways);
-      tables_taken_ = tables_published_;
-    }
+    const Plan& plan = *w.plan;
+    const std::vector<Socket*>& mine = plan.polled[w.index];
 
     // One clock read per loop: the pipeline is given the time (pipeline.h).
-    now_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                     std::chrono::steady_clock::now().time_since_epoch())
-                                     .count());
-    // Timed-out NAT flows go in a sweep of the whole table each second, a
-    // slice every millisecond (flows are also found expired when looked up):
-    // walking the table every loop cost a cache miss per slot, per batch.
-    if (nat_.size() > 0 && now_ - last_expire_ >= kExpireEveryNs) {
-      nat_.expire(now_, std::max<uint32_t>(64, static_cast<uint32_t>(nat_.capacity() / 1000)));
-      last_expire_ = now_;
-    }
+    w.now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::steady_clock::now().time_since_epoch())
+                                      .count());
     bool work = false;
-    for (auto& s : sockets_) work |= receive(*s);
-    for (auto& s : sockets_) work |= transmit(*s);
-    for (auto& s : sockets_) work |= complete(*s);
-    for (auto& s : sockets_) refill(*s);
+    {
+      // A gateway host's NAT table is one, shared: the threads take turns a
+      // loop at a time. Hosts without a NAT gateway never take the lock.
+      std::unique_lock nat_lock(nat_mutex_, std::defer_lock);
+      if (plan.nat) nat_lock.lock();
+      // Timed-out NAT flows go in a sweep of the whole table each second, a
+      // slice every millisecond (flows are also found expired when looked
+      // up): walking the table every loop cost a cache miss per slot.
+      if (plan.nat && w.index == 0 && nat_.size() > 0 && w.now - w.last_expire >= kExpireEveryNs) {
+        nat_.expire(w.now, std::max<uint32_t>(64, static_cast<uint32_t>(nat_.capacity() / 1000)));
+        w.last_expire = w.now;
+      }
+      for (Socket* s : mine) work |= receive(w, plan, *s);
+    }
+    // What this loop gave other threads becomes theirs to see; one that
+    // sleeps is woken (the fence pairs with the one before it sleeps).
+    for (uint32_t t = 0; t < w.outbound.size(); ++t) {
+      if (w.outbound[t] == nullptr || !w.outbound[t]->publish()) continue;
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (workers_[t]->sleeping.load(std::memory_order_relaxed)) wake(*workers_[t]);
+    }
+    work |= drain_handoffs(w, plan);
+    for (Socket* s : mine) work |= transmit(w, *s);
+    for (Socket* s : mine) work |= complete(w, *s);
+    for (Socket* s : mine) refill(w, plan, *s);
 
     if (work) {
       idle = 0;
       continue;
     }
     if (++idle < kIdleLoopsBeforePoll) continue;
-    // Nothing to do: sleep in poll() until a ring has something, so an idle
-    // host spends no CPU on its engine.
-    fds.clear();
-    for (auto& s : sockets_) fds.push_back(pollfd{s->fd, POLLIN, 0});
-    poll(fds.data(), fds.size(), kPollMilliseconds);
+    // Nothing to do: sleep in poll() until a ring has something, another
+    // thread hands over a frame or a new plan comes, so an idle host spends
+    // no CPU on its engine.
+    w.sleeping.store(true, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    bool handed = false;
+    for (const auto& ring : w.inbound) handed |= ring != nullptr && !ring->empty();
+    if (!handed && !stop_.load(std::memory_order_relaxed) &&
+        plan_generation_.load(std::memory_order_acquire) == w.taken.load()) {
+      fds.clear();
+      for (Socket* s : mine) fds.push_back(pollfd{s->fd, POLLIN, 0});
+      fds.push_back(pollfd{w.wake_fd, POLLIN, 0});
+      poll(fds.data(), fds.size(), kPollMilliseconds);
+      if (fds.back().revents & POLLIN) {
+        uint64_t ignored;
+        [[maybe_unused]] const ssize_t n = read(w.wake_fd, &ignored, sizeof ignored);
+      }
+    }
+    w.sleeping.store(false, std::memory_order_relaxed);
     idle = 0;
   }
+  w.frames.flush();
 }
 
-bool Engine::receive(Socket& s) {
+bool Engine::receive(Worker& w, const Plan& plan, Socket& s) {
   uint32_t index = 0;
   const uint32_t n = xsk_ring_cons__peek(&s.rx, options_.batch, &index);
   if (n == 0) {
@@ -456,13 +633,13 @@ bool Engine::receive(Socket& s) {
     return false;
   }
   const uint64_t chunk_mask = ~uint64_t{options_.frame_size - 1};
-  const dataplane::Tables* tables = tables_.get();
-  dataplane::Context context{&nat_, now_};
+  const dataplane::Tables* tables = plan.tables.get();
+  dataplane::Context context{plan.nat ? &nat_ : nullptr, w.now};
   std::array<dataplane::Frame, kMaxBatch> frames;
   for (uint32_t i = 0; i < n; ++i) {
     const xdp_desc* desc = xsk_ring_cons__rx_desc(&s.rx, index + i);
     const uint64_t chunk = desc->addr & chunk_mask;
-    owner_[chunk / options_.frame_size] = kInEngine;
+    owner_[chunk / options_.frame_size].store(kInEngine, std::memory_order_relaxed);
     frames[i] = dataplane::Frame{std::span(umem_->area + chunk, options_.frame_size),
                                  static_cast<uint32_t>(desc->addr - chunk), desc->len};
     count(s.counters.rx_bytes, desc->len);
@@ -471,49 +648,79 @@ bool Engine::receive(Socket& s) {
   count(s.counters.rx_packets, n);
   xsk_ring_cons__release(&s.rx, n);
   // The look-ups of the whole batch wait for memory together (pipeline.h).
-  if (tables != nullptr && !s.uplink && !s.external) {
-    for (uint32_t i = 0; i < n; ++i) dataplane::prefetch_from_port(*tables, s.port, frames[i], 0);
-    for (uint32_t i = 0; i < n; ++i) dataplane::prefetch_from_port(*tables, s.port, frames[i], 1);
+  const uint16_t port = plan.port_of[s.id];
+  if (tables != nullptr && s.role == Role::kPort) {
+    for (uint32_t i = 0; i < n; ++i) dataplane::prefetch_from_port(*tables, port, frames[i], 0);
+    for (uint32_t i = 0; i < n; ++i) dataplane::prefetch_from_port(*tables, port, frames[i], 1);
   }
   for (uint32_t i = 0; i < n; ++i) {
     dataplane::Frame& frame = frames[i];
     const uint64_t chunk = static_cast<uint64_t>(frame.buffer.data() - umem_->area);
     dataplane::Verdict verdict{dataplane::Reason::kPortUnbound, dataplane::kNoPort};
     if (tables != nullptr) {
-      verdict = s.uplink     ? dataplane::from_uplink(*tables, context, frame)
-                : s.external ? dataplane::from_external(*tables, context, frame)
-                             : dataplane::from_port(*tables, context, s.port, frame);
+      verdict = s.uplink()     ? dataplane::from_uplink(*tables, context, frame)
+                : s.external() ? dataplane::from_external(*tables, context, frame)
+                               : dataplane::from_port(*tables, context, port, frame);
     }
     Socket* out = nullptr;
     if (verdict.out == dataplane::kUplink) {
-      out = sockets_[0].get();
+      out = plan.uplink[w.index];
     } else if (verdict.out == dataplane::kExternal) {
-      if (external_socket_ >= 0) {
-        out = sockets_[static_cast<size_t>(external_socket_)].get();
-      } else {
-        verdict.reason = dataplane::Reason::kPortUnbound;  // no external socket (yet)
-      }
-    } else if (verdict.out < socket_of_port_.size() &&
-               socket_of_port_[verdict.out] != dataplane::kNoPort) {
-      out = sockets_[socket_of_port_[verdict.out]].get();
+      out = plan.external;
+      if (out == nullptr) verdict.reason = dataplane::Reason::kPortUnbound;  // none (yet)
+    } else if (verdict.out < plan.by_port.size() && plan.by_port[verdict.out] != nullptr) {
+      out = plan.by_port[verdict.out];
     } else if (!verdict.dropped()) {
       verdict.reason = dataplane::Reason::kPortUnbound;  // its interface is not bound (yet)
     }
-    if (out != nullptr && out->pending.size() == out->pending.capacity()) {
-      out = nullptr;
-      verdict.reason = dataplane::Reason::kNoFrame;
+    if (out != nullptr && out->thread == w.index) {
+      if (out->pending.size() == out->pending.capacity()) {
+        out = nullptr;
+        verdict.reason = dataplane::Reason::kNoFrame;
+      } else {
+        out->pending.push_back(xdp_desc{chunk + frame.offset, frame.length, 0});
+      }
+    } else if (out != nullptr) {
+      // Another thread's socket: its thread alone writes that TX ring.
+      if (w.outbound[out->thread]->push(
+              Handoff{chunk + frame.offset, frame.length, out->id, out->serial})) {
+        count(w.handed_off);
+      } else {
+        count(w.handoff_full);
+        out = nullptr;
+        verdict.reason = dataplane::Reason::kNoFrame;
+      }
     }
     count(s.counters.reasons[static_cast<size_t>(verdict.reason)]);
-    if (out == nullptr) {
-      free_frame(chunk);
-      continue;
-    }
-    out->pending.push_back(xdp_desc{chunk + frame.offset, frame.length, 0});
+    if (out == nullptr) free_frame(w, chunk);
   }
   return true;
 }
 
-bool Engine::transmit(Socket& s) {
+bool Engine::drain_handoffs(Worker& w, const Plan& plan) {
+  const uint64_t chunk_mask = ~uint64_t{options_.frame_size - 1};
+  bool work = false;
+  for (const auto& ring : w.inbound) {
+    if (ring == nullptr) continue;
+    work |= ring->drain(kMaxHandoffPerLoop, [&](const Handoff& h) {
+      // The socket it was given for may be gone since (released,
+      // its id perhaps reused): the serial tells.
+      Socket* out = plan.by_id[h.socket];
+      if (out == nullptr || out->serial != h.serial || out->thread != w.index) {
+        count(w.handoff_stale);
+        free_frame(w, h.addr & chunk_mask);
+      } else if (out->pending.size() == out->pending.capacity()) {
+        count(out->counters.reasons[static_cast<size_t>(dataplane::Reason::kNoFrame)]);
+        free_frame(w, h.addr & chunk_mask);
+      } else {
+        out->pending.push_back(xdp_desc{h.addr, h.length, 0});
+      }
+    }) > 0;
+  }
+  return work;
+}
+
+bool Engine::transmit(Worker& w, Socket& s) {
   bool work = false;
   if (!s.pending.empty()) {
     uint32_t index = 0;
@@ -521,7 +728,7 @@ bool Engine::transmit(Socket& s) {
     const uint32_t got = xsk_ring_prod__reserve(&s.tx, want, &index);
     for (uint32_t i = 0; i < got; ++i) {
       *xsk_ring_prod__tx_desc(&s.tx, index + i) = s.pending[i];
-      owner_[s.pending[i].addr / options_.frame_size] = s.id;
+      owner_[s.pending[i].addr / options_.frame_size].store(s.id, std::memory_order_relaxed);
       count(s.counters.tx_packets);
       count(s.counters.tx_bytes, s.pending[i].len);
     }
@@ -529,7 +736,7 @@ bool Engine::transmit(Socket& s) {
     s.in_tx += got;
     for (uint32_t i = got; i < want; ++i) {  // the TX ring is full: dropped, counted
       count(s.counters.reasons[static_cast<size_t>(dataplane::Reason::kNoFrame)]);
-      free_frame(s.pending[i].addr & ~uint64_t{options_.frame_size - 1});
+      free_frame(w, s.pending[i].addr & ~uint64_t{options_.frame_size - 1});
     }
     s.pending.clear();
     work = true;
@@ -541,42 +748,44 @@ bool Engine::transmit(Socket& s) {
   return work;
 }
 
-bool Engine::complete(Socket& s) {
+bool Engine::complete(Worker& w, Socket& s) {
   if (s.in_tx == 0) return false;
   uint32_t index = 0;
   const uint32_t n = xsk_ring_cons__peek(s.comp, options_.ring_size, &index);
   for (uint32_t i = 0; i < n; ++i) {
-    free_frame(*xsk_ring_cons__comp_addr(s.comp, index + i) & ~uint64_t{options_.frame_size - 1});
+    free_frame(w,
+               *xsk_ring_cons__comp_addr(s.comp, index + i) & ~uint64_t{options_.frame_size - 1});
   }
   xsk_ring_cons__release(s.comp, n);
   s.in_tx -= n;
   return n > 0 || s.in_tx > 0;
 }
 
-void Engine::refill(Socket& s) {
-  // Each socket keeps up to half the ring filled, less when many sockets
+void Engine::refill(Worker& w, const Plan& plan, Socket& s) {
+  // Each socket keeps up to half its ring filled, less when many sockets
   // share the UMEM, so one port cannot starve the others.
-  const auto sockets = std::max<uint32_t>(1, static_cast<uint32_t>(sockets_.size()));
-  const uint32_t share = options_.frames / (2 * sockets);
-  const uint32_t target = std::min(options_.ring_size / 2, std::max<uint32_t>(share, 64));
-  if (s.in_fill >= target || free_frames_.empty()) return;
-  const uint32_t want =
-      std::min<uint32_t>(target - s.in_fill, static_cast<uint32_t>(free_frames_.size()));
+  if (s.in_fill >= plan.fill_target) return;
+  w.scratch.clear();
+  for (uint32_t want = plan.fill_target - s.in_fill; want > 0; --want) {
+    uint64_t addr = 0;
+    if (!w.frames.take(addr)) break;
+    w.scratch.push_back(addr);
+  }
   uint32_t index = 0;
-  const uint32_t got = xsk_ring_prod__reserve(s.fill, want, &index);
+  const uint32_t got =
+      xsk_ring_prod__reserve(s.fill, static_cast<uint32_t>(w.scratch.size()), &index);
   for (uint32_t i = 0; i < got; ++i) {
-    const uint64_t addr = free_frames_.back();
-    free_frames_.pop_back();
-    owner_[addr / options_.frame_size] = s.id;
-    *xsk_ring_prod__fill_addr(s.fill, index + i) = addr;
+    owner_[w.scratch[i] / options_.frame_size].store(s.id, std::memory_order_relaxed);
+    *xsk_ring_prod__fill_addr(s.fill, index + i) = w.scratch[i];
   }
   xsk_ring_prod__submit(s.fill, got);
   s.in_fill += got;
+  for (size_t i = got; i < w.scratch.size(); ++i) w.frames.put(w.scratch[i]);
 }
 
-void Engine::free_frame(uint64_t chunk) {
-  owner_[chunk / options_.frame_size] = kFree;
-  free_frames_.push_back(chunk);
+void Engine::free_frame(Worker& w, uint64_t chunk) {
+  owner_[chunk / options_.frame_size].store(kFree, std::memory_order_relaxed);
+  w.frames.put(chunk);
 }
 
 }  // namespace vnet::agent::xsk

@@ -1,17 +1,21 @@
-// The AF_XDP packet engine: one UMEM shared by the uplink's socket and every
-// VM port's socket (XDP_SHARED_UMEM), one thread that polls their rings in
-// batches of 64, runs each frame through the pure pipeline and moves the
-// descriptor to the socket the verdict names. No allocation, lock or syscall
-// per packet: syscalls are TX kicks (copy mode sends at most 32 frames per
-// kick) and poll() when every ring is idle.
+// The AF_XDP packet engine: one UMEM shared by every socket (XDP_SHARED_UMEM):
+// one per uplink queue and one per VM port. One engine thread per uplink
+// queue polls that queue's socket and the VM ports given to it, in batches of
+// 64, runs each frame through the pure pipeline and moves the descriptor to
+// the socket the verdict names: itself when that socket is its own, through
+// a lock-free ring to the thread owning it otherwise (handoff.h). No
+// allocation, lock or syscall per packet: syscalls are TX kicks (copy mode
+// sends at most 32 frames per kick) and poll() when every ring is idle.
 //
-// The tables are swapped between batches (publish()); binding and releasing
-// ports pauses the thread for the few milliseconds a socket takes to create.
+// What the threads see (tables, sockets, who owns which) is one immutable
+// plan, swapped between batches. Sockets are created and closed by the
+// calling (control) thread while the engine threads forward: a new socket is
+// handed over in the next plan, a released one is closed once every thread
+// has taken a plan without it.
 #pragma once
 
 #include <array>
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -23,6 +27,7 @@
 #include "agent/dataplane/nat.h"
 #include "agent/dataplane/reason.h"
 #include "agent/tables/tables.h"
+#include "agent/xsk/handoff.h"
 
 namespace vnet::agent::xsk {
 
@@ -31,7 +36,11 @@ struct EngineOptions {
   uint32_t frame_size = 4096;  // bytes each; 256 of them are XDP headroom
   uint32_t ring_size = 2048;   // RX, TX, fill and completion rings
   uint32_t batch = 64;
+  uint32_t threads = 1;         // engine threads = uplink queues served (0 .. threads-1)
   dataplane::NatOptions nat{};  // the gateways' flow table
+  // UMEM frames are `frames` per thread; each pair of threads has a ring of
+  // `handoff` descriptors each way.
+  uint32_t handoff = 4096;
 };
 
 // One gateway's NAT counters as the engine saw them.
@@ -60,20 +69,38 @@ struct SocketCounters {
   std::atomic<uint64_t> tx_bytes{0};
 };
 
+// One uplink queue's socket.
+struct QueueSnapshot {
+  uint32_t queue = 0;
+  uint64_t rx_packets = 0, tx_packets = 0;
+};
+
 struct SocketSnapshot {
   std::string interface;
-  bool uplink = false;
+  bool uplink = false;  // the uplink's queues, summed (`queues` has each)
   bool external = false;
   bool native_xdp = false;
+  uint32_t thread = 0;  // the engine thread that polls it (the uplink: queue i's is thread i)
+  std::vector<QueueSnapshot> queues;
   uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
   std::array<uint64_t, dataplane::kReasonCount> reasons{};
   bpf::XdpStats xdp;
 };
 
+// One engine thread: frames it gave to other threads, and those it could not
+// (the ring to that thread was full) or that came for a socket no longer
+// there.
+struct ThreadSnapshot {
+  uint32_t thread = 0;
+  size_t sockets = 0;
+  uint64_t handed_off = 0, handoff_full = 0, handoff_stale = 0;
+};
+
 class Engine {
  public:
-  // Attaches XDP to the uplink, creates the UMEM and the uplink's socket and
-  // starts the thread. Throws std::runtime_error naming what failed.
+  // Attaches XDP to the uplink, creates the UMEM and a socket on each of the
+  // uplink's first `threads` queues and starts the threads. Throws
+  // std::runtime_error naming what failed.
   Engine(const std::string& uplink, EngineOptions options = {});
   // Stops the thread, closes every socket and detaches the programs it attached.
   ~Engine();
@@ -86,8 +113,10 @@ class Engine {
   // The uplink program's PA and rewrite PAs.
   bpf::XdpProgram& uplink_program();
 
-  // Binds a VM port (XDP program + socket); throws when the interface cannot
-  // take one. Releasing returns the socket's frames to the pool.
+  // Binds a VM port (XDP program + socket on queue 0) and gives it to the
+  // thread with the fewest; throws when the interface cannot take one.
+  // Releasing returns the socket's frames to the pool. Neither stops the
+  // engine threads.
   void bind_port(const std::string& interface);
   void release_port(const std::string& interface);
   bool has_port(const std::string& interface) const;
@@ -102,52 +131,64 @@ class Engine {
 
   // The NAT counters of the gateways the current tables run here.
   std::vector<GatewaySnapshot> gateways() const;
-  // A copy of the NAT table's flows; pauses forwarding for the copy.
+  // A copy of the NAT table's flows; holds the NAT table for the copy.
   NatSnapshot nat(size_t limit);
 
   std::vector<SocketSnapshot> counters() const;
+  std::vector<ThreadSnapshot> threads() const;
   bool zero_copy() const { return false; }
 
  private:
   struct Socket;
   struct Umem;
-
-  void run();
-  void pause();
-  void resume();
-  void remap_ports();  // tables port index -> socket, with the thread paused
-  bool receive(Socket& s);
-  bool transmit(Socket& s);
-  bool complete(Socket& s);
-  void refill(Socket& s);
-  void free_frame(uint64_t addr);
-  void reclaim(uint16_t socket_id);  // a closed socket's frames back to the pool
+  struct Plan;
+  struct Worker;
   enum class Role : uint8_t { kUplink, kPort, kExternal };
-  std::unique_ptr<Socket> open_socket(const std::string& interface, Role role);
+
+  // --- control side (mutex_) ---
+  std::unique_ptr<Socket> open_socket(const std::string& interface, Role role, uint32_t queue,
+                                      uint32_t thread);
+  uint32_t least_loaded_thread() const;
+  // Publishes a plan of sockets_ and tables_; true once every thread took it
+  // (false after `deadline_ms`).
+  bool publish_plan(int deadline_ms);
+  // Closes a socket no thread polls any more and returns its frames.
+  void retire(std::unique_ptr<Socket> socket);
+  void release_where(bool external, const std::string& interface);
+
+  // --- engine threads ---
+  void run(Worker& w);
+  bool receive(Worker& w, const Plan& plan, Socket& s);
+  bool drain_handoffs(Worker& w, const Plan& plan);
+  bool transmit(Worker& w, Socket& s);
+  bool complete(Worker& w, Socket& s);
+  void refill(Worker& w, const Plan& plan, Socket& s);
+  void free_frame(Worker& w, uint64_t chunk);
+  void wake(Worker& w);
 
   EngineOptions options_;
+  uint32_t total_frames_ = 0;
   std::unique_ptr<Umem> umem_;
-  std::vector<std::unique_ptr<Socket>> sockets_;  // [0] is the uplink
-  std::vector<uint16_t> socket_of_port_;          // tables port index -> sockets_ index
-  int external_socket_ = -1;                      // sockets_ index of the external interface
-  dataplane::NatTable nat_;                       // the engine thread's (pipeline.h, Context)
-  std::vector<uint64_t> free_frames_;
-  std::vector<uint16_t> owner_;  // per frame: socket id, kFree or kInEngine
+  std::unique_ptr<bpf::XdpProgram> uplink_program_;
+  std::unique_ptr<std::atomic<uint16_t>[]> owner_;  // per frame: socket id, kFree or kInEngine
+  FrameDepot depot_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+
+  mutable std::mutex mutex_;  // the control side: the fields below, and callers' order
+  std::vector<std::unique_ptr<Socket>> sockets_;  // every open socket; [0..threads) the uplink's
+  std::vector<std::unique_ptr<Socket>> stuck_;    // released while a thread did not answer
   std::vector<bool> ids_in_use_;
+  uint32_t next_serial_ = 1;
   std::shared_ptr<const dataplane::Tables> tables_;
 
-  mutable std::mutex mutex_;  // guards the hand-over fields below and the socket list for readers
-  std::condition_variable cv_;
-  std::shared_ptr<const dataplane::Tables> next_tables_;
-  std::atomic<bool> tables_changed_{false};
-  std::atomic<uint64_t> tables_taken_{0};
-  uint64_t tables_published_ = 0;
-  std::atomic<bool> pause_requested_{false};
-  bool paused_ = false;
+  std::mutex plan_mutex_;  // next_plan_; taken by an engine thread only when the generation moved
+  std::shared_ptr<const Plan> next_plan_;
+  std::atomic<uint64_t> plan_generation_{0};
+
+  mutable std::mutex nat_mutex_;  // the table; held by engine threads for a loop on gateway hosts
+  dataplane::NatTable nat_;
+
   std::atomic<bool> stop_{false};
-  uint64_t now_ = 0;  // ns, read once per loop by the engine thread
-  uint64_t last_expire_ = 0;
-  std::thread thread_;
 };
 
 }  // namespace vnet::agent::xsk

@@ -256,17 +256,21 @@ class Lab:
         self.controller = Controller(self, self.controller_binary)
         return self.controller
 
-    def add_host(self, name, pa_gateway, mgmt_gateway, mgmt_address, shared=False, mtu=None):
+    def add_host(self, name, pa_gateway, mgmt_gateway, mgmt_address, shared=False, mtu=None,
+                 queues=1):
         """A host namespace whose uplink is a veth into the underlay. Routed
         (the default): the underlay side holds the PA subnet's gateway and
         the management gateway. Shared: the underlay side joins one bridge
         that holds them, so every host is on one PA subnet. The host side has
         only its management address: the PA is the agent's to add. `mtu`:
-        both ends of the uplink (default 1500)."""
+        both ends of the uplink (default 1500). `queues`: receive and
+        transmit queues of both ends (the underlay's side spreads what it
+        sends to the host over them by flow hash, as a NIC's RSS would)."""
         ns = self.namespace(name)
         ul_side = f"{name}-ul"
-        sh("ip", "link", "add", "name", "uplink", "netns", ns.name, "type", "veth", "peer", "name",
-           ul_side, "netns", self.underlay.name)
+        q = ("numtxqueues", str(queues), "numrxqueues", str(queues))
+        sh("ip", "link", "add", "name", "uplink", *q, "netns", ns.name, "type", "veth", "peer",
+           "name", ul_side, *q, "netns", self.underlay.name)
         if mtu:
             ns.run("ip", "link", "set", "uplink", "mtu", str(mtu))
             self.underlay.run("ip", "link", "set", ul_side, "mtu", str(mtu))
