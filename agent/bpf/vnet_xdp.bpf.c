@@ -7,7 +7,12 @@
  * reaches the host's stack. On a gateway host's external interface it
  * redirects only IPv4 to the gateways' external addresses (the rewrite_pas
  * map holds them there) and to forwarding gateways' prefixes; ARP and the
- * rest stay the kernel's, which owns the external network. */
+ * rest stay the kernel's, which owns the external network.
+ *
+ * It is loaded as `xdp.frags` (multi-buffer aware): an interface whose MTU
+ * is larger than a page (jumbo frames) accepts it, and such a frame reaches
+ * the engine's socket in several UMEM frames. It reads only the headers,
+ * which are in the first buffer. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -83,7 +88,7 @@ static __always_inline int pass(struct vnet_xdp_stats *st) {
   return XDP_PASS;
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int vnet_xdp(struct xdp_md *ctx) {
   __u32 zero = 0;
   struct vnet_xdp_config *cfg = bpf_map_lookup_elem(&config, &zero);

@@ -54,7 +54,7 @@ struct AfXdpDataplane::State {
   std::vector<proto::Problem> problems;
   std::function<void(std::vector<proto::Problem>)> listener;
   uint16_t listened_mtu = 0;  // the uplink MTU when the listener was last called
-  uint16_t max_mtu = 0;       // the largest IP packet a UMEM frame holds
+  uint16_t max_mtu = 0;       // the largest IP packet the engine carries
   // What this agent added to the host, so it removes only that.
   std::optional<std::pair<net::Ipv4Address, uint8_t>> added_pa;
   net::Ipv4Address configured_pa;
@@ -91,15 +91,6 @@ struct AfXdpDataplane::State {
     }
     uplink_info = *info;
     listened_mtu = info->mtu;
-    // What a UMEM frame holds after the kernel's XDP headroom, less the
-    // Ethernet header: the largest IP packet this engine carries.
-    max_mtu = static_cast<uint16_t>(
-        std::min<uint32_t>(options.frame_size - kXdpHeadroom - packet::kEthernetHeaderLen, 0xffff));
-    if (info->mtu > max_mtu) {
-      spdlog::warn("uplink_mtu_capped uplink={} interface_mtu={} carried={} detail={}", name,
-                   info->mtu, max_mtu,
-                   log::quote("the engine's frames hold no more; VMs are told this less 42"));
-    }
     // One engine thread per uplink queue, at most one per CPU this process
     // may run on, unless told (--engine-threads).
     cpu_set_t cpus;
@@ -121,6 +112,18 @@ struct AfXdpDataplane::State {
                               "(ethtool -L)"));
     }
     engine = std::make_unique<Engine>(name, options);
+    // The largest IP packet this engine carries: with multi-buffer sockets
+    // a packet may span frames (up to Engine::kMaxMtu), without them what one
+    // UMEM frame holds after the kernel's XDP headroom, less Ethernet.
+    max_mtu = engine->multi_buffer()
+                  ? Engine::kMaxMtu
+                  : static_cast<uint16_t>(std::min<uint32_t>(
+                        options.frame_size - kXdpHeadroom - packet::kEthernetHeaderLen, 0xffff));
+    if (info->mtu > max_mtu) {
+      spdlog::warn("uplink_mtu_capped uplink={} interface_mtu={} carried={} detail={}", name,
+                   info->mtu, max_mtu,
+                   log::quote("the engine carries no more; VMs are told this less 42"));
+    }
     spdlog::info("engine_started uplink={} mac={} mtu={} threads={} queues={}", name,
                  uplink_info.mac.to_string(), uplink_info.mtu, options.threads, info->rx_queues);
   }

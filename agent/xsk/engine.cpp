@@ -27,9 +27,23 @@ constexpr uint16_t kInEngine = 0xfffe;
 constexpr size_t kMaxSockets = 4096;
 constexpr int kIdleLoopsBeforePoll = 16;
 constexpr int kPollMilliseconds = 10;
-constexpr uint32_t kMaxBatch = 64;  // frames[] below is on the stack, built per batch
+constexpr uint32_t kMaxBatch = 64;
+constexpr uint32_t kMinBatch = 32;  // frames[] below is on the stack, built per batch
 constexpr uint64_t kExpireEveryNs = 1'000'000;
 constexpr uint32_t kMaxThreads = 64;
+// Multi-buffer (XDP_USE_SG, Linux 6.6): a packet larger than a frame comes
+// as several descriptors, each but the last with XDP_PKT_CONTD. Older
+// headers lack the names.
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
+#endif
+constexpr uint32_t kPacketGoesOn = XDP_PKT_CONTD;
+constexpr uint32_t kMaxPieces = 8;            // frames of one packet: 8 x 3,840 bytes > 9,216
+constexpr uint32_t kLinearHeadroom = 256;     // as XDP gives a frame
+constexpr size_t kLinearSize = 16384;         // a thread's buffer for such a packet
 constexpr uint32_t kMaxFill = 4096;           // a fill target is at most half a ring
 constexpr uint32_t kMaxHandoffPerLoop = 256;  // from each other thread
 
@@ -115,6 +129,7 @@ struct Engine::Worker {
   std::atomic<bool> sleeping{false};
   std::atomic<uint64_t> handed_off{0}, handoff_full{0}, handoff_stale{0};
   std::vector<uint64_t> scratch;  // refill's frames
+  std::vector<uint8_t> linear = std::vector<uint8_t>(kLinearSize);  // a multi-frame packet
   uint64_t now = 0;               // ns, read once per loop
   uint64_t last_expire = 0;
   std::thread thread;
@@ -127,7 +142,9 @@ struct Engine::Worker {
 
 Engine::Engine(const std::string& uplink, EngineOptions options)
     : options_(options), nat_(options.nat) {
-  options_.batch = std::min(options_.batch, kMaxBatch);
+  // A packet of several frames is taken whole, so a peek must hold the
+  // longest the kernel makes (MAX_SKB_FRAGS + 1 = 18 frames).
+  options_.batch = std::clamp(options_.batch, kMinBatch, kMaxBatch);
   options_.threads = std::max<uint32_t>(1, options_.threads);
   if (options_.threads > kMaxThreads) {
     throw std::runtime_error("at most " + std::to_string(kMaxThreads) + " engine threads");
@@ -230,13 +247,24 @@ std::unique_ptr<Engine::Socket> Engine::open_socket(const std::string& interface
   config.tx_size = options_.ring_size;
   config.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;  // our own program, above
   config.xdp_flags = 0;
-  config.bind_flags = XDP_USE_NEED_WAKEUP;
+  config.bind_flags = XDP_USE_NEED_WAKEUP | (multi_buffer_ ? XDP_USE_SG : 0);
   int err;
   if (role == Role::kUplink && queue == 0) {
     s->fill = &umem_->fill;
     s->comp = &umem_->comp;
     err =
         xsk_socket__create(&s->xsk, interface.c_str(), queue, umem_->umem, &s->rx, &s->tx, &config);
+    if ((err == -EINVAL || err == -EOPNOTSUPP) && multi_buffer_) {
+      // A kernel before 6.6 has no multi-buffer AF_XDP: frames stop at one
+      // UMEM frame (the dataplane caps the MTU it reports accordingly).
+      spdlog::warn("multi_buffer_unavailable interface={} error={} detail={}", interface,
+                   log::quote(std::strerror(-err)),
+                   log::quote("frames larger than 3,840 bytes are not carried"));
+      multi_buffer_ = false;
+      config.bind_flags = XDP_USE_NEED_WAKEUP;
+      err = xsk_socket__create(&s->xsk, interface.c_str(), queue, umem_->umem, &s->rx, &s->tx,
+                               &config);
+    }
   } else {
     s->fill = &s->own_fill;
     s->comp = &s->own_comp;
@@ -271,12 +299,14 @@ std::unique_ptr<Engine::Socket> Engine::open_socket(const std::string& interface
     retire(std::move(s));
     throw std::runtime_error("AF_XDP socket on " + interface + ": XSKMAP: " + std::strerror(-e));
   }
-  spdlog::info("socket_bound interface={} role={} queue={} thread={} xdp={} copy_mode=true",
-               interface,
-               role == Role::kUplink     ? "uplink"
-               : role == Role::kExternal ? "external"
-                                         : "port",
-               queue, thread, s->program->native() ? "native" : "generic");
+  spdlog::info(
+      "socket_bound interface={} role={} queue={} thread={} xdp={} copy_mode=true "
+      "multi_buffer={}",
+      interface,
+      role == Role::kUplink     ? "uplink"
+      : role == Role::kExternal ? "external"
+                                : "port",
+      queue, thread, s->program->native() ? "native" : "generic", multi_buffer_);
   return s;
 }
 
@@ -626,64 +656,132 @@ void Engine::run(Worker& w) {
 
 bool Engine::receive(Worker& w, const Plan& plan, Socket& s) {
   uint32_t index = 0;
-  const uint32_t n = xsk_ring_cons__peek(&s.rx, options_.batch, &index);
+  uint32_t n = xsk_ring_cons__peek(&s.rx, options_.batch, &index);
   if (n == 0) {
     if (xsk_ring_prod__needs_wakeup(s.fill))
       recvfrom(s.fd, nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
     return false;
   }
+  // A packet in several frames (multi-buffer) is taken whole: the frames of
+  // one whose end is not in this peek are left for the next.
+  uint32_t whole = n;
+  while (whole > 0 && (xsk_ring_cons__rx_desc(&s.rx, index + whole - 1)->options & kPacketGoesOn))
+    --whole;
+  if (whole < n) {
+    xsk_ring_cons__cancel(&s.rx, n - whole);
+    n = whole;
+    if (n == 0) return false;  // cannot be: a peek holds kMinBatch frames
+  }
   const uint64_t chunk_mask = ~uint64_t{options_.frame_size - 1};
   const dataplane::Tables* tables = plan.tables.get();
   dataplane::Context context{plan.nat ? &nat_ : nullptr, w.now};
+  std::array<xdp_desc, kMaxBatch> descs;
   std::array<dataplane::Frame, kMaxBatch> frames;
+  std::array<uint8_t, kMaxBatch> pieces;  // frames of packet k (from descs[first[k]])
+  std::array<uint8_t, kMaxBatch> first;
+  uint32_t packets = 0;
   for (uint32_t i = 0; i < n; ++i) {
-    const xdp_desc* desc = xsk_ring_cons__rx_desc(&s.rx, index + i);
-    const uint64_t chunk = desc->addr & chunk_mask;
+    descs[i] = *xsk_ring_cons__rx_desc(&s.rx, index + i);
+    const uint64_t chunk = descs[i].addr & chunk_mask;
     owner_[chunk / options_.frame_size].store(kInEngine, std::memory_order_relaxed);
-    frames[i] = dataplane::Frame{std::span(umem_->area + chunk, options_.frame_size),
-                                 static_cast<uint32_t>(desc->addr - chunk), desc->len};
-    count(s.counters.rx_bytes, desc->len);
+    count(s.counters.rx_bytes, descs[i].len);
+    const bool starts = i == 0 || !(descs[i - 1].options & kPacketGoesOn);
+    if (starts) {
+      first[packets] = static_cast<uint8_t>(i);
+      pieces[packets] = 1;
+      frames[packets] =
+          dataplane::Frame{std::span(umem_->area + chunk, options_.frame_size),
+                           static_cast<uint32_t>(descs[i].addr - chunk), descs[i].len};
+      ++packets;
+    } else {
+      ++pieces[packets - 1];
+    }
   }
   s.in_fill -= n;
-  count(s.counters.rx_packets, n);
+  count(s.counters.rx_packets, packets);
   xsk_ring_cons__release(&s.rx, n);
   // The look-ups of the whole batch wait for memory together (pipeline.h).
   const uint16_t port = plan.port_of[s.id];
   if (tables != nullptr && s.role == Role::kPort) {
-    for (uint32_t i = 0; i < n; ++i) dataplane::prefetch_from_port(*tables, port, frames[i], 0);
-    for (uint32_t i = 0; i < n; ++i) dataplane::prefetch_from_port(*tables, port, frames[i], 1);
+    for (uint32_t k = 0; k < packets; ++k)
+      dataplane::prefetch_from_port(*tables, port, frames[k], 0);
+    for (uint32_t k = 0; k < packets; ++k)
+      dataplane::prefetch_from_port(*tables, port, frames[k], 1);
   }
-  for (uint32_t i = 0; i < n; ++i) {
-    dataplane::Frame& frame = frames[i];
-    const uint64_t chunk = static_cast<uint64_t>(frame.buffer.data() - umem_->area);
+  for (uint32_t k = 0; k < packets; ++k) {
+    const xdp_desc* chain = &descs[first[k]];
+    const uint32_t parts = pieces[k];
+    // A packet in several frames goes through the pipeline whole: copied
+    // into this thread's buffer, and back into its frames after.
+    dataplane::Frame frame = frames[k];
+    bool fits = parts <= kMaxPieces;
+    if (parts > 1 && fits) {
+      uint32_t total = 0;
+      for (uint32_t j = 0; j < parts && fits; ++j) {
+        fits = kLinearHeadroom + total + chain[j].len <= w.linear.size();
+        if (fits) {
+          std::memcpy(w.linear.data() + kLinearHeadroom + total, umem_->area + chain[j].addr,
+                      chain[j].len);
+          total += chain[j].len;
+        }
+      }
+      frame = dataplane::Frame{std::span(w.linear), kLinearHeadroom, total};
+    }
     dataplane::Verdict verdict{dataplane::Reason::kPortUnbound, dataplane::kNoPort};
-    if (tables != nullptr) {
+    if (!fits) {
+      verdict.reason = dataplane::Reason::kTooBig;  // more than any MTU this engine carries
+    } else if (tables != nullptr) {
       verdict = s.uplink()     ? dataplane::from_uplink(*tables, context, frame)
                 : s.external() ? dataplane::from_external(*tables, context, frame)
                                : dataplane::from_port(*tables, context, port, frame);
     }
     Socket* out = nullptr;
-    if (verdict.out == dataplane::kUplink) {
+    if (verdict.dropped()) {
+      // Counted below.
+    } else if (verdict.out == dataplane::kUplink) {
       out = plan.uplink[w.index];
     } else if (verdict.out == dataplane::kExternal) {
       out = plan.external;
       if (out == nullptr) verdict.reason = dataplane::Reason::kPortUnbound;  // none (yet)
     } else if (verdict.out < plan.by_port.size() && plan.by_port[verdict.out] != nullptr) {
       out = plan.by_port[verdict.out];
-    } else if (!verdict.dropped()) {
+    } else {
       verdict.reason = dataplane::Reason::kPortUnbound;  // its interface is not bound (yet)
     }
+    // What leaves: the frame where the pipeline left it, or the packet
+    // written back into its frames (at most as many as it came in: each
+    // holds 4,096 bytes where it received 3,840).
+    std::array<xdp_desc, kMaxPieces> leave;
+    uint32_t used = 0;
+    if (out != nullptr && parts == 1) {
+      const uint64_t chunk = static_cast<uint64_t>(frame.buffer.data() - umem_->area);
+      leave[used++] = xdp_desc{chunk + frame.offset, frame.length, 0};
+    } else if (out != nullptr) {
+      const std::span<const uint8_t> bytes = frame.bytes();
+      for (size_t at = 0; at < bytes.size() && used < parts; at += options_.frame_size) {
+        const uint64_t chunk = chain[used].addr & chunk_mask;
+        const auto len =
+            static_cast<uint32_t>(std::min<size_t>(options_.frame_size, bytes.size() - at));
+        std::memcpy(umem_->area + chunk, bytes.data() + at, len);
+        leave[used++] = xdp_desc{chunk, len, kPacketGoesOn};
+      }
+      leave[used - 1].options = 0;
+    }
     if (out != nullptr && out->thread == w.index) {
-      if (out->pending.size() == out->pending.capacity()) {
+      if (out->pending.size() + used > out->pending.capacity()) {
         out = nullptr;
         verdict.reason = dataplane::Reason::kNoFrame;
       } else {
-        out->pending.push_back(xdp_desc{chunk + frame.offset, frame.length, 0});
+        out->pending.insert(out->pending.end(), leave.begin(), leave.begin() + used);
       }
     } else if (out != nullptr) {
       // Another thread's socket: its thread alone writes that TX ring.
-      if (w.outbound[out->thread]->push(
-              Handoff{chunk + frame.offset, frame.length, out->id, out->serial})) {
+      HandoffRing& ring = *w.outbound[out->thread];
+      if (used == 1 ? ring.push(Handoff{leave[0].addr, leave[0].len, out->id, false, out->serial})
+                    : ring.room() >= used) {
+        for (uint32_t j = 0; used > 1 && j < used; ++j) {
+          ring.push(Handoff{leave[j].addr, leave[j].len, out->id, j + 1 < used, out->serial});
+        }
         count(w.handed_off);
       } else {
         count(w.handoff_full);
@@ -692,7 +790,10 @@ bool Engine::receive(Worker& w, const Plan& plan, Socket& s) {
       }
     }
     count(s.counters.reasons[static_cast<size_t>(verdict.reason)]);
-    if (out == nullptr) free_frame(w, chunk);
+    // Frames the packet no longer needs (all of them when it was dropped).
+    for (uint32_t j = out == nullptr ? 0 : (parts == 1 ? 1 : used); j < parts; ++j) {
+      free_frame(w, chain[j].addr & chunk_mask);
+    }
   }
   return true;
 }
@@ -702,19 +803,29 @@ bool Engine::drain_handoffs(Worker& w, const Plan& plan) {
   bool work = false;
   for (const auto& ring : w.inbound) {
     if (ring == nullptr) continue;
+    // The entries of one packet come together (HandoffRing): it is kept or
+    // dropped whole, decided at its first entry.
+    Socket* out = nullptr;
+    bool starts = true;
     work |= ring->drain(kMaxHandoffPerLoop, [&](const Handoff& h) {
-      // The socket it was given for may be gone since (released,
-      // its id perhaps reused): the serial tells.
-      Socket* out = plan.by_id[h.socket];
-      if (out == nullptr || out->serial != h.serial || out->thread != w.index) {
-        count(w.handoff_stale);
-        free_frame(w, h.addr & chunk_mask);
-      } else if (out->pending.size() == out->pending.capacity()) {
-        count(out->counters.reasons[static_cast<size_t>(dataplane::Reason::kNoFrame)]);
-        free_frame(w, h.addr & chunk_mask);
-      } else {
-        out->pending.push_back(xdp_desc{h.addr, h.length, 0});
+      if (starts) {
+        // The socket it was given for may be gone since (released,
+        // its id perhaps reused): the serial tells.
+        out = plan.by_id[h.socket];
+        if (out == nullptr || out->serial != h.serial || out->thread != w.index) {
+          count(w.handoff_stale);
+          out = nullptr;
+        } else if (out->pending.size() + kMaxPieces > out->pending.capacity()) {
+          count(out->counters.reasons[static_cast<size_t>(dataplane::Reason::kNoFrame)]);
+          out = nullptr;
+        }
       }
+      if (out != nullptr) {
+        out->pending.push_back(xdp_desc{h.addr, h.length, h.more ? kPacketGoesOn : 0u});
+      } else {
+        free_frame(w, h.addr & chunk_mask);
+      }
+      starts = !h.more;
     }) > 0;
   }
   return work;
@@ -729,13 +840,16 @@ bool Engine::transmit(Worker& w, Socket& s) {
     for (uint32_t i = 0; i < got; ++i) {
       *xsk_ring_prod__tx_desc(&s.tx, index + i) = s.pending[i];
       owner_[s.pending[i].addr / options_.frame_size].store(s.id, std::memory_order_relaxed);
-      count(s.counters.tx_packets);
+      if (!(s.pending[i].options & kPacketGoesOn)) count(s.counters.tx_packets);
       count(s.counters.tx_bytes, s.pending[i].len);
     }
     xsk_ring_prod__submit(&s.tx, got);
     s.in_tx += got;
-    for (uint32_t i = got; i < want; ++i) {  // the TX ring is full: dropped, counted
-      count(s.counters.reasons[static_cast<size_t>(dataplane::Reason::kNoFrame)]);
+    // The TX ring is full: dropped, counted (a reservation is all or
+    // nothing, so no packet of several frames is cut).
+    for (uint32_t i = got; i < want; ++i) {
+      if (!(s.pending[i].options & kPacketGoesOn))
+        count(s.counters.reasons[static_cast<size_t>(dataplane::Reason::kNoFrame)]);
       free_frame(w, s.pending[i].addr & ~uint64_t{options_.frame_size - 1});
     }
     s.pending.clear();

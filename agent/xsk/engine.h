@@ -136,6 +136,10 @@ class Engine {
 
   std::vector<SocketSnapshot> counters() const;
   std::vector<ThreadSnapshot> threads() const;
+  // Whether the sockets carry packets larger than one frame (AF_XDP
+  // multi-buffer, XDP_USE_SG): jumbo frames up to kMaxMtu.
+  bool multi_buffer() const { return multi_buffer_; }
+  static constexpr uint16_t kMaxMtu = 9216;
   bool zero_copy() const { return false; }
 
  private:
@@ -189,6 +193,7 @@ class Engine {
   dataplane::NatTable nat_;
 
   std::atomic<bool> stop_{false};
+  bool multi_buffer_ = true;  // until the kernel refuses XDP_USE_SG (the first socket)
 };
 
 }  // namespace vnet::agent::xsk

@@ -15,11 +15,15 @@
 namespace vnet::agent::xsk {
 
 // A frame on its way to another thread's socket.
+// A packet in several UMEM frames (a jumbo frame) is several entries in a
+// row, each but the last with `more`; the ring carries them as one: pushed
+// only when all fit, never drained in part.
 struct Handoff {
   uint64_t addr = 0;    // UMEM address of the packet (chunk + offset)
   uint32_t length = 0;  // bytes
   uint16_t socket = 0;  // the destination socket's id
-  uint32_t serial = 0;  // and its serial (an id is reused, a serial never)
+  bool more = false;    // the packet goes on in the next entry
+  uint32_t serial = 0;  // the socket's serial (an id is reused, a serial never)
 };
 
 // Single producer, single consumer, bounded (a power of two). The producer
@@ -35,6 +39,11 @@ class HandoffRing {
   uint32_t capacity() const { return mask_ + 1; }
 
   // --- producer ---
+  // Entries push() can take now (for a packet of several: all or none).
+  uint32_t room() {
+    cached_head_ = head_.load(std::memory_order_acquire);
+    return static_cast<uint32_t>(mask_ + 1 - (local_tail_ - cached_head_));
+  }
   bool push(const Handoff& h) {
     if (local_tail_ - cached_head_ > mask_) {
       cached_head_ = head_.load(std::memory_order_acquire);
@@ -52,15 +61,19 @@ class HandoffRing {
   }
 
   // --- consumer ---
-  // Up to `max` entries, oldest first, passed to `take`; returns how many.
+  // Up to `max` entries, oldest first, passed to `take` (more when the
+  // last would cut a packet of several entries); returns how many.
   template <class F>
   uint32_t drain(uint32_t max, F&& take) {
     const uint64_t head = head_.load(std::memory_order_relaxed);
     const uint64_t tail = tail_.load(std::memory_order_acquire);
-    const auto n = static_cast<uint32_t>(std::min<uint64_t>(tail - head, max));
-    for (uint32_t i = 0; i < n; ++i) take(slots_[(head + i) & mask_]);
-    head_.store(head + n, std::memory_order_release);
-    return n;
+    uint64_t i = head;
+    while (i != tail && (i - head < max || slots_[(i - 1) & mask_].more)) {
+      take(slots_[i & mask_]);
+      ++i;
+    }
+    head_.store(i, std::memory_order_release);
+    return static_cast<uint32_t>(i - head);
   }
   bool empty() const {
     return head_.load(std::memory_order_relaxed) == tail_.load(std::memory_order_acquire);

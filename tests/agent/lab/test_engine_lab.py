@@ -359,6 +359,56 @@ class UnderlayMtuLab(vnetlab.LabTestCase):
 
 
 
+class JumboLab(vnetlab.LabTestCase):
+    """Issue 18: a 9000-byte underlay. Agents report 9000, VMs are told 8958,
+    and packets of up to 8958 bytes cross hosts in NVGRE frames of 9014
+    bytes, more than one 4,096-byte UMEM frame holds: the sockets receive
+    and send them in several frames (AF_XDP multi-buffer) and the engine
+    runs them through the pipeline whole."""
+
+    @classmethod
+    def build(cls):
+        lab = cls.lab
+        c = lab.start_controller()
+        h1 = lab.add_host("j1", "192.168.1.1/24", "10.98.1.1/24", "10.98.1.10/24", mtu=9000)
+        h2 = lab.add_host("j2", "192.168.2.1/24", "10.98.2.1/24", "10.98.2.20/24", mtu=9000)
+        c.underlay(["192.168.1.0/24", "192.168.2.0/24"])
+        c.place_host(h1, 0x101, "192.168.1.10")
+        c.place_host(h2, 0x102, "192.168.2.20")
+        c.vm_network(0xb1, "Blue")
+        c.vm_subnet(0xb10, 0xb1, "10.0.0.0/24", 5001, ("10.0.0.5", "10.0.0.50"), ["10.0.0.2"])
+        cls.vms = {}
+        for name, n, ip, mac, host, interface in (
+                ("blue5", 0x1b5, "10.0.0.5", "00:1d:d8:b7:1c:05", h1, "b5"),
+                ("blue6", 0x1b6, "10.0.0.6", "00:1d:d8:b7:1c:06", h1, "b6"),
+                ("blue7", 0x1b7, "10.0.0.7", "00:1d:d8:b7:1c:07", h2, "b7")):
+            c.vm_nic(n, 0xb10, name, mac, ip, host.id, interface)
+            cls.vms[name] = lab.add_vm(name, host, interface, mac, f"{ip}/24", "10.0.0.1",
+                                       mtu=8958)
+        cls.h1, cls.h2, cls.c = h1, h2, c
+        lab.start_agents([h1, h2])
+        for host in (h1, h2):
+            wait_until(lambda: c.call("GET", f"/hosts/{host.id}").get("uplink_mtu") == 9000,
+                       what=f"{host.name}'s uplink_mtu 9000", timeout=20)
+            host.wait_realized()
+
+    def test_ports_are_told_the_uplink_less_nvgre(self):
+        ports = self.h1.show("ports")
+        self.assertEqual({p["interface"]: p["mtu"] for p in ports}, {"b5": 8958, "b6": 8958})
+
+    def test_the_largest_packet_that_must_not_fragment_crosses_hosts_both_ways(self):
+        before = self.h1.counters()["uplink"]["rx_packets"]
+        out = self.vms["blue5"].ns.run("ping", "-n", "-q", "-c", "5", "-i", "0.2", "-W", "2",
+                                       "-M", "do", "-s", "8930", "10.0.0.7", check=False)
+        self.assertIn(" 5 received", out, out)
+        self.assertGreaterEqual(self.h1.counters()["uplink"]["rx_packets"] - before, 5)
+
+    def test_jumbo_tcp_arrives_intact_across_hosts_and_on_one_host(self):
+        for server, address in (("blue7", "10.0.0.7"), ("blue6", "10.0.0.6")):
+            sent, received = tcp_transfer(self.vms["blue5"], self.vms[server], address)
+            self.assertEqual(sent, received, server)
+
+
 SNIFF = r"""
 import sys
 from scapy.all import IP, sniff

@@ -31,6 +31,7 @@ FLOWS = 16
 FLOW_SEND = r"""
 import socket, struct, sys, time
 dst, flows, count, pps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+size = int(sys.argv[5])
 socks = []
 for f in range(flows):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -39,7 +40,7 @@ for f in range(flows):
 start = time.monotonic(); sent = 0
 for seq in range(count):
     for f in range(flows):
-        socks[f].sendto(struct.pack("!II", f, seq) + b"x" * 56, (dst, 9000))
+        socks[f].sendto(struct.pack("!II", f, seq) + b"x" * (size - 8), (dst, 9000))
         sent += 1
     ahead = sent / pps - (time.monotonic() - start)
     if ahead > 0:
@@ -51,17 +52,19 @@ print(sent)
 # seconds; prints what came per flow and how many arrived out of order.
 FLOW_RECEIVE = r"""
 import json, socket, struct, sys
-expected = int(sys.argv[1])
+expected, size = int(sys.argv[1]), int(sys.argv[2])
+filler = b"x" * (size - 8)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE: no loss in the VM's own stack
 s.bind(("0.0.0.0", 9000))
 print("listening", flush=True)
 s.settimeout(20)
-last, received, reordered = {}, 0, 0
+last, received, reordered, corrupt = {}, 0, 0, 0
 try:
     while received < expected:
-        data = s.recv(2048)
+        data = s.recv(65536)
         flow, seq = struct.unpack("!II", data[:8])
+        corrupt += data[8:] != filler
         if seq <= last.get(flow, -1):
             reordered += 1
         last[flow] = seq
@@ -69,7 +72,8 @@ try:
         s.settimeout(2)
 except socket.timeout:
     pass
-print(json.dumps({"received": received, "reordered": reordered, "flows": len(last)}), flush=True)
+print(json.dumps({"received": received, "reordered": reordered, "corrupt": corrupt,
+                  "flows": len(last)}), flush=True)
 """
 
 
@@ -83,8 +87,10 @@ class ThreadsLab(vnetlab.LabTestCase):
     def build(cls):
         lab = cls.lab
         c = lab.start_controller()
-        h1 = lab.add_host("t1", "192.168.1.1/24", "10.98.1.1/24", "10.98.1.10/24", queues=2)
-        h2 = lab.add_host("t2", "192.168.2.1/24", "10.98.2.1/24", "10.98.2.20/24", queues=2)
+        h1 = lab.add_host("t1", "192.168.1.1/24", "10.98.1.1/24", "10.98.1.10/24", queues=2,
+                          mtu=9000)
+        h2 = lab.add_host("t2", "192.168.2.1/24", "10.98.2.1/24", "10.98.2.20/24", queues=2,
+                          mtu=9000)
         c.underlay(["192.168.1.0/24", "192.168.2.0/24"])
         c.place_host(h1, 0x101, "192.168.1.10")
         c.place_host(h2, 0x102, "192.168.2.20")
@@ -95,19 +101,21 @@ class ThreadsLab(vnetlab.LabTestCase):
                 ("blue5", 0x1b5, "10.0.0.5", "00:1d:d8:b7:1c:05", h1, "b5"),
                 ("blue7", 0x1b7, "10.0.0.7", "00:1d:d8:b7:1c:07", h2, "b7")):
             c.vm_nic(n, 0xb10, name, mac, ip, host.id, interface)
-            cls.vms[name] = lab.add_vm(name, host, interface, mac, f"{ip}/24", "10.0.0.1")
+            cls.vms[name] = lab.add_vm(name, host, interface, mac, f"{ip}/24", "10.0.0.1",
+                                       mtu=8958)
         cls.h1, cls.h2, cls.c = h1, h2, c
         lab.start_agents([h1, h2])
         # The first packets of a flow wait for ARP and next hops: settled once.
         cls.vms["blue7"].ping("10.0.0.5", count=1, timeout=5)
 
-    def flows(self, count, pps, during=None):
+    def flows(self, count, pps, during=None, size=64):
         """FLOWS flows of `count` datagrams from blue7 (host 2) to blue5
         (host 1); `during` runs beside the sender. Returns what the
         receiver saw and the counters of host 1 before and after."""
         expected = FLOWS * count
         log = os.path.join(self.lab.dir, f"receive-{time.monotonic_ns()}.log")
-        receiver = self.vms["blue5"].ns.popen([PYTHON, "-u", "-c", FLOW_RECEIVE, str(expected)],
+        receiver = self.vms["blue5"].ns.popen([PYTHON, "-u", "-c", FLOW_RECEIVE, str(expected),
+                                               str(size)],
                                               log)
         try:
             wait_until(lambda: "listening" in read(log), what="the receiver")
@@ -119,7 +127,8 @@ class ThreadsLab(vnetlab.LabTestCase):
                 churn.start()
             try:
                 sent = int(self.vms["blue7"].ns.python(FLOW_SEND, "10.0.0.5", str(FLOWS),
-                                                       str(count), str(pps), timeout=120))
+                                                       str(count), str(pps), str(size),
+                                                       timeout=120))
             finally:
                 done.set()
                 if churn:
@@ -140,7 +149,8 @@ class ThreadsLab(vnetlab.LabTestCase):
 
     def test_every_packet_of_every_flow_arrives_in_order_and_the_counters_add_up(self):
         seen, before, after = self.flows(count=1000, pps=20000)
-        self.assertEqual(seen, {"received": FLOWS * 1000, "reordered": 0, "flows": FLOWS})
+        self.assertEqual(seen, {"received": FLOWS * 1000, "reordered": 0, "corrupt": 0,
+                                "flows": FLOWS})
 
         def delta(*path):
             a, b = after, before
@@ -159,6 +169,16 @@ class ThreadsLab(vnetlab.LabTestCase):
                   for a, b in zip(after["uplink"]["threads"], before["uplink"]["threads"])]
         self.assertEqual(sorted(handed)[0], 0, handed)
         self.assertIn(sorted(handed)[1], per_queue, (handed, per_queue))
+
+    def test_jumbo_datagrams_handed_between_threads_arrive_whole_and_in_order(self):
+        # 8,000 bytes of UDP: NVGRE frames of three UMEM frames each, which
+        # the thread of the other queue hands over as one.
+        seen, before, after = self.flows(count=200, pps=4000, size=8000)
+        self.assertEqual(seen, {"received": FLOWS * 200, "reordered": 0, "corrupt": 0,
+                                "flows": FLOWS})
+        handed = [a["handed_off"] - b["handed_off"]
+                  for a, b in zip(after["uplink"]["threads"], before["uplink"]["threads"])]
+        self.assertGreater(max(handed), 0, handed)
 
     def test_a_port_coming_and_going_and_policy_swaps_lose_nothing_of_other_flows(self):
         c, lab, h1 = self.c, self.lab, self.h1
@@ -181,7 +201,8 @@ class ThreadsLab(vnetlab.LabTestCase):
                 churned.append(n)
         seen, _, _ = self.flows(count=4000, pps=16000, during=churn)
         self.assertGreater(len(churned), 1)
-        self.assertEqual(seen, {"received": FLOWS * 4000, "reordered": 0, "flows": FLOWS})
+        self.assertEqual(seen, {"received": FLOWS * 4000, "reordered": 0, "corrupt": 0,
+                                "flows": FLOWS})
 
 
 def main():

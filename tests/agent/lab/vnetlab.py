@@ -304,11 +304,15 @@ class Lab:
         for host in hosts:
             host.wait_realized()
 
-    def add_vm(self, name, host, interface, mac, address, gateway=None):
-        """A VM namespace with eth0 (MAC, CA) whose peer `interface` is in the host."""
+    def add_vm(self, name, host, interface, mac, address, gateway=None, mtu=None):
+        """A VM namespace with eth0 (MAC, CA) whose peer `interface` is in the
+        host; `mtu` on both ends (default 1500)."""
         ns = self.namespace(name)
         sh("ip", "link", "add", "eth0", "netns", ns.name, "address", mac, "type", "veth", "peer",
            "name", interface, "netns", host.ns.name)
+        if mtu:
+            ns.run("ip", "link", "set", "eth0", "mtu", str(mtu))
+            host.ns.run("ip", "link", "set", interface, "mtu", str(mtu))
         # TX checksum offload would hand the engine partial checksums (DESIGN.md section 5).
         ns.run("ethtool", "-K", "eth0", "tx", "off")
         ns.run("sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1")

@@ -15,19 +15,38 @@ namespace {
 TEST(HandoffRing, NothingIsSeenBeforeItIsPublishedAndAFullRingRefuses) {
   HandoffRing ring(6);  // rounded up to 8
   EXPECT_EQ(ring.capacity(), 8u);
-  for (uint64_t i = 0; i < 8; ++i) EXPECT_TRUE(ring.push({i, 60, 1, 1}));
-  EXPECT_FALSE(ring.push({8, 60, 1, 1}));  // full: the caller drops and counts it
+  for (uint64_t i = 0; i < 8; ++i) EXPECT_TRUE(ring.push({i, 60, 1, false, 1}));
+  EXPECT_FALSE(ring.push({8, 60, 1, false, 1}));  // full: the caller drops and counts it
   EXPECT_TRUE(ring.empty());               // nothing published yet
   std::vector<uint64_t> got;
   EXPECT_EQ(ring.drain(64, [&](const Handoff& h) { got.push_back(h.addr); }), 0u);
   EXPECT_TRUE(ring.publish());
   EXPECT_FALSE(ring.publish());  // nothing new
   EXPECT_EQ(ring.drain(3, [&](const Handoff& h) { got.push_back(h.addr); }), 3u);
-  EXPECT_TRUE(ring.push({8, 60, 1, 1}));  // room again once the consumer took some
+  EXPECT_TRUE(ring.push({8, 60, 1, false, 1}));  // room again once the consumer took some
   ring.publish();
   EXPECT_EQ(ring.drain(64, [&](const Handoff& h) { got.push_back(h.addr); }), 6u);
   EXPECT_EQ(got, (std::vector<uint64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8}));
   EXPECT_TRUE(ring.empty());
+}
+
+TEST(HandoffRing, APacketOfSeveralEntriesIsNeverDrainedInPart) {
+  // Packets of 1 and 3 entries (a jumbo frame in three UMEM frames): a
+  // drain of at most 2 goes on to the end of the packet it is in.
+  HandoffRing ring(16);
+  EXPECT_EQ(ring.room(), 16u);
+  ring.push({1, 60, 1, false, 1});
+  ring.push({2, 4096, 1, true, 1});
+  ring.push({3, 4096, 1, true, 1});
+  ring.push({4, 822, 1, false, 1});
+  ring.push({5, 60, 1, false, 1});
+  EXPECT_EQ(ring.room(), 11u);
+  ring.publish();
+  std::vector<uint64_t> got;
+  EXPECT_EQ(ring.drain(2, [&](const Handoff& h) { got.push_back(h.addr); }), 4u);
+  EXPECT_EQ(got, (std::vector<uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(ring.drain(2, [&](const Handoff& h) { got.push_back(h.addr); }), 1u);
+  EXPECT_EQ(ring.room(), 16u);
 }
 
 TEST(HandoffRing, TwoThreadsSeeEveryEntryOnceInOrder) {
@@ -40,7 +59,7 @@ TEST(HandoffRing, TwoThreadsSeeEveryEntryOnceInOrder) {
     while (next < kEntries) {
       for (int burst = 0; burst < 64 && next < kEntries; ++burst) {
         if (!ring.push({next, static_cast<uint32_t>(next % 1500), static_cast<uint16_t>(next),
-                        static_cast<uint32_t>(next * 3)}))
+                        false, static_cast<uint32_t>(next * 3)}))
           break;
         ++next;
       }
@@ -89,7 +108,7 @@ TEST(FrameCache, FramesMoveBetweenThreadsThroughTheDepotAndNoneIsLostOrDoubled) 
       std::this_thread::yield();
       continue;
     }
-    while (!a_to_b.push({frame, 0, 0, 0})) a_to_b.publish();
+    while (!a_to_b.push({frame, 0, 0, false, 0})) a_to_b.publish();
     ++passed;
     if (passed % 64 == 0) a_to_b.publish();
   }

@@ -11,10 +11,21 @@ drops (issue 5). The same generator and sink measure, in the same run:
 
 Usage (root): throughput.py --traffic BIN --controller BIN --agent BIN
               [--seconds 5] [--sizes 64,1400] [--variants bare,vnet,ovs,vxlan]
-              [--generator xdp|packet] [--flows N]
+              [--generator xdp|packet] [--flows N] [--destinations N]
+              [--direction out|in] [--engine-threads N]
 The generator sends from an AF_XDP socket (issue 18; `--generator packet`:
 AF_PACKET with sendmmsg, the first generator, about 0.64 Mpps here), one
-UDP flow or N (source ports in turn).
+UDP flow or N (source ports in turn). `--destinations N` (issue 18): the
+model holds N remote NICs (10.0.0.7 onwards, on the remote host) and flow i
+goes to the i-th (mod N), so vnet looks up N destinations.
+`--direction in` (issue 18, many cores) turns it around for the vnet
+variant: NVGRE from the underlay (the remote PA) into the host's uplink,
+decapsulated to the VM, counted by a sink on the VM's eth0; the host's
+uplink has `--engine-threads` queues and the agent as many engine
+threads. The generator is then AF_PACKET through the device's queue
+selection (`traffic send --hash`), which spreads flows over the uplink's
+queues by hash (an AF_XDP socket sends on its own queue only, AF_PACKET
+with the qdisc bypassed on the sending CPU's).
 The generator runs on CPU 0 and all forwarding on CPU 1: the forwarder, and
 the VM port's receive path too (threaded NAPI on the port's veth, its kthread
 pinned to CPU 1), so the generator's CPU does nothing but send and the
@@ -52,26 +63,42 @@ class Bench:
     def build(self):
         lab = self.lab
         c = lab.start_controller()
-        self.h1 = lab.add_host("h1", "192.168.1.1/24", "10.98.1.1/24", "10.98.1.10/24")
+        self.h1 = lab.add_host("h1", "192.168.1.1/24", "10.98.1.1/24", "10.98.1.10/24",
+                               queues=self.args.engine_threads)
         c.underlay(["192.168.1.0/24", "192.168.2.0/24"])
         c.place_host(self.h1, 0x101, "192.168.1.10")
         h2 = vnetlab.Host(lab, "h2", None)  # only in the model: the remote PA
         c.place_host(h2, 0x102, "192.168.2.20")
         c.vm_network(0xb1, "Blue")
-        c.vm_subnet(0xb10, 0xb1, "10.0.0.0/24", 5001)
+        c.vm_subnet(0xb10, 0xb1, "10.0.0.0/16", 5001)
         c.vm_nic(0x1b5, 0xb10, "gen", VM_MAC, "10.0.0.5", self.h1.id, "b5")
         c.vm_nic(0x1b7, 0xb10, "peer", PEER_MAC, "10.0.0.7", h2.id, "b7")
+        if self.args.destinations > 1:
+            self.remote_nics(c, h2, self.args.destinations - 1)
         self.vm = lab.add_vm("gen", self.h1, "b5", VM_MAC, "10.0.0.5/24", None)
         self.enrollment = c.call("POST", f"/hosts/{self.h1.id}/enrollment")
         self.ul_mac = lab.underlay.run("cat", "/sys/class/net/h1-ul/address").strip()
+        self.h1_mac = self.h1.ns.run("cat", "/sys/class/net/uplink/address").strip()
+
+    def remote_nics(self, c, host, n):
+        """n more NICs on the remote host, 10.0.0.8 onwards, through the REST
+        API on one kept-alive connection (curl per NIC would take minutes)."""
+        c.call("PATCH", f"/tenants/{vnetlab.TENANT}", {"quota_vm_nics": n + 100})
+        started = time.monotonic()
+        out = self.lab.underlay.python(BULK_NICS, c.token, vnetlab.uuid(0xb10), host.id, str(n),
+                                       timeout=3600)
+        print(f"{out.strip()} remote NICs in {time.monotonic() - started:.0f} s", flush=True)
 
     # --- one measurement --------------------------------------------------
 
     def napi_on_cpu1(self):
-        """The port veth's receive path (XDP, or the bridge) in a kthread on CPU 1."""
-        self.h1.ns.run("ethtool", "-K", "b5", "gro", "on", check=False)  # NAPI without XDP too
-        self.h1.ns.run("sh", "-c", "echo 1 > /sys/class/net/b5/threaded", check=False)
-        out = subprocess.run(["pgrep", "-f", "napi/b5-"], capture_output=True, text=True).stdout
+        """The receive path of the interface traffic enters the host by (XDP,
+        or the bridge), the port veth's or the uplink's, in kthreads on CPU 1."""
+        dev = "uplink" if self.args.direction == "in" else "b5"
+        self.h1.ns.run("ethtool", "-K", dev, "gro", "on", check=False)  # NAPI without XDP too
+        self.h1.ns.run("sh", "-c", f"echo 1 > /sys/class/net/{dev}/threaded", check=False)
+        out = subprocess.run(["pgrep", "-f", f"napi/{dev}-"], capture_output=True,
+                             text=True).stdout
         for pid in out.split():
             subprocess.run(["taskset", "-pc", FWD_CPU, pid], capture_output=True)
 
@@ -90,16 +117,26 @@ class Bench:
         self.napi_on_cpu1()
         before = {k: stat(ns, "b5", k) for k in ("rx_packets", "rx_dropped")}
         before["uplink_tx"] = stat(ns, "uplink", "tx_packets")
-        sink = subprocess.Popen(["ip", "netns", "exec", lab.underlay.name, self.args.traffic,
-                                 "sink", "h1-ul", str(seconds + 1.5)],
+        inbound = self.args.direction == "in"
+        sink_ns, sink_if = (self.vm.ns.name, "eth0") if inbound else (lab.underlay.name, "h1-ul")
+        sink = subprocess.Popen(["ip", "netns", "exec", sink_ns, self.args.traffic,
+                                 "sink", sink_if, str(seconds + 1.5)],
                                 stdout=subprocess.PIPE, text=True)
         assert sink.stdout.readline().strip() == "ready"
-        options = ["--flows", str(self.args.flows)]
-        if self.args.generator == "xdp":
-            options.append("--xdp")
-        gen = self.vm.ns.run("taskset", "-c", GEN_CPU, self.args.traffic, "send", "eth0", str(size),
-                             str(seconds), VM_MAC, PEER_MAC, "10.0.0.5", "10.0.0.7", *options,
-                             timeout=seconds + 30)
+        options = ["--flows", str(self.args.flows), "--destinations", str(self.args.destinations)]
+        if inbound:
+            # The remote host's NVGRE to this host's PA, VM 7 (and more) to VM 5.
+            gen = lab.underlay.run(
+                "taskset", "-c", GEN_CPU, self.args.traffic, "send", "h1-ul", str(size),
+                str(seconds), PEER_MAC, VM_MAC, "10.0.0.7", "10.0.0.5", "--nvgre",
+                f"{self.ul_mac},{self.h1_mac},192.168.2.20,192.168.1.10,5001",
+                "--flows", str(self.args.flows), "--hash", timeout=seconds + 30)
+        else:
+            if self.args.generator == "xdp":
+                options.append("--xdp")
+            gen = self.vm.ns.run("taskset", "-c", GEN_CPU, self.args.traffic, "send", "eth0",
+                                 str(size), str(seconds), VM_MAC, PEER_MAC, "10.0.0.5", "10.0.0.7",
+                                 *options, timeout=seconds + 30)
         received = int(sink.communicate(timeout=seconds + 30)[0].split()[1])
         sent = int(gen.split()[1])  # "sent PACKETS SECONDS"
         after = {k: stat(ns, "b5", k) for k in ("rx_packets", "rx_dropped")}
@@ -129,16 +166,17 @@ class Bench:
         h1 = self.h1
         first = h1.agent is None
         h1.agent = None
-        args = ["taskset", "-c", FWD_CPU, self.lab.agent_binary, "--controller", "10.98.1.1:6641",
-                "--host-id", h1.id, "--state-dir", h1.state, "--uplink", "uplink",
-                "--log-level", "warn"]
+        args = ["taskset", "-c", self.args.agent_cpus, self.lab.agent_binary,
+                "--controller", "10.98.1.1:6641", "--host-id", h1.id, "--state-dir", h1.state,
+                "--uplink", "uplink", "--log-level", "warn",
+                "--engine-threads", str(self.args.engine_threads)]
         if first:
             args += ["--enrollment-token", self.enrollment["token"], "--ca-sha256",
                      self.enrollment["ca_sha256"]]
         h1.agent = h1.ns.popen(args, os.path.join(self.lab.dir, "agent-h1.log"))
         self.lab.processes.append(h1.agent)
         vnetlab.wait_until(lambda: self.lab.controller.call(
-            "GET", f"/hosts/{h1.id}")["realized_generation"] > 0, timeout=20, what="realized")
+            "GET", f"/hosts/{h1.id}")["realized_generation"] > 0, timeout=120, what="realized")
         # The first frames make the agent resolve the underlay next hop.
         self.measure(size, seconds=0.3)
         time.sleep(1.5)
@@ -147,6 +185,9 @@ class Bench:
             counters = h1.counters()  # since the agent started: every run of this size
             result["engine"] = {k: v for k, v in counters.get("b5", {}).items()
                                 if k not in ("rx_bytes", "tx_bytes")}
+            if self.args.direction == "in":
+                result["engine"]["threads"] = counters["uplink"]["threads"]
+                result["engine"]["queues"] = counters["uplink"]["queues"]
             return result
         finally:
             h1.stop_agent()
@@ -188,6 +229,28 @@ class Bench:
         return self.measure(size)
 
 
+# Runs in the underlay: PUT n NICs 10.0.0.8... on one HTTP/1.1 connection.
+BULK_NICS = r"""
+import http.client, json, sys
+token, subnet, host, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+conn = http.client.HTTPConnection("127.0.0.1", 8080, timeout=60)
+headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+for i in range(n):
+    ip = 0x0a000008 + i
+    body = {"vm_subnet_id": subnet, "vm_name": f"r{i}", "mac": "00:1d:d9:%02x:%02x:%02x" % (
+                i >> 16 & 255, i >> 8 & 255, i & 255),
+            "ip": ".".join(str(ip >> s & 255) for s in (24, 16, 8, 0)),
+            "host_id": host, "interface": f"r{i}"}
+    conn.request("PUT", f"/api/v1/vm-nics/00000000-0000-4000-8001-{i:012x}", json.dumps(body),
+                 headers)
+    r = conn.getresponse()
+    text = r.read()
+    if r.status >= 400:
+        sys.exit(f"NIC {i}: HTTP {r.status}: {text[:300]}")
+print(n)
+"""
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--traffic", required=True)
@@ -199,7 +262,17 @@ def main():
     p.add_argument("--variants", default="bare,vnet,vxlan,ovs")
     p.add_argument("--generator", choices=("xdp", "packet"), default="xdp")
     p.add_argument("--flows", type=int, default=1)
+    p.add_argument("--destinations", type=int, default=1,
+                   help="remote NICs in the model; flow i goes to the i-th")
+    p.add_argument("--direction", choices=("out", "in"), default="out",
+                   help="out: VM to uplink (every variant); in: NVGRE into the uplink, to the VM "
+                        "(vnet)")
+    p.add_argument("--engine-threads", type=int, default=1,
+                   help="the uplink's queues and the agent's engine threads")
+    p.add_argument("--agent-cpus", default=FWD_CPU, help="taskset CPU list of the agent")
     args = p.parse_args()
+    if args.direction == "in" and args.variants != "vnet":
+        p.error("--direction in measures the vnet variant only (--variants vnet)")
     if os.geteuid() != 0:
         print("SKIP: the lab throughput benchmark needs root")
         sys.exit(1 if os.environ.get("VNET_REQUIRE_PRIVILEGED") == "1" else 77)
@@ -219,8 +292,11 @@ def main():
                       f"{r['port_rx'] / 1e6:6.3f}  port rx_dropped "
                       f"{r['port_rx_dropped'] / 1e6:6.3f}  uplink tx {r['uplink_tx'] / 1e6:6.3f}"
                       + (f"  engine {r['engine']}" if "engine" in r else ""), flush=True)
-    print(f"\ngenerator {args.generator}, {args.flows} flow(s); figures in Mpps delivered to the "
-          "sink; ratio against the bare forwarder and OVS")
+    print(f"\ndirection {args.direction}, generator "
+          f"{'packet' if args.direction == 'in' else args.generator}, {args.flows} flow(s), "
+          f"{args.destinations} destination(s), {args.engine_threads} engine thread(s) on CPU(s) "
+          f"{args.agent_cpus}; figures in Mpps delivered to the sink; ratio against the bare "
+          "forwarder and OVS")
     print(f"{'size':>6} {'bare':>8} {'vnet':>8} {'ovs':>8} {'vxlan':>8} {'vnet/bare':>10} "
           f"{'vnet/ovs':>9}")
     for size in (int(s) for s in args.sizes.split(",")):

@@ -9,6 +9,12 @@
 //                      generator issue 18 asks for, faster than AF_PACKET
 //         --flows N    N flows (UDP source ports 1024... and then destination
 //                      ports 9...), in turn (default 1)
+//         --destinations N
+//                      flow i goes to DST_IP + i % N (N destinations; the
+//                      flows are at least N)
+//         --hash       (AF_PACKET) through the device's queue selection, so
+//                      flows spread over its queues by hash; without it the
+//                      qdisc is bypassed and the CPU picks the queue
 //         --once       each flow's frame once (a flood of new flows), then stop
 //         --nvgre SRC_MAC,DST_MAC,SRC_PA,DST_PA,VSID
 //                      each frame inside NVGRE (42 bytes more) from SRC_PA
@@ -64,8 +70,10 @@ using Clock = std::chrono::steady_clock;
 
 struct SendOptions {
   size_t flows = 1;
+  size_t destinations = 1;
   bool once = false;
   bool xdp = false;
+  bool hash = false;
   std::optional<vnet::packet::NvgreTunnel> nvgre;
 };
 
@@ -150,12 +158,15 @@ int send(const std::string& iface, size_t size, double seconds, const std::strin
   using namespace vnet::testing;
   const size_t headers = 14 + 20 + 8;
   std::vector<Bytes> frames;
-  frames.reserve(options.flows);
-  for (size_t i = 0; i < options.flows; ++i) {
+  const size_t flows = std::max(options.flows, options.destinations);
+  frames.reserve(flows);
+  for (size_t i = 0; i < flows; ++i) {
+    const auto destination = vnet::net::Ipv4Address::from_u32(
+        ipv4(dst_ip).to_u32() + static_cast<uint32_t>(i % options.destinations));
     const Bytes inner =
         PacketBuilder()
             .eth(mac(src_mac), mac(dst_mac))
-            .ipv4(ipv4(src_ip), ipv4(dst_ip))
+            .ipv4(ipv4(src_ip), destination)
             .udp(static_cast<uint16_t>(1024 + i % 64000), static_cast<uint16_t>(9 + i / 64000))
             .payload(Bytes(size > headers ? size - headers : 0, 0x5a))
             .build();
@@ -171,7 +182,7 @@ int send(const std::string& iface, size_t size, double seconds, const std::strin
   if (addr.sll_ifindex == 0) die(iface);
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("bind");
   const int one = 1;
-  setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+  if (!options.hash) setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
   constexpr size_t kBatch = 64;
   std::vector<iovec> iov(kBatch);
   std::vector<mmsghdr> msgs(kBatch);
@@ -328,6 +339,10 @@ int main(int argc, char** argv) {
     for (size_t i = 8; i < a.size(); ++i) {
       if (a[i] == "--flows" && i + 1 < a.size()) {
         options.flows = std::max<size_t>(1, std::stoul(a[++i]));
+      } else if (a[i] == "--destinations" && i + 1 < a.size()) {
+        options.destinations = std::max<size_t>(1, std::stoul(a[++i]));
+      } else if (a[i] == "--hash") {
+        options.hash = true;
       } else if (a[i] == "--once") {
         options.once = true;
       } else if (a[i] == "--xdp") {
@@ -367,7 +382,8 @@ int main(int argc, char** argv) {
   if (a.size() == 4 && a[0] == "forward") return forward(a[1], a[2], std::stod(a[3]));
   std::fprintf(stderr,
                "usage: traffic send IFACE SIZE SECONDS SRC_MAC DST_MAC SRC_IP DST_IP [--flows N]\n"
-               "                    [--once] [--xdp] [--nvgre SRC_MAC,DST_MAC,SRC_PA,DST_PA,VSID]\n"
+               "                    [--destinations N] [--hash] [--once] [--xdp] [--nvgre "
+               "SRC_MAC,DST_MAC,SRC_PA,DST_PA,VSID]\n"
                "       traffic sink IFACE SECONDS\n"
                "       traffic forward FROM TO SECONDS\n");
   return 2;
