@@ -204,7 +204,14 @@ class VnetctlTest(unittest.TestCase):
         self.json_of("ip-pool", "create", "--vm-subnet", subnet["id"], "--ranges", "10.9.0.10-10.9.0.20")
         self.json_of("vm-nic", "create", "--vm-subnet", subnet["id"], "--vm-name", "vm1",
                      "--host", "policy-host", "--interface", "tap-vm1")
-        out = self.run_cli("host", "policy", "policy-host", "-o", "table").stdout
+        # The controller compiles on a worker thread after the write: the
+        # policy shows the NIC a moment later (under a loaded CI, seconds).
+        deadline = time.monotonic() + 20
+        while True:
+            out = self.run_cli("host", "policy", "policy-host", "-o", "table").stdout
+            if "10.9.0.10" in out or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         self.assertIn("Provider address: 172.16.0.5/24", out)
         self.assertRegex(out, r"CustomerAddress\s+VirtualSubnetID\s+MACAddress\s+ProviderAddress\s+Rule")
         self.assertRegex(out, r"10\.9\.0\.10\s+5001\s+\S+\s+172\.16\.0\.5\s+encap")
