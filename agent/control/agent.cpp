@@ -113,7 +113,15 @@ struct Agent::Impl {
   // What `show status` reports.
   std::shared_ptr<const policy::HostPolicy> current;
   std::vector<proto::Problem> last_problems;
-  uint16_t sent_uplink_mtu = 0;  // what the last hello said of the uplink's MTU
+  uint16_t sent_uplink_mtu = 0;    // what the last hello said of the uplink's MTU
+  uint16_t sent_external_mtu = 0;  // and of the external interface's
+  // A hello with what the dataplane says of its links now.
+  nlohmann::json hello() {
+    sent_uplink_mtu = dataplane->uplink_mtu();
+    sent_external_mtu = dataplane->external_mtu();
+    return proto::hello(options.host_id, current ? current->generation : 0, dataplane->uplink(),
+                        sent_uplink_mtu, sent_external_mtu);
+  }
   bool connected = false;
   bool established = false;  // the current attempt reached the controller
   std::string last_error;
@@ -332,9 +340,7 @@ struct Agent::Impl {
     asio::co_spawn(io, writer(), [writer_done](std::exception_ptr) { *writer_done = true; });
     asio::co_spawn(io, stats(), asio::detached);
 
-    sent_uplink_mtu = dataplane->uplink_mtu();
-    send(proto::hello(options.host_id, current ? current->generation : 0, dataplane->uplink(),
-                      sent_uplink_mtu));
+    send(hello());
     // What we hold is realized as far as we know: say so with its problems,
     // so a restarted controller sees the host realized without resending.
     if (current) send(proto::ack(current->generation, last_problems));
@@ -395,9 +401,7 @@ struct Agent::Impl {
         resync.async_wait(
             [&, alive = std::weak_ptr<bool>(session_alive)](beast::error_code waited) {
               if (waited || alive.expired() || done) return;
-              sent_uplink_mtu = dataplane->uplink_mtu();
-              send(proto::hello(options.host_id, current ? current->generation : 0,
-                                dataplane->uplink(), sent_uplink_mtu));
+              send(hello());
             });
       }
     }
@@ -561,15 +565,15 @@ Agent::Agent(AgentOptions options, std::unique_ptr<Dataplane> dataplane)
       if (impl->current && impl->send_now) {
         impl->send_now(proto::ack(impl->current->generation, impl->last_problems));
       }
-      // The uplink's MTU changed under a running session: a hello says so
-      // (the controller recompiles the ports' MTU from it).
-      if (const uint16_t mtu = impl->dataplane->uplink_mtu();
-          impl->send_now && mtu != 0 && mtu != impl->sent_uplink_mtu) {
-        impl->sent_uplink_mtu = mtu;
-        impl->send_now(proto::hello(impl->options.host_id,
-                                    impl->current ? impl->current->generation : 0,
-                                    impl->dataplane->uplink(), mtu));
-        spdlog::info("uplink_mtu_changed mtu={}", mtu);
+      // The uplink's (or the external interface's) MTU changed under a
+      // running session: a hello says so (the controller recompiles the
+      // ports' MTU from the uplink's).
+      const uint16_t mtu = impl->dataplane->uplink_mtu();
+      const uint16_t external = impl->dataplane->external_mtu();
+      if (impl->send_now && ((mtu != 0 && mtu != impl->sent_uplink_mtu) ||
+                             (external != 0 && external != impl->sent_external_mtu))) {
+        impl->send_now(impl->hello());
+        spdlog::info("link_mtu_changed uplink_mtu={} external_mtu={}", mtu, external);
       }
       spdlog::info("problems_changed count={}", impl->last_problems.size());
     });

@@ -45,6 +45,9 @@ class Dataplane {
   // The uplink's MTU, 0 when unknown; told to the controller with the
   // uplink, it compiles the ports' MTU from it (uplink MTU - 42).
   virtual uint16_t uplink_mtu() const { return 0; }
+  // A gateway host's external interface's MTU, 0 when it has none; shown
+  // on the host by the controller.
+  virtual uint16_t external_mtu() const { return 0; }
 };
 
 class NoDataplane : public Dataplane {

@@ -54,6 +54,7 @@ struct AfXdpDataplane::State {
   std::vector<proto::Problem> problems;
   std::function<void(std::vector<proto::Problem>)> listener;
   uint16_t listened_mtu = 0;  // the uplink MTU when the listener was last called
+  uint16_t listened_external_mtu = 0;  // the external interface's, likewise
   uint16_t max_mtu = 0;       // the largest IP packet the engine carries
   // What this agent added to the host, so it removes only that.
   std::optional<std::pair<net::Ipv4Address, uint8_t>> added_pa;
@@ -434,9 +435,12 @@ struct AfXdpDataplane::State {
         auto now = reconcile();
         nat_problems(now);
         // A changed uplink MTU is news too: the agent tells the controller.
-        if (!same(now, problems) || uplink_info.mtu != listened_mtu) {
+        const uint16_t external_mtu = engine->external().empty() ? 0 : external_info.mtu;
+        if (!same(now, problems) || uplink_info.mtu != listened_mtu ||
+            external_mtu != listened_external_mtu) {
           problems = now;
           listened_mtu = uplink_info.mtu;
+          listened_external_mtu = external_mtu;
           if (listener) listener(problems);
         }
       } catch (const std::exception& e) {
@@ -467,6 +471,12 @@ std::string AfXdpDataplane::uplink() const { return state_->uplink; }
 
 uint16_t AfXdpDataplane::uplink_mtu() const {
   const auto info = host::interface_info(state_->uplink);
+  return info ? std::min(info->mtu, state_->max_mtu) : 0;
+}
+
+uint16_t AfXdpDataplane::external_mtu() const {
+  const std::string external = state_->engine->external();
+  const auto info = external.empty() ? std::nullopt : host::interface_info(external);
   return info ? std::min(info->mtu, state_->max_mtu) : 0;
 }
 

@@ -44,6 +44,7 @@ class AfXdpDataplane : public Dataplane {
   void on_problems(std::function<void(std::vector<proto::Problem>)> listener) override;
   std::string uplink() const override;
   uint16_t uplink_mtu() const override;
+  uint16_t external_mtu() const override;
 
  private:
   struct State;

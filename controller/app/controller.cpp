@@ -269,27 +269,31 @@ HostPort parse_host_port(const std::string& text, const std::string& option) {
 // a thread of its own, so the southbound thread never waits for the
 // database: at most one report per host waits (the latest), so the queue
 // is bounded by the hosts that exist.
-class UplinkMtus {
+class LinkMtus {
  public:
-  using Record = std::function<void(const std::string&, uint16_t)>;
+  // host, uplink MTU, external MTU (0: not reported).
+  using Record = std::function<void(const std::string&, uint16_t, uint16_t)>;
   void start(Record record) {
     thread_ = std::thread([this, record = std::move(record)] {
       std::unique_lock lock(mutex_);
       while (true) {
         wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
         if (stopping_) return;
-        auto [host, mtu] = *pending_.begin();
+        auto [host, mtus] = *pending_.begin();
         pending_.erase(pending_.begin());
         lock.unlock();
-        record(host, mtu);
+        record(host, mtus.first, mtus.second);
         lock.lock();
       }
     });
   }
-  void report(const std::string& host, uint16_t mtu) {
+  // The latest report per host: a field not reported keeps what is pending.
+  void report(const std::string& host, uint16_t uplink, uint16_t external) {
     {
       std::lock_guard lock(mutex_);
-      pending_[host] = mtu;
+      auto& pending = pending_[host];
+      if (uplink != 0) pending.first = uplink;
+      if (external != 0) pending.second = external;
     }
     wake_.notify_one();
   }
@@ -301,12 +305,12 @@ class UplinkMtus {
     wake_.notify_one();
     if (thread_.joinable()) thread_.join();
   }
-  ~UplinkMtus() { stop(); }
+  ~LinkMtus() { stop(); }
 
  private:
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::map<std::string, uint16_t> pending_;
+  std::map<std::string, std::pair<uint16_t, uint16_t>> pending_;
   bool stopping_ = false;
   std::thread thread_;
 };
@@ -399,14 +403,15 @@ struct Controller::Impl {
           return response;
         });
     https = std::make_unique<ApiCertificates>(*api, ca, dir, listen.host, o.https);
-    southbound.on_uplink_mtu(
-        [this](const std::string& host, uint16_t mtu) { uplink_mtus.report(host, mtu); });
-    uplink_mtus.start([this](const std::string& host, uint16_t mtu) {
+    southbound.on_link_mtus([this](const std::string& host, uint16_t uplink, uint16_t external) {
+      link_mtus.report(host, uplink, external);
+    });
+    link_mtus.start([this](const std::string& host, uint16_t uplink, uint16_t external) {
       try {
-        service.record_uplink_mtu(host, mtu);
+        service.record_link_mtus(host, uplink, external);
       } catch (const std::exception& e) {
-        spdlog::warn("uplink_mtu_not_recorded host={} mtu={} error={}", host, mtu,
-                     log::quote(e.what()));
+        spdlog::warn("link_mtus_not_recorded host={} uplink_mtu={} external_mtu={} error={}", host,
+                     uplink, external, log::quote(e.what()));
       }
     });
     southbound.start();
@@ -464,7 +469,7 @@ struct Controller::Impl {
   std::unique_ptr<ApiCertificates> https;
   std::optional<std::string> first_admin_token;
   std::atomic<bool> stopping_follower = false;
-  UplinkMtus uplink_mtus;
+  LinkMtus link_mtus;
   std::unique_ptr<StatusExchange> status;  // PostgreSQL only
   std::thread follower;
 };
@@ -473,7 +478,7 @@ Controller::Controller(const Options& options) : impl_(std::make_unique<Impl>(op
 
 Controller::~Controller() {
   impl_->stop_follower();
-  impl_->uplink_mtus.stop();
+  impl_->link_mtus.stop();
   // Nothing may call into the service once the engine is gone.
   impl_->service.set_change_sink(nullptr);
   impl_->service.set_guard({});

@@ -536,14 +536,17 @@ Page Service::list(const Principal& who, const Kind& kind,
   });
 }
 
-void Service::record_uplink_mtu(const std::string& host_id, uint16_t mtu) {
+void Service::record_link_mtus(const std::string& host_id, uint16_t uplink, uint16_t external) {
   const Kind& hosts = kind(Host::meta.collection);
   write([&](store::Database& db, Written&) {
     auto existing = load_row(db, hosts, host_id);
     if (!existing) return json();
     Host host = decode<Host>(existing->fields);
-    if (host.uplink_mtu == int64_t{mtu}) return json();
-    host.uplink_mtu = mtu;
+    const Host before = host;
+    if (uplink != 0) host.uplink_mtu = uplink;
+    if (external != 0) host.external_mtu = external;
+    if (host.uplink_mtu == before.uplink_mtu && host.external_mtu == before.external_mtu)
+      return json();
     Row row = *existing;
     encode_into(host, row.fields);
     row.etag = new_etag();

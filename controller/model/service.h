@@ -62,11 +62,12 @@ class Service {
   uint64_t remove(const Principal& who, const Kind& kind, const std::string& id,
                   const std::optional<std::string>& if_match);
 
-  // What a host's agent reported of its uplink's MTU (the southbound's
-  // hello): stored in the host's read-only uplink_mtu when it differs, as a
-  // write of its own (the host's ports are recompiled with it). Nothing
+  // What a host's agent reported of its uplink's and external interface's
+  // MTUs (the southbound's hello; 0: not reported): stored in the host's
+  // read-only uplink_mtu and external_mtu when they differ, as a write of
+  // its own (the host's ports are recompiled with the uplink's). Nothing
   // when the host is gone.
-  void record_uplink_mtu(const std::string& host_id, uint16_t mtu);
+  void record_link_mtus(const std::string& host_id, uint16_t uplink, uint16_t external);
 
   // Objects by collection, for /metrics.
   std::map<std::string, int64_t> counts();

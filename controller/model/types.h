@@ -245,6 +245,9 @@ struct Host {
   // The uplink's MTU as the host's agent last reported it (issue 18): its
   // ports get uplink MTU - 42. Absent until an agent has said.
   std::optional<int64_t> uplink_mtu;
+  // The external interface's MTU, as a gateway host's agent last reported
+  // it (the gateways' DF limit on the external side). Absent otherwise.
+  std::optional<int64_t> external_mtu;
 
   template <class V>
   static void describe(V& v) {
@@ -257,6 +260,11 @@ struct Host {
                           .access = Access::kReadOnly,
                           .min = 68,
                           .max = 65535});
+    v(&Host::external_mtu, {.name = "external_mtu",
+                            .type = FieldType::kInteger,
+                            .access = Access::kReadOnly,
+                            .min = 68,
+                            .max = 65535});
   }
 };
 

@@ -18,7 +18,7 @@ bool is_string(const json& m, const char* field) {
 }
 
 // hello: {host_id: this certificate's host, generation: unsigned, uplink?: an interface name,
-//         uplink_mtu?: 68 to 65535}
+//         uplink_mtu?: 68 to 65535, external_mtu?: 68 to 65535}
 std::optional<std::string> hello_error(const SessionState& s, const json& m) {
   if (!is_string(m, "host_id") || m["host_id"].get<std::string>() != s.host)
     return "hello must name this certificate's host";
@@ -27,20 +27,26 @@ std::optional<std::string> hello_error(const SessionState& s, const json& m) {
   if (m.contains("uplink") &&
       (!m["uplink"].is_string() || m["uplink"].get<std::string>().size() > 15))
     return "hello's uplink must be an interface name";
-  if (m.contains("uplink_mtu") &&
-      (!m["uplink_mtu"].is_number_unsigned() || m["uplink_mtu"].get<uint64_t>() < 68 ||
-       m["uplink_mtu"].get<uint64_t>() > 65535))
-    return "hello's uplink_mtu must be an MTU from 68 to 65535";
+  for (const char* field : {"uplink_mtu", "external_mtu"}) {
+    if (m.contains(field) && (!m[field].is_number_unsigned() || m[field].get<uint64_t>() < 68 ||
+                              m[field].get<uint64_t>() > 65535))
+      return fmt::format("hello's {} must be an MTU from 68 to 65535", field);
+  }
   return std::nullopt;
 }
 
 // The uplink MTU a (valid) hello reports when it differs from what the
 // session said before, else 0: a repeated hello costs the store nothing.
-uint16_t uplink_mtu_change(SessionState& s, const json& m) {
-  const auto mtu = m.value("uplink_mtu", uint16_t{0});
-  if (mtu == 0 || mtu == s.uplink_mtu) return 0;
-  s.uplink_mtu = mtu;
+uint16_t mtu_change(uint16_t& said, const json& m, const char* field) {
+  const auto mtu = m.value(field, uint16_t{0});
+  if (mtu == 0 || mtu == said) return 0;
+  said = mtu;
   return mtu;
+}
+
+void mtu_changes(SessionState& s, SessionStep& step, const json& m) {
+  step.uplink_mtu = mtu_change(s.uplink_mtu, m, "uplink_mtu");
+  step.external_mtu = mtu_change(s.external_mtu, m, "external_mtu");
 }
 
 }  // namespace
@@ -69,7 +75,7 @@ SessionStep on_agent_message(SessionState& s, const json& m,
     s.sent = m["generation"];
     step.registered = true;
     step.uplink = m.value("uplink", std::string());
-    step.uplink_mtu = uplink_mtu_change(s, m);
+    mtu_changes(s, step, m);
     step.wake = true;
     return step;
   }
@@ -93,7 +99,7 @@ SessionStep on_agent_message(SessionState& s, const json& m,
     // it lacks, but not more often than once per kResyncInterval.
     if (auto error = hello_error(s, m)) return close("wrong_host", *error);
     // Its uplink's MTU changed (the agent says so with a hello).
-    step.uplink_mtu = uplink_mtu_change(s, m);
+    mtu_changes(s, step, m);
     if (now < s.hold_until) step.throttled = "hello";
     s.hold_until = std::max(now, s.hold_until) + kResyncInterval;
     s.sent = m["generation"];

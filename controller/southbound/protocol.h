@@ -34,7 +34,8 @@ struct SessionState {
   // Resends that a hello asks for wait until then.
   std::chrono::steady_clock::time_point hold_until{};
   bool renewed = false;  // one certificate renewal per session
-  uint16_t uplink_mtu = 0;  // what the session's hellos said of it (0: nothing yet)
+  uint16_t uplink_mtu = 0;    // what the session's hellos said of it (0: nothing yet)
+  uint16_t external_mtu = 0;  // and of a gateway host's external interface
 };
 
 struct SessionStep {
@@ -44,6 +45,7 @@ struct SessionStep {
   bool registered = false;  // it registered now: take the host's slot
   std::string uplink;       // what its hello said of the host's uplink
   uint16_t uplink_mtu = 0;  // its MTU, when this hello changed it (0: unchanged or not said)
+  uint16_t external_mtu = 0;  // the external interface's, likewise
   bool seen = false;        // a message of a registered session
   // An ack to record: generation and problems.
   std::optional<std::pair<uint64_t, std::vector<compiler::AgentProblem>>> ack;

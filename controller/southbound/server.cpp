@@ -83,7 +83,7 @@ struct Session : std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct Server::Impl {
-  std::function<void(const std::string&, uint16_t)> uplink_mtu_observer;
+  std::function<void(const std::string&, uint16_t, uint16_t)> mtu_observer;
   ServerOptions options;
   compiler::Engine& engine;
   compiler::Realization& realization;
@@ -400,8 +400,8 @@ struct Server::Impl {
       spdlog::info("agent_connected host={} peer={} generation={} uplink={}", s->host(), peer,
                    s->state.sent, log::quote(step.uplink));
     }
-    if (step.uplink_mtu != 0 && uplink_mtu_observer)
-      uplink_mtu_observer(s->host(), step.uplink_mtu);
+    if ((step.uplink_mtu != 0 || step.external_mtu != 0) && mtu_observer)
+      mtu_observer(s->host(), step.uplink_mtu, step.external_mtu);
     if (step.seen) realization.seen(s->host());
     if (step.ack) realization.acked(s->host(), step.ack->first, step.ack->second);
     if (step.pong) s->control.emplace_back("pong", proto::pong().dump());
@@ -491,8 +491,8 @@ void Server::close_host(const std::string& host, const std::string& code,
   });
 }
 
-void Server::on_uplink_mtu(std::function<void(const std::string&, uint16_t)> observer) {
-  impl_->uplink_mtu_observer = std::move(observer);
+void Server::on_link_mtus(std::function<void(const std::string&, uint16_t, uint16_t)> observer) {
+  impl_->mtu_observer = std::move(observer);
 }
 
 std::string Server::metrics() const {

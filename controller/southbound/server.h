@@ -54,10 +54,11 @@ class Server {
   void close_host(const std::string& host, const std::string& code, const std::string& message);
   // Prometheus text lines for GET /metrics.
   std::string metrics() const;
-  // Called on the server's thread when an agent's hello reports its
-  // uplink's MTU (host, MTU); it must be quick (the controller queues it).
-  // Set before start().
-  void on_uplink_mtu(std::function<void(const std::string&, uint16_t)> observer);
+  // Called on the server's thread when an agent's hello reports a new MTU
+  // of its uplink or external interface (host, uplink MTU, external MTU;
+  // 0: unchanged); it must be quick (the controller queues it). Set
+  // before start().
+  void on_link_mtus(std::function<void(const std::string&, uint16_t, uint16_t)> observer);
 
  private:
   struct Impl;

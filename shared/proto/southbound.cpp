@@ -9,10 +9,11 @@ namespace vnet::proto {
 using nlohmann::json;
 
 json hello(std::string_view host_id, uint64_t generation, std::string_view uplink,
-           uint16_t uplink_mtu) {
+           uint16_t uplink_mtu, uint16_t external_mtu) {
   json m = {{"type", "hello"}, {"host_id", host_id}, {"generation", generation}};
   if (!uplink.empty()) m["uplink"] = uplink;
   if (uplink_mtu != 0) m["uplink_mtu"] = uplink_mtu;
+  if (external_mtu != 0) m["external_mtu"] = external_mtu;
   return m;
 }
 

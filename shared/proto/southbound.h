@@ -36,8 +36,10 @@ struct Problem {
 // `uplink` (optional): the host's uplink interface, which the controller
 // then refuses as a VM NIC's interface. `uplink_mtu` (optional, 0: not
 // sent): its MTU, from which the controller compiles the ports' MTU.
+// `external_mtu` (optional, 0: not sent): a gateway host's external
+// interface's MTU, shown on the host.
 nlohmann::json hello(std::string_view host_id, uint64_t generation, std::string_view uplink = {},
-                     uint16_t uplink_mtu = 0);
+                     uint16_t uplink_mtu = 0, uint16_t external_mtu = 0);
 nlohmann::json ack(uint64_t generation, const std::vector<Problem>& problems);
 nlohmann::json stats(const nlohmann::json& counters);
 // A renewal of the host's certificate over the session (no new token):

@@ -59,6 +59,20 @@ TEST(SouthboundProtocol, MessagesAndTheirAnswers) {
             {"generation", uint64_t{0}},
             {"uplink_mtu", uint64_t{70000}}},
        "wrong_host", "hello"},
+      {"hello with the external interface's MTU", false, proto::hello(kHost, 3, "eth0", 9000, 1500),
+       "", "hello"},
+      {"hello whose external_mtu is below IPv4's minimum", false,
+       json{{"type", "hello"},
+            {"host_id", kHost},
+            {"generation", uint64_t{0}},
+            {"external_mtu", uint64_t{0}}},
+       "wrong_host", "hello"},
+      {"hello whose external_mtu is text", false,
+       json{{"type", "hello"},
+            {"host_id", kHost},
+            {"generation", uint64_t{0}},
+            {"external_mtu", "1500"}},
+       "wrong_host", "hello"},
       {"not an object", true, json::array({1, 2}), "bad_frame", "other"},
       {"type is a number", true, json{{"type", 3}}, "bad_frame", "other"},
       {"null (not JSON, or too deep)", true, json(), "bad_frame", "other"},
@@ -110,6 +124,15 @@ TEST(SouthboundProtocol, HelloRegistersAndSaysWhatTheAgentHolds) {
   const SessionStep same = on_agent_message(s, proto::hello(kHost, 7, "uplink", 9000),
                                             Clock::now() + std::chrono::seconds(10), 0);
   EXPECT_EQ(same.uplink_mtu, 0);
+  EXPECT_EQ(same.external_mtu, 0);
+  // A gateway host's external interface: said once, then only changes.
+  const SessionStep gateway = on_agent_message(s, proto::hello(kHost, 7, "uplink", 9000, 1500),
+                                               Clock::now() + std::chrono::seconds(15), 0);
+  EXPECT_EQ(gateway.uplink_mtu, 0);
+  EXPECT_EQ(gateway.external_mtu, 1500);
+  const SessionStep unchanged = on_agent_message(s, proto::hello(kHost, 7, "uplink", 9000, 1500),
+                                                 Clock::now() + std::chrono::seconds(20), 0);
+  EXPECT_EQ(unchanged.external_mtu, 0);
   EXPECT_EQ(s.sent, 7u);
   EXPECT_TRUE(step.wake);
 }

@@ -525,6 +525,14 @@ TEST_F(SouthboundTest, TheUplinkMtuAnAgentReportsGivesItsPortsThatMtuLessNvgre) 
   EXPECT_EQ(mtu, 1500);
   // A tenant cannot set it: it is the agent's word.
   EXPECT_EQ(ctl->call("PATCH", "/api/v1/hosts/" + h, {{"uplink_mtu", 9000}}).status, 400);
+  // A gateway host's agent reports its external interface's MTU too; the
+  // uplink's stays as it was.
+  EXPECT_FALSE(host_state(h).contains("external_mtu"));
+  agent.send(proto::hello(h, 0, "eth0", 0, 1400).dump());
+  ASSERT_TRUE(eventually([&] { return host_state(h).value("external_mtu", 0) == 1400; }))
+      << host_state(h).dump();
+  EXPECT_EQ(host_state(h).value("uplink_mtu", 0), 1542);
+  EXPECT_EQ(ctl->call("PATCH", "/api/v1/hosts/" + h, {{"external_mtu", 9000}}).status, 400);
 }
 
 TEST_F(SouthboundTest, AWaitForADisconnectedHostDoesNotBlock) {

@@ -156,6 +156,15 @@ class GatewayLab(vnetlab.LabTestCase):
             return g if g["configuration_state"]["status"] == "success" else None
         return wait_until(ready, timeout=20, interval=0.1, what=f"{gateway['name']} realized")
 
+    def test_the_gateway_host_reports_its_external_interfaces_mtu(self):
+        # Issue 18: the agent tells the controller its external interface's
+        # MTU with its uplink's; a host without one says nothing of it.
+        gw = self.wait_gateway(self.blue_gw)
+        c = self.lab.controller
+        wait_until(lambda: c.call("GET", f"/hosts/{gw['host_id']}").get("external_mtu") == 1500,
+                   timeout=20, what="the gateway host's external_mtu")
+        self.assertNotIn("external_mtu", c.call("GET", f"/hosts/{self.h1.id}"))
+
     # --- scenario 7: NAT ------------------------------------------------
 
     def test_blue_and_red_with_the_same_address_reach_the_server_through_their_own(self):
