@@ -300,24 +300,10 @@ class UnderlayMtuLab(vnetlab.LabTestCase):
     @classmethod
     def build(cls):
         lab = cls.lab
-        c = lab.start_controller()
-        h1 = lab.add_host("m1", "192.168.1.1/24", "10.98.1.1/24", "10.98.1.10/24", mtu=1542)
-        h2 = lab.add_host("m2", "192.168.2.1/24", "10.98.2.1/24", "10.98.2.20/24", mtu=1542)
-        c.underlay(["192.168.1.0/24", "192.168.2.0/24"])
-        c.place_host(h1, 0x101, "192.168.1.10")
-        c.place_host(h2, 0x102, "192.168.2.20")
-        c.vm_network(0xb1, "Blue")
-        c.vm_subnet(0xb10, 0xb1, "10.0.0.0/24", 5001, ("10.0.0.5", "10.0.0.50"), ["10.0.0.2"])
-        cls.vms = {}
-        for name, n, ip, mac, host, interface in (
-                ("blue5", 0x1b5, "10.0.0.5", "00:1d:d8:b7:1c:05", h1, "b5"),
-                ("blue7", 0x1b7, "10.0.0.7", "00:1d:d8:b7:1c:07", h2, "b7"),
-                ("dhcp6", 0x1b6, None, "00:1d:d8:b7:1c:06", h1, "d6")):
-            nic = c.vm_nic(n, 0xb10, name, mac, ip, host.id, interface)
-            vm = lab.add_vm(name, host, interface, mac, f"{ip}/24" if ip else None,
-                            "10.0.0.1" if ip else None)
-            vm.nic = nic
-            cls.vms[name] = vm
+        c, (h1, h2), cls.vms = lab.blue_on_two_hosts(("m1", "m2"), (
+            ("blue5", 0x1b5, "10.0.0.5", "00:1d:d8:b7:1c:05", 0, "b5"),
+            ("blue7", 0x1b7, "10.0.0.7", "00:1d:d8:b7:1c:07", 1, "b7"),
+            ("dhcp6", 0x1b6, None, "00:1d:d8:b7:1c:06", 0, "d6")), mtu=1542)
         cls.h1, cls.h2, cls.c = h1, h2, c
         lab.start_agents([h1, h2])
 
@@ -369,22 +355,10 @@ class JumboLab(vnetlab.LabTestCase):
     @classmethod
     def build(cls):
         lab = cls.lab
-        c = lab.start_controller()
-        h1 = lab.add_host("j1", "192.168.1.1/24", "10.98.1.1/24", "10.98.1.10/24", mtu=9000)
-        h2 = lab.add_host("j2", "192.168.2.1/24", "10.98.2.1/24", "10.98.2.20/24", mtu=9000)
-        c.underlay(["192.168.1.0/24", "192.168.2.0/24"])
-        c.place_host(h1, 0x101, "192.168.1.10")
-        c.place_host(h2, 0x102, "192.168.2.20")
-        c.vm_network(0xb1, "Blue")
-        c.vm_subnet(0xb10, 0xb1, "10.0.0.0/24", 5001, ("10.0.0.5", "10.0.0.50"), ["10.0.0.2"])
-        cls.vms = {}
-        for name, n, ip, mac, host, interface in (
-                ("blue5", 0x1b5, "10.0.0.5", "00:1d:d8:b7:1c:05", h1, "b5"),
-                ("blue6", 0x1b6, "10.0.0.6", "00:1d:d8:b7:1c:06", h1, "b6"),
-                ("blue7", 0x1b7, "10.0.0.7", "00:1d:d8:b7:1c:07", h2, "b7")):
-            c.vm_nic(n, 0xb10, name, mac, ip, host.id, interface)
-            cls.vms[name] = lab.add_vm(name, host, interface, mac, f"{ip}/24", "10.0.0.1",
-                                       mtu=8958)
+        c, (h1, h2), cls.vms = lab.blue_on_two_hosts(("j1", "j2"), (
+            ("blue5", 0x1b5, "10.0.0.5", "00:1d:d8:b7:1c:05", 0, "b5"),
+            ("blue6", 0x1b6, "10.0.0.6", "00:1d:d8:b7:1c:06", 0, "b6"),
+            ("blue7", 0x1b7, "10.0.0.7", "00:1d:d8:b7:1c:07", 1, "b7")), mtu=9000, vm_mtu=8958)
         cls.h1, cls.h2, cls.c = h1, h2, c
         lab.start_agents([h1, h2])
         for host in (h1, h2):

@@ -353,6 +353,33 @@ class Lab:
         self.internet.run("ethtool", "-K", "br0", "tx", "off")
         self.internet.run("ip", "link", "set", peer, "up")
 
+    def blue_on_two_hosts(self, names, vms, mtu=None, queues=1, vm_mtu=None):
+        """The smaller labs' shape: a controller, hosts `names` (two) in
+        routed PA subnets 192.168.1.0/24 and 192.168.2.0/24 (PAs .10 and
+        .20) with uplinks of `mtu` and `queues`, and a Blue network with one
+        subnet 10.0.0.0/24 (VSID 5001, pool .5-.50). `vms`: (name, n, ip or
+        None for DHCP, mac, host index, interface). Returns (controller,
+        hosts, {name: Vm}); each Vm has its NIC as `nic`."""
+        c = self.start_controller()
+        hosts = [self.add_host(names[0], "192.168.1.1/24", "10.98.1.1/24", "10.98.1.10/24",
+                               mtu=mtu, queues=queues),
+                 self.add_host(names[1], "192.168.2.1/24", "10.98.2.1/24", "10.98.2.20/24",
+                               mtu=mtu, queues=queues)]
+        c.underlay(["192.168.1.0/24", "192.168.2.0/24"])
+        c.place_host(hosts[0], 0x101, "192.168.1.10")
+        c.place_host(hosts[1], 0x102, "192.168.2.20")
+        c.vm_network(0xb1, "Blue")
+        c.vm_subnet(0xb10, 0xb1, "10.0.0.0/24", 5001, ("10.0.0.5", "10.0.0.50"), ["10.0.0.2"])
+        made = {}
+        for name, n, ip, mac, index, interface in vms:
+            host = hosts[index]
+            nic = c.vm_nic(n, 0xb10, name, mac, ip, host.id, interface)
+            vm = self.add_vm(name, host, interface, mac, f"{ip}/24" if ip else None,
+                             "10.0.0.1" if ip else None, mtu=vm_mtu)
+            vm.nic = nic
+            made[name] = vm
+        return c, hosts, made
+
     # --- tearing down ---------------------------------------------------
 
     def close(self):
