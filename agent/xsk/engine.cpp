@@ -17,6 +17,7 @@
 
 #include "agent/dataplane/pipeline.h"
 #include "agent/tables/huge_array.h"
+#include "agent/xsk/multi_frame.h"
 #include "shared/log/log.h"
 
 namespace vnet::agent::xsk {
@@ -36,9 +37,6 @@ constexpr uint32_t kMaxThreads = 64;
 // headers lack the names.
 #ifndef XDP_USE_SG
 #define XDP_USE_SG (1 << 4)
-#endif
-#ifndef XDP_PKT_CONTD
-#define XDP_PKT_CONTD (1 << 0)
 #endif
 constexpr uint32_t kPacketGoesOn = XDP_PKT_CONTD;
 constexpr uint32_t kMaxPieces = 8;            // frames of one packet: 8 x 3,840 bytes > 9,216
@@ -716,15 +714,9 @@ bool Engine::receive(Worker& w, const Plan& plan, Socket& s) {
     dataplane::Frame frame = frames[k];
     bool fits = parts <= kMaxPieces;
     if (parts > 1 && fits) {
-      uint32_t total = 0;
-      for (uint32_t j = 0; j < parts && fits; ++j) {
-        fits = kLinearHeadroom + total + chain[j].len <= w.linear.size();
-        if (fits) {
-          std::memcpy(w.linear.data() + kLinearHeadroom + total, umem_->area + chain[j].addr,
-                      chain[j].len);
-          total += chain[j].len;
-        }
-      }
+      const uint32_t total = gather(std::span(chain, parts), umem_->area,
+                                    std::span(w.linear).subspan(kLinearHeadroom));
+      fits = total > 0;
       frame = dataplane::Frame{std::span(w.linear), kLinearHeadroom, total};
     }
     dataplane::Verdict verdict{dataplane::Reason::kPortUnbound, dataplane::kNoPort};
@@ -757,15 +749,12 @@ bool Engine::receive(Worker& w, const Plan& plan, Socket& s) {
       const uint64_t chunk = static_cast<uint64_t>(frame.buffer.data() - umem_->area);
       leave[used++] = xdp_desc{chunk + frame.offset, frame.length, 0};
     } else if (out != nullptr) {
-      const std::span<const uint8_t> bytes = frame.bytes();
-      for (size_t at = 0; at < bytes.size() && used < parts; at += options_.frame_size) {
-        const uint64_t chunk = chain[used].addr & chunk_mask;
-        const auto len =
-            static_cast<uint32_t>(std::min<size_t>(options_.frame_size, bytes.size() - at));
-        std::memcpy(umem_->area + chunk, bytes.data() + at, len);
-        leave[used++] = xdp_desc{chunk, len, kPacketGoesOn};
+      used =
+          scatter(frame.bytes(), std::span(chain, parts), umem_->area, options_.frame_size, leave);
+      if (used == 0) {  // cannot be: each frame holds 4,096 where it received 3,840
+        out = nullptr;
+        verdict.reason = dataplane::Reason::kTooBig;
       }
-      leave[used - 1].options = 0;
     }
     if (out != nullptr && out->thread == w.index) {
       if (out->pending.size() + used > out->pending.capacity()) {

@@ -1,10 +1,14 @@
 // What the engine threads share (agent/xsk/handoff.h): the ring that hands a
-// frame to another thread and the depot of free frames.
+// frame to another thread and the depot of free frames; and how a packet
+// in several frames is gathered and scattered (agent/xsk/multi_frame.h).
 #include "agent/xsk/handoff.h"
+
+#include "agent/xsk/multi_frame.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <set>
 #include <thread>
 #include <vector>
@@ -140,6 +144,49 @@ TEST(FrameCache, TakesFromTheDepotAndGivesBackInBatches) {
   FrameDepot empty;
   FrameCache none(empty);
   EXPECT_FALSE(none.take(frame));
+}
+
+TEST(MultiFrame, AJumboPacketIsGatheredWholeAndScatteredBackIntoItsOwnFrames) {
+  // A 9,014-byte frame as the kernel hands it over: three frames of 4,096,
+  // each with 3,840 bytes after the 256 of headroom (the last 1,334).
+  constexpr uint32_t kFrame = 4096;
+  std::vector<uint8_t> umem(8 * kFrame, 0);
+  const std::vector<xdp_desc> pieces = {{5 * kFrame + 256, 3840, XDP_PKT_CONTD},
+                                        {2 * kFrame + 256, 3840, XDP_PKT_CONTD},
+                                        {7 * kFrame + 256, 1334, 0}};
+  uint32_t n = 0;
+  for (const xdp_desc& d : pieces)
+    for (uint32_t i = 0; i < d.len; ++i) umem[d.addr + i] = static_cast<uint8_t>(n++ * 7);
+  std::vector<uint8_t> linear(16384);
+  ASSERT_EQ(gather(pieces, umem.data(), linear), 9014u);
+  for (uint32_t i = 0; i < 9014; ++i) ASSERT_EQ(linear[i], static_cast<uint8_t>(i * 7)) << i;
+  // Too small a buffer: nothing, not a part.
+  std::vector<uint8_t> small(9000);
+  EXPECT_EQ(gather(pieces, umem.data(), small), 0u);
+
+  // 42 bytes more (NVGRE) leave in the same frames, 4,096 bytes each from
+  // the start of the frame: three descriptors, chained, in the pieces' order.
+  std::vector<uint8_t> out_bytes(9056);
+  for (size_t i = 0; i < out_bytes.size(); ++i) out_bytes[i] = static_cast<uint8_t>(i * 13);
+  std::array<xdp_desc, 8> leave{};
+  ASSERT_EQ(scatter(out_bytes, pieces, umem.data(), kFrame, leave), 3u);
+  EXPECT_EQ(leave[0].addr, 5 * kFrame);
+  EXPECT_EQ(leave[1].addr, 2 * kFrame);
+  EXPECT_EQ(leave[2].addr, 7 * kFrame);
+  EXPECT_EQ(leave[0].len + leave[1].len + leave[2].len, 9056u);
+  EXPECT_EQ(leave[0].options & XDP_PKT_CONTD, uint32_t{XDP_PKT_CONTD});
+  EXPECT_EQ(leave[1].options & XDP_PKT_CONTD, uint32_t{XDP_PKT_CONTD});
+  EXPECT_EQ(leave[2].options, 0u);
+  size_t at = 0;
+  for (uint32_t j = 0; j < 3; ++j)
+    for (uint32_t i = 0; i < leave[j].len; ++i, ++at)
+      ASSERT_EQ(umem[leave[j].addr + i], static_cast<uint8_t>(at * 13)) << at;
+  // A small answer (an ICMP error) takes one frame; the others are freed.
+  EXPECT_EQ(scatter(std::span(out_bytes).first(590), pieces, umem.data(), kFrame, leave), 1u);
+  EXPECT_EQ(leave[0].options, 0u);
+  // More than the frames hold: refused, nothing half written counts.
+  std::vector<uint8_t> huge(3 * kFrame + 1);
+  EXPECT_EQ(scatter(huge, pieces, umem.data(), kFrame, leave), 0u);
 }
 
 }  // namespace
