@@ -150,7 +150,7 @@ class FrameCache {
     frames_.push_back(chunk);
     if (frames_.size() >= 3 * kBatch) depot_->give(frames_, 2 * kBatch);
   }
-  // How many take() can give without waiting: this cache's and the depot's.
+  // Frames held here (take() may still get more from the depot).
   size_t size() const { return frames_.size(); }
   // Everything back to the depot (a thread that stops).
   void flush() { depot_->give(frames_, frames_.size()); }
