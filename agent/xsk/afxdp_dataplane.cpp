@@ -53,9 +53,9 @@ struct AfXdpDataplane::State {
   std::shared_ptr<const policy::HostPolicy> policy;
   std::vector<proto::Problem> problems;
   std::function<void(std::vector<proto::Problem>)> listener;
-  uint16_t listened_mtu = 0;  // the uplink MTU when the listener was last called
+  uint16_t listened_mtu = 0;           // the uplink MTU when the listener was last called
   uint16_t listened_external_mtu = 0;  // the external interface's, likewise
-  uint16_t max_mtu = 0;       // the largest IP packet the engine carries
+  uint16_t max_mtu = 0;                // the largest IP packet the engine carries
   // What this agent added to the host, so it removes only that.
   std::optional<std::pair<net::Ipv4Address, uint8_t>> added_pa;
   net::Ipv4Address configured_pa;

@@ -87,9 +87,9 @@ struct Engine::Socket {
   xsk_ring_prod* fill = nullptr;
   xsk_ring_cons* comp = nullptr;
   int fd = -1;
-  uint32_t in_fill = 0;                // frames handed to the kernel to receive into
-  uint32_t in_tx = 0;                  // frames submitted and not completed
-  std::vector<xdp_desc> pending;       // this loop's frames for its TX ring
+  uint32_t in_fill = 0;           // frames handed to the kernel to receive into
+  uint32_t in_tx = 0;             // frames submitted and not completed
+  std::vector<xdp_desc> pending;  // this loop's frames for its TX ring
   SocketCounters counters;
 
   bool uplink() const { return role == Role::kUplink; }
@@ -126,9 +126,9 @@ struct Engine::Worker {
   int wake_fd = -1;                    // eventfd: a sleeping thread's reason to wake
   std::atomic<bool> sleeping{false};
   std::atomic<uint64_t> handed_off{0}, handoff_full{0}, handoff_stale{0};
-  std::vector<uint64_t> scratch;  // refill's frames
+  std::vector<uint64_t> scratch;                                    // refill's frames
   std::vector<uint8_t> linear = std::vector<uint8_t>(kLinearSize);  // a multi-frame packet
-  uint64_t now = 0;               // ns, read once per loop
+  uint64_t now = 0;                                                 // ns, read once per loop
   uint64_t last_expire = 0;
   std::thread thread;
 

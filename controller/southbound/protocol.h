@@ -33,7 +33,7 @@ struct SessionState {
   uint64_t sent = 0;        // the generation the agent has or is being sent
   // Resends that a hello asks for wait until then.
   std::chrono::steady_clock::time_point hold_until{};
-  bool renewed = false;  // one certificate renewal per session
+  bool renewed = false;       // one certificate renewal per session
   uint16_t uplink_mtu = 0;    // what the session's hellos said of it (0: nothing yet)
   uint16_t external_mtu = 0;  // and of a gateway host's external interface
 };
@@ -42,11 +42,11 @@ struct SessionStep {
   std::string type;  // the message type for metrics: a known one or "other"
   // End the session with this code and message.
   std::optional<std::pair<std::string, std::string>> close;
-  bool registered = false;  // it registered now: take the host's slot
-  std::string uplink;       // what its hello said of the host's uplink
-  uint16_t uplink_mtu = 0;  // its MTU, when this hello changed it (0: unchanged or not said)
+  bool registered = false;    // it registered now: take the host's slot
+  std::string uplink;         // what its hello said of the host's uplink
+  uint16_t uplink_mtu = 0;    // its MTU, when this hello changed it (0: unchanged or not said)
   uint16_t external_mtu = 0;  // the external interface's, likewise
-  bool seen = false;        // a message of a registered session
+  bool seen = false;          // a message of a registered session
   // An ack to record: generation and problems.
   std::optional<std::pair<uint64_t, std::vector<compiler::AgentProblem>>> ack;
   bool pong = false;      // queue a pong

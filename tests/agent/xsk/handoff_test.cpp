@@ -21,7 +21,7 @@ TEST(HandoffRing, NothingIsSeenBeforeItIsPublishedAndAFullRingRefuses) {
   EXPECT_EQ(ring.capacity(), 8u);
   for (uint64_t i = 0; i < 8; ++i) EXPECT_TRUE(ring.push({i, 60, 1, false, 1}));
   EXPECT_FALSE(ring.push({8, 60, 1, false, 1}));  // full: the caller drops and counts it
-  EXPECT_TRUE(ring.empty());               // nothing published yet
+  EXPECT_TRUE(ring.empty());                      // nothing published yet
   std::vector<uint64_t> got;
   EXPECT_EQ(ring.drain(64, [&](const Handoff& h) { got.push_back(h.addr); }), 0u);
   EXPECT_TRUE(ring.publish());
