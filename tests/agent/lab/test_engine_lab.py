@@ -377,6 +377,27 @@ class JumboLab(vnetlab.LabTestCase):
         self.assertIn(" 5 received", out, out)
         self.assertGreaterEqual(self.h1.counters()["uplink"]["rx_packets"] - before, 5)
 
+    def test_a_frame_larger_than_the_engine_carries_is_dropped_as_too_big(self):
+        # A VM whose interface allows 20000 bytes sends 18,028 bytes with DF:
+        # five UMEM frames, more than the thread's 16 KiB buffer. The engine
+        # drops it before the pipeline (which would answer "fragmentation
+        # needed" for anything up to that size) and counts it.
+        vm = self.vms["blue6"]
+        mtus = ((vm.ns, "eth0"), (self.h1.ns, "b6"))
+        before = self.h1.counters()["b6"]
+        try:
+            for ns, interface in mtus:
+                ns.run("ip", "link", "set", interface, "mtu", "20000")
+            out = vm.ns.run("ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "1", "-M", "do",
+                            "-s", "18000", "10.0.0.7", check=False)
+        finally:
+            for ns, interface in mtus:
+                ns.run("ip", "link", "set", interface, "mtu", "8958")
+        self.assertIn(" 0 received", out, out)
+        after = self.h1.counters()["b6"]
+        self.assertEqual(after.get("too_big", 0) - before.get("too_big", 0), 2, after)
+        self.assertEqual(after.get("icmp_frag_needed", 0), before.get("icmp_frag_needed", 0))
+
     def test_jumbo_tcp_arrives_intact_across_hosts_and_on_one_host(self):
         for server, address in (("blue7", "10.0.0.7"), ("blue6", "10.0.0.6")):
             sent, received = tcp_transfer(self.vms["blue5"], self.vms[server], address)

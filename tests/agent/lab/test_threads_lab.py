@@ -13,6 +13,7 @@ binaries.
 """
 
 import json
+import subprocess
 import os
 import sys
 import threading
@@ -133,6 +134,19 @@ class ThreadsLab(vnetlab.LabTestCase):
         self.assertEqual([q["queue"] for q in counters["uplink"]["queues"]], [0, 1])
         self.assertEqual([t["thread"] for t in counters["uplink"]["threads"]], [0, 1])
         self.assertIn("threads=2 queues=2", self.lab.log("agent-t1.log"))
+
+    def test_more_threads_than_the_uplink_has_queues_is_refused_at_start(self):
+        # A third thread would serve a queue the uplink does not have.
+        state = os.path.join(self.lab.dir, "agent-refused")
+        result = subprocess.run(
+            ["ip", "netns", "exec", self.h1.ns.name, self.lab.agent_binary, "--controller",
+             "10.98.1.1:6641", "--host-id", self.h1.id, "--state-dir", state, "--uplink",
+             "uplink", "--engine-threads", "3"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("--engine-threads 3: uplink has 2 receive queues", result.stderr)
+        # The running agent's XDP program and sockets are untouched.
+        self.assertIn("xdp", self.h1.ns.run("ip", "link", "show", "uplink"))
+        self.assertEqual(self.h1.show("status")["connected"], True)
 
     def test_every_packet_of_every_flow_arrives_in_order_and_the_counters_add_up(self):
         seen, before, after = self.flows(count=1000, pps=20000)
