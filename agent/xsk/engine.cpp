@@ -825,7 +825,11 @@ bool Engine::transmit(Worker& w, Socket& s) {
   if (!s.pending.empty()) {
     uint32_t index = 0;
     const auto want = static_cast<uint32_t>(s.pending.size());
-    const uint32_t got = xsk_ring_prod__reserve(&s.tx, want, &index);
+    // As many as the ring has room for, ending on a whole packet (a
+    // reservation is all or nothing: asking for all would send none).
+    uint32_t fit = std::min(want, xsk_prod_nb_free(&s.tx, want));
+    while (fit > 0 && (s.pending[fit - 1].options & kPacketGoesOn)) --fit;
+    const uint32_t got = fit > 0 ? xsk_ring_prod__reserve(&s.tx, fit, &index) : 0;
     for (uint32_t i = 0; i < got; ++i) {
       *xsk_ring_prod__tx_desc(&s.tx, index + i) = s.pending[i];
       owner_[s.pending[i].addr / options_.frame_size].store(s.id, std::memory_order_relaxed);
@@ -834,8 +838,7 @@ bool Engine::transmit(Worker& w, Socket& s) {
     }
     xsk_ring_prod__submit(&s.tx, got);
     s.in_tx += got;
-    // The TX ring is full: dropped, counted (a reservation is all or
-    // nothing, so no packet of several frames is cut).
+    // What the ring had no room for: dropped, counted (whole packets).
     for (uint32_t i = got; i < want; ++i) {
       if (!(s.pending[i].options & kPacketGoesOn))
         count(s.counters.reasons[static_cast<size_t>(dataplane::Reason::kNoFrame)]);
