@@ -25,6 +25,9 @@ using net::Ipv4Address;
 using packet::load_be16;
 using packet::store_be16;
 
+constexpr uint8_t kIcmpRedirect = 5;             // RFC 792
+constexpr uint8_t kIcmpRouterAdvertisement = 9;  // RFC 1256
+
 // Changes source and destination of an IPv4 packet and keeps the IPv4 and
 // the TCP or UDP checksum right without reading the payload (RFC 1624).
 void rewrite_addresses(const packet::MutableIpv4View& ip, Ipv4Address src, Ipv4Address dst) {
@@ -68,9 +71,9 @@ Verdict arp_from_port(const Tables& t, const PortEntry& port, uint16_t index, Fr
                       std::span<const uint8_t> payload) {
   const auto arp = packet::ArpView::parse(payload);
   if (!arp) return parse_drop(arp.error());
-  if (arp->sender_mac() != port.mac) return drop(Reason::kSpoofedMac);
+  if (arp->sender_mac() != port.mac && !port.allow_mac_spoofing) return drop(Reason::kSpoofedMac);
   // 0.0.0.0 is a probe (RFC 5227): the VM asks whether an address is taken.
-  if (arp->sender_ip() != port.ca && !arp->sender_ip().is_unspecified()) {
+  if (!port.allows_source(arp->sender_ip()) && !arp->sender_ip().is_unspecified()) {
     return drop(Reason::kSpoofedIp);
   }
   if (!arp->is_request()) return drop(Reason::kArpNotRequest);
@@ -225,6 +228,22 @@ Verdict rewrite_out(const Tables& t, const PortEntry& port, const RecordEntry& r
   return send(kUplink, Reason::kRewritten);
 }
 
+// The port profile's guards (issue 19): a VM is no DHCP server (UDP from
+// port 67) and no router (ICMP router advertisement, type 9, or redirect,
+// type 5) unless its profile says so. kDeliveredLocal: not guarded.
+Reason guarded(const PortEntry& port, const packet::MutableIpv4View& ip) {
+  const std::span<const uint8_t> l4 = ip.payload();
+  if (port.dhcp_guard && ip.protocol() == packet::ip_protocol::kUdp &&
+      l4.size() >= packet::kUdpHeaderLen && load_be16(l4.data()) == packet::kDhcpServerPort) {
+    return Reason::kDhcpGuard;
+  }
+  if (port.router_guard && ip.protocol() == packet::ip_protocol::kIcmp && !l4.empty() &&
+      (l4[0] == kIcmpRedirect || l4[0] == kIcmpRouterAdvertisement)) {
+    return Reason::kRouterGuard;
+  }
+  return Reason::kDeliveredLocal;
+}
+
 Verdict ipv4_from_port(const Tables& t, Context& ctx, const PortEntry& port, uint16_t index,
                        Frame& frame, const packet::MutableEthernetView& eth) {
   const auto ip = packet::MutableIpv4View::parse(eth.payload());
@@ -241,8 +260,9 @@ Verdict ipv4_from_port(const Tables& t, Context& ctx, const PortEntry& port, uin
     }
   }
   const Ipv4Address dst = ip->dst();
-  if (ip->src() != port.ca) return drop(Reason::kSpoofedIp);
+  if (!port.allows_source(ip->src())) return drop(Reason::kSpoofedIp);
   if (ip->is_fragment()) return drop(Reason::kIpFragment);
+  if (const Reason guard = guarded(port, *ip); guard != Reason::kDeliveredLocal) return drop(guard);
   if (dst.is_broadcast() || dst.is_multicast() || eth.dst().is_multicast()) {
     return drop(Reason::kBroadcast);
   }
@@ -424,7 +444,15 @@ Verdict from_port(const Tables& t, Context& ctx, uint16_t index, Frame& frame) {
   const PortEntry& port = t.ports[index];
   const auto eth = packet::MutableEthernetView::parse(frame.bytes());
   if (!eth) return drop(Reason::kTruncated);
-  if (eth->src().to_u64() != port.mac_key) return drop(Reason::kSpoofedMac);
+  if (eth->src().to_u64() != port.mac_key &&
+      (!port.allow_mac_spoofing || eth->src().is_multicast() || eth->src().is_zero())) {
+    return drop(Reason::kSpoofedMac);
+  }
+  // The profile's maximum: whatever the VM sends counts.
+  if (port.bandwidth_max_mbps != 0 && index < ctx.meters.size() &&
+      !ctx.meters[index].admit(port.bandwidth_max_mbps, ctx.now, frame.length)) {
+    return drop(Reason::kBandwidthLimited);
+  }
   if (eth->has_vlan_tag()) return drop(Reason::kVlanTagged);
   switch (eth->ether_type()) {
     case packet::ether_type::kArp: return arp_from_port(t, port, index, frame, eth->payload());

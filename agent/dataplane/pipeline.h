@@ -8,6 +8,7 @@
 // Answers (ARP, DHCP, ICMP) are written over the request in the same buffer.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 
@@ -42,12 +43,49 @@ struct Verdict {
   }
 };
 
+// A port's token bucket for its profile's bandwidth_max_mbps (issue 19):
+// the credit is in millibits, so that one nanosecond at 1 Mbit/s is one
+// unit and the refill is an integer product. It starts full.
+struct PortMeter {
+  uint64_t credit = 0;  // millibits
+  uint64_t last = 0;    // `now` of the last refill; 0: never
+  bool started = false;
+
+  // The burst a port may send at once: 4 ms at its rate, and at least two
+  // jumbo frames (a bucket smaller than a packet would never pass it).
+  static uint64_t burst(uint32_t mbps) {
+    return std::max<uint64_t>(uint64_t{mbps} * 4'000'000, uint64_t{2} * 9238 * 8 * 1000);
+  }
+  // Whether `bytes` may go at `now` (nanoseconds); takes their credit if so.
+  bool admit(uint32_t mbps, uint64_t now, uint32_t bytes) {
+    const uint64_t cap = burst(mbps);
+    if (!started) {
+      started = true;
+      credit = cap;
+      last = now;
+    } else if (now > last) {
+      const uint64_t elapsed = std::min<uint64_t>(now - last, 1'000'000'000);
+      credit = std::min(cap, credit + elapsed * mbps);
+      last = now;
+    }
+    const uint64_t cost = uint64_t{bytes} * 8 * 1000;
+    if (credit < cost) return false;
+    credit -= cost;
+    return true;
+  }
+};
+
 // What the pipeline may read and write besides the tables: the engine
-// thread's NAT table, and the time (nanoseconds of a monotonic clock),
-// given, never read, so that the pipeline stays a function of its inputs.
+// thread's NAT table, its ports' token buckets, and the time (nanoseconds
+// of a monotonic clock), given, never read, so that the pipeline stays a
+// function of its inputs.
 struct Context {
   NatTable* nat = nullptr;  // null: gateway traffic is dropped (no_gateway_state)
   uint64_t now = 0;
+  // One per port of the tables, by port index: the thread that polls a port
+  // is the only one to meter it. Empty: no port is limited (tests and the
+  // trace, which send one packet).
+  std::span<PortMeter> meters{};
 };
 
 // A frame a VM sent into `port` (an index into tables.ports).

@@ -81,7 +81,11 @@ namespace vnet::agent::dataplane {
   X(kNoExternalNeighbor, "no_external_neighbor",                                                   \
     true) /* the external next hop has no MAC yet (being resolved) */                              \
   X(kNoGatewayState, "no_gateway_state", true) /* a gateway packet without a NAT table */          \
-  X(kNoFrame, "no_frame", true)                /* no UMEM frame or TX slot (engine, not pipeline) */
+  X(kDhcpGuard, "dhcp_guard", true)     /* a DHCP server message from a VM (its port profile) */   \
+  X(kRouterGuard, "router_guard", true) /* an ICMP router advertisement or redirect from a VM */   \
+  X(kBandwidthLimited, "bandwidth_limited",                                                        \
+    true)                       /* over its port profile's bandwidth_max_mbps (token bucket) */    \
+  X(kNoFrame, "no_frame", true) /* no UMEM frame or TX slot (engine, not pipeline) */
 
 enum class Reason : uint8_t {
 #define VNET_REASON_ENUM(id, name, drop) id,

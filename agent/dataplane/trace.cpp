@@ -122,7 +122,8 @@ std::string describe(const dp::Tables& t, const dp::PortEntry& port) {
                      port.mac.to_string(), port.ca.to_string(),
                      32 - std::countr_zero(uint64_t{port.netmask} | (uint64_t{1} << 32)),
                      port.vsid.value()) +
-         (t.gateway_of(port.rdid) != nullptr ? ", its VM network has a gateway" : "");
+         (t.gateway_of(port.rdid) != nullptr ? ", its VM network has a gateway" : "") + "; " +
+         port.profile_summary;
 }
 
 // Where the packet goes after a host: the next host's tables by PA, or
@@ -262,9 +263,14 @@ Result trace_from(const Input& in, HostView first, uint16_t index, const NextHos
                              to_pa.to_string())});
             return finish(std::move(result), "forwarded", reason);
           }
-          return drop_with(std::move(result), "unknown_pa",
-                           {"", "underlay",
-                            fmt::format("no host of the controller has PA {}", to_pa.to_string())});
+          // No host of the controller: an endpoint of a static record (an
+          // appliance or physical server), whose side is not vnet's to trace.
+          result.hops.push_back(
+              {"", "underlay",
+               fmt::format("leaves for PA {}, which is no host of the controller (a static "
+                           "record's endpoint)",
+                           to_pa.to_string())});
+          return finish(std::move(result), "forwarded", reason);
         }
         h = *following;
         t = h.tables;

@@ -1,5 +1,7 @@
 #include "agent/tables/tables.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 
@@ -7,6 +9,33 @@ namespace vnet::agent::dataplane {
 namespace {
 
 uint32_t netmask_of(uint8_t length) { return length == 0 ? 0 : ~uint32_t{0} << (32 - length); }
+
+// A port's profile as the pipeline reads it, and in words for people.
+void apply_profile(const policy::PortSettings& s, PortEntry& port) {
+  port.allow_mac_spoofing = s.allow_mac_spoofing;
+  port.dhcp_guard = s.dhcp_guard;
+  port.router_guard = s.router_guard;
+  port.bandwidth_max_mbps = s.bandwidth_max_mbps;
+  port.bandwidth_min_mbps = s.bandwidth_min_mbps;
+  port.weight = s.weight;
+  std::string allowed;
+  for (const net::IpPrefix& prefix : s.allowed_addresses) {
+    if (!prefix.is_v4() || port.allowed_sources.size() == policy::kMaxAllowedAddresses) continue;
+    const uint32_t mask = netmask_of(prefix.length());
+    port.allowed_sources.push_back({prefix.address().v4().to_u32() & mask, mask});
+    allowed += (allowed.empty() ? "" : ", ") + prefix.to_string();
+  }
+  std::string& out = port.profile_summary;
+  out = s.name.empty() ? "no port profile" : fmt::format("port profile \"{}\"", s.name);
+  out +=
+      allowed.empty() ? ": sources its CA only" : fmt::format(": sources its CA and {}", allowed);
+  if (s.allow_mac_spoofing) out += ", any source MAC";
+  out += s.dhcp_guard ? ", DHCP guard" : ", no DHCP guard";
+  out += s.router_guard ? ", router guard" : ", no router guard";
+  if (s.bandwidth_max_mbps != 0) out += fmt::format(", at most {} Mbit/s", s.bandwidth_max_mbps);
+  if (s.bandwidth_min_mbps != 0) out += fmt::format(", at least {} Mbit/s", s.bandwidth_min_mbps);
+  if (s.weight != 1) out += fmt::format(", weight {}", s.weight);
+}
 
 }  // namespace
 
@@ -81,6 +110,7 @@ std::shared_ptr<const Tables> Tables::build(const policy::HostPolicy& policy,
     if (auto it = rewrite_pa_of_nic.find(p.nic_id); it != rewrite_pa_of_nic.end()) {
       port.rewrite_pa = it->second;
     }
+    apply_profile(p.profile, port);
     const auto index = static_cast<uint32_t>(t->ports.size());
     if (t->port_by_mac_.find(port.mac_key)) {
       t->warnings.push_back("port " + p.interface + ": MAC " + p.mac.to_string() +

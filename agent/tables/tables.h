@@ -29,6 +29,12 @@ inline constexpr net::MacAddress kRouterMac = net::MacAddress::from_u64(0x001dd8
 inline constexpr uint32_t kDhcpLeaseSeconds = 86400;
 
 // A VM NIC on this host, as the pipeline needs it.
+// An IPv4 prefix as the look-ups compare it (host order).
+struct Ipv4Prefix {
+  uint32_t network = 0;
+  uint32_t netmask = 0;
+};
+
 struct PortEntry {
   std::string interface;
   Uuid nic_id;
@@ -45,6 +51,25 @@ struct PortEntry {
   uint32_t rdid = 0;            // index into Tables::domains
   uint16_t mtu = 1458;          // what DHCP tells the VM: uplink MTU - 42
   net::Ipv4Address rewrite_pa;  // its own PA in a rewrite VM network, else 0.0.0.0
+  // Its port profile (issue 19): what it may send besides its own MAC and
+  // CA, the guards, and the most it may send (0: no limit).
+  bool allow_mac_spoofing = false;
+  bool dhcp_guard = true;
+  bool router_guard = true;
+  std::vector<Ipv4Prefix> allowed_sources;  // at most policy::kMaxAllowedAddresses
+  uint32_t bandwidth_max_mbps = 0;
+  uint32_t bandwidth_min_mbps = 0;
+  uint32_t weight = 1;
+  std::string profile_summary;  // for the trace and `show ports`
+
+  // Whether the VM may send from `source`: its CA, or an allowed prefix.
+  bool allows_source(net::Ipv4Address source) const {
+    if (source == ca) return true;
+    for (const Ipv4Prefix& p : allowed_sources) {
+      if ((source.to_u32() & p.netmask) == p.network) return true;
+    }
+    return false;
+  }
 };
 
 // Outer headers towards one PA, prepared once; the VSID and FlowID are

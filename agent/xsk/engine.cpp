@@ -130,6 +130,11 @@ struct Engine::Worker {
   std::vector<uint8_t> linear = std::vector<uint8_t>(kLinearSize);  // a multi-frame packet
   uint64_t now = 0;                                                 // ns, read once per loop
   uint64_t last_expire = 0;
+  // The token buckets of the ports' bandwidth limits, by port index of
+  // `metered` (the tables they were made for): only the thread polling a
+  // port meters it. New tables start them afresh (full).
+  std::vector<dataplane::PortMeter> meters;
+  const dataplane::Tables* metered = nullptr;
   std::thread thread;
 
   explicit Worker(FrameDepot& depot) : frames(depot) { scratch.reserve(kMaxFill); }
@@ -590,6 +595,10 @@ void Engine::run(Worker& w) {
       w.taken.store(w.plan->generation, std::memory_order_release);
     }
     const Plan& plan = *w.plan;
+    if (w.metered != plan.tables.get()) {
+      w.metered = plan.tables.get();
+      w.meters.assign(w.metered != nullptr ? w.metered->ports.size() : 0, {});
+    }
     const std::vector<Socket*>& mine = plan.polled[w.index];
 
     // One clock read per loop: the pipeline is given the time (pipeline.h).
@@ -672,7 +681,7 @@ bool Engine::receive(Worker& w, const Plan& plan, Socket& s) {
   }
   const uint64_t chunk_mask = ~uint64_t{options_.frame_size - 1};
   const dataplane::Tables* tables = plan.tables.get();
-  dataplane::Context context{plan.nat ? &nat_ : nullptr, w.now};
+  dataplane::Context context{plan.nat ? &nat_ : nullptr, w.now, w.meters};
   std::array<xdp_desc, kMaxBatch> descs;
   std::array<dataplane::Frame, kMaxBatch> frames;
   std::array<uint8_t, kMaxBatch> pieces;  // frames of packet k (from descs[first[k]])

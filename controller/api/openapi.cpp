@@ -30,6 +30,11 @@ json schema_of(const model::Field& f) {
     case FieldType::kUuidList:
       s = {{"type", "array"}, {"items", {{"type", "string"}, {"format", "uuid"}}}};
       break;
+    case FieldType::kIpv4PrefixList:
+      s = {{"type", "array"},
+           {"maxItems", 32},
+           {"items", {{"type", "string"}, {"example", "192.168.50.0/24"}}}};
+      break;
     case FieldType::kSubnets:
       s = {{"type", "array"},
            {"items",
@@ -299,7 +304,8 @@ json Router::openapi() {
                              {"x-vnet-fields", order},
                              {"x-vnet-singular", k.singular},
                              {"x-vnet-tenant-owned", k.tenant_owned},
-                             {"x-vnet-admin-only", k.admin_only}};
+                             {"x-vnet-admin-only", k.admin_only},
+                             {"x-vnet-tenants-read", k.tenants_read}};
   }
   return {{"openapi", "3.0.3"},
           {"info", {{"title", "vnet controller API"}, {"version", "1"}}},

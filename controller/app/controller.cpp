@@ -565,10 +565,12 @@ int migrate_store(const std::string& from, const std::string& to, std::string da
       const store::ReadTransaction snapshot(src);
       target.write([&](store::Database& dst) {
         // A new database: only what the migrations put there (the default
-        // MAC pool, which the copy brings again).
+        // MAC pool and the built-in port profiles, which the copy brings
+        // again, as the source has them now).
         for (const auto& table : store::schema_tables()) {
           const int64_t n = store::row_count(dst, table);
-          if (table == "mac_pools" ? n > 1 : n > 0) {
+          const int64_t initial = table == "mac_pools" ? 1 : table == "port_profiles" ? 4 : 0;
+          if (n > initial) {
             throw std::runtime_error(fmt::format(
                 "--to {}: the database holds data already ({} rows in {}); migrate into a new "
                 "database, before any controller has started on it",
@@ -576,6 +578,7 @@ int migrate_store(const std::string& from, const std::string& to, std::string da
           }
         }
         store::delete_rows(dst, "mac_pools");
+        store::delete_rows(dst, "port_profiles");
         const auto copied = store::copy_rows(src, dst, store::schema_tables(),
                                              [&](const std::string& table, int64_t rows) {
                                                total += rows;

@@ -313,7 +313,8 @@ json value_of(Session& session, const model::Field& field, const std::string& te
     case FieldType::kUuid:
       if (text == "null" || text.empty()) return nullptr;
       return session.resolve(field.ref, text);
-    case FieldType::kIpv4List: return split(text);
+    case FieldType::kIpv4List:
+    case FieldType::kIpv4PrefixList: return split(text);
     case FieldType::kUuidList: {
       json ids = json::array();
       for (const auto& part : split(text)) ids.push_back(session.resolve(field.ref, part));
@@ -422,6 +423,7 @@ void add_field_flags(Verb& verb, bool for_filter) {
     if (f.type == FieldType::kRanges) help += "START-END[,START-END...]";
     if (f.type == FieldType::kSubnets) help += "PREFIX[:VLAN][,...]";
     if (f.type == FieldType::kIpv4List) help += "ADDRESS[,ADDRESS...]";
+    if (f.type == FieldType::kIpv4PrefixList) help += "PREFIX[,PREFIX...] (empty: none)";
     if (f.type == FieldType::kUuidList)
       help += "ids or names of " + f.ref + ", comma-separated (empty: none)";
     if (f.type == FieldType::kNatRules) help += "tcp|udp:PORT=ADDRESS:PORT[,...]";

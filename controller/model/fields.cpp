@@ -108,6 +108,28 @@ json canonical(const Field& field, const json& v, std::string& error) {
       return p;
     }
     case FieldType::kIpv4List: return ipv4_list(v, 0);
+    case FieldType::kIpv4PrefixList: {
+      // Bounded: the agent checks a port's sources against each of them.
+      if (!v.is_array() || v.size() > 32) {
+        error = "must be an array of at most 32 IPv4 prefixes";
+        return nullptr;
+      }
+      json out = json::array();
+      std::set<std::string> seen;
+      for (size_t i = 0; i < v.size(); ++i) {
+        const auto p = net::IpPrefix::parse(v[i].is_string() ? v[i].get<std::string>() : "");
+        if (!p || !p->is_v4()) {
+          error = fmt::format("/{}: {}", i, p ? "must be an IPv4 prefix" : p.error());
+          return nullptr;
+        }
+        if (!seen.insert(p->to_string()).second) {
+          error = fmt::format("/{}: {} is listed twice", i, p->to_string());
+          return nullptr;
+        }
+        out.push_back(p->to_string());
+      }
+      return out;
+    }
     case FieldType::kUuidList: {
       if (!v.is_array() || v.size() > 1000) {
         error = "must be an array of at most 1000 ids";

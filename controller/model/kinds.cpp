@@ -42,6 +42,8 @@ struct Fits<Uuid> : Exactly<FieldType::kUuid> {};
 template <>
 struct Fits<std::vector<net::Ipv4Address>> : Exactly<FieldType::kIpv4List> {};
 template <>
+struct Fits<std::vector<net::IpPrefix>> : Exactly<FieldType::kIpv4PrefixList> {};
+template <>
 struct Fits<std::vector<SiteSubnet>> : Exactly<FieldType::kSubnets> {};
 template <>
 struct Fits<std::vector<AddressRange>> : Exactly<FieldType::kRanges> {};
@@ -86,7 +88,8 @@ Kind kind_of() {
          .admin_only = S::meta.admin_only,
          .fields = {},
          .has_state = S::meta.has_state,
-         .granted_in = S::meta.granted_in};
+         .granted_in = S::meta.granted_in,
+         .tenants_read = S::meta.tenants_read};
   auto member = [&](auto pointer, const Spec& spec) {
     using M = decltype(member_type(pointer));
     if (!Fits<M>::of(spec.type)) {

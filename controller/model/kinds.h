@@ -19,12 +19,13 @@ enum class FieldType {
   kIpv4,
   kIpv4Prefix,  // strict: host bits clear
   kMac,
-  kIpv4List,   // array of IPv4 addresses
-  kSubnets,    // array of {prefix, vlan}
-  kRanges,     // array of {start, end} IPv4 addresses
-  kInterface,  // a Linux interface name
-  kNatRules,   // array of {protocol, external_port, internal_ip, internal_port}
-  kUuidList,   // array of references to objects of `ref` (a tenant's grants)
+  kIpv4List,        // array of IPv4 addresses
+  kSubnets,         // array of {prefix, vlan}
+  kRanges,          // array of {start, end} IPv4 addresses
+  kInterface,       // a Linux interface name
+  kNatRules,        // array of {protocol, external_port, internal_ip, internal_port}
+  kUuidList,        // array of references to objects of `ref` (a tenant's grants)
+  kIpv4PrefixList,  // array of strict IPv4 prefixes (a port profile's allowed addresses)
 };
 
 enum class Access {
@@ -61,6 +62,9 @@ struct Kind {
   // The tenants' field that lists the objects of this kind a tenant was
   // granted (issue 16), "" when none.
   std::string granted_in{};
+  // An admin_only collection that tenants may read (GET) all the same:
+  // what they choose from, such as port profiles.
+  bool tenants_read = false;
   // What the kind means beyond its fields (checks and allocations before a
   // write, refusals before a delete, what GET computes) is its Rules,
   // registered per kind in semantics.cpp (rows.h: rules_of).

@@ -527,6 +527,59 @@ void assign_rewrite_pa(Database& db, AllocationHints& hints, const Id& id, VmNic
   if (wants) f.pa = take_address(db, hints, scope, {*pool}, std::nullopt, id, "/host_id", "");
 }
 
+// --- appliances: routes whose next hop is a VM NIC (issue 19) ---
+
+// Whether a NIC with `profile` may send from every address of `prefix`: what
+// an appliance forwards for a route through it carries those sources, and
+// the agent drops sources its port profile does not allow.
+bool profile_allows(const std::optional<Stored<PortProfile>>& profile,
+                    const net::IpPrefix& prefix) {
+  if (!profile) return false;
+  return std::any_of(profile->allowed_addresses.begin(), profile->allowed_addresses.end(),
+                     [&](const net::IpPrefix& allowed) {
+                       return allowed.length() <= prefix.length() &&
+                              allowed.contains(prefix.address());
+                     });
+}
+
+std::optional<Stored<PortProfile>> profile_of(Database& db, const VmNic& nic) {
+  if (nic.port_profile_id.empty()) return std::nullopt;
+  return load<PortProfile>(db, nic.port_profile_id);
+}
+
+std::string profile_label(const std::optional<Stored<PortProfile>>& profile) {
+  return profile ? fmt::format("its port profile \"{}\" ({})", profile->name, profile->id)
+                 : std::string("it has no port profile, so it");
+}
+
+// The routes of `network` through `ca`, other than `except`.
+std::vector<Stored<Route>> routes_through(Database& db, const Id& network, net::Ipv4Address ca,
+                                          const Id& except = "") {
+  std::vector<Stored<Route>> out;
+  for (auto& route :
+       where<Route>(db, {.column = "vm_network_id", .value = network, .except_id = except})) {
+    if (route.next_hop == ca) out.push_back(std::move(route));
+  }
+  return out;
+}
+
+// A NIC (new, or with a new profile) whose CA is the next hop of routes:
+// its profile must allow each route's prefix as a source.
+void require_routes_allowed(Database& db, const Id& nic_id, const VmNic& nic, const Id& network) {
+  if (!nic.ip) return;
+  const auto profile = profile_of(db, nic);
+  for (const auto& route : routes_through(db, network, *nic.ip)) {
+    if (profile_allows(profile, route.prefix)) continue;
+    throw conflict(
+        fmt::format(
+            "route {} sends {} through {}, and {} does not allow sources in {} (VM NIC {}): "
+            "give the NIC a port profile whose allowed_addresses hold {}",
+            route.id, route.prefix.to_string(), nic.ip->to_string(), profile_label(profile),
+            route.prefix.to_string(), nic_id, route.prefix.to_string()),
+        {{"/port_profile_id", "does not allow what routes through the NIC carry"}});
+  }
+}
+
 void vm_nics(W w, Row& row, VmNic& f, const VmNic* before) {
   if (!f.host_id.empty()) {
     const auto host = require_ref<Host>(w.db, w.who, f.host_id, "/host_id");
@@ -539,7 +592,15 @@ void vm_nics(W w, Row& row, VmNic& f, const VmNic* before) {
     }
   }
   if (!f.interface.empty() && f.host_id.empty()) throw invalid("/interface", "needs host_id");
-  if (before != nullptr) return assign_rewrite_pa(w.db, w.hints, row.id, f);
+  if (!f.port_profile_id.empty())
+    require_ref<PortProfile>(w.db, w.who, f.port_profile_id, "/port_profile_id");
+  if (before != nullptr) {
+    if (f.port_profile_id != before->port_profile_id) {
+      const auto subnet = load<VmSubnet>(w.db, f.vm_subnet_id);
+      if (subnet) require_routes_allowed(w.db, row.id, f, subnet->vm_network_id);
+    }
+    return assign_rewrite_pa(w.db, w.hints, row.id, f);
+  }
   const auto subnet = require_ref<VmSubnet>(w.db, w.who, f.vm_subnet_id, "/vm_subnet_id");
   row.tenant_id = subnet.tenant_id;
   const auto pools = pools_where(w.db, "vm_subnet_id", subnet.id);
@@ -597,6 +658,7 @@ void vm_nics(W w, Row& row, VmNic& f, const VmNic* before) {
       w.db, w.hints, subnet_scope(subnet.id), pools, f.ip, row.id, "/ip",
       fmt::format("VM subnet {} has no IP pool: give ip, or create an IP pool for the subnet",
                   subnet.id));
+  require_routes_allowed(w.db, row.id, f, subnet.vm_network_id);
   assign_rewrite_pa(w.db, w.hints, row.id, f);
 }
 
@@ -714,6 +776,26 @@ void routes(W w, Row& row, Route& f, const Route* before) {
     const auto network = require_ref<VmNetwork>(w.db, w.who, f.vm_network_id, "/vm_network_id");
     row.tenant_id = network.tenant_id;
   }
+  // Through an appliance VM (the next hop is one of the network's NICs): it
+  // forwards what the route carries, so its port profile must allow those
+  // sources, or the agent would drop what it forwards as spoofed.
+  if (!f.next_hop.is_unspecified()) {
+    for (const auto& subnet :
+         where<VmSubnet>(w.db, {.column = "vm_network_id", .value = f.vm_network_id})) {
+      if (!subnet.prefix.contains(net::IpAddress(f.next_hop))) continue;
+      const Id owner = owner_of_address(w.db, subnet_scope(subnet.id), f.next_hop);
+      const auto nic = owner.empty() ? std::nullopt : load<VmNic>(w.db, owner);
+      if (!nic) break;  // a static record's, or nobody's yet
+      const auto profile = profile_of(w.db, *nic);
+      if (!profile_allows(profile, f.prefix)) {
+        throw invalid("/next_hop",
+                      fmt::format("is VM NIC {}, and {} does not allow sources in {}: give the "
+                                  "NIC a port profile whose allowed_addresses hold {}",
+                                  nic->id, profile_label(profile), f.prefix.to_string(),
+                                  f.prefix.to_string()));
+      }
+    }
+  }
   for (const auto& other : where<Route>(
            w.db, {.column = "vm_network_id", .value = f.vm_network_id, .except_id = row.id})) {
     if (other.prefix == f.prefix) {
@@ -721,6 +803,61 @@ void routes(W w, Row& row, Route& f, const Route* before) {
                      {{"/prefix", "has a route already"}});
     }
   }
+}
+
+void port_profiles(W w, Row& row, PortProfile& f, const PortProfile* before) {
+  if (before == nullptr || f.name != before->name)
+    require_unique_name(w.db, kind_of<PortProfile>(), row.id, f.name);
+  if (f.bandwidth_min_mbps && f.bandwidth_max_mbps && *f.bandwidth_min_mbps > *f.bandwidth_max_mbps)
+    throw invalid("/bandwidth_min_mbps", "must not exceed bandwidth_max_mbps");
+  if (before == nullptr || f.allowed_addresses == before->allowed_addresses) return;
+  // Narrowed under appliances: every route through a NIC of this profile
+  // must stay allowed.
+  for (const auto& nic : where<VmNic>(w.db, {.column = "port_profile_id", .value = row.id})) {
+    const auto subnet = load<VmSubnet>(w.db, nic.vm_subnet_id);
+    if (!subnet || !nic.ip) continue;
+    Stored<PortProfile> after{f, row.id, ""};
+    for (const auto& route : routes_through(w.db, subnet->vm_network_id, *nic.ip)) {
+      if (profile_allows(after, route.prefix)) continue;
+      throw conflict(
+          fmt::format("route {} sends {} through VM NIC {} ({}), which has this "
+                      "profile: allowed_addresses must keep holding {}",
+                      route.id, route.prefix.to_string(), nic.id, nic.ip->to_string(),
+                      route.prefix.to_string()),
+          {{"/allowed_addresses", "no longer allows what routes through its NICs carry"}});
+    }
+  }
+}
+
+void static_records(W w, Row& row, StaticRecord& f, const StaticRecord* before) {
+  if (!f.mac.is_unicast() || f.mac.is_zero())
+    throw invalid("/mac", "must be a unicast MAC address");
+  if (f.pa.is_unspecified() || f.pa.is_broadcast() || f.pa.is_multicast())
+    throw invalid("/pa", "must be a unicast IPv4 address");
+  if (before != nullptr) return;
+  const auto holder = store::Allocations(w.db).vsid_holder(f.vsid->value());
+  const auto subnet = holder ? load<VmSubnet>(w.db, *holder) : std::nullopt;
+  if (!subnet) throw invalid("/vsid", fmt::format("no VM subnet has VSID {}", f.vsid->value()));
+  const auto network = load<VmNetwork>(w.db, subnet->vm_network_id).value();
+  if (!network.hnv() || network.rewrite()) {
+    throw invalid("/vsid", fmt::format("is VM subnet {}'s, of a VM network without NVGRE "
+                                       "(isolation \"none\" or translation \"rewrite\"): a static "
+                                       "record is an NVGRE endpoint",
+                                       subnet->id));
+  }
+  const net::IpAddress ca(f.ca);
+  if (!subnet->prefix.contains(ca))
+    throw invalid("/ca", fmt::format("is outside {}, the prefix of VSID {}",
+                                     subnet->prefix.to_string(), f.vsid->value()));
+  if (subnet->prefix.length() <= 30 &&
+      (ca == subnet->prefix.first() || ca == subnet->prefix.last()))
+    throw invalid("/ca", fmt::format("is the network or broadcast address of {}",
+                                     subnet->prefix.to_string()));
+  // The CA is the record's in its subnet: no NIC can be given it, and a
+  // NIC's is refused here.
+  take_address(w.db, w.hints, subnet_scope(subnet->id),
+               pools_where(w.db, "vm_subnet_id", subnet->id), f.ca, row.id, "/ca", "");
+  f.vm_subnet_id = subnet->id;
 }
 
 // The registered before_write of kind S: the row's fields as S for
@@ -853,6 +990,8 @@ const std::map<std::string, Rules, std::less<>>& registry() {
       registration<Gateway>(
           {.before_write = typed_write<Gateway, gateways>, .computed = gateway_computed}),
       registration<Route>({.before_write = typed_write<Route, routes>}),
+      registration<PortProfile>({.before_write = typed_write<PortProfile, port_profiles>}),
+      registration<StaticRecord>({.before_write = typed_write<StaticRecord, static_records>}),
   };
   return all;
 }

@@ -18,10 +18,21 @@ namespace {
 
 using nlohmann::json;
 
-void require_collection_access(const Principal& who, const Kind& kind) {
-  if (kind.admin_only && !who.is_admin()) {
-    throw forbidden(fmt::format("only an administrator may use /{}", kind.collection));
-  }
+enum class Use { kRead, kWrite };
+
+void require_collection_access(const Principal& who, const Kind& kind, Use use) {
+  if (!kind.admin_only || who.is_admin()) return;
+  if (kind.tenants_read && use == Use::kRead) return;
+  throw forbidden(
+      kind.tenants_read
+          ? fmt::format("only an administrator may change /{}; tenants read it", kind.collection)
+          : fmt::format("only an administrator may use /{}", kind.collection));
+}
+
+// Whether `who` may read the object: tenants read their own, and every
+// object of a collection they may read whole.
+bool readable_by(const Principal& who, const Kind& kind, const Row& row) {
+  return (kind.tenants_read && !kind.tenant_owned) || visible_to(who, kind, row);
 }
 
 void require_uuid(const std::string& id) {
@@ -317,7 +328,7 @@ json Service::insert_new(store::Database& db, const Kind& kind, const Principal&
 }
 
 Written Service::create(const Principal& who, const Kind& kind, const json& body) {
-  require_collection_access(who, kind);
+  require_collection_access(who, kind, Use::kWrite);
   Row row;
   row.id = new_uuid();
   if (body.is_object() && body.contains("id") && !body["id"].is_string())
@@ -341,7 +352,7 @@ Written Service::create(const Principal& who, const Kind& kind, const json& body
 
 Written Service::put(const Principal& who, const Kind& kind, const std::string& id,
                      const json& body, const std::optional<std::string>& if_match) {
-  require_collection_access(who, kind);
+  require_collection_access(who, kind, Use::kWrite);
   require_uuid(id);
   return write([&](store::Database& db, Written& written) {
     auto existing = load_row(db, kind, id);
@@ -381,10 +392,10 @@ Written Service::put(const Principal& who, const Kind& kind, const std::string& 
 }
 
 json Service::get(const Principal& who, const Kind& kind, const std::string& id) {
-  require_collection_access(who, kind);
+  require_collection_access(who, kind, Use::kRead);
   return store_.read([&](store::Database& db) {
     auto row = load_row(db, kind, id);
-    if (!row || !visible_to(who, kind, *row)) throw no_such(kind, id);
+    if (!row || !readable_by(who, kind, *row)) throw no_such(kind, id);
     return present(db, realization_, kind, *row);
   });
 }
@@ -428,7 +439,7 @@ const Field* name_field_of(const Kind& kind) {
 Page Service::list(const Principal& who, const Kind& kind,
                    const std::map<std::string, std::string>& filters, size_t limit,
                    const std::string& cursor) {
-  require_collection_access(who, kind);
+  require_collection_access(who, kind, Use::kRead);
   std::vector<std::pair<std::string, std::string>> where;
   std::optional<std::string> name_pattern, state;
   std::string sort = "created";
@@ -471,7 +482,7 @@ Page Service::list(const Principal& who, const Kind& kind,
     }
     where.emplace_back(key, value);
   }
-  if (!who.is_admin()) where.emplace_back("tenant_id", who.tenant_id);
+  if (!who.is_admin() && kind.tenant_owned) where.emplace_back("tenant_id", who.tenant_id);
   // An exact name of a name column is an index lookup.
   if (name_pattern && name->column && name_pattern->find('*') == std::string::npos) {
     where.emplace_back(name->name, *name_pattern);
@@ -558,7 +569,7 @@ void Service::record_link_mtus(const std::string& host_id, uint16_t uplink, uint
 
 Written Service::patch(const Principal& who, const Kind& kind, const std::string& id,
                        const json& patch, const std::optional<std::string>& if_match) {
-  require_collection_access(who, kind);
+  require_collection_access(who, kind, Use::kWrite);
   return write([&](store::Database& db, Written&) {
     auto existing = load_row(db, kind, id);
     if (!existing || !visible_to(who, kind, *existing)) throw no_such(kind, id);
@@ -583,7 +594,7 @@ Written Service::patch(const Principal& who, const Kind& kind, const std::string
 
 uint64_t Service::remove(const Principal& who, const Kind& kind, const std::string& id,
                          const std::optional<std::string>& if_match) {
-  require_collection_access(who, kind);
+  require_collection_access(who, kind, Use::kWrite);
   return write([&](store::Database& db, Written&) {
            auto existing = load_row(db, kind, id);
            if (!existing || !visible_to(who, kind, *existing)) throw no_such(kind, id);

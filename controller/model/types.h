@@ -55,6 +55,7 @@ struct KindSpec {
   bool admin_only;
   bool has_state = false;
   const char* granted_in = "";
+  bool tenants_read = false;  // admin_only, but tenants may read it
 };
 
 namespace spec {
@@ -339,6 +340,10 @@ struct VmNic {
   // The NIC's own provider address while it is placed, in a VM network with
   // translation "rewrite" (DESIGN.md section 4, IP rewrite).
   std::optional<net::Ipv4Address> pa;
+  // The port profile whose settings the NIC's port follows (issue 19);
+  // absent: none, the strict defaults (its own MAC and CA only, both
+  // guards on, no bandwidth limit).
+  Id port_profile_id;
 
   template <class V>
   static void describe(V& v) {
@@ -351,6 +356,8 @@ struct VmNic {
       {.name = "host_id", .type = T::kUuid, .admin_only = true, .column = true, .ref = "hosts"});
     v(&VmNic::interface, {.name = "interface", .type = T::kInterface, .admin_only = true});
     v(&VmNic::pa, {.name = "pa", .type = T::kIpv4, .access = Access::kReadOnly});
+    v(&VmNic::port_profile_id,
+      spec::ref("port_profile_id", "port-profiles", Access::kWritable, false));
   }
 };
 
@@ -413,8 +420,83 @@ struct Route {
   }
 };
 
+// Per-port security and bandwidth settings (SCVMM's virtual port profile,
+// Network Controller's portSettings; issue 19): the administrator's, read
+// by tenants, named by VM NICs. migrations/0008_port_profiles.sql creates
+// the built-in ones.
+struct PortProfile {
+  static constexpr KindSpec meta{.collection = "port-profiles",
+                                 .table = "port_profiles",
+                                 .singular = "port profile",
+                                 .tenant_owned = false,
+                                 .admin_only = true,
+                                 .tenants_read = true};
+  std::string name;
+  std::string description;
+  bool allow_mac_spoofing = false;
+  std::vector<net::IpPrefix> allowed_addresses;  // sources besides the NIC's CA
+  bool dhcp_guard = true;                        // drop DHCP server messages from the VM
+  bool router_guard = true;  // drop ICMP router advertisements and redirects from the VM
+  std::optional<int64_t> bandwidth_max_mbps;  // absent: no limit
+  std::optional<int64_t> bandwidth_min_mbps;  // absent: no reservation
+  int64_t weight = 1;                         // share of a congested uplink
+
+  template <class V>
+  static void describe(V& v) {
+    using T = FieldType;
+    v(&PortProfile::name, spec::name(true));
+    v(&PortProfile::description,
+      {.name = "description", .type = T::kString, .default_json = "\"\""});
+    v(&PortProfile::allow_mac_spoofing,
+      {.name = "allow_mac_spoofing", .type = T::kBool, .default_json = "false"});
+    v(&PortProfile::allowed_addresses,
+      {.name = "allowed_addresses", .type = T::kIpv4PrefixList, .default_json = "[]"});
+    v(&PortProfile::dhcp_guard, {.name = "dhcp_guard", .type = T::kBool, .default_json = "true"});
+    v(&PortProfile::router_guard,
+      {.name = "router_guard", .type = T::kBool, .default_json = "true"});
+    v(&PortProfile::bandwidth_max_mbps,
+      {.name = "bandwidth_max_mbps", .type = T::kInteger, .min = 1, .max = 400000});
+    v(&PortProfile::bandwidth_min_mbps,
+      {.name = "bandwidth_min_mbps", .type = T::kInteger, .min = 1, .max = 400000});
+    v(&PortProfile::weight,
+      {.name = "weight", .type = T::kInteger, .min = 1, .max = 100, .default_json = "1"});
+  }
+};
+
+// A lookup record for an endpoint that is not a VM (a physical server or
+// appliance that speaks NVGRE at `pa`), as New-NetVirtualizationLookupRecord
+// makes one: every host of the VSID's VM network can reach it.
+struct StaticRecord {
+  static constexpr KindSpec meta{"static-records", "static_records", "static record", false, true};
+  std::optional<net::Vsid> vsid;
+  net::Ipv4Address ca;
+  net::MacAddress mac;
+  net::Ipv4Address pa;
+  Id vm_subnet_id;  // the VSID's subnet, found on create
+
+  template <class V>
+  static void describe(V& v) {
+    using T = FieldType;
+    v(&StaticRecord::vsid, {.name = "vsid",
+                            .type = T::kInteger,
+                            .access = Access::kImmutable,
+                            .required = true,
+                            .min = 4096,
+                            .max = 16777214});
+    v(&StaticRecord::ca,
+      {.name = "ca", .type = T::kIpv4, .access = Access::kImmutable, .required = true});
+    v(&StaticRecord::mac, {.name = "mac", .type = T::kMac, .required = true});
+    v(&StaticRecord::pa, {.name = "pa", .type = T::kIpv4, .required = true});
+    v(&StaticRecord::vm_subnet_id, {.name = "vm_subnet_id",
+                                    .type = T::kUuid,
+                                    .access = Access::kReadOnly,
+                                    .column = true,
+                                    .ref = "vm-subnets"});
+  }
+};
+
 // Every kind, in the order of kinds() (and of the OpenAPI document).
 using AllKinds = std::tuple<Tenant, Token, LogicalNetwork, Site, IpPool, MacPool, Host, VmNetwork,
-                            VmSubnet, VmNic, Gateway, Route>;
+                            VmSubnet, VmNic, Gateway, Route, PortProfile, StaticRecord>;
 
 }  // namespace vnet::model

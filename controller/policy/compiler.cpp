@@ -24,6 +24,21 @@ uint16_t port_mtu(const Host& host, const VmNetwork& network) {
   return static_cast<uint16_t>(std::clamp<int64_t>(mtu, 68, 0xffff - kNvgreOverhead));
 }
 
+// A port profile as the agent enforces it.
+policy::PortSettings settings_of(const PortProfile& p) {
+  policy::PortSettings s;
+  s.name = p.name;
+  s.allow_mac_spoofing = p.allow_mac_spoofing;
+  s.allowed_addresses = p.allowed_addresses;
+  std::sort(s.allowed_addresses.begin(), s.allowed_addresses.end());
+  s.dhcp_guard = p.dhcp_guard;
+  s.router_guard = p.router_guard;
+  s.bandwidth_max_mbps = static_cast<uint32_t>(p.bandwidth_max_mbps.value_or(0));
+  s.bandwidth_min_mbps = static_cast<uint32_t>(p.bandwidth_min_mbps.value_or(0));
+  s.weight = static_cast<uint32_t>(p.weight);
+  return s;
+}
+
 // The CA pool that handed out (or holds) the address, else the subnet's
 // first pool: its gateway and DNS servers are what DHCP tells the VM.
 const IpPool* pool_for(const Model& m, const Id& subnet_id, net::Ipv4Address ca) {
@@ -113,6 +128,15 @@ void add_network(const Model& m, const Id& network_id, const VmNetwork& network,
       out.lookup_records.push_back(
           {*subnet->second.vsid, *nic.ip, *nic.mac, network.rewrite() ? *nic.pa : *host->second.pa,
            network.rewrite() ? policy::LookupRule::kRewrite : policy::LookupRule::kEncap});
+    }
+  }
+  // Endpoints that are not VMs (static records), as the administrator
+  // wrote them: NVGRE to their PA.
+  if (auto it = m.static_records_by_network.find(network_id);
+      it != m.static_records_by_network.end()) {
+    for (const Id& id : it->second) {
+      const StaticRecord& r = m.static_records.at(id);
+      out.lookup_records.push_back({*r.vsid, r.ca, r.mac, r.pa, policy::LookupRule::kEncap});
     }
   }
   std::vector<const VmSubnet*> subnets;
@@ -242,6 +266,10 @@ HostPolicy compile(const Model& m, const Id& host_id, const Fragments& fragments
       port.vsid = *subnet->second.vsid;
       port.rdid = *network->second.rdid;
       port.mtu = port_mtu(host, network->second);
+      if (const auto profile = m.port_profiles.find(nic.port_profile_id);
+          profile != m.port_profiles.end()) {
+        port.profile = settings_of(profile->second);
+      }
       if (network->second.rewrite() && nic.pa) {
         out.rewrite_pas.push_back({port.nic_id, port.ca, *nic.pa});
       }

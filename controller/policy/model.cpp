@@ -211,6 +211,7 @@ const std::vector<Model::Reader>& Model::Reader::all() {
              if (const auto* n = find(m.vm_nics, id)) {
                link(m.nics_by_network, n->vm_network_id, id, add);
                link(m.nics_by_host, n->host_id, id, add);
+               link(m.nics_by_profile, n->port_profile_id, id, add);
                m.count_placement(n->vm_network_id, n->host_id, add);
              }
            },
@@ -240,6 +241,41 @@ const std::vector<Model::Reader>& Model::Reader::all() {
            },
        .networks = its_network<&Model::routes>,
        .hosts = its_hosts<&Model::routes>},
+      // A profile is in the ports of its NICs: their hosts.
+      {.collection = PortProfile::meta.collection,
+       .read = read_into<&Model::port_profiles>,
+       .erase = [](Model& m, const Id& id) { m.port_profiles.erase(id); },
+       .index = no_index,
+       .networks = none,
+       .hosts =
+           [](const Model& m, const Id& id) {
+             IdSet out;
+             if (auto it = m.nics_by_profile.find(id); it != m.nics_by_profile.end()) {
+               for (const Id& nic : it->second) {
+                 const Id& host = m.vm_nics.at(nic).host_id;
+                 if (!host.empty()) out.insert(host);
+               }
+             }
+             return out;
+           }},
+      {.collection = model::StaticRecord::meta.collection,
+       .read =
+           [](Model& m, const Id& id, const json& f) {
+             StaticRecord r{
+                 require<&model::StaticRecord::vsid>(model::decode<model::StaticRecord>(f), id),
+                 {}};
+             if (const auto* s = find(m.vm_subnets, r.vm_subnet_id))
+               r.vm_network_id = s->vm_network_id;
+             m.static_records[id] = std::move(r);
+           },
+       .erase = [](Model& m, const Id& id) { m.static_records.erase(id); },
+       .index =
+           [](Model& m, const Id& id, bool add) {
+             if (const auto* r = find(m.static_records, id))
+               link(m.static_records_by_network, r->vm_network_id, id, add);
+           },
+       .networks = its_network<&Model::static_records>,
+       .hosts = its_hosts<&Model::static_records>},
   };
   return readers;
 }

@@ -38,12 +38,16 @@ using model::Gateway;
 using model::Host;
 using model::IpPool;
 using model::LogicalNetwork;
+using model::PortProfile;
 using model::Route;
 using model::Site;
 using model::VmNetwork;
 using model::VmSubnet;
 struct VmNic : model::VmNic {
   Id vm_network_id;  // the subnet's, kept for the indexes
+};
+struct StaticRecord : model::StaticRecord {
+  Id vm_network_id;  // its subnet's
 };
 
 using Change = model::Change;
@@ -81,6 +85,8 @@ class Model {
   std::unordered_map<Id, VmNic> vm_nics;
   std::unordered_map<Id, Gateway> gateways;
   std::unordered_map<Id, Route> routes;
+  std::unordered_map<Id, PortProfile> port_profiles;
+  std::unordered_map<Id, StaticRecord> static_records;
 
   // Indexes, maintained by apply().
   std::unordered_map<Id, IdSet> subnets_by_network;
@@ -90,6 +96,8 @@ class Model {
   std::unordered_map<Id, IdSet> gateways_by_host;
   std::unordered_map<Id, IdSet> gateways_by_pool;
   std::unordered_map<Id, IdSet> routes_by_network;
+  std::unordered_map<Id, IdSet> nics_by_profile;
+  std::unordered_map<Id, IdSet> static_records_by_network;
   std::unordered_map<Id, IdSet> pools_by_subnet;
   std::unordered_map<Id, IdSet> pools_by_site;
   std::unordered_map<Id, IdSet> hosts_by_site;

@@ -33,6 +33,18 @@ void describe(V& v, const Provider& p) {
 }
 
 template <class V>
+void describe(V& v, const PortSettings& s) {
+  v("name", s.name);
+  v("allow_mac_spoofing", s.allow_mac_spoofing);
+  v.list("allowed_addresses", s.allowed_addresses);
+  v("dhcp_guard", s.dhcp_guard);
+  v("router_guard", s.router_guard);
+  v("bandwidth_max_mbps", s.bandwidth_max_mbps);
+  v("bandwidth_min_mbps", s.bandwidth_min_mbps);
+  v("weight", s.weight);
+}
+
+template <class V>
 void describe(V& v, const Port& p) {
   v("nic_id", p.nic_id);
   v("interface", p.interface);
@@ -44,6 +56,7 @@ void describe(V& v, const Port& p) {
   v("vsid", p.vsid);
   v("rdid", p.rdid);
   v("mtu", p.mtu);
+  v.object("profile", p.profile);
 }
 
 template <class V>

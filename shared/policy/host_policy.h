@@ -48,6 +48,25 @@ struct Provider {
   bool operator==(const Provider&) const = default;
 };
 
+// At most this many allowed prefixes per port: the engine checks a source
+// against each.
+inline constexpr size_t kMaxAllowedAddresses = 32;
+
+// What a port's profile lets its VM do (issue 19; the controller's
+// /port-profiles). The defaults are a NIC without a profile: its own MAC
+// and CA only, both guards on, no bandwidth limit.
+struct PortSettings {
+  std::string name{};  // the profile's, for people reading; "" without one
+  bool allow_mac_spoofing = false;
+  std::vector<net::IpPrefix> allowed_addresses{};  // sources besides the port's CA
+  bool dhcp_guard = true;                          // drop DHCP server messages from the VM
+  bool router_guard = true;                        // drop ICMP router advertisements and redirects
+  uint32_t bandwidth_max_mbps = 0;                 // 0: no limit
+  uint32_t bandwidth_min_mbps = 0;                 // 0: no reservation
+  uint32_t weight = 1;                             // share of a congested uplink, 1 to 100
+  bool operator==(const PortSettings&) const = default;
+};
+
 // A VM NIC placed on this host, bound to a host interface.
 struct Port {
   Uuid nic_id{};
@@ -60,6 +79,7 @@ struct Port {
   net::Vsid vsid{};
   RoutingDomainId rdid{};
   uint16_t mtu = 1458;  // uplink MTU - 42
+  PortSettings profile{};
   bool operator==(const Port&) const = default;
 };
 

@@ -120,6 +120,25 @@ net::Ipv4Address read_address(const json& j, const std::string& path) {
   return *a;
 }
 
+net::IpPrefix read_prefix(const json& j, const std::string& path);
+
+// Optional (DESIGN.md's ports[] has no profile; docs/southbound.md):
+// absent, the defaults of a NIC without a profile.
+PortSettings read_port_settings(const json& j, const std::string& path) {
+  Reader r(j, path);
+  PortSettings s;
+  s.name = r.string("name");
+  if (s.name.size() > 255) Reader::fail(r.at("name"), "must be at most 255 bytes long");
+  s.allow_mac_spoofing = r.boolean("allow_mac_spoofing");
+  s.allowed_addresses = r.array<net::IpPrefix>("allowed_addresses", read_prefix);
+  s.dhcp_guard = r.boolean("dhcp_guard");
+  s.router_guard = r.boolean("router_guard");
+  s.bandwidth_max_mbps = static_cast<uint32_t>(r.unsigned_number("bandwidth_max_mbps", 400000));
+  s.bandwidth_min_mbps = static_cast<uint32_t>(r.unsigned_number("bandwidth_min_mbps", 400000));
+  s.weight = static_cast<uint32_t>(r.unsigned_number("weight", 100));
+  return s;
+}
+
 Port read_port(const json& j, const std::string& path) {
   Reader r(j, path);
   Port p;
@@ -133,6 +152,7 @@ Port read_port(const json& j, const std::string& path) {
   p.vsid = r.vsid("vsid");
   p.rdid = r.uuid("rdid");
   p.mtu = static_cast<uint16_t>(r.unsigned_number("mtu", 0xffff));
+  if (j.contains("profile")) p.profile = read_port_settings(r.field("profile"), r.at("profile"));
   return p;
 }
 

@@ -78,6 +78,29 @@ std::optional<GatewayKind> parse_gateway_kind(std::string_view text) {
   return std::nullopt;
 }
 
+namespace {
+
+// A port's profile: bounded (the engine checks each source against the
+// allowed prefixes), weights and rates within what the API accepts.
+std::optional<PolicyError> settings_error(const PortSettings& s, const std::string& path) {
+  if (s.allowed_addresses.size() > kMaxAllowedAddresses) {
+    return PolicyError{path + "/allowed_addresses",
+                       fmt::format("must hold at most {} prefixes", kMaxAllowedAddresses)};
+  }
+  for (size_t i = 0; i < s.allowed_addresses.size(); ++i) {
+    if (!s.allowed_addresses[i].is_v4())
+      return PolicyError{fmt::format("{}/allowed_addresses/{}", path, i), "must be IPv4"};
+  }
+  if (s.weight < 1 || s.weight > 100) return PolicyError{path + "/weight", "must be from 1 to 100"};
+  if (s.bandwidth_min_mbps != 0 && s.bandwidth_max_mbps != 0 &&
+      s.bandwidth_min_mbps > s.bandwidth_max_mbps) {
+    return PolicyError{path + "/bandwidth_min_mbps", "must not exceed bandwidth_max_mbps"};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<PolicyError> validate(const HostPolicy& p) {
   if (p.host_id.is_nil()) return PolicyError{"/host_id", "must not be the nil UUID"};
   if (p.provider.pa.is_unspecified()) return PolicyError{"/provider/pa", "must not be 0.0.0.0"};
@@ -123,6 +146,7 @@ std::optional<PolicyError> validate(const HostPolicy& p) {
       return PolicyError{at("ports", i, "mtu"),
                          fmt::format("must be from {} to {}", kMinMtu, kMaxPortMtu)};
     }
+    if (auto e = settings_error(port.profile, at("ports", i, "profile"))) return e;
   }
 
   // One record per (VSID, CA) and per (VSID, MAC): the tables look up by both.

@@ -640,12 +640,12 @@ TEST_F(ApiTest, HealthMetricsAndOpenApiMatchTheRoutes) {
   EXPECT_EQ(documented, served);
   // 5 fixed paths (the trace among them), item and collection of 12 kinds,
   // 2 host actions.
-  EXPECT_EQ(doc.at("paths").size(), 5u + 2u * 12u + 2u);
+  EXPECT_EQ(doc.at("paths").size(), 5u + 2u * 14u + 2u);
 
   // What a form builder needs: field order, access, references.
   const json& nics = doc.at("components").at("schemas").at("vm-nics");
   EXPECT_EQ(nics.at("x-vnet-fields"), json({"vm_subnet_id", "vm_name", "mac", "ip", "host_id",
-                                            "interface", "pa", "created_at"}));
+                                            "interface", "pa", "port_profile_id", "created_at"}));
   EXPECT_EQ(nics.at("x-vnet-singular"), "VM NIC");
   EXPECT_EQ(nics.at("x-vnet-tenant-owned"), true);
   const json& props = nics.at("properties");
@@ -1350,6 +1350,217 @@ TEST_F(TraceApiTest, ThroughANatGatewayToTheExternalNetwork) {
                 "203.0.113.100 -> 198.51.100.7 (source port 40000)"),
             std::string::npos)
       << t.dump(2);
+}
+
+// --- port profiles, appliances and static records (issue 19) --------------
+
+constexpr const char* kGuestDynamicIp = "00000000-0000-4000-8000-00000000f004";
+
+TEST_F(TraceApiTest, PortProfilesAreTheAdministratorsAndTenantsReadAndChooseThem) {
+  // Built in at first start, readable by every tenant.
+  const json listed =
+      ctl.call("GET", "/api/v1/port-profiles?sort=name", nullptr, contoso.token).json();
+  std::vector<std::string> names;
+  for (const auto& p : listed.at("items")) names.push_back(p.at("name"));
+  EXPECT_EQ(names, (std::vector<std::string>{"Guest Dynamic IP", "High bandwidth", "Low bandwidth",
+                                             "Medium bandwidth"}));
+  const json dynamic = ctl.call("GET", std::string("/api/v1/port-profiles/") + kGuestDynamicIp,
+                                nullptr, fabrikam.token)
+                           .json();
+  EXPECT_EQ(dynamic.at("allowed_addresses"), json::array({"0.0.0.0/0"}));
+  EXPECT_EQ(dynamic.at("dhcp_guard"), true);
+  EXPECT_EQ(dynamic.at("router_guard"), true);
+  EXPECT_EQ(dynamic.at("weight"), 1);
+  // Only an administrator writes them.
+  const json body = {{"name", "router"}, {"allowed_addresses", {"10.99.0.0/16"}}};
+  const auto refused = ctl.call("POST", "/api/v1/port-profiles", body, contoso.token);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_NE(refused.body.find("tenants read it"), std::string::npos) << refused.body;
+  EXPECT_EQ(ctl.call("PATCH", std::string("/api/v1/port-profiles/") + kGuestDynamicIp,
+                     {{"weight", 100}}, contoso.token)
+                .status,
+            403);
+  // What it refuses, field by field.
+  for (const json& bad :
+       {json{{"name", "x"}, {"allowed_addresses", {"10.99.0.1/16"}}},
+        json{{"name", "x"}, {"allowed_addresses", {"10.99.0.0/16", "10.99.0.0/16"}}},
+        json{{"name", "x"}, {"allowed_addresses", "10.99.0.0/16"}},
+        json{{"name", "x"}, {"weight", 0}}, json{{"name", "x"}, {"weight", 101}},
+        json{{"name", "x"}, {"bandwidth_max_mbps", 0}},
+        json{{"name", "x"}, {"bandwidth_min_mbps", 200}, {"bandwidth_max_mbps", 100}}}) {
+    EXPECT_EQ(ctl.call("POST", "/api/v1/port-profiles", bad).status, 400) << bad.dump();
+  }
+  const json router = ctl.create("port-profiles", body);
+  EXPECT_EQ(router.at("dhcp_guard"), true) << "guards on by default";
+  EXPECT_EQ(router.at("allow_mac_spoofing"), false);
+  EXPECT_FALSE(router.contains("bandwidth_max_mbps"));
+  EXPECT_EQ(ctl.call("POST", "/api/v1/port-profiles", {{"name", "router"}}).status, 409);
+
+  // A tenant's NIC names one; an id that is no profile is refused.
+  const json web = nic(contoso, aaa.subnet, "web", h1, "t-web");
+  const std::string web_url = "/api/v1/vm-nics/" + web.at("id").get<std::string>();
+  EXPECT_EQ(ctl.call("PATCH", web_url,
+                     {{"port_profile_id", "00000000-0000-4000-8000-0000000000ff"}}, contoso.token)
+                .status,
+            400);
+  ASSERT_EQ(
+      ctl.call("PATCH", web_url, {{"port_profile_id", kGuestDynamicIp}}, contoso.token).status,
+      200);
+  ctl.app().engine().flush();
+  json policy =
+      ctl.call("GET", "/api/v1/hosts/" + h1.at("id").get<std::string>() + "/policy").json();
+  ASSERT_EQ(policy.at("ports").size(), 1u);
+  EXPECT_EQ(policy.at("ports")[0].at("profile").at("allowed_addresses"),
+            json::array({"0.0.0.0/0"}));
+  // The profile changes: the port follows.
+  ASSERT_EQ(ctl.call("PATCH", std::string("/api/v1/port-profiles/") + kGuestDynamicIp,
+                     {{"bandwidth_max_mbps", 250}, {"router_guard", false}})
+                .status,
+            200);
+  ctl.app().engine().flush();
+  policy = ctl.call("GET", "/api/v1/hosts/" + h1.at("id").get<std::string>() + "/policy").json();
+  EXPECT_EQ(policy.at("ports")[0].at("profile").at("bandwidth_max_mbps"), 250);
+  EXPECT_EQ(policy.at("ports")[0].at("profile").at("router_guard"), false);
+  // In use: not deleted, and the answer names the NIC.
+  const auto in_use = ctl.call("DELETE", std::string("/api/v1/port-profiles/") + kGuestDynamicIp);
+  EXPECT_EQ(in_use.status, 409);
+  EXPECT_NE(in_use.body.find(web.at("id").get<std::string>()), std::string::npos) << in_use.body;
+  // Without one again: the strict defaults.
+  ASSERT_EQ(ctl.call("PATCH", web_url, {{"port_profile_id", nullptr}}, contoso.token).status, 200);
+  ctl.app().engine().flush();
+  policy = ctl.call("GET", "/api/v1/hosts/" + h1.at("id").get<std::string>() + "/policy").json();
+  EXPECT_EQ(policy.at("ports")[0].at("profile").at("allowed_addresses"), json::array());
+  EXPECT_EQ(policy.at("ports")[0].at("profile").at("router_guard"), true);
+}
+
+TEST_F(TraceApiTest, ARouteThroughAnApplianceNeedsItsProfileToAllowWhatItForwards) {
+  const json web = nic(contoso, aaa.subnet, "web", h1, "t-web");  // 10.10.1.100
+  const json fw = nic(contoso, second, "fw", h2, "t-fw");         // 172.16.0.10
+  const std::string fw_url = "/api/v1/vm-nics/" + fw.at("id").get<std::string>();
+  const json route = {{"vm_network_id", aaa.vm_network.at("id")},
+                      {"prefix", "10.99.0.0/16"},
+                      {"next_hop", "172.16.0.10"}};
+  // Without a profile the appliance may send only from its own CA.
+  auto r = ctl.call("POST", "/api/v1/routes", route, contoso.token);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("/next_hop"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("has no port profile"), std::string::npos) << r.body;
+  // A profile that allows less than the route carries is refused too.
+  const json narrow =
+      ctl.create("port-profiles", {{"name", "narrow"}, {"allowed_addresses", {"10.99.1.0/24"}}});
+  ASSERT_EQ(ctl.call("PATCH", fw_url, {{"port_profile_id", narrow.at("id")}}, contoso.token).status,
+            200);
+  EXPECT_EQ(ctl.call("POST", "/api/v1/routes", route, contoso.token).status, 400);
+  const json wide =
+      ctl.create("port-profiles", {{"name", "firewall"}, {"allowed_addresses", {"10.96.0.0/12"}}});
+  ASSERT_EQ(ctl.call("PATCH", fw_url, {{"port_profile_id", wide.at("id")}}, contoso.token).status,
+            200);
+  const json created = ctl.create("routes", route, contoso.token);
+  // The appliance keeps a profile that allows it: taking it away, or
+  // narrowing the profile, is refused naming the route.
+  r = ctl.call("PATCH", fw_url, {{"port_profile_id", narrow.at("id")}}, contoso.token);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find(created.at("id").get<std::string>()), std::string::npos) << r.body;
+  EXPECT_EQ(ctl.call("PATCH", fw_url, {{"port_profile_id", nullptr}}, contoso.token).status, 409);
+  r = ctl.call("PATCH", "/api/v1/port-profiles/" + wide.at("id").get<std::string>(),
+               {{"allowed_addresses", {"10.97.0.0/16"}}});
+  EXPECT_EQ(r.status, 409) << r.body;
+  // A next hop that is no NIC yet is taken; the NIC that takes that CA
+  // later must come with a profile that allows the route.
+  ctl.create("routes",
+             {{"vm_network_id", aaa.vm_network.at("id")},
+              {"prefix", "10.98.0.0/16"},
+              {"next_hop", "172.16.0.99"}},
+             contoso.token);
+  r = ctl.call("POST", "/api/v1/vm-nics",
+               {{"vm_subnet_id", second.at("id")}, {"vm_name", "late"}, {"ip", "172.16.0.99"}});
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(ctl.call("POST", "/api/v1/vm-nics",
+                     {{"vm_subnet_id", second.at("id")},
+                      {"vm_name", "late"},
+                      {"ip", "172.16.0.99"},
+                      {"port_profile_id", wide.at("id")}})
+                .status,
+            201);
+  // The trace shows the route to the appliance, and the appliance's
+  // forwarded packet (from web's address) allowed by its profile.
+  json t = trace(web, "10.99.4.4", "&protocol=tcp&port=443", contoso.token);
+  EXPECT_EQ(t.at("verdict"), "delivered") << t.dump(2);
+  EXPECT_EQ(t.at("to_nic_id"), fw.at("id"));
+  t = trace(fw, "10.10.1.100", "&src=10.99.4.4", contoso.token);
+  EXPECT_EQ(t.at("verdict"), "delivered") << t.dump(2);
+  EXPECT_NE(t.at("hops")[0].at("detail").get<std::string>().find("port profile \"firewall\""),
+            std::string::npos)
+      << t.dump(2);
+  t = trace(fw, "10.10.1.100", "&src=10.200.0.1", contoso.token);
+  EXPECT_EQ(t.at("reason"), "spoofed_ip") << t.dump(2);
+}
+
+TEST_F(TraceApiTest, AStaticRecordReachesEveryHostOfItsVsidsNetworkOnly) {
+  nic(contoso, aaa.subnet, "web", h1, "t-web");  // 10.10.1.100
+  nic(fabrikam, bbb.subnet, "other", h2, "t-other");
+  const int vsid = aaa.subnet.at("vsid");
+  const json record = {
+      {"vsid", vsid}, {"ca", "10.10.2.1"}, {"mac", "02:00:5E:00:02:01"}, {"pa", "192.168.1.50"}};
+  EXPECT_EQ(ctl.call("POST", "/api/v1/static-records", record, contoso.token).status, 403);
+  for (const auto& [field, value] :
+       std::vector<std::pair<std::string, json>>{{"vsid", 16777000},
+                                                 {"ca", "10.11.0.1"},
+                                                 {"ca", "10.10.255.255"},
+                                                 {"mac", "01:00:5E:00:00:01"},
+                                                 {"pa", "0.0.0.0"}}) {
+    json bad = record;
+    bad[field] = value;
+    EXPECT_EQ(ctl.call("POST", "/api/v1/static-records", bad).status, 400) << bad.dump();
+  }
+  json taken = record;
+  taken["ca"] = "10.10.1.100";  // web's
+  EXPECT_EQ(ctl.call("POST", "/api/v1/static-records", taken).status, 409);
+  const json created = ctl.create("static-records", record);
+  EXPECT_EQ(created.at("vm_subnet_id"), aaa.subnet.at("id"));
+  EXPECT_EQ(ctl.call("POST", "/api/v1/static-records", record).status, 409) << "its CA is taken";
+  // No NIC gets its CA.
+  EXPECT_EQ(ctl.call("POST", "/api/v1/vm-nics",
+                     {{"vm_subnet_id", aaa.subnet.at("id")}, {"vm_name", "x"}, {"ip", "10.10.2.1"}})
+                .status,
+            409);
+  ctl.app().engine().flush();
+  auto records_of = [&](const json& h) {
+    return ctl.call("GET", "/api/v1/hosts/" + h.at("id").get<std::string>() + "/policy")
+        .json()
+        .at("lookup_records");
+  };
+  const json expected = {{"vsid", vsid},
+                         {"ca", "10.10.2.1"},
+                         {"mac", "02:00:5E:00:02:01"},
+                         {"pa", "192.168.1.50"},
+                         {"rule", "encap"}};
+  const json on_h1 = records_of(h1);
+  EXPECT_NE(std::find(on_h1.begin(), on_h1.end(), expected), on_h1.end()) << on_h1.dump();
+  for (const auto& r : records_of(h2))
+    EXPECT_NE(r.at("ca"), "10.10.2.1") << "BBB's host got AAA's record";
+  const json t =
+      trace(nic(contoso, aaa.subnet, "web2", h1, "t-web2"), "10.10.2.1", "", contoso.token);
+  EXPECT_EQ(t.at("verdict"), "forwarded") << t.dump(2);
+  EXPECT_EQ(t.at("reason"), "encapsulated");
+  EXPECT_NE(t.dump().find("leaves for PA 192.168.1.50, which is no host of the controller"),
+            std::string::npos)
+      << t.dump(2);
+  // Its subnet stays while it is there; deleted, it leaves the policies.
+  const auto subnet_delete =
+      ctl.call("DELETE", "/api/v1/vm-subnets/" + aaa.subnet.at("id").get<std::string>());
+  EXPECT_EQ(subnet_delete.status, 409);
+  EXPECT_NE(subnet_delete.body.find("static-records"), std::string::npos) << subnet_delete.body;
+  ASSERT_EQ(
+      ctl.call("DELETE", "/api/v1/static-records/" + created.at("id").get<std::string>()).status,
+      204);
+  ctl.app().engine().flush();
+  for (const auto& r : records_of(h1)) EXPECT_NE(r.at("ca"), "10.10.2.1");
+  EXPECT_EQ(ctl.call("POST", "/api/v1/vm-nics",
+                     {{"vm_subnet_id", aaa.subnet.at("id")}, {"vm_name", "x"}, {"ip", "10.10.2.1"}})
+                .status,
+            201)
+      << "its CA is free again";
 }
 
 }  // namespace

@@ -73,7 +73,12 @@ class AuthzMatrix : public ::testing::Test {
                       {"external_pool_id", external["id"]},
                       {"host_id", host["id"]}});
     make("routes",
-         {{"vm_network_id", net["id"]}, {"prefix", "172.16.0.0/16"}, {"next_hop", "10.0.0.10"}});
+         {{"vm_network_id", net["id"]}, {"prefix", "172.16.0.0/16"}, {"next_hop", "10.0.0.254"}});
+    make("port-profiles", {{"name", "appliance"}, {"allowed_addresses", {"172.16.0.0/16"}}});
+    make("static-records", {{"vsid", subnet["vsid"]},
+                            {"ca", "10.0.0.200"},
+                            {"mac", "02:00:00:00:02:00"},
+                            {"pa", "192.168.1.99"}});
   }
 
   std::string url(const model::Kind& kind) { return "/api/v1/" + kind.collection; }
@@ -108,39 +113,41 @@ TEST_F(AuthzMatrix, EveryCollectionVerbAndPrincipal) {
     const json same = fields_of(kind, o);
     const std::map<std::string, std::string> wrong_etag = {{"If-Match", "\"not-it\""}};
     // Tenants reach their own objects of tenant collections; the admin
-    // reaches everything; an admin collection is 403 to every tenant; an
-    // object of another tenant is 404 (ids leak nothing).
+    // reaches everything; an admin collection is 403 to every tenant, but
+    // for reading one that tenants read (port profiles); an object of
+    // another tenant is 404 (ids leak nothing).
     const bool tenant_ok = !kind.admin_only;
+    const bool tenant_reads = tenant_ok || kind.tenants_read;
     struct Principal {
       std::string name, token;
       bool authenticated, sees_object, may_use;
     };
     const std::vector<Principal> who = {
         {"admin", admin, true, true, true},
-        {"owning tenant", owner_token, true, tenant_ok, tenant_ok},
-        {"other tenant", other_token, true, false, tenant_ok},
+        {"owning tenant", owner_token, true, tenant_reads, tenant_ok},
+        {"other tenant", other_token, true, kind.tenants_read, tenant_ok},
         {"no token", "", false, false, false},
         {"revoked token", revoked_token, false, false, false},
     };
     for (const auto& p : who) {
       SCOPED_TRACE(p.name);
-      auto expect = [&](int allowed) {
+      auto expect = [&](int allowed, bool read = false) {
         if (!p.authenticated) return 401;
-        if (kind.admin_only && p.name != "admin") return 403;
+        if (kind.admin_only && p.name != "admin" && !(read && kind.tenants_read)) return 403;
         return allowed;
       };
-      auto expect_item = [&](int allowed) {
-        const int e = expect(allowed);
+      auto expect_item = [&](int allowed, bool read = false) {
+        const int e = expect(allowed, read);
         return e == allowed && !p.sees_object ? 404 : e;
       };
-      EXPECT_EQ(status("GET", url(kind), nullptr, p.token), expect(200));
+      EXPECT_EQ(status("GET", url(kind), nullptr, p.token), expect(200, true));
       EXPECT_EQ(status("POST", url(kind), json::object(), p.token), expect(400));
-      EXPECT_EQ(status("GET", item, nullptr, p.token), expect_item(200));
+      EXPECT_EQ(status("GET", item, nullptr, p.token), expect_item(200, true));
       EXPECT_EQ(status("PATCH", item, json::object(), p.token), expect_item(200));
       EXPECT_EQ(status("PUT", item, same, p.token), expect_item(200));
       EXPECT_EQ(status("DELETE", item, nullptr, p.token, wrong_etag), expect_item(412));
       // A list shows the object to those who see it, and only to them.
-      if (expect(200) == 200) {
+      if (expect(200, true) == 200) {
         const auto list = http(ctl.port(), "GET", url(kind) + "?limit=1000", "", p.token).json();
         bool listed = false;
         for (const auto& x : list["items"]) listed = listed || x["id"] == o["id"];

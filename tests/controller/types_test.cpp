@@ -41,6 +41,8 @@ json sample(const Field& f, bool second = false) {
                            {"internal_port", 5353}}});
     case FieldType::kUuidList:
       return json{"00000000-0000-4000-8000-00000000000" + std::string(second ? "4" : "3")};
+    case FieldType::kIpv4PrefixList:
+      return second ? json{"0.0.0.0/0"} : json{"10.1.0.0/24", "192.168.50.0/24"};
   }
   return nullptr;
 }

@@ -21,6 +21,7 @@ const char* const kBlue5 = "vnet-blue5";
 const char* const kRed5 = "vnet-red5";
 const char* const kBlue15 = "vnet-blue15";
 const char* const kGreen5 = "vnet-green5";
+const char* const kAppliance = "vnet-fw9";  // Blue 10.0.0.33, a port profile for appliances
 const std::string kUp(kUplink);
 const std::string kDropped;
 
@@ -35,6 +36,8 @@ net::MacAddress green7() { return mac("00:1D:D8:B7:1C:37"); }
 net::MacAddress cyan5() { return mac("00:1D:D8:B7:1C:45"); }
 net::MacAddress cyan7() { return mac("00:1D:D8:B7:1C:47"); }
 net::MacAddress teal5() { return mac("00:1D:D8:B7:1C:55"); }
+net::MacAddress fw9() { return mac("00:1D:D8:B7:1C:09"); }
+net::MacAddress nested() { return mac("02:00:00:00:99:01"); }  // a VM inside the appliance
 net::Ipv4Address host3() { return ipv4("192.168.3.30"); }
 net::MacAddress router() { return mac(kRouterMac); }
 net::Ipv4Address host1() { return ipv4(kHost1Pa); }
@@ -177,6 +180,25 @@ policy::HostPolicy pipeline_policy() {
   }
   p.lookup_records.push_back(
       {vsid(kCyanVsid), ipv4(kCa7), cyan7(), host3(), policy::LookupRule::kEncap});
+  // A Blue appliance (a router or firewall VM) whose profile lets it send
+  // from 10.99.0.0/16 and from any MAC, with both guards off.
+  p.ports.push_back({.nic_id = uuid(0x165),
+                     .interface = kAppliance,
+                     .mac = fw9(),
+                     .ca = ipv4("10.0.0.33"),
+                     .prefix_len = 24,
+                     .gateway = ipv4("10.0.0.1"),
+                     .dns = {},
+                     .vsid = vsid(kBlueVsid),
+                     .rdid = blue_rdid,
+                     .mtu = 1458,
+                     .profile = {.name = "appliance",
+                                 .allow_mac_spoofing = true,
+                                 .allowed_addresses = {prefix("10.99.0.0/16")},
+                                 .dhcp_guard = false,
+                                 .router_guard = false}});
+  p.lookup_records.push_back(
+      {vsid(kBlueVsid), ipv4("10.0.0.33"), fw9(), host1(), policy::LookupRule::kEncap});
   return p;
 }
 
@@ -257,6 +279,87 @@ std::vector<Fixture> pipeline_fixtures() {
                Reason::kSpoofedIp,
                kDropped,
                {}});
+  // Port profiles (issue 19): what a profile allows, and the guards of a
+  // port without one.
+  const Bytes dhcp_offer = PacketBuilder()
+                               .eth(blue5(), blue7())
+                               .ipv4(ipv4(kCa5), ipv4(kCa7))
+                               .udp(packet::kDhcpServerPort, packet::kDhcpClientPort)
+                               .payload("offer")
+                               .build();
+  auto icmp_from = [](net::MacAddress from, std::string_view src, uint8_t type) {
+    return PacketBuilder()
+        .eth(from, blue7())
+        .ipv4(ipv4(src), ipv4(kCa7))
+        .icmp(type, 0, 0x0a000001)
+        .payload("router")
+        .build();
+  };
+  auto encapsulated = [&](const Bytes& inner) {
+    return PacketBuilder().nvgre(tunnel_to_host2(kBlueVsid)).payload(inner).build();
+  };
+  f.push_back({"No profile: a source in another port's allowed prefix is still spoofed",
+               kBlue5,
+               udp_frame(blue5(), blue7(), "10.99.1.1", kCa7),
+               Reason::kSpoofedIp,
+               kDropped,
+               {}});
+  f.push_back({"Appliance: a source in its allowed_addresses goes out", kAppliance,
+               udp_frame(fw9(), blue7(), "10.99.1.1", kCa7), Reason::kEncapsulated, kUp,
+               encapsulated(udp_frame(fw9(), blue7(), "10.99.1.1", kCa7))});
+  f.push_back({"Appliance: a source outside its allowed_addresses is spoofed",
+               kAppliance,
+               udp_frame(fw9(), blue7(), "10.98.0.1", kCa7),
+               Reason::kSpoofedIp,
+               kDropped,
+               {}});
+  f.push_back({"Appliance: its own CA still goes out", kAppliance,
+               udp_frame(fw9(), blue7(), "10.0.0.33", kCa7), Reason::kEncapsulated, kUp,
+               encapsulated(udp_frame(fw9(), blue7(), "10.0.0.33", kCa7))});
+  f.push_back({"Appliance with MAC spoofing: another source MAC goes out", kAppliance,
+               udp_frame(nested(), blue7(), "10.99.1.1", kCa7), Reason::kEncapsulated, kUp,
+               encapsulated(udp_frame(nested(), blue7(), "10.99.1.1", kCa7))});
+  f.push_back({"Appliance with MAC spoofing: a multicast source MAC never",
+               kAppliance,
+               udp_frame(mac("01:00:5E:00:00:01"), blue7(), "10.99.1.1", kCa7),
+               Reason::kSpoofedMac,
+               kDropped,
+               {}});
+  f.push_back({"Appliance: ARP from an allowed address is answered", kAppliance,
+               arp_request(fw9(), "10.99.1.1", kCa7), Reason::kArpReply, kAppliance,
+               arp_reply(blue7(), kCa7, fw9(), "10.99.1.1")});
+  f.push_back({"DHCP guard (no profile): a DHCP server message from a VM",
+               kBlue5,
+               dhcp_offer,
+               Reason::kDhcpGuard,
+               kDropped,
+               {}});
+  {
+    Bytes from_appliance = dhcp_offer;
+    from_appliance = PacketBuilder()
+                         .eth(fw9(), blue7())
+                         .ipv4(ipv4("10.0.0.33"), ipv4(kCa7))
+                         .udp(packet::kDhcpServerPort, packet::kDhcpClientPort)
+                         .payload("offer")
+                         .build();
+    f.push_back({"DHCP guard off (appliance): its DHCP server message goes out", kAppliance,
+                 from_appliance, Reason::kEncapsulated, kUp, encapsulated(from_appliance)});
+  }
+  f.push_back({"Router guard (no profile): an ICMP redirect from a VM",
+               kBlue5,
+               icmp_from(blue5(), kCa5, 5),
+               Reason::kRouterGuard,
+               kDropped,
+               {}});
+  f.push_back({"Router guard (no profile): an ICMP router advertisement from a VM",
+               kBlue5,
+               icmp_from(blue5(), kCa5, 9),
+               Reason::kRouterGuard,
+               kDropped,
+               {}});
+  f.push_back({"Router guard off (appliance): its ICMP redirect goes out", kAppliance,
+               icmp_from(fw9(), "10.0.0.33", 5), Reason::kEncapsulated, kUp,
+               encapsulated(icmp_from(fw9(), "10.0.0.33", 5))});
   // Routing inside one routing domain.
   f.push_back({"Blue 5001 to Blue 5002 on this host: routed, TTL - 1, router MAC", kBlue5,
                udp_frame(blue5(), router(), kCa5, "10.0.1.5"), Reason::kRoutedLocal, kBlue15,

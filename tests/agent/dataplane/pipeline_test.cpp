@@ -23,6 +23,7 @@ namespace {
 using testing::Bytes;
 using testing::ipv4;
 using testing::mac;
+using testing::PacketBuilder;
 namespace fx = testing::dataplane;
 
 constexpr uint32_t kHeadroom = 256;  // what AF_XDP leaves in front of a frame
@@ -275,6 +276,64 @@ TEST_F(DhcpTest, MtuIsTheSmallerOfThePolicysAndTheUplinksLess42) {
   const Outcome r = run("vnet-blue5", big);
   ASSERT_EQ(r.verdict.reason, Reason::kIcmpFragNeeded);
   EXPECT_EQ(packet::load_be16(r.frame.data() + 14 + 20 + 6), 1358);
+}
+
+// A port profile's bandwidth_max_mbps (issue 19): a token bucket per port,
+// refilled by the time the pipeline is given. A VM offering 1 Gbit/s into a
+// 100 Mbit/s limit for one simulated second gets 100 Mbit through, plus
+// the bucket's 4 ms burst, and nothing more; its neighbour without a limit
+// gets all it sends.
+TEST_F(PipelineTest, ABandwidthLimitPassesItsRateAndDropsTheRest) {
+  policy::HostPolicy p = fx::pipeline_policy();
+  p.ports[0].profile.bandwidth_max_mbps = 100;  // Blue 5
+  build(p);
+  const uint16_t limited = tables_->port_by_interface("vnet-blue5");
+  const uint16_t free = tables_->port_by_interface("vnet-red5");
+  std::vector<PortMeter> meters(tables_->ports.size());
+  Context ctx{nullptr, 0, meters};
+  const Bytes blue = PacketBuilder()
+                         .eth(tables_->ports[limited].mac, mac(testing::seed::kBlue7Mac))
+                         .ipv4(ipv4(testing::seed::kCa5), ipv4(testing::seed::kCa7))
+                         .udp(40000, 7)
+                         .payload(Bytes(1250 - 42, 0))
+                         .build();  // 1250 bytes: 10,000 bits
+  const Bytes red = PacketBuilder()
+                        .eth(tables_->ports[free].mac, mac(testing::seed::kRed7Mac))
+                        .ipv4(ipv4(testing::seed::kCa5), ipv4(testing::seed::kCa7))
+                        .udp(40000, 7)
+                        .payload(Bytes(1250 - 42, 0))
+                        .build();
+  ASSERT_EQ(blue.size(), 1250u);
+  size_t passed = 0, limited_drops = 0, red_passed = 0;
+  const uint64_t start = 5'000'000'000;     // any clock: only differences count
+  for (uint64_t k = 0; k < 100'000; ++k) {  // one every 10 us: 1 Gbit/s for 1 s
+    ctx.now = start + k * 10'000;
+    for (const auto& [port, bytes] : {std::pair{limited, &blue}, std::pair{free, &red}}) {
+      buffer_.assign(4096, 0);
+      std::memcpy(buffer_.data() + kHeadroom, bytes->data(), bytes->size());
+      Frame frame{buffer_, kHeadroom, static_cast<uint32_t>(bytes->size())};
+      const Verdict v = from_port(*tables_, ctx, port, frame);
+      if (port == free) {
+        red_passed += v.dropped() ? 0 : 1;
+      } else if (v.reason == Reason::kBandwidthLimited) {
+        ++limited_drops;
+      } else {
+        ASSERT_EQ(v.reason, Reason::kEncapsulated);
+        ++passed;
+      }
+    }
+  }
+  // 100 Mbit/s x 0.99999 s + the 4 ms burst (400,000 bits), in frames of
+  // 10,000 bits: 10,039 or 10,040.
+  EXPECT_GE(passed, 10'039u);
+  EXPECT_LE(passed, 10'040u);
+  EXPECT_EQ(passed + limited_drops, 100'000u);
+  EXPECT_EQ(red_passed, 100'000u);
+  // Without meters (the trace, a single packet) nothing is limited.
+  buffer_.assign(4096, 0);
+  std::memcpy(buffer_.data() + kHeadroom, blue.data(), blue.size());
+  Frame frame{buffer_, kHeadroom, static_cast<uint32_t>(blue.size())};
+  EXPECT_EQ(from_port(*tables_, limited, frame).reason, Reason::kEncapsulated);
 }
 
 TEST(ReasonTest, NamesAreUniqueSnakeCase) {

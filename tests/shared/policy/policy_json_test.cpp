@@ -34,10 +34,20 @@ TEST(HostPolicyJson, FieldsAreTheDesignContract) {
   EXPECT_EQ(j.at("provider").at("flow_entropy"), false);
   const json& port = j.at("ports")[0];
   for (const char* key : {"nic_id", "interface", "mac", "ca", "prefix_len", "gateway", "dns",
-                          "vsid", "rdid", "mtu"}) {
+                          "vsid", "rdid", "mtu", "profile"}) {
     EXPECT_TRUE(port.contains(key)) << key;
   }
-  EXPECT_EQ(port.size(), 10u);
+  // DESIGN.md's ten, and the port profile's settings (issue 19,
+  // docs/southbound.md): a NIC without a profile has the strict defaults.
+  EXPECT_EQ(port.size(), 11u);
+  EXPECT_EQ(port.at("profile"), (json{{"name", ""},
+                                      {"allow_mac_spoofing", false},
+                                      {"allowed_addresses", json::array()},
+                                      {"dhcp_guard", true},
+                                      {"router_guard", true},
+                                      {"bandwidth_max_mbps", 0},
+                                      {"bandwidth_min_mbps", 0},
+                                      {"weight", 1}}));
   EXPECT_EQ(port.at("vsid"), 5001);
   EXPECT_EQ(port.at("mac"), "00:1D:D8:B7:1C:05");
   EXPECT_EQ(port.at("dns"), json::array({"10.0.0.2"}));
