@@ -82,14 +82,15 @@ std::string table_of(const std::string& what, const json& j) {
     for (const auto& p : j) {
       std::string dns;
       for (const auto& d : p["dns"]) dns += (dns.empty() ? "" : ",") + text(d);
+      const std::string profile = p.contains("profile") ? p["profile"].value("name", "") : "";
       rows.push_back({text(p["interface"]), text(p["nic_id"]), text(p["mac"]),
                       fmt::format("{}/{}", text(p["ca"]), text(p["prefix_len"])),
-                      text(p["gateway"]), dns.empty() ? "-" : dns, text(p["vsid"]),
-                      text(p["mtu"])});
+                      text(p["gateway"]), dns.empty() ? "-" : dns, text(p["vsid"]), text(p["mtu"]),
+                      profile.empty() ? "-" : profile});
     }
-    return format_table(
-        {"Interface", "NIC", "MACAddress", "CustomerAddress", "Gateway", "DNS", "VSID", "MTU"},
-        rows);
+    return format_table({"Interface", "NIC", "MACAddress", "CustomerAddress", "Gateway", "DNS",
+                         "VSID", "MTU", "PortProfile"},
+                        rows);
   }
   if (what == "counters") {
     // {port: {reason: n}} from the engine; empty without one.

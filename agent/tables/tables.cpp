@@ -70,9 +70,14 @@ std::shared_ptr<const Tables> Tables::build(const policy::HostPolicy& policy,
     t->domain_of_vsid_.insert(route.vsid.value(), d);
   }
   for (RoutingDomain& d : t->domains) {
+    // Longest prefix, then lowest metric, then on-link before a next hop:
+    // a subnet's own route (metric 0) is never taken over by a tenant's
+    // route of the same prefix, whatever order the policy lists them in.
     std::stable_sort(d.routes.begin(), d.routes.end(),
                      [](const RouteEntry& a, const RouteEntry& b) {
-                       return a.length != b.length ? a.length > b.length : a.metric < b.metric;
+                       if (a.length != b.length) return a.length > b.length;
+                       if (a.metric != b.metric) return a.metric < b.metric;
+                       return a.next_hop.is_unspecified() && !b.next_hop.is_unspecified();
                      });
   }
 

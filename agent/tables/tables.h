@@ -90,7 +90,7 @@ struct RouteEntry {
   uint32_t metric = 0;
 };
 
-// One RDID's customer routes, longest prefix first, then lowest metric: the
+// One RDID's customer routes, longest prefix first, then lowest metric, then on-link: the
 // first that contains the destination wins; what matches none goes to the
 // domain's gateway, when it has one.
 struct RoutingDomain {

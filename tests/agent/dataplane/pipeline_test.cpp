@@ -281,7 +281,7 @@ TEST_F(DhcpTest, MtuIsTheSmallerOfThePolicysAndTheUplinksLess42) {
 // A port profile's bandwidth_max_mbps (issue 19): a token bucket per port,
 // refilled by the time the pipeline is given. A VM offering 1 Gbit/s into a
 // 100 Mbit/s limit for one simulated second gets 100 Mbit through, plus
-// the bucket's 4 ms burst, and nothing more; its neighbour without a limit
+// the bucket's 20 ms burst, and nothing more; its neighbour without a limit
 // gets all it sends.
 TEST_F(PipelineTest, ABandwidthLimitPassesItsRateAndDropsTheRest) {
   policy::HostPolicy p = fx::pipeline_policy();
@@ -323,10 +323,10 @@ TEST_F(PipelineTest, ABandwidthLimitPassesItsRateAndDropsTheRest) {
       }
     }
   }
-  // 100 Mbit/s x 0.99999 s + the 4 ms burst (400,000 bits), in frames of
-  // 10,000 bits: 10,039 or 10,040.
-  EXPECT_GE(passed, 10'039u);
-  EXPECT_LE(passed, 10'040u);
+  // 100 Mbit/s x 0.99999 s + the 20 ms burst (2,000,000 bits), in frames
+  // of 10,000 bits: 10,199 or 10,200.
+  EXPECT_GE(passed, 10'199u);
+  EXPECT_LE(passed, 10'200u);
   EXPECT_EQ(passed + limited_drops, 100'000u);
   EXPECT_EQ(red_passed, 100'000u);
   // Without meters (the trace, a single packet) nothing is limited.

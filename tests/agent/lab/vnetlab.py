@@ -326,6 +326,20 @@ class Lab:
         self.vms[name] = vm
         return vm
 
+    def add_interface(self, vm, name, interface, mac, address, mtu=None):
+        """A second interface `name` of `vm` (a VM with two NICs, such as a
+        router), whose peer `interface` is in the VM's host."""
+        sh("ip", "link", "add", name, "netns", vm.ns.name, "address", mac, "type", "veth", "peer",
+           "name", interface, "netns", vm.host.ns.name)
+        if mtu:
+            vm.ns.run("ip", "link", "set", name, "mtu", str(mtu))
+            vm.host.ns.run("ip", "link", "set", interface, "mtu", str(mtu))
+        vm.ns.run("ethtool", "-K", name, "tx", "off")
+        vm.ns.run("sysctl", "-qw", f"net.ipv6.conf.{name}.disable_ipv6=1")
+        vm.ns.run("ip", "addr", "add", address, "dev", name)
+        vm.ns.run("ip", "link", "set", name, "up")
+        vm.host.ns.run("ip", "link", "set", interface, "up")
+
     def add_internet(self, address="203.0.113.1/24"):
         """The external network of gateway hosts (DESIGN.md section 5,
         scenarios 7 and 8): a namespace whose bridge holds `address` (the
