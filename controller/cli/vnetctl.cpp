@@ -65,6 +65,10 @@ const std::map<std::string, std::vector<std::string>>& list_columns() {
         "age"}},
       {"gateways", {"name", "kind", "vm_network_id", "host_id", "external_ip", "age"}},
       {"routes", {"vm_network_id", "prefix", "next_hop", "metric", "age"}},
+      {"port-profiles",
+       {"name", "allowed_addresses", "allow_mac_spoofing", "dhcp_guard", "router_guard",
+        "bandwidth_max_mbps", "weight", "age"}},
+      {"static-records", {"vsid", "ca", "mac", "pa", "age"}},
   };
   return columns;
 }
@@ -501,7 +505,9 @@ std::string ref_of(const model::Kind& kind, const std::string& column) {
 // columns otherwise; the id first with -o wide.
 std::vector<std::string> table_columns(const model::Kind& kind, const std::string& chosen,
                                        bool wide) {
-  std::vector<std::string> columns = list_columns().at(kind.collection);
+  const auto listed = list_columns().find(kind.collection);
+  std::vector<std::string> columns =
+      listed != list_columns().end() ? listed->second : std::vector<std::string>{"id", "age"};
   if (!chosen.empty()) {
     columns.clear();
     std::vector<std::string> known = {"id",

@@ -123,6 +123,24 @@ class VnetctlTest(unittest.TestCase):
         self.assertEqual(pool["dns"], ["10.1.0.2", "10.1.0.3"])
         nic = self.json_of("vm-nic", "create", "--vm-subnet", "front", "--vm-name", "app-1", token=t)
         self.assertEqual(nic["ip"], "10.1.0.10")
+        # Port profiles (issue 19): the administrator's, read and named by
+        # the tenant; static records, the administrator's.
+        profile = self.json_of("port-profile", "create", "--name", "appliance",
+                               "--allowed-addresses", "10.9.0.0/16,10.8.0.0/16",
+                               "--dhcp-guard", "false", "--bandwidth-max-mbps", "500")
+        self.assertEqual(profile["allowed_addresses"], ["10.9.0.0/16", "10.8.0.0/16"])
+        self.assertEqual((profile["dhcp_guard"], profile["router_guard"]), (False, True))
+        names = [p["name"] for p in self.json_of("port-profile", "list", token=t)]
+        self.assertIn("Guest Dynamic IP", names)
+        self.assertIn("appliance", names)
+        self.run_cli("port-profile", "create", "--name", "mine", token=t, expect=1)
+        nic = self.json_of("vm-nic", "update", nic["id"], "--port-profile-id", "appliance", token=t)
+        self.assertEqual(nic["port_profile_id"], profile["id"])
+        record = self.json_of("static-record", "create", "--vsid", str(subnet["vsid"]),
+                              "--ca", "10.1.0.200", "--mac", "02:00:00:00:20:00",
+                              "--pa", "192.168.10.99")
+        self.assertEqual(record["vm_subnet_id"], subnet["id"])
+        self.run_cli("static-record", "delete", record["id"])
         gateway = self.json_of("gateway", "create", "--name", "internet", "--vm-network", "Green",
                                "--kind", "nat", "--external-pool-id", ext_pool["id"],
                                "--nat-rules", "tcp:8080=10.1.0.10:80,udp:53=10.1.0.10:53", token=t)
