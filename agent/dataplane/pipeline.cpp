@@ -517,6 +517,18 @@ Verdict detail::encapsulate_to(const Tables& t, uint32_t tunnel_index, net::Vsid
   return send(kUplink, reason);
 }
 
+std::vector<PortMeter> carry_meters(const Tables* from, std::span<const PortMeter> old,
+                                    const Tables& to) {
+  std::vector<PortMeter> out(to.ports.size());
+  if (from == nullptr) return out;
+  for (size_t i = 0; i < from->ports.size() && i < old.size(); ++i) {
+    const PortEntry& port = from->ports[i];
+    const uint16_t now_at = to.port_by_mac(port.mac_key);
+    if (now_at != kNoPort && to.ports[now_at].nic_id == port.nic_id) out[now_at] = old[i];
+  }
+  return out;
+}
+
 uint8_t flow_id_of(std::span<const uint8_t> ip) {
   if (ip.size() < packet::kIpv4MinHeaderLen) return 0;
   uint64_t h = packet::load_be32(ip.data() + 12);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "agent/dataplane/nat.h"
 #include "agent/dataplane/reason.h"
@@ -48,7 +49,7 @@ struct Verdict {
 // unit and the refill is an integer product. It starts full.
 struct PortMeter {
   uint64_t credit = 0;  // millibits
-  uint64_t last = 0;    // `now` of the last refill; 0: never
+  uint64_t last = 0;    // `now` of the last refill
   bool started = false;
 
   // The burst a port may send at once: 20 ms at its rate, and at least two
@@ -79,6 +80,13 @@ struct PortMeter {
     return true;
   }
 };
+
+// The buckets of the ports of `from` (one per port, `old`) for the ports of
+// `to`: a port that is in both (the same NIC and MAC) keeps its bucket, a
+// new one starts full. So a policy change elsewhere on the host (they come
+// often) never refills a limited port's bucket.
+std::vector<PortMeter> carry_meters(const Tables* from, std::span<const PortMeter> old,
+                                    const Tables& to);
 
 // What the pipeline may read and write besides the tables: the engine
 // thread's NAT table, its ports' token buckets, and the time (nanoseconds

@@ -132,9 +132,9 @@ struct Engine::Worker {
   uint64_t last_expire = 0;
   // The token buckets of the ports' bandwidth limits, by port index of
   // `metered` (the tables they were made for): only the thread polling a
-  // port meters it. New tables start them afresh (full).
+  // port meters it. New tables carry each port's bucket over.
   std::vector<dataplane::PortMeter> meters;
-  const dataplane::Tables* metered = nullptr;
+  std::shared_ptr<const dataplane::Tables> metered;
   std::thread thread;
 
   explicit Worker(FrameDepot& depot) : frames(depot) { scratch.reserve(kMaxFill); }
@@ -595,9 +595,9 @@ void Engine::run(Worker& w) {
       w.taken.store(w.plan->generation, std::memory_order_release);
     }
     const Plan& plan = *w.plan;
-    if (w.metered != plan.tables.get()) {
-      w.metered = plan.tables.get();
-      w.meters.assign(w.metered != nullptr ? w.metered->ports.size() : 0, {});
+    if (w.metered != plan.tables && plan.tables != nullptr) {
+      w.meters = dataplane::carry_meters(w.metered.get(), w.meters, *plan.tables);
+      w.metered = plan.tables;
     }
     const std::vector<Socket*>& mine = plan.polled[w.index];
 

@@ -527,6 +527,37 @@ void assign_rewrite_pa(Database& db, AllocationHints& hints, const Id& id, VmNic
   if (wants) f.pa = take_address(db, hints, scope, {*pool}, std::nullopt, id, "/host_id", "");
 }
 
+// --- MACs ---
+
+std::vector<Stored<MacPool>> mac_pools_default_first(Database& db) {
+  auto pools = where<MacPool>(db, {});
+  std::stable_partition(pools.begin(), pools.end(),
+                        [](const auto& pool) { return pool.id == kDefaultMacPoolId; });
+  return pools;
+}
+
+void record_mac(Database& db, const std::string& scope, uint64_t mac, const Id& owner) {
+  store::Allocations allocations(db);
+  if (const auto holder = allocations.mac_owner(scope, mac)) {
+    throw conflict(
+        fmt::format("MAC {} is in use by {}", net::MacAddress::from_u64(mac).to_string(), *holder),
+        {{"/mac", "is in use"}});
+  }
+  allocations.take_mac(scope, mac, owner);
+}
+
+// A MAC given by the client (a NIC's, a static record's): unicast, and
+// unique within the MAC pool it falls in (or among the given ones).
+void take_given_mac(Database& db, const std::vector<Stored<MacPool>>& pools, const Id& owner,
+                    net::MacAddress mac) {
+  if (!mac.is_unicast() || mac.is_zero()) throw invalid("/mac", "must be a unicast MAC address");
+  std::string scope = "given";
+  for (const auto& pool : pools) {
+    if (pool.start <= mac && mac <= pool.end) scope = pool.id;
+  }
+  record_mac(db, scope, mac.to_u64(), owner);
+}
+
 // --- appliances: routes whose next hop is a VM NIC (issue 19) ---
 
 // Whether a NIC with `profile` may send from every address of `prefix`: what
@@ -552,12 +583,10 @@ std::string profile_label(const std::optional<Stored<PortProfile>>& profile) {
                  : std::string("it has no port profile, so it");
 }
 
-// The routes of `network` through `ca`, other than `except`.
-std::vector<Stored<Route>> routes_through(Database& db, const Id& network, net::Ipv4Address ca,
-                                          const Id& except = "") {
+// The routes of `network` through `ca`.
+std::vector<Stored<Route>> routes_through(Database& db, const Id& network, net::Ipv4Address ca) {
   std::vector<Stored<Route>> out;
-  for (auto& route :
-       where<Route>(db, {.column = "vm_network_id", .value = network, .except_id = except})) {
+  for (auto& route : where<Route>(db, {.column = "vm_network_id", .value = network})) {
     if (route.next_hop == ca) out.push_back(std::move(route));
   }
   return out;
@@ -607,32 +636,15 @@ void vm_nics(W w, Row& row, VmNic& f, const VmNic* before) {
 
   // The MAC: given (unique within the pool it falls in), or the first free
   // one of the MAC pools, the default pool first.
-  auto mac_pools = where<MacPool>(w.db, {});
-  std::stable_partition(mac_pools.begin(), mac_pools.end(),
-                        [](const auto& pool) { return pool.id == kDefaultMacPoolId; });
-  store::Allocations allocations(w.db);
-  auto record_mac = [&](const std::string& scope, uint64_t mac) {
-    if (const auto holder = allocations.mac_owner(scope, mac)) {
-      throw conflict(fmt::format("MAC {} is in use by {}",
-                                 net::MacAddress::from_u64(mac).to_string(), *holder),
-                     {{"/mac", "is in use"}});
-    }
-    allocations.take_mac(scope, mac, row.id);
-  };
+  const auto mac_pools = mac_pools_default_first(w.db);
   if (f.mac) {
-    if (!f.mac->is_unicast() || f.mac->is_zero())
-      throw invalid("/mac", "must be a unicast MAC address");
-    std::string scope = "given";
-    for (const auto& pool : mac_pools) {
-      if (pool.start <= *f.mac && *f.mac <= pool.end) scope = pool.id;
-    }
-    record_mac(scope, f.mac->to_u64());
+    take_given_mac(w.db, mac_pools, row.id, *f.mac);
   } else {
     for (const auto& pool : mac_pools) {
       if (auto mac =
               first_free_in(w.db, w.hints, store::Allocations::Space::kMacs, pool.id,
                             {{pool.start.to_u64(), pool.end.to_u64()}}, {}, "mac|" + pool.id)) {
-        record_mac(pool.id, *mac);
+        record_mac(w.db, pool.id, *mac, row.id);
         f.mac = net::MacAddress::from_u64(*mac);
         break;
       }
@@ -830,10 +842,14 @@ void port_profiles(W w, Row& row, PortProfile& f, const PortProfile* before) {
 }
 
 void static_records(W w, Row& row, StaticRecord& f, const StaticRecord* before) {
-  if (!f.mac.is_unicast() || f.mac.is_zero())
-    throw invalid("/mac", "must be a unicast MAC address");
   if (f.pa.is_unspecified() || f.pa.is_broadcast() || f.pa.is_multicast())
     throw invalid("/pa", "must be a unicast IPv4 address");
+  // Its MAC is taken as a NIC's is: no NIC or other record can have it (the
+  // hosts look records up by (VSID, MAC) too).
+  if (before == nullptr || f.mac != before->mac) {
+    if (before != nullptr) store::Allocations(w.db).free_macs(row.id);
+    take_given_mac(w.db, mac_pools_default_first(w.db), row.id, f.mac);
+  }
   if (before != nullptr) return;
   const auto holder = store::Allocations(w.db).vsid_holder(f.vsid->value());
   const auto subnet = holder ? load<VmSubnet>(w.db, *holder) : std::nullopt;

@@ -1497,7 +1497,7 @@ TEST_F(TraceApiTest, ARouteThroughAnApplianceNeedsItsProfileToAllowWhatItForward
 }
 
 TEST_F(TraceApiTest, AStaticRecordReachesEveryHostOfItsVsidsNetworkOnly) {
-  nic(contoso, aaa.subnet, "web", h1, "t-web");  // 10.10.1.100
+  const json web = nic(contoso, aaa.subnet, "web", h1, "t-web");  // 10.10.1.100
   nic(fabrikam, bbb.subnet, "other", h2, "t-other");
   const int vsid = aaa.subnet.at("vsid");
   const json record = {
@@ -1516,8 +1516,18 @@ TEST_F(TraceApiTest, AStaticRecordReachesEveryHostOfItsVsidsNetworkOnly) {
   json taken = record;
   taken["ca"] = "10.10.1.100";  // web's
   EXPECT_EQ(ctl.call("POST", "/api/v1/static-records", taken).status, 409);
+  taken = record;
+  taken["mac"] = web.at("mac");  // web's MAC: the hosts look records up by (VSID, MAC) too
+  EXPECT_EQ(ctl.call("POST", "/api/v1/static-records", taken).status, 409);
   const json created = ctl.create("static-records", record);
   EXPECT_EQ(created.at("vm_subnet_id"), aaa.subnet.at("id"));
+  EXPECT_EQ(ctl.call("POST", "/api/v1/vm-nics",
+                     {{"vm_subnet_id", aaa.subnet.at("id")},
+                      {"vm_name", "y"},
+                      {"mac", "02:00:5E:00:02:01"}})
+                .status,
+            409)
+      << "a NIC given the record's MAC";
   EXPECT_EQ(ctl.call("POST", "/api/v1/static-records", record).status, 409) << "its CA is taken";
   // No NIC gets its CA.
   EXPECT_EQ(ctl.call("POST", "/api/v1/vm-nics",

@@ -336,6 +336,38 @@ TEST_F(PipelineTest, ABandwidthLimitPassesItsRateAndDropsTheRest) {
   EXPECT_EQ(from_port(*tables_, limited, frame).reason, Reason::kEncapsulated);
 }
 
+// New tables (any policy change on the host) keep each port's bucket: a
+// limited VM must not get a fresh burst whenever something else changes.
+TEST_F(PipelineTest, NewTablesCarryEachPortsBucketAndNewPortsStartFull) {
+  policy::HostPolicy p = fx::pipeline_policy();
+  p.ports[0].profile.bandwidth_max_mbps = 100;
+  build(p);
+  const auto before = tables_;
+  std::vector<PortMeter> meters(before->ports.size());
+  const uint16_t blue = before->port_by_interface("vnet-blue5");
+  ASSERT_TRUE(meters[blue].admit(100, 1'000, 1'000));  // started: credit taken
+  const uint64_t credit = meters[blue].credit;
+  // The next policy: Blue 5's port moves to the end, and Red 5's NIC is
+  // another NIC now (same MAC and interface).
+  std::rotate(p.ports.begin(), p.ports.begin() + 1, p.ports.end());
+  const auto red = std::find_if(p.ports.begin(), p.ports.end(),
+                                [](const auto& port) { return port.interface == "vnet-red5"; });
+  const uint16_t red_before = before->port_by_interface("vnet-red5");
+  ASSERT_TRUE(meters[red_before].admit(100, 1'000, 1'000));
+  red->nic_id = testing::uuid(0x999);
+  build(p);
+  const std::vector<PortMeter> carried = carry_meters(before.get(), meters, *tables_);
+  ASSERT_EQ(carried.size(), tables_->ports.size());
+  const uint16_t blue_now = tables_->port_by_interface("vnet-blue5");
+  EXPECT_NE(blue_now, blue);
+  EXPECT_TRUE(carried[blue_now].started);
+  EXPECT_EQ(carried[blue_now].credit, credit);
+  EXPECT_EQ(carried[blue_now].last, 1'000u);
+  EXPECT_FALSE(carried[tables_->port_by_interface("vnet-red5")].started) << "another NIC";
+  // The first tables of a thread: every bucket starts full.
+  for (const PortMeter& m : carry_meters(nullptr, {}, *tables_)) EXPECT_FALSE(m.started);
+}
+
 TEST(ReasonTest, NamesAreUniqueSnakeCase) {
   std::set<std::string_view> names;
   for (size_t i = 0; i < kReasonCount; ++i) {
