@@ -1,7 +1,7 @@
 // Lists, object pages and forms for every collection, built from the API's
 // OpenAPI schemas: a field added to the controller shows up here without a
 // change to the console.
-import { html, useState, useEffect, useRef } from '../vendor/htm-preact-standalone.mjs';
+import { html, useState, useEffect, useLayoutEffect, useRef } from '../vendor/htm-preact-standalone.mjs';
 import { api, listAll, schemaOf, ApiError } from './api.js';
 import { kinds, heading, text, poolUsage } from './kinds.js';
 
@@ -518,10 +518,11 @@ function TokenHandOff({ created }) {
   </main>`;
 }
 
-// "Delete X?": focused when it opens, so Enter and Escape answer it.
+// "Delete X?": focused as it opens (a layout effect, in the same task as the
+// DOM change), so Enter and Escape answer it from the first moment.
 function Confirm({ text: question, onYes, onNo }) {
   const yes = useRef(null);
-  useEffect(() => { yes.current?.focus(); }, []);
+  useLayoutEffect(() => { yes.current?.focus(); }, []);
   const onKey = (e) => { if (e.key === 'Escape') { e.preventDefault(); onNo(); } };
   return html`<div class="confirm" role="alertdialog" aria-modal="false" aria-labelledby="confirm-text" onKeyDown=${onKey}>
     <p id="confirm-text">${question}</p>
