@@ -9,6 +9,7 @@
 
 #include "controller/model/kinds.h"
 #include "controller/model/problem.h"
+#include "controller/model/types.h"
 #include "shared/log/log.h"
 #include "shared/util/json_text.h"
 
@@ -478,7 +479,7 @@ json Router::whoami(const model::Principal& who) {
     out["tenant_name"] = nullptr;
   } else {
     out["tenant_id"] = who.tenant_id;
-    const json tenant = service_.get(system, model::kind("tenants"), who.tenant_id);
+    json tenant = service_.get(system, model::kind("tenants"), who.tenant_id);
     out["tenant_name"] = tenant.at("name");
     // What the administrator granted, by name: the choices of the tenant's
     // VM network and gateway forms.
@@ -496,6 +497,16 @@ json Router::whoami(const model::Principal& who) {
     };
     out["logical_networks"] = named("logical_network_ids", "logical-networks");
     out["external_pools"] = named("external_pool_ids", "ip-pools");
+    // The port profiles its NICs may name, and the one they get otherwise.
+    // Without port_profile_ids: the built-in profiles (those still there).
+    if (!tenant.contains("port_profile_ids")) {
+      json builtins = json::array();
+      for (const char* id : model::kBuiltinPortProfiles) builtins.push_back(id);
+      tenant["port_profile_ids"] = std::move(builtins);
+    }
+    out["port_profiles"] = named("port_profile_ids", "port-profiles");
+    if (const auto d = tenant.find("default_port_profile_id"); d != tenant.end())
+      out["default_port_profile_id"] = *d;
   }
   return out;
 }

@@ -248,6 +248,18 @@ void free_allocations(Database& db, AllocationHints& hints, const std::string& o
 
 using W = const WriteScope&;
 
+// The port profiles a tenant's NICs may name: its port_profile_ids, or when
+// it has none (absent, not empty), the built-in profiles (migrations/0008)
+// an administrator has not deleted.
+std::vector<Id> profiles_granted(Database& db, const Tenant& tenant) {
+  if (tenant.port_profile_ids) return *tenant.port_profile_ids;
+  std::vector<Id> out;
+  for (const char* id : kBuiltinPortProfiles) {
+    if (load<PortProfile>(db, id)) out.emplace_back(id);
+  }
+  return out;
+}
+
 void tenant_of_new_top_level(Database& db, const Principal& who, Row& row) {
   if (who.is_admin()) {
     if (row.tenant_id.empty())
@@ -275,6 +287,18 @@ void tenants(W w, Row& row, Tenant& f, const Tenant*) {
     const std::string pointer = fmt::format("/external_pool_ids/{}", i);
     require_external_pool(w.db, require_ref<IpPool>(w.db, w.who, f.external_pool_ids[i], pointer),
                           pointer);
+  }
+  for (size_t i = 0; f.port_profile_ids && i < f.port_profile_ids->size(); ++i) {
+    require_ref<PortProfile>(w.db, w.who, (*f.port_profile_ids)[i],
+                             fmt::format("/port_profile_ids/{}", i));
+  }
+  const std::vector<Id> granted_profiles = profiles_granted(w.db, f);
+  if (!f.default_port_profile_id.empty() &&
+      std::find(granted_profiles.begin(), granted_profiles.end(), f.default_port_profile_id) ==
+          granted_profiles.end()) {
+    throw invalid("/default_port_profile_id",
+                  "must be one of port_profile_ids (the tenant's NICs get it when they name no "
+                  "port profile)");
   }
 }
 
@@ -609,6 +633,43 @@ void require_routes_allowed(Database& db, const Id& nic_id, const VmNic& nic, co
   }
 }
 
+// What a tenant may do with its NIC's port profile: name one granted to it
+// (Tenant::port_profile_ids), or none, which is the tenant's default
+// profile when it has one. A profile an administrator gave the NIC that is
+// not granted stays: leaving it out keeps it, another is 403. So a limit
+// the administrator set is the tenant's to keep.
+void tenants_profile_choice(Database& db, const Id& tenant_id, VmNic& f, const VmNic* before) {
+  const auto tenant = load<Tenant>(db, tenant_id);
+  const std::vector<Id> grants = tenant ? profiles_granted(db, *tenant) : std::vector<Id>();
+  const auto granted = [&](const Id& id) {
+    return std::find(grants.begin(), grants.end(), id) != grants.end();
+  };
+  Id& chosen = f.port_profile_id;
+  const Id old = before ? before->port_profile_id : Id();
+  if (before != nullptr && chosen == old) return;
+  if (!old.empty() && !granted(old)) {
+    if (chosen.empty()) {
+      chosen = old;
+      return;
+    }
+    throw forbidden(fmt::format("/port_profile_id: an administrator gave this NIC port profile {}, "
+                                "which is not granted to your tenant: only an administrator "
+                                "changes it",
+                                old),
+                    {{"/port_profile_id", "only an administrator may change it"}});
+  }
+  if (chosen.empty()) {
+    if (tenant) chosen = tenant->default_port_profile_id;
+    return;
+  }
+  if (!granted(chosen)) {
+    throw invalid("/port_profile_id",
+                  fmt::format("port profile {} is not granted to your tenant (whoami lists what "
+                              "is; an administrator grants more)",
+                              chosen));
+  }
+}
+
 void vm_nics(W w, Row& row, VmNic& f, const VmNic* before) {
   if (!f.host_id.empty()) {
     const auto host = require_ref<Host>(w.db, w.who, f.host_id, "/host_id");
@@ -621,6 +682,7 @@ void vm_nics(W w, Row& row, VmNic& f, const VmNic* before) {
     }
   }
   if (!f.interface.empty() && f.host_id.empty()) throw invalid("/interface", "needs host_id");
+  if (!w.who.is_admin()) tenants_profile_choice(w.db, w.who.tenant_id, f, before);
   if (!f.port_profile_id.empty())
     require_ref<PortProfile>(w.db, w.who, f.port_profile_id, "/port_profile_id");
   if (before != nullptr) {
@@ -904,6 +966,16 @@ void ip_pool_held_by(Database& db, const Row& row, std::vector<std::string>& use
     users.push_back(fmt::format("the address of {}", owner));
 }
 
+// A tenant's default port profile (one of its grants, which the built-ins
+// are implicitly).
+void port_profile_held_by(Database& db, const Row& row, std::vector<std::string>& users) {
+  for (const auto& tenant : rows_where(db, kind_of<Tenant>(), {})) {
+    if (users.size() >= 5) break;
+    if (tenant.fields.value("default_port_profile_id", "") == row.id)
+      users.push_back(fmt::format("tenants {} (its default port profile)", tenant.id));
+  }
+}
+
 void mac_pool_held_by(Database& db, const Row& row, std::vector<std::string>& users) {
   for (const auto& owner : store::Allocations(db).mac_owners(row.id, 5))
     users.push_back(fmt::format("the address of {}", owner));
@@ -1006,7 +1078,8 @@ const std::map<std::string, Rules, std::less<>>& registry() {
       registration<Gateway>(
           {.before_write = typed_write<Gateway, gateways>, .computed = gateway_computed}),
       registration<Route>({.before_write = typed_write<Route, routes>}),
-      registration<PortProfile>({.before_write = typed_write<PortProfile, port_profiles>}),
+      registration<PortProfile>({.before_write = typed_write<PortProfile, port_profiles>,
+                                 .held_by = port_profile_held_by}),
       registration<StaticRecord>({.before_write = typed_write<StaticRecord, static_records>}),
   };
   return all;

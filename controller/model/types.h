@@ -11,6 +11,7 @@
 // migration when it is a column.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -98,6 +99,12 @@ struct Tenant {
   // take external addresses from. whoami lists them by name.
   std::vector<Id> logical_network_ids;
   std::vector<Id> external_pool_ids;
+  // The port profiles the tenant's VM NICs may name (issue 19); absent on
+  // a write: the built-in profiles that exist. A NIC that names none gets
+  // `default_port_profile_id`, one of them, when there is one. An
+  // administrator may give a NIC any profile; a tenant cannot change that.
+  std::optional<std::vector<Id>> port_profile_ids;
+  Id default_port_profile_id;
   // Per-tenant quotas (issue 14); absent: the controller's default
   // (--default-quota). One tenant must not exhaust VSIDs, MACs or a shared
   // external pool.
@@ -117,6 +124,12 @@ struct Tenant {
                                      .default_json = "[]"});
     v(&Tenant::external_pool_ids,
       {.name = "external_pool_ids", .type = T::kUuidList, .ref = "ip-pools", .default_json = "[]"});
+    v(&Tenant::port_profile_ids,
+      {.name = "port_profile_ids", .type = T::kUuidList, .ref = "port-profiles"});
+    // Not a column: it must be one of port_profile_ids, whose grant keeps
+    // the profile from being deleted.
+    v(&Tenant::default_port_profile_id,
+      {.name = "default_port_profile_id", .type = T::kUuid, .ref = "port-profiles"});
     v(&Tenant::quota_vm_networks, spec::quota("quota_vm_networks"));
     v(&Tenant::quota_vm_subnets, spec::quota("quota_vm_subnets"));
     v(&Tenant::quota_vm_nics, spec::quota("quota_vm_nics"));
@@ -420,6 +433,12 @@ struct Route {
   }
 };
 
+// The built-in port profiles' well-known ids (migrations/0008): what a
+// tenant without port_profile_ids may name.
+inline constexpr std::array<const char*, 4> kBuiltinPortProfiles = {
+    "00000000-0000-4000-8000-00000000f001", "00000000-0000-4000-8000-00000000f002",
+    "00000000-0000-4000-8000-00000000f003", "00000000-0000-4000-8000-00000000f004"};
+
 // Per-port security and bandwidth settings (SCVMM's virtual port profile,
 // Network Controller's portSettings; issue 19): the administrator's, read
 // by tenants, named by VM NICs. migrations/0008_port_profiles.sql creates
@@ -430,6 +449,7 @@ struct PortProfile {
                                  .singular = "port profile",
                                  .tenant_owned = false,
                                  .admin_only = true,
+                                 .granted_in = "port_profile_ids",
                                  .tenants_read = true};
   std::string name;
   std::string description;

@@ -134,6 +134,12 @@ class VnetctlTest(unittest.TestCase):
         self.assertIn("Guest Dynamic IP", names)
         self.assertIn("appliance", names)
         self.run_cli("port-profile", "create", "--name", "mine", token=t, expect=1)
+        # Not granted to the tenant (it has the built-ins) until the
+        # administrator grants it, by name.
+        self.run_cli("vm-nic", "update", nic["id"], "--port-profile-id", "appliance", token=t, expect=1)
+        granted = self.json_of("tenant", "update", tenant["id"], "--port-profile-ids",
+                               "appliance,Guest Dynamic IP", "--default-port-profile-id", "appliance")
+        self.assertEqual(granted["port_profile_ids"][0], profile["id"])
         nic = self.json_of("vm-nic", "update", nic["id"], "--port-profile-id", "appliance", token=t)
         self.assertEqual(nic["port_profile_id"], profile["id"])
         record = self.json_of("static-record", "create", "--vsid", str(subnet["vsid"]),

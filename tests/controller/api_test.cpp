@@ -685,14 +685,21 @@ TEST_F(ApiTest, WhoamiTellsTheRoleTheTenantsOwnNameAndItsGrants) {
       ctl.create("tokens", {{"name", "contoso-portal"}, {"tenant_id", tenant.at("id")}});
   r = ctl.call("GET", "/api/v1/whoami", nullptr, token.at("token"));
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.json(),
-            json({{"role", "tenant"},
-                  {"token_id", token.at("id")},
-                  {"token_name", "contoso-portal"},
-                  {"tenant_id", tenant.at("id")},
-                  {"tenant_name", "contoso"},
-                  {"logical_networks", {{{"id", logical_network}, {"name", "datacenter"}}}},
-                  {"external_pools", {{{"id", pool.at("id")}, {"name", ""}}}}}));
+  EXPECT_EQ(
+      r.json(),
+      json({{"role", "tenant"},
+            {"token_id", token.at("id")},
+            {"token_name", "contoso-portal"},
+            {"tenant_id", tenant.at("id")},
+            {"tenant_name", "contoso"},
+            {"logical_networks", {{{"id", logical_network}, {"name", "datacenter"}}}},
+            {"external_pools", {{{"id", pool.at("id")}, {"name", ""}}}},
+            // No port_profile_ids: the built-in profiles.
+            {"port_profiles",
+             {{{"id", "00000000-0000-4000-8000-00000000f001"}, {"name", "Low bandwidth"}},
+              {{"id", "00000000-0000-4000-8000-00000000f002"}, {"name", "Medium bandwidth"}},
+              {{"id", "00000000-0000-4000-8000-00000000f003"}, {"name", "High bandwidth"}},
+              {{"id", "00000000-0000-4000-8000-00000000f004"}, {"name", "Guest Dynamic IP"}}}}}));
   EXPECT_EQ(ctl.call("GET", "/api/v1/whoami", nullptr, "vnet_nonsense").status, 401);
   EXPECT_EQ(ctl.call("POST", "/api/v1/whoami", json::object()).status, 405);
 }
@@ -1433,6 +1440,102 @@ TEST_F(TraceApiTest, PortProfilesAreTheAdministratorsAndTenantsReadAndChooseThem
   EXPECT_EQ(policy.at("ports")[0].at("profile").at("router_guard"), true);
 }
 
+// A tenant names only the profiles granted to it (the built-ins unless the
+// administrator says otherwise), and cannot undo the administrator's
+// choice: a limit set on its NIC stays.
+TEST_F(TraceApiTest, ATenantNamesOnlyGrantedProfilesAndKeepsWhatTheAdministratorSet) {
+  const json limit =
+      ctl.create("port-profiles", {{"name", "limit-10"}, {"bandwidth_max_mbps", 10}});
+  const std::string limit_id = limit.at("id");
+  const json web = nic(contoso, aaa.subnet, "web", h1, "t-web");
+  const std::string web_url = "/api/v1/vm-nics/" + web.at("id").get<std::string>();
+  auto policy_profile = [&] {
+    ctl.app().engine().flush();
+    const json policy =
+        ctl.call("GET", "/api/v1/hosts/" + h1.at("id").get<std::string>() + "/policy").json();
+    for (const auto& port : policy.at("ports")) {
+      if (port.at("mac") == web.at("mac")) return port.at("profile");
+    }
+    return json();
+  };
+  // Without grants: the built-ins, not an administrator's own profile;
+  // one that does not exist is refused in the same words.
+  EXPECT_EQ(
+      ctl.call("PATCH", web_url, {{"port_profile_id", kGuestDynamicIp}}, contoso.token).status,
+      200);
+  for (const std::string& id : {limit_id, std::string("00000000-0000-4000-8000-0000000000ff")}) {
+    const auto r = ctl.call("PATCH", web_url, {{"port_profile_id", id}}, contoso.token);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find("is not granted to your tenant"), std::string::npos) << r.body;
+  }
+  // The administrator limits the NIC: the tenant can neither pick another
+  // profile nor remove it; leaving it out of a replace keeps it.
+  ASSERT_EQ(ctl.call("PATCH", web_url, {{"port_profile_id", limit_id}}).status, 200);
+  auto r = ctl.call("PATCH", web_url, {{"port_profile_id", kGuestDynamicIp}}, contoso.token);
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(r.body.find("only an administrator"), std::string::npos) << r.body;
+  r = ctl.call("PATCH", web_url, {{"port_profile_id", nullptr}}, contoso.token);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("port_profile_id"), limit_id);
+  r = ctl.call("PUT", web_url, {{"vm_subnet_id", aaa.subnet.at("id")}, {"vm_name", "web-renamed"}},
+               contoso.token);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("port_profile_id"), limit_id);
+  EXPECT_EQ(policy_profile().value("bandwidth_max_mbps", 0), 10);
+
+  // Grants and a default: new NICs get the default and cannot shed it;
+  // a profile outside the grants (a built-in now) is refused.
+  const std::string tenant_url = "/api/v1/tenants/" + contoso.id;
+  r = ctl.call("PATCH", tenant_url, {{"default_port_profile_id", limit_id}});
+  EXPECT_EQ(r.status, 400) << r.body;  // not among the grants (the built-ins)
+  EXPECT_NE(r.body.find("/default_port_profile_id"), std::string::npos) << r.body;
+  const json unlimited = ctl.create("port-profiles", {{"name", "unlimited"}});
+  ASSERT_EQ(ctl.call("PATCH", tenant_url,
+                     {{"port_profile_ids", {limit_id, unlimited.at("id")}},
+                      {"default_port_profile_id", limit_id}})
+                .status,
+            200);
+  const json who = ctl.call("GET", "/api/v1/whoami", nullptr, contoso.token).json();
+  EXPECT_EQ(who.at("port_profiles"), json({{{"id", limit_id}, {"name", "limit-10"}},
+                                           {{"id", unlimited.at("id")}, {"name", "unlimited"}}}));
+  EXPECT_EQ(who.at("default_port_profile_id"), limit_id);
+  const json db = nic(contoso, aaa.subnet, "db", nullptr, "");
+  EXPECT_EQ(db.at("port_profile_id"), limit_id);
+  const std::string db_url = "/api/v1/vm-nics/" + db.at("id").get<std::string>();
+  r = ctl.call("PATCH", db_url, {{"port_profile_id", nullptr}}, contoso.token);
+  EXPECT_EQ(r.json().at("port_profile_id"), limit_id) << r.body;
+  EXPECT_EQ(ctl.call("PATCH", db_url, {{"port_profile_id", kGuestDynamicIp}}, contoso.token).status,
+            400);
+  EXPECT_EQ(
+      ctl.call("PATCH", db_url, {{"port_profile_id", unlimited.at("id")}}, contoso.token).status,
+      200);
+  // Granted now, the limit on web is the tenant's to change.
+  EXPECT_EQ(
+      ctl.call("PATCH", web_url, {{"port_profile_id", unlimited.at("id")}}, contoso.token).status,
+      200);
+  EXPECT_EQ(policy_profile().at("bandwidth_max_mbps"), 0);  // 0: no limit
+  // Another tenant's grants are its own: fabrikam still has the built-ins.
+  const json other = nic(fabrikam, bbb.subnet, "other", nullptr, "");
+  EXPECT_EQ(ctl.call("PATCH", "/api/v1/vm-nics/" + other.at("id").get<std::string>(),
+                     {{"port_profile_id", limit_id}}, fabrikam.token)
+                .status,
+            400);
+  // A granted profile, or a tenant's default, is not deleted under it.
+  ASSERT_EQ(ctl.call("PATCH", db_url, {{"port_profile_id", limit_id}}, contoso.token).status, 200);
+  ASSERT_EQ(ctl.call("DELETE", db_url, nullptr, contoso.token).status, 204);
+  r = ctl.call("DELETE", "/api/v1/port-profiles/" + limit_id);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find(contoso.id), std::string::npos) << r.body;
+  ASSERT_EQ(ctl.call("PATCH", tenant_url,
+                     {{"port_profile_ids", nullptr}, {"default_port_profile_id", kGuestDynamicIp}})
+                .status,
+            200);
+  r = ctl.call("DELETE", std::string("/api/v1/port-profiles/") + kGuestDynamicIp);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("its default port profile"), std::string::npos) << r.body;
+  EXPECT_EQ(ctl.call("DELETE", "/api/v1/port-profiles/" + limit_id).status, 204);
+}
+
 TEST_F(TraceApiTest, ARouteThroughAnApplianceNeedsItsProfileToAllowWhatItForwards) {
   const json web = nic(contoso, aaa.subnet, "web", h1, "t-web");  // 10.10.1.100
   const json fw = nic(contoso, second, "fw", h2, "t-fw");         // 172.16.0.10
@@ -1448,11 +1551,15 @@ TEST_F(TraceApiTest, ARouteThroughAnApplianceNeedsItsProfileToAllowWhatItForward
   // A profile that allows less than the route carries is refused too.
   const json narrow =
       ctl.create("port-profiles", {{"name", "narrow"}, {"allowed_addresses", {"10.99.1.0/24"}}});
+  const json wide =
+      ctl.create("port-profiles", {{"name", "firewall"}, {"allowed_addresses", {"10.96.0.0/12"}}});
+  ASSERT_EQ(ctl.call("PATCH", "/api/v1/tenants/" + contoso.id,
+                     {{"port_profile_ids", {narrow.at("id"), wide.at("id")}}})
+                .status,
+            200);
   ASSERT_EQ(ctl.call("PATCH", fw_url, {{"port_profile_id", narrow.at("id")}}, contoso.token).status,
             200);
   EXPECT_EQ(ctl.call("POST", "/api/v1/routes", route, contoso.token).status, 400);
-  const json wide =
-      ctl.create("port-profiles", {{"name", "firewall"}, {"allowed_addresses", {"10.96.0.0/12"}}});
   ASSERT_EQ(ctl.call("PATCH", fw_url, {{"port_profile_id", wide.at("id")}}, contoso.token).status,
             200);
   const json created = ctl.create("routes", route, contoso.token);
