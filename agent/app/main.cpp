@@ -52,6 +52,11 @@ int main(int argc, char** argv) {
                  "Engine threads, one per uplink receive queue 0..N-1 (afxdp); default: the "
                  "uplink's queue count, at most the CPUs this process may use")
       ->check(CLI::Range(uint32_t{1}, uint32_t{64}));
+  uint32_t uplink_mbps = 0;
+  cli.add_option("--uplink-mbps", uplink_mbps,
+                 "The uplink's capacity in Mbit/s: above it the VM ports share it by their port "
+                 "profiles' weight and minimum (afxdp); default 0: not shared")
+      ->check(CLI::Range(uint32_t{0}, uint32_t{4'000'000}));
   // Gateway hosts (DESIGN.md section 4, "Gateways"): the NAT flow table.
   vnet::agent::dataplane::NatOptions nat;
   cli.add_option("--nat-flows", nat.capacity,
@@ -157,6 +162,7 @@ int main(int argc, char** argv) {
       vnet::agent::xsk::EngineOptions engine_options;
       engine_options.nat = nat;
       engine_options.threads = engine_threads;  // 0: the dataplane decides
+      engine_options.uplink_mbps = uplink_mbps;
       engine =
           std::make_unique<vnet::agent::xsk::AfXdpDataplane>(uplink, controller, engine_options);
     } else {

@@ -97,6 +97,18 @@ std::string table_of(const std::string& what, const json& j) {
     for (const auto& [port, reasons] : j.items()) {
       if (reasons.is_object()) {
         for (const auto& [reason, n] : reasons.items()) {
+          if (n.is_object()) {
+            // The uplink's sharing: one row per figure, a port's share by name.
+            for (const auto& [field, v] : n.items()) {
+              if (!v.is_object()) {
+                rows.push_back({port, fmt::format("{}.{}", reason, field), text(v)});
+                continue;
+              }
+              for (const auto& [key, value] : v.items())
+                rows.push_back({port, fmt::format("{}.{}.{}", reason, field, key), text(value)});
+            }
+            continue;
+          }
           if (!n.is_array()) {
             rows.push_back({port, reason, text(n)});
             continue;

@@ -448,9 +448,13 @@ Verdict from_port(const Tables& t, Context& ctx, uint16_t index, Frame& frame) {
       (!port.allow_mac_spoofing || eth->src().is_multicast() || eth->src().is_zero())) {
     return drop(Reason::kSpoofedMac);
   }
-  // The profile's maximum: whatever the VM sends counts.
-  if (port.bandwidth_max_mbps != 0 && index < ctx.meters.size() &&
-      !ctx.meters[index].admit(port.bandwidth_max_mbps, ctx.now, frame.length)) {
+  // The profile's maximum, or the port's share of a congested uplink:
+  // whatever the VM sends counts.
+  const uint32_t share =
+      index < ctx.shares.size() ? ctx.shares[index].load(std::memory_order_relaxed) : 0;
+  if (const uint32_t rate = policed_rate(port.bandwidth_max_mbps, share);
+      rate != 0 && index < ctx.meters.size() &&
+      !ctx.meters[index].admit(rate, ctx.now, frame.length)) {
     return drop(Reason::kBandwidthLimited);
   }
   if (eth->has_vlan_tag()) return drop(Reason::kVlanTagged);
@@ -515,6 +519,58 @@ Verdict detail::encapsulate_to(const Tables& t, uint32_t tunnel_index, net::Vsid
   frame.offset -= static_cast<uint32_t>(packet::kNvgreOverhead);
   frame.length += static_cast<uint32_t>(packet::kNvgreOverhead);
   return send(kUplink, reason);
+}
+
+bool share_uplink(uint32_t capacity_mbps, std::span<const PortDemand> demands,
+                  std::span<uint32_t> rates) {
+  const size_t n = std::min(demands.size(), rates.size());
+  std::fill(rates.begin(), rates.end(), 0u);
+  if (capacity_mbps == 0 || n == 0) return false;
+  // What each port wants: what it sent and a quarter more (a TCP sender held
+  // at its share sends about its share, and must look like it wants more),
+  // up to its maximum.
+  std::vector<double> want(n);
+  double wanted = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const PortDemand& d = demands[i];
+    want[i] = double(d.offered_mbps) * 1.25 + 1;
+    if (d.max_mbps != 0) want[i] = std::min<double>(want[i], d.max_mbps);
+    wanted += want[i];
+  }
+  const double capacity = capacity_mbps;
+  if (wanted <= capacity) return false;
+  // The minimums (of what is wanted) first; more than the uplink: scaled.
+  double reserved = 0;
+  for (size_t i = 0; i < n; ++i) reserved += std::min<double>(demands[i].min_mbps, want[i]);
+  auto mbps = [](double v) { return static_cast<uint32_t>(std::clamp(v, 1.0, 4e9)); };
+  if (reserved >= capacity) {
+    for (size_t i = 0; i < n; ++i)
+      rates[i] = mbps(std::min<double>(demands[i].min_mbps, want[i]) * capacity / reserved);
+    return true;
+  }
+  // The level: port i takes min(want, max(min, weight x level)), which
+  // grows with the level; find the level at which they fill the capacity.
+  auto taken = [&](double level) {
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      sum += std::min(want[i],
+                      std::max<double>(demands[i].min_mbps,
+                                       double(std::max<uint32_t>(1, demands[i].weight)) * level));
+    }
+    return sum;
+  };
+  double low = 0, high = capacity;  // weight >= 1: at `capacity` everyone has its want
+  for (int k = 0; k < 60 && high - low > 1e-3; ++k) {
+    const double mid = (low + high) / 2;
+    (taken(mid) < capacity ? low : high) = mid;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const PortDemand& d = demands[i];
+    double rate = std::max<double>(d.min_mbps, double(std::max<uint32_t>(1, d.weight)) * low);
+    if (d.max_mbps != 0) rate = std::min<double>(rate, d.max_mbps);
+    rates[i] = mbps(rate);
+  }
+  return true;
 }
 
 std::vector<PortMeter> carry_meters(const Tables* from, std::span<const PortMeter> old,

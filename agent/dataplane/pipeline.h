@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -81,6 +82,34 @@ struct PortMeter {
   }
 };
 
+// What a port wants of a congested uplink and what its profile gives it.
+struct PortDemand {
+  uint32_t offered_mbps = 0;  // what the VM sent in the last interval
+  uint32_t min_mbps = 0;      // its profile's bandwidth_min_mbps (0: none)
+  uint32_t max_mbps = 0;      // its profile's bandwidth_max_mbps (0: none)
+  uint32_t weight = 1;
+};
+
+// Weighted sharing of an uplink of `capacity_mbps` (issue 19): when what
+// the ports want (their offered rate with headroom, up to their maximum)
+// exceeds it, each port's rate is its weight times a common level, but at
+// least its minimum and at most its maximum, the level chosen so that the
+// rates of the ports that want more than theirs, and the wants of the
+// others, fill the capacity (max-min fair by weight). When the minimums
+// alone exceed it they are scaled down together. Writes each port's rate
+// in Mbit/s to `rates` (0: not limited by sharing) and answers whether the
+// uplink was congested. A port that sends less than its share is policed
+// at its share, not at what it sent, so it can grow into it.
+bool share_uplink(uint32_t capacity_mbps, std::span<const PortDemand> demands,
+                  std::span<uint32_t> rates);
+
+// The rate a port is policed at: its maximum, or its share of a congested
+// uplink when that is lower (0: neither).
+inline uint32_t policed_rate(uint32_t max_mbps, uint32_t share_mbps) {
+  if (share_mbps == 0) return max_mbps;
+  return max_mbps == 0 ? share_mbps : std::min(max_mbps, share_mbps);
+}
+
 // The buckets of the ports of `from` (one per port, `old`) for the ports of
 // `to`: a port that is in both (the same NIC and MAC) keeps its bucket, a
 // new one starts full. So a policy change elsewhere on the host (they come
@@ -99,6 +128,9 @@ struct Context {
   // is the only one to meter it. Empty: no port is limited (tests and the
   // trace, which send one packet).
   std::span<PortMeter> meters{};
+  // Each port's share of a congested uplink (share_uplink), by port index,
+  // set by whichever engine thread shares the uplink; 0 or absent: none.
+  std::span<const std::atomic<uint32_t>> shares{};
 };
 
 // A frame a VM sent into `port` (an index into tables.ports).

@@ -642,6 +642,15 @@ nlohmann::json AfXdpDataplane::counters() const {
                            {"handoff_full", t.handoff_full},
                            {"handoff_stale", t.handoff_stale}});
       c["threads"] = std::move(threads);
+      // Weighted sharing between the ports (--uplink-mbps): each limited
+      // port's share while the uplink is congested.
+      const SharingSnapshot sharing = state_->engine->sharing();
+      nlohmann::json shares = nlohmann::json::object();
+      for (const auto& [interface, mbps] : sharing.shares) shares[interface] = mbps;
+      c["sharing"] = {{"capacity_mbps", sharing.capacity_mbps},
+                      {"congested", sharing.congested},
+                      {"congested_intervals", sharing.congested_intervals},
+                      {"shares_mbps", std::move(shares)}};
     }
     out[s.uplink ? "uplink" : s.external ? "external:" + s.interface : s.interface] = std::move(c);
   }

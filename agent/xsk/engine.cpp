@@ -31,6 +31,10 @@ constexpr int kPollMilliseconds = 10;
 constexpr uint32_t kMaxBatch = 64;
 constexpr uint32_t kMinBatch = 32;  // frames[] below is on the stack, built per batch
 constexpr uint64_t kExpireEveryNs = 1'000'000;
+// The uplink is shared out again this often (Engine::share): long enough to
+// measure a rate from a few hundred packets, short enough to follow a VM
+// that starts or stops sending.
+constexpr uint64_t kShareEveryNs = 100'000'000;
 constexpr uint32_t kMaxThreads = 64;
 // Multi-buffer (XDP_USE_SG, Linux 6.6): a packet larger than a frame comes
 // as several descriptors, each but the last with XDP_PKT_CONTD. Older
@@ -113,6 +117,9 @@ struct Engine::Plan {
   Socket* external = nullptr;
   std::vector<std::vector<Socket*>> polled;  // per thread: the sockets it polls
   uint32_t fill_target = 64;                 // frames each socket keeps in its fill ring
+  // Each port's share of a congested uplink, by port index of `tables`;
+  // kept across plans of the same tables.
+  std::shared_ptr<Shares> shares;
 };
 
 struct Engine::Worker {
@@ -343,6 +350,11 @@ bool Engine::publish_plan(int deadline_ms) {
     plan->port_of[s.id] = port;
     if (port != dataplane::kNoPort) plan->by_port[port] = &s;
   }
+  if (shares_for_ != tables_ || !shares_) {
+    shares_ = std::make_shared<Shares>(tables_ ? tables_->ports.size() : 0);
+    shares_for_ = tables_;
+  }
+  plan->shares = shares_;
   const auto count = std::max<uint32_t>(1, static_cast<uint32_t>(sockets_.size()));
   plan->fill_target =
       std::min(options_.ring_size / 2, std::max<uint32_t>(total_frames_ / (2 * count), 64));
@@ -605,6 +617,8 @@ void Engine::run(Worker& w) {
     w.now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                       std::chrono::steady_clock::now().time_since_epoch())
                                       .count());
+    if (options_.uplink_mbps != 0 && w.now >= next_share_.load(std::memory_order_relaxed))
+      share(plan, w.now);
     bool work = false;
     {
       // A gateway host's NAT table is one, shared: the threads take turns a
@@ -661,6 +675,58 @@ void Engine::run(Worker& w) {
   w.frames.flush();
 }
 
+void Engine::share(const Plan& plan, uint64_t now) {
+  std::unique_lock lock(share_mutex_, std::try_to_lock);
+  if (!lock.owns_lock() || now < next_share_.load(std::memory_order_relaxed)) return;
+  next_share_.store(now + kShareEveryNs, std::memory_order_relaxed);
+  const uint64_t elapsed = shared_at_ == 0 ? 0 : now - shared_at_;
+  shared_at_ = now;
+  if (!plan.tables || !plan.shares) return;
+  // What each port's VM sent since the last time: its socket's received
+  // bytes (a socket seen for the first time, or a new one under a reused
+  // id, starts from now).
+  const auto& ports = plan.tables->ports;
+  std::vector<dataplane::PortDemand> demands(ports.size());
+  sent_.resize(kMaxSockets);
+  for (size_t i = 0; i < ports.size(); ++i) {
+    demands[i] = {.min_mbps = ports[i].bandwidth_min_mbps,
+                  .max_mbps = ports[i].bandwidth_max_mbps,
+                  .weight = ports[i].weight};
+    const Socket* s = i < plan.by_port.size() ? plan.by_port[i] : nullptr;
+    if (s == nullptr) continue;
+    const uint64_t bytes = s->counters.rx_bytes.load(std::memory_order_relaxed);
+    auto& [serial, last] = sent_[s->id];
+    if (serial == s->serial && elapsed != 0 && bytes >= last) {
+      demands[i].offered_mbps =
+          static_cast<uint32_t>(std::min<uint64_t>((bytes - last) * 8 * 1000 / elapsed, 4'000'000));
+    }
+    serial = s->serial;
+    last = bytes;
+  }
+  std::vector<uint32_t> rates(ports.size());
+  const bool congested =
+      elapsed != 0 && dataplane::share_uplink(options_.uplink_mbps, demands, rates);
+  Shares& shares = *plan.shares;
+  for (size_t i = 0; i < rates.size() && i < shares.size(); ++i)
+    shares[i].store(rates[i], std::memory_order_relaxed);
+  congested_.store(congested, std::memory_order_relaxed);
+  if (congested) congested_intervals_.fetch_add(1, std::memory_order_relaxed);
+}
+
+SharingSnapshot Engine::sharing() const {
+  SharingSnapshot out;
+  out.capacity_mbps = options_.uplink_mbps;
+  out.congested = congested_.load(std::memory_order_relaxed);
+  out.congested_intervals = congested_intervals_.load(std::memory_order_relaxed);
+  std::lock_guard lock(mutex_);
+  if (!shares_ || !shares_for_) return out;
+  for (size_t i = 0; i < shares_->size() && i < shares_for_->ports.size(); ++i) {
+    const uint32_t rate = (*shares_)[i].load(std::memory_order_relaxed);
+    if (rate != 0) out.shares.emplace_back(shares_for_->ports[i].interface, rate);
+  }
+  return out;
+}
+
 bool Engine::receive(Worker& w, const Plan& plan, Socket& s) {
   uint32_t index = 0;
   uint32_t n = xsk_ring_cons__peek(&s.rx, options_.batch, &index);
@@ -682,6 +748,7 @@ bool Engine::receive(Worker& w, const Plan& plan, Socket& s) {
   const uint64_t chunk_mask = ~uint64_t{options_.frame_size - 1};
   const dataplane::Tables* tables = plan.tables.get();
   dataplane::Context context{plan.nat ? &nat_ : nullptr, w.now, w.meters};
+  if (plan.shares) context.shares = *plan.shares;
   std::array<xdp_desc, kMaxBatch> descs;
   std::array<dataplane::Frame, kMaxBatch> frames;
   std::array<uint8_t, kMaxBatch> pieces;  // frames of packet k (from descs[first[k]])

@@ -41,6 +41,17 @@ struct EngineOptions {
   // UMEM frames are `frames` per thread; each pair of threads has a ring of
   // `handoff` descriptors each way.
   uint32_t handoff = 4096;
+  // The uplink's capacity in Mbit/s for weighted sharing between the ports
+  // (issue 19; docs/port-profiles.md); 0: the ports are not shared out.
+  uint32_t uplink_mbps = 0;
+};
+
+// The uplink's sharing between the ports, as last computed.
+struct SharingSnapshot {
+  uint32_t capacity_mbps = 0;  // 0: not shared
+  bool congested = false;
+  uint64_t congested_intervals = 0;                      // of kShareEveryNs, since the start
+  std::vector<std::pair<std::string, uint32_t>> shares;  // interface, Mbit/s (congested only)
 };
 
 // One gateway's NAT counters as the engine saw them.
@@ -136,6 +147,7 @@ class Engine {
 
   std::vector<SocketSnapshot> counters() const;
   std::vector<ThreadSnapshot> threads() const;
+  SharingSnapshot sharing() const;
   // Whether the sockets carry packets larger than one frame (AF_XDP
   // multi-buffer, XDP_USE_SG): jumbo frames up to kMaxMtu.
   bool multi_buffer() const { return multi_buffer_; }
@@ -191,6 +203,20 @@ class Engine {
 
   mutable std::mutex nat_mutex_;  // the table; held by engine threads for a loop on gateway hosts
   dataplane::NatTable nat_;
+
+  // Weighted sharing of the uplink (share_uplink): whichever engine thread
+  // finds the interval over takes share_mutex_ (try_lock: no thread waits)
+  // and sets the plan's shares from the ports' received bytes.
+  void share(const Plan& plan, uint64_t now);
+  using Shares = std::vector<std::atomic<uint32_t>>;     // Mbit/s by port index; 0: none
+  std::shared_ptr<Shares> shares_;                       // mutex_: the latest plan's
+  std::shared_ptr<const dataplane::Tables> shares_for_;  // mutex_: the tables they index
+  std::mutex share_mutex_;
+  uint64_t shared_at_ = 0;                           // share_mutex_
+  std::vector<std::pair<uint32_t, uint64_t>> sent_;  // share_mutex_: [socket id] serial, rx bytes
+  std::atomic<uint64_t> next_share_{0};
+  std::atomic<bool> congested_{false};
+  std::atomic<uint64_t> congested_intervals_{0};
 
   std::atomic<bool> stop_{false};
   bool multi_buffer_ = true;  // until the kernel refuses XDP_USE_SG (the first socket)

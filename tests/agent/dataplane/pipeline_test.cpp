@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "shared/packet/dhcp.h"
@@ -334,6 +335,108 @@ TEST_F(PipelineTest, ABandwidthLimitPassesItsRateAndDropsTheRest) {
   std::memcpy(buffer_.data() + kHeadroom, blue.data(), blue.size());
   Frame frame{buffer_, kHeadroom, static_cast<uint32_t>(blue.size())};
   EXPECT_EQ(from_port(*tables_, limited, frame).reason, Reason::kEncapsulated);
+}
+
+// A port's share of a congested uplink (share_uplink, set by the engine)
+// polices it like a maximum, and the lower of the two wins.
+TEST_F(PipelineTest, AShareOfACongestedUplinkPolicesItsPortAndTheLowerRateWins) {
+  policy::HostPolicy p = fx::pipeline_policy();
+  p.ports[0].profile.bandwidth_max_mbps = 100;  // Blue 5: max 100, share 300
+  build(p);
+  const uint16_t blue_port = tables_->port_by_interface("vnet-blue5");
+  const uint16_t red_port = tables_->port_by_interface("vnet-red5");  // share 50, no max
+  std::vector<PortMeter> meters(tables_->ports.size());
+  std::vector<std::atomic<uint32_t>> shares(tables_->ports.size());
+  shares[blue_port] = 300;
+  shares[red_port] = 50;
+  Context ctx{nullptr, 0, meters, shares};
+  auto frame_of = [&](uint16_t port, std::string_view to_mac) {
+    return PacketBuilder()
+        .eth(tables_->ports[port].mac, mac(to_mac))
+        .ipv4(ipv4(testing::seed::kCa5), ipv4(testing::seed::kCa7))
+        .udp(40000, 7)
+        .payload(Bytes(1250 - 42, 0))
+        .build();  // 10,000 bits
+  };
+  const Bytes blue = frame_of(blue_port, testing::seed::kBlue7Mac);
+  const Bytes red = frame_of(red_port, testing::seed::kRed7Mac);
+  std::map<uint16_t, size_t> passed;
+  for (uint64_t k = 0; k < 100'000; ++k) {  // 1 Gbit/s each for 1 s
+    ctx.now = 1'000'000'000 + k * 10'000;
+    for (const auto& [port, bytes] : {std::pair{blue_port, &blue}, std::pair{red_port, &red}}) {
+      buffer_.assign(4096, 0);
+      std::memcpy(buffer_.data() + kHeadroom, bytes->data(), bytes->size());
+      Frame frame{buffer_, kHeadroom, static_cast<uint32_t>(bytes->size())};
+      const Verdict v = from_port(*tables_, ctx, port, frame);
+      if (!v.dropped()) {
+        ++passed[port];
+      } else {
+        ASSERT_EQ(v.reason, Reason::kBandwidthLimited);
+      }
+    }
+  }
+  // Rate x 1 s + 20 ms of burst (at least two jumbo frames), in frames of
+  // 10,000 bits: blue its maximum, 100 Mbit/s; red its share, 50 Mbit/s.
+  EXPECT_NEAR(double(passed[blue_port]), 10'200, 2);
+  EXPECT_NEAR(double(passed[red_port]), 5'100, 2);
+}
+
+// share_uplink: max-min fair by weight, minimums first, maximums kept.
+TEST(ShareUplink, WeightsMinimumsAndMaximumsOfACongestedUplink) {
+  struct Case {
+    const char* what;
+    uint32_t capacity;
+    std::vector<PortDemand> demands;
+    bool congested;
+    std::vector<uint32_t> rates;
+  };
+  const std::vector<Case> cases = {
+      {"what they send fits: no shares",
+       1000,
+       {{.offered_mbps = 300}, {.offered_mbps = 400}},
+       false,
+       {0, 0}},
+      {"weights 1 and 3",
+       400,
+       {{.offered_mbps = 1000, .weight = 1}, {.offered_mbps = 1000, .weight = 3}},
+       true,
+       {100, 300}},
+      {"a minimum comes first, the rest by weight",
+       300,
+       {{.offered_mbps = 1000, .min_mbps = 240, .weight = 1}, {.offered_mbps = 1000, .weight = 3}},
+       true,
+       {240, 60}},
+      {"a light sender leaves its part to the others and may grow to its level",
+       300,
+       {{.offered_mbps = 20}, {.offered_mbps = 1000}},
+       true,
+       {274, 274}},
+      {"a maximum caps a heavy weight",
+       300,
+       {{.offered_mbps = 1000, .max_mbps = 50, .weight = 5}, {.offered_mbps = 1000}},
+       true,
+       {50, 250}},
+      {"minimums beyond the uplink are scaled together",
+       300,
+       {{.offered_mbps = 1000, .min_mbps = 300},
+        {.offered_mbps = 1000, .min_mbps = 300},
+        {.offered_mbps = 1000}},
+       true,
+       {150, 150, 1}},
+      {"no capacity: never shared", 0, {{.offered_mbps = 1000}}, false, {0}},
+  };
+  for (const Case& c : cases) {
+    std::vector<uint32_t> rates(c.demands.size(), 7);
+    EXPECT_EQ(share_uplink(c.capacity, c.demands, rates), c.congested) << c.what;
+    ASSERT_EQ(rates.size(), c.rates.size());
+    for (size_t i = 0; i < rates.size(); ++i)
+      EXPECT_NEAR(double(rates[i]), double(c.rates[i]), 1.0) << c.what << ", port " << i;
+  }
+  EXPECT_EQ(policed_rate(100, 0), 100u);
+  EXPECT_EQ(policed_rate(100, 300), 100u);
+  EXPECT_EQ(policed_rate(100, 40), 40u);
+  EXPECT_EQ(policed_rate(0, 40), 40u);
+  EXPECT_EQ(policed_rate(0, 0), 0u);
 }
 
 // New tables (any policy change on the host) keep each port's bucket: a

@@ -2,9 +2,11 @@
 addresses it forwards carries traffic between two subnets through customer
 routes with its CAs as next hops; the DHCP and router guards drop what a VM
 without a profile sends as a DHCP server or a router (crafted with scapy)
-and let through what a profile with the guards off sends; and a port's
+and let through what a profile with the guards off sends; a port's
 bandwidth limit holds its VM to its rate while a neighbour on the same
-host, without one, is not held (measured by a sink VM on the other host).
+host, without one, is not held; and two VMs that want more than the
+host's uplink (--uplink-mbps 300) share it by their profiles' weights, a
+minimum first (all measured by a sink VM on the other host).
 
 Needs root; skips (exit 77) otherwise, which VNET_REQUIRE_PRIVILEGED turns
 into a failure. VNET_CONTROLLER_BINARY and VNET_AGENT_BINARY name the
@@ -22,6 +24,7 @@ from vnetlab import PYTHON, frames_at, uuid, wait_until  # noqa: E402
 
 BLUE = uuid(0xb1)
 LIMIT_MBPS = 40
+UPLINK_MBPS = 300  # each host's --uplink-mbps: what its ports share when they want more
 FRAME = 1442  # bytes on the wire of a 1400-byte UDP payload: what the bucket counts
 
 # Sends UDP datagrams of 1400 bytes to argv[1]:argv[2] as fast as it can for
@@ -116,7 +119,7 @@ class ProfilesLab(vnetlab.LabTestCase):
                                   mtu=1458)
         for prefix, hop in (("10.0.1.0/25", "10.0.0.254"), ("10.0.0.0/25", "10.0.1.254")):
             c.call("POST", "/routes", {"vm_network_id": BLUE, "prefix": prefix, "next_hop": hop})
-        lab.start_agents([h1, h2])
+        lab.start_agents([h1, h2], extra=("--uplink-mbps", str(UPLINK_MBPS)))
         for host in (h1, h2):
             host.wait_realized()
 
@@ -162,30 +165,69 @@ class ProfilesLab(vnetlab.LabTestCase):
         self.assertEqual(got, [15])
 
     def test_a_bandwidth_limit_holds_its_vm_and_not_its_neighbour(self):
-        a, c, s = self.vms["a"], self.vms["c"], self.vms["s"]
+        a, c = self.vms["a"], self.vms["c"]
         self.c.call("PATCH", f"/vm-nics/{a.nic['id']}", {"port_profile_id": self.limited["id"]})
         try:
             self.h1.wait_realized()
             before = self.h1.counters()["pa"].get("bandwidth_limited", 0)
-            sink = s.ns.popen([PYTHON, "-c", SINK, "1.0", "3.0"],
-                              os.path.join(self.lab.dir, "sink.log"))
-            time.sleep(0.3)
-            senders = [vm.ns.popen([PYTHON, "-c", BLAST, "10.0.0.20", "9000", "5"],
-                                   os.path.join(self.lab.dir, f"blast-{vm.name}.log"))
-                       for vm in (a, c)]
-            for p in senders + [sink]:
-                p.wait(timeout=60)
-            counts = dict(kv.split("=") for kv in self.lab.log("sink.log").split())
-            rate = {src: int(n) * FRAME * 8 / 3.0 / 1e6 for src, n in counts.items()}
-            sys.stderr.write(f"received Mbit/s: {rate}\n")
-            limited = rate.get("10.0.0.10", 0)
-            self.assertGreaterEqual(limited, LIMIT_MBPS * 0.9, rate)
-            self.assertLessEqual(limited, LIMIT_MBPS * 1.1, rate)
+            rate = self.blast([a, c])
+            self.assert_within_10_percent(rate, {"10.0.0.10": LIMIT_MBPS})
             # Its neighbour on the same host sends on, well beyond the limit.
             self.assertGreater(rate.get("10.0.0.11", 0), LIMIT_MBPS * 1.5, rate)
             self.assertGreater(self.h1.counters()["pa"].get("bandwidth_limited", 0), before)
         finally:
             self.c.call("PATCH", f"/vm-nics/{a.nic['id']}", {"port_profile_id": None})
+
+    def blast(self, senders, seconds=3.0):
+        """Each VM of `senders` sends UDP to the sink on h2 as fast as it can;
+        answers what the sink received of each in Mbit/s (frames counted at
+        their size on the wire) over `seconds` after a second."""
+        s = self.vms["s"]
+        sink = s.ns.popen([PYTHON, "-c", SINK, "1.0", str(seconds)],
+                          os.path.join(self.lab.dir, "sink.log"))
+        time.sleep(0.3)
+        procs = [vm.ns.popen([PYTHON, "-c", BLAST, "10.0.0.20", "9000", str(seconds + 2)],
+                             os.path.join(self.lab.dir, f"blast-{vm.name}.log"))
+                 for vm in senders]
+        for p in procs + [sink]:
+            p.wait(timeout=60)
+        counts = dict(kv.split("=") for kv in self.lab.log("sink.log").split())
+        rate = {src: int(n) * FRAME * 8 / seconds / 1e6 for src, n in counts.items()}
+        sys.stderr.write(f"received Mbit/s: {rate}\n")
+        return rate
+
+    def assert_within_10_percent(self, rate, wanted):
+        for address, want in wanted.items():
+            self.assertGreaterEqual(rate.get(address, 0), want * 0.9, rate)
+            self.assertLessEqual(rate.get(address, 0), want * 1.1, rate)
+
+    def test_a_congested_uplink_is_shared_by_weight_with_the_minimum_first(self):
+        a, c = self.vms["a"], self.vms["c"]
+        low, medium = "00000000-0000-4000-8000-00000000f001", "00000000-0000-4000-8000-00000000f002"
+        reserved = self.c.call("POST", "/port-profiles", {"name": "reserved", "weight": 1,
+                                                          "bandwidth_min_mbps": 200})
+        try:
+            # Weights 1 and 3 of 300 Mbit/s: 75 and 225.
+            self.c.call("PATCH", f"/vm-nics/{a.nic['id']}", {"port_profile_id": low})
+            self.c.call("PATCH", f"/vm-nics/{c.nic['id']}", {"port_profile_id": medium})
+            self.h1.wait_realized()
+            rate = self.blast([a, c])
+            self.assert_within_10_percent(rate, {"10.0.0.10": 75, "10.0.0.11": 225})
+            sharing = self.h1.counters()["uplink"]["sharing"]
+            self.assertEqual(sharing["capacity_mbps"], UPLINK_MBPS)
+            self.assertGreater(sharing["congested_intervals"], 10, sharing)
+            table = self.h1.ns.run(self.lab.agent_binary, "show", "counters", "--state-dir",
+                                   self.h1.state)
+            self.assertRegex(table, r"uplink\s+sharing\.capacity_mbps\s+300")
+            # A minimum of 200 for a comes first; c has the rest: 100.
+            self.c.call("PATCH", f"/vm-nics/{a.nic['id']}", {"port_profile_id": reserved["id"]})
+            self.h1.wait_realized()
+            rate = self.blast([a, c])
+            self.assert_within_10_percent(rate, {"10.0.0.10": 200, "10.0.0.11": 100})
+        finally:
+            for vm in (a, c):
+                self.c.call("PATCH", f"/vm-nics/{vm.nic['id']}", {"port_profile_id": None})
+            self.c.call("DELETE", f"/port-profiles/{reserved['id']}")
 
 
 if __name__ == "__main__":

@@ -294,13 +294,14 @@ class Lab:
         self.hosts[name] = host
         return host
 
-    def start_agents(self, hosts):
+    def start_agents(self, hosts, extra=()):
         """Enrolls each host with a fresh token, starts its agent (towards the
-        controller in the underlay, by the host's management gateway), and
-        waits until the controller shows every one of them realized."""
+        controller in the underlay, by the host's management gateway, with
+        `extra` arguments), and waits until the controller shows every one of
+        them realized."""
         for host in hosts:
             enrollment = self.controller.call("POST", f"/hosts/{host.id}/enrollment")
-            host.start_agent(f"{host.mgmt_gateway}:6641", enrollment)
+            host.start_agent(f"{host.mgmt_gateway}:6641", enrollment, extra)
         for host in hosts:
             host.wait_realized()
 
