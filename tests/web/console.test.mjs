@@ -427,6 +427,63 @@ test('lists: a filter box, sorting by name, state chips and Load more, all asked
   await context.close();
 });
 
+test('port profiles: the administrator makes one and a static record through the forms; a tenant reads them and names only a granted one', async () => {
+  let { page, context, problems } = await openPage(browser, controller.url);
+  await signIn(page, controller.adminToken);
+  await page.goto(`${controller.url}/#/port-profiles/new`);
+  await page.getByLabel(/^Name/).fill('limit-50');
+  await page.getByLabel(/^Maximum Mbit\/s/).fill('50');
+  await page.getByLabel(/^Allowed addresses/).fill('10.99.0.0/16, 10.98.0.0/16');
+  await page.getByLabel(/^DHCP guard/).uncheck();
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: 'port profile limit-50' }).waitFor();
+  const limit = (await admin.list('port-profiles')).find((p) => p.name === 'limit-50');
+  assert.equal(limit.bandwidth_max_mbps, 50);
+  assert.deepEqual(limit.allowed_addresses, ['10.99.0.0/16', '10.98.0.0/16']);
+  assert.equal(limit.dhcp_guard, false);
+  assert.equal(limit.router_guard, true);
+  await page.goto(`${controller.url}/#/port-profiles`);
+  await page.getByTestId('list-port-profiles').getByText('Guest Dynamic IP').waitFor();
+  await screenshot(page, 'admin-port-profiles');
+  // A static record for Fabrikam's subnet: its VSID finds the subnet.
+  const subnet = (await client(controller.url, ids.fabrikamToken).list('vm-subnets'))[0];
+  await page.goto(`${controller.url}/#/static-records/new`);
+  await page.getByLabel(/^VSID/).fill(String(subnet.vsid));
+  await page.getByLabel(/^CA/).fill('10.0.0.200');
+  await page.getByLabel(/^MAC/).fill('02:00:00:00:20:00');
+  await page.getByLabel(/^PA/).fill('192.168.1.99');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.locator('[data-field="vm_subnet_id"]').waitFor();
+  const record = (await admin.list('static-records'))[0];
+  assert.equal(record.vm_subnet_id, subnet.id);
+  assert.equal(record.pa, '192.168.1.99');
+  await context.close();
+
+  // The tenant reads the profiles, cannot write them, and may name the
+  // built-ins (its grants: it has no port_profile_ids) but not limit-50.
+  ({ page, context, problems } = await openPage(browser, controller.url));
+  await signIn(page, ids.fabrikamToken);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Port profiles' }).click();
+  await page.getByTestId('list-port-profiles').getByText('limit-50').waitFor();
+  assert.equal(await page.getByRole('link', { name: /New port profile/ }).count(), 0);
+  await page.goto(`${controller.url}/#/port-profiles/${limit.id}`);
+  await page.getByRole('heading', { name: 'port profile limit-50' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Edit' }).count(), 0);
+  await page.goto(`${controller.url}/#/vm-nics/${ids.fabrikamNic}`);
+  await page.getByRole('button', { name: 'Edit' }).click();
+  const select = page.getByLabel(/^Port profile/);
+  const offered = await select.locator('option').allTextContents();
+  assert.deepEqual(offered.filter((o) => o !== '—').sort(), ['Guest Dynamic IP', 'High bandwidth', 'Low bandwidth', 'Medium bandwidth']);
+  await select.selectOption({ label: 'Guest Dynamic IP' });
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.locator('[data-field="port_profile_id"]').getByText('Guest Dynamic IP').waitFor();
+  const nic = await client(controller.url, ids.fabrikamToken).call('GET', `/api/v1/vm-nics/${ids.fabrikamNic}`);
+  assert.equal(nic.port_profile_id, '00000000-0000-4000-8000-00000000f004');
+  await screenshot(page, 'tenant-nic-port-profile');
+  assert.deepEqual(unexpected(problems, []), []);
+  await context.close();
+});
+
 test('a revoked token is signed out with a reason; a bad token is refused at sign-in', async () => {
   const { page, context, problems } = await openPage(browser, controller.url);
   assert.match(await page.locator('main').textContent(), /in <data-dir>\/admin\.token/);

@@ -14,11 +14,14 @@ export const kinds = {
   'vm-nics': { label: 'VM NICs', columns: ['vm_name', 'ip', 'mac', 'vm_subnet_id', 'host_id', 'interface', 'configuration_state'], admin: false },
   gateways: { label: 'Gateways', columns: ['name', 'kind', 'vm_network_id', 'host_id', 'external_ip', 'nat_rules', 'configuration_state'], admin: false },
   routes: { label: 'Routes', columns: ['prefix', 'next_hop', 'metric', 'vm_network_id'], admin: false },
+  // The administrator's; tenants read them (x-vnet-tenants-read) to choose one.
+  'port-profiles': { label: 'Port profiles', columns: ['name', 'bandwidth_max_mbps', 'bandwidth_min_mbps', 'weight', 'allowed_addresses', 'allow_mac_spoofing', 'dhcp_guard', 'router_guard'], admin: false },
+  'static-records': { label: 'Static records', columns: ['vsid', 'ca', 'mac', 'pa', 'vm_subnet_id'], admin: true },
 };
 
 export const adminMenu = ['logical-networks', 'sites', 'ip-pools', 'mac-pools', 'hosts', 'tenants', 'tokens',
-  'vm-networks', 'vm-subnets', 'vm-nics', 'gateways', 'routes'];
-export const tenantMenu = ['vm-networks', 'vm-subnets', 'ip-pools', 'vm-nics', 'gateways', 'routes'];
+  'port-profiles', 'static-records', 'vm-networks', 'vm-subnets', 'vm-nics', 'gateways', 'routes'];
+export const tenantMenu = ['vm-networks', 'vm-subnets', 'ip-pools', 'vm-nics', 'gateways', 'routes', 'port-profiles'];
 
 export const headings = {
   id: 'ID', pa: 'PA', ip: 'IP', mac: 'MAC', vsid: 'VSID', rdid: 'RDID', dns: 'DNS',
@@ -28,6 +31,10 @@ export const headings = {
   network_virtualization: 'Network virtualization', flow_entropy: 'Flow entropy', generations: 'Realized / desired',
   external_ip: 'External IP', usage: 'Used / free', nat_rules: 'NAT rules', external_interface: 'External interface',
   logical_network_ids: 'Logical networks granted', external_pool_ids: 'External pools granted',
+  port_profile_ids: 'Port profiles granted', default_port_profile_id: 'Default port profile',
+  port_profile_id: 'Port profile', allow_mac_spoofing: 'MAC spoofing allowed', allowed_addresses: 'Allowed addresses',
+  dhcp_guard: 'DHCP guard', router_guard: 'Router guard', bandwidth_max_mbps: 'Maximum Mbit/s',
+  bandwidth_min_mbps: 'Minimum Mbit/s', ca: 'CA',
 };
 
 export function heading(field) {

@@ -5,7 +5,7 @@ import { html, useState, useEffect, useLayoutEffect, useRef } from '../vendor/ht
 import { api, listAll, schemaOf, ApiError } from './api.js';
 import { kinds, heading, text, poolUsage } from './kinds.js';
 
-const refCollections = ['logical-networks', 'sites', 'ip-pools', 'hosts', 'tenants', 'vm-networks', 'vm-subnets'];
+const refCollections = ['logical-networks', 'sites', 'ip-pools', 'hosts', 'tenants', 'vm-networks', 'vm-subnets', 'port-profiles'];
 
 export function labelOf(item) {
   if (!item) return '';
@@ -22,7 +22,8 @@ export function labelOf(item) {
 export async function loadNames(collections, who) {
   const names = {};
   await Promise.all(collections.map(async (c) => {
-    if (who.role !== 'admin' && (await schemaOf(c))['x-vnet-admin-only']) return;
+    const schema = await schemaOf(c);
+    if (who.role !== 'admin' && schema['x-vnet-admin-only'] && !schema['x-vnet-tenants-read']) return;
     try {
       names[c] = Object.fromEntries((await listAll(c)).map((i) => [i.id, i]));
     } catch (e) {
@@ -37,6 +38,10 @@ export async function loadNames(collections, who) {
     }
     if (collections.includes('ip-pools')) {
       for (const g of who.external_pools || []) (names['ip-pools'] ||= {})[g.id] = { ...g, granted: true };
+    }
+    // Port profiles: the tenant reads them all, and may name the granted ones.
+    for (const g of who.port_profiles || []) {
+      if (names['port-profiles']?.[g.id]) names['port-profiles'][g.id] = { ...names['port-profiles'][g.id], granted: true };
     }
   }
   return names;
@@ -189,7 +194,7 @@ export function ListView({ collection, who }) {
     <main>
       <div class="title">
         <h1>${label}</h1>
-        <a class="button" href=${`#/${collection}/new`}>New ${singular(collection, state.schema, who)}</a>
+        ${!readOnlyFor(who, state.schema) && html`<a class="button" href=${`#/${collection}/new`}>New ${singular(collection, state.schema, who)}</a>`}
       </div>
       ${(named || stateful) && html`<div class="filters">
         ${named && html`<label for="filter">Filter by name</label>
@@ -311,10 +316,18 @@ function decode(prop, raw) {
 // What a reference field may name: an external pool is a site's pool (a
 // tenant's: the ones granted to it); a tenant's logical networks are its
 // grants (loadNames).
-function choicesFor(field, prop, options) {
+// A tenant's NIC names a port profile granted to it (or keeps the one it
+// has, which an administrator may have chosen).
+function choicesFor(field, prop, options, who, current) {
   const items = Object.values(options?.[prop['x-vnet-ref']] || {});
   if (field === 'external_pool_id' || field === 'external_pool_ids') return items.filter((c) => c.site_id || c.granted);
+  if (field === 'port_profile_id' && who?.role !== 'admin') return items.filter((c) => c.granted || c.id === current);
   return items;
+}
+
+// A collection the administrator writes and tenants only read.
+export function readOnlyFor(who, schema) {
+  return who.role !== 'admin' && Boolean(schema?.['x-vnet-tenants-read']);
 }
 
 function hint(prop) {
@@ -377,7 +390,7 @@ export function Form({ collection, schema, who, object, initial, onSaved, onCanc
       for (const f of allFields) {
         const p = props[f];
         if (!p['x-vnet-ref'] || p.type === 'array' || values[f]) continue;
-        const choices = choicesFor(f, p, loaded);
+        const choices = choicesFor(f, p, loaded, who, values[f]);
         if (choices.length === 1 && (who.role !== 'admin' || required.has(f))) chosen[f] = choices[0].id;
       }
       if (Object.keys(chosen).length) setValues((v) => ({ ...v, ...chosen }));
@@ -433,7 +446,7 @@ export function Form({ collection, schema, who, object, initial, onSaved, onCanc
     if (target && options === null) {
       return html`<select ...${common} disabled><option>Loading…</option></select>`;
     }
-    const choices = target ? choicesFor(f, p, options) : [];
+    const choices = target ? choicesFor(f, p, options, who, object?.[f]) : [];
     // A list of references (a tenant's grants): one checkbox each.
     if (target && p.type === 'array') {
       const chosen = new Set(String(values[f]).split(',').map((v) => v.trim()).filter(Boolean));
@@ -647,7 +660,7 @@ export function ObjectView({ collection, id, who }) {
       <p class="crumbs"><a href=${`#/${collection}`}>${meta.label}</a></p>
       <div class="title">
         <h1>${singular(collection, schema, who)} ${title}</h1>
-        ${mode === 'view' && html`<div class="actions">
+        ${mode === 'view' && !readOnlyFor(who, schema) && html`<div class="actions">
           <button type="button" onClick=${() => setMode('edit')}>Edit</button>
           <button type="button" class="danger" onClick=${() => setMode('confirm')}>Delete</button>
         </div>`}
