@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -341,6 +342,89 @@ void gateway_bench(benchmark::State& state, bool nat, size_t flows) {
   }
 }
 
+// Port profiles (issue 19): a VM's packet through the checks of a port
+// without a profile beside one whose profile allows 8 extra prefixes (the
+// source in the last of them, so every prefix is tried), limits its
+// bandwidth (a token bucket taken per packet, never empty here) and reads
+// its share of the uplink. 1,000 records, one flow, both in the same run.
+struct ProfileSetup {
+  std::shared_ptr<const Tables> plain, profiled;
+};
+
+const ProfileSetup& profile_setup() {
+  static const ProfileSetup s = [] {
+    auto tables_of = [](bool profiled) {
+      policy::HostPolicy p;
+      p.host_id = testing::uuid(4);
+      p.generation = 1;
+      p.provider.pa = testing::ipv4("192.168.0.10");
+      const auto rdid = testing::uuid(0xb1);
+      policy::Port port{.nic_id = testing::uuid(0x105),
+                        .interface = "vm0",
+                        .mac = kVmMac,
+                        .ca = testing::ipv4("10.0.0.1"),
+                        .prefix_len = 8,
+                        .gateway = testing::ipv4("10.255.255.254"),
+                        .dns = {},
+                        .vsid = testing::vsid(5001),
+                        .rdid = rdid,
+                        .mtu = 1458};
+      if (profiled) {
+        port.profile.name = "bench";
+        for (int k = 0; k < 8; ++k)
+          port.profile.allowed_addresses.push_back(
+              testing::prefix("10.200." + std::to_string(k) + ".0/24"));
+        port.profile.bandwidth_max_mbps = 400000;
+        port.profile.weight = 5;
+      }
+      p.ports.push_back(std::move(port));
+      HostFacts facts;
+      facts.uplink_mac = kUplinkMac;
+      for (size_t i = 0; i < 1000; ++i) {
+        p.lookup_records.push_back(
+            {testing::vsid(5001), ca_of(i), mac_of(i), pa_of(i), policy::LookupRule::kEncap});
+        facts.next_hop_macs[pa_of(i)] = kNextHop;
+      }
+      p.customer_routes.push_back(
+          {rdid, testing::vsid(5001), testing::prefix("10.0.0.0/8"), net::Ipv4Address(), 0});
+      return Tables::build(p, facts);
+    };
+    return ProfileSetup{tables_of(false), tables_of(true)};
+  }();
+  return s;
+}
+
+void port_bench(benchmark::State& state, bool profiled) {
+  const Tables& t = profiled ? *profile_setup().profiled : *profile_setup().plain;
+  const size_t size = static_cast<size_t>(state.range(0));
+  const auto frame = testing::PacketBuilder()
+                         .eth(kVmMac, mac_of(7))
+                         .ipv4(testing::ipv4(profiled ? "10.200.7.9" : "10.0.0.1"), ca_of(7))
+                         .udp(4000, 5000)
+                         .payload(testing::Bytes(size - 42, 0xab))
+                         .build();
+  testing::Bytes buffer(kBuffer);
+  std::memcpy(buffer.data() + kHeadroom, frame.data(), frame.size());
+  std::vector<PortMeter> meters(t.ports.size());
+  std::vector<std::atomic<uint32_t>> shares(t.ports.size());
+  Context ctx{nullptr, 1'000'000'000, meters, shares};
+  if (!profiled) ctx = Context{};  // as the engine without limits: no meters, no shares
+  Reason reason = Reason::kEncapsulated;
+  for (auto _ : state) {
+    Frame f{buffer, kHeadroom, static_cast<uint32_t>(frame.size())};
+    reason = from_port(t, ctx, 0, f).reason;
+    benchmark::DoNotOptimize(reason);
+    benchmark::ClobberMemory();
+    ctx.now += 1000;  // 1 us a packet: the 400 Gbit/s bucket never empties
+  }
+  if (reason != Reason::kEncapsulated) {
+    state.SkipWithError(("not encapsulated: " + std::string(to_string(reason))).c_str());
+  }
+}
+
+void BM_PortPlain(benchmark::State& state) { port_bench(state, false); }
+void BM_PortProfiled(benchmark::State& state) { port_bench(state, true); }
+
 void BM_GatewayForwarding(benchmark::State& state) { gateway_bench(state, false, 1); }
 void BM_GatewayNatOneFlow(benchmark::State& state) { gateway_bench(state, true, 1); }
 void BM_GatewayNat1000Flows(benchmark::State& state) { gateway_bench(state, true, 1000); }
@@ -351,6 +435,8 @@ BENCHMARK(BM_EncapMany)->Arg(64)->Arg(1400);
 BENCHMARK(BM_EncapJumbo)->Arg(8958);
 BENCHMARK(BM_EncapManyBatched)->Arg(64)->Arg(1400);
 BENCHMARK(BM_Decap)->Arg(106)->Arg(1442);  // 64 and 1400 bytes inside
+BENCHMARK(BM_PortPlain)->Arg(64)->Arg(1400);
+BENCHMARK(BM_PortProfiled)->Arg(64)->Arg(1400);
 BENCHMARK(BM_GatewayForwarding)->Arg(106)->Arg(1442);
 BENCHMARK(BM_GatewayNatOneFlow)->Arg(106)->Arg(1442);
 BENCHMARK(BM_GatewayNat1000Flows)->Arg(106)->Arg(1442);
@@ -394,6 +480,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
         {"BM_EncapMany", {"64", "1400"}},
         {"BM_EncapManyBatched", {"64", "1400"}},
         {"BM_Decap", {"106", "1442"}},
+        {"BM_PortPlain", {"64", "1400"}},
+        {"BM_PortProfiled", {"64", "1400"}},
         {"BM_GatewayForwarding", {"106", "1442"}},
         {"BM_GatewayNatOneFlow", {"106", "1442"}},
         {"BM_GatewayNat1000Flows", {"106", "1442"}}};
@@ -427,6 +515,14 @@ class RatioReporter : public benchmark::ConsoleReporter {
       const double ratio = many->second / one->second;
       std::printf("EncapManyBatched/%s: %.2fx EncapOneFlow (target <= 3: %s)\n", size, ratio,
                   ratio <= 3.0 ? "met" : "NOT met");
+    }
+    // Issue 19: a profile's checks and bucket against a port without one.
+    for (const char* size : {"64", "1400"}) {
+      const auto profiled = ns_.find(std::string("BM_PortProfiled/") + size);
+      const auto plain = ns_.find(std::string("BM_PortPlain/") + size);
+      if (profiled == ns_.end() || plain == ns_.end()) continue;
+      std::printf("PortProfiled/%s: %.2fx PortPlain, +%.1f ns/packet\n", size,
+                  profiled->second / plain->second, profiled->second - plain->second);
     }
     const Tables& t = *setup().tables;
     std::printf("tables: %.1f MiB for %zu records, %.1f bytes per record; huge pages: %s\n",
