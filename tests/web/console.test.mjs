@@ -472,6 +472,7 @@ test('port profiles: the administrator makes one and a static record through the
   await page.goto(`${controller.url}/#/vm-nics/${ids.fabrikamNic}`);
   await page.getByRole('button', { name: 'Edit' }).click();
   const select = page.getByLabel(/^Port profile/);
+  await select.locator('option', { hasText: 'Guest Dynamic IP' }).waitFor({ state: 'attached' });
   const offered = await select.locator('option').allTextContents();
   assert.deepEqual(offered.filter((o) => o !== '—').sort(), ['Guest Dynamic IP', 'High bandwidth', 'Low bandwidth', 'Medium bandwidth']);
   await select.selectOption({ label: 'Guest Dynamic IP' });
