@@ -186,10 +186,17 @@ Verdict echo_gateway(const PortEntry& port, uint16_t index, Frame& frame,
   return send(index, Reason::kIcmpEchoReply);
 }
 
-// "Fragmentation needed" (RFC 1191) from the virtual router to the VM, with
-// the IP header and first 8 bytes of the packet that did not fit.
+// "Fragmentation needed" (RFC 1191) from the virtual router to the sender
+// of the packet that did not fit, quoting its IP header and first 8 bytes,
+// back through the port it came from. The sender is the packet's source,
+// which is the port's CA unless the VM forwards (an appliance whose profile
+// allows other sources): that VM then routes the message on to the source,
+// as any router on the path would. Addressed to the appliance itself, the
+// message reached no one (Linux updates a path MTU for its own sockets, not
+// for what it forwards), and TCP through it stalled after the handshake.
 Verdict fragmentation_needed(const PortEntry& port, uint16_t index, Frame& frame,
                              const packet::MutableIpv4View& ip, uint16_t mtu) {
+  const net::Ipv4Address sender = ip.src();  // read before the frame is written over
   std::array<uint8_t, packet::kIpv4MinHeaderLen + 8> quote{};
   const size_t quote_len = std::min(quote.size(), ip.packet().size());
   std::memcpy(quote.data(), ip.packet().data(), quote_len);
@@ -201,7 +208,7 @@ Verdict fragmentation_needed(const PortEntry& port, uint16_t index, Frame& frame
                      .rest = mtu}
       .write(out.subspan(kIcmpAt), quote_len);
   packet::Ipv4Header{.src = port.dhcp_server,
-                     .dst = port.ca,
+                     .dst = sender,
                      .protocol = packet::ip_protocol::kIcmp,
                      .ttl = 64,
                      .dont_fragment = false}

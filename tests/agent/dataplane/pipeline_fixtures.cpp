@@ -470,6 +470,28 @@ std::vector<Fixture> pipeline_fixtures() {
                      .payload(Bytes(big.begin() + 14, big.begin() + 14 + 28))
                      .build()});
   }
+  {
+    // An appliance forwarding a packet of 10.99.1.1 that does not fit: the
+    // message goes back through its port to 10.99.1.1, which the appliance
+    // routes on (to itself, 10.0.0.33, it would reach no one).
+    const Bytes big = PacketBuilder()
+                          .eth(fw9(), blue7())
+                          .ipv4(ipv4("10.99.1.1"), ipv4(kCa7), {.dont_fragment = true})
+                          .udp(40000, 7)
+                          .payload(Bytes(1459 - 28, 0xab))
+                          .build();
+    f.push_back(
+        {"Appliance: 1459 bytes with DF from a source it forwards: fragmentation "
+         "needed to that source",
+         kAppliance, big, Reason::kIcmpFragNeeded, kAppliance,
+         PacketBuilder()
+             .eth(router(), fw9())
+             .ipv4(ipv4("10.0.0.1"), ipv4("10.99.1.1"), {.dont_fragment = false})
+             .icmp(packet::icmp_type::kDestinationUnreachable, packet::kIcmpCodeFragmentationNeeded,
+                   1458)
+             .payload(Bytes(big.begin() + 14, big.begin() + 14 + 28))
+             .build()});
+  }
   f.push_back({"1459 bytes without DF: dropped",
                kBlue5,
                big_frame(blue5(), false),

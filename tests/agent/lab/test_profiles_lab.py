@@ -147,6 +147,31 @@ class ProfilesLab(vnetlab.LabTestCase):
         self.c.call("PATCH", f"/port-profiles/{router['id']}",
                     {"allowed_addresses": ["10.0.1.0/24"]}, expect=409)
 
+    def test_path_mtu_discovery_reaches_the_sender_through_a_router_vm(self):
+        """With 1500-byte interfaces everywhere (VM ports carry 1458 in
+        NVGRE), what r forwards from a to b does not fit: the pipeline's
+        "fragmentation needed" goes back through r's port to a (r routes it
+        on), a's TCP lowers its segments and the transfer completes. Sent to
+        r's own address, as before, it reached no one and the transfer
+        stalled after the handshake."""
+        a, b, r = self.vms["a"], self.vms["b"], self.vms["r"]
+        links = ((a.ns, "eth0"), (self.h1.ns, "pa"), (r.ns, "eth0"), (self.h1.ns, "pr1"),
+                 (r.ns, "eth1"), (self.h1.ns, "pr2"), (b.ns, "eth0"), (self.h2.ns, "pb"))
+
+        def set_mtu(mtu):
+            for ns, interface in links:
+                ns.run("ip", "link", "set", interface, "mtu", str(mtu))
+
+        before = self.h1.counters()["pr2"].get("icmp_frag_needed", 0)
+        try:
+            set_mtu(1500)
+            a.ns.run("ip", "route", "flush", "cache")
+            sent, received = vnetlab.tcp_transfer(a, b, "10.0.1.10", timeout=30)
+            self.assertEqual(sent, received)
+            self.assertGreater(self.h1.counters()["pr2"].get("icmp_frag_needed", 0), before)
+        finally:
+            set_mtu(1458)
+
     def test_the_guards_drop_dhcp_servers_and_routers_and_a_profile_lets_them_through(self):
         a = self.vms["a"]
         a_mac = self.vms["a"].mac
