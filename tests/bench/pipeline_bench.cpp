@@ -54,6 +54,20 @@ net::Ipv4Address pa_of(size_t i) {
   return net::Ipv4Address::from_u32(0xc0a80000u + 0x100 + uint32_t(i % 1000));  // 1,000 hosts
 }
 
+// The benchmarks' VM port: 10.0.0.1/8 in VSID 5001.
+policy::Port vm_port(const policy::RoutingDomainId& rdid, uint16_t mtu) {
+  return {.nic_id = testing::uuid(0x105),
+          .interface = "vm0",
+          .mac = kVmMac,
+          .ca = testing::ipv4("10.0.0.1"),
+          .prefix_len = 8,
+          .gateway = testing::ipv4("10.255.255.254"),
+          .dns = {},
+          .vsid = testing::vsid(5001),
+          .rdid = rdid,
+          .mtu = mtu};
+}
+
 struct Setup {
   std::shared_ptr<const Tables> tables;
   double build_ms = 0;
@@ -67,16 +81,7 @@ const Setup& setup() {
     p.provider.pa = testing::ipv4("192.168.0.10");
     const auto rdid = testing::uuid(0xb1);
     // One port, 10.0.0.1/12 is the gateway; its VSID holds every record.
-    p.ports.push_back({.nic_id = testing::uuid(0x105),
-                       .interface = "vm0",
-                       .mac = kVmMac,
-                       .ca = testing::ipv4("10.0.0.1"),
-                       .prefix_len = 8,
-                       .gateway = testing::ipv4("10.255.255.254"),
-                       .dns = {},
-                       .vsid = testing::vsid(5001),
-                       .rdid = rdid,
-                       .mtu = 8958});  // a 9000-byte underlay: jumbo frames (BM_EncapJumbo)
+    p.ports.push_back(vm_port(rdid, 8958));  // a 9000-byte underlay: jumbo frames (BM_EncapJumbo)
     p.lookup_records.reserve(g_records + 1);
     p.lookup_records.push_back({testing::vsid(5001), testing::ipv4("10.0.0.1"), kVmMac,
                                 p.provider.pa, policy::LookupRule::kEncap});
@@ -359,16 +364,7 @@ const ProfileSetup& profile_setup() {
       p.generation = 1;
       p.provider.pa = testing::ipv4("192.168.0.10");
       const auto rdid = testing::uuid(0xb1);
-      policy::Port port{.nic_id = testing::uuid(0x105),
-                        .interface = "vm0",
-                        .mac = kVmMac,
-                        .ca = testing::ipv4("10.0.0.1"),
-                        .prefix_len = 8,
-                        .gateway = testing::ipv4("10.255.255.254"),
-                        .dns = {},
-                        .vsid = testing::vsid(5001),
-                        .rdid = rdid,
-                        .mtu = 1458};
+      policy::Port port = vm_port(rdid, 1458);
       if (profiled) {
         port.profile.name = "bench";
         for (int k = 0; k < 8; ++k)
