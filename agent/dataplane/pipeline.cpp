@@ -462,7 +462,7 @@ Verdict from_port(const Tables& t, Context& ctx, uint16_t index, Frame& frame) {
   if (const uint32_t rate = policed_rate(port.bandwidth_max_mbps, share);
       rate != 0 && index < ctx.meters.size() &&
       !ctx.meters[index].admit(rate, ctx.now, frame.length)) {
-    return drop(Reason::kBandwidthLimited);
+    return drop(rate == port.bandwidth_max_mbps ? Reason::kBandwidthLimited : Reason::kUplinkShare);
   }
   if (eth->has_vlan_tag()) return drop(Reason::kVlanTagged);
   switch (eth->ether_type()) {

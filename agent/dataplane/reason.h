@@ -84,7 +84,9 @@ namespace vnet::agent::dataplane {
   X(kDhcpGuard, "dhcp_guard", true)     /* a DHCP server message from a VM (its port profile) */   \
   X(kRouterGuard, "router_guard", true) /* an ICMP router advertisement or redirect from a VM */   \
   X(kBandwidthLimited, "bandwidth_limited",                                                        \
-    true)                       /* over its port profile's bandwidth_max_mbps (token bucket) */    \
+    true) /* over its port profile's bandwidth_max_mbps (token bucket) */                          \
+  X(kUplinkShare, "uplink_share",                                                                  \
+    true) /* over its share of a congested uplink (--uplink-mbps), below its maximum */            \
   X(kNoFrame, "no_frame", true) /* no UMEM frame or TX slot (engine, not pipeline) */
 
 enum class Reason : uint8_t {

@@ -236,9 +236,15 @@ class ProfilesLab(vnetlab.LabTestCase):
             self.c.call("PATCH", f"/vm-nics/{a.nic['id']}", {"port_profile_id": low})
             self.c.call("PATCH", f"/vm-nics/{c.nic['id']}", {"port_profile_id": medium})
             self.h1.wait_realized()
+            before = self.h1.counters()["pa"]
             rate = self.blast([a, c])
             self.assert_within_10_percent(rate, {"10.0.0.10": 75, "10.0.0.11": 225})
-            sharing = self.h1.counters()["uplink"]["sharing"]
+            # What a's share held back is counted as such, not as a maximum.
+            counters = self.h1.counters()
+            self.assertGreater(counters["pa"].get("uplink_share", 0), before.get("uplink_share", 0))
+            self.assertEqual(counters["pa"].get("bandwidth_limited", 0),
+                             before.get("bandwidth_limited", 0))
+            sharing = counters["uplink"]["sharing"]
             self.assertEqual(sharing["capacity_mbps"], UPLINK_MBPS)
             self.assertGreater(sharing["congested_intervals"], 10, sharing)
             table = self.h1.ns.run(self.lab.agent_binary, "show", "counters", "--state-dir",
