@@ -535,12 +535,14 @@ bool share_uplink(uint32_t capacity_mbps, std::span<const PortDemand> demands,
   if (capacity_mbps == 0 || n == 0) return false;
   // What each port wants: what it sent and a quarter more (a TCP sender held
   // at its share sends about its share, and must look like it wants more),
-  // up to its maximum.
+  // up to its maximum. An idle port wants nothing (its share is still its
+  // level, to grow into): 1 Mbit/s for each took 2-3 of a 120 Mbit/s
+  // uplink from the senders in the lab.
   std::vector<double> want(n);
   double wanted = 0;
   for (size_t i = 0; i < n; ++i) {
     const PortDemand& d = demands[i];
-    want[i] = double(d.offered_mbps) * 1.25 + 1;
+    want[i] = double(d.offered_mbps) * 1.25;
     if (d.max_mbps != 0) want[i] = std::min<double>(want[i], d.max_mbps);
     wanted += want[i];
   }
@@ -549,7 +551,9 @@ bool share_uplink(uint32_t capacity_mbps, std::span<const PortDemand> demands,
   // The minimums (of what is wanted) first; more than the uplink: scaled.
   double reserved = 0;
   for (size_t i = 0; i < n; ++i) reserved += std::min<double>(demands[i].min_mbps, want[i]);
-  auto mbps = [](double v) { return static_cast<uint32_t>(std::clamp(v, 1.0, 4e9)); };
+  // Rounded, not truncated: a share of 39.9999 is 40 (the level is found
+  // from below).
+  auto mbps = [](double v) { return static_cast<uint32_t>(std::clamp(v + 0.5, 1.0, 4e9)); };
   if (reserved >= capacity) {
     for (size_t i = 0; i < n; ++i)
       rates[i] = mbps(std::min<double>(demands[i].min_mbps, want[i]) * capacity / reserved);

@@ -282,7 +282,7 @@ TEST_F(DhcpTest, MtuIsTheSmallerOfThePolicysAndTheUplinksLess42) {
 // A port profile's bandwidth_max_mbps (issue 19): a token bucket per port,
 // refilled by the time the pipeline is given. A VM offering 1 Gbit/s into a
 // 100 Mbit/s limit for one simulated second gets 100 Mbit through, plus
-// the bucket's 20 ms burst, and nothing more; its neighbour without a limit
+// the bucket's 60 ms burst, and nothing more; its neighbour without a limit
 // gets all it sends.
 TEST_F(PipelineTest, ABandwidthLimitPassesItsRateAndDropsTheRest) {
   policy::HostPolicy p = fx::pipeline_policy();
@@ -324,10 +324,10 @@ TEST_F(PipelineTest, ABandwidthLimitPassesItsRateAndDropsTheRest) {
       }
     }
   }
-  // 100 Mbit/s x 0.99999 s + the 20 ms burst (2,000,000 bits), in frames
-  // of 10,000 bits: 10,199 or 10,200.
-  EXPECT_GE(passed, 10'199u);
-  EXPECT_LE(passed, 10'200u);
+  // 100 Mbit/s x 0.99999 s + the 60 ms burst (6,000,000 bits), in frames
+  // of 10,000 bits: 10,599 or 10,600.
+  EXPECT_GE(passed, 10'599u);
+  EXPECT_LE(passed, 10'600u);
   EXPECT_EQ(passed + limited_drops, 100'000u);
   EXPECT_EQ(red_passed, 100'000u);
   // Without meters (the trace, a single packet) nothing is limited.
@@ -376,10 +376,10 @@ TEST_F(PipelineTest, AShareOfACongestedUplinkPolicesItsPortAndTheLowerRateWins) 
       }
     }
   }
-  // Rate x 1 s + 20 ms of burst (at least two jumbo frames), in frames of
+  // Rate x 1 s + 60 ms of burst (at least two jumbo frames), in frames of
   // 10,000 bits: blue its maximum, 100 Mbit/s; red its share, 50 Mbit/s.
-  EXPECT_NEAR(double(passed[blue_port]), 10'200, 2);
-  EXPECT_NEAR(double(passed[red_port]), 5'100, 2);
+  EXPECT_NEAR(double(passed[blue_port]), 10'600, 2);
+  EXPECT_NEAR(double(passed[red_port]), 5'300, 2);
 }
 
 // share_uplink: max-min fair by weight, minimums first, maximums kept.
@@ -411,7 +411,12 @@ TEST(ShareUplink, WeightsMinimumsAndMaximumsOfACongestedUplink) {
        300,
        {{.offered_mbps = 20}, {.offered_mbps = 1000}},
        true,
-       {274, 274}},
+       {275, 275}},
+      {"an idle port takes nothing from the others",
+       120,
+       {{.offered_mbps = 500}, {.offered_mbps = 500, .weight = 3}, {}, {}},
+       true,
+       {30, 90, 30, 30}},
       {"a maximum caps a heavy weight",
        300,
        {{.offered_mbps = 1000, .max_mbps = 50, .weight = 5}, {.offered_mbps = 1000}},
@@ -431,7 +436,7 @@ TEST(ShareUplink, WeightsMinimumsAndMaximumsOfACongestedUplink) {
     EXPECT_EQ(share_uplink(c.capacity, c.demands, rates), c.congested) << c.what;
     ASSERT_EQ(rates.size(), c.rates.size());
     for (size_t i = 0; i < rates.size(); ++i)
-      EXPECT_NEAR(double(rates[i]), double(c.rates[i]), 1.0) << c.what << ", port " << i;
+      EXPECT_EQ(rates[i], c.rates[i]) << c.what << ", port " << i;
   }
   EXPECT_EQ(policed_rate(100, 0), 100u);
   EXPECT_EQ(policed_rate(100, 300), 100u);
