@@ -71,7 +71,7 @@ Verdict arp_from_port(const Tables& t, const PortEntry& port, uint16_t index, Fr
                       std::span<const uint8_t> payload) {
   const auto arp = packet::ArpView::parse(payload);
   if (!arp) return parse_drop(arp.error());
-  if (arp->sender_mac() != port.mac && !port.allow_mac_spoofing) return drop(Reason::kSpoofedMac);
+  if (!port.allows_mac(arp->sender_mac())) return drop(Reason::kSpoofedMac);
   // 0.0.0.0 is a probe (RFC 5227): the VM asks whether an address is taken.
   if (!port.allows_source(arp->sender_ip()) && !arp->sender_ip().is_unspecified()) {
     return drop(Reason::kSpoofedIp);
@@ -451,10 +451,7 @@ Verdict from_port(const Tables& t, Context& ctx, uint16_t index, Frame& frame) {
   const PortEntry& port = t.ports[index];
   const auto eth = packet::MutableEthernetView::parse(frame.bytes());
   if (!eth) return drop(Reason::kTruncated);
-  if (eth->src().to_u64() != port.mac_key &&
-      (!port.allow_mac_spoofing || eth->src().is_multicast() || eth->src().is_zero())) {
-    return drop(Reason::kSpoofedMac);
-  }
+  if (!port.allows_mac(eth->src())) return drop(Reason::kSpoofedMac);
   // The profile's maximum, or the port's share of a congested uplink:
   // whatever the VM sends counts.
   const uint32_t share =

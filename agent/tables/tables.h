@@ -28,13 +28,13 @@ namespace vnet::agent::dataplane {
 inline constexpr net::MacAddress kRouterMac = net::MacAddress::from_u64(0x001dd8000001ull);
 inline constexpr uint32_t kDhcpLeaseSeconds = 86400;
 
-// A VM NIC on this host, as the pipeline needs it.
 // An IPv4 prefix as the look-ups compare it (host order).
 struct Ipv4Prefix {
   uint32_t network = 0;
   uint32_t netmask = 0;
 };
 
+// A VM NIC on this host, as the pipeline needs it.
 struct PortEntry {
   std::string interface;
   Uuid nic_id;
@@ -62,6 +62,13 @@ struct PortEntry {
   uint32_t weight = 1;
   std::string profile_summary;  // for the trace and `show ports`
 
+  // Whether the VM may send from `source` (Ethernet source, ARP sender): its
+  // own, or with MAC spoofing allowed any unicast one (never a multicast
+  // or zero MAC, which would poison the neighbours' tables).
+  bool allows_mac(net::MacAddress source) const {
+    return source.to_u64() == mac_key ||
+           (allow_mac_spoofing && !source.is_multicast() && !source.is_zero());
+  }
   // Whether the VM may send from `source`: its CA, or an allowed prefix.
   bool allows_source(net::Ipv4Address source) const {
     if (source == ca) return true;

@@ -328,6 +328,19 @@ std::vector<Fixture> pipeline_fixtures() {
   f.push_back({"Appliance: ARP from an allowed address is answered", kAppliance,
                arp_request(fw9(), "10.99.1.1", kCa7), Reason::kArpReply, kAppliance,
                arp_reply(blue7(), kCa7, fw9(), "10.99.1.1")});
+  f.push_back({"Appliance with MAC spoofing: an ARP sender MAC that is multicast never",
+               kAppliance,
+               PacketBuilder()
+                   .eth(fw9(), net::MacAddress::broadcast())
+                   .arp({.operation = packet::arp_op::kRequest,
+                         .sender_mac = mac("01:00:5E:00:00:01"),
+                         .sender_ip = ipv4("10.99.1.1"),
+                         .target_mac = {},
+                         .target_ip = ipv4(kCa7)})
+                   .build(),
+               Reason::kSpoofedMac,
+               kDropped,
+               {}});
   f.push_back({"DHCP guard (no profile): a DHCP server message from a VM",
                kBlue5,
                dhcp_offer,
