@@ -499,11 +499,10 @@ json Router::whoami(const model::Principal& who) {
     out["external_pools"] = named("external_pool_ids", "ip-pools");
     // The port profiles its NICs may name, and the one they get otherwise.
     // Without port_profile_ids: the built-in profiles (those still there).
-    if (!tenant.contains("port_profile_ids")) {
-      json builtins = json::array();
-      for (const char* id : model::kBuiltinPortProfiles) builtins.push_back(id);
-      tenant["port_profile_ids"] = std::move(builtins);
-    }
+    tenant["port_profile_ids"] = model::granted_port_profiles(
+        tenant.contains("port_profile_ids")
+            ? std::optional(tenant["port_profile_ids"].get<std::vector<std::string>>())
+            : std::nullopt);
     out["port_profiles"] = named("port_profile_ids", "port-profiles");
     if (const auto d = tenant.find("default_port_profile_id"); d != tenant.end())
       out["default_port_profile_id"] = *d;

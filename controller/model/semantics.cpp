@@ -248,18 +248,6 @@ void free_allocations(Database& db, AllocationHints& hints, const std::string& o
 
 using W = const WriteScope&;
 
-// The port profiles a tenant's NICs may name: its port_profile_ids, or when
-// it has none (absent, not empty), the built-in profiles (migrations/0008)
-// an administrator has not deleted.
-std::vector<Id> profiles_granted(Database& db, const Tenant& tenant) {
-  if (tenant.port_profile_ids) return *tenant.port_profile_ids;
-  std::vector<Id> out;
-  for (const char* id : kBuiltinPortProfiles) {
-    if (load<PortProfile>(db, id)) out.emplace_back(id);
-  }
-  return out;
-}
-
 void tenant_of_new_top_level(Database& db, const Principal& who, Row& row) {
   if (who.is_admin()) {
     if (row.tenant_id.empty())
@@ -292,13 +280,14 @@ void tenants(W w, Row& row, Tenant& f, const Tenant*) {
     require_ref<PortProfile>(w.db, w.who, (*f.port_profile_ids)[i],
                              fmt::format("/port_profile_ids/{}", i));
   }
-  const std::vector<Id> granted_profiles = profiles_granted(w.db, f);
-  if (!f.default_port_profile_id.empty() &&
-      std::find(granted_profiles.begin(), granted_profiles.end(), f.default_port_profile_id) ==
-          granted_profiles.end()) {
-    throw invalid("/default_port_profile_id",
-                  "must be one of port_profile_ids (the tenant's NICs get it when they name no "
-                  "port profile)");
+  if (!f.default_port_profile_id.empty()) {
+    require_ref<PortProfile>(w.db, w.who, f.default_port_profile_id, "/default_port_profile_id");
+    const std::vector<Id> granted = granted_port_profiles(f.port_profile_ids);
+    if (std::find(granted.begin(), granted.end(), f.default_port_profile_id) == granted.end()) {
+      throw invalid("/default_port_profile_id",
+                    "must be one of port_profile_ids (the tenant's NICs get it when they name no "
+                    "port profile)");
+    }
   }
 }
 
@@ -616,19 +605,28 @@ std::vector<Stored<Route>> routes_through(Database& db, const Id& network, net::
   return out;
 }
 
+// The first route of `network` through the NIC (its CA is the next hop)
+// whose prefix `profile` does not allow as a source.
+std::optional<Stored<Route>> route_not_allowed(Database& db, const Id& network, const VmNic& nic,
+                                               const std::optional<Stored<PortProfile>>& profile) {
+  if (!nic.ip) return std::nullopt;
+  for (auto& route : routes_through(db, network, *nic.ip)) {
+    if (!profile_allows(profile, route.prefix)) return std::move(route);
+  }
+  return std::nullopt;
+}
+
 // A NIC (new, or with a new profile) whose CA is the next hop of routes:
 // its profile must allow each route's prefix as a source.
 void require_routes_allowed(Database& db, const Id& nic_id, const VmNic& nic, const Id& network) {
-  if (!nic.ip) return;
   const auto profile = profile_of(db, nic);
-  for (const auto& route : routes_through(db, network, *nic.ip)) {
-    if (profile_allows(profile, route.prefix)) continue;
+  if (const auto route = route_not_allowed(db, network, nic, profile)) {
     throw conflict(
         fmt::format(
             "route {} sends {} through {}, and {} does not allow sources in {} (VM NIC {}): "
             "give the NIC a port profile whose allowed_addresses hold {}",
-            route.id, route.prefix.to_string(), nic.ip->to_string(), profile_label(profile),
-            route.prefix.to_string(), nic_id, route.prefix.to_string()),
+            route->id, route->prefix.to_string(), nic.ip->to_string(), profile_label(profile),
+            route->prefix.to_string(), nic_id, route->prefix.to_string()),
         {{"/port_profile_id", "does not allow what routes through the NIC carry"}});
   }
 }
@@ -640,7 +638,8 @@ void require_routes_allowed(Database& db, const Id& nic_id, const VmNic& nic, co
 // the administrator set is the tenant's to keep.
 void tenants_profile_choice(Database& db, const Id& tenant_id, VmNic& f, const VmNic* before) {
   const auto tenant = load<Tenant>(db, tenant_id);
-  const std::vector<Id> grants = tenant ? profiles_granted(db, *tenant) : std::vector<Id>();
+  const std::vector<Id> grants =
+      tenant ? granted_port_profiles(tenant->port_profile_ids) : std::vector<Id>();
   const auto granted = [&](const Id& id) {
     return std::find(grants.begin(), grants.end(), id) != grants.end();
   };
@@ -695,6 +694,12 @@ void vm_nics(W w, Row& row, VmNic& f, const VmNic* before) {
   const auto subnet = require_ref<VmSubnet>(w.db, w.who, f.vm_subnet_id, "/vm_subnet_id");
   row.tenant_id = subnet.tenant_id;
   const auto pools = pools_where(w.db, "vm_subnet_id", subnet.id);
+  // A new NIC that names no profile gets its tenant's default, whoever
+  // creates it (a compute orchestrator with an administrator's token too).
+  if (f.port_profile_id.empty()) {
+    if (const auto tenant = load<Tenant>(w.db, row.tenant_id))
+      f.port_profile_id = tenant->default_port_profile_id;
+  }
 
   // The MAC: given (unique within the pool it falls in), or the first free
   // one of the MAC pools, the default pool first.
@@ -887,17 +892,16 @@ void port_profiles(W w, Row& row, PortProfile& f, const PortProfile* before) {
   if (before == nullptr || f.allowed_addresses == before->allowed_addresses) return;
   // Narrowed under appliances: every route through a NIC of this profile
   // must stay allowed.
+  const std::optional<Stored<PortProfile>> after = Stored<PortProfile>{f, row.id, ""};
   for (const auto& nic : where<VmNic>(w.db, {.column = "port_profile_id", .value = row.id})) {
     const auto subnet = load<VmSubnet>(w.db, nic.vm_subnet_id);
-    if (!subnet || !nic.ip) continue;
-    Stored<PortProfile> after{f, row.id, ""};
-    for (const auto& route : routes_through(w.db, subnet->vm_network_id, *nic.ip)) {
-      if (profile_allows(after, route.prefix)) continue;
+    if (!subnet) continue;
+    if (const auto route = route_not_allowed(w.db, subnet->vm_network_id, nic, after)) {
       throw conflict(
           fmt::format("route {} sends {} through VM NIC {} ({}), which has this "
                       "profile: allowed_addresses must keep holding {}",
-                      route.id, route.prefix.to_string(), nic.id, nic.ip->to_string(),
-                      route.prefix.to_string()),
+                      route->id, route->prefix.to_string(), nic.id, nic.ip->to_string(),
+                      route->prefix.to_string()),
           {{"/allowed_addresses", "no longer allows what routes through its NICs carry"}});
     }
   }

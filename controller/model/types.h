@@ -439,6 +439,12 @@ inline constexpr std::array<const char*, 4> kBuiltinPortProfiles = {
     "00000000-0000-4000-8000-00000000f001", "00000000-0000-4000-8000-00000000f002",
     "00000000-0000-4000-8000-00000000f003", "00000000-0000-4000-8000-00000000f004"};
 
+// The port profiles a tenant's NICs may name: its port_profile_ids, or
+// when it has none (absent, not empty) the built-in ones.
+inline std::vector<Id> granted_port_profiles(const std::optional<std::vector<Id>>& ids) {
+  return ids ? *ids : std::vector<Id>(kBuiltinPortProfiles.begin(), kBuiltinPortProfiles.end());
+}
+
 // Per-port security and bandwidth settings (SCVMM's virtual port profile,
 // Network Controller's portSettings; issue 19): the administrator's, read
 // by tenants, named by VM NICs. migrations/0008_port_profiles.sql creates

@@ -1486,6 +1486,9 @@ TEST_F(TraceApiTest, ATenantNamesOnlyGrantedProfilesAndKeepsWhatTheAdministrator
   // Grants and a default: new NICs get the default and cannot shed it;
   // a profile outside the grants (a built-in now) is refused.
   const std::string tenant_url = "/api/v1/tenants/" + contoso.id;
+  r = ctl.call("PATCH", tenant_url,
+               {{"default_port_profile_id", "00000000-0000-4000-8000-0000000000ff"}});
+  EXPECT_EQ(r.status, 400) << r.body;  // no such profile
   r = ctl.call("PATCH", tenant_url, {{"default_port_profile_id", limit_id}});
   EXPECT_EQ(r.status, 400) << r.body;  // not among the grants (the built-ins)
   EXPECT_NE(r.body.find("/default_port_profile_id"), std::string::npos) << r.body;
@@ -1501,6 +1504,14 @@ TEST_F(TraceApiTest, ATenantNamesOnlyGrantedProfilesAndKeepsWhatTheAdministrator
   EXPECT_EQ(who.at("default_port_profile_id"), limit_id);
   const json db = nic(contoso, aaa.subnet, "db", nullptr, "");
   EXPECT_EQ(db.at("port_profile_id"), limit_id);
+  // An administrator's new NIC for the tenant (a compute orchestrator's)
+  // gets the default too.
+  const json orchestrated =
+      ctl.create("vm-nics", {{"vm_subnet_id", aaa.subnet.at("id")}, {"vm_name", "orchestrated"}});
+  EXPECT_EQ(orchestrated.at("port_profile_id"), limit_id);
+  ASSERT_EQ(
+      ctl.call("DELETE", "/api/v1/vm-nics/" + orchestrated.at("id").get<std::string>()).status,
+      204);
   const std::string db_url = "/api/v1/vm-nics/" + db.at("id").get<std::string>();
   r = ctl.call("PATCH", db_url, {{"port_profile_id", nullptr}}, contoso.token);
   EXPECT_EQ(r.json().at("port_profile_id"), limit_id) << r.body;
