@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "shared/policy/json.h"
@@ -262,6 +264,27 @@ TEST(HostPolicyJson, ReportsThePathOfTheFirstBadField) {
        "/gateways/1/advertised_prefixes/0",
        "10.0.4.0/24 overlaps 10.0.0.0/16 of forwarding gateway "
        "00000000-0000-4000-8000-000000000009 on the same host"},
+      // A port's profile (issue 19): bounded, as the API bounds it.
+      {"33 allowed prefixes",
+       [](json& j) {
+         json prefixes = json::array();
+         for (int i = 0; i < 33; ++i) prefixes.push_back(fmt::format("10.99.{}.0/24", i));
+         j["ports"][0]["profile"]["allowed_addresses"] = prefixes;
+       },
+       "/ports/0/profile/allowed_addresses", "must hold at most 32 prefixes"},
+      {"IPv6 allowed prefix",
+       [](json& j) { j["ports"][0]["profile"]["allowed_addresses"] = json::array({"fd00::/8"}); },
+       "/ports/0/profile/allowed_addresses/0", "must be an IPv4 prefix"},
+      {"weight 0", [](json& j) { j["ports"][0]["profile"]["weight"] = 0; },
+       "/ports/0/profile/weight", "must be from 1 to 100"},
+      {"weight 101", [](json& j) { j["ports"][0]["profile"]["weight"] = 101; },
+       "/ports/0/profile/weight", "must be at most 100"},
+      {"minimum over maximum",
+       [](json& j) {
+         j["ports"][0]["profile"]["bandwidth_min_mbps"] = 200;
+         j["ports"][0]["profile"]["bandwidth_max_mbps"] = 100;
+       },
+       "/ports/0/profile/bandwidth_min_mbps", "must not exceed bandwidth_max_mbps"},
       {"external address twice",
        [](json& j) {
          j["gateways"] = json::array({gateway_json(), gateway_json()});
