@@ -315,9 +315,8 @@ function decode(prop, raw) {
 
 // What a reference field may name: an external pool is a site's pool (a
 // tenant's: the ones granted to it); a tenant's logical networks are its
-// grants (loadNames).
-// A tenant's NIC names a port profile granted to it (or keeps the one it
-// has, which an administrator may have chosen).
+// grants (loadNames); a tenant's NIC names a port profile granted to it, or
+// keeps the one it has (an administrator may have chosen it).
 function choicesFor(field, prop, options, who, current) {
   const items = Object.values(options?.[prop['x-vnet-ref']] || {});
   if (field === 'external_pool_id' || field === 'external_pool_ids') return items.filter((c) => c.site_id || c.granted);
